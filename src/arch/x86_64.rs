@@ -1,0 +1,169 @@
+//! x86-64 paging as Linux sees it: 4 KiB pages, four levels of 512 entries,
+//! PTE bits at their hardware/Linux positions.
+//!
+//! Follows `arch/x86/include/asm/pgtable_types.h` and `page_64_types.h`.
+//! Simplification: 4-level paging only (no LA57), no huge pages in the
+//! page tables (THP is modelled as VMA flags only).
+
+use bitflags::bitflags;
+use std::fmt;
+
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+pub const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
+pub const PMD_SHIFT: u32 = 21;
+pub const PMD_SIZE: u64 = 1 << PMD_SHIFT;
+pub const PUD_SHIFT: u32 = 30;
+pub const PUD_SIZE: u64 = 1 << PUD_SHIFT;
+pub const PGDIR_SHIFT: u32 = 39;
+pub const PTRS_PER_TABLE: usize = 512;
+
+/// `TASK_SIZE_MAX` for 4-level paging: `(1 << 47) - PAGE_SIZE`.
+pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+
+/// `PTE_PFN_MASK`: physical address bits 12..51.
+pub const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+bitflags! {
+    /// Page-table entry bits (`_PAGE_*`), at their real positions.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct PteFlags: u64 {
+        const PRESENT  = 1 << 0;
+        const RW       = 1 << 1;
+        const USER     = 1 << 2;
+        const PWT      = 1 << 3;
+        const PCD      = 1 << 4;
+        const ACCESSED = 1 << 5;
+        const DIRTY    = 1 << 6;
+        const PSE      = 1 << 7;
+        const GLOBAL   = 1 << 8;
+        /// `_PAGE_SPECIAL` = `_PAGE_SOFTW1` (bit 9). Xen's `_GNTMAP_guest_avail0`
+        /// lands here when a grant is mapped with that flag.
+        const SPECIAL  = 1 << 9;
+        /// `_PAGE_SOFTW2` / `_PAGE_UFFD_WP`-free: unused by the model.
+        const SOFTW2   = 1 << 10;
+        /// `_PAGE_SOFT_DIRTY` (software bit 11).
+        const SOFT_DIRTY = 1 << 11;
+        const NX       = 1 << 63;
+    }
+}
+
+/// `_PAGE_TABLE`: what Linux puts in a PGD/PUD/PMD entry pointing at a table.
+pub const PAGE_TABLE: PteFlags = PteFlags::PRESENT
+    .union(PteFlags::RW)
+    .union(PteFlags::USER)
+    .union(PteFlags::ACCESSED)
+    .union(PteFlags::DIRTY);
+
+/// A raw page-table entry value (`pte_t`), at any level.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Pte(pub u64);
+
+impl Pte {
+    pub const NONE: Pte = Pte(0);
+
+    pub fn new(frame: u64, flags: PteFlags) -> Pte {
+        Pte(((frame << PAGE_SHIFT) & PTE_PFN_MASK) | flags.bits())
+    }
+    /// The frame number held in the entry: a PFN natively, an MFN in a PV guest
+    /// (the raw value; `pte_pfn()` of a PV guest translates it, see kernel/pte.rs).
+    pub fn frame(self) -> u64 {
+        (self.0 & PTE_PFN_MASK) >> PAGE_SHIFT
+    }
+    pub fn flags(self) -> PteFlags {
+        PteFlags::from_bits_truncate(self.0)
+    }
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+    pub fn present(self) -> bool {
+        self.flags().contains(PteFlags::PRESENT)
+    }
+    pub fn write(self) -> bool {
+        self.flags().contains(PteFlags::RW)
+    }
+    pub fn special(self) -> bool {
+        self.flags().contains(PteFlags::SPECIAL)
+    }
+    pub fn dirty(self) -> bool {
+        self.flags().contains(PteFlags::DIRTY)
+    }
+    pub fn young(self) -> bool {
+        self.flags().contains(PteFlags::ACCESSED)
+    }
+    pub fn set(self, f: PteFlags) -> Pte {
+        Pte(self.0 | f.bits())
+    }
+    pub fn clear(self, f: PteFlags) -> Pte {
+        Pte(self.0 & !f.bits())
+    }
+    pub fn with_frame(self, frame: u64) -> Pte {
+        Pte((self.0 & !PTE_PFN_MASK) | ((frame << PAGE_SHIFT) & PTE_PFN_MASK))
+    }
+}
+
+impl fmt::Debug for Pte {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pte({:#018x})", self.0)
+    }
+}
+
+/// Names of the set bits, lowest first, as `show pagetable` prints them.
+pub fn flag_names(p: Pte) -> Vec<&'static str> {
+    const NAMES: [(PteFlags, &str); 13] = [
+        (PteFlags::PRESENT, "PRESENT"),
+        (PteFlags::RW, "RW"),
+        (PteFlags::USER, "USER"),
+        (PteFlags::PWT, "PWT"),
+        (PteFlags::PCD, "PCD"),
+        (PteFlags::ACCESSED, "ACCESSED"),
+        (PteFlags::DIRTY, "DIRTY"),
+        (PteFlags::PSE, "PSE"),
+        (PteFlags::GLOBAL, "GLOBAL"),
+        (PteFlags::SPECIAL, "SPECIAL"),
+        (PteFlags::SOFTW2, "SOFTW2"),
+        (PteFlags::SOFT_DIRTY, "SOFT_DIRTY"),
+        (PteFlags::NX, "NX"),
+    ];
+    let fl = p.flags();
+    NAMES.iter().filter(|(b, _)| fl.contains(*b)).map(|(_, n)| *n).collect()
+}
+
+/// Index of `addr` in the table at `level` (4 = PGD, 3 = PUD, 2 = PMD, 1 = PTE).
+pub fn table_index(addr: u64, level: u32) -> usize {
+    ((addr >> (PAGE_SHIFT + 9 * (level - 1))) & 511) as usize
+}
+
+pub fn page_align_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE_SIZE - 1).map(|v| v & PAGE_MASK)
+}
+
+pub fn is_page_aligned(x: u64) -> bool {
+    x & !PAGE_MASK == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_are_at_kernel_positions() {
+        // arch/x86/include/asm/pgtable_types.h: _PAGE_BIT_SOFTW1 = 9 is _PAGE_BIT_SPECIAL
+        assert_eq!(PteFlags::SPECIAL.bits(), 0x200);
+        assert_eq!(PteFlags::NX.bits(), 0x8000_0000_0000_0000);
+        assert_eq!(PAGE_TABLE.bits(), 0x67); // _KERNPG_TABLE | _PAGE_USER
+        let p = Pte::new(0x1234, PteFlags::PRESENT | PteFlags::SPECIAL);
+        assert_eq!(p.0, 0x1234_201);
+        assert_eq!(p.frame(), 0x1234);
+        assert!(p.special() && p.present() && !p.write());
+    }
+
+    #[test]
+    fn indices() {
+        let a = 0x7e00_3fff_e000u64;
+        assert_eq!(table_index(a, 4), 252);
+        assert_eq!(table_index(a, 3), 0);
+        assert_eq!(table_index(a, 2), 511);
+        assert_eq!(table_index(a, 1), 510);
+    }
+}

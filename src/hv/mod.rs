@@ -1,0 +1,52 @@
+//! The Xen hypervisor: machine frames, domains, M2P, grant tables, and the
+//! checks it applies to PV guests' page-table updates.
+
+pub mod machine;
+pub mod mmu;
+pub mod p2m;
+
+use machine::{DomId, Machine};
+use mmu::PteMaddr;
+use p2m::M2p;
+
+/// What Xen knows about a domain.
+#[derive(Debug, Clone)]
+pub struct HvDomain {
+    pub id: DomId,
+    pub name: String,
+    pub pv: bool,
+    pub privileged: bool,
+}
+
+#[derive(Debug)]
+pub struct Hypervisor {
+    pub machine: Machine,
+    pub m2p: M2p,
+    pub domains: Vec<HvDomain>,
+    /// Messages Xen would print (debug build), in order.
+    pub log: Vec<String>,
+}
+
+impl Hypervisor {
+    pub fn new(nr_frames: u64) -> Hypervisor {
+        Hypervisor {
+            machine: Machine::new(nr_frames),
+            m2p: M2p::new(nr_frames),
+            domains: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+    pub fn domain(&self, id: DomId) -> Option<&HvDomain> {
+        self.domains.iter().find(|d| d.id == id)
+    }
+    pub fn is_privileged(&self, id: DomId) -> bool {
+        self.domain(id).is_some_and(|d| d.privileged)
+    }
+    pub fn warn(&mut self, msg: String) {
+        self.log.push(format!("(XEN) {msg}"));
+    }
+    /// Whether the PTE at `at` in `dom` holds an active grant mapping.
+    pub fn is_grant_pte(&self, _dom: DomId, _at: PteMaddr) -> bool {
+        false
+    }
+}

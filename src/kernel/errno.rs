@@ -1,0 +1,71 @@
+//! Error numbers as the kernel returns them (`include/uapi/asm-generic/errno-base.h`,
+//! `errno.h`, x86-64 values).
+
+use std::fmt;
+
+/// A positive errno value; syscalls return `-errno`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Errno(pub i32);
+
+macro_rules! errnos {
+    ($($name:ident = $v:expr),* $(,)?) => {
+        impl Errno { $(pub const $name: Errno = Errno($v);)* }
+        const TABLE: &[(i32, &str)] = &[$(($v, stringify!($name))),*];
+    };
+}
+
+errnos! {
+    EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENXIO = 6, E2BIG = 7,
+    ENOEXEC = 8, EBADF = 9, ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13,
+    EFAULT = 14, ENOTBLK = 15, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19,
+    ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24, ENOTTY = 25,
+    ETXTBSY = 26, EFBIG = 27, ENOSPC = 28, ESPIPE = 29, EROFS = 30, EMLINK = 31,
+    EPIPE = 32, EDOM = 33, ERANGE = 34, EDEADLK = 35, ENAMETOOLONG = 36,
+    ENOLCK = 37, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40, ENOMSG = 42, EIDRM = 43,
+    ENODATA = 61, EOVERFLOW = 75, EBADFD = 77, EOPNOTSUPP = 95, ETIMEDOUT = 110,
+    EHWPOISON = 133,
+}
+
+impl Errno {
+    pub fn name(self) -> Option<&'static str> {
+        TABLE.iter().find(|(v, _)| *v == self.0).map(|(_, n)| *n)
+    }
+    pub fn from_name(name: &str) -> Option<Errno> {
+        TABLE.iter().find(|(_, n)| *n == name).map(|(v, _)| Errno(*v))
+    }
+    /// The raw syscall return value: `-errno` as a 64-bit two's complement.
+    pub fn as_ret(self) -> u64 {
+        (-(self.0 as i64)) as u64
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+pub type KResult<T> = Result<T, Errno>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn values_match_libc() {
+        assert_eq!(Errno::EINVAL.0, libc::EINVAL);
+        assert_eq!(Errno::ENOMEM.0, libc::ENOMEM);
+        assert_eq!(Errno::EOVERFLOW.0, libc::EOVERFLOW);
+        assert_eq!(Errno::EHWPOISON.0, libc::EHWPOISON);
+        assert_eq!(Errno::from_name("EFAULT"), Some(Errno(libc::EFAULT)));
+        assert_eq!(Errno::EPERM.as_ret() as i64, -1);
+    }
+}

@@ -1,0 +1,138 @@
+//! Open files and the operations a driver provides for them
+//! (`struct file`, `struct file_operations`).
+
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::vma::Vma;
+use crate::kernel::{Kernel, Pid};
+use std::fmt;
+use std::rc::Rc;
+
+/// An ioctl argument as the model passes it (the world layer resolves names,
+/// e.g. a domain name to its domid, before the driver sees them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IoctlArg {
+    Int(u64),
+    List(Vec<u64>),
+}
+
+impl IoctlArg {
+    pub fn int(&self) -> KResult<u64> {
+        match self {
+            IoctlArg::Int(v) => Ok(*v),
+            IoctlArg::List(_) => Err(Errno::EFAULT),
+        }
+    }
+    pub fn list(&self) -> KResult<&[u64]> {
+        match self {
+            IoctlArg::List(v) => Ok(v),
+            IoctlArg::Int(_) => Err(Errno::EFAULT),
+        }
+    }
+}
+
+/// `struct file_operations` for device files. The kernel hands itself to
+/// the driver, as the kernel's own code paths would.
+pub trait FileOperations: fmt::Debug {
+    /// The path shown in /proc/PID/maps.
+    fn path(&self) -> String;
+    /// `(major, minor, ino)` for /proc/PID/maps.
+    fn dev_ino(&self) -> ((u32, u32), u64) {
+        ((0, 6), 0)
+    }
+    /// `f_op->mmap`: set up `vma` (flags, ops) and possibly its PTEs.
+    /// The VMA is not yet in the tree.
+    fn mmap(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _vma: &mut Vma) -> KResult<()> {
+        Err(Errno::ENODEV)
+    }
+    fn ioctl(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _req: u64, _args: &[IoctlArg]) -> KResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+    /// `pread` into user memory at `addr`.
+    fn read(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _addr: u64, _len: u64, _off: u64) -> KResult<u64> {
+        Err(Errno::EINVAL)
+    }
+    /// `pwrite` from user memory at `addr`.
+    fn write(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _addr: u64, _len: u64, _off: u64) -> KResult<u64> {
+        Err(Errno::EINVAL)
+    }
+    /// The last descriptor to the open file was closed (`f_op->release`).
+    fn release(&self, _k: &mut Kernel, _hv: &mut Hypervisor) {}
+}
+
+/// What an open file refers to.
+#[derive(Clone, Debug)]
+pub enum FileKind {
+    /// A shmem inode: a tmpfs file or memfd.
+    Shmem { inode: u32 },
+    /// A device whose driver supplies the operations.
+    Device(Rc<dyn FileOperations>),
+}
+
+/// `struct file`: shared between descriptors after fork.
+#[derive(Clone, Debug)]
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// `O_ACCMODE` and the other open flags.
+    pub flags: u64,
+}
+
+pub const O_ACCMODE: u64 = 3;
+pub const O_RDONLY: u64 = 0;
+pub const O_WRONLY: u64 = 1;
+pub const O_RDWR: u64 = 2;
+pub const O_DIRECT: u64 = 0o40000;
+
+impl OpenFile {
+    pub fn readable(&self) -> bool {
+        self.flags & O_ACCMODE != O_WRONLY
+    }
+    pub fn writable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+}
+
+/// A process's descriptor table.
+#[derive(Clone, Debug, Default)]
+pub struct FdTable {
+    fds: Vec<Option<Rc<OpenFile>>>,
+}
+
+/// `RLIMIT_NOFILE` default soft limit.
+pub const NR_OPEN_DEFAULT: usize = 1024;
+
+impl FdTable {
+    /// `get_unused_fd_flags()`: the lowest free slot (0, 1, 2 are free too: a
+    /// scenario process has no stdio).
+    pub fn install(&mut self, f: Rc<OpenFile>) -> KResult<i32> {
+        if let Some(i) = self.fds.iter().position(|s| s.is_none()) {
+            self.fds[i] = Some(f);
+            return Ok(i as i32);
+        }
+        if self.fds.len() >= NR_OPEN_DEFAULT {
+            return Err(Errno::EMFILE);
+        }
+        self.fds.push(Some(f));
+        Ok(self.fds.len() as i32 - 1)
+    }
+    pub fn get(&self, fd: u64) -> KResult<Rc<OpenFile>> {
+        let i = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
+        if i < 0 {
+            return Err(Errno::EBADF);
+        }
+        self.fds.get(i as usize).cloned().flatten().ok_or(Errno::EBADF)
+    }
+    pub fn close(&mut self, fd: u64) -> KResult<Rc<OpenFile>> {
+        let f = self.get(fd)?;
+        self.fds[fd as usize] = None;
+        Ok(f)
+    }
+    pub fn drain(&mut self) -> Vec<Rc<OpenFile>> {
+        self.fds.drain(..).flatten().collect()
+    }
+}
+
+/// A device node in /dev: `open` makes a new open file (`f_op->open`).
+pub trait DeviceNode: fmt::Debug {
+    fn open(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, flags: u64) -> KResult<Rc<dyn FileOperations>>;
+}

@@ -1,0 +1,181 @@
+//! fork(2) and exit(2) for the address space: `dup_mm`, `copy_page_range`,
+//! `exit_mmap`.
+//!
+//! Follows `kernel/fork.c` (`dup_mmap`) and `mm/memory.c`
+//! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
+//! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
+
+use crate::arch::x86_64::{Pte, PteFlags};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::KResult;
+use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::mm::{Mm, RssCounter};
+use crate::kernel::page::PageFlags;
+use crate::kernel::pte::pte_present;
+use crate::kernel::vma::{Vma, VmFlags, VmaFile};
+use crate::kernel::{Kernel, Pid, Process};
+
+impl Kernel {
+    /// fork(2): a new process whose mm is a copy of `parent`'s.
+    pub fn sys_fork(&mut self, hv: &mut Hypervisor, parent: Pid) -> KResult<Pid> {
+        let p = self.proc_ref(parent)?;
+        let (uid, rl, files) = (p.uid, p.rlimits.clone(), p.files.clone());
+        let old = p.mm.clone();
+        let pgd = self.alloc_pt_page()?;
+        let mut mm = Mm::new(pgd, old.mmap_base, old.start_brk);
+        mm.brk = old.brk;
+        // mlockall(MCL_FUTURE) and VM_LOCKED are not inherited.
+        mm.def_flags = old.def_flags.difference(VmFlags::LOCKED_MASK);
+        mm.max_map_count = old.max_map_count;
+        let child = self.alloc_pid();
+        self.procs.insert(child, Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl });
+        if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
+            let _ = self.exit_mm(hv, child);
+            self.procs.remove(&child);
+            return Err(e);
+        }
+        Ok(child)
+    }
+
+    /// `dup_mmap()`.
+    fn dup_mmap(&mut self, hv: &mut Hypervisor, parent: Pid, child: Pid, old: &Mm) -> KResult<()> {
+        for v in old.vmas.values() {
+            if v.flags.contains(VmFlags::DONTCOPY) {
+                continue;
+            }
+            let mut nv: Vma = v.clone();
+            nv.flags.remove(VmFlags::LOCKED_MASK);
+            // anon_vma_fork(): the child gets an anon_vma of its own.
+            if nv.anon_vma.is_some() {
+                nv.anon_vma = Some(self.new_anon_vma());
+            }
+            if v.flags.contains(VmFlags::WIPEONFORK) {
+                nv.anon_vma = None;
+            }
+            if let Some(ops) = &nv.ops {
+                ops.open(&nv);
+            }
+            if let Some(VmaFile::Shmem { inode }) = nv.file {
+                self.shmem_get(inode);
+            }
+            {
+                let mm = self.mm_mut(child)?;
+                mm.stat_account(nv.flags, nv.pages() as i64);
+                mm.insert(nv.clone());
+            }
+            // vma_needs_copy(): only anon memory and PFN/MIXED maps need
+            // their PTEs copied; file pages refault. WIPEONFORK never.
+            let needs = !v.flags.contains(VmFlags::WIPEONFORK)
+                && (v.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) || v.anon_vma.is_some());
+            if needs {
+                self.copy_page_range(hv, parent, child, v, &nv)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `copy_page_range()` for one VMA.
+    fn copy_page_range(&mut self, hv: &mut Hypervisor, parent: Pid, child: Pid, src: &Vma, dst: &Vma) -> KResult<()> {
+        let pgd = self.mm(parent)?.pgd;
+        let cow = src.flags.is_cow();
+        for (addr, sslot, pte) in self.pt.leaf_entries(pgd, src.start, src.end) {
+            if is_guard_marker(pte) {
+                let d = self.pte_alloc(child, addr)?;
+                self.pt.set(d, pte);
+                continue;
+            }
+            if !pte_present(pte) {
+                continue;
+            }
+            let np = self.vm_normal_page(hv, src, addr, pte);
+            let mut cpte = pte;
+            if let NormalPage::Page(pfn) = np {
+                let pg = self.mem.page(pfn);
+                if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
+                    // copy_present_page(): a pinned page is copied now.
+                    let av = self.anon_vma_prepare(child, dst.start)?;
+                    let new = self.mem.alloc()?;
+                    self.copy_page(hv, new, pfn);
+                    self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
+                    let d = self.pte_alloc(child, addr)?;
+                    let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
+                    self.set_pte(hv, d, entry)?;
+                    self.mm_mut(child)?.add_rss(RssCounter::Anon, 1);
+                    continue;
+                }
+                let p = self.mem.page_mut(pfn);
+                p.refcount += 1;
+                p.mapcount += 1;
+                let anon = p.is_anon();
+                if anon {
+                    p.flags.remove(PageFlags::ANON_EXCLUSIVE);
+                }
+                let c = if anon { RssCounter::Anon } else if p.flags.contains(PageFlags::SWAPBACKED) { RssCounter::Shmem } else { RssCounter::File };
+                self.mm_mut(child)?.add_rss(c, 1);
+            }
+            if cow && pte.write() {
+                // ptep_set_wrprotect() in the parent.
+                let wp = pte.clear(PteFlags::RW);
+                self.set_pte(hv, sslot, wp)?;
+                cpte = cpte.clear(PteFlags::RW);
+            }
+            if src.flags.contains(VmFlags::SHARED) {
+                cpte = cpte.clear(PteFlags::DIRTY);
+            }
+            cpte = cpte.clear(PteFlags::ACCESSED);
+            let d = self.pte_alloc(child, addr)?;
+            if let Err(e) = self.set_pte(hv, d, cpte) {
+                // Undo the reference we took; Xen refused the copy.
+                if let NormalPage::Page(pfn) = np {
+                    let p = self.mem.page_mut(pfn);
+                    p.mapcount -= 1;
+                    self.put_page(pfn);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// exit(2): tear the address space down and close every file.
+    pub fn sys_exit(&mut self, hv: &mut Hypervisor, pid: Pid) -> KResult<()> {
+        self.exit_mm(hv, pid)?;
+        let files = self.proc_mut(pid)?.files.drain();
+        for f in files {
+            self.fput(hv, f);
+        }
+        self.procs.remove(&pid);
+        Ok(())
+    }
+
+    /// `exit_mmap()`: notifiers, unmap every VMA, free every table.
+    pub fn exit_mm(&mut self, hv: &mut Hypervisor, pid: Pid) -> KResult<()> {
+        self.mmu_notifier_release(hv, pid);
+        let starts: Vec<u64> = self.mm(pid)?.vmas.keys().copied().collect();
+        if let (Some(&first), Some(last)) = (starts.first(), self.mm(pid)?.vmas.values().next_back().map(|v| v.end)) {
+            self.unmap_range(hv, pid, first, last, false)?;
+        }
+        let pgd = self.mm(pid)?.pgd;
+        for t in self.pt.all_tables_under(pgd) {
+            self.free_pt_page(t);
+        }
+        let mm = self.mm_mut(pid)?;
+        mm.locked_vm = 0;
+        if mm.rss.iter().any(|&r| r != 0) {
+            let rss = mm.rss;
+            self.log(Some(pid), format!("BUG: non-zero rss counters at exit: {rss:?}"));
+        }
+        Ok(())
+    }
+
+    /// The last reference to an open file went away (`fput`).
+    pub fn fput(&mut self, hv: &mut Hypervisor, f: std::rc::Rc<crate::kernel::file::OpenFile>) {
+        if std::rc::Rc::strong_count(&f) > 1 {
+            return;
+        }
+        match &f.kind {
+            crate::kernel::file::FileKind::Shmem { inode } => self.shmem_put(*inode),
+            crate::kernel::file::FileKind::Device(d) => d.clone().release(self, hv),
+        }
+    }
+}

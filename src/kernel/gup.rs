@@ -1,0 +1,274 @@
+//! get_user_pages / pin_user_pages: finding the `struct page` behind user
+//! addresses and holding it, faulting pages in as needed.
+//!
+//! Follows `mm/gup.c` of Linux 6.18: `__get_user_pages`, `check_vma_flags`,
+//! `follow_page_pte`, `follow_pfn_pte` (-EEXIST when a PTE has no struct page
+//! and pages were requested; Linux 4.x returned -EFAULT here),
+//! `faultin_page`, `try_grab_folio`, `unpin_user_pages`.
+//! GUP-fast is not modelled separately: it bails out to this slow path for
+//! special PTEs, and gives the same answer for normal ones.
+
+use crate::arch::x86_64::{PAGE_MASK, PteFlags};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::memory::{NormalPage, VmFault};
+use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::pte::{pte_present, pte_protnone};
+use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::{Kernel, Pid};
+
+pub const FOLL_WRITE: u64 = 1 << 0;
+pub const FOLL_GET: u64 = 1 << 1;
+pub const FOLL_DUMP: u64 = 1 << 2;
+pub const FOLL_FORCE: u64 = 1 << 3;
+pub const FOLL_NOWAIT: u64 = 1 << 4;
+pub const FOLL_NOFAULT: u64 = 1 << 5;
+pub const FOLL_HWPOISON: u64 = 1 << 6;
+pub const FOLL_ANON: u64 = 1 << 7;
+pub const FOLL_LONGTERM: u64 = 1 << 8;
+pub const FOLL_SPLIT_PMD: u64 = 1 << 9;
+pub const FOLL_PCI_P2PDMA: u64 = 1 << 10;
+pub const FOLL_INTERRUPTIBLE: u64 = 1 << 11;
+pub const FOLL_HONOR_NUMA_FAULT: u64 = 1 << 12;
+/// Internal flags (mm/internal.h).
+pub const FOLL_TOUCH: u64 = 1 << 16;
+pub const FOLL_TRIED: u64 = 1 << 17;
+pub const FOLL_REMOTE: u64 = 1 << 18;
+pub const FOLL_PIN: u64 = 1 << 19;
+pub const FOLL_FAST_ONLY: u64 = 1 << 20;
+pub const FOLL_UNLOCKABLE: u64 = 1 << 21;
+pub const FOLL_MADV_POPULATE: u64 = 1 << 22;
+
+/// One page GUP handed out: which page, and whether it was pinned or got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GupPage {
+    pub addr: u64,
+    pub pfn: Pfn,
+    pub pinned: bool,
+}
+
+enum Follow {
+    Page(Pfn),
+    /// Fault it in (no PTE, not writable for FOLL_WRITE, or must unshare).
+    NoPage { unshare: bool },
+    Err(Errno),
+}
+
+impl Kernel {
+    /// `check_vma_flags()`.
+    pub fn check_vma_flags(vma: &Vma, gup_flags: u64) -> KResult<()> {
+        let f = vma.flags;
+        if f.intersects(VmFlags::IO | VmFlags::PFNMAP) {
+            return Err(Errno::EFAULT);
+        }
+        if gup_flags & FOLL_ANON != 0 && !vma.is_anonymous() {
+            return Err(Errno::EFAULT);
+        }
+        if gup_flags & FOLL_WRITE != 0 {
+            if !f.contains(VmFlags::WRITE) {
+                if gup_flags & FOLL_FORCE == 0 || !f.is_cow() {
+                    return Err(Errno::EFAULT);
+                }
+            }
+        } else if !f.contains(VmFlags::READ) && (gup_flags & FOLL_FORCE == 0 || !f.contains(VmFlags::MAYREAD)) {
+            return Err(Errno::EFAULT);
+        }
+        Ok(())
+    }
+
+    /// `follow_page_pte()`.
+    fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: u64) -> Follow {
+        let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
+        let Some(slot) = self.pt.lookup(pgd, addr) else { return Follow::NoPage { unshare: false } };
+        let pte = self.pt.get(slot);
+        if !pte_present(pte) || pte_protnone(pte) {
+            return Follow::NoPage { unshare: false };
+        }
+        let np = self.vm_normal_page(hv, vma, addr, pte);
+        let page = np.page();
+        // can_follow_write_pte(): writable PTE, or FOLL_FORCE on an
+        // exclusive anonymous page in a COW mapping whose PTE is dirty.
+        if flags & FOLL_WRITE != 0 && !pte.write() {
+            let forced_ok = flags & FOLL_FORCE != 0
+                && vma.flags.is_cow()
+                && pte.dirty()
+                && page.is_some_and(|p| self.mem.page(p).flags.contains(PageFlags::ANON_EXCLUSIVE));
+            if !forced_ok {
+                return Follow::NoPage { unshare: false };
+            }
+        }
+        let pfn = match np {
+            NormalPage::Page(p) => p,
+            _ if flags & FOLL_DUMP != 0 => return Follow::Err(Errno::EFAULT),
+            NormalPage::Zero => ZERO_PFN,
+            _ => {
+                // follow_pfn_pte(): touch, then -EEXIST.
+                if flags & FOLL_TOUCH != 0 {
+                    let mut e = pte.set(PteFlags::ACCESSED);
+                    if flags & FOLL_WRITE != 0 {
+                        e = e.set(PteFlags::DIRTY);
+                    }
+                    if e != pte {
+                        let _ = self.set_pte(hv, slot, e);
+                    }
+                }
+                return Follow::Err(Errno::EEXIST);
+            }
+        };
+        // gup_must_unshare(): a read-only pin of a shared anonymous page.
+        if !pte.write() && flags & FOLL_PIN != 0 && pfn != ZERO_PFN {
+            let p = self.mem.page(pfn);
+            if p.is_anon() && !p.flags.contains(PageFlags::ANON_EXCLUSIVE) {
+                return Follow::NoPage { unshare: true };
+            }
+        }
+        // try_grab_folio()
+        if pfn != ZERO_PFN {
+            if flags & FOLL_PIN != 0 {
+                self.mem.page_mut(pfn).refcount += GUP_PIN_COUNTING_BIAS;
+                self.gup_held.entry(pfn).or_default().pins += 1;
+            } else if flags & FOLL_GET != 0 {
+                self.mem.get_page(pfn);
+                self.gup_held.entry(pfn).or_default().gets += 1;
+            }
+            if flags & FOLL_TOUCH != 0 {
+                let p = self.mem.page_mut(pfn);
+                p.flags |= PageFlags::REFERENCED;
+                if flags & FOLL_WRITE != 0 && !pte.dirty() {
+                    p.flags |= PageFlags::DIRTY;
+                }
+            }
+        }
+        Follow::Page(pfn)
+    }
+
+    /// `faultin_page()`.
+    fn faultin_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: u64, unshare: bool) -> KResult<()> {
+        if flags & FOLL_NOFAULT != 0 {
+            return Err(Errno::EFAULT);
+        }
+        let write = flags & FOLL_WRITE != 0 || unshare;
+        match self.handle_mm_fault(hv, pid, vma, addr & PAGE_MASK, write) {
+            Ok(()) => Ok(()),
+            Err(VmFault::Oom) => Err(Errno::ENOMEM),
+            Err(_) => Err(Errno::EFAULT),
+        }
+    }
+
+    /// `__get_user_pages()`: up to `nr` pages from `start`. `want_pages`
+    /// says whether the caller asked for the pages (FOLL_GET/FOLL_PIN).
+    /// Returns the pages got; an error only when none was.
+    pub fn get_user_pages(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, nr: u64, flags: u64) -> KResult<Vec<GupPage>> {
+        let want_pages = flags & (FOLL_GET | FOLL_PIN) != 0;
+        let mut out = Vec::new();
+        if nr == 0 {
+            return Ok(out);
+        }
+        let mut addr = start & PAGE_MASK;
+        let mut vma: Option<Vma> = None;
+        let mut err = None;
+        let mut done = 0u64;
+        while done < nr {
+            if vma.as_ref().is_none_or(|v| addr >= v.end) {
+                // gup_vma_lookup(): no stack expansion.
+                match self.mm(pid)?.vma_at(addr).cloned() {
+                    None => {
+                        err = Some(Errno::EFAULT);
+                        break;
+                    }
+                    Some(v) => {
+                        if let Err(e) = Kernel::check_vma_flags(&v, flags) {
+                            err = Some(e);
+                            break;
+                        }
+                        vma = Some(v);
+                    }
+                }
+            }
+            let Some(v) = vma.clone() else { break };
+            let mut tries = 0;
+            let got = loop {
+                tries += 1;
+                match self.follow_page_pte(hv, pid, &v, addr, flags | FOLL_TOUCH) {
+                    Follow::Page(p) => break Ok(Some(p)),
+                    Follow::Err(Errno::EEXIST) if !want_pages => break Ok(None),
+                    Follow::Err(e) => break Err(e),
+                    Follow::NoPage { unshare } => {
+                        if tries > 3 {
+                            break Err(Errno::EFAULT);
+                        }
+                        if let Err(e) = self.faultin_page(hv, pid, &v, addr, flags, unshare) {
+                            break Err(e);
+                        }
+                    }
+                }
+            };
+            match got {
+                Ok(Some(pfn)) => {
+                    if want_pages {
+                        out.push(GupPage { addr, pfn, pinned: flags & FOLL_PIN != 0 });
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+            done += 1;
+            addr += 4096;
+        }
+        match err {
+            Some(e) if done == 0 => Err(e),
+            _ => {
+                if !want_pages {
+                    // Only the count matters: fill with placeholders.
+                    out.truncate(0);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// `__mm_populate()` / `populate_vma_page_range()` over `[start, start+len)`.
+    pub fn mm_populate(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<()> {
+        let end = start.saturating_add(len);
+        let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
+        for v in vmas {
+            if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) || v.flags.contains(VmFlags::LOCKONFAULT) {
+                continue;
+            }
+            let mut flags = FOLL_TOUCH;
+            if v.flags & (VmFlags::WRITE | VmFlags::SHARED) == VmFlags::WRITE {
+                flags |= FOLL_WRITE;
+            }
+            if v.flags.intersects(VmFlags::ACCESS) {
+                flags |= FOLL_FORCE;
+            }
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            let _ = self.get_user_pages(hv, pid, s, (e - s) >> 12, flags);
+        }
+        Ok(())
+    }
+
+    /// `unpin_user_page()` / `put_page()` for a page GUP handed out.
+    pub fn gup_release(&mut self, page: GupPage) {
+        if page.pfn == ZERO_PFN {
+            return;
+        }
+        let held = self.gup_held.entry(page.pfn).or_default();
+        if page.pinned {
+            held.pins = held.pins.saturating_sub(1);
+        } else {
+            held.gets = held.gets.saturating_sub(1);
+        }
+        if *held == Default::default() {
+            self.gup_held.remove(&page.pfn);
+        }
+        if page.pinned {
+            let p = self.mem.page_mut(page.pfn);
+            p.refcount -= GUP_PIN_COUNTING_BIAS - 1;
+        }
+        self.put_page(page.pfn);
+    }
+}

@@ -1,0 +1,432 @@
+//! Page faults, `vm_normal_page()`, and tearing down PTEs.
+//!
+//! Follows `mm/memory.c` (`vm_normal_page`/`__vm_normal_page`,
+//! `handle_mm_fault`, `do_anonymous_page`, `do_wp_page`, `wp_page_copy`,
+//! `do_read_fault`/`do_cow_fault`/`do_shared_fault`, `zap_pte_range`) and
+//! `arch/x86/mm/fault.c` (`do_user_addr_fault`, `access_error`).
+//! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
+//! readahead; every fault is handled to completion (no retry).
+
+use crate::arch::x86_64::{PAGE_MASK, Pte, PteFlags};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::mm::RssCounter;
+use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::pagetable::PteSlot;
+use crate::kernel::pte::{pte_present, vm_get_page_prot};
+use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::{Kernel, Pid};
+
+/// A PTE marker for a guard region (`PTE_MARKER_GUARD`): not present, the
+/// swap-entry encoding is the model's own (software bit 10 + no frame).
+pub const GUARD_MARKER: Pte = Pte(PteFlags::SOFTW2.bits());
+
+pub fn is_guard_marker(p: Pte) -> bool {
+    p == GUARD_MARKER
+}
+
+/// What `vm_normal_page()` found: a page, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NormalPage {
+    Page(Pfn),
+    /// Special PTE and the VMA's `find_special_page` hook answered no page.
+    HookNone,
+    /// Special PTE in a VM_PFNMAP/VM_MIXEDMAP VMA (no `struct page` to use).
+    Special,
+    /// The shared zero page.
+    Zero,
+    /// A linearly mapped PFN in a VM_PFNMAP VMA (no special bit arch path).
+    Pfnmap,
+    /// Garbage: `print_bad_pte()` ("BUG: Bad page map").
+    Bad,
+}
+
+impl NormalPage {
+    pub fn page(self) -> Option<Pfn> {
+        match self {
+            NormalPage::Page(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Why a user access failed: the signal the CPU fault turns into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmFault {
+    /// SIGSEGV, SEGV_MAPERR.
+    MapErr,
+    /// SIGSEGV, SEGV_ACCERR.
+    AccErr,
+    /// SIGBUS, BUS_ADRERR.
+    SigBus,
+    /// VM_FAULT_OOM.
+    Oom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Kernel {
+    /// `vm_normal_page()` (mm/memory.c, 6.18 `__vm_normal_page`, PTE level,
+    /// x86 has `CONFIG_ARCH_HAS_PTE_SPECIAL`). With the seed's hook, a special
+    /// PTE is handed to `vma->vm_ops->find_special_page` and its answer is
+    /// final, even when it is NULL.
+    pub fn vm_normal_page(&mut self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> NormalPage {
+        let pfn = self.pte_pfn(hv, pte);
+        if pte.special() {
+            if let Some(ops) = &vma.ops {
+                if ops.has_find_special_page() {
+                    return match ops.find_special_page(vma, addr) {
+                        Some(p) => NormalPage::Page(p),
+                        None => NormalPage::HookNone,
+                    };
+                }
+            }
+            if vma.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) {
+                return NormalPage::Special;
+            }
+            if pfn == ZERO_PFN {
+                return NormalPage::Zero;
+            }
+            self.print_bad_pte(vma, addr, pte, "special PTE outside PFNMAP/MIXEDMAP");
+            return NormalPage::Bad;
+        }
+        // Not special: a zero PFN is the zero page; beyond the memmap is bad.
+        if pfn == ZERO_PFN {
+            return NormalPage::Zero;
+        }
+        if pfn.0 > self.mem.highest_pfn().0 {
+            self.print_bad_pte(vma, addr, pte, "pfn beyond highest_memmap_pfn");
+            return NormalPage::Bad;
+        }
+        NormalPage::Page(pfn)
+    }
+
+    /// `print_bad_pte()` / `print_bad_page_map()`.
+    pub fn print_bad_pte(&mut self, vma: &Vma, addr: u64, pte: Pte, why: &str) {
+        self.log(None, format!("BUG: Bad page map: addr:{addr:#x} pte:{:#x} vm_flags:{:#x} ({why})", pte.0, vma.flags.bits()));
+    }
+
+    /// `anon_vma_prepare()`: give the VMA an anon_vma, reusing a compatible
+    /// neighbour's (`find_mergeable_anon_vma`).
+    pub fn anon_vma_prepare(&mut self, pid: Pid, vma_start: u64) -> KResult<u32> {
+        let mm = self.mm(pid)?;
+        let v = mm.vmas.get(&vma_start).ok_or(Errno::EFAULT)?;
+        if let Some(av) = v.anon_vma {
+            return Ok(av);
+        }
+        let compatible = |a: &Vma, b: &Vma| {
+            a.end == b.start
+                && (a.flags ^ b.flags) & !(VmFlags::ACCESS | VmFlags::SOFTDIRTY) == VmFlags::empty()
+                && a.file == b.file
+                && a.pgoff + a.pages() == b.pgoff
+        };
+        let reuse = mm
+            .vma_at(v.end)
+            .filter(|n| compatible(v, n))
+            .and_then(|n| n.anon_vma)
+            .or_else(|| mm.prev_vma(v.start).filter(|p| compatible(p, v)).and_then(|p| p.anon_vma));
+        let av = match reuse {
+            Some(av) => av,
+            None => self.new_anon_vma(),
+        };
+        if let Some(v) = self.mm_mut(pid)?.vmas.get_mut(&vma_start) {
+            v.anon_vma = Some(av);
+        }
+        Ok(av)
+    }
+
+    /// The user-level fault path: `do_user_addr_fault()` + `handle_mm_fault()`.
+    pub fn handle_user_fault(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, access: Access) -> Result<(), VmFault> {
+        let mm = self.mm(pid).map_err(|_| VmFault::MapErr)?;
+        let vma = match mm.vma_at(addr) {
+            Some(v) => v.clone(),
+            None => match self.expand_stack(pid, addr) {
+                Some(v) => v,
+                None => return Err(VmFault::MapErr),
+            },
+        };
+        // access_error()
+        match access {
+            Access::Write if !vma.flags.contains(VmFlags::WRITE) => return Err(VmFault::AccErr),
+            Access::Read if !vma.flags.intersects(VmFlags::ACCESS) => return Err(VmFault::AccErr),
+            _ => {}
+        }
+        self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, access == Access::Write)
+    }
+
+    /// Stack growth for a VM_GROWSDOWN VMA above `addr` (`expand_stack()`):
+    /// allowed while the gap to the previous VMA stays at least
+    /// `stack_guard_gap` and RLIMIT_STACK holds.
+    fn expand_stack(&mut self, pid: Pid, addr: u64) -> Option<Vma> {
+        let mm = self.mm(pid).ok()?;
+        let next = mm.find_vma(addr)?.clone();
+        if !next.flags.contains(VmFlags::GROWSDOWN) {
+            return None;
+        }
+        let new_start = addr & PAGE_MASK;
+        if let Some(prev) = mm.prev_vma(new_start) {
+            if !prev.flags.contains(VmFlags::GROWSDOWN) && new_start - prev.end < crate::kernel::mmap::STACK_GUARD_GAP {
+                return None;
+            }
+        }
+        let size = next.end - new_start;
+        let p = self.proc_ref(pid).ok()?;
+        if size > p.rlimits.stack.cur {
+            return None;
+        }
+        let grow = (next.start - new_start) >> 12;
+        if p.mm.total_vm + grow > p.rlimits.as_.cur >> 12 {
+            return None;
+        }
+        if next.flags.contains(VmFlags::LOCKED) && !p.capable() && p.mm.locked_vm + grow > p.rlimits.memlock.cur >> 12 {
+            return None;
+        }
+        let mm = self.mm_mut(pid).ok()?;
+        let mut v = mm.remove(next.start)?;
+        v.start = new_start;
+        v.pgoff -= grow;
+        mm.stat_account(v.flags, grow as i64);
+        if v.flags.contains(VmFlags::LOCKED) {
+            mm.locked_vm += grow;
+        }
+        mm.insert(v.clone());
+        Some(v)
+    }
+
+    /// `handle_mm_fault()` for one page of `vma`.
+    pub fn handle_mm_fault(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, write: bool) -> Result<(), VmFault> {
+        let slot = self.pte_alloc(pid, addr).map_err(|_| VmFault::Oom)?;
+        let pte = self.pt.get(slot);
+        if is_guard_marker(pte) {
+            return Err(VmFault::MapErr);
+        }
+        if !pte_present(pte) {
+            if !pte.is_none() {
+                return Err(VmFault::SigBus);
+            }
+            return if vma.is_anonymous() {
+                self.do_anonymous_page(hv, pid, vma, addr, slot, write)
+            } else if vma.shmem_inode().is_some() {
+                self.do_fault(hv, pid, vma, addr, slot, write)
+            } else {
+                // A driver VMA without a fault handler (gntdev, privcmd).
+                Err(VmFault::SigBus)
+            };
+        }
+        if write && !pte.write() {
+            return self.do_wp_page(hv, pid, vma, addr, slot, pte);
+        }
+        // The access sets A (and D on write) as the hardware would.
+        let mut new = pte.set(PteFlags::ACCESSED);
+        if write {
+            new = new.set(PteFlags::DIRTY);
+        }
+        if new != pte {
+            self.pt.set(slot, new);
+        }
+        Ok(())
+    }
+
+    /// Install a PTE for a page the caller holds a reference for.
+    fn install_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, pfn: Pfn, prot: PteFlags, extra: PteFlags) -> Result<(), VmFault> {
+        let frame = self.mk_pte_frame(pfn);
+        let pte = Pte::new(frame, prot | extra);
+        self.set_pte(hv, slot, pte).map_err(|_| VmFault::SigBus)
+    }
+
+    /// `do_anonymous_page()`.
+    fn do_anonymous_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, write: bool) -> Result<(), VmFault> {
+        if vma.flags.contains(VmFlags::SHARED) {
+            return Err(VmFault::SigBus);
+        }
+        let prot = vm_get_page_prot(vma.flags);
+        if !write {
+            // Map the shared zero page, special and read-only.
+            return self.install_pte(hv, slot, ZERO_PFN, prot.difference(PteFlags::RW), PteFlags::SPECIAL);
+        }
+        let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
+        let pfn = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        self.clear_page(hv, pfn);
+        self.folio_add_new_anon_rmap(pfn, av, vma.linear_index(addr));
+        let w = if vma.flags.contains(VmFlags::WRITE) { PteFlags::RW | PteFlags::DIRTY } else { PteFlags::empty() };
+        if let Err(e) = self.install_pte(hv, slot, pfn, prot, w) {
+            self.undo_new_anon(pfn);
+            return Err(e);
+        }
+        self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
+        Ok(())
+    }
+
+    fn undo_new_anon(&mut self, pfn: Pfn) {
+        let p = self.mem.page_mut(pfn);
+        p.mapcount = 0;
+        p.mapping = Mapping::None;
+        self.put_page(pfn);
+    }
+
+    /// `folio_add_new_anon_rmap()` with RMAP_EXCLUSIVE.
+    pub fn folio_add_new_anon_rmap(&mut self, pfn: Pfn, av: u32, index: u64) {
+        let p = self.mem.page_mut(pfn);
+        p.mapping = Mapping::Anon(av);
+        p.index = index;
+        p.mapcount = 1;
+        p.flags |= PageFlags::ANON_EXCLUSIVE | PageFlags::SWAPBACKED | PageFlags::UPTODATE | PageFlags::LRU;
+    }
+
+    /// `do_wp_page()`: a write to a present read-only PTE of a writable VMA.
+    fn do_wp_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, pte: Pte) -> Result<(), VmFault> {
+        let np = self.vm_normal_page(hv, vma, addr, pte);
+        if vma.flags.contains(VmFlags::SHARED) {
+            // wp_page_shared()/wp_pfn_shared(): just make it writable.
+            let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
+            return self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus);
+        }
+        if let Some(pfn) = np.page() {
+            let p = self.mem.page(pfn);
+            if p.is_anon() && (p.flags.contains(PageFlags::ANON_EXCLUSIVE) || (p.refcount == 1 && p.mapcount == 1)) {
+                // wp_page_reuse(): exclusive anonymous page, reuse it.
+                self.mem.page_mut(pfn).flags |= PageFlags::ANON_EXCLUSIVE;
+                let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
+                return self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus);
+            }
+        }
+        self.wp_page_copy(hv, pid, vma, addr, slot, np)
+    }
+
+    /// `wp_page_copy()`: a private copy (of the old page, or zeros).
+    fn wp_page_copy(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, old: NormalPage) -> Result<(), VmFault> {
+        let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
+        let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        match old.page() {
+            Some(src) => self.copy_page(hv, new, src),
+            None => self.clear_page(hv, new),
+        }
+        self.folio_add_new_anon_rmap(new, av, vma.linear_index(addr));
+        let prot = vm_get_page_prot(vma.flags);
+        let frame = self.mk_pte_frame(new);
+        let entry = Pte::new(frame, prot | PteFlags::RW | PteFlags::DIRTY);
+        if self.set_pte(hv, slot, entry).is_err() {
+            self.undo_new_anon(new);
+            return Err(VmFault::SigBus);
+        }
+        let mm = self.mm_mut(pid).map_err(|_| VmFault::Oom)?;
+        mm.add_rss(RssCounter::Anon, 1);
+        if let Some(src) = old.page() {
+            self.page_remove_rmap(pid, vma, addr, src);
+            self.put_page(src);
+        }
+        Ok(())
+    }
+
+    /// `folio_remove_rmap_pte()` + RSS: one mapping of `pfn` went away.
+    pub fn page_remove_rmap(&mut self, pid: Pid, vma: &Vma, addr: u64, pfn: Pfn) {
+        let p = self.mem.page_mut(pfn);
+        p.mapcount -= 1;
+        let (anon, mc) = (p.is_anon(), p.mapcount);
+        let swapbacked = p.flags.contains(PageFlags::SWAPBACKED);
+        if mc == 0 && anon {
+            p.flags.remove(PageFlags::ANON_EXCLUSIVE);
+        }
+        if mc < 0 {
+            let pte = Pte::NONE;
+            self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
+        }
+        let c = if anon { RssCounter::Anon } else if swapbacked { RssCounter::Shmem } else { RssCounter::File };
+        if let Ok(mm) = self.mm_mut(pid) {
+            mm.add_rss(c, -1);
+        }
+    }
+
+    /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
+    fn do_fault(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, write: bool) -> Result<(), VmFault> {
+        let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
+        let index = vma.linear_index(addr);
+        let cache = self.shmem_get_page(hv, inode, index)?;
+        let prot = vm_get_page_prot(vma.flags);
+        if write && !vma.flags.contains(VmFlags::SHARED) {
+            // do_cow_fault(): a private anonymous copy of the cache page.
+            let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
+            let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+            self.copy_page(hv, new, cache);
+            self.folio_add_new_anon_rmap(new, av, index);
+            if let Err(e) = self.install_pte(hv, slot, new, prot, PteFlags::RW | PteFlags::DIRTY) {
+                self.undo_new_anon(new);
+                return Err(e);
+            }
+            self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
+            return Ok(());
+        }
+        // do_read_fault()/do_shared_fault(): map the page-cache page.
+        self.mem.get_page(cache);
+        let extra = if write { PteFlags::DIRTY } else { PteFlags::empty() };
+        if let Err(e) = self.install_pte(hv, slot, cache, prot, extra) {
+            self.put_page(cache);
+            return Err(e);
+        }
+        let p = self.mem.page_mut(cache);
+        p.mapcount += 1;
+        if write {
+            p.flags |= PageFlags::DIRTY;
+        }
+        self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Shmem, 1);
+        Ok(())
+    }
+
+    /// `shmem_get_folio(SGP_CACHE)` for a fault: the page at `index`,
+    /// allocated zeroed if absent; beyond EOF is SIGBUS.
+    pub fn shmem_get_page(&mut self, hv: &mut Hypervisor, inode: u32, index: u64) -> Result<Pfn, VmFault> {
+        let ino = self.shmem.get(inode).ok_or(VmFault::SigBus)?;
+        if index >= ino.size.div_ceil(4096) {
+            return Err(VmFault::SigBus);
+        }
+        if let Some(&p) = ino.pages.get(&index) {
+            return Ok(p);
+        }
+        let pfn = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        self.clear_page(hv, pfn);
+        let p = self.mem.page_mut(pfn);
+        p.mapping = Mapping::File(inode);
+        p.index = index;
+        p.flags |= PageFlags::SWAPBACKED | PageFlags::UPTODATE | PageFlags::LRU;
+        if let Some(i) = self.shmem.get_mut(inode) {
+            i.pages.insert(index, pfn);
+        }
+        Ok(pfn)
+    }
+
+    /// `zap_pte_range()` over `[start, end)` of `vma`. `drop_markers`: the
+    /// VMA itself goes away (munmap/exit), so guard markers go too.
+    pub fn zap_vma_range(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, drop_markers: bool) {
+        let Ok(mm) = self.mm(pid) else { return };
+        let entries = self.pt.leaf_entries(mm.pgd, start, end);
+        for (addr, slot, pte) in entries {
+            if is_guard_marker(pte) {
+                if drop_markers {
+                    self.pt.set(slot, Pte::NONE);
+                }
+                continue;
+            }
+            if !pte_present(pte) {
+                self.pt.set(slot, Pte::NONE);
+                continue;
+            }
+            // A PV guest does not check the result: if Xen refuses (a live
+            // grant PTE), the kernel carries on with its bookkeeping.
+            let _ = self.set_pte(hv, slot, Pte::NONE);
+            match self.vm_normal_page(hv, vma, addr, pte) {
+                NormalPage::Page(pfn) => {
+                    if pte.dirty() && !self.mem.page(pfn).is_anon() {
+                        self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
+                    }
+                    self.page_remove_rmap(pid, vma, addr, pfn);
+                    self.put_page(pfn);
+                }
+                _ => {}
+            }
+        }
+    }
+}

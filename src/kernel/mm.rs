@@ -1,0 +1,197 @@
+//! `struct mm_struct`: the VMA tree of one process, its page-table root, RSS
+//! counters and limits.
+//!
+//! Follows `include/linux/mm_types.h` and the VMA-tree helpers of
+//! `mm/vma.c`/`mm/mmap.c`. The maple tree is an ordered map keyed by
+//! `vm_start`; lookups are O(log n).
+
+use crate::kernel::mmu_notifier::MmuNotifier;
+use crate::kernel::vma::{Vma, VmFlags};
+use std::rc::Rc;
+use std::collections::BTreeMap;
+
+/// `MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RssCounter {
+    File = 0,
+    Anon = 1,
+    Swap = 2,
+    Shmem = 3,
+}
+
+/// `sysctl_max_map_count` default (`DEFAULT_MAX_MAP_COUNT`).
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+
+/// `struct rlimit` values that the model enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+#[derive(Clone, Debug)]
+pub struct Rlimits {
+    pub as_: Rlimit,
+    pub data: Rlimit,
+    pub stack: Rlimit,
+    pub memlock: Rlimit,
+}
+
+impl Default for Rlimits {
+    /// Defaults as on a typical system (`INIT_RLIMITS`, RLIMIT_MEMLOCK 8 MiB
+    /// since Linux 5.16, RLIMIT_STACK 8 MiB soft).
+    fn default() -> Self {
+        let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
+        Rlimits {
+            as_: inf,
+            data: inf,
+            stack: Rlimit { cur: 8 << 20, max: RLIM_INFINITY },
+            memlock: Rlimit { cur: 8 << 20, max: 8 << 20 },
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Mm {
+    pub vmas: BTreeMap<u64, Vma>,
+    /// Frame of the PGD (`mm->pgd`, as the hardware's CR3 would hold it).
+    pub pgd: u64,
+    pub rss: [i64; 4],
+    pub mmap_base: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    /// `mm->def_flags`: VM_LOCKED/VM_LOCKONFAULT after mlockall(MCL_FUTURE).
+    pub def_flags: VmFlags,
+    /// `mm->locked_vm`, `total_vm`, `data_vm`, `stack_vm` (pages).
+    pub locked_vm: u64,
+    pub total_vm: u64,
+    pub data_vm: u64,
+    pub stack_vm: u64,
+    pub max_map_count: usize,
+    /// Registered MMU notifiers (`mm->notifier_subscriptions`).
+    pub notifiers: Vec<Rc<dyn MmuNotifier>>,
+}
+
+impl Mm {
+    pub fn new(pgd: u64, mmap_base: u64, start_brk: u64) -> Mm {
+        Mm {
+            vmas: BTreeMap::new(),
+            pgd,
+            rss: [0; 4],
+            mmap_base,
+            start_brk,
+            brk: start_brk,
+            def_flags: VmFlags::empty(),
+            locked_vm: 0,
+            total_vm: 0,
+            data_vm: 0,
+            stack_vm: 0,
+            max_map_count: DEFAULT_MAX_MAP_COUNT,
+            notifiers: Vec::new(),
+        }
+    }
+
+    pub fn map_count(&self) -> usize {
+        self.vmas.len()
+    }
+
+    /// `find_vma()`: the first VMA with `vm_end > addr`.
+    pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
+        if let Some((_, v)) = self.vmas.range(..=addr).next_back() {
+            if v.end > addr {
+                return Some(v);
+            }
+        }
+        self.vmas.range(addr.saturating_add(1)..).next().map(|(_, v)| v)
+    }
+
+    /// `vma_lookup()`: the VMA containing `addr`.
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
+    }
+
+    pub fn vma_at_mut(&mut self, addr: u64) -> Option<&mut Vma> {
+        self.vmas.range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
+    }
+
+    /// `find_vma_prev()`-style: the VMA ending at or before `addr`.
+    pub fn prev_vma(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..addr).next_back().map(|(_, v)| v).filter(|v| v.end <= addr)
+    }
+
+    /// VMAs intersecting `[start, end)`, ascending.
+    pub fn vmas_in(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
+        let first = self.vma_at(start).map_or(start, |v| v.start);
+        self.vmas.range(first..end).map(|(_, v)| v).filter(move |v| v.end > start)
+    }
+
+    /// Start addresses of VMAs intersecting `[start, end)`.
+    pub fn starts_in(&self, start: u64, end: u64) -> Vec<u64> {
+        self.vmas_in(start, end).map(|v| v.start).collect()
+    }
+
+    /// Whether any VMA intersects `[start, end)`.
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas_in(start, end).next().is_some()
+    }
+
+    pub fn insert(&mut self, v: Vma) {
+        self.vmas.insert(v.start, v);
+    }
+
+    pub fn remove(&mut self, start: u64) -> Option<Vma> {
+        self.vmas.remove(&start)
+    }
+
+    pub fn add_rss(&mut self, c: RssCounter, n: i64) {
+        self.rss[c as usize] += n;
+    }
+
+    pub fn get_rss(&self, c: RssCounter) -> i64 {
+        self.rss[c as usize]
+    }
+
+    /// `vm_stat_account()`: the page counters for a mapping of `npages`.
+    pub fn stat_account(&mut self, flags: VmFlags, npages: i64) {
+        self.total_vm = (self.total_vm as i64 + npages).max(0) as u64;
+        if is_exec_mapping(flags) {
+        } else if is_stack_mapping(flags) {
+            self.stack_vm = (self.stack_vm as i64 + npages).max(0) as u64;
+        } else if is_data_mapping(flags) {
+            self.data_vm = (self.data_vm as i64 + npages).max(0) as u64;
+        }
+    }
+}
+
+/// `is_exec_mapping()` (mm/internal.h).
+pub fn is_exec_mapping(f: VmFlags) -> bool {
+    f & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::EXEC | VmFlags::GROWSDOWN) == VmFlags::EXEC
+}
+/// `is_stack_mapping()`.
+pub fn is_stack_mapping(f: VmFlags) -> bool {
+    f.contains(VmFlags::GROWSDOWN)
+}
+/// `is_data_mapping()`.
+pub fn is_data_mapping(f: VmFlags) -> bool {
+    f & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn find_vma_semantics() {
+        let mut mm = Mm::new(0, 0x7000_0000_0000, 0x1000_0000);
+        mm.insert(Vma::anon(0x1000, 0x3000, VmFlags::READ));
+        mm.insert(Vma::anon(0x5000, 0x6000, VmFlags::READ));
+        assert_eq!(mm.find_vma(0x0).map(|v| v.start), Some(0x1000));
+        assert_eq!(mm.find_vma(0x2fff).map(|v| v.start), Some(0x1000));
+        assert_eq!(mm.find_vma(0x3000).map(|v| v.start), Some(0x5000));
+        assert!(mm.find_vma(0x6000).is_none());
+        assert!(mm.vma_at(0x3000).is_none());
+        assert_eq!(mm.starts_in(0x2000, 0x5001), vec![0x1000, 0x5000]);
+        assert_eq!(mm.starts_in(0x3000, 0x5000), Vec::<u64>::new());
+    }
+}

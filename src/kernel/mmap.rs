@@ -1,0 +1,734 @@
+//! mmap(2), munmap(2), brk(2), address-space layout, and the VMA split and
+//! merge rules they rely on.
+//!
+//! Follows `mm/mmap.c` (`do_mmap`, `__get_unmapped_area`, `brk`),
+//! `mm/vma.c` (`mmap_region`, `__split_vma`, `vma_merge_new_range`,
+//! `vma_modify`, `do_vmi_munmap`), `arch/x86/kernel/sys_x86_64.c`
+//! (`arch_get_unmapped_area_topdown`) and `mm/huge_memory.c`
+//! (`__thp_get_unmapped_area`).
+//! Simplifications: no hugetlb, no userfaultfd, no pkeys; overcommit is
+//! heuristic mode (never refuses).
+
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE, page_align_up};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::file::{FileKind, OpenFile};
+use crate::kernel::shmem::InodeKind;
+use crate::kernel::vma::{Vma, VmFlags, VmaFile, VmaTag};
+use crate::kernel::{Kernel, Pid};
+use std::rc::Rc;
+
+pub const PROT_READ: u64 = 0x1;
+pub const PROT_WRITE: u64 = 0x2;
+pub const PROT_EXEC: u64 = 0x4;
+pub const PROT_SEM: u64 = 0x8;
+pub const PROT_GROWSDOWN: u64 = 0x0100_0000;
+pub const PROT_GROWSUP: u64 = 0x0200_0000;
+
+pub const MAP_SHARED: u64 = 0x01;
+pub const MAP_PRIVATE: u64 = 0x02;
+pub const MAP_SHARED_VALIDATE: u64 = 0x03;
+pub const MAP_DROPPABLE: u64 = 0x08;
+pub const MAP_TYPE: u64 = 0x0f;
+pub const MAP_FIXED: u64 = 0x10;
+pub const MAP_ANONYMOUS: u64 = 0x20;
+pub const MAP_32BIT: u64 = 0x40;
+pub const MAP_GROWSDOWN: u64 = 0x0100;
+pub const MAP_DENYWRITE: u64 = 0x0800;
+pub const MAP_EXECUTABLE: u64 = 0x1000;
+pub const MAP_LOCKED: u64 = 0x2000;
+pub const MAP_NORESERVE: u64 = 0x4000;
+pub const MAP_POPULATE: u64 = 0x8000;
+pub const MAP_NONBLOCK: u64 = 0x10000;
+pub const MAP_STACK: u64 = 0x20000;
+pub const MAP_HUGETLB: u64 = 0x40000;
+pub const MAP_SYNC: u64 = 0x80000;
+pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+pub const MAP_UNINITIALIZED: u64 = 0x4000000;
+
+/// `LEGACY_MAP_MASK` (include/linux/mman.h).
+pub const LEGACY_MAP_MASK: u64 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_UNINITIALIZED
+    | MAP_GROWSDOWN
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB;
+
+/// `dac_mmap_min_addr` default (CONFIG_DEFAULT_MMAP_MIN_ADDR on x86: 4096,
+/// which is this machine's /proc/sys/vm/mmap_min_addr).
+pub const MMAP_MIN_ADDR: u64 = 4096;
+/// `stack_guard_gap`: 256 pages.
+pub const STACK_GUARD_GAP: u64 = 256 << 12;
+/// `TASK_UNMAPPED_BASE` for 64-bit: `PAGE_ALIGN(TASK_SIZE / 3)`.
+pub const TASK_UNMAPPED_BASE: u64 = (TASK_SIZE / 3 + PAGE_SIZE - 1) & PAGE_MASK;
+/// Default `mmap_base` for a 47-bit space without randomisation
+/// (arch/x86/mm/mmap.c `mmap_base()`): gap = RLIMIT_STACK (8 MiB) + the
+/// stack guard gap (no random pad without PF_RANDOMIZE), clamped to at least
+/// 128 MiB, so `PAGE_ALIGN(TASK_SIZE - 128 MiB)`.
+pub const DEFAULT_MMAP_BASE: u64 = 0x7fff_f7ff_f000;
+
+/// `calc_vm_prot_bits()`.
+pub fn calc_vm_prot_bits(prot: u64) -> VmFlags {
+    let mut f = VmFlags::empty();
+    if prot & PROT_READ != 0 {
+        f |= VmFlags::READ;
+    }
+    if prot & PROT_WRITE != 0 {
+        f |= VmFlags::WRITE;
+    }
+    if prot & PROT_EXEC != 0 {
+        f |= VmFlags::EXEC;
+    }
+    f
+}
+
+/// `calc_vm_flag_bits()`.
+fn calc_vm_flag_bits(flags: u64) -> VmFlags {
+    let mut f = VmFlags::empty();
+    if flags & MAP_GROWSDOWN != 0 {
+        f |= VmFlags::GROWSDOWN;
+    }
+    if flags & MAP_LOCKED != 0 {
+        f |= VmFlags::LOCKED;
+    }
+    if flags & MAP_SYNC != 0 {
+        f |= VmFlags::SYNC;
+    }
+    if flags & MAP_STACK != 0 {
+        f |= VmFlags::NOHUGEPAGE;
+    }
+    f
+}
+
+/// `vm_start_gap()`.
+pub fn vm_start_gap(v: &Vma) -> u64 {
+    if v.flags.contains(VmFlags::GROWSDOWN) { v.start.saturating_sub(STACK_GUARD_GAP) } else { v.start }
+}
+
+/// What `mmap` maps: nothing (anonymous) or an open file.
+pub enum MapSource {
+    Anon,
+    File(Rc<OpenFile>),
+}
+
+impl Kernel {
+    /// `vm_unmapped_area()` top-down, then the bottom-up fallback of
+    /// `arch_get_unmapped_area_topdown`.
+    fn unmapped_area(&self, pid: Pid, len: u64) -> KResult<u64> {
+        let mm = self.mm(pid)?;
+        let high = mm.mmap_base.min(TASK_SIZE);
+        let low = PAGE_SIZE.max(MMAP_MIN_ADDR);
+        // Walk gaps from the top: each VMA below `high` closes a gap.
+        let mut gap_end = high;
+        for v in mm.vmas.range(..high).rev().map(|(_, v)| v) {
+            let end_gap = v.end;
+            if end_gap < gap_end && gap_end - end_gap >= len && gap_end - len >= low {
+                return Ok(gap_end - len);
+            }
+            gap_end = gap_end.min(vm_start_gap(v));
+        }
+        if gap_end >= low && gap_end - low >= len {
+            return Ok(gap_end - len);
+        }
+        // Bottom-up from TASK_UNMAPPED_BASE.
+        let mut start = TASK_UNMAPPED_BASE;
+        for v in mm.vmas.range(start..).map(|(_, v)| v) {
+            if vm_start_gap(v) >= start && vm_start_gap(v) - start >= len {
+                return Ok(start);
+            }
+            start = start.max(v.end);
+        }
+        if let Some(v) = mm.vma_at(TASK_UNMAPPED_BASE) {
+            start = start.max(v.end);
+        }
+        if TASK_SIZE >= start && TASK_SIZE - start >= len { Ok(start) } else { Err(Errno::ENOMEM) }
+    }
+
+    /// `__get_unmapped_area()`.
+    pub fn get_unmapped_area(&self, pid: Pid, addr: u64, len: u64, anon_private: bool, flags: u64) -> KResult<u64> {
+        let mm = self.mm(pid)?;
+        if len > TASK_SIZE - MMAP_MIN_ADDR {
+            return Err(Errno::ENOMEM);
+        }
+        let addr = if flags & MAP_FIXED != 0 {
+            addr
+        } else {
+            let mut found = None;
+            if addr != 0 {
+                let a = addr & PAGE_MASK;
+                // mmap_address_hint_valid(): fits below TASK_SIZE.
+                if TASK_SIZE >= len && TASK_SIZE - len >= a {
+                    let next = mm.find_vma(a);
+                    if next.is_none_or(|v| a + len <= vm_start_gap(v)) {
+                        found = Some(a);
+                    }
+                }
+            }
+            match found {
+                Some(a) => a,
+                None if anon_private && addr == 0 && len % PMD_SIZE == 0 => {
+                    // __thp_get_unmapped_area with off = 0: search with the
+                    // length padded by one PMD, then align.
+                    match self.unmapped_area(pid, len + PMD_SIZE) {
+                        Ok(ret) => {
+                            let off_sub = ret.wrapping_neg() & (PMD_SIZE - 1);
+                            if off_sub == 0 { ret + PMD_SIZE } else { ret + off_sub }
+                        }
+                        Err(_) => self.unmapped_area(pid, len)?,
+                    }
+                }
+                None => self.unmapped_area(pid, len)?,
+            }
+        };
+        if addr > TASK_SIZE - len {
+            return Err(Errno::ENOMEM);
+        }
+        if addr & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // security_mmap_addr() -> cap_mmap_addr(): below mmap_min_addr needs
+        // CAP_SYS_RAWIO.
+        if addr < MMAP_MIN_ADDR && !self.proc_ref(pid)?.capable() {
+            return Err(Errno::EPERM);
+        }
+        Ok(addr)
+    }
+
+    /// `mlock_future_ok()`.
+    pub fn mlock_future_ok(&self, pid: Pid, flags: VmFlags, bytes: u64) -> KResult<bool> {
+        let p = self.proc_ref(pid)?;
+        if !flags.contains(VmFlags::LOCKED) || p.capable() {
+            return Ok(true);
+        }
+        let locked = (bytes >> 12) + p.mm.locked_vm;
+        Ok(locked <= p.rlimits.memlock.cur >> 12)
+    }
+
+    /// `can_do_mlock()`.
+    pub fn can_do_mlock(&self, pid: Pid) -> KResult<bool> {
+        let p = self.proc_ref(pid)?;
+        Ok(p.capable() || p.rlimits.memlock.cur != 0)
+    }
+
+    /// `may_expand_vm()`: RLIMIT_AS and RLIMIT_DATA.
+    fn may_expand_vm(&self, pid: Pid, flags: VmFlags, npages: u64) -> KResult<bool> {
+        let p = self.proc_ref(pid)?;
+        if p.mm.total_vm + npages > p.rlimits.as_.cur >> 12 {
+            return Ok(false);
+        }
+        if crate::kernel::mm::is_data_mapping(flags) && p.mm.data_vm + npages > p.rlimits.data.cur >> 12 {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// mmap(2): `sys_mmap` -> `ksys_mmap_pgoff` -> `do_mmap` -> `mmap_region`,
+    /// then `mm_populate` for MAP_POPULATE/MAP_LOCKED.
+    pub fn sys_mmap(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> KResult<u64> {
+        if off & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let src = if flags & MAP_ANONYMOUS == 0 {
+            MapSource::File(self.proc_ref(pid)?.files.get(fd)?)
+        } else {
+            MapSource::Anon
+        };
+        let (addr, populate) = self.do_mmap(hv, pid, src, addr, len, prot, flags, off >> 12)?;
+        if populate {
+            let plen = page_align_up(len).unwrap_or(0);
+            // mm_populate ignores errors.
+            let _ = self.mm_populate(hv, pid, addr, plen);
+        }
+        Ok(addr)
+    }
+
+    /// `do_mmap()`. Returns the address and whether to populate.
+    #[allow(clippy::too_many_arguments)]
+    pub fn do_mmap(&mut self, hv: &mut Hypervisor, pid: Pid, src: MapSource, addr: u64, len: u64, prot: u64, mut flags: u64, mut pgoff: u64) -> KResult<(u64, bool)> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MAP_FIXED_NOREPLACE != 0 {
+            flags |= MAP_FIXED;
+        }
+        let mut addr = addr;
+        if flags & MAP_FIXED == 0 && addr != 0 && addr < MMAP_MIN_ADDR {
+            addr = MMAP_MIN_ADDR; // round_hint_to_min()
+        }
+        let len = page_align_up(len).filter(|&l| l != 0).ok_or(Errno::ENOMEM)?;
+        if pgoff.checked_add(len >> 12).is_none() {
+            return Err(Errno::EOVERFLOW);
+        }
+        let mm = self.mm(pid)?;
+        if mm.map_count() > mm.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
+        let is_file = matches!(src, MapSource::File(_));
+        let anon_private = !is_file && flags & MAP_TYPE == MAP_PRIVATE;
+        let addr = self.get_unmapped_area(pid, addr, len, anon_private, flags)?;
+        if flags & MAP_FIXED_NOREPLACE != 0 && self.mm(pid)?.overlaps(addr, addr + len) {
+            return Err(Errno::EEXIST);
+        }
+        let mut vm_flags = calc_vm_prot_bits(prot)
+            | calc_vm_flag_bits(flags)
+            | self.mm(pid)?.def_flags
+            | VmFlags::MAYREAD
+            | VmFlags::MAYWRITE
+            | VmFlags::MAYEXEC;
+        if flags & MAP_LOCKED != 0 && !self.can_do_mlock(pid)? {
+            return Err(Errno::EPERM);
+        }
+        if !self.mlock_future_ok(pid, vm_flags, len)? {
+            return Err(Errno::EAGAIN);
+        }
+        let mut file = None;
+        match &src {
+            MapSource::File(f) => {
+                // file_mmap_ok(): regular files allow up to MAX_LFS_FILESIZE.
+                let maxsize = i64::MAX as u64;
+                if len > maxsize || pgoff > (maxsize - len) >> 12 {
+                    return Err(Errno::EOVERFLOW);
+                }
+                match flags & MAP_TYPE {
+                    MAP_SHARED | MAP_SHARED_VALIDATE => {
+                        let fl = if flags & MAP_TYPE == MAP_SHARED { flags & LEGACY_MAP_MASK } else { flags };
+                        if fl & !LEGACY_MAP_MASK != 0 {
+                            return Err(Errno::EOPNOTSUPP);
+                        }
+                        if prot & PROT_WRITE != 0 && !f.writable() {
+                            return Err(Errno::EACCES);
+                        }
+                        vm_flags |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                        if !f.writable() {
+                            vm_flags.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
+                        }
+                    }
+                    MAP_PRIVATE => {}
+                    _ => return Err(Errno::EINVAL),
+                }
+                if !f.readable() {
+                    return Err(Errno::EACCES);
+                }
+                if vm_flags.contains(VmFlags::GROWSDOWN) {
+                    return Err(Errno::EINVAL);
+                }
+                file = Some(f.clone());
+            }
+            MapSource::Anon => match flags & MAP_TYPE {
+                MAP_SHARED => {
+                    if vm_flags.contains(VmFlags::GROWSDOWN) {
+                        return Err(Errno::EINVAL);
+                    }
+                    pgoff = 0;
+                    vm_flags |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                }
+                MAP_PRIVATE => pgoff = addr >> 12,
+                _ => return Err(Errno::EINVAL),
+            },
+        }
+        if flags & MAP_NORESERVE != 0 {
+            vm_flags |= VmFlags::NORESERVE;
+        }
+        let addr = self.mmap_region(hv, pid, file, addr, len, vm_flags, pgoff)?;
+        let vm_flags = self.mm(pid)?.vma_at(addr).map_or(vm_flags, |v| v.flags);
+        let populate = vm_flags.contains(VmFlags::LOCKED) || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
+        Ok((addr, populate))
+    }
+
+    /// `mmap_region()`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mmap_region(&mut self, hv: &mut Hypervisor, pid: Pid, file: Option<Rc<OpenFile>>, addr: u64, len: u64, mut vm_flags: VmFlags, pgoff: u64) -> KResult<u64> {
+        let end = addr + len;
+        let pglen = len >> 12;
+        if !self.may_expand_vm(pid, vm_flags, pglen)? {
+            let overlap: u64 = self.mm(pid)?.vmas_in(addr, end).map(|v| (v.end.min(end) - v.start.max(addr)) >> 12).sum();
+            if !self.may_expand_vm(pid, vm_flags, pglen - overlap)? {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        if self.mm(pid)?.overlaps(addr, end) {
+            self.do_munmap(hv, pid, addr, len)?;
+        }
+        // accountable_mapping()
+        if vm_flags & (VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE {
+            vm_flags |= VmFlags::ACCOUNT;
+        }
+        let mut vma = Vma::anon(addr, end, vm_flags);
+        vma.pgoff = pgoff;
+        match file.as_ref().map(|f| &f.kind) {
+            None if vm_flags.contains(VmFlags::SHARED) => {
+                // shmem_zero_setup(): a new shmem object of the mapping's size.
+                let inode = self.shmem.create("dev/zero", InodeKind::SharedAnon, len);
+                self.shmem_get(inode);
+                vma.file = Some(VmaFile::Shmem { inode });
+            }
+            None => {
+                if self.try_merge_new(pid, &vma)? {
+                    self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
+                    return Ok(addr);
+                }
+            }
+            Some(FileKind::Shmem { inode }) => {
+                let inode = *inode;
+                self.shmem_get(inode);
+                vma.file = Some(VmaFile::Shmem { inode });
+                if self.try_merge_new(pid, &vma)? {
+                    self.shmem_put(inode);
+                    self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
+                    return Ok(addr);
+                }
+            }
+            Some(FileKind::Device(dev)) => {
+                let dev = dev.clone();
+                let ((maj, min), ino) = dev.dev_ino();
+                vma.file = Some(VmaFile::Device { name: dev.path(), dev: (maj, min), ino });
+                // call_mmap(): the driver sets flags and ops, maybe PTEs.
+                dev.mmap(self, hv, pid, &mut vma)?;
+            }
+        }
+        let flags = vma.flags;
+        self.mm_mut(pid)?.insert(vma);
+        self.finish_mmap_accounting(pid, addr, flags, pglen)?;
+        Ok(addr)
+    }
+
+    fn finish_mmap_accounting(&mut self, pid: Pid, addr: u64, flags: VmFlags, pglen: u64) -> KResult<()> {
+        let mm = self.mm_mut(pid)?;
+        mm.stat_account(flags, pglen as i64);
+        if flags.contains(VmFlags::LOCKED) {
+            if flags.intersects(VmFlags::SPECIAL) {
+                if let Some(v) = mm.vma_at_mut(addr) {
+                    v.flags.remove(VmFlags::LOCKED_MASK);
+                }
+            } else {
+                mm.locked_vm += pglen;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- VMA merge and split (mm/vma.c) ------------------------------
+
+    /// `is_mergeable_vma()` + `is_mergeable_anon_vma()` + pgoff continuity:
+    /// can `a` (lower) and `b` (upper, starting at a.end) become one VMA?
+    pub fn can_merge(a: &Vma, b: &Vma) -> bool {
+        a.end == b.start
+            && a.flags == b.flags
+            && !a.flags.intersects(VmFlags::SPECIAL)
+            && a.file == b.file
+            && a.same_ops(b)
+            && a.ops.as_ref().is_none_or(|o| !o.has_close())
+            && a.tag == b.tag
+            && (a.anon_vma.is_none() || b.anon_vma.is_none() || a.anon_vma == b.anon_vma)
+            && a.pgoff + a.pages() == b.pgoff
+    }
+
+    /// `vma_merge_new_range()`: extend a neighbour instead of adding `new`.
+    fn try_merge_new(&mut self, pid: Pid, new: &Vma) -> KResult<bool> {
+        let mm = self.mm_mut(pid)?;
+        let prev = mm.prev_vma(new.start).filter(|p| Kernel::can_merge(p, new)).map(|p| p.start);
+        let next = mm.vma_at(new.end).filter(|n| Kernel::can_merge(new, n)).map(|n| n.start);
+        match (prev, next) {
+            (Some(p), Some(n)) => {
+                let (pv, nv) = (mm.vmas[&p].anon_vma, mm.vmas[&n].anon_vma);
+                if pv.is_some() && nv.is_some() && pv != nv {
+                    // Only the left merge is allowed.
+                    if let Some(v) = mm.vmas.get_mut(&p) {
+                        v.end = new.end;
+                    }
+                } else if let Some(nx) = mm.remove(n) {
+                    if let Some(v) = mm.vmas.get_mut(&p) {
+                        v.end = nx.end;
+                        v.anon_vma = v.anon_vma.or(nx.anon_vma);
+                    }
+                }
+                Ok(true)
+            }
+            (Some(p), None) => {
+                if let Some(v) = mm.vmas.get_mut(&p) {
+                    v.end = new.end;
+                }
+                Ok(true)
+            }
+            (None, Some(n)) => {
+                if let Some(mut nx) = mm.remove(n) {
+                    nx.start = new.start;
+                    nx.pgoff = new.pgoff;
+                    mm.insert(nx);
+                }
+                Ok(true)
+            }
+            (None, None) => Ok(false),
+        }
+    }
+
+    /// `__split_vma()`: split the VMA containing `addr` at `addr`.
+    pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
+        let mm = self.mm_mut(pid)?;
+        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
+        if v.start == addr {
+            return Ok(());
+        }
+        if let Some(ops) = &v.ops {
+            ops.may_split(v, addr)?;
+        }
+        if mm.map_count() >= mm.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
+        let start = v.start;
+        let Some(lo) = mm.vmas.get_mut(&start) else { return Ok(()) };
+        let mut hi = lo.clone();
+        lo.end = addr;
+        hi.pgoff += (addr - start) >> 12;
+        hi.start = addr;
+        if let Some(ops) = &hi.ops {
+            ops.open(&hi);
+        }
+        mm.insert(hi);
+        Ok(())
+    }
+
+    /// After a VMA's flags changed (`vma_modify` + merge): merge the VMA at
+    /// `start` with its neighbours where the rules allow.
+    pub fn merge_around(&mut self, pid: Pid, start: u64) -> KResult<()> {
+        let mm = self.mm_mut(pid)?;
+        let Some(v) = mm.vmas.get(&start).cloned() else { return Ok(()) };
+        let mut cur_start = start;
+        if let Some(p) = mm.prev_vma(v.start).filter(|p| Kernel::can_merge(p, &v)).map(|p| p.start) {
+            mm.remove(start);
+            if let Some(pv) = mm.vmas.get_mut(&p) {
+                pv.end = v.end;
+                pv.anon_vma = pv.anon_vma.or(v.anon_vma);
+            }
+            cur_start = p;
+        }
+        let Some(cur) = mm.vmas.get(&cur_start).cloned() else { return Ok(()) };
+        if let Some(n) = mm.vma_at(cur.end).filter(|n| Kernel::can_merge(&cur, n)).map(|n| n.start) {
+            if let Some(nx) = mm.remove(n) {
+                if let Some(c) = mm.vmas.get_mut(&cur_start) {
+                    c.end = nx.end;
+                    c.anon_vma = c.anon_vma.or(nx.anon_vma);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply `change` to every VMA in `[start, end)` (which the caller has
+    /// checked is fully mapped when it must be), splitting at the edges
+    /// and merging afterwards, as `vma_modify_flags()` does. `change`
+    /// returns the new flags; a VMA whose flags stay the same is left alone.
+    pub fn modify_vmas(&mut self, pid: Pid, start: u64, end: u64, mut change: impl FnMut(&Vma) -> KResult<VmFlags>) -> KResult<()> {
+        for vstart in self.mm(pid)?.starts_in(start, end) {
+            let Some(v) = self.mm(pid)?.vmas.get(&vstart).cloned() else { continue };
+            let newflags = change(&v)?;
+            if newflags == v.flags {
+                continue;
+            }
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            self.split_vma(pid, s)?;
+            if e < v.end {
+                self.split_vma(pid, e)?;
+            }
+            if let Some(m) = self.mm_mut(pid)?.vmas.get_mut(&s) {
+                m.flags = newflags;
+            }
+            self.merge_around(pid, s)?;
+        }
+        Ok(())
+    }
+
+    // ---- munmap ------------------------------------------------------
+
+    /// munmap(2): `do_vmi_munmap()`.
+    pub fn do_munmap(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<u64> {
+        if start & !PAGE_MASK != 0 || start > TASK_SIZE || len > TASK_SIZE - start {
+            return Err(Errno::EINVAL);
+        }
+        let end = start + page_align_up(len).ok_or(Errno::EINVAL)?;
+        if end == start {
+            return Err(Errno::EINVAL);
+        }
+        let mm = self.mm(pid)?;
+        let vmas: Vec<Vma> = mm.vmas_in(start, end).cloned().collect();
+        if vmas.is_empty() {
+            return Ok(0);
+        }
+        // mseal: a sealed VMA cannot be unmapped (vms_gather_munmap_vmas).
+        if vmas.iter().any(|v| v.flags.contains(VmFlags::SEALED)) {
+            return Err(Errno::EPERM);
+        }
+        let first = &vmas[0];
+        if start > first.start && end < first.end && mm.map_count() >= mm.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_vma(pid, start)?;
+        self.split_vma(pid, end)?;
+        self.unmap_range(hv, pid, start, end, true)?;
+        Ok(0)
+    }
+
+    /// Tear down every VMA fully inside `[start, end)` (already split):
+    /// MMU notifiers, zap, page-table freeing, close.
+    pub fn unmap_range(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64, free_tables: bool) -> KResult<()> {
+        self.mmu_notifier_invalidate(hv, pid, start, end);
+        let starts = self.mm(pid)?.starts_in(start, end);
+        for s in &starts {
+            let Some(v) = self.mm(pid)?.vmas.get(s).cloned() else { continue };
+            self.zap_vma_range(hv, pid, &v, v.start, v.end, true);
+        }
+        let mut removed = Vec::new();
+        {
+            let mm = self.mm_mut(pid)?;
+            for s in &starts {
+                if let Some(v) = mm.remove(*s) {
+                    mm.stat_account(v.flags, -(v.pages() as i64));
+                    if v.flags.contains(VmFlags::LOCKED) {
+                        mm.locked_vm = mm.locked_vm.saturating_sub(v.pages());
+                    }
+                    removed.push(v);
+                }
+            }
+        }
+        if free_tables {
+            self.free_pgtables(pid, start, end)?;
+        }
+        for v in removed {
+            self.remove_vma(hv, v);
+        }
+        Ok(())
+    }
+
+    /// `remove_vma()`: `vm_ops->close` and drop the file reference.
+    pub fn remove_vma(&mut self, hv: &mut Hypervisor, v: Vma) {
+        if let Some(ops) = v.ops.clone() {
+            ops.close(self, hv, &v);
+        }
+        if let Some(VmaFile::Shmem { inode }) = v.file {
+            self.shmem_put(inode);
+        }
+    }
+
+    /// `free_pgtables()`: free the page tables wholly inside the hole left
+    /// between the neighbouring VMAs.
+    pub fn free_pgtables(&mut self, pid: Pid, start: u64, end: u64) -> KResult<()> {
+        let mm = self.mm(pid)?;
+        let floor = mm.prev_vma(start).map_or(0, |v| v.end);
+        let ceiling = mm.find_vma(end).map_or(TASK_SIZE + PAGE_SIZE, |v| v.start);
+        let pgd = mm.pgd;
+        let freed = self.pt.free_empty_tables(pgd, floor, ceiling);
+        for f in freed {
+            self.free_pt_page(f);
+        }
+        Ok(())
+    }
+
+    // ---- brk ---------------------------------------------------------
+
+    /// brk(2) (mm/mmap.c `SYSCALL_DEFINE1(brk)`): returns the new break,
+    /// or the old one on failure.
+    pub fn sys_brk(&mut self, hv: &mut Hypervisor, pid: Pid, brk: u64) -> KResult<u64> {
+        let mm = self.mm(pid)?;
+        let (start_brk, old) = (mm.start_brk, mm.brk);
+        if brk < start_brk {
+            return Ok(old);
+        }
+        let data_limit = self.proc_ref(pid)?.rlimits.data.cur;
+        if data_limit != u64::MAX && brk - start_brk > data_limit {
+            return Ok(old);
+        }
+        let (Some(newbrk), Some(oldbrk)) = (page_align_up(brk), page_align_up(old)) else { return Ok(old) };
+        if oldbrk == newbrk {
+            self.mm_mut(pid)?.brk = brk;
+            return Ok(brk);
+        }
+        if brk <= old {
+            // Shrinking: munmap the tail (do_vmi_align_munmap).
+            match self.do_munmap(hv, pid, newbrk, oldbrk - newbrk) {
+                Ok(_) => {
+                    self.mm_mut(pid)?.brk = brk;
+                    return Ok(brk);
+                }
+                Err(_) => return Ok(old),
+            }
+        }
+        // Growing: the new area must not collide with the next VMA + guard.
+        if let Some(next) = self.mm(pid)?.find_vma(oldbrk) {
+            if newbrk + PAGE_SIZE > vm_start_gap(next) {
+                return Ok(old);
+            }
+        }
+        if self.do_brk_flags(pid, oldbrk, newbrk - oldbrk).is_err() {
+            return Ok(old);
+        }
+        self.mm_mut(pid)?.brk = brk;
+        let locked = self.mm(pid)?.def_flags.contains(VmFlags::LOCKED);
+        if locked {
+            let _ = self.mm_populate(hv, pid, oldbrk, newbrk - oldbrk);
+        }
+        Ok(brk)
+    }
+
+    /// `do_brk_flags()`: extend the heap VMA or create it.
+    fn do_brk_flags(&mut self, pid: Pid, addr: u64, len: u64) -> KResult<()> {
+        let pglen = len >> 12;
+        let flags = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT | self.mm(pid)?.def_flags;
+        if !self.may_expand_vm(pid, flags, pglen)? {
+            return Err(Errno::ENOMEM);
+        }
+        if self.mm(pid)?.map_count() > self.mm(pid)?.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
+        if !self.mlock_future_ok(pid, flags, len)? {
+            return Err(Errno::EAGAIN);
+        }
+        let mm = self.mm_mut(pid)?;
+        let start_brk = mm.start_brk;
+        let tag = |a: u64| if a >= start_brk { VmaTag::Heap } else { VmaTag::None };
+        let mut vma = Vma::anon(addr, addr + len, flags);
+        vma.tag = tag(addr);
+        let merged = match mm.prev_vma(addr) {
+            Some(p) if p.end == addr && p.flags == flags && p.is_anonymous() && p.pgoff + p.pages() == vma.pgoff => Some(p.start),
+            _ => None,
+        };
+        match merged.and_then(|s| mm.vmas.get_mut(&s)) {
+            Some(p) => p.end = addr + len,
+            None => mm.insert(vma),
+        }
+        mm.stat_account(flags, pglen as i64);
+        if flags.contains(VmFlags::LOCKED) {
+            mm.locked_vm += pglen;
+        }
+        Ok(())
+    }
+
+    // ---- shmem inode references --------------------------------------
+
+    pub fn shmem_get(&mut self, inode: u32) {
+        if let Some(i) = self.shmem.get_mut(inode) {
+            i.refs += 1;
+        }
+    }
+
+    /// Drop a reference; the last one frees an unlinked inode's pages
+    /// (memfd and shared anonymous objects; /dev/shm files stay).
+    pub fn shmem_put(&mut self, inode: u32) {
+        let Some(i) = self.shmem.get_mut(inode) else { return };
+        i.refs = i.refs.saturating_sub(1);
+        if i.refs == 0 && i.kind != InodeKind::Tmpfs {
+            if let Some(i) = self.shmem.inodes.remove(&inode) {
+                for (_, pfn) in i.pages {
+                    self.put_page(pfn);
+                }
+            }
+        }
+    }
+}

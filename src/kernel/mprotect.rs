@@ -1,0 +1,117 @@
+//! mprotect(2): `do_mprotect_pkey`, `mprotect_fixup`, `change_protection`.
+//!
+//! Follows `mm/mprotect.c` of Linux 6.18. Simplifications: no pkeys, no
+//! PROT_SEM effect, no NUMA hinting PTEs.
+
+use crate::arch::x86_64::{PAGE_MASK, PteFlags, page_align_up};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits};
+use crate::kernel::page::PageFlags;
+use crate::kernel::pte::{pte_modify, pte_protnone, vm_get_page_prot};
+use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::{Kernel, Pid};
+
+impl Kernel {
+    /// mprotect(2).
+    pub fn sys_mprotect(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64, prot: u64) -> KResult<u64> {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP {
+            return Err(Errno::EINVAL);
+        }
+        if start & !PAGE_MASK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(0);
+        }
+        let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
+        let mut end = start.checked_add(len).filter(|&e| e > start).ok_or(Errno::ENOMEM)?;
+        // arch_validate_prot()
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mm = self.mm(pid)?;
+        let first = mm.find_vma(start).filter(|v| v.start < end).cloned().ok_or(Errno::ENOMEM)?;
+        let mut start = start;
+        if grows & PROT_GROWSDOWN != 0 {
+            start = first.start;
+            if !first.flags.contains(VmFlags::GROWSDOWN) {
+                return Err(Errno::EINVAL);
+            }
+        } else if first.start > start {
+            return Err(Errno::ENOMEM);
+        }
+        let _ = &mut end;
+        let mut tmp = start;
+        let newprot = calc_vm_prot_bits(prot);
+        for vs in self.mm(pid)?.starts_in(start, end) {
+            let Some(v) = self.mm(pid)?.vmas.get(&vs).cloned() else { continue };
+            if v.start > tmp {
+                return Err(Errno::ENOMEM);
+            }
+            let mut newflags = newprot | (v.flags & !VmFlags::ACCESS);
+            // VM_MAY% must allow every requested VM_%.
+            let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
+            if (newflags & !may).intersects(VmFlags::ACCESS) {
+                return Err(Errno::EACCES);
+            }
+            let nstart = tmp.max(v.start);
+            let nend = v.end.min(end);
+            if v.flags.contains(VmFlags::SEALED) {
+                return Err(Errno::EPERM);
+            }
+            // mprotect_fixup(): private memory becoming writable is charged.
+            if newflags.contains(VmFlags::WRITE)
+                && !v.flags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE)
+            {
+                newflags |= VmFlags::ACCOUNT;
+            }
+            if newflags != v.flags {
+                self.modify_vmas(pid, nstart, nend, |_| Ok(newflags))?;
+                self.change_protection(hv, pid, nstart, nend)?;
+                if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED && newflags.contains(VmFlags::WRITE) {
+                    let _ = self.mm_populate(hv, pid, nstart, nend - nstart);
+                }
+            }
+            tmp = nend;
+        }
+        if tmp < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(0)
+    }
+
+    /// `change_protection()` over `[start, end)`: every PTE takes the new
+    /// VMA's protections; private writable memory keeps write access only on
+    /// exclusive anonymous pages (`can_change_pte_writable`).
+    pub fn change_protection(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64) -> KResult<()> {
+        let pgd = self.mm(pid)?.pgd;
+        let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
+        for v in vmas {
+            let prot = vm_get_page_prot(v.flags);
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            let try_write = !v.flags.contains(VmFlags::SHARED) && v.flags.contains(VmFlags::WRITE);
+            for (addr, slot, pte) in self.pt.leaf_entries(pgd, s, e) {
+                if is_guard_marker(pte) || !crate::kernel::pte::pte_present(pte) {
+                    continue;
+                }
+                let mut n = pte_modify(pte, prot);
+                if try_write && !n.write() && !pte_protnone(n) {
+                    if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, n) {
+                        let p = self.mem.page(pfn);
+                        if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) {
+                            n = n.set(PteFlags::RW);
+                        }
+                    }
+                }
+                if n != pte {
+                    self.set_pte(hv, slot, n)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

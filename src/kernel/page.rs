@@ -1,0 +1,304 @@
+//! `struct page` and the page allocator of one guest kernel.
+//!
+//! Follows `include/linux/mm_types.h`, `include/linux/page-flags.h` and, for
+//! allocation, the observable contract of `mm/page_alloc.c`: a free page has
+//! refcount 0; `alloc_page()` returns it with refcount 1; `put_page()` to zero
+//! frees it. Simplifications: every folio is a single 4 KiB page (no THP, no
+//! large folios); the buddy allocator is a LIFO free list, so allocation order
+//! is deterministic but not the kernel's.
+
+use crate::kernel::errno::{Errno, KResult};
+use bitflags::bitflags;
+use std::fmt;
+
+/// A guest pseudo-physical frame number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Pfn(pub u64);
+
+/// A machine frame number (what a PV guest's PTEs hold).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Mfn(pub u64);
+
+impl fmt::Debug for Pfn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pfn {:#x}", self.0)
+    }
+}
+impl fmt::Debug for Mfn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mfn {:#x}", self.0)
+    }
+}
+impl fmt::Display for Pfn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+impl fmt::Display for Mfn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+bitflags! {
+    /// Page flags and page types the model uses (`enum pageflags`,
+    /// `enum pagetype`), by name; bit positions are the model's own.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct PageFlags: u32 {
+        const LOCKED     = 1 << 0;
+        const REFERENCED = 1 << 1;
+        const UPTODATE   = 1 << 2;
+        const DIRTY      = 1 << 3;
+        const LRU        = 1 << 4;
+        const ACTIVE     = 1 << 5;
+        const RESERVED   = 1 << 6;
+        const PRIVATE    = 1 << 7;
+        const SWAPBACKED = 1 << 8;
+        const MLOCKED    = 1 << 9;
+        const UNEVICTABLE = 1 << 10;
+        /// `PG_foreign`, alias of `PG_owner_priv_1` (Xen: grant-mapped page).
+        const FOREIGN    = 1 << 11;
+        /// `PG_anon_exclusive` (alias of `PG_mappedtodisk`).
+        const ANON_EXCLUSIVE = 1 << 12;
+        /// Page type `PGTY_table`: a page-table page.
+        const TABLE      = 1 << 13;
+        /// Page type `PGTY_offline`/balloon: the frame was given back to Xen.
+        const BALLOON    = 1 << 14;
+        /// Page type `PGTY_buddy`: on the free list.
+        const BUDDY      = 1 << 15;
+    }
+}
+
+/// Names as `show page` prints them (the kernel's `%pGp` spelling).
+pub fn page_flag_names(f: PageFlags) -> Vec<&'static str> {
+    const N: [(PageFlags, &str); 16] = [
+        (PageFlags::LOCKED, "locked"),
+        (PageFlags::REFERENCED, "referenced"),
+        (PageFlags::UPTODATE, "uptodate"),
+        (PageFlags::DIRTY, "dirty"),
+        (PageFlags::LRU, "lru"),
+        (PageFlags::ACTIVE, "active"),
+        (PageFlags::RESERVED, "reserved"),
+        (PageFlags::PRIVATE, "private"),
+        (PageFlags::SWAPBACKED, "swapbacked"),
+        (PageFlags::MLOCKED, "mlocked"),
+        (PageFlags::UNEVICTABLE, "unevictable"),
+        (PageFlags::FOREIGN, "foreign"),
+        (PageFlags::ANON_EXCLUSIVE, "anon_exclusive"),
+        (PageFlags::TABLE, "table"),
+        (PageFlags::BALLOON, "offline"),
+        (PageFlags::BUDDY, "buddy"),
+    ];
+    N.iter().filter(|(b, _)| f.contains(*b)).map(|(_, n)| *n).collect()
+}
+
+/// What `page->mapping` points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mapping {
+    #[default]
+    None,
+    /// `PAGE_MAPPING_ANON`: the anon_vma (by id) the page belongs to.
+    Anon(u32),
+    /// A file's page cache (inode id).
+    File(u32),
+}
+
+/// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h): a FOLL_PIN on a small folio
+/// adds this to the refcount.
+pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
+
+/// One `struct page`.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub flags: PageFlags,
+    /// `_refcount`.
+    pub refcount: i32,
+    /// `page_mapcount()` = `_mapcount + 1` (the kernel stores it offset by one).
+    pub mapcount: i32,
+    pub mapping: Mapping,
+    /// `page->index`: offset in the file, or linear page index in the anon VMA.
+    pub index: u64,
+    /// `page->private`: for PG_foreign pages `{domid, gref}` (Xen).
+    pub private: u64,
+}
+
+impl Page {
+    pub fn is_anon(&self) -> bool {
+        matches!(self.mapping, Mapping::Anon(_))
+    }
+    /// `folio_maybe_dma_pinned()` for a small folio.
+    pub fn maybe_dma_pinned(&self) -> bool {
+        self.refcount >= GUP_PIN_COUNTING_BIAS
+    }
+}
+
+/// The memmap (`mem_map` / vmemmap) of one kernel plus its free list.
+#[derive(Debug)]
+pub struct MemMap {
+    pages: Vec<Page>,
+    free: Vec<u32>,
+    /// Fault injection: fail the next N allocations with ENOMEM (tests).
+    pub fail_next: u32,
+}
+
+/// `highest_memmap_pfn` is `len - 1`; PFN 0 is reserved (as the first page of
+/// x86 RAM is) and PFN 1 is the shared zero page.
+pub const ZERO_PFN: Pfn = Pfn(1);
+/// Pages at the bottom of the memmap that are never handed out.
+pub const FIRST_FREE_PFN: u64 = 2;
+
+impl MemMap {
+    /// A memmap of `total` pfns, of which `[FIRST_FREE_PFN, populated)` start on
+    /// the free list and `[populated, total)` are unpopulated (ballooned out,
+    /// no memory behind them, for Xen's `gnttab_alloc_pages()`).
+    pub fn new(populated: u64, total: u64) -> MemMap {
+        let total = total.max(populated).max(FIRST_FREE_PFN);
+        let mut pages = vec![Page::default(); total as usize];
+        for p in pages.iter_mut().take(FIRST_FREE_PFN as usize) {
+            p.flags = PageFlags::RESERVED;
+            p.refcount = 1;
+        }
+        let populated = populated.max(FIRST_FREE_PFN);
+        for p in &mut pages[FIRST_FREE_PFN as usize..populated as usize] {
+            p.flags = PageFlags::BUDDY;
+        }
+        for p in &mut pages[populated as usize..] {
+            p.flags = PageFlags::BALLOON;
+        }
+        // LIFO: push highest first so that the lowest PFN is handed out first.
+        let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
+        MemMap { pages, free, fail_next: 0 }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.pages.len() as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+    /// `highest_memmap_pfn`.
+    pub fn highest_pfn(&self) -> Pfn {
+        Pfn(self.len().saturating_sub(1))
+    }
+    pub fn nr_free(&self) -> usize {
+        self.free.len()
+    }
+    /// `pfn_valid()`.
+    pub fn valid(&self, pfn: Pfn) -> bool {
+        pfn.0 < self.len()
+    }
+    pub fn get(&self, pfn: Pfn) -> Option<&Page> {
+        self.pages.get(pfn.0 as usize)
+    }
+    pub fn get_mut(&mut self, pfn: Pfn) -> Option<&mut Page> {
+        self.pages.get_mut(pfn.0 as usize)
+    }
+    /// Direct access for PFNs the caller knows are valid (checked: returns the
+    /// reserved PFN 0's page otherwise, which invariants will flag).
+    pub fn page(&self, pfn: Pfn) -> &Page {
+        &self.pages[(pfn.0 as usize).min(self.pages.len() - 1)]
+    }
+    pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
+        let last = self.pages.len() - 1;
+        &mut self.pages[(pfn.0 as usize).min(last)]
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (Pfn, &Page)> {
+        self.pages.iter().enumerate().map(|(i, p)| (Pfn(i as u64), p))
+    }
+
+    /// `alloc_page(GFP_KERNEL)`: refcount 1, flags clear.
+    pub fn alloc(&mut self) -> KResult<Pfn> {
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Err(Errno::ENOMEM);
+        }
+        let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
+        let p = &mut self.pages[pfn as usize];
+        *p = Page { refcount: 1, ..Page::default() };
+        Ok(Pfn(pfn as u64))
+    }
+
+    /// `get_page()`.
+    pub fn get_page(&mut self, pfn: Pfn) {
+        self.page_mut(pfn).refcount += 1;
+    }
+
+    /// `put_page()`: drop a reference; at zero the page goes back to the
+    /// allocator (a page with RESERVED or BALLOON never does). Returns the
+    /// problem, if any, as the kernel would report it ("Bad page state").
+    pub fn put_page(&mut self, pfn: Pfn) -> Result<bool, BadPage> {
+        let p = self.page_mut(pfn);
+        if p.refcount <= 0 {
+            return Err(BadPage { pfn, what: "page refcount underflow (put_page on a free page)" });
+        }
+        p.refcount -= 1;
+        if p.refcount > 0 || p.flags.intersects(PageFlags::RESERVED | PageFlags::BALLOON) {
+            return Ok(false);
+        }
+        if p.mapcount != 0 {
+            let pfn2 = pfn;
+            return Err(BadPage { pfn: pfn2, what: "freeing a page that is still mapped" });
+        }
+        *p = Page { flags: PageFlags::BUDDY, ..Page::default() };
+        self.free.push(pfn.0 as u32);
+        Ok(true)
+    }
+
+    /// Take a free page off the free list for a caller that will own it by
+    /// other means (balloon out). Returns false if it was not free.
+    pub fn take_free(&mut self, pfn: Pfn) -> bool {
+        if let Some(pos) = self.free.iter().rposition(|&f| f as u64 == pfn.0) {
+            self.free.swap_remove(pos);
+            true
+        } else {
+            false
+        }
+    }
+    /// Give a page (refcount already 0) back to the free list.
+    pub fn release(&mut self, pfn: Pfn) {
+        if let Some(p) = self.get_mut(pfn) {
+            *p = Page { flags: PageFlags::BUDDY, ..Page::default() };
+            self.free.push(pfn.0 as u32);
+        }
+    }
+}
+
+/// A "BUG: Bad page state"/"Bad page map" report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadPage {
+    pub pfn: Pfn,
+    pub what: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_free_cycle() {
+        let mut m = MemMap::new(8, 8);
+        assert_eq!(m.nr_free(), 6);
+        let a = m.alloc().unwrap();
+        assert_eq!(a, Pfn(2));
+        assert_eq!(m.page(a).refcount, 1);
+        assert_eq!(m.put_page(a), Ok(true));
+        assert!(m.put_page(a).is_err(), "double free is reported");
+        assert_eq!(m.nr_free(), 6);
+    }
+
+    #[test]
+    fn enomem_not_panic() {
+        let mut m = MemMap::new(3, 3);
+        assert!(m.alloc().is_ok());
+        assert_eq!(m.alloc(), Err(Errno::ENOMEM));
+        m.fail_next = 1;
+    }
+
+    #[test]
+    fn reserved_pages_never_freed() {
+        let mut m = MemMap::new(4, 6);
+        m.get_page(ZERO_PFN);
+        assert_eq!(m.put_page(ZERO_PFN), Ok(false));
+        assert!(m.page(Pfn(5)).flags.contains(PageFlags::BALLOON));
+    }
+}

@@ -1,0 +1,334 @@
+//! x86-64 four-level page tables of one kernel, stored sparsely.
+//!
+//! Every table is a real page taken from the kernel's memmap (flag TABLE), and
+//! upper-level entries hold the next table's frame number exactly as the
+//! hardware walks them (a PFN natively, an MFN in a PV guest). Tables are
+//! keyed by that frame number. A table with few entries is kept as a short
+//! list, a busy one as a 512-entry array, so a sparse address space costs
+//! memory per entry used, not per table allocated.
+//!
+//! Follows `mm/memory.c` (`__pte_alloc`, `free_pgd_range`) for when tables
+//! appear and go.
+
+use crate::arch::x86_64::{PAGE_TABLE, PTRS_PER_TABLE, Pte, table_index};
+use rustc_hash::FxHashMap;
+
+const DENSE_AT: usize = 48;
+
+#[derive(Debug, Clone)]
+enum Table {
+    Sparse(Vec<(u16, Pte)>),
+    Dense(Box<[Pte; PTRS_PER_TABLE]>),
+}
+
+impl Table {
+    fn get(&self, i: usize) -> Pte {
+        match self {
+            Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
+            Table::Dense(a) => a[i],
+        }
+    }
+    fn set(&mut self, i: usize, val: Pte) {
+        match self {
+            Table::Sparse(v) => {
+                if let Some(pos) = v.iter().position(|(k, _)| *k as usize == i) {
+                    if val.is_none() {
+                        v.swap_remove(pos);
+                    } else {
+                        v[pos].1 = val;
+                    }
+                } else if !val.is_none() {
+                    if v.len() >= DENSE_AT {
+                        let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+                        for &(k, p) in v.iter() {
+                            a[k as usize] = p;
+                        }
+                        a[i] = val;
+                        *self = Table::Dense(a);
+                    } else {
+                        v.push((i as u16, val));
+                    }
+                }
+            }
+            Table::Dense(a) => a[i] = val,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        match self {
+            Table::Sparse(v) => v.is_empty(),
+            Table::Dense(a) => a.iter().all(|p| p.is_none()),
+        }
+    }
+    /// Non-empty entries with index in `[lo, hi]`, ascending.
+    fn entries_in(&self, lo: usize, hi: usize) -> Vec<(usize, Pte)> {
+        match self {
+            Table::Sparse(v) => {
+                let mut out: Vec<(usize, Pte)> = v
+                    .iter()
+                    .filter(|(k, _)| (lo..=hi).contains(&(*k as usize)))
+                    .map(|&(k, p)| (k as usize, p))
+                    .collect();
+                out.sort_unstable_by_key(|e| e.0);
+                out
+            }
+            Table::Dense(a) => (lo..=hi).filter(|&i| !a[i].is_none()).map(|i| (i, a[i])).collect(),
+        }
+    }
+}
+
+/// Where a leaf PTE lives: its table's frame and the index in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PteSlot {
+    pub table: u64,
+    pub index: u16,
+}
+
+/// One level of a walk, for `show pagetable`.
+#[derive(Clone, Copy, Debug)]
+pub struct WalkStep {
+    pub level: u32,
+    pub table: u64,
+    pub index: usize,
+    pub entry: Pte,
+}
+
+/// All page tables of one kernel.
+#[derive(Debug, Default, Clone)]
+pub struct PageTables {
+    tables: FxHashMap<u64, Table>,
+}
+
+impl PageTables {
+    /// Register a fresh empty table living in `frame`.
+    pub fn add_table(&mut self, frame: u64) {
+        self.tables.insert(frame, Table::Sparse(Vec::new()));
+    }
+    pub fn remove_table(&mut self, frame: u64) {
+        self.tables.remove(&frame);
+    }
+    pub fn has_table(&self, frame: u64) -> bool {
+        self.tables.contains_key(&frame)
+    }
+    pub fn nr_tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    pub fn entry(&self, table: u64, index: usize) -> Pte {
+        self.tables.get(&table).map_or(Pte::NONE, |t| t.get(index))
+    }
+    pub fn set_entry(&mut self, table: u64, index: usize, val: Pte) {
+        if let Some(t) = self.tables.get_mut(&table) {
+            t.set(index, val);
+        }
+    }
+    pub fn get(&self, s: PteSlot) -> Pte {
+        self.entry(s.table, s.index as usize)
+    }
+    pub fn set(&mut self, s: PteSlot, val: Pte) {
+        self.set_entry(s.table, s.index as usize, val)
+    }
+
+    /// The leaf slot for `addr` if all upper levels exist (`pte_offset_map`).
+    pub fn lookup(&self, pgd: u64, addr: u64) -> Option<PteSlot> {
+        let mut table = pgd;
+        for level in (2..=4).rev() {
+            let e = self.entry(table, table_index(addr, level));
+            if !e.present() {
+                return None;
+            }
+            table = e.frame();
+        }
+        Some(PteSlot { table, index: table_index(addr, 1) as u16 })
+    }
+
+    /// The leaf PTE for `addr` (none if no table).
+    pub fn pte(&self, pgd: u64, addr: u64) -> Pte {
+        self.lookup(pgd, addr).map_or(Pte::NONE, |s| self.get(s))
+    }
+
+    /// The walk as the MMU does it, stopping at the first non-present entry.
+    pub fn walk(&self, pgd: u64, addr: u64) -> Vec<WalkStep> {
+        let mut out = Vec::new();
+        let mut table = pgd;
+        for level in (1..=4).rev() {
+            let index = table_index(addr, level);
+            let entry = self.entry(table, index);
+            out.push(WalkStep { level, table, index, entry });
+            if !entry.present() || level == 1 {
+                break;
+            }
+            table = entry.frame();
+        }
+        out
+    }
+
+    /// `__pte_alloc` and friends: make sure the upper levels for `addr` exist,
+    /// calling `alloc` for each missing table (it returns the frame number to
+    /// put in the entry, or an error which is passed through).
+    pub fn alloc_path<E>(
+        &mut self,
+        pgd: u64,
+        addr: u64,
+        mut alloc: impl FnMut() -> Result<u64, E>,
+    ) -> Result<PteSlot, E> {
+        let mut table = pgd;
+        for level in (2..=4).rev() {
+            let idx = table_index(addr, level);
+            let e = self.entry(table, idx);
+            table = if e.present() {
+                e.frame()
+            } else {
+                let f = alloc()?;
+                self.add_table(f);
+                self.set_entry(table, idx, Pte::new(f, PAGE_TABLE));
+                f
+            };
+        }
+        Ok(PteSlot { table, index: table_index(addr, 1) as u16 })
+    }
+
+    /// Every non-empty leaf entry in `[start, end)`, ascending by address,
+    /// visiting only tables that exist (cost follows the populated tables).
+    pub fn leaf_entries(&self, pgd: u64, start: u64, end: u64) -> Vec<(u64, PteSlot, Pte)> {
+        let mut out = Vec::new();
+        if start < end {
+            self.collect(pgd, 4, 0, start, end - 1, &mut out);
+        }
+        out
+    }
+
+    fn collect(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
+        let Some(t) = self.tables.get(&table) else { return };
+        let shift = 12 + 9 * (level - 1);
+        let span = 1u64 << shift;
+        let lo = if first > base { ((first - base) >> shift) as usize } else { 0 };
+        let hi_off = last.saturating_sub(base) >> shift;
+        if last < base {
+            return;
+        }
+        let hi = hi_off.min(511) as usize;
+        for (i, e) in t.entries_in(lo, hi) {
+            let addr = base + (i as u64) * span;
+            if level == 1 {
+                out.push((addr, PteSlot { table, index: i as u16 }, e));
+            } else if e.present() {
+                self.collect(e.frame(), level - 1, addr, first.max(addr), last.min(addr + span - 1), out);
+            }
+        }
+    }
+
+    /// Leaf tables (by frame, with the address they start at) that are empty
+    /// and lie wholly inside `[floor, ceiling)`, plus the upper-level slots
+    /// pointing at them, for `free_pgtables`. Returns the frames removed.
+    pub fn free_empty_tables(&mut self, pgd: u64, floor: u64, ceiling: u64) -> Vec<u64> {
+        let mut freed = Vec::new();
+        self.free_level(pgd, 4, 0, floor, ceiling, &mut freed);
+        freed
+    }
+
+    fn free_level(&mut self, table: u64, level: u32, base: u64, floor: u64, ceiling: u64, freed: &mut Vec<u64>) {
+        let shift = 12 + 9 * (level - 1);
+        let span = 1u64 << shift;
+        let Some(t) = self.tables.get(&table) else { return };
+        if ceiling <= floor {
+            return;
+        }
+        let lo = if floor > base { ((floor - base) >> shift) as usize } else { 0 };
+        let hi = (((ceiling - 1).saturating_sub(base)) >> shift).min(511) as usize;
+        if ceiling - 1 < base {
+            return;
+        }
+        for (i, e) in t.entries_in(lo, hi) {
+            if !e.present() {
+                continue;
+            }
+            let addr = base + (i as u64) * span;
+            let child = e.frame();
+            if level > 2 {
+                self.free_level(child, level - 1, addr, floor, ceiling, freed);
+            }
+            let covered = addr >= floor && addr.checked_add(span).is_some_and(|x| x <= ceiling);
+            if covered && self.tables.get(&child).is_some_and(|c| c.is_empty()) {
+                self.tables.remove(&child);
+                self.set_entry(table, i, Pte::NONE);
+                freed.push(child);
+            }
+        }
+    }
+
+    /// Every table frame reachable from `pgd` (the PGD included), for
+    /// tearing down a whole address space.
+    pub fn all_tables_under(&self, pgd: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        self.tables_below(pgd, 4, &mut out);
+        out
+    }
+
+    fn tables_below(&self, table: u64, level: u32, out: &mut Vec<u64>) {
+        let Some(t) = self.tables.get(&table) else { return };
+        if level > 1 {
+            for (_, e) in t.entries_in(0, 511) {
+                if e.present() {
+                    self.tables_below(e.frame(), level - 1, out);
+                }
+            }
+        }
+        out.push(table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::x86_64::PteFlags;
+
+    fn pt() -> (PageTables, u64) {
+        let mut p = PageTables::default();
+        p.add_table(100);
+        (p, 100)
+    }
+
+    #[test]
+    fn alloc_walk_and_collect() {
+        let (mut p, pgd) = pt();
+        let mut next = 200;
+        let a = 0x7e00_3fff_e000;
+        let s = p.alloc_path(pgd, a, || -> Result<u64, ()> { next += 1; Ok(next) }).unwrap();
+        assert_eq!(next, 203, "three tables below the PGD");
+        p.set(s, Pte::new(0x42, PteFlags::PRESENT));
+        assert_eq!(p.pte(pgd, a).frame(), 0x42);
+        assert!(p.pte(pgd, a + 4096).is_none());
+        let w = p.walk(pgd, a);
+        assert_eq!(w.len(), 4);
+        assert_eq!(w[0].entry.flags(), PAGE_TABLE);
+        let all = p.leaf_entries(pgd, 0, 1 << 47);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0, a);
+        assert!(p.leaf_entries(pgd, a + 4096, 1 << 47).is_empty());
+        assert!(p.leaf_entries(pgd, 0, a).is_empty());
+    }
+
+    #[test]
+    fn sparse_promotes_to_dense() {
+        let mut t = Table::Sparse(Vec::new());
+        for i in 0..100 {
+            t.set(i, Pte(((i as u64) << 12) | 1));
+        }
+        assert!(matches!(t, Table::Dense(_)));
+        assert_eq!(t.get(77).frame(), 77);
+        assert_eq!(t.entries_in(10, 19).len(), 10);
+    }
+
+    #[test]
+    fn free_empty() {
+        let (mut p, pgd) = pt();
+        let mut next = 200;
+        let s = p.alloc_path(pgd, 0x40_0000, || -> Result<u64, ()> { next += 1; Ok(next) }).unwrap();
+        p.set(s, Pte(0x1001));
+        assert!(p.free_empty_tables(pgd, 0, 1 << 47).is_empty(), "a table with an entry stays");
+        p.set(s, Pte::NONE);
+        let freed = p.free_empty_tables(pgd, 0, 1 << 47);
+        assert_eq!(freed.len(), 3);
+        assert_eq!(p.nr_tables(), 1);
+    }
+}

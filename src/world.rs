@@ -1,0 +1,154 @@
+//! The world: one machine, the hypervisor, and the domains running on it,
+//! each with its own kernel. Everything a scenario does goes through here.
+
+use crate::hv::HvDomain;
+use crate::hv::Hypervisor;
+use crate::hv::machine::DomId;
+use crate::hv::p2m::{INVALID_P2M_ENTRY, P2m};
+use crate::kernel::Kernel;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::page::{Mfn, Pfn};
+use crate::kernel::variant::Variant;
+
+/// Default machine size: 262144 frames (1 GiB).
+pub const DEFAULT_MACHINE_FRAMES: u64 = 262_144;
+/// Default RAM of a domain declared without `pages=` (64 MiB).
+pub const DEFAULT_DOMAIN_PAGES: u64 = 16_384;
+/// PFNs above a PV guest's RAM with no memory behind them, for ballooned
+/// pages (`xen_alloc_unpopulated_pages`) that grant mappings use.
+pub const UNPOPULATED_PFNS: u64 = 4096;
+
+#[derive(Debug)]
+pub struct Domain {
+    pub id: DomId,
+    pub name: String,
+    pub kernel: Kernel,
+}
+
+#[derive(Debug)]
+pub struct World {
+    pub hv: Hypervisor,
+    pub domains: Vec<Domain>,
+    pub variant: Variant,
+}
+
+impl World {
+    pub fn new(frames: u64, variant: Variant) -> World {
+        World { hv: Hypervisor::new(frames), domains: Vec::new(), variant }
+    }
+
+    /// Build a domain: give it `pages` machine frames, set up its P2M (PV)
+    /// and Xen's M2P, boot its kernel.
+    pub fn add_domain(&mut self, name: &str, pv: bool, pages: u64, privileged: bool) -> KResult<DomId> {
+        if pages < 16 {
+            return Err(Errno::EINVAL);
+        }
+        let id = self.domains.len() as DomId;
+        let base = self.hv.machine.assign(id, pages)?;
+        let p2m = if pv {
+            let mut entries = Vec::with_capacity((pages + UNPOPULATED_PFNS) as usize);
+            entries.extend((0..pages).map(|i| base.0 + i));
+            entries.extend((0..UNPOPULATED_PFNS).map(|_| INVALID_P2M_ENTRY));
+            P2m::Pv { entries }
+        } else {
+            P2m::Native { base, len: pages }
+        };
+        for i in 0..pages {
+            self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
+        }
+        let extra = if pv { UNPOPULATED_PFNS } else { 0 };
+        let kernel = Kernel::new(id, pv, self.variant, pages, extra, p2m);
+        self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
+        self.domains.push(Domain { id, name: name.to_string(), kernel });
+        Ok(id)
+    }
+
+    pub fn domain_by_name(&self, name: &str) -> Option<DomId> {
+        self.domains.iter().find(|d| d.name == name).map(|d| d.id)
+    }
+
+    /// The kernel of `dom` and the hypervisor, borrowed together.
+    pub fn kh(&mut self, dom: DomId) -> KResult<(&mut Kernel, &mut Hypervisor)> {
+        let d = self.domains.get_mut(dom as usize).ok_or(Errno::ESRCH)?;
+        Ok((&mut d.kernel, &mut self.hv))
+    }
+
+    pub fn kernel(&self, dom: DomId) -> KResult<&Kernel> {
+        self.domains.get(dom as usize).map(|d| &d.kernel).ok_or(Errno::ESRCH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::mmap::*;
+
+    fn native() -> (World, DomId, crate::kernel::Pid) {
+        let mut w = World::new(65536, Variant::default());
+        let d = w.add_domain("host", false, 8192, false).unwrap();
+        let (k, _) = w.kh(d).unwrap();
+        let pid = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).unwrap();
+        (w, d, pid)
+    }
+
+    /// The native example of SCENARIO.md: placement, mprotect, SIGSEGV
+    /// accerr, zero-filled read.
+    #[test]
+    fn scenario_md_native_example() {
+        let (mut w, d, p) = native();
+        let (k, hv) = w.kh(d).unwrap();
+        let a = k.sys_mmap(hv, p, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        assert_eq!(a, 0x7e00_3fff_e000);
+        assert_eq!(k.sys_mprotect(hv, p, a + 4096, 4096, PROT_READ), Ok(0));
+        let e = k.user_write(hv, p, a + 4096, b"x").unwrap_err();
+        assert_eq!(e.fault, crate::kernel::memory::VmFault::AccErr);
+        assert_eq!(e.addr, a + 4096);
+        assert_eq!(k.user_read(hv, p, a, 2).unwrap(), vec![0, 0]);
+        assert_eq!(k.mm(p).unwrap().vmas.len(), 2);
+    }
+
+    #[test]
+    fn cow_after_fork() {
+        let (mut w, d, p) = native();
+        let (k, hv) = w.kh(d).unwrap();
+        let a = k.sys_mmap(hv, p, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        k.user_write(hv, p, a, b"parent").unwrap();
+        let c = k.sys_fork(hv, p).unwrap();
+        let pfn_before = k.pte_pfn(hv, k.pt.pte(k.mm(p).unwrap().pgd, a));
+        assert_eq!(k.mem.page(pfn_before).mapcount, 2);
+        k.user_write(hv, c, a, b"child!").unwrap();
+        assert_eq!(k.user_read(hv, p, a, 6).unwrap(), b"parent");
+        assert_eq!(k.user_read(hv, c, a, 6).unwrap(), b"child!");
+        assert_eq!(k.mem.page(pfn_before).mapcount, 1);
+        // The parent's page is exclusive again only after its own write fault.
+        k.user_write(hv, p, a, b"P").unwrap();
+        let pfn_after = k.pte_pfn(hv, k.pt.pte(k.mm(p).unwrap().pgd, a));
+        assert_eq!(pfn_after, pfn_before, "reused, not copied: refcount was 1");
+        k.sys_exit(hv, c).unwrap();
+        k.sys_exit(hv, p).unwrap();
+        assert!(k.dmesg.is_empty(), "{:?}", k.dmesg);
+        assert_eq!(k.mem.nr_free() as u64, 8192 - 2, "everything freed at exit");
+    }
+
+    #[test]
+    fn munmap_middle_splits_and_merge_on_remap() {
+        let (mut w, d, p) = native();
+        let (k, hv) = w.kh(d).unwrap();
+        let a = k.sys_mmap(hv, p, 0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        assert_eq!(k.do_munmap(hv, p, a + 4096, 4096), Ok(0));
+        assert_eq!(k.mm(p).unwrap().vmas.len(), 2);
+        let b = k.sys_mmap(hv, p, a + 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0).unwrap();
+        assert_eq!(b, a + 4096);
+        assert_eq!(k.mm(p).unwrap().vmas.len(), 1, "three pieces merge back");
+        assert_eq!(k.do_munmap(hv, p, a + 1, 4096), Err(Errno::EINVAL));
+        assert_eq!(k.do_munmap(hv, p, a, 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn thp_alignment_of_2m_multiples() {
+        let (mut w, d, p) = native();
+        let (k, hv) = w.kh(d).unwrap();
+        let a = k.sys_mmap(hv, p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        assert_eq!(a % (2 << 20), 0);
+    }
+}
