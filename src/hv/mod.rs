@@ -4,6 +4,7 @@
 pub mod machine;
 pub mod mmu;
 pub mod p2m;
+pub mod truth;
 
 use machine::{DomId, Machine};
 use mmu::PteMaddr;
@@ -25,6 +26,9 @@ pub struct Hypervisor {
     pub domains: Vec<HvDomain>,
     /// Messages Xen would print (debug build), in order.
     pub log: Vec<String>,
+    /// Violations observed as they happened (drivers, DMA, grant code);
+    /// `invariants::check_world` adds the state-based ones.
+    pub observed: Vec<truth::Violation>,
 }
 
 impl Hypervisor {
@@ -34,6 +38,7 @@ impl Hypervisor {
             m2p: M2p::new(nr_frames),
             domains: Vec::new(),
             log: Vec::new(),
+            observed: Vec::new(),
         }
     }
     pub fn domain(&self, id: DomId) -> Option<&HvDomain> {
