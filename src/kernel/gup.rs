@@ -122,6 +122,7 @@ impl Kernel {
                 return Follow::NoPage { unshare: true };
             }
         }
+        self.audit_gup(hv, addr, pte, pfn);
         // try_grab_folio()
         if pfn != ZERO_PFN {
             if flags & FOLL_PIN != 0 {
@@ -140,6 +141,29 @@ impl Kernel {
             }
         }
         Follow::Page(pfn)
+    }
+
+    /// Model instrumentation (not kernel behaviour): the page GUP is about
+    /// to hand out must live in the machine frame the PTE maps, or every
+    /// later DMA to it goes astray. Recorded as ground truth.
+    fn audit_gup(&self, hv: &mut Hypervisor, addr: u64, pte: crate::arch::x86_64::Pte, pfn: Pfn) {
+        let truth = self.pte_machine_frame(pte);
+        let belief = self.page_to_mfn(pfn);
+        if truth != belief {
+            hv.observed.push(crate::hv::truth::Violation {
+                invariant: "gup-wrong-page",
+                message: format!(
+                    "d{}: GUP at {addr:#x} returned pfn {:#x} (mfn {}), but the PTE maps mfn {}",
+                    self.domid,
+                    pfn.0,
+                    belief.map_or("invalid".to_string(), |m| format!("{:#x}", m.0)),
+                    truth.map_or("invalid".to_string(), |m| format!("{:#x}", m.0)),
+                ),
+                domains: vec![self.domid],
+                pfns: vec![pfn.0],
+                mfns: truth.into_iter().chain(belief).map(|m| m.0).collect(),
+            });
+        }
     }
 
     /// `faultin_page()`.

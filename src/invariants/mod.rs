@@ -1,0 +1,18 @@
+//! Ground-truth checks over the whole world (see DESIGN.md "Ground-truth
+//! checks"): what the hypervisor and page tables really say, compared with
+//! what each kernel's bookkeeping believes.
+
+pub mod mm;
+pub mod xen;
+
+pub use crate::hv::truth::Violation;
+use crate::world::World;
+
+/// Every invariant, now: the violations observed as they happened since the
+/// last call (drained), then the state checks.
+pub fn check_world(w: &mut World) -> Vec<Violation> {
+    let mut out: Vec<Violation> = std::mem::take(&mut w.hv.observed);
+    out.extend(mm::check(w));
+    out.extend(xen::check(w));
+    out
+}
