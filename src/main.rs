@@ -1,3 +1,4 @@
 fn main() {
-    println!("Hello, world!");
+    eprintln!("mmsim: the command line lands with the interpreter");
+    std::process::exit(2);
 }

@@ -1,0 +1,25 @@
+# mmap/munmap/mprotect argument checks. Expected values: the same calls on
+# Linux 6.18 (this machine), via libc.
+# status: 0
+domain host native
+process p in host mmap_base=0x7e0040000000
+
+p: mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED_VALIDATE|MAP_ANONYMOUS, -1, 0) = -EINVAL
+p: mmap(NULL, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0) = -EINVAL
+p: mmap(NULL, 0, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -EINVAL
+p: mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 1) = -EINVAL
+p: mmap(NULL, 0x8000000000000000, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -ENOMEM
+p: mmap(0x7e0000000001, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = -EINVAL
+p: mmap(0x800000000000, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = -ENOMEM
+p: mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, -1, 0) = -EBADF
+p: a = mmap(0x7e0000000000, 12K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED, -1, 0) = 0x7e0000000000
+p: mmap(a, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0) = -EEXIST
+p: mmap(a + 1, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE, -1, 0) = -EINVAL
+p: munmap(a + 1, 4096) = -EINVAL
+p: munmap(a, 0) = -EINVAL
+p: mprotect(a, 4096, 0x10) = -EINVAL
+p: mprotect(a + 1M, 4096, PROT_READ) = -ENOMEM
+p: mprotect(a + 1, 0, PROT_READ) = -EINVAL
+p: mprotect(a, 0, PROT_READ) = 0
+p: mmap(NULL, 4096, PROT_READ|0x10, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok
+show maps p
