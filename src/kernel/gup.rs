@@ -166,6 +166,25 @@ impl Kernel {
         }
     }
 
+    /// Model instrumentation: when the VMA's driver knows which page stands
+    /// for `addr`, GUP must have found exactly that page.
+    fn audit_backing(&self, hv: &mut Hypervisor, vma: &Vma, addr: u64, got: &Result<Option<Pfn>, Errno>) {
+        let Some(want) = vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr)) else { return };
+        let found = match got {
+            Ok(Some(p)) if *p == want => return,
+            Ok(Some(p)) => format!("pfn {:#x}", p.0),
+            Ok(None) => "no page".to_string(),
+            Err(e) => format!("no page ({e})"),
+        };
+        hv.observed.push(crate::hv::truth::Violation {
+            invariant: "gup-wrong-page",
+            message: format!("d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x}", self.domid, want.0),
+            domains: vec![self.domid],
+            pfns: vec![want.0],
+            mfns: self.page_to_mfn(want).map(|m| m.0).into_iter().collect(),
+        });
+    }
+
     /// `faultin_page()`.
     fn faultin_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: u64, unshare: bool) -> KResult<()> {
         if flags & FOLL_NOFAULT != 0 {
@@ -227,6 +246,7 @@ impl Kernel {
                     }
                 }
             };
+            self.audit_backing(hv, &v, addr, &got);
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {

@@ -137,6 +137,13 @@ pub trait VmOperations: fmt::Debug {
     fn find_special_page(&self, _vma: &Vma, _addr: u64) -> Option<Pfn> {
         None
     }
+    /// Model instrumentation, not a kernel hook: the `struct page` the
+    /// driver's own bookkeeping says stands for `addr` (gntdev: the map's
+    /// page for that index), whatever `vm_normal_page` finds. GUP audits its
+    /// answer against it (`gup-wrong-page`).
+    fn backing_page(&self, _vma: &Vma, _addr: u64) -> Option<Pfn> {
+        None
+    }
     /// `vm_ops->may_split` (an error forbids splitting at `addr`).
     fn may_split(&self, _vma: &Vma, _addr: u64) -> KResult<()> {
         Ok(())
