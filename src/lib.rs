@@ -1,0 +1,11 @@
+//! mmsim: an executable model of Linux memory management running natively or
+//! as a Xen PV guest. See ARCHITECTURE.md for the layers.
+
+pub mod arch;
+pub mod hv;
+pub mod kernel;
+pub mod oracle;
+pub mod world;
+pub mod script;
+pub mod invariants;
+pub mod report;

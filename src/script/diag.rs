@@ -1,0 +1,416 @@
+//! Script errors and their rendering.
+//!
+//! A rendered error looks like this (no colour):
+//!
+//! ```text
+//! t.mms:3:23: error: unknown constant `PROT_RAED`
+//! 3 | p: a = mmap(NULL, 8K, PROT_RAED, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+//!   |                       ^^^^^^^^^
+//!   = help: did you mean `PROT_READ`?
+//! ```
+//!
+//! Line and column are 1-based; the column counts characters (a tab is one
+//! column in the header; in the snippet tabs are shown as four spaces and the
+//! carets follow). The snippet is rendered here rather than with miette's
+//! graphical handler, whose zero-context mode shows only the span's text and
+//! not the whole line; `ScriptError` still implements `miette::Diagnostic` for
+//! callers that want miette's reports.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use super::ast::Span;
+
+/// At most this many errors are rendered; the rest are summarised.
+pub const MAX_RENDERED_ERRORS: usize = 20;
+
+/// An error in a script, found while lexing, parsing, checking or evaluating.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ScriptError {
+    pub span: Span,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ScriptError {
+    pub fn new(span: Span, message: impl Into<String>) -> Self {
+        ScriptError {
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds `help` only when there is one.
+    pub fn with_opt_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+}
+
+impl miette::Diagnostic for ScriptError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = miette::SourceSpan::new(self.span.start.into(), self.span.len());
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(None, span),
+        )))
+    }
+}
+
+/// Line starts of a source text, for offset -> line:column conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIndex {
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl LineIndex {
+    pub fn new(src: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex {
+            starts,
+            len: src.len(),
+        }
+    }
+
+    /// Number of lines (a final line without a newline counts; an empty
+    /// source has one empty line).
+    pub fn line_count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// 0-based line index containing byte `offset` (clamped to the source).
+    fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.len);
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// Byte range of 1-based `line` without its `\n` (and without a final `\r`).
+    pub fn line_range(&self, src: &str, line: u32) -> Range<usize> {
+        let idx = (line as usize).saturating_sub(1);
+        let Some(&start) = self.starts.get(idx) else {
+            return self.len..self.len;
+        };
+        let mut end = self.starts.get(idx + 1).map_or(self.len, |&next| next - 1);
+        if src.as_bytes().get(end.wrapping_sub(1)) == Some(&b'\r') && end > start {
+            end -= 1;
+        }
+        start..end
+    }
+
+    /// 1-based (line, column) of byte `offset`; the column counts characters.
+    pub fn line_col(&self, src: &str, offset: usize) -> (u32, u32) {
+        let idx = self.line_of(offset);
+        let start = self.starts[idx];
+        let offset = offset.min(self.len).max(start);
+        let col = char_count(src, start, offset) + 1;
+        (to_u32(idx + 1), to_u32(col))
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Characters in `src[start..end]`; tolerates offsets inside a character.
+fn char_count(src: &str, start: usize, end: usize) -> usize {
+    let bytes = src.as_bytes().get(start..end).unwrap_or(&[]);
+    // Count the bytes that begin a character (all but UTF-8 continuation bytes).
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
+}
+
+/// Renders `errors` (sorted by the caller) against `src`, at most
+/// [`MAX_RENDERED_ERRORS`] of them; ANSI colours only when `color`.
+pub fn render(file: &str, src: &str, errors: &[ScriptError], color: bool) -> String {
+    let index = LineIndex::new(src);
+    let mut out = String::new();
+    for (i, err) in errors.iter().take(MAX_RENDERED_ERRORS).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        render_one(&mut out, file, src, &index, err, color);
+    }
+    if errors.len() > MAX_RENDERED_ERRORS {
+        let more = errors.len() - MAX_RENDERED_ERRORS;
+        let _ = writeln!(out, "\n{file}: {more} more error{} not shown", plural(more));
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+struct Style {
+    error: (&'static str, &'static str),
+    caret: (&'static str, &'static str),
+    gutter: (&'static str, &'static str),
+    help: (&'static str, &'static str),
+}
+
+const PLAIN: Style = Style {
+    error: ("", ""),
+    caret: ("", ""),
+    gutter: ("", ""),
+    help: ("", ""),
+};
+const ANSI: Style = Style {
+    error: ("\x1b[1;31m", "\x1b[0m"),
+    caret: ("\x1b[1;31m", "\x1b[0m"),
+    gutter: ("\x1b[1;34m", "\x1b[0m"),
+    help: ("\x1b[1;36m", "\x1b[0m"),
+};
+
+fn render_one(
+    out: &mut String,
+    file: &str,
+    src: &str,
+    index: &LineIndex,
+    err: &ScriptError,
+    color: bool,
+) {
+    let st = if color { &ANSI } else { &PLAIN };
+    let (line, col) = index.line_col(src, err.span.start);
+    let message = escape_controls(&err.message);
+    let _ = writeln!(
+        out,
+        "{file}:{line}:{col}: {}error{}: {message}",
+        st.error.0, st.error.1
+    );
+
+    let range = index.line_range(src, line);
+    let text = src.get(range.clone()).unwrap_or("");
+    let start = err.span.start.clamp(range.start, range.end);
+    let end = err.span.end.clamp(start, range.end);
+    let (shown, caret_at) = display_line(text, start - range.start);
+    let (_, caret_end) = display_line(text, end - range.start);
+    let width = (caret_end - caret_at).max(1);
+
+    let num = line.to_string();
+    let pad = " ".repeat(num.len());
+    let (g0, g1) = st.gutter;
+    let _ = writeln!(out, "{g0}{num} |{g1} {shown}");
+    let _ = writeln!(
+        out,
+        "{g0}{pad} |{g1} {}{}{}{}",
+        " ".repeat(caret_at),
+        st.caret.0,
+        "^".repeat(width),
+        st.caret.1
+    );
+    if let Some(help) = &err.help {
+        let help = escape_controls(help);
+        let _ = writeln!(
+            out,
+            "{g0}{pad} ={g1} {}help{}: {help}",
+            st.help.0, st.help.1
+        );
+    }
+}
+
+/// Control characters (which may come from the script) written as escapes,
+/// so that messages cannot move the cursor or change colours.
+fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The line as displayed (tabs as four spaces, other control characters as
+/// `?`), and the display column of byte offset `at` within it.
+fn display_line(text: &str, at: usize) -> (String, usize) {
+    let mut shown = String::with_capacity(text.len());
+    let mut col_at = None;
+    let mut col = 0;
+    for (i, c) in text.char_indices() {
+        if i >= at && col_at.is_none() {
+            col_at = Some(col);
+        }
+        match c {
+            '\t' => {
+                shown.push_str("    ");
+                col += 4;
+            }
+            c if c.is_control() => {
+                shown.push('?');
+                col += 1;
+            }
+            c => {
+                shown.push(c);
+                col += 1;
+            }
+        }
+    }
+    (shown, col_at.unwrap_or(col))
+}
+
+/// The closest candidate to `name` by edit distance, if close enough to be a
+/// plausible typo.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c, limit), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// "did you mean `X`?" for [`suggest`].
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// Edit distance counting an adjacent transposition as one edit (optimal
+/// string alignment), giving up (returning `limit + 1`) once it must exceed `limit`.
+fn edit_distance(a: &str, b: &str, limit: usize) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > limit {
+        return limit + 1;
+    }
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 0..a.len() {
+        cur[0] = i + 1;
+        for j in 0..b.len() {
+            let mut d = (prev[j] + usize::from(a[i] != b[j]))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                d = d.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = d;
+        }
+        if cur.iter().all(|&d| d > limit) {
+            return limit + 1;
+        }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let src = "ab\n\u{e9}\u{e9}x\n";
+        let idx = LineIndex::new(src);
+        assert_eq!(idx.line_col(src, 0), (1, 1));
+        assert_eq!(idx.line_col(src, 3), (2, 1));
+        // `x` is after two 2-byte characters.
+        assert_eq!(idx.line_col(src, 7), (2, 3));
+        assert_eq!(idx.line_col(src, src.len()), (3, 1));
+    }
+
+    #[test]
+    fn line_range_strips_cr() {
+        let src = "one\r\ntwo";
+        let idx = LineIndex::new(src);
+        assert_eq!(&src[idx.line_range(src, 1)], "one");
+        assert_eq!(&src[idx.line_range(src, 2)], "two");
+        assert_eq!(idx.line_range(src, 9), 8..8);
+    }
+
+    #[test]
+    fn renders_exactly() {
+        let src = "domain host native\n\tp: x(FOO)\n";
+        let at = src.find("FOO").unwrap();
+        let err = ScriptError::new(Span::new(at, at + 3), "unknown constant `FOO`")
+            .with_help("did you mean `FOB`?");
+        let expected = concat!(
+            "t.mms:2:7: error: unknown constant `FOO`\n",
+            "2 |     p: x(FOO)\n",
+            "  |          ^^^\n",
+            "  = help: did you mean `FOB`?\n",
+        );
+        assert_eq!(render("t.mms", src, &[err], false), expected);
+    }
+
+    #[test]
+    fn empty_span_at_end_of_line_gets_one_caret() {
+        let src = "p: f(\n";
+        let err = ScriptError::new(Span::point(5), "expected `)`");
+        let expected = "t:1:6: error: expected `)`\n1 | p: f(\n  |      ^\n";
+        assert_eq!(render("t", src, &[err], false), expected);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let err =
+            ScriptError::new(Span::new(0, 1), "unknown escape `\\\x1b`").with_help("bell\x07");
+        let out = render("t", "\x1b[31m", &[err], false);
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+        assert!(out.contains("unknown escape `\\\\u{1b}`"), "{out:?}");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let err = ScriptError::new(Span::new(0, 1), "x");
+        assert!(!render("t", "a", std::slice::from_ref(&err), false).contains('\x1b'));
+        assert!(render("t", "a", &[err], true).contains("\x1b[1;31m"));
+    }
+
+    #[test]
+    fn caps_the_number_of_rendered_errors() {
+        let errs: Vec<_> = (0..25)
+            .map(|i| ScriptError::new(Span::point(i), "e"))
+            .collect();
+        let out = render("t", &"x".repeat(30), &errs, false);
+        assert_eq!(out.matches(": error: e").count(), MAX_RENDERED_ERRORS);
+        assert!(out.ends_with("t: 5 more errors not shown\n"), "{out}");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("PROT_RAED", ["PROT_READ", "PROT_WRITE"]),
+            Some("PROT_READ")
+        );
+        assert_eq!(suggest("zzzz", ["PROT_READ"]), None);
+        assert_eq!(edit_distance("kitten", "sitting", 5), 3);
+        assert_eq!(edit_distance("pagse", "pages", 5), 1);
+        assert_eq!(suggest("mpas", ["maps", "smaps"]), Some("maps"));
+    }
+}
