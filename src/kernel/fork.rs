@@ -66,7 +66,7 @@ impl Kernel {
             // vma_needs_copy(): only anon memory and PFN/MIXED maps need
             // their PTEs copied; file pages refault. WIPEONFORK never.
             let needs = !v.flags.contains(VmFlags::WIPEONFORK)
-                && (v.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) || v.anon_vma.is_some());
+                && (v.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP | VmFlags::MAYBE_GUARD) || v.anon_vma.is_some());
             if needs {
                 self.copy_page_range(hv, parent, child, v, &nv)?;
             }
@@ -139,6 +139,13 @@ impl Kernel {
 
     /// exit(2): tear the address space down and close every file.
     pub fn sys_exit(&mut self, hv: &mut Hypervisor, pid: Pid) -> KResult<()> {
+        self.proc_ref(pid)?;
+        // __mmput(): exit_aio() waits for the task's in-flight requests
+        // before exit_mmap(); the devices finish them.
+        let nodes: Vec<_> = self.devices.values().cloned().collect();
+        for n in nodes {
+            n.exit_aio(self, hv, pid);
+        }
         self.exit_mm(hv, pid)?;
         let files = self.proc_mut(pid)?.files.drain();
         for f in files {

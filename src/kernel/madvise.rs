@@ -1,1 +1,498 @@
-//! Filled in by a later change.
+//! madvise(2): advice that changes VMA flags, discards or populates pages,
+//! or installs guard regions.
+//!
+//! Follows `mm/madvise.c` of Linux 6.18 (`do_madvise`,
+//! `madvise_should_skip`, `madvise_behavior_valid`, `madvise_walk_vmas`,
+//! `madvise_vma_behavior`, `can_madvise_modify`, `is_discard`,
+//! `madvise_dontneed_free`, `madvise_remove`, `madvise_populate`,
+//! `madvise_guard_install`, `madvise_guard_remove`, `madvise_cold`,
+//! `madvise_pageout`), `mm/ksm.c` (`ksm_madvise`), `mm/huge_memory.c`
+//! (`hugepage_madvise`), `mm/khugepaged.c` (`madvise_collapse`) and
+//! `mm/shmem.c` (`shmem_fallocate` with FALLOC_FL_PUNCH_HOLE).
+//!
+//! Simplifications, each where the model has no machinery for the real
+//! thing:
+//! - MADV_FREE drops at once every exclusively mapped, otherwise
+//!   unreferenced anonymous page in the range, as if reclaim ran right
+//!   after the call (Linux marks them lazy-free and frees them only under
+//!   memory pressure; until then they keep their contents). Shared (COW)
+//!   pages, the zero page and pinned pages stay.
+//! - There is no swap (as on a machine with no swap device): MADV_PAGEOUT
+//!   leaves anonymous and shmem pages resident with their contents and
+//!   only clears PG_referenced; MADV_COLD clears the PTE young bit and
+//!   PG_referenced/PG_active of exclusively mapped pages; MADV_WILLNEED has
+//!   nothing to read in and succeeds.
+//! - KSM never merges pages: MADV_MERGEABLE/UNMERGEABLE only set/clear
+//!   VM_MERGEABLE (with `vma_ksm_compatible()`).
+//! - No THP: MADV_HUGEPAGE/NOHUGEPAGE only change flags; MADV_COLLAPSE
+//!   succeeds on anonymous memory where Linux would (a PMD-aligned 2 MiB
+//!   block inside the VMA with at least one writable page mapped) by
+//!   faulting every page of each such block in, writable, with its data.
+//! - CONFIG_MEMORY_FAILURE is off (as on the reference machine), so
+//!   MADV_HWPOISON and MADV_SOFT_OFFLINE are unknown advice (EINVAL).
+//! - No userfaultfd, so no lock dropping or UFFD events.
+
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
+use crate::hv::Hypervisor;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::gup::FOLL_WRITE;
+use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
+use crate::kernel::mlock::page_align_wrapping;
+use crate::kernel::page::{Mapping, PageFlags};
+use crate::kernel::pte::pte_present;
+use crate::kernel::vma::{Vma, VmFlags, VmaFile};
+use crate::kernel::{Kernel, Pid};
+
+pub const MADV_NORMAL: i32 = 0;
+pub const MADV_RANDOM: i32 = 1;
+pub const MADV_SEQUENTIAL: i32 = 2;
+pub const MADV_WILLNEED: i32 = 3;
+pub const MADV_DONTNEED: i32 = 4;
+pub const MADV_FREE: i32 = 8;
+pub const MADV_REMOVE: i32 = 9;
+pub const MADV_DONTFORK: i32 = 10;
+pub const MADV_DOFORK: i32 = 11;
+pub const MADV_MERGEABLE: i32 = 12;
+pub const MADV_UNMERGEABLE: i32 = 13;
+pub const MADV_HUGEPAGE: i32 = 14;
+pub const MADV_NOHUGEPAGE: i32 = 15;
+pub const MADV_DONTDUMP: i32 = 16;
+pub const MADV_DODUMP: i32 = 17;
+pub const MADV_WIPEONFORK: i32 = 18;
+pub const MADV_KEEPONFORK: i32 = 19;
+pub const MADV_COLD: i32 = 20;
+pub const MADV_PAGEOUT: i32 = 21;
+pub const MADV_POPULATE_READ: i32 = 22;
+pub const MADV_POPULATE_WRITE: i32 = 23;
+pub const MADV_DONTNEED_LOCKED: i32 = 24;
+pub const MADV_COLLAPSE: i32 = 25;
+pub const MADV_HWPOISON: i32 = 100;
+pub const MADV_SOFT_OFFLINE: i32 = 101;
+pub const MADV_GUARD_INSTALL: i32 = 102;
+pub const MADV_GUARD_REMOVE: i32 = 103;
+
+/// `madvise_behavior_valid()` for this configuration (KSM and THP on,
+/// MEMORY_FAILURE off).
+pub fn madvise_behavior_valid(behavior: i32) -> bool {
+    matches!(
+        behavior,
+        MADV_DOFORK
+            | MADV_DONTFORK
+            | MADV_NORMAL
+            | MADV_SEQUENTIAL
+            | MADV_RANDOM
+            | MADV_REMOVE
+            | MADV_WILLNEED
+            | MADV_DONTNEED
+            | MADV_DONTNEED_LOCKED
+            | MADV_FREE
+            | MADV_COLD
+            | MADV_PAGEOUT
+            | MADV_POPULATE_READ
+            | MADV_POPULATE_WRITE
+            | MADV_MERGEABLE
+            | MADV_UNMERGEABLE
+            | MADV_HUGEPAGE
+            | MADV_NOHUGEPAGE
+            | MADV_COLLAPSE
+            | MADV_DONTDUMP
+            | MADV_DODUMP
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
+            | MADV_GUARD_INSTALL
+            | MADV_GUARD_REMOVE
+    )
+}
+
+/// `is_discard()`: does the advice discard mapped data?
+pub fn is_discard(behavior: i32) -> bool {
+    matches!(
+        behavior,
+        MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_REMOVE | MADV_DONTFORK | MADV_WIPEONFORK | MADV_GUARD_INSTALL
+    )
+}
+
+/// `can_madvise_modify()`: a sealed VMA refuses discarding advice only when
+/// it is anonymous and not writable.
+pub fn can_madvise_modify(vma: &Vma, behavior: i32) -> bool {
+    if !vma.flags.contains(VmFlags::SEALED) || !is_discard(behavior) {
+        return true;
+    }
+    if !vma.is_anonymous() {
+        return true;
+    }
+    vma.flags.contains(VmFlags::WRITE)
+}
+
+/// `is_valid_guard_vma()`.
+fn is_valid_guard_vma(vma: &Vma, allow_locked: bool) -> bool {
+    let mut disallowed = VmFlags::SPECIAL | VmFlags::HUGETLB;
+    if !allow_locked {
+        disallowed |= VmFlags::LOCKED;
+    }
+    !vma.flags.intersects(disallowed)
+}
+
+/// `madvise_should_skip()`: `Some(result)` when nothing is to be done.
+fn madvise_should_skip(start: u64, len_in: u64, behavior: i32) -> Option<KResult<u64>> {
+    // is_valid_madvise()
+    if !madvise_behavior_valid(behavior) || start & !PAGE_MASK != 0 {
+        return Some(Err(Errno::EINVAL));
+    }
+    let len = page_align_wrapping(len_in);
+    if len_in != 0 && len == 0 {
+        return Some(Err(Errno::EINVAL));
+    }
+    if start.checked_add(len).is_none() {
+        return Some(Err(Errno::EINVAL));
+    }
+    if len == 0 {
+        return Some(Ok(0));
+    }
+    None
+}
+
+impl Kernel {
+    /// madvise(2) (`do_madvise`): `behavior` is an `int`.
+    pub fn sys_madvise(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len_in: u64, behavior: u64) -> KResult<u64> {
+        let behavior = behavior as u32 as i32;
+        if let Some(r) = madvise_should_skip(start, len_in, behavior) {
+            return r;
+        }
+        self.proc_ref(pid)?;
+        let end = start + page_align_wrapping(len_in);
+        match behavior {
+            MADV_POPULATE_READ | MADV_POPULATE_WRITE => self.madvise_populate(hv, pid, start, end, behavior == MADV_POPULATE_WRITE)?,
+            _ => self.madvise_walk_vmas(hv, pid, start, end, behavior)?,
+        }
+        Ok(0)
+    }
+
+    /// `madvise_walk_vmas()`: apply the advice to each VMA piece of
+    /// `[start, end)`; holes are skipped and reported as `ENOMEM` at the end,
+    /// an error from a VMA stops the walk at once.
+    fn madvise_walk_vmas(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64, behavior: i32) -> KResult<()> {
+        let mut unmapped_error = None;
+        let mut cur = start;
+        loop {
+            let Some(vma) = self.mm(pid)?.find_vma(cur).cloned() else { return Err(Errno::ENOMEM) };
+            if cur < vma.start {
+                unmapped_error = Some(Errno::ENOMEM);
+                cur = vma.start;
+                if cur >= end {
+                    break;
+                }
+            }
+            let e = vma.end.min(end);
+            self.madvise_vma_behavior(hv, pid, &vma, cur, e, behavior)?;
+            // A merge may have extended the VMA now holding `cur`.
+            let reached = self.mm(pid)?.vma_at(cur).map_or(e, |v| v.end.max(e));
+            if reached >= end {
+                break;
+            }
+            cur = reached;
+        }
+        match unmapped_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// `madvise_vma_behavior()` for `[start, end)` inside `vma`.
+    fn madvise_vma_behavior(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, behavior: i32) -> KResult<()> {
+        if !can_madvise_modify(vma, behavior) {
+            return Err(Errno::EPERM);
+        }
+        let f = vma.flags;
+        let new_flags = match behavior {
+            MADV_REMOVE => return self.madvise_remove(hv, vma, start, end),
+            MADV_WILLNEED => return Ok(()),
+            MADV_COLD | MADV_PAGEOUT => return self.madvise_cold_or_pageout(hv, pid, vma, start, end, behavior == MADV_PAGEOUT),
+            MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => return self.madvise_dontneed_free(hv, pid, vma, start, end, behavior),
+            MADV_COLLAPSE => return self.madvise_collapse(hv, pid, vma, start, end),
+            MADV_GUARD_INSTALL => return self.madvise_guard_install(hv, pid, vma, start, end),
+            MADV_GUARD_REMOVE => return self.madvise_guard_remove(pid, vma, start, end),
+            MADV_NORMAL => f.difference(VmFlags::RAND_READ | VmFlags::SEQ_READ),
+            MADV_SEQUENTIAL => f.difference(VmFlags::RAND_READ) | VmFlags::SEQ_READ,
+            MADV_RANDOM => f.difference(VmFlags::SEQ_READ) | VmFlags::RAND_READ,
+            MADV_DONTFORK => f | VmFlags::DONTCOPY,
+            MADV_DOFORK => {
+                if f.contains(VmFlags::IO) {
+                    return Err(Errno::EINVAL);
+                }
+                f.difference(VmFlags::DONTCOPY)
+            }
+            MADV_WIPEONFORK => {
+                // Only anonymous private memory can be wiped.
+                if vma.file.is_some() || f.contains(VmFlags::SHARED) {
+                    return Err(Errno::EINVAL);
+                }
+                f | VmFlags::WIPEONFORK
+            }
+            MADV_KEEPONFORK => {
+                if f.contains(VmFlags::DROPPABLE) {
+                    return Err(Errno::EINVAL);
+                }
+                f.difference(VmFlags::WIPEONFORK)
+            }
+            MADV_DONTDUMP => f | VmFlags::DONTDUMP,
+            MADV_DODUMP => {
+                if f.intersects(VmFlags::SPECIAL | VmFlags::DROPPABLE) {
+                    return Err(Errno::EINVAL);
+                }
+                f.difference(VmFlags::DONTDUMP)
+            }
+            // ksm_madvise(): incompatible VMAs ignore the advice.
+            MADV_MERGEABLE => {
+                let incompatible = VmFlags::SHARED
+                    | VmFlags::MAYSHARE
+                    | VmFlags::PFNMAP
+                    | VmFlags::IO
+                    | VmFlags::DONTEXPAND
+                    | VmFlags::HUGETLB
+                    | VmFlags::MIXEDMAP
+                    | VmFlags::DROPPABLE;
+                if f.intersects(incompatible) { f } else { f | VmFlags::MERGEABLE }
+            }
+            MADV_UNMERGEABLE => f.difference(VmFlags::MERGEABLE),
+            // hugepage_madvise()
+            MADV_HUGEPAGE => f.difference(VmFlags::NOHUGEPAGE) | VmFlags::HUGEPAGE,
+            MADV_NOHUGEPAGE => f.difference(VmFlags::HUGEPAGE) | VmFlags::NOHUGEPAGE,
+            _ => return Err(Errno::EINVAL),
+        };
+        // madvise_update_vma(): vma_modify_flags(); ENOMEM is EAGAIN.
+        match self.modify_vmas(pid, start, end, |_| Ok(new_flags)) {
+            Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
+            r => r,
+        }
+    }
+
+    /// `madvise_dontneed_free()`: MADV_DONTNEED(_LOCKED) zaps the range
+    /// (private COW copies included, guard markers kept); MADV_FREE is
+    /// modelled as immediate reclaim of lazy-free pages (see module doc).
+    fn madvise_dontneed_free(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, behavior: i32) -> KResult<()> {
+        let mut forbidden = VmFlags::PFNMAP | VmFlags::HUGETLB;
+        if behavior != MADV_DONTNEED_LOCKED {
+            forbidden |= VmFlags::LOCKED;
+        }
+        if vma.flags.intersects(forbidden) {
+            return Err(Errno::EINVAL);
+        }
+        if behavior != MADV_FREE {
+            // zap_page_range_single_batched(): notifiers, then the zap.
+            self.mmu_notifier_invalidate(hv, pid, start, end);
+            self.zap_vma_range(hv, pid, vma, start, end, false);
+            return Ok(());
+        }
+        // madvise_free_single_vma(): anonymous VMAs only.
+        if !vma.is_anonymous() {
+            return Err(Errno::EINVAL);
+        }
+        self.mmu_notifier_invalidate(hv, pid, start, end);
+        let pgd = self.mm(pid)?.pgd;
+        let mut drop = Vec::new();
+        for (addr, _, pte) in self.pt.leaf_entries(pgd, start, end) {
+            if !pte_present(pte) {
+                continue;
+            }
+            if let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) {
+                let p = self.mem.page(pfn);
+                if p.is_anon() && p.mapcount == 1 && p.refcount == 1 {
+                    drop.push(addr);
+                }
+            }
+        }
+        for addr in drop {
+            self.zap_vma_range(hv, pid, vma, addr, addr + PAGE_SIZE, false);
+        }
+        Ok(())
+    }
+
+    /// `madvise_cold()` / `madvise_pageout()` with no swap (module doc).
+    fn madvise_cold_or_pageout(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, pageout: bool) -> KResult<()> {
+        // can_madv_lru_vma()
+        if vma.flags.intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB) {
+            return Err(Errno::EINVAL);
+        }
+        let pgd = self.mm(pid)?.pgd;
+        for (addr, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
+            if !pte_present(pte) {
+                continue;
+            }
+            let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) else { continue };
+            let p = self.mem.page(pfn);
+            // Folios mapped elsewhere, or off the LRU, are left alone.
+            if !p.flags.contains(PageFlags::LRU) || p.mapcount != 1 {
+                continue;
+            }
+            if !pageout && pte.young() {
+                self.pt.set(slot, pte.clear(PteFlags::ACCESSED));
+            }
+            let p = self.mem.page_mut(pfn);
+            p.flags.remove(PageFlags::REFERENCED);
+            if !pageout {
+                p.flags.remove(PageFlags::ACTIVE);
+            }
+        }
+        Ok(())
+    }
+
+    /// `madvise_remove()`: punch a hole in the shared file behind the VMA.
+    fn madvise_remove(&mut self, hv: &mut Hypervisor, vma: &Vma, start: u64, end: u64) -> KResult<()> {
+        if vma.flags.contains(VmFlags::LOCKED) {
+            return Err(Errno::EINVAL);
+        }
+        let Some(file) = &vma.file else { return Err(Errno::EINVAL) };
+        // vma_is_shared_maywrite()
+        if !vma.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) {
+            return Err(Errno::EACCES);
+        }
+        match file {
+            // vfs_fallocate() on a character device.
+            VmaFile::Device { .. } => Err(Errno::ENODEV),
+            VmaFile::Shmem { inode } => {
+                let first = vma.linear_index(start);
+                let last = first + ((end - start) >> 12);
+                self.shmem_punch_hole(hv, *inode, first, last);
+                Ok(())
+            }
+        }
+    }
+
+    /// `shmem_fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)` over
+    /// page indices `[first, last)`: every PTE mapping one of those
+    /// page-cache pages, in any process, is zapped (`unmap_mapping_range`
+    /// without even_cows, so private COW copies stay), then the pages leave
+    /// the cache. The size is unchanged.
+    pub fn shmem_punch_hole(&mut self, hv: &mut Hypervisor, inode: u32, first: u64, last: u64) {
+        let pids: Vec<Pid> = self.procs.keys().copied().collect();
+        for pid in pids {
+            let Ok(mm) = self.mm(pid) else { continue };
+            let pgd = mm.pgd;
+            let vmas: Vec<Vma> = mm.vmas.values().filter(|v| v.shmem_inode() == Some(inode)).cloned().collect();
+            for v in vmas {
+                let (lo, hi) = (first.max(v.pgoff), last.min(v.pgoff + v.pages()));
+                if lo >= hi {
+                    continue;
+                }
+                let s = v.start + ((lo - v.pgoff) << 12);
+                let e = v.start + ((hi - v.pgoff) << 12);
+                self.mmu_notifier_invalidate(hv, pid, s, e);
+                for (addr, _, pte) in self.pt.leaf_entries(pgd, s, e) {
+                    if !pte_present(pte) {
+                        continue;
+                    }
+                    if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, pte) {
+                        if self.mem.page(pfn).mapping == Mapping::File(inode) {
+                            self.zap_vma_range(hv, pid, &v, addr, addr + PAGE_SIZE, false);
+                        }
+                    }
+                }
+            }
+        }
+        let gone: Vec<_> = match self.shmem.get_mut(inode) {
+            Some(i) => {
+                let idx: Vec<u64> = i.pages.range(first..last).map(|(&k, _)| k).collect();
+                idx.into_iter().filter_map(|k| i.pages.remove(&k)).collect()
+            }
+            None => return,
+        };
+        for p in gone {
+            self.mem.page_mut(p).mapping = Mapping::None;
+            self.put_page(p);
+        }
+    }
+
+    /// `madvise_populate()`: fault `[start, end)` in readable or writable,
+    /// VMA by VMA; no VMA is `ENOMEM`, a VMA that does not allow the access
+    /// is `EINVAL`, a fault that fails (guard marker, SIGBUS) is `EFAULT`.
+    fn madvise_populate(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64, write: bool) -> KResult<()> {
+        let mut addr = start;
+        while addr < end {
+            let vma = self.mm(pid)?.vma_at(addr).cloned().ok_or(Errno::ENOMEM)?;
+            let gup = if write { FOLL_WRITE } else { 0 };
+            if Kernel::check_vma_flags(&vma, gup).is_err() {
+                return Err(Errno::EINVAL);
+            }
+            let e = vma.end.min(end);
+            self.faultin_vma_range(hv, pid, &vma, addr, e, write)?;
+            addr = e;
+        }
+        Ok(())
+    }
+
+    /// `madvise_guard_install()`: zap what is mapped in the range (keeping
+    /// markers), then put a guard marker in every PTE.
+    fn madvise_guard_install(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64) -> KResult<()> {
+        if !is_valid_guard_vma(vma, false) {
+            return Err(Errno::EINVAL);
+        }
+        // Markers make the page tables worth copying at fork.
+        self.anon_vma_prepare(pid, vma.start)?;
+        if let Some(v) = self.mm_mut(pid)?.vmas.get_mut(&vma.start) {
+            v.flags |= VmFlags::MAYBE_GUARD;
+        }
+        let pgd = self.mm(pid)?.pgd;
+        let populated = self.pt.leaf_entries(pgd, start, end).into_iter().any(|(_, _, p)| !p.is_none() && !is_guard_marker(p));
+        if populated {
+            self.mmu_notifier_invalidate(hv, pid, start, end);
+            let cur = self.mm(pid)?.vmas.get(&vma.start).cloned().unwrap_or_else(|| vma.clone());
+            self.zap_vma_range(hv, pid, &cur, start, end, false);
+        }
+        let mut addr = start;
+        while addr < end {
+            let slot = self.pte_alloc(pid, addr)?;
+            if self.pt.get(slot).is_none() {
+                self.pt.set(slot, GUARD_MARKER);
+            }
+            addr += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// `madvise_guard_remove()`: clear the guard markers of the range
+    /// (allowed on mlock()ed VMAs: nothing is discarded).
+    fn madvise_guard_remove(&mut self, pid: Pid, vma: &Vma, start: u64, end: u64) -> KResult<()> {
+        if !is_valid_guard_vma(vma, true) {
+            return Err(Errno::EINVAL);
+        }
+        let pgd = self.mm(pid)?.pgd;
+        for (_, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
+            if is_guard_marker(pte) {
+                self.pt.set(slot, Pte::NONE);
+            }
+        }
+        Ok(())
+    }
+
+    /// `madvise_collapse()` without THP (module doc): the checks of
+    /// `thp_vma_allowable_order()` and the scan, then every page of each
+    /// PMD-aligned block faulted in writable.
+    fn madvise_collapse(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64) -> KResult<()> {
+        let f = vma.flags;
+        let vstart = (vma.start + PMD_SIZE - 1) & !(PMD_SIZE - 1);
+        let fits = vstart.checked_add(PMD_SIZE).is_some_and(|e| e <= vma.end);
+        if !vma.is_anonymous() || f.intersects(VmFlags::NOHUGEPAGE | VmFlags::SPECIAL | VmFlags::HUGETLB) || !fits {
+            return Err(Errno::EINVAL);
+        }
+        let hstart = (start + PMD_SIZE - 1) & !(PMD_SIZE - 1);
+        let hend = end & !(PMD_SIZE - 1);
+        if hstart > hend {
+            return Err(Errno::EINVAL);
+        }
+        let pgd = self.mm(pid)?.pgd;
+        let mut block = hstart;
+        while block < hend {
+            let entries = self.pt.leaf_entries(pgd, block, block + PMD_SIZE);
+            // hpage_collapse_scan_pmd(): no page table, a marker, or no
+            // writable PTE makes the block fail.
+            let writable = entries.iter().any(|(_, _, p)| pte_present(*p) && p.write());
+            if entries.iter().any(|(_, _, p)| is_guard_marker(*p)) || !writable || !f.contains(VmFlags::WRITE) {
+                return Err(Errno::EINVAL);
+            }
+            self.faultin_vma_range(hv, pid, vma, block, block + PMD_SIZE, true)?;
+            block += PMD_SIZE;
+        }
+        Ok(())
+    }
+}

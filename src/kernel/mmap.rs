@@ -219,7 +219,7 @@ impl Kernel {
     }
 
     /// `may_expand_vm()`: RLIMIT_AS and RLIMIT_DATA.
-    fn may_expand_vm(&self, pid: Pid, flags: VmFlags, npages: u64) -> KResult<bool> {
+    pub fn may_expand_vm(&self, pid: Pid, flags: VmFlags, npages: u64) -> KResult<bool> {
         let p = self.proc_ref(pid)?;
         if p.mm.total_vm + npages > p.rlimits.as_.cur >> 12 {
             return Ok(false);
@@ -421,7 +421,7 @@ impl Kernel {
     /// can `a` (lower) and `b` (upper, starting at a.end) become one VMA?
     pub fn can_merge(a: &Vma, b: &Vma) -> bool {
         a.end == b.start
-            && a.flags == b.flags
+            && (a.flags ^ b.flags).difference(VmFlags::IGNORE_MERGE).is_empty()
             && !a.flags.intersects(VmFlags::SPECIAL)
             && a.file == b.file
             && a.same_ops(b)
@@ -443,11 +443,13 @@ impl Kernel {
                     // Only the left merge is allowed.
                     if let Some(v) = mm.vmas.get_mut(&p) {
                         v.end = new.end;
+                        v.flags |= new.flags & VmFlags::STICKY;
                     }
                 } else if let Some(nx) = mm.remove(n) {
                     if let Some(v) = mm.vmas.get_mut(&p) {
                         v.end = nx.end;
                         v.anon_vma = v.anon_vma.or(nx.anon_vma);
+                        v.flags |= (new.flags | nx.flags) & VmFlags::STICKY;
                     }
                 }
                 Ok(true)
@@ -455,6 +457,7 @@ impl Kernel {
             (Some(p), None) => {
                 if let Some(v) = mm.vmas.get_mut(&p) {
                     v.end = new.end;
+                    v.flags |= new.flags & VmFlags::STICKY;
                 }
                 Ok(true)
             }
@@ -462,6 +465,7 @@ impl Kernel {
                 if let Some(mut nx) = mm.remove(n) {
                     nx.start = new.start;
                     nx.pgoff = new.pgoff;
+                    nx.flags |= new.flags & VmFlags::STICKY;
                     mm.insert(nx);
                 }
                 Ok(true)
@@ -492,7 +496,12 @@ impl Kernel {
         if let Some(ops) = &hi.ops {
             ops.open(&hi);
         }
+        // vm_area_dup() takes a reference on the file for the new half.
+        let shmem = hi.shmem_inode();
         mm.insert(hi);
+        if let Some(inode) = shmem {
+            self.shmem_get(inode);
+        }
         Ok(())
     }
 
@@ -502,22 +511,32 @@ impl Kernel {
         let mm = self.mm_mut(pid)?;
         let Some(v) = mm.vmas.get(&start).cloned() else { return Ok(()) };
         let mut cur_start = start;
+        // A VMA merged away drops its file reference (remove_vma/fput).
+        let mut gone = Vec::new();
         if let Some(p) = mm.prev_vma(v.start).filter(|p| Kernel::can_merge(p, &v)).map(|p| p.start) {
             mm.remove(start);
+            gone.extend(v.shmem_inode());
             if let Some(pv) = mm.vmas.get_mut(&p) {
                 pv.end = v.end;
                 pv.anon_vma = pv.anon_vma.or(v.anon_vma);
+                pv.flags |= v.flags & VmFlags::STICKY;
             }
             cur_start = p;
         }
-        let Some(cur) = mm.vmas.get(&cur_start).cloned() else { return Ok(()) };
-        if let Some(n) = mm.vma_at(cur.end).filter(|n| Kernel::can_merge(&cur, n)).map(|n| n.start) {
-            if let Some(nx) = mm.remove(n) {
-                if let Some(c) = mm.vmas.get_mut(&cur_start) {
-                    c.end = nx.end;
-                    c.anon_vma = c.anon_vma.or(nx.anon_vma);
+        if let Some(cur) = mm.vmas.get(&cur_start).cloned() {
+            if let Some(n) = mm.vma_at(cur.end).filter(|n| Kernel::can_merge(&cur, n)).map(|n| n.start) {
+                if let Some(nx) = mm.remove(n) {
+                    gone.extend(nx.shmem_inode());
+                    if let Some(c) = mm.vmas.get_mut(&cur_start) {
+                        c.end = nx.end;
+                        c.anon_vma = c.anon_vma.or(nx.anon_vma);
+                        c.flags |= nx.flags & VmFlags::STICKY;
+                    }
                 }
             }
+        }
+        for inode in gone {
+            self.shmem_put(inode);
         }
         Ok(())
     }

@@ -68,6 +68,10 @@ impl Kernel {
                 && !v.flags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE)
             {
                 newflags |= VmFlags::ACCOUNT;
+            } else if !newflags.contains(VmFlags::WRITE) && v.flags.contains(VmFlags::ACCOUNT) && v.is_anonymous() && v.anon_vma.is_none() {
+                // An anonymous VMA that never had a page and becomes
+                // read-only stops being charged (mprotect_fixup).
+                newflags.remove(VmFlags::ACCOUNT);
             }
             if newflags != v.flags {
                 self.modify_vmas(pid, nstart, nend, |_| Ok(newflags))?;
