@@ -25,6 +25,9 @@ bitflags! {
         const GROWSDOWN   = 0x0000_0100;
         const UFFD_MISSING = 0x0000_0200;
         const PFNMAP      = 0x0000_0400;
+        /// `VM_MAYBE_GUARD` (bit 11): guard markers may be in the page
+        /// tables (set by MADV_GUARD_INSTALL, shown as "gu" in smaps).
+        const MAYBE_GUARD = 0x0000_0800;
         const UFFD_WP     = 0x0000_1000;
         const LOCKED      = 0x0000_2000;
         const IO          = 0x0000_4000;
@@ -60,6 +63,10 @@ impl VmFlags {
         .union(VmFlags::MIXEDMAP);
     pub const LOCKED_MASK: VmFlags = VmFlags::LOCKED.union(VmFlags::LOCKONFAULT);
     pub const ACCESS: VmFlags = VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::EXEC);
+    /// `VM_STICKY`: flags a merged VMA keeps if either part had them.
+    pub const STICKY: VmFlags = VmFlags::SOFTDIRTY.union(VmFlags::MAYBE_GUARD);
+    /// `VM_IGNORE_MERGE`: flags that do not stop two VMAs merging.
+    pub const IGNORE_MERGE: VmFlags = VmFlags::STICKY;
 
     /// `is_cow_mapping()`: private and may become writable.
     pub fn is_cow(self) -> bool {
@@ -70,7 +77,7 @@ impl VmFlags {
 /// `show_smap_vma_flags()` (fs/proc/task_mmu.c): two letters per flag, in
 /// bit order, each followed by a space.
 pub fn smaps_vmflags(f: VmFlags) -> String {
-    const M: [(VmFlags, &str); 33] = [
+    const M: [(VmFlags, &str); 34] = [
         (VmFlags::READ, "rd"),
         (VmFlags::WRITE, "wr"),
         (VmFlags::EXEC, "ex"),
@@ -82,6 +89,7 @@ pub fn smaps_vmflags(f: VmFlags) -> String {
         (VmFlags::GROWSDOWN, "gd"),
         (VmFlags::UFFD_MISSING, "um"),
         (VmFlags::PFNMAP, "pf"),
+        (VmFlags::MAYBE_GUARD, "gu"),
         (VmFlags::UFFD_WP, "uw"),
         (VmFlags::LOCKED, "lo"),
         (VmFlags::IO, "io"),
@@ -160,6 +168,10 @@ pub trait VmOperations: fmt::Debug {
     /// driver without a fault handler gets (SIGBUS).
     fn fault(&self, _vma: &Vma, _addr: u64) -> bool {
         false
+    }
+    /// The driver's own type (`vma->vm_ops == &driver_vmops` tests).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
     }
 }
 
