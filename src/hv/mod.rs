@@ -1,6 +1,7 @@
 //! The Xen hypervisor: machine frames, domains, M2P, grant tables, and the
 //! checks it applies to PV guests' page-table updates.
 
+pub mod grant_table;
 pub mod machine;
 pub mod mmu;
 pub mod p2m;
@@ -9,6 +10,7 @@ pub mod truth;
 use machine::{DomId, Machine};
 use mmu::PteMaddr;
 use p2m::M2p;
+use std::collections::BTreeMap;
 
 /// What Xen knows about a domain.
 #[derive(Debug, Clone)]
@@ -29,6 +31,11 @@ pub struct Hypervisor {
     /// Violations observed as they happened (drivers, DMA, grant code);
     /// `invariants::check_world` adds the state-based ones.
     pub observed: Vec<truth::Violation>,
+    /// Grant tables of every domain, and the ground truth of active maps.
+    pub grants: grant_table::GrantTables,
+    /// Ground truth: PTEs a privileged domain wrote with `mmu_update` naming
+    /// a foreign page owner (privcmd), by (domain, PTE) -> the frame's owner.
+    pub foreign_ptes: BTreeMap<(DomId, PteMaddr), DomId>,
 }
 
 impl Hypervisor {
@@ -39,6 +46,8 @@ impl Hypervisor {
             domains: Vec::new(),
             log: Vec::new(),
             observed: Vec::new(),
+            grants: grant_table::GrantTables::default(),
+            foreign_ptes: BTreeMap::new(),
         }
     }
     pub fn domain(&self, id: DomId) -> Option<&HvDomain> {
@@ -50,8 +59,15 @@ impl Hypervisor {
     pub fn warn(&mut self, msg: String) {
         self.log.push(format!("(XEN) {msg}"));
     }
-    /// Whether the PTE at `at` in `dom` holds an active grant mapping.
-    pub fn is_grant_pte(&self, _dom: DomId, _at: PteMaddr) -> bool {
-        false
+    /// Whether the PTE at `at` in `dom` holds an active grant mapping
+    /// (written by `GNTTABOP_map_grant_ref` with `GNTMAP_contains_pte` and
+    /// not yet unmapped).
+    pub fn is_grant_pte(&self, dom: DomId, at: PteMaddr) -> bool {
+        self.grants.ptes.contains_key(&(dom, at))
+    }
+    /// The active grant mapping held in the PTE at `at` of `dom`.
+    pub fn grant_pte(&self, dom: DomId, at: PteMaddr) -> Option<&grant_table::GrantMapRecord> {
+        let h = self.grants.ptes.get(&(dom, at))?;
+        self.grants.maps.get(&(dom, *h))
     }
 }

@@ -1,8 +1,298 @@
-//! Placeholder until the mm checks land (nothing is checked yet).
+//! Memory-management invariants of every guest kernel: what `struct page`
+//! counts, RSS counters and the page-table layout must agree on, computed
+//! from the page tables, the page cache and the GUP ledger.
+//!
+//! Rules (each violation carries the invariant's name):
+//!
+//! - `pte-outside-vma`: every non-empty leaf entry of a process lies inside
+//!   one of its VMAs.
+//! - `rss-counter`: each of the mm's counters (MM_FILEPAGES, MM_ANONPAGES,
+//!   MM_SWAPENTS, MM_SHMEMPAGES) equals the number of present PTEs whose
+//!   `vm_normal_page()` is a page of that type (anon; else PG_swapbacked =
+//!   shmem; else file). Not counted: PTEs of driver mappings (VMAs of a
+//!   device file: gntdev, privcmd), which the driver or Xen writes
+//!   (`GNTTABOP_map_grant_ref`, `xen_remap_domain_gfn_range`) without the
+//!   core mm's accounting, and PTEs reaching a PG_foreign page. Swap: 0, the
+//!   model has no swap.
+//! - `page-mapcount`, `page-refcount`, `page-leak`: for every *checked*
+//!   page, mapcount == number of PTEs (in every process) reaching it
+//!   through `vm_normal_page()` (driver mappings excepted, as for RSS), and
+//!   refcount == those PTEs + 1 if it sits in a shmem inode's page cache +
+//!   outstanding GUP gets + pins * GUP_PIN_COUNTING_BIAS. A page that is
+//!   not free although nothing references it (expected refcount 0) is
+//!   reported as `page-leak`; after every process has exited this is the
+//!   "nothing leaked" check. Checked pages are those with `page->mapping`
+//!   anon or file (shmem). Page-table pages hold exactly the allocation's
+//!   reference (refcount 1, mapcount 0). Exempt, explicitly: PG_reserved
+//!   (PFN 0, the zero page), ballooned (PGTY_offline) and PG_foreign pages,
+//!   and pages without a mapping: those belong to a driver or to a
+//!   kernel-level `alloc_page()` and have owners the mm cannot see.
+//! - `page-cache-mismatch`: each page in an inode's page cache is a live
+//!   page whose `mapping`/`index` name that inode and index; a page whose
+//!   mapping names a live inode is in that inode's cache.
+//! - `free-page-mapped`, `free-page-referenced`, `free-page-state`: no
+//!   PTE, page-cache slot or GUP reference names a free (PGTY_buddy) page,
+//!   and a free page has refcount 0 and mapcount 0.
+//! - `pagetable-leak`, `pagetable-frame`: every page-table page the kernel
+//!   allocated (`pt_pages`, PG_table) is reachable from a live process's PGD,
+//!   every table reachable from a PGD is such a page, and every PG_table page
+//!   is in `pt_pages`.
+//! - `bad-page-map`, `bad-page-state`, `bad-rss-counter`: every kernel log
+//!   line "BUG: Bad page map", "Bad page state" or a bad RSS counter at exit
+//!   is a violation. The log is not drained here (the check only reads the
+//!   world), so such a line is reported by every later check too.
+//!
+//! Cost: one walk of the populated page tables of each process, one pass
+//! over each inode's page cache and the GUP ledger, one linear pass over
+//! the memmap (a few comparisons a page). Nothing is proportional to the
+//! size of any address space.
 
 use super::Violation;
+use crate::arch::x86_64::{PAGE_SIZE, TASK_SIZE};
+use crate::hv::Hypervisor;
+use crate::kernel::Kernel;
+use crate::kernel::memory::NormalPage;
+use crate::kernel::mm::RssCounter;
+use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::pte::pte_present;
+use crate::kernel::vma::VmaFile;
 use crate::world::World;
+use rustc_hash::{FxHashMap, FxHashSet};
 
-pub fn check(_w: &World) -> Vec<Violation> {
-    Vec::new()
+pub fn check(w: &World) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for d in &w.domains {
+        check_kernel(&d.kernel, &w.hv, &mut out);
+    }
+    out
+}
+
+/// What the rest of the kernel says about one page.
+#[derive(Clone, Copy, Default, Debug)]
+struct Expected {
+    ptes: i64,
+    cache: i64,
+    gets: i64,
+    pins: i64,
+}
+
+impl Expected {
+    fn refcount(&self) -> i64 {
+        self.ptes + self.cache + self.gets + self.pins * GUP_PIN_COUNTING_BIAS as i64
+    }
+}
+
+/// Pages exempt from the refcount/mapcount rules (see the module comment).
+const EXEMPT: PageFlags = PageFlags::RESERVED.union(PageFlags::BALLOON).union(PageFlags::FOREIGN).union(PageFlags::TABLE);
+
+struct Ctx<'a> {
+    k: &'a Kernel,
+    out: &'a mut Vec<Violation>,
+}
+
+impl Ctx<'_> {
+    fn report(&mut self, invariant: &'static str, pfn: Option<Pfn>, message: String) {
+        let k = self.k;
+        let pfns: Vec<u64> = pfn.into_iter().map(|p| p.0).collect();
+        let mfns: Vec<u64> = pfn.and_then(|p| k.page_to_mfn(p)).into_iter().map(|m| m.0).collect();
+        self.out.push(Violation { invariant, message: format!("d{}: {message}", k.domid), domains: vec![k.domid], pfns, mfns });
+    }
+}
+
+fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
+    let mut cx = Ctx { k, out };
+    let mut exp: FxHashMap<Pfn, Expected> = FxHashMap::default();
+    let mut live_tables: FxHashSet<u64> = FxHashSet::default();
+
+    // 1. Page tables of every process: PTEs inside VMAs, RSS, PTE counts.
+    for (&pid, p) in &k.procs {
+        let mm = &p.mm;
+        for t in k.pt.all_tables_under(mm.pgd) {
+            if !live_tables.insert(t) {
+                cx.report("pagetable-frame", k.pt_pages.get(&t).copied(), format!("pid {pid}: page table {t:#x} is also used by another page table"));
+            }
+        }
+        let mut rss = [0i64; 4];
+        for (addr, _slot, pte) in k.pt.leaf_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
+            let Some(vma) = mm.vma_at(addr) else {
+                let pfn = if pte_present(pte) { Some(k.pte_pfn(hv, pte)) } else { None };
+                cx.report("pte-outside-vma", pfn, format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0));
+                continue;
+            };
+            if !pte_present(pte) {
+                continue;
+            }
+            let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
+            let Some(page) = k.mem.get(pfn) else { continue };
+            if page.flags.contains(PageFlags::BUDDY) {
+                cx.report("free-page-mapped", Some(pfn), format!("pid {pid}: PTE at {addr:#x} maps free pfn {:#x}", pfn.0));
+                continue;
+            }
+            // Driver mappings (gntdev, privcmd) are written by the driver or
+            // by Xen (GNTTABOP_map_grant_ref, xen_remap_domain_gfn_range),
+            // never through the core mm's accounting; grant pages neither.
+            if page.flags.contains(PageFlags::FOREIGN) || matches!(vma.file, Some(VmaFile::Device { .. })) {
+                continue;
+            }
+            exp.entry(pfn).or_default().ptes += 1;
+            let c = if page.is_anon() {
+                RssCounter::Anon
+            } else if page.flags.contains(PageFlags::SWAPBACKED) {
+                RssCounter::Shmem
+            } else {
+                RssCounter::File
+            };
+            rss[c as usize] += 1;
+        }
+        const NAMES: [(RssCounter, &str); 4] =
+            [(RssCounter::File, "MM_FILEPAGES"), (RssCounter::Anon, "MM_ANONPAGES"), (RssCounter::Swap, "MM_SWAPENTS"), (RssCounter::Shmem, "MM_SHMEMPAGES")];
+        for (c, name) in NAMES {
+            let have = mm.get_rss(c);
+            let want = rss[c as usize];
+            if have != want {
+                cx.report("rss-counter", None, format!("pid {pid}: {name} is {have}, the page tables map {want}"));
+            }
+        }
+    }
+
+    // 2. Page cache: one reference a cached page.
+    for ino in k.shmem.inodes.values() {
+        for (&index, &pfn) in &ino.pages {
+            let Some(page) = k.mem.get(pfn) else {
+                cx.report("page-cache-mismatch", None, format!("inode {} index {index:#x}: pfn {:#x} beyond the memmap", ino.ino, pfn.0));
+                continue;
+            };
+            if page.flags.contains(PageFlags::BUDDY) {
+                cx.report("free-page-referenced", Some(pfn), format!("inode {} index {index:#x}: page cache holds free pfn {:#x}", ino.ino, pfn.0));
+                continue;
+            }
+            if page.mapping != Mapping::File(ino.id) || page.index != index {
+                cx.report(
+                    "page-cache-mismatch",
+                    Some(pfn),
+                    format!("inode {} index {index:#x}: pfn {:#x} has mapping {:?} index {:#x}", ino.ino, pfn.0, page.mapping, page.index),
+                );
+            }
+            let e = exp.entry(pfn).or_default();
+            e.cache += 1;
+            if e.cache > 1 {
+                cx.report("page-cache-mismatch", Some(pfn), format!("pfn {:#x} is in the page cache twice", pfn.0));
+            }
+        }
+    }
+
+    // 3. Outstanding GUP references.
+    let mut held: Vec<_> = k.gup_held.iter().collect();
+    held.sort_unstable_by_key(|(p, _)| **p);
+    for (&pfn, h) in held {
+        match k.mem.get(pfn) {
+            Some(page) if page.flags.contains(PageFlags::BUDDY) => {
+                cx.report("free-page-referenced", Some(pfn), format!("GUP still holds free pfn {:#x} ({} gets, {} pins)", pfn.0, h.gets, h.pins));
+            }
+            Some(_) => {
+                let e = exp.entry(pfn).or_default();
+                e.gets += i64::from(h.gets);
+                e.pins += i64::from(h.pins);
+            }
+            None => cx.report("free-page-referenced", None, format!("GUP holds pfn {:#x} beyond the memmap", pfn.0)),
+        }
+    }
+
+    // 4. Every struct page.
+    let table_pfns: FxHashSet<Pfn> = k.pt_pages.values().copied().collect();
+    for (pfn, page) in k.mem.iter() {
+        let f = page.flags;
+        if f.contains(PageFlags::BUDDY) {
+            if page.refcount != 0 || page.mapcount != 0 {
+                cx.report("free-page-state", Some(pfn), format!("free pfn {:#x} has refcount {} mapcount {}", pfn.0, page.refcount, page.mapcount));
+            }
+            continue;
+        }
+        if f.contains(PageFlags::TABLE) && !table_pfns.contains(&pfn) {
+            cx.report("pagetable-leak", Some(pfn), format!("pfn {:#x} is a page-table page the kernel no longer knows", pfn.0));
+            continue;
+        }
+        if f.intersects(EXEMPT) || pfn == ZERO_PFN {
+            continue;
+        }
+        let kind = match page.mapping {
+            Mapping::Anon(_) => "anon",
+            Mapping::File(_) => "file",
+            Mapping::None => continue,
+        };
+        let e = exp.get(&pfn).copied().unwrap_or_default();
+        if let Mapping::File(id) = page.mapping
+            && e.cache == 0
+            && k.shmem.get(id).is_some()
+        {
+            cx.report(
+                "page-cache-mismatch",
+                Some(pfn),
+                format!("pfn {:#x} names inode id {id} index {:#x} but is not in its page cache", pfn.0, page.index),
+            );
+        }
+        if i64::from(page.mapcount) != e.ptes {
+            cx.report("page-mapcount", Some(pfn), format!("{kind} pfn {:#x}: mapcount {}, but {} PTEs map it", pfn.0, page.mapcount, e.ptes));
+        }
+        let want = e.refcount();
+        if i64::from(page.refcount) != want {
+            if want == 0 {
+                cx.report(
+                    "page-leak",
+                    Some(pfn),
+                    format!("{kind} pfn {:#x}: refcount {} mapcount {}, but nothing maps, caches or pins it (leaked)", pfn.0, page.refcount, page.mapcount),
+                );
+            } else {
+                cx.report(
+                    "page-refcount",
+                    Some(pfn),
+                    format!(
+                        "{kind} pfn {:#x}: refcount {}, expected {want} ({} PTEs, {} page cache, {} GUP gets, {} pins)",
+                        pfn.0, page.refcount, e.ptes, e.cache, e.gets, e.pins
+                    ),
+                );
+            }
+        }
+    }
+
+    // 5. Page-table pages.
+    let mut tables: Vec<(u64, Pfn)> = k.pt_pages.iter().map(|(&f, &p)| (f, p)).collect();
+    tables.sort_unstable();
+    for (frame, pfn) in tables {
+        match k.mem.get(pfn) {
+            Some(p) if p.flags.contains(PageFlags::TABLE) && !p.flags.contains(PageFlags::BUDDY) => {
+                if p.refcount != 1 {
+                    cx.report("page-refcount", Some(pfn), format!("page-table pfn {:#x}: refcount {}, expected 1", pfn.0, p.refcount));
+                }
+                if p.mapcount != 0 {
+                    cx.report("page-mapcount", Some(pfn), format!("page-table pfn {:#x}: mapcount {}, expected 0", pfn.0, p.mapcount));
+                }
+            }
+            _ => cx.report("pagetable-frame", Some(pfn), format!("page table {frame:#x} lives in pfn {:#x}, which is not a page-table page", pfn.0)),
+        }
+        if !live_tables.contains(&frame) {
+            cx.report("pagetable-leak", Some(pfn), format!("page table {frame:#x} (pfn {:#x}) is not reachable from any process", pfn.0));
+        }
+    }
+    let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages.contains_key(t)).collect();
+    unknown.sort_unstable();
+    for t in unknown {
+        cx.report("pagetable-frame", None, format!("page table {t:#x} is reachable but was never allocated as one"));
+    }
+
+    // 6. What the kernel itself complained about.
+    for ev in &k.dmesg {
+        let m = &ev.message;
+        let inv = if m.contains("Bad page map") {
+            "bad-page-map"
+        } else if m.contains("Bad page state") {
+            "bad-page-state"
+        } else if m.contains("rss counter") || m.contains("rss-counter") {
+            "bad-rss-counter"
+        } else {
+            continue;
+        };
+        let who = ev.pid.map_or(String::new(), |p| format!("pid {p}: "));
+        cx.report(inv, None, format!("{who}{m}"));
+    }
 }

@@ -58,6 +58,11 @@ pub trait FileOperations: fmt::Debug {
     }
     /// The last descriptor to the open file was closed (`f_op->release`).
     fn release(&self, _k: &mut Kernel, _hv: &mut Hypervisor) {}
+    /// The driver's own type, for code above the kernel (world, checks)
+    /// that needs a driver's state (`file->private_data`).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// What an open file refers to.
@@ -135,4 +140,26 @@ impl FdTable {
 /// A device node in /dev: `open` makes a new open file (`f_op->open`).
 pub trait DeviceNode: fmt::Debug {
     fn open(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, flags: u64) -> KResult<Rc<dyn FileOperations>>;
+    /// The driver's own type (e.g. a block device's disk), for the world.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+    /// `exit_aio()` at exit: complete every request `pid` has in flight on
+    /// this device (the kernel waits for them before tearing the mm down).
+    fn exit_aio(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid) {}
+    /// Finish every request in flight whose pinned pages include one of
+    /// `pfns`, keeping its result for the later completion call. Models a
+    /// kernel path that sleeps until that I/O is done (one thread, so the
+    /// device completes it now).
+    fn wait_io_on_pages(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pfns: &[crate::kernel::page::Pfn]) {}
+}
+
+impl Kernel {
+    /// Sleep until no in-flight device I/O holds any of `pfns`.
+    pub fn wait_io_on_pages(&mut self, hv: &mut Hypervisor, pfns: &[crate::kernel::page::Pfn]) {
+        let nodes: Vec<Rc<dyn DeviceNode>> = self.devices.values().cloned().collect();
+        for n in nodes {
+            n.wait_io_on_pages(self, hv, pfns);
+        }
+    }
 }

@@ -48,9 +48,11 @@ impl Kernel {
             // anon_vma_fork(): the child gets an anon_vma of its own.
             if nv.anon_vma.is_some() {
                 nv.anon_vma = Some(self.new_anon_vma());
+                nv.anon_chain_forked = true;
             }
             if v.flags.contains(VmFlags::WIPEONFORK) {
                 nv.anon_vma = None;
+                nv.anon_chain_forked = false;
             }
             if let Some(ops) = &nv.ops {
                 ops.open(&nv);

@@ -122,7 +122,9 @@ impl Kernel {
                 return Follow::NoPage { unshare: true };
             }
         }
-        self.audit_gup(hv, addr, pte, pfn);
+        if vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr)).is_none() {
+            self.audit_gup(hv, addr, pte, pfn);
+        }
         // try_grab_folio()
         if pfn != ZERO_PFN {
             if flags & FOLL_PIN != 0 {
@@ -170,15 +172,16 @@ impl Kernel {
     /// for `addr`, GUP must have found exactly that page.
     fn audit_backing(&self, hv: &mut Hypervisor, vma: &Vma, addr: u64, got: &Result<Option<Pfn>, Errno>) {
         let Some(want) = vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr)) else { return };
+        let mfn = |p: Pfn| self.page_to_mfn(p).map_or("invalid".to_string(), |m| format!("{:#x}", m.0));
         let found = match got {
             Ok(Some(p)) if *p == want => return,
-            Ok(Some(p)) => format!("pfn {:#x}", p.0),
+            Ok(Some(p)) => format!("pfn {:#x} (mfn {})", p.0, mfn(*p)),
             Ok(None) => "no page".to_string(),
             Err(e) => format!("no page ({e})"),
         };
         hv.observed.push(crate::hv::truth::Violation {
             invariant: "gup-wrong-page",
-            message: format!("d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x}", self.domid, want.0),
+            message: format!("d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x} (mfn {})", self.domid, want.0, mfn(want)),
             domains: vec![self.domid],
             pfns: vec![want.0],
             mfns: self.page_to_mfn(want).map(|m| m.0).into_iter().collect(),

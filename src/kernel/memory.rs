@@ -75,34 +75,50 @@ impl Kernel {
     /// PTE is handed to `vma->vm_ops->find_special_page` and its answer is
     /// final, even when it is NULL.
     pub fn vm_normal_page(&mut self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> NormalPage {
+        match self.vm_normal_page_checked(hv, vma, addr, pte) {
+            Ok(np) => np,
+            Err(why) => {
+                self.print_bad_pte(vma, addr, pte, why);
+                NormalPage::Bad
+            }
+        }
+    }
+
+    /// `vm_normal_page()` without the report: `Err(why)` where the kernel
+    /// calls `print_bad_pte()`. The one place the decision is made.
+    pub fn vm_normal_page_checked(&self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> Result<NormalPage, &'static str> {
         let pfn = self.pte_pfn(hv, pte);
         if pte.special() {
-            if let Some(ops) = &vma.ops {
-                if ops.has_find_special_page() {
-                    return match ops.find_special_page(vma, addr) {
-                        Some(p) => NormalPage::Page(p),
-                        None => NormalPage::HookNone,
-                    };
-                }
+            if let Some(ops) = &vma.ops
+                && ops.has_find_special_page()
+            {
+                return Ok(match ops.find_special_page(vma, addr) {
+                    Some(p) => NormalPage::Page(p),
+                    None => NormalPage::HookNone,
+                });
             }
             if vma.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) {
-                return NormalPage::Special;
+                return Ok(NormalPage::Special);
             }
             if pfn == ZERO_PFN {
-                return NormalPage::Zero;
+                return Ok(NormalPage::Zero);
             }
-            self.print_bad_pte(vma, addr, pte, "special PTE outside PFNMAP/MIXEDMAP");
-            return NormalPage::Bad;
+            return Err("special PTE outside PFNMAP/MIXEDMAP");
         }
         // Not special: a zero PFN is the zero page; beyond the memmap is bad.
         if pfn == ZERO_PFN {
-            return NormalPage::Zero;
+            return Ok(NormalPage::Zero);
         }
         if pfn.0 > self.mem.highest_pfn().0 {
-            self.print_bad_pte(vma, addr, pte, "pfn beyond highest_memmap_pfn");
-            return NormalPage::Bad;
+            return Err("pfn beyond highest_memmap_pfn");
         }
-        NormalPage::Page(pfn)
+        Ok(NormalPage::Page(pfn))
+    }
+
+    /// `vm_normal_page()` for readers that must not log (/proc reports,
+    /// invariant checks): a bad PTE is `Bad`, silently.
+    pub fn vm_normal_page_quiet(&self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> NormalPage {
+        self.vm_normal_page_checked(hv, vma, addr, pte).unwrap_or(NormalPage::Bad)
     }
 
     /// `print_bad_pte()` / `print_bad_page_map()`.
@@ -124,11 +140,13 @@ impl Kernel {
                 && a.file == b.file
                 && a.pgoff + a.pages() == b.pgoff
         };
+        // reusable_anon_vma(): only a neighbour whose anon_vma_chain is
+        // singular (not inherited at fork) lends its anon_vma.
         let reuse = mm
             .vma_at(v.end)
-            .filter(|n| compatible(v, n))
+            .filter(|n| compatible(v, n) && !n.anon_chain_forked)
             .and_then(|n| n.anon_vma)
-            .or_else(|| mm.prev_vma(v.start).filter(|p| compatible(p, v)).and_then(|p| p.anon_vma));
+            .or_else(|| mm.prev_vma(v.start).filter(|p| compatible(p, v) && !p.anon_chain_forked).and_then(|p| p.anon_vma));
         let av = match reuse {
             Some(av) => av,
             None => self.new_anon_vma(),
@@ -168,17 +186,31 @@ impl Kernel {
             return None;
         }
         let new_start = addr & PAGE_MASK;
+        if new_start < crate::kernel::mmap::EFFECTIVE_MMAP_MIN_ADDR {
+            return None;
+        }
+        // The guard gap is enforced only below an accessible VMA
+        // (expand_downwards(): `vma_is_accessible(prev)`).
         if let Some(prev) = mm.prev_vma(new_start) {
-            if !prev.flags.contains(VmFlags::GROWSDOWN) && new_start - prev.end < crate::kernel::mmap::STACK_GUARD_GAP {
+            if !prev.flags.contains(VmFlags::GROWSDOWN)
+                && prev.flags.intersects(VmFlags::ACCESS)
+                && new_start - prev.end < crate::kernel::mmap::STACK_GUARD_GAP
+            {
                 return None;
             }
         }
+        // expand_downwards() allocates the anon_vma before growing (so a
+        // grown stack's PTEs, zero page included, are copied at fork).
+        self.anon_vma_prepare(pid, next.start).ok()?;
         let size = next.end - new_start;
         let p = self.proc_ref(pid).ok()?;
         if size > p.rlimits.stack.cur {
             return None;
         }
         let grow = (next.start - new_start) >> 12;
+        if grow > next.pgoff {
+            return None;
+        }
         if p.mm.total_vm + grow > p.rlimits.as_.cur >> 12 {
             return None;
         }

@@ -63,8 +63,17 @@ pub const LEGACY_MAP_MASK: u64 = MAP_SHARED
     | MAP_HUGETLB;
 
 /// `dac_mmap_min_addr` default (CONFIG_DEFAULT_MMAP_MIN_ADDR on x86: 4096,
-/// which is this machine's /proc/sys/vm/mmap_min_addr).
+/// which is this machine's /proc/sys/vm/mmap_min_addr): below it a mapping
+/// needs CAP_SYS_RAWIO (`cap_mmap_addr`).
 pub const MMAP_MIN_ADDR: u64 = 4096;
+/// `CONFIG_LSM_MMAP_MIN_ADDR` of the reference kernel (CONFIG_SECURITY=y).
+pub const LSM_MMAP_MIN_ADDR: u64 = 65536;
+/// The kernel's `mmap_min_addr` (security/min_addr.c
+/// `update_mmap_min_addr`): the larger of the two. Hints below it are
+/// rounded up to it (`round_hint_to_min`) and `vm_unmapped_area()` never
+/// returns an address below it (checked on the host: `mmap(0x1000, ..)`
+/// without MAP_FIXED returns 0x10000).
+pub const EFFECTIVE_MMAP_MIN_ADDR: u64 = if MMAP_MIN_ADDR > LSM_MMAP_MIN_ADDR { MMAP_MIN_ADDR } else { LSM_MMAP_MIN_ADDR };
 /// `stack_guard_gap`: 256 pages.
 pub const STACK_GUARD_GAP: u64 = 256 << 12;
 /// `TASK_UNMAPPED_BASE` for 64-bit: `PAGE_ALIGN(TASK_SIZE / 3)`.
@@ -124,19 +133,39 @@ impl Kernel {
     /// `arch_get_unmapped_area_topdown`.
     fn unmapped_area(&self, pid: Pid, len: u64) -> KResult<u64> {
         let mm = self.mm(pid)?;
-        let high = mm.mmap_base.min(TASK_SIZE);
-        let low = PAGE_SIZE.max(MMAP_MIN_ADDR);
-        // Walk gaps from the top: each VMA below `high` closes a gap.
-        let mut gap_end = high;
-        for v in mm.vmas.range(..high).rev().map(|(_, v)| v) {
-            let end_gap = v.end;
-            if end_gap < gap_end && gap_end - end_gap >= len && gap_end - len >= low {
-                return Ok(gap_end - len);
+        let mut high = mm.mmap_base.min(TASK_SIZE);
+        let low = PAGE_SIZE.max(EFFECTIVE_MMAP_MIN_ADDR);
+        // unmapped_area_topdown() (mm/vma.c): take the highest gap between
+        // VMAs (clipped to [low, high)) that is long enough; when the VMA
+        // above it grows down and its guard gap reaches into the candidate,
+        // search again below that VMA's start gap (`high_limit =
+        // vm_start_gap(tmp); goto retry`). Only the VMA right above the gap
+        // found is checked, as in the kernel.
+        'retry: loop {
+            let mut top = high;
+            let mut found = None;
+            for v in mm.vmas.range(..high).rev().map(|(_, v)| v) {
+                let bottom = v.end.max(low);
+                if top > bottom && top - bottom >= len {
+                    found = Some(top);
+                    break;
+                }
+                top = top.min(v.start);
+                if top <= low {
+                    break;
+                }
             }
-            gap_end = gap_end.min(vm_start_gap(v));
-        }
-        if gap_end >= low && gap_end - low >= len {
-            return Ok(gap_end - len);
+            if found.is_none() && top > low && top - low >= len {
+                found = Some(top);
+            }
+            let Some(top) = found else { break 'retry };
+            if let Some((_, next)) = mm.vmas.range(top..).next() {
+                if next.flags.contains(VmFlags::GROWSDOWN) && vm_start_gap(next) < top {
+                    high = vm_start_gap(next);
+                    continue 'retry;
+                }
+            }
+            return Ok(top - len);
         }
         // Bottom-up from TASK_UNMAPPED_BASE.
         let mut start = TASK_UNMAPPED_BASE;
@@ -155,7 +184,7 @@ impl Kernel {
     /// `__get_unmapped_area()`.
     pub fn get_unmapped_area(&self, pid: Pid, addr: u64, len: u64, anon_private: bool, flags: u64) -> KResult<u64> {
         let mm = self.mm(pid)?;
-        if len > TASK_SIZE - MMAP_MIN_ADDR {
+        if len > TASK_SIZE - EFFECTIVE_MMAP_MIN_ADDR {
             return Err(Errno::ENOMEM);
         }
         let addr = if flags & MAP_FIXED != 0 {
@@ -260,8 +289,11 @@ impl Kernel {
             flags |= MAP_FIXED;
         }
         let mut addr = addr;
-        if flags & MAP_FIXED == 0 && addr != 0 && addr < MMAP_MIN_ADDR {
-            addr = MMAP_MIN_ADDR; // round_hint_to_min()
+        if flags & MAP_FIXED == 0 {
+            // round_hint_to_min(): the hint is page-masked (an address in
+            // the first page is no hint), then raised to mmap_min_addr.
+            let hint = addr & PAGE_MASK;
+            addr = if hint != 0 && hint < EFFECTIVE_MMAP_MIN_ADDR { EFFECTIVE_MMAP_MIN_ADDR } else { hint };
         }
         let len = page_align_up(len).filter(|&l| l != 0).ok_or(Errno::ENOMEM)?;
         if pgoff.checked_add(len >> 12).is_none() {
@@ -427,8 +459,20 @@ impl Kernel {
             && a.same_ops(b)
             && a.ops.as_ref().is_none_or(|o| !o.has_close())
             && a.tag == b.tag
-            && (a.anon_vma.is_none() || b.anon_vma.is_none() || a.anon_vma == b.anon_vma)
+            && Kernel::anon_vmas_mergeable(a, b)
             && a.pgoff + a.pages() == b.pgoff
+    }
+
+    /// `is_mergeable_anon_vma()` (mm/vma.c): the same anon_vma, or only one
+    /// of the two has one and that one's chain is singular
+    /// (`!vma_had_uncowed_parents()`).
+    pub fn anon_vmas_mergeable(a: &Vma, b: &Vma) -> bool {
+        match (a.anon_vma, b.anon_vma) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x == y,
+            (Some(_), None) => !a.anon_chain_forked,
+            (None, Some(_)) => !b.anon_chain_forked,
+        }
     }
 
     /// `vma_merge_new_range()`: extend a neighbour instead of adding `new`.

@@ -47,8 +47,12 @@ impl Kernel {
         let _ = &mut end;
         let mut tmp = start;
         let newprot = calc_vm_prot_bits(prot);
-        for vs in self.mm(pid)?.starts_in(start, end) {
-            let Some(v) = self.mm(pid)?.vmas.get(&vs).cloned() else { continue };
+        // for_each_vma_range(): after each mprotect_fixup() the walk goes on
+        // from the end of the VMA now holding the range just changed
+        // (`tmp = vma_iter_end(&vmi)`), which a merge with the next VMA
+        // may have extended.
+        while tmp < end {
+            let Some(v) = self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() else { break };
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
             }
@@ -80,7 +84,7 @@ impl Kernel {
                     let _ = self.mm_populate(hv, pid, nstart, nend - nstart);
                 }
             }
-            tmp = nend;
+            tmp = self.mm(pid)?.vma_at(nstart).map_or(nend, |w| w.end.max(nend));
         }
         if tmp < end {
             return Err(Errno::ENOMEM);

@@ -139,12 +139,14 @@ impl Kernel {
 
     /// pread(2): devices through their driver, shmem by copying.
     pub fn sys_pread(&mut self, hv: &mut Hypervisor, pid: Pid, fd: u64, addr: u64, len: u64, off: u64) -> KResult<u64> {
+        // fs/read_write.c ksys_pread64(): a negative position is EINVAL
+        // before the descriptor is looked up.
+        if (off as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
         let f = self.proc_ref(pid)?.files.get(fd)?;
         if !f.readable() {
             return Err(Errno::EBADF);
-        }
-        if (off as i64) < 0 {
-            return Err(Errno::EINVAL);
         }
         match &f.kind {
             FileKind::Device(d) => d.clone().read(self, hv, pid, addr, len, off),
@@ -176,12 +178,13 @@ impl Kernel {
 
     /// pwrite(2).
     pub fn sys_pwrite(&mut self, hv: &mut Hypervisor, pid: Pid, fd: u64, addr: u64, len: u64, off: u64) -> KResult<u64> {
+        // fs/read_write.c ksys_pwrite64(): position checked first.
+        if (off as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
         let f = self.proc_ref(pid)?.files.get(fd)?;
         if !f.writable() {
             return Err(Errno::EBADF);
-        }
-        if (off as i64) < 0 {
-            return Err(Errno::EINVAL);
         }
         match &f.kind {
             FileKind::Device(d) => d.clone().write(self, hv, pid, addr, len, off),

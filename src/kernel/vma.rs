@@ -194,6 +194,12 @@ pub struct Vma {
     pub file: Option<VmaFile>,
     /// The anon_vma id, once the first anonymous page was faulted in.
     pub anon_vma: Option<u32>,
+    /// The VMA's `anon_vma_chain` is not singular: it was cloned at fork
+    /// with an anon_vma (the chain links the parent's anon_vma too), or
+    /// split/copied from such a VMA. Such a VMA neither merges with a VMA
+    /// without anon_vma nor lends its anon_vma to a neighbour
+    /// (mm/vma.c `vma_had_uncowed_parents`, mm/rmap.c `reusable_anon_vma`).
+    pub anon_chain_forked: bool,
     pub ops: Option<Rc<dyn VmOperations>>,
     pub tag: VmaTag,
 }
@@ -206,7 +212,7 @@ impl fmt::Debug for Vma {
 
 impl Vma {
     pub fn anon(start: u64, end: u64, flags: VmFlags) -> Vma {
-        Vma { start, end, flags, pgoff: start >> 12, file: None, anon_vma: None, ops: None, tag: VmaTag::None }
+        Vma { start, end, flags, pgoff: start >> 12, file: None, anon_vma: None, anon_chain_forked: false, ops: None, tag: VmaTag::None }
     }
     pub fn len(&self) -> u64 {
         self.end - self.start

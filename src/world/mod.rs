@@ -1,6 +1,8 @@
 //! The world: one machine, the hypervisor, and the domains running on it,
 //! each with its own kernel. Everything a scenario does goes through here.
 
+pub mod xen;
+
 use crate::hv::HvDomain;
 use crate::hv::Hypervisor;
 use crate::hv::machine::DomId;

@@ -1,0 +1,527 @@
+//! A block device with its own contents, read and written with `pread` /
+//! `pwrite` (buffered copy, or O_DIRECT DMA into pinned user pages) and
+//! with split asynchronous I/O (`io_submit` pins, `io_complete` DMAs).
+//!
+//! Follows `block/fops.c` (`blkdev_read_iter`, `blkdev_write_iter`,
+//! `blkdev_direct_IO`, `blkdev_dio_invalid`, `__blkdev_direct_IO_simple`),
+//! `block/bio.c` (`bio_iov_iter_get_pages`: user pages pinned with
+//! FOLL_PIN, FOLL_WRITE when the device writes memory; a partial pin gives
+//! a short transfer; released by `bio_release_pages`, which dirties pages
+//! read into) and `fs/aio.c` (errors of `read_iter`/`write_iter` complete
+//! the iocb, `io_submit` itself fails only for a bad descriptor, mode or
+//! position).
+//!
+//! The DMA engine is programmed with `page_to_mfn(page)` as the guest
+//! believes it *when the transfer happens* (at `io_complete`), and writes
+//! machine memory there. At submit the model records, per page, the
+//! machine frame the user's PTE really mapped (ground truth). When the DMA
+//! goes elsewhere (`dma-misdirected`), or into a frame of another domain
+//! that the issuing domain no longer has mapped by a grant
+//! (`dma-not-granted`), a violation is recorded in `hv.observed`.
+//!
+//! With 6.18 GUP, a special PTE whose `vm_normal_page()` finds no page
+//! fails the pin with -EEXIST ("PTE exists but no struct page"), which is
+//! what `pread` returns then; a VM_IO/VM_PFNMAP VMA (privcmd) fails with
+//! -EFAULT. Simplifications: no page cache behind the buffered path (a
+//! plain copy through user memory), one bio per request, 512-byte logical
+//! blocks and DMA alignment, never read-only, not a swap device.
+
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE};
+use crate::hv::Hypervisor;
+use crate::hv::machine::DomId;
+use crate::hv::truth::Violation;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
+use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, GupPage};
+use crate::kernel::page::{Mfn, PageFlags, Pfn};
+use crate::kernel::{Kernel, Pid};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+pub const SECTOR_SIZE: u64 = 512;
+/// Default size of a `disk` declared without `sectors=` (1 GiB).
+pub const DEFAULT_DISK_SECTORS: u64 = 1 << 21;
+/// `MAX_RW_COUNT`: `INT_MAX & PAGE_MASK`.
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// The device's own contents, stored per 4 KiB chunk once written.
+#[derive(Debug)]
+pub struct Disk {
+    pub name: String,
+    pub sectors: u64,
+    data: RefCell<BTreeMap<u64, Box<[u8]>>>,
+    /// I/O submitted and not completed, by request id.
+    requests: RefCell<BTreeMap<u64, IoRequest>>,
+    /// Request ids, shared by the disks of one domain.
+    next_req: Rc<Cell<u64>>,
+    ino: u64,
+}
+
+/// One asynchronous request.
+#[derive(Clone, Debug)]
+pub struct IoRequest {
+    pub id: u64,
+    pub pid: Pid,
+    /// Memory to device (`IOCB_CMD_PWRITE`).
+    pub to_device: bool,
+    pub addr: u64,
+    pub off: u64,
+    /// Bytes the bio covers (after truncation and a short pin).
+    pub len: u64,
+    pub pages: Vec<GupPage>,
+    /// Ground truth: the machine frame each page's PTE mapped at submit.
+    pub truth: Vec<Option<Mfn>>,
+    /// Completed at submit (an error, or nothing to transfer).
+    pub result: Option<KResult<u64>>,
+}
+
+impl Disk {
+    pub fn new(name: &str, sectors: u64, next_req: Rc<Cell<u64>>, ino: u64) -> Disk {
+        Disk {
+            name: name.to_string(),
+            sectors,
+            data: RefCell::default(),
+            requests: RefCell::default(),
+            next_req,
+            ino,
+        }
+    }
+    pub fn size(&self) -> u64 {
+        self.sectors.saturating_mul(SECTOR_SIZE)
+    }
+    /// The id the world gave the disk (also its inode number).
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+    /// The shared request-id counter.
+    pub fn req_counter(&self) -> Rc<Cell<u64>> {
+        self.next_req.clone()
+    }
+
+    /// Read `len` bytes at `off`; bytes beyond the end are not returned,
+    /// nor more than `MAX_RW_COUNT` at once.
+    pub fn read(&self, off: u64, len: u64) -> Vec<u8> {
+        let end = off.saturating_add(len.min(MAX_RW_COUNT)).min(self.size());
+        let mut out = Vec::with_capacity(end.saturating_sub(off).min(1 << 24) as usize);
+        let data = self.data.borrow();
+        let mut pos = off;
+        while pos < end {
+            let chunk = pos / PAGE_SIZE;
+            let in_chunk = (pos % PAGE_SIZE) as usize;
+            let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
+            match data.get(&chunk) {
+                Some(c) => out.extend_from_slice(&c[in_chunk..in_chunk + n]),
+                None => out.resize(out.len() + n, 0),
+            }
+            pos += n as u64;
+        }
+        out
+    }
+
+    /// Write `bytes` at `off`; what lies beyond the end is dropped. Returns
+    /// the bytes written.
+    pub fn write(&self, off: u64, bytes: &[u8]) -> u64 {
+        let end = off.saturating_add(bytes.len() as u64).min(self.size());
+        let mut data = self.data.borrow_mut();
+        let mut pos = off;
+        while pos < end {
+            let chunk = pos / PAGE_SIZE;
+            let in_chunk = (pos % PAGE_SIZE) as usize;
+            let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
+            let src = &bytes[(pos - off) as usize..(pos - off) as usize + n];
+            if src.iter().any(|&b| b != 0) || data.contains_key(&chunk) {
+                let c = data
+                    .entry(chunk)
+                    .or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
+                c[in_chunk..in_chunk + n].copy_from_slice(src);
+            }
+            pos += n as u64;
+        }
+        end.saturating_sub(off)
+    }
+
+    /// Requests in flight (for checks and reports).
+    pub fn in_flight(&self) -> Vec<IoRequest> {
+        self.requests.borrow().values().cloned().collect()
+    }
+    pub fn has_request(&self, id: u64) -> bool {
+        self.requests.borrow().contains_key(&id)
+    }
+    /// Take a request for completion; `pid` must be its submitter.
+    pub fn take_request(&self, id: u64, pid: Option<Pid>) -> Option<IoRequest> {
+        let mut r = self.requests.borrow_mut();
+        match r.get(&id) {
+            Some(q) if pid.is_none_or(|p| p == q.pid) => r.remove(&id),
+            _ => None,
+        }
+    }
+
+    /// Submit: the block layer's checks and the pinning of user pages
+    /// (`blkdev_{read,write}_iter` + `blkdev_direct_IO` up to `submit_bio`).
+    /// The request always gets an id; a failure completes it at once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        to_device: bool,
+        direct: bool,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> u64 {
+        let id = self.next_req.get() + 1;
+        self.next_req.set(id);
+        let mut req = IoRequest {
+            id,
+            pid,
+            to_device,
+            addr,
+            off,
+            len: 0,
+            pages: Vec::new(),
+            truth: Vec::new(),
+            result: None,
+        };
+        if let Err(e) = self.prepare(k, hv, &mut req, direct, len) {
+            req.result = Some(Err(e));
+        }
+        self.requests.borrow_mut().insert(id, req);
+        id
+    }
+
+    fn prepare(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        req: &mut IoRequest,
+        direct: bool,
+        len: u64,
+    ) -> KResult<()> {
+        let size = self.size();
+        let mut len = len.min(MAX_RW_COUNT);
+        if len == 0 {
+            req.result = Some(Ok(0));
+            return Ok(());
+        }
+        if req.off >= size {
+            if req.to_device {
+                return Err(Errno::ENOSPC);
+            }
+            req.result = Some(Ok(0));
+            return Ok(());
+        }
+        len = len.min(size - req.off);
+        if !direct {
+            // Buffered: a plain copy now (aio on a buffered file completes
+            // at submit).
+            req.result =
+                Some(self.copy_buffered(k, hv, req.pid, req.to_device, req.addr, len, req.off));
+            return Ok(());
+        }
+        // blkdev_dio_invalid(): logical block size and DMA alignment.
+        if (req.off | len) & (SECTOR_SIZE - 1) != 0 || req.addr & (SECTOR_SIZE - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let last = req.addr.checked_add(len - 1).ok_or(Errno::EFAULT)?;
+        let first_page = req.addr & PAGE_MASK;
+        let npages = ((last & PAGE_MASK) - first_page) / PAGE_SIZE + 1;
+        let flags = FOLL_PIN | if req.to_device { 0 } else { FOLL_WRITE };
+        let pages = k.get_user_pages(hv, req.pid, first_page, npages, flags)?;
+        if pages.is_empty() {
+            return Err(Errno::EFAULT);
+        }
+        // A short pin transfers what the pinned pages cover.
+        let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
+        req.len = len.min(covered);
+        let pgd = k.mm(req.pid)?.pgd;
+        req.truth = pages
+            .iter()
+            .map(|p| k.pte_machine_frame(k.pt.pte(pgd, p.addr)))
+            .collect();
+        req.pages = pages;
+        Ok(())
+    }
+
+    /// The buffered path: copy page by page through user memory; a fault
+    /// part-way gives a short count, a fault at once -EFAULT.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_buffered(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        to_device: bool,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> KResult<u64> {
+        let mut done = 0u64;
+        while done < len {
+            let a = addr.wrapping_add(done);
+            let n = (PAGE_SIZE - (a % PAGE_SIZE)).min(len - done);
+            let r = if to_device {
+                k.user_read(hv, pid, a, n).map(|data| {
+                    self.write(off + done, &data);
+                })
+            } else {
+                let data = self.read(off + done, n);
+                k.user_write(hv, pid, a, &data)
+            };
+            if r.is_err() {
+                return if done == 0 {
+                    Err(Errno::EFAULT)
+                } else {
+                    Ok(done)
+                };
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Complete: the device transfers the data to or from the machine
+    /// frames the guest programmed (`page_to_mfn` now), then the pages are
+    /// unpinned (`bio_release_pages`, dirtying pages read into).
+    pub fn complete(&self, k: &mut Kernel, hv: &mut Hypervisor, req: IoRequest) -> KResult<u64> {
+        if let Some(r) = req.result {
+            return r;
+        }
+        let dom = k.domid;
+        let end = req.addr + req.len;
+        for (i, page) in req.pages.iter().enumerate() {
+            let lo = req.addr.max(page.addr);
+            let hi = end.min(page.addr + PAGE_SIZE);
+            if lo >= hi {
+                continue;
+            }
+            let in_page = (lo - page.addr) as usize;
+            let n = (hi - lo) as usize;
+            let dev_off = req.off + (lo - req.addr);
+            let target = k.page_to_mfn(page.pfn);
+            let truth = req.truth.get(i).copied().flatten();
+            audit_dma(hv, dom, &req, page.addr, page.pfn.0, target, truth);
+            let Some(m) = target.filter(|&m| hv.machine.valid(m)) else {
+                continue;
+            };
+            if req.to_device {
+                let mut buf = vec![0u8; n];
+                hv.machine.read(m, in_page, &mut buf);
+                self.write(dev_off, &buf);
+            } else {
+                let data = self.read(dev_off, n as u64);
+                hv.machine.write(m, in_page, &data);
+            }
+        }
+        for page in &req.pages {
+            if !req.to_device {
+                k.mem.page_mut(page.pfn).flags |= PageFlags::DIRTY;
+            }
+            k.gup_release(*page);
+        }
+        Ok(req.len)
+    }
+}
+
+/// Ground-truth checks of one page's DMA (model instrumentation).
+#[allow(clippy::too_many_arguments)]
+fn audit_dma(
+    hv: &mut Hypervisor,
+    dom: DomId,
+    req: &IoRequest,
+    addr: u64,
+    pfn: u64,
+    target: Option<Mfn>,
+    truth: Option<Mfn>,
+) {
+    let verb = if req.to_device { "read" } else { "wrote" };
+    let owner = |m: Mfn| {
+        hv.machine
+            .owner(m)
+            .map_or("nobody".to_string(), |o| format!("d{o}"))
+    };
+    let truth_s = truth.map_or("no frame".to_string(), |t| {
+        format!("mfn {:#x} ({})", t.0, owner(t))
+    });
+    let mut out = Vec::new();
+    match target {
+        None => out.push(Violation {
+            invariant: "dma-misdirected",
+            message: format!(
+                "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {truth_s}",
+                req.pid, req.id
+            ),
+            domains: vec![dom],
+            pfns: vec![pfn],
+            mfns: truth.map(|t| t.0).into_iter().collect(),
+        }),
+        Some(m) if Some(m) != truth => out.push(Violation {
+            invariant: "dma-misdirected",
+            message: format!(
+                "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {truth_s}",
+                req.pid,
+                req.id,
+                m.0,
+                owner(m)
+            ),
+            domains: vec![dom],
+            pfns: vec![pfn],
+            mfns: std::iter::once(m.0).chain(truth.map(|t| t.0)).collect(),
+        }),
+        Some(_) => {}
+    }
+    if let Some(m) = target {
+        let o = hv.machine.owner(m);
+        let granted = hv
+            .grant_maps_of_frame(m)
+            .any(|r| r.grantee == dom && (req.to_device || !r.readonly));
+        if o != Some(dom) && !granted {
+            out.push(Violation {
+                invariant: "dma-not-granted",
+                message: format!(
+                    "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), a frame d{dom} neither owns nor has mapped by a grant",
+                    req.pid,
+                    req.id,
+                    m.0,
+                    owner(m)
+                ),
+                domains: std::iter::once(dom).chain(o).collect(),
+                pfns: vec![pfn],
+                mfns: vec![m.0],
+            });
+        }
+    }
+    hv.observed.extend(out);
+}
+
+/// The device node `/dev/NAME`.
+#[derive(Debug)]
+pub struct BlkDevNode {
+    pub disk: Rc<Disk>,
+}
+
+impl DeviceNode for BlkDevNode {
+    fn open(
+        &self,
+        _k: &mut Kernel,
+        _hv: &mut Hypervisor,
+        _pid: Pid,
+        flags: u64,
+    ) -> KResult<Rc<dyn FileOperations>> {
+        Ok(Rc::new(BlkDevFile {
+            disk: self.disk.clone(),
+            flags,
+        }))
+    }
+    /// `exit_aio()`: the device completes the task's requests (DMA and
+    /// unpin), the results are dropped with the ioctx.
+    fn exit_aio(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid) {
+        for r in self.disk.in_flight().into_iter().filter(|r| r.pid == pid) {
+            if let Some(r) = self.disk.take_request(r.id, Some(pid)) {
+                let _ = self.disk.complete(k, hv, r);
+            }
+        }
+    }
+    fn wait_io_on_pages(&self, k: &mut Kernel, hv: &mut Hypervisor, pfns: &[Pfn]) {
+        for r in self.disk.in_flight() {
+            if r.result.is_some() || !r.pages.iter().any(|p| pfns.contains(&p.pfn)) {
+                continue;
+            }
+            if let Some(req) = self.disk.take_request(r.id, None) {
+                let (id, pid, to_device, addr, off) = (req.id, req.pid, req.to_device, req.addr, req.off);
+                let res = self.disk.complete(k, hv, req);
+                // The caller's io_getevents() will collect it later.
+                self.disk.requests.borrow_mut().insert(
+                    id,
+                    IoRequest { id, pid, to_device, addr, off, len: 0, pages: Vec::new(), truth: Vec::new(), result: Some(res) },
+                );
+            }
+        }
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// An open block device.
+#[derive(Debug)]
+pub struct BlkDevFile {
+    pub disk: Rc<Disk>,
+    pub flags: u64,
+}
+
+impl BlkDevFile {
+    pub fn direct(&self) -> bool {
+        self.flags & O_DIRECT != 0
+    }
+    /// Submit and complete at once.
+    #[allow(clippy::too_many_arguments)]
+    fn sync_io(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        to_device: bool,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> KResult<u64> {
+        let id = self
+            .disk
+            .submit(k, hv, pid, to_device, self.direct(), addr, len, off);
+        let req = self.disk.take_request(id, Some(pid)).ok_or(Errno::EIO)?;
+        self.disk.complete(k, hv, req)
+    }
+}
+
+impl FileOperations for BlkDevFile {
+    fn path(&self) -> String {
+        format!("/dev/{}", self.disk.name)
+    }
+    fn dev_ino(&self) -> ((u32, u32), u64) {
+        ((0, 6), self.disk.ino)
+    }
+    fn read(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> KResult<u64> {
+        self.sync_io(k, hv, pid, false, addr, len, off)
+    }
+    fn write(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> KResult<u64> {
+        self.sync_io(k, hv, pid, true, addr, len, off)
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_contents() {
+        let d = Disk::new("xvda", 16, Rc::default(), 1);
+        assert_eq!(d.write(4000, &[0x5a; 200]), 200);
+        assert_eq!(d.read(4090, 20), [vec![0x5a; 20]].concat());
+        assert_eq!(d.read(8190, 10).len(), 2, "short at the end");
+        assert_eq!(d.write(8192, b"x"), 0);
+        assert_eq!(d.read(0, 4), vec![0; 4]);
+    }
+}

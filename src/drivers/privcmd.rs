@@ -1,0 +1,192 @@
+//! `/dev/xen/privcmd`: a privileged domain maps another domain's frames
+//! into user space (`IOCTL_PRIVCMD_MMAPBATCH_V2`).
+//!
+//! Follows `drivers/xen/privcmd.c` (`privcmd_mmap`,
+//! `privcmd_ioctl_mmap_batch` version 2, `privcmd_vma_range_is_mapped`,
+//! `privcmd_fault`) and, for a PV guest, `arch/x86/xen/mmu_pv.c`
+//! (`xen_remap_pfn`/`do_remap_pfn`: a *special* PTE naming the foreign MFN,
+//! written by `mmu_update` with the foreign domid); the ABI is
+//! `include/uapi/xen/privcmd.h`.
+//!
+//! ABI as the model passes it: `ioctl(fd, IOCTL_PRIVCMD_MMAPBATCH_V2,
+//! addr, domid, [frames])` returns what the ioctl returns: 0 even when
+//! frames failed (their errors are in the `err` array:
+//! [`PrivcmdFile::last_errors`]; a failed frame's PTE stays empty and a
+//! touch there is SIGBUS), -EINVAL for a bad range, never -ENOENT (no
+//! paging). Simplifications: no `IOCTL_PRIVCMD_RESTRICT`, no hypercall or
+//! resource ioctls, no auto-translated path.
+
+use super::ioc;
+use crate::arch::x86_64::{Pte, PteFlags};
+use crate::hv::Hypervisor;
+use crate::hv::machine::DomId;
+use crate::hv::mmu::PteMaddr;
+use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
+use crate::kernel::page::Mfn;
+use crate::kernel::pte::vm_get_page_prot;
+use crate::kernel::vma::{VmFlags, VmOperations, Vma};
+use crate::kernel::{Kernel, Pid};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+pub const PRIVCMD_PATH: &str = "/dev/xen/privcmd";
+
+/// `IOCTL_PRIVCMD_MMAPBATCH_V2`: `_IOC(_IOC_NONE, 'P', 4, sizeof(struct privcmd_mmapbatch_v2))`.
+pub const IOCTL_PRIVCMD_MMAPBATCH_V2: u64 = ioc(0, b'P', 4, 32);
+
+#[derive(Debug, Default)]
+pub struct PrivcmdNode;
+
+impl DeviceNode for PrivcmdNode {
+    fn open(
+        &self,
+        k: &mut Kernel,
+        _hv: &mut Hypervisor,
+        _pid: Pid,
+        _flags: u64,
+    ) -> KResult<Rc<dyn FileOperations>> {
+        if !k.pv {
+            return Err(Errno::ENODEV);
+        }
+        Ok(Rc::new(PrivcmdFile::default()))
+    }
+}
+
+/// An open `/dev/xen/privcmd`.
+#[derive(Debug, Default)]
+pub struct PrivcmdFile {
+    /// The `err` array of the last MMAPBATCH_V2 (0 or -errno per frame).
+    errs: RefCell<Vec<i64>>,
+}
+
+impl PrivcmdFile {
+    /// Per-frame results of the last `IOCTL_PRIVCMD_MMAPBATCH_V2`.
+    pub fn last_errors(&self) -> Vec<i64> {
+        self.errs.borrow().clone()
+    }
+}
+
+/// `privcmd_vm_ops`; `locked` is `vm_private_data == PRIV_VMA_LOCKED`.
+#[derive(Debug, Default)]
+pub struct PrivcmdVmOps {
+    locked: Cell<bool>,
+}
+
+impl VmOperations for PrivcmdVmOps {
+    /// `privcmd_close()`: nothing to do for a PV guest.
+    fn close(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _vma: &Vma) {}
+    fn has_close(&self) -> bool {
+        true
+    }
+    // privcmd_fault(): VM_FAULT_SIGBUS, the default.
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+impl PrivcmdFile {
+    /// `privcmd_ioctl_mmap_batch(.., 2)`.
+    fn mmap_batch_v2(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        args: &[IoctlArg],
+    ) -> KResult<u64> {
+        let addr = args.first().ok_or(Errno::EFAULT)?.int()?;
+        let dom = args.get(1).ok_or(Errno::EFAULT)?.int()? as DomId;
+        let frames = args.get(2).ok_or(Errno::EFAULT)?.list()?.to_vec();
+        let num = frames.len() as u64;
+        if num == 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.errs.replace(vec![0; frames.len()]);
+        let mm = k.mm(pid)?;
+        let vma = mm.find_vma(addr).cloned().ok_or(Errno::EINVAL)?;
+        let ops = vma
+            .ops
+            .as_ref()
+            .and_then(|o| o.as_any())
+            .and_then(|a| a.downcast_ref::<PrivcmdVmOps>())
+            .ok_or(Errno::EINVAL)?;
+        let end = addr.wrapping_add(num << 12);
+        if !ops.locked.get() {
+            // The first call must cover the whole VMA.
+            if addr != vma.start || end != vma.end {
+                return Err(Errno::EINVAL);
+            }
+            ops.locked.set(true);
+        } else {
+            if addr < vma.start || end > vma.end || end < addr {
+                return Err(Errno::EINVAL);
+            }
+            // privcmd_vma_range_is_mapped()
+            if !k.pt.leaf_entries(mm.pgd, addr, end).is_empty() {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let prot = vm_get_page_prot(vma.flags) | PteFlags::SPECIAL;
+        let mut errs = vec![0i64; frames.len()];
+        for (i, &mfn) in frames.iter().enumerate() {
+            let va = addr + ((i as u64) << 12);
+            let slot = match k.pte_alloc(pid, va) {
+                Ok(s) => s,
+                Err(e) => {
+                    errs[i] = -(e.0 as i64);
+                    continue;
+                }
+            };
+            let at = PteMaddr {
+                table: Mfn(slot.table),
+                index: slot.index,
+            };
+            // pte_mkspecial(mfn_pte(mfn, prot)) through HYPERVISOR_mmu_update(.., domid).
+            let new = Pte::new(mfn, prot);
+            let old = k.pt.get(slot);
+            match hv.mmu_update(k.domid, at, old, new, Some(dom)) {
+                Ok(()) => k.pt.set(slot, new),
+                Err(e) => errs[i] = -(e.errno().0 as i64),
+            }
+        }
+        self.errs.replace(errs);
+        Ok(0)
+    }
+}
+
+impl FileOperations for PrivcmdFile {
+    fn path(&self) -> String {
+        PRIVCMD_PATH.to_string()
+    }
+    fn dev_ino(&self) -> ((u32, u32), u64) {
+        ((0, 6), 1041)
+    }
+    /// `privcmd_mmap()`: DONTCOPY because `copy_page_range` cannot recreate
+    /// these mappings.
+    fn mmap(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, vma: &mut Vma) -> KResult<()> {
+        vma.flags |= VmFlags::IO
+            | VmFlags::PFNMAP
+            | VmFlags::DONTCOPY
+            | VmFlags::DONTEXPAND
+            | VmFlags::DONTDUMP;
+        vma.ops = Some(Rc::new(PrivcmdVmOps::default()));
+        Ok(())
+    }
+    fn ioctl(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        req: u64,
+        args: &[IoctlArg],
+    ) -> KResult<u64> {
+        match req {
+            IOCTL_PRIVCMD_MMAPBATCH_V2 => self.mmap_batch_v2(k, hv, pid, args),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}

@@ -1,0 +1,286 @@
+//! The generator: multi-actor operation sequences over a small world,
+//! written directly in the scenario language, so a reproducer is just the
+//! sequence that failed.
+//!
+//! Actors: domU (allocates and grants pages, ends access), qemu in dom0
+//! (gntdev and privcmd mappings, O_DIRECT sync and async I/O, munmap,
+//! UNMAP_GRANT_REF, fork, exit), a native process (syscalls with valid and
+//! invalid arguments). Completion order of async I/O is a choice.
+
+use super::chooser::Chooser;
+
+/// One action line of a generated scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub line: String,
+}
+
+/// The fixed part of every generated scenario.
+pub const WORLD: &str = "\
+domain dom0 pv privileged pages=4096
+domain domU pv pages=4096
+domain host native pages=4096
+process qemu in dom0
+process app in host mmap_base=0x7e0040000000
+disk xvda in dom0
+";
+
+#[derive(Clone, Debug)]
+struct Map {
+    off: String,
+    grants: Vec<usize>,
+    addr: Option<String>,
+    mapped_pages: Vec<bool>,
+}
+
+#[derive(Default)]
+struct State {
+    n: usize,
+    pages: Vec<String>,
+    grants: Vec<(String, bool)>,
+    gntdev: Option<String>,
+    privcmd: Option<String>,
+    disk: Option<String>,
+    maps: Vec<Map>,
+    reqs: Vec<String>,
+    children: Vec<String>,
+    app_maps: Vec<(String, u64)>,
+    mfns: Vec<String>,
+    pc_addr: Option<(String, bool)>,
+}
+
+impl State {
+    fn var(&mut self, p: &str) -> String {
+        self.n += 1;
+        format!("{p}{}", self.n)
+    }
+}
+
+const PROTS: [&str; 4] = ["PROT_NONE", "PROT_READ", "PROT_READ|PROT_WRITE", "PROT_READ|PROT_WRITE|PROT_EXEC"];
+const LENS: [&str; 6] = ["4K", "8K", "12K", "2M", "0", "4097"];
+
+/// Generate `steps` action lines.
+pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
+    let mut s = State::default();
+    let mut ops = Vec::new();
+    ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
+    while ops.len() < steps {
+        if let Some(op) = one(c, &mut s) {
+            ops.push(Op { line: op });
+        }
+    }
+    ops
+}
+
+fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
+    match c.choose(16) {
+        0 | 1 => {
+            let v = s.var("p");
+            s.pages.push(v.clone());
+            Some(format!("domU: {v} = alloc_page()"))
+        }
+        2 | 3 => {
+            let p = c.pick(&s.pages)?.clone();
+            let ro = c.chance(1, 4);
+            let v = s.var("g");
+            s.grants.push((v.clone(), ro));
+            Some(format!("domU: {v} = gnttab_grant_foreign_access({p}, dom0, {})", if ro { "ro" } else { "rw" }))
+        }
+        4 => {
+            if s.gntdev.is_some() && c.chance(3, 4) {
+                let d = s.var("d");
+                s.disk = Some(d.clone());
+                return Some(format!("qemu: {d} = open(\"/dev/xvda\", O_RDWR|O_DIRECT)"));
+            }
+            let v = s.var("fd");
+            s.gntdev = Some(v.clone());
+            Some(format!("qemu: {v} = open(\"/dev/xen/gntdev\", O_RDWR)"))
+        }
+        5 | 6 => {
+            let fd = s.gntdev.clone()?;
+            if s.grants.is_empty() {
+                return None;
+            }
+            let n = 1 + c.choose(2) as usize;
+            let gs: Vec<usize> = (0..n).map(|_| c.choose(s.grants.len() as u32) as usize).collect();
+            let names: Vec<String> = gs.iter().map(|&i| s.grants[i].0.clone()).collect();
+            let v = s.var("off");
+            s.maps.push(Map { off: v.clone(), grants: gs, addr: None, mapped_pages: Vec::new() });
+            Some(format!("qemu: {v} = ioctl({fd}, IOCTL_GNTDEV_MAP_GRANT_REF, domU, [{}])", names.join(", ")))
+        }
+        7 => {
+            let fd = s.gntdev.clone()?;
+            let i = c.choose(s.maps.len().max(1) as u32) as usize;
+            let m = s.maps.get_mut(i)?;
+            let v = format!("a{}", i + 1);
+            let n = m.grants.len();
+            let prot = if c.chance(1, 5) { "PROT_READ" } else { "PROT_READ|PROT_WRITE" };
+            m.addr = Some(v.clone());
+            m.mapped_pages = vec![true; n];
+            Some(format!("qemu: {v} = mmap(NULL, {}, {prot}, MAP_SHARED, {fd}, {})", n * 4096, m.off))
+        }
+        8 | 9 => {
+            let d = s.disk.clone()?;
+            let (addr, page) = mapped_addr(c, s)?;
+            let rw = if c.chance(2, 3) { "pread" } else { "pwrite" };
+            let off = c.choose(2) * 4096;
+            Some(format!("qemu: {rw}({d}, {addr} + {}, 4096, {off})", page * 4096))
+        }
+        10 => {
+            let d = s.disk.clone()?;
+            if !s.reqs.is_empty() && c.chance(1, 2) {
+                let i = c.choose(s.reqs.len() as u32) as usize;
+                let r = s.reqs.remove(i);
+                return Some(format!("qemu: io_complete({r})"));
+            }
+            let (addr, page) = mapped_addr(c, s)?;
+            let v = s.var("r");
+            s.reqs.push(v.clone());
+            let op = if c.chance(2, 3) { "READ" } else { "WRITE" };
+            Some(format!("qemu: {v} = io_submit({d}, {op}, {addr} + {}, 4096, 0)", page * 4096))
+        }
+        11 => {
+            if !s.reqs.is_empty() {
+                let i = c.choose(s.reqs.len() as u32) as usize;
+                let r = s.reqs.remove(i);
+                return Some(format!("qemu: io_complete({r})"));
+            }
+            let i = c.choose(s.maps.len().max(1) as u32) as usize;
+            let m = s.maps.get_mut(i)?;
+            let a = m.addr.clone()?;
+            let n = m.mapped_pages.len() as u32;
+            let p = c.choose(n.max(1));
+            if let Some(x) = m.mapped_pages.get_mut(p as usize) {
+                *x = false;
+            }
+            let len = if c.chance(1, 2) { 4096 } else { (n - p) as u64 * 4096 };
+            Some(format!("qemu: munmap({a} + {}, {len})", p * 4096))
+        }
+        12 => {
+            let fd = s.gntdev.clone()?;
+            let i = c.choose(s.maps.len().max(1) as u32) as usize;
+            let m = s.maps.get(i)?;
+            Some(format!("qemu: ioctl({fd}, IOCTL_GNTDEV_UNMAP_GRANT_REF, {}, {})", m.off, m.grants.len()))
+        }
+        13 => {
+            let (g, _) = c.pick(&s.grants)?.clone();
+            if c.chance(1, 2) {
+                let p = c.pick(&s.pages)?.clone();
+                return Some(format!("domU: read_page({p}, 0, 4)"));
+            }
+            Some(format!("domU: gnttab_end_foreign_access({g})"))
+        }
+        14 => {
+            if !s.children.is_empty() && c.chance(1, 2) {
+                let ch = s.children.pop()?;
+                return Some(format!("{ch}: exit()"));
+            }
+            if c.chance(1, 2) {
+                let v = s.var("child");
+                s.children.push(v.clone());
+                return Some(format!("qemu: {v} = fork()"));
+            }
+            privcmd(c, s)
+        }
+        _ => native(c, s),
+    }
+}
+
+/// privcmd in stages: open, learn an MFN, mmap, MMAPBATCH_V2, then I/O
+/// into it (GUP must refuse: VM_IO|VM_PFNMAP).
+fn privcmd(c: &mut Chooser, s: &mut State) -> Option<String> {
+    let Some(fd) = s.privcmd.clone() else {
+        let v = s.var("pc");
+        s.privcmd = Some(v.clone());
+        return Some(format!("qemu: {v} = open(\"/dev/xen/privcmd\", O_RDWR)"));
+    };
+    if s.mfns.is_empty() || c.chance(1, 4) {
+        let p = c.pick(&s.pages)?.clone();
+        let v = s.var("m");
+        s.mfns.push(v.clone());
+        return Some(format!("domU: {v} = pfn_to_mfn({p})"));
+    }
+    match &s.pc_addr {
+        None => {
+            let v = s.var("pa");
+            s.pc_addr = Some((v.clone(), false));
+            Some(format!("qemu: {v} = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, {fd}, 0)"))
+        }
+        Some((a, false)) => {
+            let a = a.clone();
+            let m = c.pick(&s.mfns)?.clone();
+            s.pc_addr = Some((a.clone(), true));
+            Some(format!("qemu: ioctl({fd}, IOCTL_PRIVCMD_MMAPBATCH_V2, {a}, domU, [{m}])"))
+        }
+        Some((a, true)) => {
+            let d = s.disk.clone()?;
+            Some(format!("qemu: pread({d}, {a}, 4096, 0)"))
+        }
+    }
+}
+
+fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {
+    let mapped: Vec<&Map> = s.maps.iter().filter(|m| m.addr.is_some()).collect();
+    let m = c.pick(&mapped)?;
+    let page = c.choose(m.mapped_pages.len().max(1) as u32) as usize;
+    Some((m.addr.clone()?, page))
+}
+
+fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
+    match c.choose(6) {
+        0 | 1 => {
+            let v = s.var("x");
+            let len = *c.pick(&LENS)?;
+            let prot = *c.pick(&PROTS)?;
+            let flags = *c.pick(&["MAP_PRIVATE|MAP_ANONYMOUS", "MAP_SHARED|MAP_ANONYMOUS", "MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE", "MAP_PRIVATE"])?;
+            let bytes = match len {
+                "4K" => 4096,
+                "8K" => 8192,
+                "12K" => 12288,
+                "2M" => 2 << 20,
+                _ => 4096,
+            };
+            s.app_maps.push((v.clone(), bytes));
+            Some(format!("app: {v} = mmap(NULL, {len}, {prot}, {flags}, -1, 0)"))
+        }
+        2 => {
+            let (a, len) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
+            let prot = *c.pick(&PROTS)?;
+            Some(format!("app: mprotect({a} + {off}, 4K, {prot})"))
+        }
+        3 => {
+            let (a, len) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
+            Some(format!("app: store({a} + {off}, \"hi\")"))
+        }
+        4 => {
+            let (a, len) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
+            Some(format!("app: load({a} + {off}, 2)"))
+        }
+        _ => {
+            let (a, len) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
+            let l = *c.pick(&LENS)?;
+            Some(format!("app: munmap({a} + {off}, {l})"))
+        }
+    }
+}
+
+/// The scenario text for `ops`; with `checks`, a `check` after every action.
+pub fn script(ops: &[Op], checks: bool) -> String {
+    let mut s = String::from(WORLD);
+    s.push('\n');
+    for op in ops {
+        s.push_str(&op.line);
+        s.push('\n');
+        if checks {
+            s.push_str("check\n");
+        }
+    }
+    if !checks {
+        s.push_str("check\n");
+    }
+    s
+}

@@ -1,0 +1,569 @@
+//! Runs a checked scenario against a [`World`]: builds the domains,
+//! processes, files and disks it declares, performs each action, checks
+//! expectations, runs `show` and `check`, and reports [`Event`]s as it goes.
+//! The caller decides how events look (see `output.rs`).
+
+pub mod output;
+
+use crate::hv::machine::DomId;
+use crate::hv::truth::Violation;
+use crate::invariants;
+use crate::kernel::Pid;
+use crate::kernel::errno::Errno;
+use crate::kernel::file::IoctlArg;
+use crate::kernel::gup::{FOLL_PIN, GupPage};
+use crate::kernel::memory::VmFault;
+use crate::kernel::mmap::DEFAULT_MMAP_BASE;
+use crate::kernel::uaccess::Signal as KSignal;
+use crate::kernel::variant::{UnmapPolicy as KUnmap, Variant, VariantKind};
+use crate::script::{
+    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, KernelVariant, ScriptError, ShowStep,
+    SigCode, Span, StepKind, UnmapPolicy, Value,
+};
+use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
+use crate::world::{DEFAULT_DOMAIN_PAGES, DEFAULT_MACHINE_FRAMES, World};
+use std::collections::BTreeMap;
+
+/// Default `start_brk` of a scenario process: where the heap of a
+/// non-randomised PIE would start (0x555555554000 + a few pages).
+pub const DEFAULT_START_BRK: u64 = 0x5555_5555_9000;
+
+/// What a call returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallResult {
+    /// A raw return value (negative errno as two's complement).
+    Value(u64),
+    Bytes(Vec<u8>),
+    Signal { sig: &'static str, code: &'static str, addr: u64 },
+}
+
+impl CallResult {
+    fn errno(e: Errno) -> CallResult {
+        CallResult::Value(e.as_ret())
+    }
+    fn from_signal(s: KSignal) -> CallResult {
+        let (sig, code) = match s.fault {
+            VmFault::MapErr => ("SIGSEGV", "maperr"),
+            VmFault::AccErr => ("SIGSEGV", "accerr"),
+            VmFault::SigBus => ("SIGBUS", "adrerr"),
+            // An OOM during a user access kills the task in Linux; the
+            // model reports it as SIGBUS (VM_FAULT_OOM has no signal code).
+            VmFault::Oom => ("SIGBUS", "adrerr"),
+        };
+        CallResult::Signal { sig, code, addr: s.addr }
+    }
+}
+
+/// The verdict on a `= EXPECTED`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectOutcome {
+    pub held: bool,
+    /// The expectation as written.
+    pub expected: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    Step { line: u32, actor: String, call: String, result: CallResult, expect: Option<ExpectOutcome> },
+    Show { line: u32, what: &'static str, text: String },
+    Violation { line: u32, violation: Violation },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub expectations_failed: u32,
+    pub violations: u32,
+}
+
+impl Outcome {
+    /// 0 when every expectation held and no invariant broke, else 1.
+    pub fn status(&self) -> i32 {
+        if self.expectations_failed == 0 && self.violations == 0 { 0 } else { 1 }
+    }
+}
+
+/// The kernel variant a script runs with: `--kernel` beats the file's line.
+pub fn effective_variant(script: &CheckedScript, override_: Option<KernelConfig>) -> Variant {
+    let cfg = override_.or(script.kernel);
+    let Some(cfg) = cfg else { return Variant::default() };
+    let kind = match cfg.variant {
+        KernelVariant::FindSpecialPage => VariantKind::FindSpecialPage,
+        KernelVariant::M2pOverride => VariantKind::M2pOverride,
+        KernelVariant::NoSpecialPte => VariantKind::NoSpecialPte,
+        KernelVariant::NoFindSpecialPage => VariantKind::NoFindSpecialPage,
+    };
+    let mut v = Variant::new(kind);
+    match cfg.unmap {
+        Some(UnmapPolicy::Deferred) => v.unmap = KUnmap::Deferred,
+        Some(UnmapPolicy::Immediate) => v.unmap = KUnmap::Immediate,
+        None => {}
+    }
+    v
+}
+
+/// A runtime error that stops the run (exit status 2), positioned in the
+/// script (e.g. a variable holding bytes used as an address).
+pub type RunError = ScriptError;
+
+pub struct Runner<'s> {
+    pub script: &'s CheckedScript,
+    pub world: World,
+    env: Env,
+    doms: Vec<Option<DomId>>,
+    procs: Vec<Option<(DomId, Pid)>>,
+    disks: Vec<Option<DiskId>>,
+    pins: BTreeMap<String, (DomId, Pid, Vec<GupPage>)>,
+    pub outcome: Outcome,
+}
+
+fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
+    ScriptError::new(span, msg.into())
+}
+
+impl<'s> Runner<'s> {
+    pub fn new(script: &'s CheckedScript, variant: Variant) -> Runner<'s> {
+        let frames = script.machine_frames.unwrap_or(DEFAULT_MACHINE_FRAMES);
+        Runner {
+            script,
+            world: World::new(frames, variant),
+            env: Env::new(),
+            doms: vec![None; script.domains.len()],
+            procs: vec![None; script.processes.len()],
+            disks: vec![None; script.disks.len()],
+            pins: BTreeMap::new(),
+            outcome: Outcome::default(),
+        }
+    }
+
+    /// The value bound to a script variable, if any.
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.env.get(name)
+    }
+
+    /// The kernel pid of a script process, if it exists.
+    pub fn pid_of(&self, name: &str) -> Option<(DomId, Pid)> {
+        self.script.process_by_name(name).and_then(|p| self.procs.get(p.0).copied().flatten())
+    }
+
+    /// Run every step, reporting events to `sink`. Stops early only on a
+    /// runtime script error.
+    pub fn run(&mut self, sink: &mut dyn FnMut(&Event)) -> Result<Outcome, RunError> {
+        for step in &self.script.steps {
+            self.step(step.line, step.span, &step.kind, sink)?;
+            self.world.run_deferred_work();
+        }
+        // Violations observed during the run and never reported by a check.
+        let left: Vec<Violation> = std::mem::take(&mut self.world.hv.observed);
+        let last = self.script.steps.last().map_or(0, |s| s.line);
+        for v in left {
+            self.outcome.violations += 1;
+            sink(&Event::Violation { line: last, violation: v });
+        }
+        Ok(self.outcome.clone())
+    }
+
+    fn step(&mut self, line: u32, span: Span, kind: &StepKind, sink: &mut dyn FnMut(&Event)) -> Result<(), RunError> {
+        let script = self.script;
+        match kind {
+            StepKind::Domain(d) => {
+                let decl = &script.domains[d.0];
+                let pv = decl.kind == script::ast::DomainKind::Pv;
+                let pages = decl.pages.unwrap_or(DEFAULT_DOMAIN_PAGES);
+                let id = self
+                    .world
+                    .add_xen_domain(&decl.name, pv, pages, decl.privileged)
+                    .map_err(|e| rt_err(decl.span, format!("cannot build domain `{}` with {pages} pages: {e}", decl.name)))?;
+                self.doms[d.0] = Some(id);
+            }
+            StepKind::Process(p) => {
+                let decl = &script.processes[p.0];
+                let dom = self.dom(decl.domain.0, decl.span)?;
+                let (k, _) = self.world.kh(dom).map_err(|e| rt_err(decl.span, e.to_string()))?;
+                let pid = k
+                    .spawn(decl.uid, decl.mmap_base.unwrap_or(DEFAULT_MMAP_BASE), decl.brk.unwrap_or(DEFAULT_START_BRK))
+                    .map_err(|e| rt_err(decl.span, format!("cannot create process `{}`: {e}", decl.name)))?;
+                self.procs[p.0] = Some((dom, pid));
+            }
+            StepKind::File(f) => {
+                let decl = &script.files[f.0];
+                let dom = self.dom(decl.domain.0, decl.span)?;
+                let (k, _) = self.world.kh(dom).map_err(|e| rt_err(decl.span, e.to_string()))?;
+                let ino = k.shmem.create(&decl.name, crate::kernel::shmem::InodeKind::Tmpfs, decl.size.unwrap_or(0));
+                k.shmem_get(ino); // the directory entry keeps it
+            }
+            StepKind::Disk(d) => {
+                let decl = &script.disks[d.0];
+                let dom = self.dom(decl.domain.0, decl.span)?;
+                let id = self
+                    .world
+                    .add_disk(&decl.name, dom, decl.sectors.unwrap_or(DEFAULT_DISK_SECTORS))
+                    .map_err(|e| rt_err(decl.span, format!("cannot create disk `{}`: {e}", decl.name)))?;
+                self.disks[d.0] = Some(id);
+            }
+            StepKind::Action(a) => {
+                let result = self.action(a, span)?;
+                if let Some(Binding::Var(name)) = &a.bind {
+                    let v = match &result {
+                        CallResult::Value(v) => Value::Int(*v),
+                        CallResult::Bytes(b) => Value::Bytes(b.clone()),
+                        CallResult::Signal { .. } => Value::Int(Errno::EFAULT.as_ret()),
+                    };
+                    self.env.bind(name.clone(), v);
+                }
+                let expect = match &a.expect {
+                    None => None,
+                    Some(e) => {
+                        let held = self.expectation_holds(e, &result)?;
+                        if !held {
+                            self.outcome.expectations_failed += 1;
+                        }
+                        Some(ExpectOutcome { held, expected: script.src[e.span.start..e.span.end].to_string() })
+                    }
+                };
+                let call = call_text(script, line, a);
+                sink(&Event::Step { line, actor: script.actor_name(a.actor).to_string(), call, result, expect });
+            }
+            StepKind::Show(s) => {
+                let text = self.show(s, span)?;
+                sink(&Event::Show { line, what: s.what(), text });
+            }
+            StepKind::Check => {
+                for v in invariants::check_world(&mut self.world) {
+                    self.outcome.violations += 1;
+                    sink(&Event::Violation { line, violation: v });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dom(&self, d: usize, span: Span) -> Result<DomId, RunError> {
+        self.doms.get(d).copied().flatten().ok_or_else(|| rt_err(span, "domain used before it was built"))
+    }
+
+    fn proc(&self, p: usize, span: Span) -> Result<Option<(DomId, Pid)>, RunError> {
+        match self.procs.get(p) {
+            Some(x) => Ok(*x),
+            None => Err(rt_err(span, "unknown process")),
+        }
+    }
+
+    fn eval_args(&self, a: &Action) -> Result<Vec<Value>, RunError> {
+        a.args.iter().map(|e| script::eval(e, &self.env)).collect()
+    }
+
+    fn expectation_holds(&self, e: &script::Expected, r: &CallResult) -> Result<bool, RunError> {
+        Ok(match (&e.kind, r) {
+            (ExpectedKind::Ok, CallResult::Value(v)) => (*v as i64) >= 0,
+            (ExpectedKind::Ok, CallResult::Bytes(_)) => true,
+            (ExpectedKind::Ok, CallResult::Signal { .. }) => false,
+            (ExpectedKind::Signal { signal, code, addr }, CallResult::Signal { sig, code: c, addr: at }) => {
+                let sig_ok = signal_name(*signal) == *sig;
+                let code_ok = code.as_ref().is_none_or(|cd| sigcode_name(cd.node) == *c);
+                let addr_ok = match addr {
+                    None => true,
+                    Some(x) => match script::eval(x, &self.env)? {
+                        Value::Int(v) => v == *at,
+                        _ => false,
+                    },
+                };
+                sig_ok && code_ok && addr_ok
+            }
+            (ExpectedKind::Signal { .. }, _) => false,
+            (ExpectedKind::Value(x), r) => match (script::eval(x, &self.env)?, r) {
+                (Value::Int(v), CallResult::Value(got)) => v == *got,
+                (Value::Bytes(b), CallResult::Bytes(got)) => b == *got,
+                _ => false,
+            },
+        })
+    }
+
+    fn show(&mut self, s: &ShowStep, span: Span) -> Result<String, RunError> {
+        use crate::report;
+        let int = |v: Value, what: &str| v.as_int().ok_or_else(|| rt_err(span, format!("{what} must be a number")));
+        Ok(match s {
+            ShowStep::Maps(p) => match self.proc(p.0, span)? {
+                Some((d, pid)) => report::maps(self.world.kernel(d).map_err(|e| rt_err(span, e.to_string()))?, pid),
+                None => String::new(),
+            },
+            ShowStep::Smaps(p) => match self.proc(p.0, span)? {
+                Some((d, pid)) => report::smaps(&self.world, d, pid),
+                None => String::new(),
+            },
+            ShowStep::Pagemap { process, addr, len } => {
+                let a = int(script::eval(addr, &self.env)?, "the address")?;
+                let l = int(script::eval(len, &self.env)?, "the length")?;
+                match self.proc(process.0, span)? {
+                    Some((d, pid)) => report::pagemap_letters(&self.world, d, pid, a, l),
+                    None => String::new(),
+                }
+            }
+            ShowStep::Pagetable { process, addr } => {
+                let a = int(script::eval(addr, &self.env)?, "the address")?;
+                match self.proc(process.0, span)? {
+                    Some((d, pid)) => report::pagetable_walk(&self.world, d, pid, a),
+                    None => String::new(),
+                }
+            }
+            ShowStep::Grants(d) => {
+                let dom = self.dom(d.0, span)?;
+                self.world.show_grants(dom)
+            }
+            ShowStep::Page { domain, pfn } => {
+                let dom = self.dom(domain.0, span)?;
+                let pfn = int(script::eval(pfn, &self.env)?, "the pfn")?;
+                report::page(&self.world, dom, pfn)
+            }
+        })
+    }
+
+    fn action(&mut self, a: &Action, span: Span) -> Result<CallResult, RunError> {
+        let args = self.eval_args(a)?;
+        let int = |i: usize| -> Result<u64, RunError> {
+            match args.get(i) {
+                Some(Value::Int(v)) => Ok(*v),
+                Some(Value::Domain(d)) => Ok(d.0 as u64),
+                Some(_) => Err(rt_err(a.args.get(i).map_or(span, |e| e.span), "expected a number here")),
+                None => Err(rt_err(span, "missing argument")),
+            }
+        };
+        let bytes = |i: usize| -> Result<Vec<u8>, RunError> {
+            match args.get(i) {
+                Some(Value::Bytes(b)) => Ok(b.clone()),
+                _ => Err(rt_err(a.args.get(i).map_or(span, |e| e.span), "expected bytes here")),
+            }
+        };
+        let res = |r: Result<u64, Errno>| match r {
+            Ok(v) => CallResult::Value(v),
+            Err(e) => CallResult::errno(e),
+        };
+        match a.actor {
+            Actor::Process(p) => {
+                let Some((dom, pid)) = self.proc(p.0, span)? else { return Ok(CallResult::errno(Errno::ESRCH)) };
+                self.process_call(a, span, dom, pid, &args, &int, &bytes, &res)
+            }
+            Actor::Domain(d) => {
+                let dom = self.dom(d.0, span)?;
+                let dom_arg = |i: usize| -> Result<DomId, RunError> {
+                    match args.get(i) {
+                        Some(Value::Domain(x)) => self.dom(x.0, span),
+                        Some(Value::Int(v)) => Ok(*v as DomId),
+                        _ => Err(rt_err(span, "expected a domain")),
+                    }
+                };
+                let xen = |r: XenResult<u64>| match r {
+                    Ok(v) => CallResult::Value(v),
+                    Err(e) => CallResult::Value(e.as_ret()),
+                };
+                Ok(match a.call.call {
+                    Call::AllocPage => xen(self.world.alloc_page(dom)),
+                    Call::FreePage => xen(self.world.free_page(dom, int(0)?)),
+                    Call::WritePage => xen(self.world.write_page(dom, int(0)?, int(1)?, &bytes(2)?)),
+                    Call::ReadPage => match self.world.read_page(dom, int(0)?, int(1)?, int(2)?) {
+                        Ok(b) => CallResult::Bytes(b),
+                        Err(e) => CallResult::Value(e.as_ret()),
+                    },
+                    Call::GnttabGrantForeignAccess => {
+                        let grantee = dom_arg(1)?;
+                        xen(self.world.gnttab_grant_foreign_access(dom, int(0)?, grantee, int(2)? != 0))
+                    }
+                    Call::GnttabEndForeignAccess => xen(self.world.gnttab_end_foreign_access(dom, int(0)?)),
+                    Call::PfnToMfn => xen(self.world.pfn_to_mfn(dom, int(0)?)),
+                    _ => CallResult::errno(Errno::ENOSYS),
+                })
+            }
+            Actor::Disk(d) => {
+                let Some(disk) = self.disks.get(d.0).copied().flatten() else { return Ok(CallResult::errno(Errno::ENODEV)) };
+                Ok(match a.call.call {
+                    Call::DiskWrite => res(self.world.disk_write(disk, int(0)?, &bytes(1)?)),
+                    Call::DiskRead => match self.world.disk_read(disk, int(0)?, int(1)?) {
+                        Ok(b) => CallResult::Bytes(b),
+                        Err(e) => CallResult::errno(e),
+                    },
+                    _ => CallResult::errno(Errno::ENOSYS),
+                })
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn process_call(
+        &mut self,
+        a: &Action,
+        span: Span,
+        dom: DomId,
+        pid: Pid,
+        args: &[Value],
+        int: &dyn Fn(usize) -> Result<u64, RunError>,
+        bytes: &dyn Fn(usize) -> Result<Vec<u8>, RunError>,
+        res: &dyn Fn(Result<u64, Errno>) -> CallResult,
+    ) -> Result<CallResult, RunError> {
+        let sig = |r: Result<(), KSignal>| match r {
+            Ok(()) => CallResult::Value(0),
+            Err(s) => CallResult::from_signal(s),
+        };
+        let path = |i: usize| -> Result<String, RunError> { Ok(String::from_utf8_lossy(&bytes(i)?).into_owned()) };
+        if self.world.kernel(dom).map_or(true, |k| !k.procs.contains_key(&pid)) {
+            return Ok(CallResult::errno(Errno::ESRCH));
+        }
+        let c = a.call.call;
+        // Calls that need the world rather than one kernel.
+        match c {
+            Call::IoSubmit => return Ok(res(self.world.io_submit(dom, pid, int(0)?, int(1)? != 0, int(2)?, int(3)?, int(4)?))),
+            Call::IoComplete => return Ok(res(self.world.io_complete(dom, pid, int(0)?))),
+            _ => {}
+        }
+        let (k, hv) = self.world.kh(dom).map_err(|e| rt_err(span, e.to_string()))?;
+        Ok(match c {
+            Call::Mmap => res(k.sys_mmap(hv, pid, int(0)?, int(1)?, int(2)?, int(3)?, int(4)?, int(5)?)),
+            Call::Munmap => res(k.do_munmap(hv, pid, int(0)?, int(1)?)),
+            Call::Mprotect => res(k.sys_mprotect(hv, pid, int(0)?, int(1)?, int(2)?)),
+            Call::Mremap => {
+                let new_addr = if args.len() > 4 { int(4)? } else { 0 };
+                res(k.sys_mremap(hv, pid, int(0)?, int(1)?, int(2)?, int(3)?, new_addr))
+            }
+            Call::Madvise => res(k.sys_madvise(hv, pid, int(0)?, int(1)?, int(2)?)),
+            Call::Mlock => res(k.sys_mlock(hv, pid, int(0)?, int(1)?)),
+            Call::Mlock2 => res(k.sys_mlock2(hv, pid, int(0)?, int(1)?, int(2)?)),
+            Call::Munlock => res(k.sys_munlock(hv, pid, int(0)?, int(1)?)),
+            Call::Mlockall => res(k.sys_mlockall(hv, pid, int(0)?)),
+            Call::Munlockall => res(k.sys_munlockall(hv, pid)),
+            Call::Mseal => res(k.sys_mseal(hv, pid, int(0)?, int(1)?, int(2)?)),
+            Call::Msync => res(k.sys_msync(hv, pid, int(0)?, int(1)?, int(2)?)),
+            Call::Mincore => {
+                if args.len() > 2 {
+                    res(k.sys_mincore_user(hv, pid, int(0)?, int(1)?, int(2)?))
+                } else {
+                    match k.sys_mincore(hv, pid, int(0)?, int(1)?) {
+                        Ok(v) => CallResult::Bytes(v),
+                        Err(e) => CallResult::errno(e),
+                    }
+                }
+            }
+            Call::Brk => res(k.sys_brk(hv, pid, int(0)?)),
+            Call::Setrlimit => res(k.sys_setrlimit(pid, int(0)?, int(1)?, int(2)?)),
+            Call::Store => sig(k.user_write(hv, pid, int(0)?, &bytes(1)?)),
+            Call::Load => match k.user_read(hv, pid, int(0)?, int(1)?) {
+                Ok(b) => CallResult::Bytes(b),
+                Err(s) => CallResult::from_signal(s),
+            },
+            Call::Touch => sig(k.sys_touch(hv, pid, int(0)?, int(1)?, int(2)? != 0)),
+            Call::Open => res(k.sys_open(hv, pid, &path(0)?, int(1)?)),
+            Call::MemfdCreate => res(k.sys_memfd_create(pid, &path(0)?)),
+            Call::Ftruncate => res(k.sys_ftruncate(hv, pid, int(0)?, int(1)?)),
+            Call::Close => res(k.sys_close(hv, pid, int(0)?)),
+            Call::Ioctl => {
+                let mut iargs = Vec::new();
+                for v in args.iter().skip(2) {
+                    iargs.push(match v {
+                        Value::Int(x) => IoctlArg::Int(*x),
+                        Value::Domain(d) => IoctlArg::Int(self.doms.get(d.0).copied().flatten().unwrap_or(DomId::MAX) as u64),
+                        Value::List(l) => IoctlArg::List(l.iter().filter_map(Value::as_int).collect()),
+                        Value::Bytes(_) => return Err(rt_err(span, "ioctl arguments are numbers or lists")),
+                    });
+                }
+                let (k, hv) = self.world.kh(dom).map_err(|e| rt_err(span, e.to_string()))?;
+                res(k.sys_ioctl(hv, pid, int(0)?, int(1)?, &iargs))
+            }
+            Call::Pread => res(k.sys_pread(hv, pid, int(0)?, int(1)?, int(2)?, int(3)?)),
+            Call::Pwrite => res(k.sys_pwrite(hv, pid, int(0)?, int(1)?, int(2)?, int(3)?)),
+            Call::PinUserPages => {
+                let (start, n, flags) = (int(0)?, int(1)?, int(2)?);
+                match k.get_user_pages(hv, pid, start, n, flags | FOLL_PIN) {
+                    Ok(pages) => {
+                        let count = pages.len() as u64;
+                        if let Some(Binding::Var(name)) = &a.bind {
+                            if let Some((d, p, old)) = self.pins.insert(name.clone(), (dom, pid, pages)) {
+                                // Rebinding the variable drops nothing: keep the
+                                // old pins reachable under a hidden name.
+                                self.pins.insert(format!("{name}#{}", self.pins.len()), (d, p, old));
+                            }
+                        } else {
+                            // Unnamed pins can never be released: that is the scenario's choice.
+                            self.pins.insert(format!("#{}", self.pins.len()), (dom, pid, pages));
+                        }
+                        CallResult::Value(count)
+                    }
+                    Err(e) => CallResult::errno(e),
+                }
+            }
+            Call::UnpinUserPages => {
+                let name = match a.args.first().map(|e| &e.kind) {
+                    Some(script::ExprKind::Var(n)) => n.clone(),
+                    _ => return Ok(CallResult::errno(Errno::EINVAL)),
+                };
+                match self.pins.remove(&name) {
+                    Some((d, _, pages)) => {
+                        let n = pages.len() as u64;
+                        let (k, _) = self.world.kh(d).map_err(|e| rt_err(span, e.to_string()))?;
+                        for p in pages {
+                            k.gup_release(p);
+                        }
+                        CallResult::Value(n)
+                    }
+                    None => CallResult::errno(Errno::EINVAL),
+                }
+            }
+            Call::Fork => match k.sys_fork(hv, pid) {
+                Ok(child) => {
+                    if let Some(Binding::Child(cp)) = &a.bind {
+                        if let Some(slot) = self.procs.get_mut(cp.0) {
+                            *slot = Some((dom, child));
+                        }
+                    }
+                    CallResult::Value(child as u64)
+                }
+                Err(e) => CallResult::errno(e),
+            },
+            Call::Exit => res(k.sys_exit(hv, pid).map(|_| 0)),
+            _ => CallResult::errno(Errno::ENOSYS),
+        })
+    }
+}
+
+/// The action as written, without its expectation.
+fn call_text(script: &CheckedScript, line: u32, a: &Action) -> String {
+    let text = script.line_text(line);
+    let text = match text.find(':') {
+        Some(i) => text[i + 1..].trim_start(),
+        None => text,
+    };
+    let text = match text.find('#') {
+        Some(i) if !text[..i].contains('"') => &text[..i],
+        _ => text,
+    };
+    let mut t = text.trim_end().to_string();
+    if let Some(e) = &a.expect {
+        let full = script.line_text(line);
+        let line_start = script.src[..e.span.start].rfind('\n').map_or(0, |i| i + 1);
+        let exp_col = e.span.start - line_start;
+        let cut = full.get(..exp_col).unwrap_or(full);
+        let cut = cut.trim_end().strip_suffix('=').unwrap_or(cut).trim_end();
+        let cut = match cut.find(':') {
+            Some(i) => cut[i + 1..].trim_start(),
+            None => cut,
+        };
+        t = cut.to_string();
+    }
+    t
+}
+
+pub fn signal_name(s: script::ast::Signal) -> &'static str {
+    match s {
+        script::ast::Signal::Segv => "SIGSEGV",
+        script::ast::Signal::Bus => "SIGBUS",
+    }
+}
+
+pub fn sigcode_name(c: SigCode) -> &'static str {
+    match c {
+        SigCode::Maperr => "maperr",
+        SigCode::Accerr => "accerr",
+        SigCode::Pkuerr => "pkuerr",
+        SigCode::Adraln => "adraln",
+        SigCode::Adrerr => "adrerr",
+        SigCode::Objerr => "objerr",
+        SigCode::MceerrAr => "mceerr_ar",
+        SigCode::MceerrAo => "mceerr_ao",
+    }
+}

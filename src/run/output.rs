@@ -1,0 +1,157 @@
+//! How runs look: text for people, JSON lines (schema 1) for programs.
+//! SCENARIO.md "Running" is the contract for both.
+
+use super::{CallResult, Event, Outcome};
+use crate::script::format_return;
+use serde_json::{Value as J, json};
+
+/// A raw value as people read it: `-EINVAL` for errors, decimal below
+/// 0x10000, hex above (addresses).
+pub fn format_value(v: u64) -> String {
+    let s = v as i64;
+    if s < 0 {
+        return format_return(v);
+    }
+    if v < 0x10000 { v.to_string() } else { format!("{v:#x}") }
+}
+
+/// Bytes as a scenario would write them: `x"5a5a"`, runs compressed as
+/// `x"5a" * 4096`, long mixed data elided in the middle.
+pub fn format_bytes(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "x\"\"".to_string();
+    }
+    if b.len() > 8 && b.iter().all(|&x| x == b[0]) {
+        return format!("x\"{:02x}\" * {}", b[0], b.len());
+    }
+    let hex = |s: &[u8]| s.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    if b.len() <= 32 {
+        format!("x\"{}\"", hex(b))
+    } else {
+        format!("x\"{}\" ++ ... ({} bytes) ++ x\"{}\"", hex(&b[..16]), b.len(), hex(&b[b.len() - 8..]))
+    }
+}
+
+pub fn format_result(r: &CallResult) -> String {
+    match r {
+        CallResult::Value(v) => format_value(*v),
+        CallResult::Bytes(b) => format_bytes(b),
+        CallResult::Signal { sig, code, addr } => format!("{sig}:{code}@{addr:#x}"),
+    }
+}
+
+/// ANSI styling, used only when the output is a terminal.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    pub fn red(self, s: &str) -> String {
+        self.paint("31;1", s)
+    }
+    pub fn green(self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn dim(self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    pub fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+/// One event as text lines (each ending in a newline).
+pub fn event_text(file: &str, e: &Event, st: Style) -> String {
+    match e {
+        Event::Step { line, actor, call, result, expect } => {
+            let head = format!("{line:>4}  {actor}: {call}");
+            let res = format_result(result);
+            let mut s = format!("{head}  {} {res}", st.dim("->"));
+            match expect {
+                Some(x) if x.held => s.push_str(&format!("  {}", st.green("ok"))),
+                Some(x) => s.push_str(&format!("  {} {file}:{line}: expected {}, got {res}", st.red("FAILED"), x.expected)),
+                None => {}
+            }
+            s.push('\n');
+            s
+        }
+        Event::Show { line, what, text } => {
+            let mut s = st.dim(&format!("{line:>4}  show {what}:")) + "\n";
+            for l in text.lines() {
+                s.push_str("      ");
+                s.push_str(l);
+                s.push('\n');
+            }
+            s
+        }
+        Event::Violation { line, violation } => {
+            format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message)
+        }
+    }
+}
+
+pub fn outcome_text(o: &Outcome, st: Style) -> String {
+    let verdict = if o.status() == 0 { st.green("PASS") } else { st.red("FAIL") };
+    format!(
+        "outcome: {verdict} ({} expectation{} failed, {} violation{})\n",
+        o.expectations_failed,
+        if o.expectations_failed == 1 { "" } else { "s" },
+        o.violations,
+        if o.violations == 1 { "" } else { "s" }
+    )
+}
+
+fn result_json(r: &CallResult) -> J {
+    match r {
+        CallResult::Value(v) => {
+            let s = *v as i64;
+            if (-4095..0).contains(&s) {
+                let name = crate::script::errno_name((-s) as i32).map_or_else(|| (-s).to_string(), str::to_string);
+                json!({ "errno": name })
+            } else {
+                json!({ "value": v })
+            }
+        }
+        CallResult::Bytes(b) => json!({ "bytes": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+        CallResult::Signal { sig, code, addr } => json!({ "signal": sig, "code": code, "addr": addr }),
+    }
+}
+
+/// One event as a JSON object (schema 1).
+pub fn event_json(file: &str, e: &Event) -> J {
+    match e {
+        Event::Step { line, actor, call, result, expect } => {
+            let mut o = json!({ "schema": 1, "type": "step", "file": file, "line": line, "actor": actor, "call": call, "result": result_json(result) });
+            if let Some(x) = expect {
+                o["expect"] = json!(if x.held { "held" } else { "failed" });
+            }
+            o
+        }
+        Event::Show { line, what, text } => json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text }),
+        Event::Violation { line, violation: v } => json!({
+            "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
+            "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns
+        }),
+    }
+}
+
+pub fn outcome_json(file: &str, o: &Outcome) -> J {
+    json!({ "schema": 1, "type": "outcome", "file": file, "expectations_failed": o.expectations_failed, "violations": o.violations, "status": o.status() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn values() {
+        assert_eq!(format_value((-22i64) as u64), "-EINVAL");
+        assert_eq!(format_value(4096), "4096");
+        assert_eq!(format_value(0x7e00_3fff_e000), "0x7e003fffe000");
+        assert_eq!(format_bytes(&[0x5a; 4096]), "x\"5a\" * 4096");
+        assert_eq!(format_bytes(&[0, 0]), "x\"0000\"");
+    }
+}

@@ -1,0 +1,525 @@
+//! Differential tests of `report::{maps, smaps, pagemap_entries}` against
+//! the kernel this test runs on (Linux 6.18 x86-64, as root).
+//!
+//! Each test builds a layout twice: for real in this test process (fixed
+//! addresses with MAP_FIXED_NOREPLACE in a range of its own, far below any
+//! randomised `mmap_base`), and in the model at the same addresses. Then it
+//! compares `/proc/self/maps` lines (everything but the inode number of
+//! named mappings: the model's inode numbers are its own), whole smaps
+//! blocks (same exception), and the flag bits (55-63) of every pagemap
+//! entry (PFNs differ by nature; a non-present entry is compared whole).
+//! Sharing is made with fork(): the child only blocks on a pipe, then
+//! `_exit`s.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+use mmsim::hv::machine::DomId;
+use mmsim::kernel::Pid;
+use mmsim::kernel::mmap::*;
+use mmsim::kernel::variant::Variant;
+use mmsim::kernel::vma::VmFlags;
+use mmsim::report;
+use mmsim::world::World;
+
+const PS: u64 = 4096;
+const NOREPLACE: i32 = 0x100000;
+const MADV_HUGEPAGE: i32 = 14;
+const MADV_GUARD_INSTALL: i32 = 102;
+
+// ---------------------------------------------------------------- host side
+
+/// Host tests run one at a time: a fork() in one test would otherwise
+/// share the pages of another test's mappings with its child.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Host mappings inside `[base, base + span)`, unmapped on drop; holds the
+/// serialisation lock for its whole life.
+struct Host {
+    base: u64,
+    span: u64,
+    children: Vec<(libc::pid_t, i32)>,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Host {
+    fn new(base: u64, span: u64) -> Host {
+        let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        Host { base, span, children: Vec::new(), _serial: g }
+    }
+    fn mmap(&self, addr: u64, len: u64, prot: i32, flags: i32, fd: i32, off: i64) {
+        assert!(addr >= self.base && addr + len <= self.base + self.span);
+        // SAFETY: a fixed address in a range this test owns; NOREPLACE
+        // refuses to touch anything already mapped.
+        let p = unsafe { libc::mmap(addr as *mut libc::c_void, len as usize, prot, flags | NOREPLACE, fd, off) };
+        assert_ne!(p, libc::MAP_FAILED, "host mmap at {addr:#x}: {}", std::io::Error::last_os_error());
+        assert_eq!(p as u64, addr);
+    }
+    fn write(&self, addr: u64, v: u8) {
+        // SAFETY: addr lies in a writable mapping made by this test.
+        unsafe { std::ptr::write_volatile(addr as *mut u8, v) }
+    }
+    fn read(&self, addr: u64) -> u8 {
+        // SAFETY: addr lies in a readable mapping made by this test.
+        unsafe { std::ptr::read_volatile(addr as *const u8) }
+    }
+    fn mprotect(&self, addr: u64, len: u64, prot: i32) {
+        // SAFETY: a range of this test's own mappings.
+        let r = unsafe { libc::mprotect(addr as *mut libc::c_void, len as usize, prot) };
+        assert_eq!(r, 0);
+    }
+    fn madvise(&self, addr: u64, len: u64, advice: i32) {
+        // SAFETY: a range of this test's own mappings.
+        let r = unsafe { libc::madvise(addr as *mut libc::c_void, len as usize, advice) };
+        assert_eq!(r, 0, "madvise {advice}: {}", std::io::Error::last_os_error());
+    }
+    fn memfd(&self, name: &str, size: i64) -> i32 {
+        let c = std::ffi::CString::new(name).unwrap();
+        // SAFETY: plain syscalls on a fresh descriptor.
+        let fd = unsafe { libc::memfd_create(c.as_ptr(), 0) };
+        assert!(fd >= 0);
+        assert_eq!(unsafe { libc::ftruncate(fd, size) }, 0);
+        fd
+    }
+    fn close(&self, fd: i32) {
+        // SAFETY: a descriptor this test opened.
+        unsafe { libc::close(fd) };
+    }
+    /// A child that shares every mapping (COW for private ones) until the
+    /// Host is dropped (which kills it).
+    fn fork_holder(&mut self) {
+        let mut fds = [0i32; 2];
+        // SAFETY: pipe + fork; the child only calls read(2) and _exit(2),
+        // both async-signal-safe, so forking a threaded process is fine.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                libc::close(fds[1]);
+                let mut b = 0u8;
+                libc::read(fds[0], &mut b as *mut u8 as *mut libc::c_void, 1);
+                libc::_exit(0);
+            }
+            libc::close(fds[0]);
+            self.children.push((pid, fds[1]));
+        }
+    }
+    fn maps(&self) -> Vec<String> {
+        let s = std::fs::read_to_string("/proc/self/maps").unwrap();
+        s.lines().filter(|l| self.in_range(l)).map(|l| format!("{l}\n")).collect()
+    }
+    fn smaps(&self) -> Vec<Vec<String>> {
+        let s = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        blocks(&s).into_iter().filter(|b| self.in_range(&b[0])).collect()
+    }
+    fn in_range(&self, header: &str) -> bool {
+        let start = u64::from_str_radix(header.split('-').next().unwrap_or(""), 16).unwrap_or(0);
+        start >= self.base && start < self.base + self.span
+    }
+    fn pagemap(&self, addr: u64, pages: u64) -> Vec<u64> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open("/proc/self/pagemap").unwrap();
+        let mut buf = vec![0u8; (pages * 8) as usize];
+        f.read_exact_at(&mut buf, (addr / PS) * 8).unwrap();
+        buf.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for &(pid, fd) in &self.children {
+            // SAFETY: our own child: kill it (other children may hold the
+            // pipe's write end too, so EOF would not come), then reap it.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                let mut st = 0;
+                libc::waitpid(pid, &mut st, 0);
+                libc::close(fd);
+            }
+        }
+        // SAFETY: the whole range belongs to this test.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.span as usize) };
+    }
+}
+
+/// smaps text split into blocks, each starting with its maps line.
+fn blocks(s: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for l in s.lines() {
+        let is_header = l.split(' ').next().is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+        if is_header || out.is_empty() {
+            out.push(Vec::new());
+        }
+        if let Some(b) = out.last_mut() {
+            b.push(format!("{l}\n"));
+        }
+    }
+    out
+}
+
+/// A maps line with the inode number of a named mapping replaced by `#`
+/// and the name column recorded, so lines compare across systems.
+fn normalise(line: &str) -> String {
+    let body = line.trim_end_matches('\n');
+    let f: Vec<&str> = body.splitn(6, ' ').collect();
+    if f.len() < 6 {
+        return line.to_string();
+    }
+    let (range, perms, off, dev, ino, rest) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+    if rest.is_empty() {
+        // Anonymous, no name: compared whole (ends with "0 ").
+        return line.to_string();
+    }
+    let name = rest.trim_start_matches(' ');
+    let col = body.len() - name.len();
+    let ino = if name.starts_with('[') { ino.to_string() } else { "#".to_string() };
+    format!("{range} {perms} {off} {dev} {ino} @{col} {name}\n")
+}
+
+fn norm_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|l| normalise(l)).collect()
+}
+
+// ---------------------------------------------------------------- model side
+
+struct Model {
+    w: World,
+    d: DomId,
+    p: Pid,
+}
+
+impl Model {
+    fn new() -> Model {
+        let mut w = World::new(65536, Variant::default());
+        let d = w.add_domain("host", false, 8192, false).unwrap();
+        let (k, _) = w.kh(d).unwrap();
+        let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).unwrap();
+        Model { w, d, p }
+    }
+    fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        let r = k.sys_mmap(hv, self.p, addr, len, prot, flags | MAP_FIXED_NOREPLACE, fd, off);
+        assert_eq!(r, Ok(addr));
+    }
+    fn write(&mut self, addr: u64, v: u8) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        k.user_write(hv, self.p, addr, &[v]).unwrap();
+    }
+    fn read(&mut self, addr: u64) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        k.user_read(hv, self.p, addr, 1).unwrap();
+    }
+    fn mprotect(&mut self, addr: u64, len: u64, prot: u64) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        assert_eq!(k.sys_mprotect(hv, self.p, addr, len, prot), Ok(0));
+    }
+    fn memfd(&mut self, name: &str, size: u64) -> u64 {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        let fd = k.sys_memfd_create(self.p, name).unwrap();
+        k.sys_ftruncate(hv, self.p, fd, size).unwrap();
+        fd
+    }
+    fn close(&mut self, fd: u64) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        k.sys_close(hv, self.p, fd).unwrap();
+    }
+    fn fork(&mut self) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        k.sys_fork(hv, self.p).unwrap();
+    }
+    /// What the model has no syscall for yet (madvise): set the VMA flag.
+    fn set_vma_flag(&mut self, addr: u64, f: VmFlags) {
+        let (k, _) = self.w.kh(self.d).unwrap();
+        k.mm_mut(self.p).unwrap().vma_at_mut(addr).unwrap().flags |= f;
+    }
+    fn maps(&self) -> Vec<String> {
+        let k = self.w.kernel(self.d).unwrap();
+        report::maps(k, self.p).lines().map(|l| format!("{l}\n")).collect()
+    }
+    fn smaps(&self) -> Vec<Vec<String>> {
+        blocks(&report::smaps(&self.w, self.d, self.p))
+    }
+    fn pagemap(&self, addr: u64, pages: u64) -> Vec<u64> {
+        report::pagemap_entries(&self.w, self.d, self.p, addr, pages * PS)
+    }
+    fn picture(&self, start: u64, end: u64) -> String {
+        report::address_space_picture(self.w.kernel(self.d).unwrap(), self.p, start, end, 64)
+    }
+    fn no_violations(&self) {
+        let v = mmsim::invariants::mm::check(&self.w);
+        assert!(v.is_empty(), "{v:#?}");
+    }
+}
+
+fn assert_smaps_equal(host: &[Vec<String>], model: &[Vec<String>], picture: &str) {
+    assert_eq!(host.len(), model.len(), "VMA count\n{picture}\nhost: {host:#?}\nmodel: {model:#?}");
+    for (h, m) in host.iter().zip(model) {
+        let (hh, mh) = (normalise(&h[0]), normalise(&m[0]));
+        assert_eq!(hh, mh, "header\n{picture}");
+        assert_eq!(h[1..].concat(), m[1..].concat(), "smaps block of {hh}\n{picture}");
+    }
+}
+
+/// Flags of a pagemap entry (bits 55-63); a non-present one whole.
+fn pm_flags(e: u64) -> u64 {
+    if e >> 63 == 1 { e & !((1 << 55) - 1) } else { e }
+}
+
+fn assert_pagemap_equal(host: &[u64], model: &[u64], start: u64, picture: &str) {
+    assert_eq!(host.len(), model.len());
+    for (i, (h, m)) in host.iter().zip(model).enumerate() {
+        assert_eq!(pm_flags(*h), pm_flags(*m), "pagemap at {:#x}: host {h:#018x} model {m:#018x}\n{picture}", start + i as u64 * PS);
+    }
+}
+
+const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
+const PRIV_ANON: i32 = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+const SHARED_ANON: i32 = libc::MAP_SHARED | libc::MAP_ANONYMOUS;
+const MRW: u64 = PROT_READ | PROT_WRITE;
+
+// ---------------------------------------------------------------- tests
+
+/// Anonymous, PROT_NONE-split, shared anonymous and memfd mappings: the
+/// maps lines agree (incl. `/dev/zero (deleted)` and `/memfd:NAME
+/// (deleted)` with dev 00:01, offsets of file mappings, the name column).
+#[test]
+fn maps_lines_match_host() {
+    let b = 0x7e10_0000_0000u64;
+    let host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+
+    host.mmap(b, 3 * PS, RW, PRIV_ANON, -1, 0);
+    m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    host.mprotect(b + PS, PS, libc::PROT_READ);
+    m.mprotect(b + PS, PS, PROT_READ);
+
+    host.mmap(b + 0x10_0000, 4 * PS, RW, SHARED_ANON, -1, 0);
+    m.mmap(b + 0x10_0000, 4 * PS, MRW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0);
+
+    let hfd = host.memfd("report-maps", 8 * PS as i64);
+    let mfd = m.memfd("report-maps", 8 * PS);
+    host.mmap(b + 0x20_0000, 2 * PS, libc::PROT_READ, libc::MAP_PRIVATE, hfd, 3 * PS as i64);
+    m.mmap(b + 0x20_0000, 2 * PS, PROT_READ, MAP_PRIVATE, mfd, 3 * PS);
+    host.mmap(b + 0x30_0000, 2 * PS, RW | libc::PROT_EXEC, libc::MAP_SHARED, hfd, 0);
+    m.mmap(b + 0x30_0000, 2 * PS, MRW | PROT_EXEC, MAP_SHARED, mfd, 0);
+    host.close(hfd);
+    m.close(mfd);
+    // A newline in a name is written as \012 (seq_file_path's escape).
+    let hfd = host.memfd("new\nline", PS as i64);
+    let mfd = m.memfd("new\nline", PS);
+    host.mmap(b + 0x38_0000, PS, RW, libc::MAP_SHARED, hfd, 0);
+    m.mmap(b + 0x38_0000, PS, MRW, MAP_SHARED, mfd, 0);
+    host.close(hfd);
+    m.close(mfd);
+
+    let picture = m.picture(b, b + 0x40_0000);
+    let (h, mo) = (host.maps(), m.maps());
+    assert_eq!(h.len(), 7, "{h:?}");
+    assert!(h[6].ends_with("/memfd:new\\012line (deleted)\n"), "{}", h[6]);
+    assert_eq!(norm_all(&h), norm_all(&mo), "\n{picture}");
+    // Anonymous lines are identical byte for byte, trailing space included.
+    assert_eq!(h[0], format!("{:08x}-{:08x} rw-p 00000000 00:00 0 \n", b, b + PS));
+    assert_eq!(h[0], mo[0]);
+    m.no_violations();
+}
+
+/// The name column of a named anonymous line on the host ([stack] of this
+/// process) is where the model puts [heap]: column 73.
+#[test]
+fn name_column_matches_host() {
+    let s = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let stack = s.lines().find(|l| l.ends_with("[stack]")).expect("a [stack] line");
+    let col = stack.len() - "[stack]".len();
+    assert_eq!(col, 73);
+    let mut m = Model::new();
+    let (k, hv) = m.w.kh(m.d).unwrap();
+    k.sys_brk(hv, m.p, 0x5555_0000_2000).unwrap();
+    let maps = m.maps();
+    let heap = maps.iter().find(|l| l.ends_with("[heap]\n")).expect("a [heap] line");
+    assert_eq!(heap, &format!("{:<73}[heap]\n", "555500000000-555500002000 rw-p 00000000 00:00 0"));
+    m.no_violations();
+}
+
+/// Private anonymous pages: exclusive, zero page (not in Rss), then shared
+/// with a child after fork (Shared_Dirty, Pss halved), a PROT_NONE page
+/// that still counts, and MAP_LOCKED (Locked = Pss).
+#[test]
+fn smaps_and_pagemap_private_anon_fork_match_host() {
+    let b = 0x7e20_0000_0000u64;
+    let mut host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+
+    host.mmap(b, 8 * PS, RW, PRIV_ANON, -1, 0);
+    m.mmap(b, 8 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    for (off, write) in [(0, true), (1, false), (2, true), (5, false)] {
+        if write {
+            host.write(b + off * PS, 1);
+            m.write(b + off * PS, 1);
+        } else {
+            host.read(b + off * PS);
+            m.read(b + off * PS);
+        }
+    }
+    // A page that is written, then made PROT_NONE: pte_present() still.
+    host.mmap(b + 0x10_0000, 2 * PS, RW, PRIV_ANON, -1, 0);
+    m.mmap(b + 0x10_0000, 2 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    host.write(b + 0x10_0000, 7);
+    m.write(b + 0x10_0000, 7);
+    host.mprotect(b + 0x10_0000, 2 * PS, libc::PROT_NONE);
+    m.mprotect(b + 0x10_0000, 2 * PS, 0);
+    // MAP_LOCKED populates.
+    host.mmap(b + 0x20_0000, 3 * PS, RW, PRIV_ANON | libc::MAP_LOCKED, -1, 0);
+    m.mmap(b + 0x20_0000, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, u64::MAX, 0);
+
+    let picture = m.picture(b, b + 0x30_0000);
+    // Before fork: exclusive.
+    assert_smaps_equal(&host.smaps(), &m.smaps(), &picture);
+    assert_pagemap_equal(&host.pagemap(b, 8), &m.pagemap(b, 8), b, &picture);
+    assert_pagemap_equal(&host.pagemap(b + 0x10_0000, 2), &m.pagemap(b + 0x10_0000, 2), b + 0x10_0000, &picture);
+    m.no_violations();
+
+    host.fork_holder();
+    m.fork();
+    assert_smaps_equal(&host.smaps(), &m.smaps(), &picture);
+    for base in [b, b + 0x10_0000, b + 0x20_0000] {
+        assert_pagemap_equal(&host.pagemap(base, 8), &m.pagemap(base, 8), base, &picture);
+    }
+    m.no_violations();
+}
+
+/// Pss in PSS_SHIFT fixed point: three pages each mapped by three
+/// processes give (3 * ((4096 << 12) / 3)) >> 12 >> 10 = 3 kB, not 4.
+#[test]
+fn pss_fixed_point_matches_host() {
+    let b = 0x7e30_0000_0000u64;
+    let mut host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+    host.mmap(b, 3 * PS, RW, PRIV_ANON, -1, 0);
+    m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    for i in 0..3 {
+        host.write(b + i * PS, 1);
+        m.write(b + i * PS, 1);
+    }
+    host.fork_holder();
+    host.fork_holder();
+    m.fork();
+    m.fork();
+    let (h, mo) = (host.smaps(), m.smaps());
+    assert_smaps_equal(&h, &mo, &m.picture(b, b + 3 * PS));
+    assert!(mo[0].contains(&"Pss:                   3 kB\n".to_string()), "{mo:?}");
+    m.no_violations();
+}
+
+/// Shared memory: `/dev/zero (deleted)` and memfd pages are file pages
+/// (pagemap bit 61), private while mapped once although the page cache
+/// holds a reference (refcount 2); a private read-only memfd mapping at an
+/// offset; a private COW copy of a memfd page is anonymous.
+#[test]
+fn smaps_and_pagemap_shmem_match_host() {
+    let b = 0x7e40_0000_0000u64;
+    let mut host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+
+    host.mmap(b, 4 * PS, RW, SHARED_ANON, -1, 0);
+    m.mmap(b, 4 * PS, MRW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0);
+    host.write(b, 1);
+    m.write(b, 1);
+    host.read(b + PS);
+    m.read(b + PS);
+
+    let hfd = host.memfd("report-shmem", 8 * PS as i64);
+    let mfd = m.memfd("report-shmem", 8 * PS);
+    host.mmap(b + 0x10_0000, 4 * PS, libc::PROT_READ, libc::MAP_PRIVATE, hfd, PS as i64);
+    m.mmap(b + 0x10_0000, 4 * PS, PROT_READ, MAP_PRIVATE, mfd, PS);
+    host.read(b + 0x10_0000);
+    m.read(b + 0x10_0000);
+    // The same file page mapped a second time, shared and written.
+    host.mmap(b + 0x20_0000, 4 * PS, RW, libc::MAP_SHARED, hfd, 0);
+    m.mmap(b + 0x20_0000, 4 * PS, MRW, MAP_SHARED, mfd, 0);
+    host.write(b + 0x20_0000 + PS, 2);
+    m.write(b + 0x20_0000 + PS, 2);
+    host.read(b + 0x20_0000 + 2 * PS);
+    m.read(b + 0x20_0000 + 2 * PS);
+    // A private writable mapping: read, then COW one page.
+    host.mmap(b + 0x30_0000, 2 * PS, RW, libc::MAP_PRIVATE, hfd, 0);
+    m.mmap(b + 0x30_0000, 2 * PS, MRW, MAP_PRIVATE, mfd, 0);
+    host.read(b + 0x30_0000);
+    m.read(b + 0x30_0000);
+    host.write(b + 0x30_0000 + PS, 3);
+    m.write(b + 0x30_0000 + PS, 3);
+    host.close(hfd);
+    m.close(mfd);
+
+    let picture = m.picture(b, b + 0x40_0000);
+    assert_smaps_equal(&host.smaps(), &m.smaps(), &picture);
+    for base in [b, b + 0x10_0000, b + 0x20_0000, b + 0x30_0000] {
+        assert_pagemap_equal(&host.pagemap(base, 4), &m.pagemap(base, 4), base, &picture);
+    }
+    m.no_violations();
+
+    // A child shares the shared mappings' VMAs but not their PTEs (shared
+    // file mappings are refaulted): nothing changes in the parent's smaps
+    // except the private COW page, which becomes shared.
+    host.fork_holder();
+    m.fork();
+    assert_smaps_equal(&host.smaps(), &m.smaps(), &picture);
+    for base in [b, b + 0x10_0000, b + 0x20_0000, b + 0x30_0000] {
+        assert_pagemap_equal(&host.pagemap(base, 4), &m.pagemap(base, 4), base, &picture);
+    }
+    m.no_violations();
+}
+
+/// THPeligible (THP "madvise" here): an anonymous VMA with VM_HUGEPAGE
+/// that holds an aligned 2 MiB block is eligible; without VM_HUGEPAGE, or
+/// too small or misaligned, it is not. Nothing is touched, so no huge page
+/// is ever allocated.
+#[test]
+fn thp_eligible_matches_host() {
+    let enabled = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    assert!(enabled.contains("[madvise]"), "the model assumes THP 'madvise': {enabled}");
+    let b = 0x7e50_0000_0000u64;
+    let host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+    let mb = 1u64 << 20;
+    // (offset, length, MADV_HUGEPAGE?)
+    let cases = [(0, 6 * mb, true), (16 * mb + PS, 2 * mb, true), (32 * mb + PS, 4 * mb, true), (48 * mb, 4 * mb, false), (64 * mb, mb, true)];
+    for (off, len, huge) in cases {
+        host.mmap(b + off, len, RW, PRIV_ANON, -1, 0);
+        m.mmap(b + off, len, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+        if huge {
+            host.madvise(b + off, len, MADV_HUGEPAGE);
+            m.set_vma_flag(b + off, VmFlags::HUGEPAGE);
+        }
+    }
+    let (h, mo) = (host.smaps(), m.smaps());
+    assert_smaps_equal(&h, &mo, &m.picture(b, b + 80 * mb));
+    let eligible: Vec<bool> = mo.iter().map(|blk| blk.contains(&format!("THPeligible:    {:>8}\n", 1))).collect();
+    assert_eq!(eligible, [true, false, true, false, false]);
+}
+
+/// A guard marker reads as PM_SWAP | PM_GUARD_REGION with the marker's
+/// swap-entry bits (0x9f) in the frame field, as on the host. The model has
+/// no madvise(MADV_GUARD_INSTALL) yet, so the marker is set directly.
+#[test]
+fn guard_marker_pagemap_matches_host() {
+    let b = 0x7e60_0000_0000u64;
+    let host = Host::new(b, 1 << 30);
+    let mut m = Model::new();
+    host.mmap(b, 4 * PS, RW, PRIV_ANON, -1, 0);
+    m.mmap(b, 4 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
+    host.write(b, 1);
+    m.write(b, 1);
+    host.madvise(b + PS, PS, MADV_GUARD_INSTALL);
+    {
+        let (k, _) = m.w.kh(m.d).unwrap();
+        let slot = k.pte_alloc(m.p, b + PS).unwrap();
+        k.pt.set(slot, mmsim::kernel::memory::GUARD_MARKER);
+    }
+    let (h, mo) = (host.pagemap(b, 4), m.pagemap(b, 4));
+    assert_eq!(h[1], mo[1], "guard entry: host {:#x} model {:#x}", h[1], mo[1]);
+    assert_eq!(mo[1], (1 << 62) | (1 << 58) | 0x9f);
+    assert_pagemap_equal(&h, &mo, b, &m.picture(b, b + 4 * PS));
+    let letters = report::pagemap_letters(&m.w, m.d, m.p, b, 4 * PS);
+    assert_eq!(letters, format!("{b:#014x}: Xg..\n"));
+    m.no_violations();
+}
