@@ -17,7 +17,6 @@ use mmsim::hv::machine::DomId;
 use mmsim::kernel::Pid;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::Variant;
-use mmsim::kernel::vma::VmFlags;
 use mmsim::report;
 use mmsim::world::World;
 
@@ -227,10 +226,9 @@ impl Model {
         let (k, hv) = self.w.kh(self.d).unwrap();
         k.sys_fork(hv, self.p).unwrap();
     }
-    /// What the model has no syscall for yet (madvise): set the VMA flag.
-    fn set_vma_flag(&mut self, addr: u64, f: VmFlags) {
-        let (k, _) = self.w.kh(self.d).unwrap();
-        k.mm_mut(self.p).unwrap().vma_at_mut(addr).unwrap().flags |= f;
+    fn madvise(&mut self, addr: u64, len: u64, advice: i32) {
+        let (k, hv) = self.w.kh(self.d).unwrap();
+        assert_eq!(k.sys_madvise(hv, self.p, addr, len, advice as u64), Ok(0));
     }
     fn maps(&self) -> Vec<String> {
         let k = self.w.kernel(self.d).unwrap();
@@ -488,7 +486,7 @@ fn thp_eligible_matches_host() {
         m.mmap(b + off, len, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
         if huge {
             host.madvise(b + off, len, MADV_HUGEPAGE);
-            m.set_vma_flag(b + off, VmFlags::HUGEPAGE);
+            m.madvise(b + off, len, MADV_HUGEPAGE);
         }
     }
     let (h, mo) = (host.smaps(), m.smaps());
@@ -498,8 +496,8 @@ fn thp_eligible_matches_host() {
 }
 
 /// A guard marker reads as PM_SWAP | PM_GUARD_REGION with the marker's
-/// swap-entry bits (0x9f) in the frame field, as on the host. The model has
-/// no madvise(MADV_GUARD_INSTALL) yet, so the marker is set directly.
+/// swap-entry bits (0x9f) in the frame field, as on the host; smaps shows
+/// the VMA's VM_MAYBE_GUARD ("gu") on both sides.
 #[test]
 fn guard_marker_pagemap_matches_host() {
     let b = 0x7e60_0000_0000u64;
@@ -510,15 +508,13 @@ fn guard_marker_pagemap_matches_host() {
     host.write(b, 1);
     m.write(b, 1);
     host.madvise(b + PS, PS, MADV_GUARD_INSTALL);
-    {
-        let (k, _) = m.w.kh(m.d).unwrap();
-        let slot = k.pte_alloc(m.p, b + PS).unwrap();
-        k.pt.set(slot, mmsim::kernel::memory::GUARD_MARKER);
-    }
+    m.madvise(b + PS, PS, MADV_GUARD_INSTALL);
+    let picture = m.picture(b, b + 4 * PS);
+    assert_smaps_equal(&host.smaps(), &m.smaps(), &picture);
     let (h, mo) = (host.pagemap(b, 4), m.pagemap(b, 4));
     assert_eq!(h[1], mo[1], "guard entry: host {:#x} model {:#x}", h[1], mo[1]);
     assert_eq!(mo[1], (1 << 62) | (1 << 58) | 0x9f);
-    assert_pagemap_equal(&h, &mo, b, &m.picture(b, b + 4 * PS));
+    assert_pagemap_equal(&h, &mo, b, &picture);
     let letters = report::pagemap_letters(&m.w, m.d, m.p, b, 4 * PS);
     assert_eq!(letters, format!("{b:#014x}: Xg..\n"));
     m.no_violations();

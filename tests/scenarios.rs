@@ -80,3 +80,23 @@ fn shared_examples_behave_as_their_headers_say() {
     }
     assert!(n >= 2, "expected the shared examples");
 }
+
+/// Reproducers that `mmsim explore` found (`explore-*.mms`) fail under
+/// their own kernel line (checked above through `# status: 1`) and pass
+/// under the fixed kernel.
+#[test]
+fn explore_reproducers_pass_under_the_fixed_kernel() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut n = 0;
+    for p in std::fs::read_dir(&dir).expect("dir").flatten().map(|e| e.path()) {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        if !name.starts_with("explore-") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&p).expect("readable");
+        let (status, text) = run_text(&name, &src, Some("find-special-page"));
+        assert_eq!(status, 0, "{name} under find-special-page\n{text}");
+        n += 1;
+    }
+    assert!(n >= 4, "expected the saved reproducers");
+}

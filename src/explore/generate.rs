@@ -140,11 +140,6 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             Some(format!("qemu: {v} = io_submit({d}, {op}, {addr} + {}, 4096, 0)", page * 4096))
         }
         11 => {
-            if !s.reqs.is_empty() {
-                let i = c.choose(s.reqs.len() as u32) as usize;
-                let r = s.reqs.remove(i);
-                return Some(format!("qemu: io_complete({r})"));
-            }
             let i = c.choose(s.maps.len().max(1) as u32) as usize;
             let m = s.maps.get_mut(i)?;
             let a = m.addr.clone()?;

@@ -281,7 +281,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
     }
 
     // 6. What the kernel itself complained about.
-    for ev in &k.dmesg {
+    for ev in k.dmesg.iter().skip(k.dmesg_reported) {
         let m = &ev.message;
         let inv = if m.contains("Bad page map") {
             "bad-page-map"

@@ -14,5 +14,9 @@ pub fn check_world(w: &mut World) -> Vec<Violation> {
     let mut out: Vec<Violation> = std::mem::take(&mut w.hv.observed);
     out.extend(mm::check(w));
     out.extend(xen::check(w));
+    // Each kernel log line is reported once.
+    for d in &mut w.domains {
+        d.kernel.dmesg_reported = d.kernel.dmesg.len();
+    }
     out
 }

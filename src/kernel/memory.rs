@@ -376,6 +376,10 @@ impl Kernel {
     /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
     fn do_fault(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, write: bool) -> Result<(), VmFault> {
         let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
+        if !write {
+            // do_read_fault(): should_fault_around() -> do_fault_around().
+            self.do_fault_around(hv, pid, vma, addr, inode);
+        }
         let index = vma.linear_index(addr);
         let cache = self.shmem_get_page(hv, inode, index)?;
         let prot = vm_get_page_prot(vma.flags);
@@ -406,6 +410,49 @@ impl Kernel {
         }
         self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Shmem, 1);
         Ok(())
+    }
+
+    /// `do_fault_around()` + `filemap_map_pages()` (mm/memory.c,
+    /// mm/filemap.c) for a read fault at `addr`: the page-cache pages of
+    /// the window around it (`fault_around_bytes` = 64 KiB, aligned, clamped
+    /// to the VMA, the page table and EOF) whose PTE is none get mapped,
+    /// young (x86 `arch_wants_old_prefaulted_pte()` is false). Pages not in
+    /// the cache are left alone; the faulting page itself is left to the
+    /// caller (mapped the same way either way).
+    fn do_fault_around(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, inode: u32) {
+        const FAULT_AROUND_PAGES: u64 = 16;
+        const PTRS_PER_PTE: u64 = 512;
+        let addr = addr & PAGE_MASK;
+        let pte_off = (addr >> 12) % PTRS_PER_PTE;
+        let vma_off = (addr - vma.start) >> 12;
+        let from = (pte_off / FAULT_AROUND_PAGES * FAULT_AROUND_PAGES).max(pte_off - pte_off.min(vma_off));
+        let to = (from + FAULT_AROUND_PAGES).min(PTRS_PER_PTE).min(pte_off + vma.pages() - vma_off);
+        let Some(ino) = self.shmem.get(inode) else { return };
+        let file_pages = ino.size.div_ceil(4096);
+        let cached: Vec<(u64, Pfn)> = (from..to)
+            .filter(|&i| i != pte_off)
+            .map(|i| addr - (pte_off << 12) + (i << 12))
+            .filter_map(|a| {
+                let idx = vma.linear_index(a);
+                (idx < file_pages).then(|| ino.pages.get(&idx).map(|&p| (a, p))).flatten()
+            })
+            .collect();
+        let prot = vm_get_page_prot(vma.flags);
+        for (a, pfn) in cached {
+            let Ok(slot) = self.pte_alloc(pid, a) else { return };
+            if !self.pt.get(slot).is_none() {
+                continue;
+            }
+            self.mem.get_page(pfn);
+            if self.install_pte(hv, slot, pfn, prot, PteFlags::empty()).is_err() {
+                self.put_page(pfn);
+                continue;
+            }
+            self.mem.page_mut(pfn).mapcount += 1;
+            if let Ok(mm) = self.mm_mut(pid) {
+                mm.add_rss(RssCounter::Shmem, 1);
+            }
+        }
     }
 
     /// `shmem_get_folio(SGP_CACHE)` for a fault: the page at `index`,

@@ -91,6 +91,8 @@ pub struct Kernel {
     pub shmem: shmem::Shmem,
     next_anon_vma: u32,
     pub dmesg: Vec<KernelEvent>,
+    /// How many dmesg lines a ground-truth check has already reported.
+    pub dmesg_reported: usize,
     pub gup_held: FxHashMap<Pfn, GupHeld>,
     /// Page-table pages: frame held in parent entries -> PFN.
     pub pt_pages: FxHashMap<u64, Pfn>,
@@ -116,6 +118,7 @@ impl Kernel {
             shmem: shmem::Shmem::default(),
             next_anon_vma: 1,
             dmesg: Vec::new(),
+            dmesg_reported: 0,
             gup_held: FxHashMap::default(),
             pt_pages: FxHashMap::default(),
             xen: xen::GuestXen::default(),
