@@ -343,16 +343,18 @@ fn audit_dma(
             .owner(m)
             .map_or("nobody".to_string(), |o| format!("d{o}"))
     };
-    let truth_s = truth.map_or("no frame".to_string(), |t| {
-        format!("mfn {:#x} ({})", t.0, owner(t))
-    });
+    let truth_s = || {
+        truth.map_or("no frame".to_string(), |t| {
+            format!("mfn {:#x} ({})", t.0, owner(t))
+        })
+    };
     let mut out = Vec::new();
     match target {
         None => out.push(Violation {
             invariant: "dma-misdirected",
             message: format!(
-                "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {truth_s}",
-                req.pid, req.id
+                "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {}",
+                req.pid, req.id, truth_s()
             ),
             domains: vec![dom],
             pfns: vec![pfn],
@@ -361,11 +363,12 @@ fn audit_dma(
         Some(m) if Some(m) != truth => out.push(Violation {
             invariant: "dma-misdirected",
             message: format!(
-                "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {truth_s}",
+                "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {}",
                 req.pid,
                 req.id,
                 m.0,
-                owner(m)
+                owner(m),
+                truth_s()
             ),
             domains: vec![dom],
             pfns: vec![pfn],
