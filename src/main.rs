@@ -61,6 +61,10 @@ enum Cmd {
         /// Replay one sequence from its printed choice string.
         #[arg(long)]
         replay: Option<String>,
+        /// Enumerate choices depth-first instead of drawing them at random
+        /// (bounded by --steps/--time; for short --length).
+        #[arg(long)]
+        exhaustive: bool,
     },
 }
 
@@ -68,8 +72,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { files, kernel, json } => run(&files, kernel.as_deref(), json),
-        Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay } => {
-            explore(&kernel, seed, steps, length, time, &shard, jobs, out, keep_going, replay)
+        Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive } => {
+            explore(&kernel, seed, steps, length, time, &shard, jobs, out, keep_going, replay, exhaustive)
         }
         Cmd::Demo => {
             let color = std::io::stdout().is_terminal();
@@ -163,6 +167,7 @@ fn explore(
     out: Option<std::path::PathBuf>,
     keep_going: bool,
     replay: Option<String>,
+    exhaustive: bool,
 ) -> ExitCode {
     use mmsim::explore;
     let Ok(variant) = mmsim::kernel::variant::parse_variant(kernel) else {
@@ -206,10 +211,11 @@ fn explore(
     // A panic inside the model is caught and reported as a finding; keep
     // the default hook from printing it in the middle of the progress bar.
     std::panic::set_hook(Box::new(|_| {}));
-    let summary = explore::explore(&cfg, &|st, seqs, found| {
+    let report = |st: u64, seqs: u64, found: usize| {
         bar.set_position(st);
         bar.set_message(format!("{seqs} sequences, {found} found"));
-    });
+    };
+    let summary = if exhaustive { explore::explore_exhaustive(&cfg, &report) } else { explore::explore(&cfg, &report) };
     let _ = std::panic::take_hook();
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);

@@ -72,8 +72,42 @@ pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
     ops
 }
 
+/// The op kinds that can produce an action in this state (each kind keeps
+/// its weight), so that no choice is spent on an impossible action: random
+/// runs waste less, and exhaustive enumeration does not revisit the same
+/// sequence through dead choices.
+fn feasible(s: &State) -> Vec<u32> {
+    let mapped = s.maps.iter().any(|m| m.addr.is_some());
+    let mut k = vec![0, 1, 4, 14, 15];
+    if !s.pages.is_empty() {
+        k.extend([2, 3]);
+    }
+    if s.gntdev.is_some() && !s.grants.is_empty() {
+        k.extend([5, 6]);
+    }
+    if s.gntdev.is_some() && !s.maps.is_empty() {
+        k.extend([7, 12]);
+    }
+    if s.disk.is_some() && mapped {
+        k.extend([8, 9]);
+    }
+    if s.disk.is_some() && (mapped || !s.reqs.is_empty()) {
+        k.push(10);
+    }
+    if mapped {
+        k.push(11);
+    }
+    if !s.grants.is_empty() && !s.pages.is_empty() {
+        k.push(13);
+    }
+    k.sort_unstable();
+    k
+}
+
 fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
-    match c.choose(16) {
+    let kinds = feasible(s);
+    let kind = kinds[c.choose(kinds.len() as u32) as usize];
+    match kind {
         0 | 1 => {
             let v = s.var("p");
             s.pages.push(v.clone());

@@ -228,3 +228,44 @@ pub fn replay(variant: Variant, choices: &[u32], length: usize) -> (Vec<Op>, Tri
     let t = run_ops(variant, &ops);
     (ops, t)
 }
+
+/// Bounded exhaustive search: every choice vector in depth-first order
+/// (the last choice varies fastest), each replayed into a sequence of
+/// `cfg.length` actions, until the space or the budget (`max_steps`,
+/// `time`) runs out. Meant for small worlds and short sequences.
+pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Summary {
+    let start = Instant::now();
+    let mut sum = Summary::default();
+    let mut next = Some(Vec::new());
+    while let Some(choices) = next {
+        if cfg.time.is_some_and(|t| start.elapsed() >= t) || cfg.max_steps.is_some_and(|m| sum.steps >= m) {
+            break;
+        }
+        let mut c = Chooser::replay(choices);
+        let ops = generate::generate(&mut c, cfg.length);
+        let t = run_ops(cfg.variant, &ops);
+        let before = sum.steps;
+        sum.steps += ops.len() as u64;
+        sum.sequences += 1;
+        let bug = match &t {
+            Trial::Violation { invariant, message, .. } => Some((invariant.clone(), message.clone())),
+            Trial::Panic { message } => Some(("panic".to_string(), message.clone())),
+            _ => None,
+        };
+        if let Some((invariant, message)) = bug {
+            if !sum.found.iter().any(|f| f.invariant == invariant) {
+                let small = shrink(cfg.variant, &ops, &t);
+                sum.found.push(Found { invariant, message, seed: 0, choices: c.encode(), ops: small, after: start.elapsed(), steps_before: before });
+            }
+            if cfg.stop_at_first {
+                break;
+            }
+        }
+        if sum.sequences % 16 == 0 {
+            progress(sum.steps, sum.sequences, sum.found.len());
+        }
+        next = c.next_exhaustive();
+    }
+    sum.elapsed = start.elapsed();
+    sum
+}
