@@ -18,7 +18,7 @@ use crate::kernel::uaccess::Signal as KSignal;
 use crate::kernel::variant::{UnmapPolicy as KUnmap, Variant, VariantKind};
 use crate::script::{
     self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, KernelVariant, ScriptError, ShowStep,
-    SigCode, Span, StepKind, UnmapPolicy, Value,
+    Span, StepKind, UnmapPolicy, Value,
 };
 use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
 use crate::world::{DEFAULT_DOMAIN_PAGES, DEFAULT_MACHINE_FRAMES, World};
@@ -258,8 +258,8 @@ impl<'s> Runner<'s> {
             (ExpectedKind::Ok, CallResult::Bytes(_)) => true,
             (ExpectedKind::Ok, CallResult::Signal { .. }) => false,
             (ExpectedKind::Signal { signal, code, addr }, CallResult::Signal { sig, code: c, addr: at }) => {
-                let sig_ok = signal_name(*signal) == *sig;
-                let code_ok = code.as_ref().is_none_or(|cd| sigcode_name(cd.node) == *c);
+                let sig_ok = signal.name() == *sig;
+                let code_ok = code.as_ref().is_none_or(|cd| cd.node.name() == *c);
                 let addr_ok = match addr {
                     None => true,
                     Some(x) => match script::eval(x, &self.env)? {
@@ -546,24 +546,4 @@ fn call_text(script: &CheckedScript, line: u32, a: &Action) -> String {
         t = cut.to_string();
     }
     t
-}
-
-pub fn signal_name(s: script::ast::Signal) -> &'static str {
-    match s {
-        script::ast::Signal::Segv => "SIGSEGV",
-        script::ast::Signal::Bus => "SIGBUS",
-    }
-}
-
-pub fn sigcode_name(c: SigCode) -> &'static str {
-    match c {
-        SigCode::Maperr => "maperr",
-        SigCode::Accerr => "accerr",
-        SigCode::Pkuerr => "pkuerr",
-        SigCode::Adraln => "adraln",
-        SigCode::Adrerr => "adrerr",
-        SigCode::Objerr => "objerr",
-        SigCode::MceerrAr => "mceerr_ar",
-        SigCode::MceerrAo => "mceerr_ao",
-    }
 }
