@@ -21,7 +21,17 @@ fn world(pages: u64) -> (World, u16, u32) {
 
 fn map(w: &mut World, d: u16, pid: u32, pages: u64) -> u64 {
     let (k, hv) = w.kh(d).expect("kernel");
-    k.sys_mmap(hv, pid, 0, pages << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, u64::MAX, 0).expect("mmap")
+    k.sys_mmap(
+        hv,
+        pid,
+        0,
+        pages << 12,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+        u64::MAX,
+        0,
+    )
+    .expect("mmap")
 }
 
 fn bench(c: &mut Criterion) {

@@ -11,7 +11,14 @@ const PAGE: usize = 4096;
 fn map(pages: usize) -> *mut u8 {
     // SAFETY: a fresh anonymous private mapping; checked for MAP_FAILED.
     let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), pages * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            pages * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
     };
     assert_ne!(p, libc::MAP_FAILED);
     p.cast()

@@ -14,7 +14,9 @@ fn main() {
     let (k, hv) = w.kh(d).expect("kernel");
     let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("process");
     let len = 64u64 << 30;
-    let a = k.sys_mmap(hv, p, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, u64::MAX, 0).expect("mmap");
+    let a = k
+        .sys_mmap(hv, p, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, u64::MAX, 0)
+        .expect("mmap");
     let t = std::time::Instant::now();
     for i in 0..touched {
         k.sys_touch(hv, p, a + (i << 21), 1, true).expect("touch");
@@ -24,6 +26,10 @@ fn main() {
     // SAFETY: getrusage fills the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     println!("sparse64g: mapped 64 GiB, touched {touched} pages (one per 2 MiB) in {:.1} ms", el.as_secs_f64() * 1e3);
-    println!("sparse64g: rss pages in model {}, page tables {}", k.mm(p).map(|m| m.rss[1]).unwrap_or(0), k.pt.nr_tables());
+    println!(
+        "sparse64g: rss pages in model {}, page tables {}",
+        k.mm(p).map(|m| m.rss[1]).unwrap_or(0),
+        k.pt.nr_tables()
+    );
     println!("sparse64g: peak host RSS {} MB", ru.ru_maxrss / 1024);
 }

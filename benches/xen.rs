@@ -34,13 +34,20 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (k, hv) = w.kh(dom0).expect("dom0");
             let off = k
-                .sys_ioctl(hv, qemu, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::Int(domu as u64), IoctlArg::List(grefs.clone())])
+                .sys_ioctl(
+                    hv,
+                    qemu,
+                    fd,
+                    IOCTL_GNTDEV_MAP_GRANT_REF,
+                    &[IoctlArg::Int(domu as u64), IoctlArg::List(grefs.clone())],
+                )
                 .expect("map grant ref");
             let a = k.sys_mmap(hv, qemu, 0, N * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off).expect("mmap");
             let n = k.sys_pread(hv, qemu, d, a, N * 4096, 0).expect("pread");
             assert_eq!(n, N * 4096);
             k.do_munmap(hv, qemu, a, N * 4096).expect("munmap");
-            k.sys_ioctl(hv, qemu, fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &[IoctlArg::Int(off), IoctlArg::Int(N)]).expect("unmap grant ref");
+            k.sys_ioctl(hv, qemu, fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &[IoctlArg::Int(off), IoctlArg::Int(N)])
+                .expect("unmap grant ref");
             w.run_deferred_work();
             black_box(n)
         })

@@ -61,21 +61,26 @@ fn int(r: &Runner, name: &str) -> Option<u64> {
 
 /// Run the seed scenario under `variant` and read the story off the model.
 pub fn tell(variant: Variant) -> Result<(Story, World), String> {
-    let checked = script::parse_and_check("seed", SEED_SCENARIO).map_err(|e| script::render_errors("seed", SEED_SCENARIO, &e, false))?;
+    let checked = script::parse_and_check("seed", SEED_SCENARIO)
+        .map_err(|e| script::render_errors("seed", SEED_SCENARIO, &e, false))?;
     let mut r = Runner::new(&checked, variant);
     let mut events = Vec::new();
     let outcome = r.run(&mut |e: &Event| events.push(e.clone())).map_err(|e| e.to_string())?;
     let pread = events
         .iter()
         .find_map(|e| match e {
-            Event::Step { call, result, .. } if call.starts_with("pread") => Some(crate::run::output::format_result(result)),
+            Event::Step { call, result, .. } if call.starts_with("pread") => {
+                Some(crate::run::output::format_result(result))
+            }
             _ => None,
         })
         .unwrap_or_default();
     let domu_sees = events
         .iter()
         .find_map(|e| match e {
-            Event::Step { call, result: CallResult::Bytes(b), .. } if call.starts_with("read_page") => Some(format_bytes(b)),
+            Event::Step { call, result: CallResult::Bytes(b), .. } if call.starts_with("read_page") => {
+                Some(format_bytes(b))
+            }
             _ => None,
         })
         .unwrap_or_default();
@@ -103,7 +108,11 @@ pub fn tell(variant: Variant) -> Result<(Story, World), String> {
                             if pread.parse::<u64>().is_ok() {
                                 dma = match target {
                                     Some(m) => {
-                                        let owner = hv.machine.owner(m).and_then(|o| hv.domain(o)).map_or("nobody".to_string(), |d| d.name.clone());
+                                        let owner = hv
+                                            .machine
+                                            .owner(m)
+                                            .and_then(|o| hv.domain(o))
+                                            .map_or("nobody".to_string(), |d| d.name.clone());
                                         format!("mfn {:#x}, a frame of {owner}", m.0)
                                     }
                                     None => "an invalid bus address".to_string(),
@@ -188,10 +197,15 @@ fn inside(w: &World, st: Style) -> String {
         for step in k.pt.walk(mm.pgd, v.start) {
             let names = crate::arch::x86_64::flag_names(step.entry).join(" ");
             let names = names.replace("SPECIAL", &st.red("SPECIAL"));
-            let mut line = format!("    {}[{:>3}] {:#018x}  {names}", LEVEL[step.level as usize], step.index, step.entry.0);
+            let mut line =
+                format!("    {}[{:>3}] {:#018x}  {names}", LEVEL[step.level as usize], step.index, step.entry.0);
             if step.level == 1 {
                 let m = step.entry.frame();
-                let owner = w.hv.machine.owner(crate::kernel::page::Mfn(m)).and_then(|o| w.hv.domain(o)).map_or("?".to_string(), |d| d.name.clone());
+                let owner =
+                    w.hv.machine
+                        .owner(crate::kernel::page::Mfn(m))
+                        .and_then(|o| w.hv.domain(o))
+                        .map_or("?".to_string(), |d| d.name.clone());
                 line.push_str(&format!("\n             -> mfn {m:#x}, a frame of {owner}"));
             }
             s.push_str(&line);

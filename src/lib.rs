@@ -2,14 +2,14 @@
 //! as a Xen PV guest. See ARCHITECTURE.md for the layers.
 
 pub mod arch;
-pub mod hv;
-pub mod kernel;
+pub mod demo;
 pub mod drivers;
-pub mod oracle;
-pub mod world;
-pub mod script;
+pub mod explore;
+pub mod hv;
 pub mod invariants;
+pub mod kernel;
+pub mod oracle;
 pub mod report;
 pub mod run;
-pub mod demo;
-pub mod explore;
+pub mod script;
+pub mod world;

@@ -8,7 +8,16 @@ use mmsim::kernel::variant::{Variant, parse_variant};
 use std::time::Duration;
 
 fn cfg(variant: Variant, steps: u64) -> Config {
-    Config { variant, seed: 1, length: 30, max_steps: Some(steps), time: Some(Duration::from_secs(60)), shard: (0, 1), jobs: 1, stop_at_first: true }
+    Config {
+        variant,
+        seed: 1,
+        length: 30,
+        max_steps: Some(steps),
+        time: Some(Duration::from_secs(60)),
+        shard: (0, 1),
+        jobs: 1,
+        stop_at_first: true,
+    }
 }
 
 #[test]

@@ -44,7 +44,11 @@ fn names(v: &[Violation]) -> Vec<&'static str> {
 fn assert_clean(w: &World, d: DomId, p: Pid, step: &str) {
     let v = check(w);
     if !v.is_empty() {
-        let pic = w.kernel(d).ok().map(|k| report::address_space_picture(k, p, 0x7e00_0000_0000, 0x7e00_4000_0000, 64)).unwrap_or_default();
+        let pic = w
+            .kernel(d)
+            .ok()
+            .map(|k| report::address_space_picture(k, p, 0x7e00_0000_0000, 0x7e00_4000_0000, 64))
+            .unwrap_or_default();
         panic!("after {step}: {v:#?}\n{pic}");
     }
 }
@@ -179,7 +183,11 @@ fn bumped_refcount_is_reported() {
     assert_eq!(names(&v), ["page-refcount"], "{v:#?}");
     assert_eq!(v[0].pfns, [pfn.0]);
     assert_eq!(v[0].domains, [d]);
-    assert!(v[0].message.contains("refcount 2, expected 1 (1 PTEs, 0 page cache, 0 GUP gets, 0 pins)"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("refcount 2, expected 1 (1 PTEs, 0 page cache, 0 GUP gets, 0 pins)"),
+        "{}",
+        v[0].message
+    );
 }
 
 #[test]
@@ -261,7 +269,8 @@ fn free_page_with_references_is_reported() {
 fn kernel_complaints_become_violations() {
     let (mut w, d, _p, _a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
-    k.dmesg.push(KernelEvent { pid: None, message: "BUG: Bad page map: addr:0x1000 pte:0x0 vm_flags:0x0 (test)".into() });
+    k.dmesg
+        .push(KernelEvent { pid: None, message: "BUG: Bad page map: addr:0x1000 pte:0x0 vm_flags:0x0 (test)".into() });
     k.dmesg.push(KernelEvent { pid: Some(1), message: "BUG: Bad page state in process: pfn:0x10 test".into() });
     k.dmesg.push(KernelEvent { pid: None, message: "xen_set_pte: mmu_update failed: whatever".into() });
     let v = check(&w);

@@ -38,7 +38,10 @@ fn check_line(line: &str) -> Result<&'static str, String> {
             let r = o.get("result").and_then(J::as_object).ok_or("no result")?;
             let ok = (r.len() == 1 && r.get("value").is_some_and(is_uint))
                 || (r.len() == 1 && r.get("errno").and_then(J::as_str).is_some_and(|s| s.starts_with('E')))
-                || (r.len() == 1 && r.get("bytes").and_then(J::as_str).is_some_and(|s| s.len() % 2 == 0 && s.chars().all(|c| c.is_ascii_hexdigit())))
+                || (r.len() == 1
+                    && r.get("bytes")
+                        .and_then(J::as_str)
+                        .is_some_and(|s| s.len() % 2 == 0 && s.chars().all(|c| c.is_ascii_hexdigit())))
                 || (r.len() == 3
                     && r.get("signal").and_then(J::as_str).is_some_and(|s| s == "SIGSEGV" || s == "SIGBUS")
                     && r.get("code").and_then(J::as_str).is_some()
@@ -86,7 +89,10 @@ fn check_line(line: &str) -> Result<&'static str, String> {
 #[test]
 fn every_line_matches_schema_1() {
     let scenarios = [
-        ("native", "domain host native\nprocess p in host mmap_base=0x7e0040000000\np: a = mmap(NULL, 8K, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: store(a, \"x\") = SIGSEGV:accerr\np: load(a, 2) = x\"0000\"\np: munmap(a, 0) = -EINVAL\np: munmap(a, 4096) = 1\nshow maps p\ncheck\n"),
+        (
+            "native",
+            "domain host native\nprocess p in host mmap_base=0x7e0040000000\np: a = mmap(NULL, 8K, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: store(a, \"x\") = SIGSEGV:accerr\np: load(a, 2) = x\"0000\"\np: munmap(a, 0) = -EINVAL\np: munmap(a, 4096) = 1\nshow maps p\ncheck\n",
+        ),
         ("seed", include_str!("../../shared/examples/seed.mms")),
         ("broken", include_str!("../../shared/examples/seed-no-hook.broken.mms")),
     ];

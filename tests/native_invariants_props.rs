@@ -28,11 +28,17 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0u8..8, 1u8..6, 0u8..8, any::<bool>(), any::<bool>(), any::<bool>())
-            .prop_map(|(slot, pages, prot, shared, fixed, populate)| Op::Mmap { slot, pages, prot, shared, fixed, populate }),
+        (0u8..8, 1u8..6, 0u8..8, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(slot, pages, prot, shared, fixed, populate)| Op::Mmap { slot, pages, prot, shared, fixed, populate }
+        ),
         (0u8..8, 0u8..6, 0u8..6).prop_map(|(slot, off, pages)| Op::Munmap { slot, off, pages }),
         (0u8..8, 0u8..6, 0u8..6, 0u8..8).prop_map(|(slot, off, pages, prot)| Op::Mprotect { slot, off, pages, prot }),
-        (0u8..8, 0u8..6, 1u8..6, 0u8..32).prop_map(|(slot, off, pages, advice)| Op::Madvise { slot, off, pages, advice }),
+        (0u8..8, 0u8..6, 1u8..6, 0u8..32).prop_map(|(slot, off, pages, advice)| Op::Madvise {
+            slot,
+            off,
+            pages,
+            advice
+        }),
         (0u8..8, 0u8..6, any::<bool>()).prop_map(|(slot, grow, maymove)| Op::Mremap { slot, grow, maymove }),
         (0u8..8, 1u8..4).prop_map(|(slot, pages)| Op::Mlock { slot, pages }),
         (0u8..8, 0u8..8).prop_map(|(slot, off)| Op::Store { slot, off }),
@@ -40,7 +46,12 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::Fork),
         (0u8..4).prop_map(|which| Op::Exit { which }),
         (0u8..4).prop_map(|pages| Op::Memfd { pages }),
-        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(addr, len, prot, flags)| Op::Raw { addr, len, prot, flags }),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(addr, len, prot, flags)| Op::Raw {
+            addr,
+            len,
+            prot,
+            flags
+        }),
     ]
 }
 
@@ -69,7 +80,8 @@ fn run(ops: &[Op]) {
                 let _ = k.do_munmap(hv, p, slot_addr(slot) + ((off as u64) << 12), (pages as u64) << 12);
             }
             Op::Mprotect { slot, off, pages, prot } => {
-                let _ = k.sys_mprotect(hv, p, slot_addr(slot) + ((off as u64) << 12), (pages as u64) << 12, prot as u64);
+                let _ =
+                    k.sys_mprotect(hv, p, slot_addr(slot) + ((off as u64) << 12), (pages as u64) << 12, prot as u64);
             }
             Op::Madvise { slot, off, pages, advice } => {
                 let adv = ADVICE[advice as usize % ADVICE.len()];

@@ -220,7 +220,15 @@ fn seal_blocks_discard_on_readonly_anon() {
     assert_eq!(d.madvise(0, P, A(MADV_DONTNEED)), Ok(0), "writable: allowed");
     d.anon(4 * P, 1, RO).unwrap();
     d.mseal(4 * P, P, 0).unwrap();
-    for adv in [MADV_DONTNEED, MADV_FREE, MADV_DONTNEED_LOCKED, MADV_DONTFORK, MADV_WIPEONFORK, MADV_GUARD_INSTALL, MADV_REMOVE] {
+    for adv in [
+        MADV_DONTNEED,
+        MADV_FREE,
+        MADV_DONTNEED_LOCKED,
+        MADV_DONTFORK,
+        MADV_WIPEONFORK,
+        MADV_GUARD_INSTALL,
+        MADV_REMOVE,
+    ] {
         assert_eq!(d.madvise(4 * P, P, A(adv)), Err(Errno::EPERM), "advice {adv}");
     }
     for adv in [MADV_COLD, MADV_PAGEOUT, MADV_DOFORK, MADV_GUARD_REMOVE, MADV_WILLNEED, MADV_NORMAL, MADV_DONTDUMP] {

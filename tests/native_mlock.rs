@@ -137,7 +137,11 @@ fn rlimit_for_non_root() {
                 4 => real(libc::SYS_munlockall, a),
                 5 => {
                     let rl = libc::rlimit { rlim_cur: a[0], rlim_max: a[1] };
-                    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl) } == 0 { Ok(0) } else { Err(Errno(libc::EPERM)) }
+                    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl) } == 0 {
+                        Ok(0)
+                    } else {
+                        Err(Errno(libc::EPERM))
+                    }
                 }
                 _ => real(libc::SYS_mlock2, a),
             })

@@ -87,11 +87,8 @@ fn mincore_checks_and_residency() {
         // Model user memory has nothing at these vec addresses: a valid
         // kernel-side buffer maps to an unmapped model one, so compare
         // the argument checks with sys_mincore and a model buffer.
-        let m = if vec == vp {
-            k.sys_mincore(hv, pid, s, l).map(|_| 0)
-        } else {
-            k.sys_mincore_user(hv, pid, s, l, vec)
-        };
+        let m =
+            if vec == vp { k.sys_mincore(hv, pid, s, l).map(|_| 0) } else { k.sys_mincore_user(hv, pid, s, l, vec) };
         assert_eq!(m, r, "mincore({s:#x}, {l:#x}, {vec:#x})");
     }
     // The vector into user memory: writable buffer, read-only buffer.
@@ -104,7 +101,10 @@ fn mincore_checks_and_residency() {
     assert_eq!(k.sys_mincore_user(hv, pid, a, 4 * P, b_rw), r1);
     assert_eq!(k.sys_mincore_user(hv, pid, a, 4 * P, b_ro), r2);
     assert_eq!(r2, Err(Errno::EFAULT));
-    assert_eq!(k.user_read(hv, pid, b_rw, 4).unwrap(), unsafe { std::slice::from_raw_parts(b_rw as *const u8, 4) }.to_vec());
+    assert_eq!(
+        k.user_read(hv, pid, b_rw, 4).unwrap(),
+        unsafe { std::slice::from_raw_parts(b_rw as *const u8, 4) }.to_vec()
+    );
 }
 
 #[test]

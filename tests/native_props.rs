@@ -82,7 +82,9 @@ fn run_model(ops: &[Op], uid: u32) {
     for op in ops {
         match *op {
             Op::Mmap(a, l, p, s) => {
-                let fl = if s { libc::MAP_SHARED } else { libc::MAP_PRIVATE } | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE;
+                let fl = if s { libc::MAP_SHARED } else { libc::MAP_PRIVATE }
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_FIXED_NOREPLACE;
                 let _ = k.sys_mmap(hv, pid, a, l.min(64 * P), p, fl as u64, u64::MAX, 0);
             }
             Op::Munmap(a, l) => {
@@ -188,7 +190,8 @@ fn dop_strategy() -> impl Strategy<Value = DOp> {
         (pg(), 0u64..6, adv).prop_map(|(o, n, a)| DOp::Madvise(o, n, a)),
         (pg(), 0u64..5).prop_map(|(o, n)| DOp::Mlock(o, n)),
         (pg(), 0u64..5).prop_map(|(o, n)| DOp::Munlock(o, n)),
-        (pg(), 0u64..5, 1u64..6, prop_oneof![Just(0u64), Just(1), Just(3), Just(7)], pg()).prop_map(|(o, a, b, f, n)| DOp::Mremap(o, a, b, f, n + 32)),
+        (pg(), 0u64..5, 1u64..6, prop_oneof![Just(0u64), Just(1), Just(3), Just(7)], pg())
+            .prop_map(|(o, a, b, f, n)| DOp::Mremap(o, a, b, f, n + 32)),
         (pg(), 0u64..3).prop_map(|(o, n)| DOp::Mseal(o, n)),
         (pg(), 0u64..5, 0u64..8).prop_map(|(o, n, f)| DOp::Msync(o, n, f)),
         pg().prop_map(DOp::Fill),
@@ -220,7 +223,11 @@ fn run_dual(ops: &[DOp]) {
                 let (pid, ok) = {
                     let pid = d.pid;
                     let (k, _) = d.k();
-                    let ok = k.mm(pid).ok().and_then(|m| m.vma_at(a)).is_some_and(|v| v.flags.contains(mmsim::kernel::vma::VmFlags::WRITE));
+                    let ok = k
+                        .mm(pid)
+                        .ok()
+                        .and_then(|m| m.vma_at(a))
+                        .is_some_and(|v| v.flags.contains(mmsim::kernel::vma::VmFlags::WRITE));
                     (pid, ok)
                 };
                 // The model decides (a forked probe would fill shared

@@ -145,7 +145,10 @@ impl Drop for Host {
 fn blocks(s: &str) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     for l in s.lines() {
-        let is_header = l.split(' ').next().is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+        let is_header = l
+            .split(' ')
+            .next()
+            .is_some_and(|f| f.contains('-') && f.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
         if is_header || out.is_empty() {
             out.push(Vec::new());
         }
@@ -266,7 +269,12 @@ fn pm_flags(e: u64) -> u64 {
 fn assert_pagemap_equal(host: &[u64], model: &[u64], start: u64, picture: &str) {
     assert_eq!(host.len(), model.len());
     for (i, (h, m)) in host.iter().zip(model).enumerate() {
-        assert_eq!(pm_flags(*h), pm_flags(*m), "pagemap at {:#x}: host {h:#018x} model {m:#018x}\n{picture}", start + i as u64 * PS);
+        assert_eq!(
+            pm_flags(*h),
+            pm_flags(*m),
+            "pagemap at {:#x}: host {h:#018x} model {m:#018x}\n{picture}",
+            start + i as u64 * PS
+        );
     }
 }
 
@@ -480,7 +488,13 @@ fn thp_eligible_matches_host() {
     let mut m = Model::new();
     let mb = 1u64 << 20;
     // (offset, length, MADV_HUGEPAGE?)
-    let cases = [(0, 6 * mb, true), (16 * mb + PS, 2 * mb, true), (32 * mb + PS, 4 * mb, true), (48 * mb, 4 * mb, false), (64 * mb, mb, true)];
+    let cases = [
+        (0, 6 * mb, true),
+        (16 * mb + PS, 2 * mb, true),
+        (32 * mb + PS, 4 * mb, true),
+        (48 * mb, 4 * mb, false),
+        (64 * mb, mb, true),
+    ];
     for (off, len, huge) in cases {
         host.mmap(b + off, len, RW, PRIV_ANON, -1, 0);
         m.mmap(b + off, len, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);

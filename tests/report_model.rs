@@ -10,7 +10,7 @@ use mmsim::kernel::memory::GUARD_MARKER;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::page::{PageFlags, Pfn};
 use mmsim::kernel::variant::Variant;
-use mmsim::kernel::vma::{Vma, VmFlags, VmaFile};
+use mmsim::kernel::vma::{VmFlags, Vma, VmaFile};
 use mmsim::kernel::{Kernel, Pid};
 use mmsim::report::{self, ThpEnabled, pagemap::*};
 use mmsim::world::World;
@@ -160,11 +160,19 @@ fn pagetable_walk_native() {
     let lines: Vec<&str> = walk.lines().collect();
     assert_eq!(lines.len(), 7, "{walk}");
     assert_eq!(lines[0], format!("pid {p} addr {:#x}: vma 7e003fffe000-7e0040000000 rw-p", a + PS + 123));
-    assert!(lines[1].starts_with("PGD[252] table pfn 0x2: entry 0x0000000000003067 -> pfn 0x3 PRESENT RW USER ACCESSED DIRTY"), "{walk}");
+    assert!(
+        lines[1]
+            .starts_with("PGD[252] table pfn 0x2: entry 0x0000000000003067 -> pfn 0x3 PRESENT RW USER ACCESSED DIRTY"),
+        "{walk}"
+    );
     assert!(lines[2].starts_with("PUD[0] "), "{walk}");
     assert!(lines[3].starts_with("PMD[511] "), "{walk}");
     assert!(lines[4].starts_with("PTE[511] ") && lines[4].ends_with("PRESENT RW USER ACCESSED DIRTY NX"), "{walk}");
-    assert!(lines[5].starts_with("vm_normal_page: page pfn 0x") && lines[5].contains("(anon, refcount 1, mapcount 1, flags"), "{walk}");
+    assert!(
+        lines[5].starts_with("vm_normal_page: page pfn 0x")
+            && lines[5].contains("(anon, refcount 1, mapcount 1, flags"),
+        "{walk}"
+    );
     assert!(lines[6].starts_with("machine frame 0x") && lines[6].ends_with("owned by d0"), "{walk}");
     // An address without a PTE: the walk stops at the empty entry.
     let walk = report::pagetable_walk(&w, d, p, a);
@@ -210,11 +218,16 @@ fn page_dump() {
     let pfn = kk.pte_pfn(hv, kk.pt.pte(kk.mm(p).unwrap().pgd, a));
     let s = report::page(&w, d, pfn.0);
     let lines: Vec<&str> = s.lines().collect();
-    assert_eq!(lines[0], format!("d{d} pfn {:#x}: refcount 1 mapcount 1 mapping anon_vma 1 index {:#x} private 0x0", pfn.0, a >> 12));
+    assert_eq!(
+        lines[0],
+        format!("d{d} pfn {:#x}: refcount 1 mapcount 1 mapping anon_vma 1 index {:#x} private 0x0", pfn.0, a >> 12)
+    );
     assert_eq!(lines[1], "flags: uptodate|lru|swapbacked|anon_exclusive");
     assert_eq!(lines[2], format!("p2m: {:#x} -> mfn {:#x}, machine owner d{d}, m2p -> pfn {:#x}", pfn.0, pfn.0, pfn.0));
     assert_eq!(lines[3], "gup: 0 gets, 0 pins");
-    assert!(report::page(&w, d, 1).starts_with("d0 pfn 0x1: refcount 1 mapcount 0 mapping none index 0x0 private 0x0 (zero page)\nflags: reserved\n"));
+    assert!(report::page(&w, d, 1).starts_with(
+        "d0 pfn 0x1: refcount 1 mapcount 0 mapping none index 0x0 private 0x0 (zero page)\nflags: reserved\n"
+    ));
     assert!(report::page(&w, d, 0x1000).contains("flags: buddy"));
 }
 
@@ -249,7 +262,11 @@ fn address_space_picture() {
 fn maps_device_and_heap() {
     let (mut w, d, p) = native();
     let (kk, hv) = w.kh(d).unwrap();
-    let mut v = Vma::anon(0x7e00_0000_0000, 0x7e00_0000_2000, VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED | VmFlags::MAYSHARE);
+    let mut v = Vma::anon(
+        0x7e00_0000_0000,
+        0x7e00_0000_2000,
+        VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED | VmFlags::MAYSHARE,
+    );
     v.pgoff = 0x10;
     v.file = Some(VmaFile::Device { name: "/dev/xen/gntdev".into(), dev: (10, 0x7c), ino: 1234 });
     kk.mm_mut(p).unwrap().insert(v);
@@ -279,7 +296,15 @@ fn smaps_lazyfree_locked_and_thp_policies() {
     kk.mem.page_mut(pfn).flags.remove(PageFlags::SWAPBACKED);
     kk.mm_mut(p).unwrap().vma_at_mut(a).unwrap().flags |= VmFlags::LOCKED;
     let s = report::smaps(&w, d, p);
-    for want in ["Rss:                   8 kB", "Private_Clean:         4 kB", "Private_Dirty:         4 kB", "Pss_Dirty:             4 kB", "LazyFree:              4 kB", "Locked:                8 kB", "VmFlags: rd wr mr mw me lo ac \n"] {
+    for want in [
+        "Rss:                   8 kB",
+        "Private_Clean:         4 kB",
+        "Private_Dirty:         4 kB",
+        "Pss_Dirty:             4 kB",
+        "LazyFree:              4 kB",
+        "Locked:                8 kB",
+        "VmFlags: rd wr mr mw me lo ac \n",
+    ] {
         assert!(s.contains(want), "{want:?} in\n{s}");
     }
     let mut v = Vma::anon(0x20_0000, 0x60_0000, VmFlags::READ | VmFlags::WRITE);

@@ -40,7 +40,12 @@ fn declared_status(src: &str) -> Option<i32> {
 #[test]
 fn golden_scenarios() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/scenarios").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "mms")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/scenarios")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mms"))
+        .collect();
     files.sort();
     assert!(files.len() >= 1, "no scenarios found");
     let mut failures = Vec::new();

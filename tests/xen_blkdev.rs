@@ -15,16 +15,7 @@ fn x() -> X {
 }
 
 fn anon(x: &mut X, pages: u64) -> u64 {
-    x.mmap(
-        x.qemu,
-        0,
-        pages * PS,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        u64::MAX,
-        0,
-    )
-    .unwrap()
+    x.mmap(x.qemu, 0, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap()
 }
 
 #[test]
@@ -33,34 +24,20 @@ fn disk_calls_and_names() {
     assert_eq!(x.w.disk_write(x.disk, 510, b"abcd"), Ok(4));
     assert_eq!(x.w.disk_read(x.disk, 509, 6), Ok(b"\0abcd\0".to_vec()));
     let end = 2048 * 512;
-    assert_eq!(
-        x.w.disk_write(x.disk, end - 2, b"abcd"),
-        Ok(2),
-        "short at the end"
-    );
+    assert_eq!(x.w.disk_write(x.disk, end - 2, b"abcd"), Ok(2), "short at the end");
     assert_eq!(x.w.disk_write(x.disk, end, b"a"), Err(Errno::ENOSPC));
     assert_eq!(x.w.disk_read(x.disk, end - 1, 10).unwrap().len(), 1);
     assert_eq!(x.w.disk_read(x.disk, u64::MAX, u64::MAX), Ok(vec![]));
-    assert_eq!(
-        x.w.disk_read(mmsim::world::xen::DiskId(0xdead), 0, 1),
-        Err(Errno::ENODEV)
-    );
+    assert_eq!(x.w.disk_read(mmsim::world::xen::DiskId(0xdead), 0, 1), Err(Errno::ENODEV));
     assert_eq!(x.w.add_disk("xvda", x.domu, 8), Err(Errno::EEXIST));
     assert_eq!(x.w.add_disk("a/b", x.domu, 8), Err(Errno::EINVAL));
     assert_eq!(x.w.add_disk("xvdb", x.domu, 0), Err(Errno::EINVAL));
     assert_eq!(x.w.add_disk("xvdb", 9, 8), Err(Errno::ESRCH));
     let id = x.w.add_disk("xvdb", x.domu, 8).unwrap();
     assert_eq!(id, mmsim::world::xen::DiskId(1 << 16));
-    assert_eq!(
-        x.w.disk("xvdb").map(|(i, d, disk)| (i, d, disk.size())),
-        Some((id, x.domu, 4096))
-    );
+    assert_eq!(x.w.disk("xvdb").map(|(i, d, disk)| (i, d, disk.size())), Some((id, x.domu, 4096)));
     assert_eq!(x.w.disk_write(id, 0, b"u"), Ok(1));
-    assert_eq!(
-        x.w.disk_read(x.disk, 0, 1),
-        Ok(vec![0]),
-        "separate contents"
-    );
+    assert_eq!(x.w.disk_read(x.disk, 0, 1), Ok(vec![0]), "separate contents");
 }
 
 #[test]
@@ -100,11 +77,7 @@ fn o_direct_alignment_and_short_transfers() {
     // A pin that stops at an unmapped page: a short transfer.
     assert_eq!(x.munmap(q, a + PS, PS), Ok(0));
     assert_eq!(x.pread(q, d, a, 8192, 0), Ok(4096));
-    assert_eq!(
-        x.pread(q, d, a + PS, 4096, 0),
-        Err(Errno::EFAULT),
-        "nothing pinned"
-    );
+    assert_eq!(x.pread(q, d, a + PS, 4096, 0), Err(Errno::EFAULT), "nothing pinned");
     assert_eq!(x.pread(q, d, u64::MAX - 511, 1024, 0), Err(Errno::EFAULT));
     let v = x.check();
     assert!(v.is_empty(), "{v:#?}");
@@ -123,16 +96,8 @@ fn io_submit_pins_and_io_complete_transfers() {
         let (k, hv) = x.w.kh(x.dom0).unwrap();
         k.pte_pfn(hv, k.pt.pte(k.mm(q).unwrap().pgd, a))
     };
-    assert_eq!(
-        x.w.kernel(x.dom0).unwrap().mem.page(pfn).refcount,
-        1 + 1024,
-        "pinned until completion"
-    );
-    assert_eq!(
-        x.w.disk_read(x.disk, 4096, 1),
-        Ok(vec![0]),
-        "no DMA before completion"
-    );
+    assert_eq!(x.w.kernel(x.dom0).unwrap().mem.page(pfn).refcount, 1 + 1024, "pinned until completion");
+    assert_eq!(x.w.disk_read(x.disk, 4096, 1), Ok(vec![0]), "no DMA before completion");
     assert_eq!(x.io_complete(q, r), Ok(4096));
     assert_eq!(x.w.disk_read(x.disk, 4096, 1), Ok(vec![0x44]));
     assert_eq!(x.w.kernel(x.dom0).unwrap().mem.page(pfn).refcount, 1);
@@ -142,18 +107,11 @@ fn io_submit_pins_and_io_complete_transfers() {
     assert_eq!(x.io_complete(q, bad), Err(Errno::EINVAL));
     // io_submit itself fails for the descriptor, mode and position only.
     assert_eq!(x.io_submit(q, 99, false, a, 512, 0), Err(Errno::EBADF));
-    assert_eq!(
-        x.io_submit(q, d, false, a, 512, u64::MAX),
-        Err(Errno::EINVAL)
-    );
+    assert_eq!(x.io_submit(q, d, false, a, 512, u64::MAX), Err(Errno::EINVAL));
     let ro = x.open(q, "/dev/xvda", O_RDONLY | O_DIRECT).unwrap();
     assert_eq!(x.io_submit(q, ro, true, a, 512, 0), Err(Errno::EBADF));
     let g = x.open(q, "/dev/xen/gntdev", O_RDWR).unwrap();
-    assert_eq!(
-        x.io_submit(q, g, false, a, 512, 0),
-        Err(Errno::EINVAL),
-        "not a block device"
-    );
+    assert_eq!(x.io_submit(q, g, false, a, 512, 0), Err(Errno::EINVAL), "not a block device");
     // Another process cannot reap it.
     let r2 = x.io_submit(q, d, false, a, 512, 0).unwrap();
     let other = x.fork(q).unwrap();

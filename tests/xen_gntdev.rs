@@ -30,8 +30,7 @@ const MAPPED: u16 = GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING;
 /// domU grants `n` pages filled 0x10, 0x11, ...; qemu maps them all in one
 /// map and mmaps it shared RW. Returns (pfns, grefs, fd, addr).
 fn map_n(x: &mut X, n: u64) -> (Vec<u64>, Vec<u64>, u64, u64) {
-    let (ps, gs): (Vec<u64>, Vec<u64>) =
-        (0..n).map(|i| x.grant_page(0x10 + i as u8, false)).unzip();
+    let (ps, gs): (Vec<u64>, Vec<u64>) = (0..n).map(|i| x.grant_page(0x10 + i as u8, false)).unzip();
     let q = x.qemu;
     let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
     let off = x.map_grant_ref(q, fd, x.domu, &gs).unwrap();
@@ -53,11 +52,7 @@ fn map_grant_ref_index_placement() {
     assert_eq!(x.map_grant_ref(q, fd, d, &[8, 9]), Ok(0));
     assert_eq!(x.map_grant_ref(q, fd, d, &[8]), Ok(2 << 12));
     assert_eq!(x.map_grant_ref(q, fd, d, &[8, 9, 10]), Ok(3 << 12));
-    assert_eq!(
-        x.unmap_grant_ref(q, fd, 0, 1),
-        Err(Errno::ENOENT),
-        "count must match"
-    );
+    assert_eq!(x.unmap_grant_ref(q, fd, 0, 1), Err(Errno::ENOENT), "count must match");
     assert_eq!(x.unmap_grant_ref(q, fd, 0, 2), Ok(0));
     // [2,3) and [3,6): one page fits before index 2 (0 + 1 < 2)...
     assert_eq!(x.map_grant_ref(q, fd, d, &[8]), Ok(0));
@@ -75,72 +70,28 @@ fn map_grant_ref_limits_and_bad_arguments() {
     let q = x.qemu;
     let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
     let d = x.domu;
-    assert_eq!(
-        x.map_grant_ref(q, fd, d, &[]),
-        Err(Errno::EINVAL),
-        "count 0"
-    );
+    assert_eq!(x.map_grant_ref(q, fd, d, &[]), Err(Errno::EINVAL), "count 0");
     let too_many = vec![8u64; (GNTDEV_LIMIT + 1) as usize];
-    assert_eq!(
-        x.map_grant_ref(q, fd, d, &too_many),
-        Err(Errno::EINVAL),
-        "over the per-request limit"
-    );
+    assert_eq!(x.map_grant_ref(q, fd, d, &too_many), Err(Errno::EINVAL), "over the per-request limit");
     // 4096 unpopulated PFNs in the model's balloon.
+    assert_eq!(x.map_grant_ref(q, fd, d, &vec![8u64; 4097]), Err(Errno::ENOMEM));
+    assert_eq!(x.ioctl(q, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::Int(1)]), Err(Errno::EFAULT));
     assert_eq!(
-        x.map_grant_ref(q, fd, d, &vec![8u64; 4097]),
-        Err(Errno::ENOMEM)
-    );
-    assert_eq!(
-        x.ioctl(q, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::Int(1)]),
-        Err(Errno::EFAULT)
-    );
-    assert_eq!(
-        x.ioctl(
-            q,
-            fd,
-            IOCTL_GNTDEV_MAP_GRANT_REF,
-            &[IoctlArg::List(vec![1]), IoctlArg::Int(1)]
-        ),
+        x.ioctl(q, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::List(vec![1]), IoctlArg::Int(1)]),
         Err(Errno::EFAULT)
     );
     assert_eq!(x.ioctl(q, fd, 0x1234, &[]), Err(Errno::ENOTTY));
-    assert_eq!(
-        x.ioctl(
-            q,
-            fd,
-            IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
-            &[IoctlArg::Int(0x1000)]
-        ),
-        Err(Errno::EINVAL)
-    );
-    assert_eq!(
-        x.unmap_grant_ref(q, fd, u64::MAX, u64::MAX),
-        Err(Errno::ENOENT)
-    );
+    assert_eq!(x.ioctl(q, fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &[IoctlArg::Int(0x1000)]), Err(Errno::EINVAL));
+    assert_eq!(x.unmap_grant_ref(q, fd, u64::MAX, u64::MAX), Err(Errno::ENOENT));
     // Huge refs and domids are truncated to the uapi fields; the map
     // hypercall then fails and mmap says EINVAL.
-    let args = [
-        IoctlArg::Int(0xffff_ffff),
-        IoctlArg::List(vec![u64::MAX, 1 << 40]),
-    ];
+    let args = [IoctlArg::Int(0xffff_ffff), IoctlArg::List(vec![u64::MAX, 1 << 40])];
     let off = x.ioctl(q, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &args).unwrap();
     assert_eq!(x.mmap_shared(q, 2 * PS, fd, off), Err(Errno::EINVAL));
-    assert!(
-        x.w.hv.log.iter().any(|l| l.contains("GNTST_bad_domain")),
-        "{:?}",
-        x.w.hv.log
-    );
+    assert!(x.w.hv.log.iter().any(|l| l.contains("GNTST_bad_domain")), "{:?}", x.w.hv.log);
     // do_mmap refuses an offset whose page range overflows first.
-    assert_eq!(
-        x.mmap_shared(q, PS, fd, u64::MAX & !0xfff),
-        Err(Errno::EOVERFLOW)
-    );
-    assert_eq!(
-        x.mmap_shared(q, PS, fd, 7 << 12),
-        Err(Errno::EINVAL),
-        "no map at index 7"
-    );
+    assert_eq!(x.mmap_shared(q, PS, fd, u64::MAX & !0xfff), Err(Errno::EOVERFLOW));
+    assert_eq!(x.mmap_shared(q, PS, fd, 7 << 12), Err(Errno::EINVAL), "no map at index 7");
     clean(&mut x);
 }
 
@@ -151,52 +102,21 @@ fn mmap_must_match_a_map_exactly_and_only_once() {
     let q = x.qemu;
     let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
     let off = x.map_grant_ref(q, fd, x.domu, &[g, g]).unwrap();
-    assert_eq!(
-        x.mmap_shared(q, PS, fd, off),
-        Err(Errno::EINVAL),
-        "count differs"
-    );
-    assert_eq!(
-        x.mmap_shared(q, 2 * PS, fd, off + PS),
-        Err(Errno::EINVAL),
-        "index differs"
-    );
+    assert_eq!(x.mmap_shared(q, PS, fd, off), Err(Errno::EINVAL), "count differs");
+    assert_eq!(x.mmap_shared(q, 2 * PS, fd, off + PS), Err(Errno::EINVAL), "index differs");
     assert_eq!(
         x.mmap(q, 0, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, off),
         Err(Errno::EINVAL),
         "writable private"
     );
     let a = x.mmap_shared(q, 2 * PS, fd, off).unwrap();
-    assert_eq!(
-        x.mmap_shared(q, 2 * PS, fd, off),
-        Err(Errno::EINVAL),
-        "in_use: one mmap per map"
+    assert_eq!(x.mmap_shared(q, 2 * PS, fd, off), Err(Errno::EINVAL), "in_use: one mmap per map");
+    let v = x.w.kernel(x.dom0).unwrap().mm(q).unwrap().vma_at(a).unwrap().flags;
+    assert!(
+        v.contains(VmFlags::DONTCOPY | VmFlags::DONTEXPAND | VmFlags::DONTDUMP | VmFlags::MIXEDMAP | VmFlags::SHARED)
     );
-    let v =
-        x.w.kernel(x.dom0)
-            .unwrap()
-            .mm(q)
-            .unwrap()
-            .vma_at(a)
-            .unwrap()
-            .flags;
-    assert!(v.contains(
-        VmFlags::DONTCOPY
-            | VmFlags::DONTEXPAND
-            | VmFlags::DONTDUMP
-            | VmFlags::MIXEDMAP
-            | VmFlags::SHARED
-    ));
     assert!(!v.intersects(VmFlags::IO | VmFlags::PFNMAP));
-    assert_eq!(
-        x.ioctl(
-            q,
-            fd,
-            IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
-            &[IoctlArg::Int(a + PS)]
-        ),
-        Ok(off)
-    );
+    assert_eq!(x.ioctl(q, fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &[IoctlArg::Int(a + PS)]), Ok(off));
     // The same grant twice in one map: two pins.
     assert_eq!(x.load(q, a + PS, 1).unwrap(), vec![1]);
     clean(&mut x);
@@ -221,18 +141,10 @@ fn read_only_grant_mapped_writable_is_refused() {
     let off = x.map_grant_ref(q, fd, x.domu, &[g]).unwrap();
     // The first mmap fixes the map writable; Xen refuses to write-pin.
     assert_eq!(x.mmap_shared(q, PS, fd, off), Err(Errno::EINVAL));
-    assert!(
-        x.w.hv
-            .log
-            .iter()
-            .any(|l| l.contains("Attempt to write-pin a r/o grant entry"))
-    );
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Attempt to write-pin a r/o grant entry")));
     assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS | GTF_READONLY);
     // That map is used up (in_use); a fresh one mapped read-only works.
-    assert_eq!(
-        x.mmap(q, 0, PS, PROT_READ, MAP_SHARED, fd, off),
-        Err(Errno::EINVAL)
-    );
+    assert_eq!(x.mmap(q, 0, PS, PROT_READ, MAP_SHARED, fd, off), Err(Errno::EINVAL));
     let off2 = x.map_grant_ref(q, fd, x.domu, &[g]).unwrap();
     let a = x.mmap(q, 0, PS, PROT_READ, MAP_SHARED, fd, off2).unwrap();
     assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
@@ -267,21 +179,14 @@ fn partial_munmap_unmaps_only_those_slots() {
     let (ps, gs, fd, a) = map_n(&mut x, 3);
     let q = x.qemu;
     assert_eq!(x.munmap(q, a + PS, PS), Ok(0));
-    assert_eq!(
-        flags(&x, gs[1]),
-        GTF_PERMIT_ACCESS,
-        "slot 1 unmapped by the notifier"
-    );
+    assert_eq!(flags(&x, gs[1]), GTF_PERMIT_ACCESS, "slot 1 unmapped by the notifier");
     assert_eq!((flags(&x, gs[0]), flags(&x, gs[2])), (MAPPED, MAPPED));
     assert_eq!(x.load(q, a + PS, 1).unwrap_err().fault, VmFault::MapErr);
     // The piece after the hole still finds its page by pages_vm_start.
     x.w.disk_write(x.disk, 0, &[0x77; 4096]).unwrap();
     let d = x.open(q, "/dev/xvda", O_RDWR | O_DIRECT).unwrap();
     assert_eq!(x.pread(q, d, a + 2 * PS, 4096, 0), Ok(4096));
-    assert_eq!(
-        x.w.read_page(x.domu, ps[2], 0, 2).unwrap(),
-        vec![0x77, 0x77]
-    );
+    assert_eq!(x.w.read_page(x.domu, ps[2], 0, 2).unwrap(), vec![0x77, 0x77]);
     assert_eq!(x.w.read_page(x.domu, ps[0], 0, 1).unwrap(), vec![0x10]);
     clean(&mut x);
     // The first page too; then the fd: everything goes back.
@@ -290,10 +195,7 @@ fn partial_munmap_unmaps_only_those_slots() {
     x.close(q, fd).unwrap();
     assert!(gs.iter().all(|&g| flags(&x, g) == GTF_PERMIT_ACCESS));
     assert!(x.w.hv.grants.maps.is_empty());
-    assert!(
-        x.w.kernel(x.dom0).unwrap().xen.gnttab_pages.is_empty(),
-        "pages back in the balloon"
-    );
+    assert!(x.w.kernel(x.dom0).unwrap().xen.gnttab_pages.is_empty(), "pages back in the balloon");
     clean(&mut x);
 }
 
@@ -303,18 +205,10 @@ fn fork_child_has_no_mapping() {
     let (_ps, gs, _fd, a) = map_n(&mut x, 1);
     let q = x.qemu;
     let c = x.fork(q).unwrap();
-    assert_eq!(
-        x.load(c, a, 1).unwrap_err().fault,
-        VmFault::MapErr,
-        "VM_DONTCOPY"
-    );
+    assert_eq!(x.load(c, a, 1).unwrap_err().fault, VmFault::MapErr, "VM_DONTCOPY");
     assert_eq!(x.load(q, a, 1).unwrap(), vec![0x10]);
     x.exit(c).unwrap();
-    assert_eq!(
-        flags(&x, gs[0]),
-        MAPPED,
-        "the child's exit closes only a shared fd reference"
-    );
+    assert_eq!(flags(&x, gs[0]), MAPPED, "the child's exit closes only a shared fd reference");
     assert_eq!(x.load(q, a, 1).unwrap(), vec![0x10]);
     clean(&mut x);
 }
@@ -338,11 +232,7 @@ fn close_and_unmap_ioctl_keep_a_live_mapping() {
     let q = x.qemu;
     assert_eq!(x.unmap_grant_ref(q, fd, 0, 1), Ok(0));
     x.close(q, fd).unwrap();
-    assert_eq!(
-        x.load(q, a, 1).unwrap(),
-        vec![0x10],
-        "the VMA holds the map"
-    );
+    assert_eq!(x.load(q, a, 1).unwrap(), vec![0x10], "the VMA holds the map");
     assert_eq!(flags(&x, gs[0]), MAPPED);
     assert_eq!(x.munmap(q, a, PS), Ok(0));
     assert_eq!(flags(&x, gs[0]), GTF_PERMIT_ACCESS);
@@ -356,11 +246,7 @@ fn mremap_cannot_grow_and_moving_loses_the_grants() {
     let (_ps, gs, _fd, a) = map_n(&mut x, 2);
     let q = x.qemu;
     let (k, hv) = x.w.kh(x.dom0).unwrap();
-    assert_eq!(
-        k.sys_mremap(hv, q, a, 2 * PS, 3 * PS, MREMAP_MAYMOVE, 0),
-        Err(Errno::EFAULT),
-        "VM_DONTEXPAND"
-    );
+    assert_eq!(k.sys_mremap(hv, q, a, 2 * PS, 3 * PS, MREMAP_MAYMOVE, 0), Err(Errno::EFAULT), "VM_DONTEXPAND");
     // Shrinking unmaps the tail like munmap.
     assert_eq!(k.sys_mremap(hv, q, a, 2 * PS, PS, 0, 0), Ok(a));
     assert_eq!(flags(&x, gs[1]), GTF_PERMIT_ACCESS);
@@ -368,10 +254,7 @@ fn mremap_cannot_grow_and_moving_loses_the_grants() {
     // and gntdev no fault handler.
     let to = 0x7100_0000_0000;
     let (k, hv) = x.w.kh(x.dom0).unwrap();
-    assert_eq!(
-        k.sys_mremap(hv, q, a, PS, PS, MREMAP_MAYMOVE | MREMAP_FIXED, to),
-        Ok(to)
-    );
+    assert_eq!(k.sys_mremap(hv, q, a, PS, PS, MREMAP_MAYMOVE | MREMAP_FIXED, to), Ok(to));
     x.w.run_deferred_work();
     assert_eq!(flags(&x, gs[0]), GTF_PERMIT_ACCESS);
     assert_eq!(x.load(q, to, 1).unwrap_err().fault, VmFault::SigBus);
@@ -384,42 +267,17 @@ fn unmap_notify_clear_byte() {
     let (ps, _gs, fd, a) = map_n(&mut x, 2);
     let q = x.qemu;
     let notify = |x: &mut X, off: u64, action: u64| {
-        x.ioctl(
-            q,
-            fd,
-            IOCTL_GNTDEV_SET_UNMAP_NOTIFY,
-            &[IoctlArg::Int(off), IoctlArg::Int(action), IoctlArg::Int(3)],
-        )
+        x.ioctl(q, fd, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &[IoctlArg::Int(off), IoctlArg::Int(action), IoctlArg::Int(3)])
     };
-    assert_eq!(
-        notify(&mut x, PS + 5, 4),
-        Err(Errno::EINVAL),
-        "unknown action"
-    );
-    assert_eq!(
-        notify(&mut x, PS + 5, UNMAP_NOTIFY_SEND_EVENT as u64),
-        Err(Errno::EINVAL),
-        "no bound event channel"
-    );
-    assert_eq!(
-        notify(&mut x, 2 * PS, UNMAP_NOTIFY_CLEAR_BYTE as u64),
-        Err(Errno::ENOENT)
-    );
-    assert_eq!(
-        notify(&mut x, PS + 5, UNMAP_NOTIFY_CLEAR_BYTE as u64),
-        Ok(0)
-    );
+    assert_eq!(notify(&mut x, PS + 5, 4), Err(Errno::EINVAL), "unknown action");
+    assert_eq!(notify(&mut x, PS + 5, UNMAP_NOTIFY_SEND_EVENT as u64), Err(Errno::EINVAL), "no bound event channel");
+    assert_eq!(notify(&mut x, 2 * PS, UNMAP_NOTIFY_CLEAR_BYTE as u64), Err(Errno::ENOENT));
+    assert_eq!(notify(&mut x, PS + 5, UNMAP_NOTIFY_CLEAR_BYTE as u64), Ok(0));
     // Unmapping page 0 does not touch it; page 1 does, before the unmap.
     assert_eq!(x.munmap(q, a, PS), Ok(0));
-    assert_eq!(
-        x.w.read_page(x.domu, ps[1], 4, 3).unwrap(),
-        vec![0x11, 0x11, 0x11]
-    );
+    assert_eq!(x.w.read_page(x.domu, ps[1], 4, 3).unwrap(), vec![0x11, 0x11, 0x11]);
     assert_eq!(x.munmap(q, a + PS, PS), Ok(0));
-    assert_eq!(
-        x.w.read_page(x.domu, ps[1], 4, 3).unwrap(),
-        vec![0x11, 0, 0x11]
-    );
+    assert_eq!(x.w.read_page(x.domu, ps[1], 4, 3).unwrap(), vec![0x11, 0, 0x11]);
     clean(&mut x);
 }
 
@@ -431,12 +289,7 @@ fn unmap_notify_clear_byte_refused_for_read_only_maps() {
     let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
     let off = x.map_grant_ref(q, fd, x.domu, &[g]).unwrap();
     x.mmap(q, 0, PS, PROT_READ, MAP_SHARED, fd, off).unwrap();
-    let r = x.ioctl(
-        q,
-        fd,
-        IOCTL_GNTDEV_SET_UNMAP_NOTIFY,
-        &[IoctlArg::Int(off), IoctlArg::Int(1), IoctlArg::Int(0)],
-    );
+    let r = x.ioctl(q, fd, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &[IoctlArg::Int(off), IoctlArg::Int(1), IoctlArg::Int(0)]);
     assert_eq!(r, Err(Errno::EINVAL));
     clean(&mut x);
 }
@@ -450,19 +303,11 @@ fn failed_mmaps_report_the_status_and_leave_nothing_mapped() {
         ("GNTST_bad_gntref", |x| (x.domu, 5000)),
         ("GNTST_general_error", |x| {
             let p = x.w.alloc_page(x.domu).unwrap();
-            (
-                x.domu,
-                x.w.gnttab_grant_foreign_access(x.domu, p, x.domu, false)
-                    .unwrap(),
-            )
+            (x.domu, x.w.gnttab_grant_foreign_access(x.domu, p, x.domu, false).unwrap())
         }),
         ("GNTST_bad_page", |x| {
             let pfn = x.w.kernel(x.domu).unwrap().mem.len() - 1;
-            (
-                x.domu,
-                x.w.gnttab_grant_foreign_access(x.domu, pfn, x.dom0, false)
-                    .unwrap(),
-            )
+            (x.domu, x.w.gnttab_grant_foreign_access(x.domu, pfn, x.dom0, false).unwrap())
         }),
     ];
     for (status, bad) in cases {
@@ -473,29 +318,14 @@ fn failed_mmaps_report_the_status_and_leave_nothing_mapped() {
         let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
         // The model's ABI has one domid per request: map the bad slot alone
         // when it names another domain.
-        let refs = if dom == x.domu {
-            vec![good, gref]
-        } else {
-            vec![gref]
-        };
+        let refs = if dom == x.domu { vec![good, gref] } else { vec![gref] };
         let off = x.map_grant_ref(q, fd, dom, &refs).unwrap();
-        assert_eq!(
-            x.mmap_shared(q, refs.len() as u64 * PS, fd, off),
-            Err(Errno::EINVAL),
-            "{status}"
-        );
-        assert!(
-            x.w.hv.log.iter().any(|l| l.contains(status)),
-            "{status}: {:?}",
-            x.w.hv.log
-        );
+        assert_eq!(x.mmap_shared(q, refs.len() as u64 * PS, fd, off), Err(Errno::EINVAL), "{status}");
+        assert!(x.w.hv.log.iter().any(|l| l.contains(status)), "{status}: {:?}", x.w.hv.log);
         assert_eq!(flags(&x, good), GTF_PERMIT_ACCESS, "{status}");
         assert!(x.w.hv.grants.maps.is_empty(), "{status}");
         x.close(q, fd).unwrap();
-        assert!(
-            x.w.kernel(x.dom0).unwrap().xen.gnttab_pages.is_empty(),
-            "{status}"
-        );
+        assert!(x.w.kernel(x.dom0).unwrap().xen.gnttab_pages.is_empty(), "{status}");
         clean(&mut x);
     }
 }
@@ -511,27 +341,15 @@ fn no_device_space_through_gntdev() {
     let fd = x.open(q, GNTDEV_PATH, O_RDWR).unwrap();
     let off = x.map_grant_ref(q, fd, x.domu, &refs).unwrap();
     assert_eq!(x.mmap_shared(q, 128 * PS, fd, off), Err(Errno::EINVAL));
-    assert!(
-        x.w.hv
-            .log
-            .iter()
-            .any(|l| l.contains("GNTST_no_device_space"))
-    );
-    assert!(
-        x.w.hv.grants.maps.is_empty(),
-        "the error path unmapped the 255"
-    );
+    assert!(x.w.hv.log.iter().any(|l| l.contains("GNTST_no_device_space")));
+    assert!(x.w.hv.grants.maps.is_empty(), "the error path unmapped the 255");
     assert!(gs.iter().all(|&g| flags(&x, g) == GTF_PERMIT_ACCESS));
     clean(&mut x);
 }
 
 #[test]
 fn loopback_maps_its_own_grant() {
-    for kind in [
-        VariantKind::FindSpecialPage,
-        VariantKind::M2pOverride,
-        VariantKind::NoSpecialPte,
-    ] {
+    for kind in [VariantKind::FindSpecialPage, VariantKind::M2pOverride, VariantKind::NoSpecialPte] {
         let mut x = setup(variant(kind, None));
         let d0 = x.dom0;
         let p = x.w.alloc_page(d0).unwrap();
@@ -544,31 +362,20 @@ fn loopback_maps_its_own_grant() {
         x.w.disk_write(x.disk, 0, &[0x5a; 4096]).unwrap();
         let d = x.open(q, "/dev/xvda", O_RDWR | O_DIRECT).unwrap();
         assert_eq!(x.pread(q, d, a, 4096, 0), Ok(4096), "{kind:?}");
-        assert_eq!(
-            x.w.read_page(d0, p, 0, 2).unwrap(),
-            vec![0x5a, 0x5a],
-            "{kind:?}: same MFN, the bytes land"
-        );
+        assert_eq!(x.w.read_page(d0, p, 0, 2).unwrap(), vec![0x5a, 0x5a], "{kind:?}: same MFN, the bytes land");
         let v = x.check();
         match kind {
             // mfn_to_pfn() finds the frontend's own page (the P2M maps it
             // back): GUP pins the granter's page instead of the gntdev page.
             VariantKind::NoSpecialPte => assert!(has(&v, "gup-wrong-page"), "{v:#?}"),
             // 3.x marks the frontend PFN foreign so the override answers.
-            _ => assert!(
-                v.iter().all(|x| x.invariant == "rss-counter"),
-                "{kind:?}: {v:#?}"
-            ),
+            _ => assert!(v.iter().all(|x| x.invariant == "rss-counter"), "{kind:?}: {v:#?}"),
         }
         // The frontend's own view of its page still works, and unmapping
         // restores its P2M entry (m2p_remove_override).
         let mfn = x.w.pfn_to_mfn(d0, p).unwrap();
         assert_eq!(x.munmap(q, a, PS), Ok(0));
-        assert_eq!(
-            x.w.kernel(d0).unwrap().p2m.raw(mmsim::kernel::page::Pfn(p)),
-            mfn,
-            "{kind:?}"
-        );
+        assert_eq!(x.w.kernel(d0).unwrap().p2m.raw(mmsim::kernel::page::Pfn(p)), mfn, "{kind:?}");
     }
 }
 
@@ -598,32 +405,18 @@ fn grant_page_state_after_map_and_unmap() {
         .unwrap();
     let page = k.mem.page(pfn);
     assert!(page.flags.contains(PageFlags::FOREIGN | PageFlags::PRIVATE));
-    assert_eq!(
-        mmsim::kernel::xen::page_foreign(page),
-        Some((x.domu, gs[0] as u32))
-    );
+    assert_eq!(mmsim::kernel::xen::page_foreign(page), Some((x.domu, gs[0] as u32)));
     assert_eq!((page.refcount, page.mapcount), (1, 0));
     assert_eq!(k.p2m.raw(pfn), mfn | FOREIGN_FRAME_BIT);
     assert!(pfn.0 >= 4096, "a PFN above dom0's RAM (ballooned)");
     assert_eq!(x.munmap(q, a, PS), Ok(0));
     let k = x.w.kernel(x.dom0).unwrap();
     assert_eq!(k.p2m.raw(pfn), INVALID_P2M_ENTRY);
-    assert!(
-        !k.mem.page(pfn).flags.contains(PageFlags::BALLOON),
-        "the map (and its pages) lives while listed"
-    );
+    assert!(!k.mem.page(pfn).flags.contains(PageFlags::BALLOON), "the map (and its pages) lives while listed");
     assert_eq!(x.unmap_grant_ref(q, fd, 0, 1), Ok(0));
     let k = x.w.kernel(x.dom0).unwrap();
-    assert!(
-        k.mem.page(pfn).flags.contains(PageFlags::BALLOON),
-        "gnttab_free_pages: back in the balloon"
-    );
-    assert!(
-        !k.mem
-            .page(pfn)
-            .flags
-            .intersects(PageFlags::FOREIGN | PageFlags::PRIVATE)
-    );
+    assert!(k.mem.page(pfn).flags.contains(PageFlags::BALLOON), "gnttab_free_pages: back in the balloon");
+    assert!(!k.mem.page(pfn).flags.intersects(PageFlags::FOREIGN | PageFlags::PRIVATE));
     assert_eq!(k.mem.page(Pfn(pfn.0)).refcount, 0);
     clean(&mut x);
 }

@@ -22,8 +22,7 @@ use mmsim::kernel::variant::VariantKind;
 use mmsim::world::xen::XenError;
 use xen_common::*;
 
-const USER_MAP: u32 =
-    GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE | (1 << _GNTMAP_GUEST_AVAIL0);
+const USER_MAP: u32 = GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE | (1 << _GNTMAP_GUEST_AVAIL0);
 
 fn x() -> X {
     setup(variant(VariantKind::FindSpecialPage, None))
@@ -34,11 +33,7 @@ fn pte_addr(x: &mut X, addr: u64) -> u64 {
     let q = x.qemu;
     let (k, _) = x.w.kh(x.dom0).unwrap();
     let s = k.pte_alloc(q, addr).unwrap();
-    PteMaddr {
-        table: Mfn(s.table),
-        index: s.index,
-    }
-    .maddr()
+    PteMaddr { table: Mfn(s.table), index: s.index }.maddr()
 }
 
 /// One `GNTTABOP_map_grant_ref` by dom0.
@@ -47,14 +42,7 @@ fn map(x: &mut X, host_addr: u64, flags: u32, gref: u32, dom: u16) -> GnttabMapG
     let (k, hv) = x.w.kh(d0).unwrap();
     let nr = k.mem.len();
     let mut op = [GnttabMapGrantRef::new(host_addr, flags, gref, dom)];
-    hv.gnttab_map_grant_ref(
-        d0,
-        &mut op,
-        &mut GuestMem {
-            pt: &mut k.pt,
-            nr_pfns: nr,
-        },
-    );
+    hv.gnttab_map_grant_ref(d0, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
     op[0]
 }
 
@@ -63,14 +51,7 @@ fn unmap(x: &mut X, host_addr: u64, handle: u32) -> GntSt {
     let (k, hv) = x.w.kh(d0).unwrap();
     let nr = k.mem.len();
     let mut op = [GnttabUnmapGrantRef::new(host_addr, handle)];
-    hv.gnttab_unmap_grant_ref(
-        d0,
-        &mut op,
-        &mut GuestMem {
-            pt: &mut k.pt,
-            nr_pfns: nr,
-        },
-    );
+    hv.gnttab_unmap_grant_ref(d0, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
     op[0].status
 }
 
@@ -88,43 +69,21 @@ fn okay_map_writes_the_pte_and_pins_the_entry() {
     // Linux's first grant ref is NR_RESERVED_ENTRIES (8).
     assert_eq!(g, 8);
     let mfn = x.w.pfn_to_mfn(x.domu, p).unwrap();
-    assert_eq!(
-        entry(&x, g),
-        GrantEntryV1 {
-            flags: GTF_PERMIT_ACCESS,
-            domid: x.dom0,
-            frame: mfn as u32
-        }
-    );
+    assert_eq!(entry(&x, g), GrantEntryV1 { flags: GTF_PERMIT_ACCESS, domid: x.dom0, frame: mfn as u32 });
     let h = pte_addr(&mut x, A);
     let op = map(&mut x, h, USER_MAP, g as u32, DOMU);
-    assert_eq!(
-        (op.status, op.handle, op.dev_bus_addr),
-        (GntSt::Okay, 0, mfn << 12)
-    );
-    assert_eq!(
-        entry(&x, g).flags,
-        GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING
-    );
+    assert_eq!((op.status, op.handle, op.dev_bus_addr), (GntSt::Okay, 0, mfn << 12));
+    assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING);
     let pte = {
         let (k, _) = x.w.kh(x.dom0).unwrap();
         k.pt.pte(k.mm(x.qemu).unwrap().pgd, A)
     };
     assert_eq!(pte.frame(), mfn);
-    assert!(pte.flags().contains(
-        PteFlags::PRESENT | PteFlags::USER | PteFlags::RW | PteFlags::SPECIAL | PteFlags::NX
-    ));
-    let at = PteMaddr {
-        table: Mfn(h >> 12),
-        index: ((h & 0xfff) >> 3) as u16,
-    };
+    assert!(pte.flags().contains(PteFlags::PRESENT | PteFlags::USER | PteFlags::RW | PteFlags::SPECIAL | PteFlags::NX));
+    let at = PteMaddr { table: Mfn(h >> 12), index: ((h & 0xfff) >> 3) as u16 };
     assert!(x.w.hv.is_grant_pte(x.dom0, at));
     assert_eq!(unmap(&mut x, h, op.handle), GntSt::Okay);
-    assert_eq!(
-        entry(&x, g).flags,
-        GTF_PERMIT_ACCESS,
-        "reading/writing cleared with the last pin"
-    );
+    assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS, "reading/writing cleared with the last pin");
     assert!(!x.w.hv.is_grant_pte(x.dom0, at));
 }
 
@@ -137,10 +96,7 @@ fn writing_clears_with_the_last_writable_pin() {
     let rw = map(&mut x, h1, USER_MAP, g as u32, DOMU);
     let ro = map(&mut x, h2, USER_MAP | GNTMAP_READONLY, g as u32, DOMU);
     assert_eq!((rw.status, ro.status), (GntSt::Okay, GntSt::Okay));
-    assert_eq!(
-        x.w.hv.grant_table(x.domu).unwrap().active[g as usize].pin,
-        GNTPIN_HSTW_INC + GNTPIN_HSTR_INC
-    );
+    assert_eq!(x.w.hv.grant_table(x.domu).unwrap().active[g as usize].pin, GNTPIN_HSTW_INC + GNTPIN_HSTR_INC);
     assert_eq!(unmap(&mut x, h1, rw.handle), GntSt::Okay);
     assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS | GTF_READING);
     assert_eq!(unmap(&mut x, h2, ro.handle), GntSt::Okay);
@@ -153,31 +109,11 @@ fn bad_gntref_for_flags_without_a_mapping_and_refs_past_the_table() {
     let (_p, g) = x.grant_page(0, false);
     let h = pte_addr(&mut x, A);
     // Neither host_map nor device_map: checked first, before the domain.
-    assert_eq!(
-        map(
-            &mut x,
-            h,
-            GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE,
-            g as u32,
-            77
-        )
-        .status,
-        GntSt::BadGntref
-    );
+    assert_eq!(map(&mut x, h, GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE, g as u32, 77).status, GntSt::BadGntref);
     // One grant frame = 512 v1 entries.
     assert_eq!(map(&mut x, h, USER_MAP, 512, DOMU).status, GntSt::BadGntref);
-    assert_eq!(
-        map(&mut x, h, USER_MAP, u32::MAX, DOMU).status,
-        GntSt::BadGntref
-    );
-    assert!(
-        x.w.hv
-            .log
-            .iter()
-            .any(|l| l.contains("Bad ref 0x200 for d1")),
-        "{:?}",
-        x.w.hv.log
-    );
+    assert_eq!(map(&mut x, h, USER_MAP, u32::MAX, DOMU).status, GntSt::BadGntref);
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Bad ref 0x200 for d1")), "{:?}", x.w.hv.log);
 }
 
 #[test]
@@ -185,10 +121,7 @@ fn bad_domain_for_an_unknown_granter() {
     let mut x = x();
     let h = pte_addr(&mut x, A);
     assert_eq!(map(&mut x, h, USER_MAP, 8, 77).status, GntSt::BadDomain);
-    assert_eq!(
-        map(&mut x, h, USER_MAP, 8, u16::MAX).status,
-        GntSt::BadDomain
-    );
+    assert_eq!(map(&mut x, h, USER_MAP, 8, u16::MAX).status, GntSt::BadDomain);
 }
 
 #[test]
@@ -196,51 +129,24 @@ fn general_error_cases() {
     let mut x = x();
     let h = pte_addr(&mut x, A);
     // Never issued: the entry is not GTF_permit_access.
-    assert_eq!(
-        map(&mut x, h, USER_MAP, 9, DOMU).status,
-        GntSt::GeneralError
-    );
+    assert_eq!(map(&mut x, h, USER_MAP, 9, DOMU).status, GntSt::GeneralError);
     // Addressed to another domain (domU grants to itself).
     let p = x.w.alloc_page(x.domu).unwrap();
-    let g_self =
-        x.w.gnttab_grant_foreign_access(x.domu, p, x.domu, false)
-            .unwrap();
-    assert_eq!(
-        map(&mut x, h, USER_MAP, g_self as u32, DOMU).status,
-        GntSt::GeneralError
-    );
+    let g_self = x.w.gnttab_grant_foreign_access(x.domu, p, x.domu, false).unwrap();
+    assert_eq!(map(&mut x, h, USER_MAP, g_self as u32, DOMU).status, GntSt::GeneralError);
     // Write map of a read-only grant; the read-only map works.
     let (_p, g_ro) = x.grant_page(0, true);
-    assert_eq!(
-        map(&mut x, h, USER_MAP, g_ro as u32, DOMU).status,
-        GntSt::GeneralError
-    );
-    assert_eq!(
-        entry(&x, g_ro).flags,
-        GTF_PERMIT_ACCESS | GTF_READONLY,
-        "nothing left set"
-    );
-    assert_eq!(
-        map(&mut x, h, USER_MAP | GNTMAP_READONLY, g_ro as u32, DOMU).status,
-        GntSt::Okay
-    );
+    assert_eq!(map(&mut x, h, USER_MAP, g_ro as u32, DOMU).status, GntSt::GeneralError);
+    assert_eq!(entry(&x, g_ro).flags, GTF_PERMIT_ACCESS | GTF_READONLY, "nothing left set");
+    assert_eq!(map(&mut x, h, USER_MAP | GNTMAP_READONLY, g_ro as u32, DOMU).status, GntSt::Okay);
     // host_addr not a PTE in an L1 table of the caller, or misaligned.
     let (_p, g) = x.grant_page(0, false);
     let domu_frame = x.w.pfn_to_mfn(x.domu, p).unwrap();
-    assert_eq!(
-        map(&mut x, domu_frame << 12, USER_MAP, g as u32, DOMU).status,
-        GntSt::GeneralError
-    );
+    assert_eq!(map(&mut x, domu_frame << 12, USER_MAP, g as u32, DOMU).status, GntSt::GeneralError);
     let h2 = pte_addr(&mut x, A + PS);
-    assert_eq!(
-        map(&mut x, h2 + 1, USER_MAP, g as u32, DOMU).status,
-        GntSt::GeneralError
-    );
+    assert_eq!(map(&mut x, h2 + 1, USER_MAP, g as u32, DOMU).status, GntSt::GeneralError);
     // A linear address outside the kernel direct map.
-    assert_eq!(
-        map(&mut x, 0x1000, GNTMAP_HOST_MAP, g as u32, DOMU).status,
-        GntSt::GeneralError
-    );
+    assert_eq!(map(&mut x, 0x1000, GNTMAP_HOST_MAP, g as u32, DOMU).status, GntSt::GeneralError);
     // After the failures the entry is untouched and every handle went back
     // to the *tail* of the maptrack free list (put_maptrack_handle): the
     // r/o map got handle 3 (after the three failures), the next map the
@@ -248,16 +154,8 @@ fn general_error_cases() {
     assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS);
     let ok = map(&mut x, h2, USER_MAP, g as u32, DOMU);
     assert_eq!((ok.status, ok.handle), (GntSt::Okay, 7));
-    assert_eq!(
-        x.w.hv.grants.maps.keys().map(|k| k.1).collect::<Vec<_>>(),
-        vec![3, 7]
-    );
-    assert!(
-        x.w.hv
-            .log
-            .iter()
-            .any(|l| l.contains("Attempt to write-pin a r/o grant entry"))
-    );
+    assert_eq!(x.w.hv.grants.maps.keys().map(|k| k.1).collect::<Vec<_>>(), vec![3, 7]);
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Attempt to write-pin a r/o grant entry")));
 }
 
 #[test]
@@ -277,20 +175,9 @@ fn general_error_when_pinned_by_another_domain() {
         g as u32,
         1,
     )];
-    hv.gnttab_map_grant_ref(
-        d2,
-        &mut op,
-        &mut GuestMem {
-            pt: &mut k.pt,
-            nr_pfns: nr,
-        },
-    );
+    hv.gnttab_map_grant_ref(d2, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
     assert_eq!(op[0].status, GntSt::GeneralError);
-    assert!(
-        x.w.hv.log.iter().any(|l| l.contains("Bad domain (0 != 2)")),
-        "{:?}",
-        x.w.hv.log
-    );
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Bad domain (0 != 2)")), "{:?}", x.w.hv.log);
 }
 
 #[test]
@@ -300,20 +187,11 @@ fn bad_page_for_a_frame_the_granter_does_not_own() {
     let (k, _) = x.w.kh(x.domu).unwrap();
     let ballooned = k.mem.len() - 1;
     assert_eq!(x.w.pfn_to_mfn(x.domu, ballooned), Ok(u64::MAX));
-    let g =
-        x.w.gnttab_grant_foreign_access(x.domu, ballooned, x.dom0, false)
-            .unwrap();
+    let g = x.w.gnttab_grant_foreign_access(x.domu, ballooned, x.dom0, false).unwrap();
     assert_eq!(entry(&x, g).frame, u32::MAX);
     let h = pte_addr(&mut x, A);
-    assert_eq!(
-        map(&mut x, h, USER_MAP, g as u32, DOMU).status,
-        GntSt::BadPage
-    );
-    assert_eq!(
-        entry(&x, g).flags,
-        GTF_PERMIT_ACCESS,
-        "unlock_out_clear undid reading/writing"
-    );
+    assert_eq!(map(&mut x, h, USER_MAP, g as u32, DOMU).status, GntSt::BadPage);
+    assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS, "unlock_out_clear undid reading/writing");
 }
 
 #[test]
@@ -331,32 +209,12 @@ fn no_device_space_when_maptrack_is_full() {
     for i in 0..256u64 {
         let addr = mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1 - i));
         let g = grefs[(i / 100) as usize];
-        statuses.push(
-            map(
-                &mut x,
-                addr,
-                GNTMAP_HOST_MAP | GNTMAP_READONLY,
-                g as u32,
-                DOMU,
-            )
-            .status,
-        );
+        statuses.push(map(&mut x, addr, GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU).status);
     }
-    assert!(
-        statuses[..255].iter().all(|s| *s == GntSt::Okay),
-        "{statuses:?}"
-    );
+    assert!(statuses[..255].iter().all(|s| *s == GntSt::Okay), "{statuses:?}");
     assert_eq!(statuses[255], GntSt::NoDeviceSpace);
-    assert_eq!(
-        x.w.hv.grant_table(x.domu).unwrap().active[grefs[2] as usize].pin,
-        55 * GNTPIN_HSTR_INC
-    );
-    assert!(
-        x.w.hv
-            .log
-            .iter()
-            .any(|l| l.contains("Failed to obtain maptrack handle"))
-    );
+    assert_eq!(x.w.hv.grant_table(x.domu).unwrap().active[grefs[2] as usize].pin, 55 * GNTPIN_HSTR_INC);
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Failed to obtain maptrack handle")));
 }
 
 #[test]
@@ -367,14 +225,7 @@ fn pin_counter_overflow_is_general_error() {
     let st: Vec<GntSt> = (0..129u64)
         .map(|i| {
             let addr = mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1 - i));
-            map(
-                &mut x,
-                addr,
-                GNTMAP_HOST_MAP | GNTMAP_READONLY,
-                g as u32,
-                DOMU,
-            )
-            .status
+            map(&mut x, addr, GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU).status
         })
         .collect();
     assert!(st[..128].iter().all(|s| *s == GntSt::Okay));
@@ -386,20 +237,12 @@ fn bad_handle_for_unknown_or_unmapped_handles() {
     let mut x = x();
     let (_p, g) = x.grant_page(0, false);
     let h = pte_addr(&mut x, A);
-    assert_eq!(
-        unmap(&mut x, h, 0),
-        GntSt::BadHandle,
-        "no maptrack page yet"
-    );
+    assert_eq!(unmap(&mut x, h, 0), GntSt::BadHandle, "no maptrack page yet");
     let op = map(&mut x, h, USER_MAP, g as u32, DOMU);
     assert_eq!(unmap(&mut x, h, 12345), GntSt::BadHandle);
     assert_eq!(unmap(&mut x, h, INVALID_GRANT_HANDLE), GntSt::BadHandle);
     assert_eq!(unmap(&mut x, h, op.handle), GntSt::Okay);
-    assert_eq!(
-        unmap(&mut x, h, op.handle),
-        GntSt::BadHandle,
-        "zero flags once unmapped"
-    );
+    assert_eq!(unmap(&mut x, h, op.handle), GntSt::BadHandle, "zero flags once unmapped");
 }
 
 #[test]
@@ -411,11 +254,7 @@ fn unmap_of_a_pte_that_no_longer_matches_is_refused() {
     let op = map(&mut x, h, USER_MAP, g as u32, DOMU);
     // The wrong PTE address: replace_grant_pv_mapping finds another frame.
     assert_eq!(unmap(&mut x, h2, op.handle), GntSt::GeneralError);
-    assert_eq!(
-        entry(&x, g).flags & GTF_READING,
-        GTF_READING,
-        "still mapped"
-    );
+    assert_eq!(entry(&x, g).flags & GTF_READING, GTF_READING, "still mapped");
     assert_eq!(unmap(&mut x, h, op.handle), GntSt::Okay);
 }
 
@@ -423,31 +262,15 @@ fn unmap_of_a_pte_that_no_longer_matches_is_refused() {
 fn grant_refs_come_from_a_lifo_free_list_and_the_table_grows() {
     let mut x = x();
     let p = x.w.alloc_page(x.domu).unwrap();
-    let refs: Vec<u64> = (0..600)
-        .map(|_| {
-            x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true)
-                .unwrap()
-        })
-        .collect();
+    let refs: Vec<u64> = (0..600).map(|_| x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true).unwrap()).collect();
     assert_eq!(refs[0], 8);
     assert_eq!(refs[503], 511);
     assert_eq!(refs[504], 512, "gnttab_expand: a second frame");
     assert_eq!(x.w.hv.grant_table(x.domu).unwrap().nr_grant_entries(), 1024);
     assert_eq!(x.w.gnttab_end_foreign_access(x.domu, 100), Ok(0));
-    assert_eq!(
-        x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true),
-        Ok(100),
-        "put_free_entry at the head"
-    );
-    assert_eq!(
-        x.w.gnttab_end_foreign_access(x.domu, 7),
-        Err(XenError::Errno(Errno::EINVAL)),
-        "reserved, never issued"
-    );
-    assert_eq!(
-        x.w.gnttab_end_foreign_access(x.domu, 1 << 40),
-        Err(XenError::Errno(Errno::EINVAL))
-    );
+    assert_eq!(x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true), Ok(100), "put_free_entry at the head");
+    assert_eq!(x.w.gnttab_end_foreign_access(x.domu, 7), Err(XenError::Errno(Errno::EINVAL)), "reserved, never issued");
+    assert_eq!(x.w.gnttab_end_foreign_access(x.domu, 1 << 40), Err(XenError::Errno(Errno::EINVAL)));
     assert_eq!(XenError::Errno(Errno::EINVAL).ret(), -22);
     assert_eq!(XenError::Gntst(GntSt::BadPage).ret(), -9);
 }
@@ -456,16 +279,11 @@ fn grant_refs_come_from_a_lifo_free_list_and_the_table_grows() {
 fn grant_table_is_bounded_by_max_grant_frames() {
     let mut x = x();
     let p = x.w.alloc_page(x.domu).unwrap();
-    let n =
-        (DEFAULT_MAX_GRANT_FRAMES * GREFS_PER_GRANT_FRAME - GNTTAB_NR_RESERVED_ENTRIES) as usize;
+    let n = (DEFAULT_MAX_GRANT_FRAMES * GREFS_PER_GRANT_FRAME - GNTTAB_NR_RESERVED_ENTRIES) as usize;
     for _ in 0..n {
-        x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true)
-            .unwrap();
+        x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true).unwrap();
     }
-    assert_eq!(
-        x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true),
-        Err(XenError::Errno(Errno::ENOSPC))
-    );
+    assert_eq!(x.w.gnttab_grant_foreign_access(x.domu, p, x.dom0, true), Err(XenError::Errno(Errno::ENOSPC)));
 }
 
 #[test]
@@ -473,15 +291,8 @@ fn grants_need_a_pv_guest() {
     let mut w = mmsim::world::World::new(65536, variant(VariantKind::FindSpecialPage, None));
     let n = w.add_xen_domain("host", false, 1024, false).unwrap();
     let p = w.alloc_page(n).unwrap();
-    assert_eq!(
-        w.gnttab_grant_foreign_access(n, p, 0, false),
-        Err(XenError::Errno(Errno::ENODEV))
-    );
+    assert_eq!(w.gnttab_grant_foreign_access(n, p, 0, false), Err(XenError::Errno(Errno::ENODEV)));
     let (k, hv) = w.kh(n).unwrap();
     let pid = k.spawn(0, 0x7fff_f7ff_f000, 0x5555_0000_0000).unwrap();
-    assert_eq!(
-        k.sys_open(hv, pid, "/dev/xen/gntdev", O_RDWR),
-        Err(Errno::ENOENT),
-        "no device outside Xen"
-    );
+    assert_eq!(k.sys_open(hv, pid, "/dev/xen/gntdev", O_RDWR), Err(Errno::ENOENT), "no device outside Xen");
 }

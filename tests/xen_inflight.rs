@@ -24,10 +24,7 @@ const MAPPED: u16 = GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING;
 
 #[test]
 fn deferred_unmap_waits_for_the_io() {
-    let mut x = setup(variant(
-        VariantKind::FindSpecialPage,
-        Some(UnmapPolicy::Deferred),
-    ));
+    let mut x = setup(variant(VariantKind::FindSpecialPage, Some(UnmapPolicy::Deferred)));
     let (p, g, _fd, a, d) = x.seed_mapping();
     let q = x.qemu;
     let r = x.io_submit(q, d, false, a, 4096, 0).unwrap();
@@ -48,19 +45,12 @@ fn deferred_unmap_waits_for_the_io() {
 
 #[test]
 fn immediate_unmap_sends_the_dma_nowhere() {
-    let mut x = setup(variant(
-        VariantKind::FindSpecialPage,
-        Some(UnmapPolicy::Immediate),
-    ));
+    let mut x = setup(variant(VariantKind::FindSpecialPage, Some(UnmapPolicy::Immediate)));
     let (p, g, _fd, a, d) = x.seed_mapping();
     let q = x.qemu;
     let r = x.io_submit(q, d, false, a, 4096, 0).unwrap();
     assert_eq!(x.munmap(q, a, PS), Ok(0));
-    assert_eq!(
-        flags(&x, g),
-        GTF_PERMIT_ACCESS,
-        "unmapped at once, I/O or not"
-    );
+    assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS, "unmapped at once, I/O or not");
     assert!(x.check().is_empty());
     // The frontend may now end access and reuse its page...
     assert_eq!(x.w.gnttab_end_foreign_access(x.domu, g), Ok(0));
@@ -130,52 +120,22 @@ fn same_grant_twice_m2p_override_breaks_when_the_newest_goes() {
     // happens to be right.
     let (x, p, v) = twice(VariantKind::M2pOverride, false);
     assert_eq!(x.domu_page(p, 4), vec![0x5a; 4]);
-    assert!(
-        !has(&v, "gup-wrong-page") && !has(&v, "dma-misdirected"),
-        "{v:#?}"
-    );
+    assert!(!has(&v, "gup-wrong-page") && !has(&v, "dma-misdirected"), "{v:#?}");
 }
 
 #[test]
 fn frontend_end_access_while_mapped_is_deferred() {
     let mut x = setup(variant(VariantKind::FindSpecialPage, None));
     let (_p, g, _fd, a, _d) = x.seed_mapping();
-    assert_eq!(
-        x.w.gnttab_end_foreign_access(x.domu, g),
-        Err(XenError::Errno(Errno::EBUSY))
-    );
-    assert_eq!(
-        flags(&x, g),
-        MAPPED,
-        "Xen keeps reading/writing: the cmpxchg fails"
-    );
-    let dmesg = |x: &X| {
-        x.w.kernel(x.domu)
-            .unwrap()
-            .dmesg
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-    };
-    assert!(
-        dmesg(&x)
-            .iter()
-            .any(|m| m.contains("g.e. 0x8 still in use")),
-        "{:?}",
-        dmesg(&x)
-    );
+    assert_eq!(x.w.gnttab_end_foreign_access(x.domu, g), Err(XenError::Errno(Errno::EBUSY)));
+    assert_eq!(flags(&x, g), MAPPED, "Xen keeps reading/writing: the cmpxchg fails");
+    let dmesg = |x: &X| x.w.kernel(x.domu).unwrap().dmesg.iter().map(|e| e.message.clone()).collect::<Vec<_>>();
+    assert!(dmesg(&x).iter().any(|m| m.contains("g.e. 0x8 still in use")), "{:?}", dmesg(&x));
     assert!(dmesg(&x).iter().any(|m| m.contains("deferring g.e. 0x8")));
     // A second end of a deferred ref is refused (the model's guard).
-    assert_eq!(
-        x.w.gnttab_end_foreign_access(x.domu, g),
-        Err(XenError::Errno(Errno::EINVAL))
-    );
+    assert_eq!(x.w.gnttab_end_foreign_access(x.domu, g), Err(XenError::Errno(Errno::EINVAL)));
     x.w.run_deferred_work();
-    assert_eq!(
-        x.w.kernel(x.domu).unwrap().xen.deferred.len(),
-        1,
-        "the timer retries, still mapped"
-    );
+    assert_eq!(x.w.kernel(x.domu).unwrap().xen.deferred.len(), 1, "the timer retries, still mapped");
     assert_eq!(x.munmap(x.qemu, a, PS), Ok(0));
     x.w.run_deferred_work();
     assert!(x.w.kernel(x.domu).unwrap().xen.deferred.is_empty());
@@ -183,10 +143,7 @@ fn frontend_end_access_while_mapped_is_deferred() {
     assert_eq!(flags(&x, g), 0, "access ended");
     // The ref is free again, at the head of the free list.
     let p2 = x.w.alloc_page(x.domu).unwrap();
-    assert_eq!(
-        x.w.gnttab_grant_foreign_access(x.domu, p2, x.dom0, false),
-        Ok(g)
-    );
+    assert_eq!(x.w.gnttab_grant_foreign_access(x.domu, p2, x.dom0, false), Ok(g));
     assert!(x.check().is_empty());
 }
 
@@ -199,10 +156,7 @@ fn frontend_freeing_a_mapped_page_is_reported() {
     assert_eq!(x.w.free_page(x.domu, p), Ok(0));
     let v = x.check();
     assert!(has(&v, "grant-frame-freed"), "{v:#?}");
-    let f = v
-        .iter()
-        .filter(|v| v.invariant == "grant-frame-freed")
-        .count();
+    let f = v.iter().filter(|v| v.invariant == "grant-frame-freed").count();
     // User PTE and kernel address: two mappings, each reported at the free
     // and by the state check.
     assert_eq!(f, 4, "{v:#?}");
@@ -212,11 +166,7 @@ fn frontend_freeing_a_mapped_page_is_reported() {
     x.store(x.qemu, a, b"backend").unwrap();
     assert_eq!(x.w.read_page(x.domu, p2, 0, 7).unwrap(), b"backend");
     assert_eq!(x.w.free_page(x.domu, p), Ok(0));
-    assert_eq!(
-        x.w.free_page(x.domu, p),
-        Err(XenError::Errno(Errno::EINVAL)),
-        "already free"
-    );
+    assert_eq!(x.w.free_page(x.domu, p), Err(XenError::Errno(Errno::EINVAL)), "already free");
 }
 
 #[test]

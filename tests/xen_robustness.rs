@@ -17,10 +17,7 @@ const BIG: [u64; 9] = [0, 1, 7, 8, 511, 512, 1 << 32, 1 << 44, u64::MAX];
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 17
     }
     fn pick<T: Copy>(&mut self, v: &[T]) -> T {
@@ -37,12 +34,7 @@ fn sweep(v: Variant, seed: u64) {
             let _ = x.w.free_page(dom, n);
             let _ = x.w.write_page(dom, n, r.pick(&BIG), b"xy");
             let _ = x.w.read_page(dom, n, r.pick(&BIG), r.pick(&BIG));
-            let _ = x.w.gnttab_grant_foreign_access(
-                dom,
-                n,
-                r.pick(&[0u16, 1, 2, 0x7ff4, 0xffff]),
-                n & 1 == 1,
-            );
+            let _ = x.w.gnttab_grant_foreign_access(dom, n, r.pick(&[0u16, 1, 2, 0x7ff4, 0xffff]), n & 1 == 1);
             let _ = x.w.gnttab_end_foreign_access(dom, n);
             let _ = x.w.pfn_to_mfn(dom, n);
         }
@@ -60,50 +52,17 @@ fn sweep(v: Variant, seed: u64) {
     for i in 0..60 {
         let n = r.pick(&[1usize, 1, 1, 2, 3]);
         let list: Vec<u64> = (0..n).map(|_| r.pick(&refs)).collect();
-        let dom = r.pick(&[
-            du as u64,
-            du as u64,
-            du as u64,
-            du as u64,
-            d0 as u64,
-            77,
-            0xffff_ffff,
-            u64::MAX,
-        ]);
-        let m = x.ioctl(
-            q,
-            gd,
-            IOCTL_GNTDEV_MAP_GRANT_REF,
-            &[IoctlArg::Int(dom), IoctlArg::List(list)],
-        );
+        let dom = r.pick(&[du as u64, du as u64, du as u64, du as u64, d0 as u64, 77, 0xffff_ffff, u64::MAX]);
+        let m = x.ioctl(q, gd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::Int(dom), IoctlArg::List(list)]);
         if let Ok(off) = m {
             offs.push((off, n as u64));
         }
-        let (off, cnt) = if i % 4 == 3 {
-            offs.first()
-        } else {
-            offs.last()
-        }
-        .copied()
-        .unwrap_or((0, 1));
+        let (off, cnt) = if i % 4 == 3 { offs.first() } else { offs.last() }.copied().unwrap_or((0, 1));
         let rw = PROT_READ | PROT_WRITE;
         let prot = r.pick(&[rw, rw, rw, PROT_READ, 0]);
-        let flags = r.pick(&[
-            MAP_SHARED,
-            MAP_SHARED,
-            MAP_SHARED | MAP_POPULATE,
-            MAP_PRIVATE,
-        ]);
+        let flags = r.pick(&[MAP_SHARED, MAP_SHARED, MAP_SHARED | MAP_POPULATE, MAP_PRIVATE]);
         let len = r.pick(&[cnt * PS, cnt * PS, cnt * PS, PS, 0, u64::MAX]);
-        let mm = x.mmap(
-            q,
-            0,
-            len,
-            prot,
-            flags,
-            gd,
-            r.pick(&[off, off, off, off + PS, u64::MAX & !0xfff]),
-        );
+        let mm = x.mmap(q, 0, len, prot, flags, gd, r.pick(&[off, off, off, off + PS, u64::MAX & !0xfff]));
         if let Ok(a) = mm {
             let _ = x.pread(q, disk, a, r.pick(&[512, 4096, 8192]), 0);
             let _ = x.pwrite(q, disk, a + r.pick(&[0, 512]), 512, 0);
@@ -126,12 +85,7 @@ fn sweep(v: Variant, seed: u64) {
                     _ => {}
                 }
             }
-            let _ = x.ioctl(
-                q,
-                gd,
-                IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
-                &[IoctlArg::Int(a)],
-            );
+            let _ = x.ioctl(q, gd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &[IoctlArg::Int(a)]);
             if r.next() % 2 == 0 {
                 let _ = x.munmap(q, a, r.pick(&[PS, 2 * PS, u64::MAX]));
             }
@@ -150,25 +104,15 @@ fn sweep(v: Variant, seed: u64) {
             q,
             gd,
             IOCTL_GNTDEV_UNMAP_GRANT_REF,
-            &[
-                IoctlArg::Int(r.pick(&[off, u64::MAX])),
-                IoctlArg::Int(r.pick(&[cnt, 0, 1 << 32, u64::MAX])),
-            ],
+            &[IoctlArg::Int(r.pick(&[off, u64::MAX])), IoctlArg::Int(r.pick(&[cnt, 0, 1 << 32, u64::MAX]))],
         );
-        let _ = x.ioctl(
-            q,
-            gd,
-            r.pick(&[0, u64::MAX, IOCTL_GNTDEV_MAP_GRANT_REF]),
-            &[],
-        );
+        let _ = x.ioctl(q, gd, r.pick(&[0, u64::MAX, IOCTL_GNTDEV_MAP_GRANT_REF]), &[]);
         x.w.run_deferred_work();
     }
     // privcmd with extremes.
     if let Ok(a) = x.mmap(q, 0, 2 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, pd, 0) {
         for _ in 0..6 {
-            let frames: Vec<u64> = (0..r.pick(&[0u64, 1, 2, 3]))
-                .map(|_| r.pick(&BIG))
-                .collect();
+            let frames: Vec<u64> = (0..r.pick(&[0u64, 1, 2, 3])).map(|_| r.pick(&BIG)).collect();
             let args = [
                 IoctlArg::Int(r.pick(&[a, a + PS, 0, u64::MAX])),
                 IoctlArg::Int(r.pick(&[du as u64, 0, 77, u64::MAX])),

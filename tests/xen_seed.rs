@@ -39,11 +39,7 @@ fn no_special_pte_gup_takes_the_wrong_page() {
     let mut x = setup(variant(VariantKind::NoSpecialPte, None));
     let (p, _g, _fd, a, d) = x.seed_mapping();
     let r = x.pread(x.qemu, d, a, 4096, 0);
-    assert_eq!(
-        x.domu_page(p, 4),
-        vec![0; 4],
-        "the data did not reach domU ({r:?})"
-    );
+    assert_eq!(x.domu_page(p, 4), vec![0; 4], "the data did not reach domU ({r:?})");
     let v = x.check();
     assert!(has(&v, "gup-wrong-page"), "{v:#?}");
     assert!(has(&v, "dma-misdirected"), "{v:#?}");
@@ -71,11 +67,7 @@ fn m2p_override_second_mapping_of_the_same_grant_breaks_it() {
     // I/O into the first mapping: the override answers with the newest
     // page (the second mapping's), so GUP holds the wrong struct page.
     assert_eq!(x.pread(x.qemu, d, a, 4096, 0), Ok(4096));
-    assert_eq!(
-        x.domu_page(p, 4),
-        vec![0x5a; 4],
-        "same MFN: the bytes still land"
-    );
+    assert_eq!(x.domu_page(p, 4), vec![0x5a; 4], "same MFN: the bytes still land");
     let v = x.check();
     assert!(has(&v, "gup-wrong-page"), "{v:#?}");
 }

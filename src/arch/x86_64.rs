@@ -49,11 +49,8 @@ bitflags! {
 }
 
 /// `_PAGE_TABLE`: what Linux puts in a PGD/PUD/PMD entry pointing at a table.
-pub const PAGE_TABLE: PteFlags = PteFlags::PRESENT
-    .union(PteFlags::RW)
-    .union(PteFlags::USER)
-    .union(PteFlags::ACCESSED)
-    .union(PteFlags::DIRTY);
+pub const PAGE_TABLE: PteFlags =
+    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::USER).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
 
 /// A raw page-table entry value (`pte_t`), at any level.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -79,14 +79,7 @@ pub struct IoRequest {
 
 impl Disk {
     pub fn new(name: &str, sectors: u64, next_req: Rc<Cell<u64>>, ino: u64) -> Disk {
-        Disk {
-            name: name.to_string(),
-            sectors,
-            data: RefCell::default(),
-            requests: RefCell::default(),
-            next_req,
-            ino,
-        }
+        Disk { name: name.to_string(), sectors, data: RefCell::default(), requests: RefCell::default(), next_req, ino }
     }
     pub fn size(&self) -> u64 {
         self.sectors.saturating_mul(SECTOR_SIZE)
@@ -132,9 +125,7 @@ impl Disk {
             let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
             let src = &bytes[(pos - off) as usize..(pos - off) as usize + n];
             if src.iter().any(|&b| b != 0) || data.contains_key(&chunk) {
-                let c = data
-                    .entry(chunk)
-                    .or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
+                let c = data.entry(chunk).or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
                 c[in_chunk..in_chunk + n].copy_from_slice(src);
             }
             pos += n as u64;
@@ -175,17 +166,8 @@ impl Disk {
     ) -> u64 {
         let id = self.next_req.get() + 1;
         self.next_req.set(id);
-        let mut req = IoRequest {
-            id,
-            pid,
-            to_device,
-            addr,
-            off,
-            len: 0,
-            pages: Vec::new(),
-            truth: Vec::new(),
-            result: None,
-        };
+        let mut req =
+            IoRequest { id, pid, to_device, addr, off, len: 0, pages: Vec::new(), truth: Vec::new(), result: None };
         if let Err(e) = self.prepare(k, hv, &mut req, direct, len) {
             req.result = Some(Err(e));
         }
@@ -193,14 +175,7 @@ impl Disk {
         id
     }
 
-    fn prepare(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        req: &mut IoRequest,
-        direct: bool,
-        len: u64,
-    ) -> KResult<()> {
+    fn prepare(&self, k: &mut Kernel, hv: &mut Hypervisor, req: &mut IoRequest, direct: bool, len: u64) -> KResult<()> {
         let size = self.size();
         let mut len = len.min(MAX_RW_COUNT);
         if len == 0 {
@@ -218,8 +193,7 @@ impl Disk {
         if !direct {
             // Buffered: a plain copy now (aio on a buffered file completes
             // at submit).
-            req.result =
-                Some(self.copy_buffered(k, hv, req.pid, req.to_device, req.addr, len, req.off));
+            req.result = Some(self.copy_buffered(k, hv, req.pid, req.to_device, req.addr, len, req.off));
             return Ok(());
         }
         // blkdev_dio_invalid(): logical block size and DMA alignment.
@@ -238,10 +212,7 @@ impl Disk {
         let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
         req.len = len.min(covered);
         let pgd = k.mm(req.pid)?.pgd;
-        req.truth = pages
-            .iter()
-            .map(|p| k.pte_machine_frame(k.pt.pte(pgd, p.addr)))
-            .collect();
+        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.pt.pte(pgd, p.addr))).collect();
         req.pages = pages;
         Ok(())
     }
@@ -272,11 +243,7 @@ impl Disk {
                 k.user_write(hv, pid, a, &data)
             };
             if r.is_err() {
-                return if done == 0 {
-                    Err(Errno::EFAULT)
-                } else {
-                    Ok(done)
-                };
+                return if done == 0 { Err(Errno::EFAULT) } else { Ok(done) };
             }
             done += n;
         }
@@ -338,16 +305,8 @@ fn audit_dma(
     truth: Option<Mfn>,
 ) {
     let verb = if req.to_device { "read" } else { "wrote" };
-    let owner = |m: Mfn| {
-        hv.machine
-            .owner(m)
-            .map_or("nobody".to_string(), |o| format!("d{o}"))
-    };
-    let truth_s = || {
-        truth.map_or("no frame".to_string(), |t| {
-            format!("mfn {:#x} ({})", t.0, owner(t))
-        })
-    };
+    let owner = |m: Mfn| hv.machine.owner(m).map_or("nobody".to_string(), |o| format!("d{o}"));
+    let truth_s = || truth.map_or("no frame".to_string(), |t| format!("mfn {:#x} ({})", t.0, owner(t)));
     let mut out = Vec::new();
     match target {
         None => out.push(Violation {
@@ -378,9 +337,7 @@ fn audit_dma(
     }
     if let Some(m) = target {
         let o = hv.machine.owner(m);
-        let granted = hv
-            .grant_maps_of_frame(m)
-            .any(|r| r.grantee == dom && (req.to_device || !r.readonly));
+        let granted = hv.grant_maps_of_frame(m).any(|r| r.grantee == dom && (req.to_device || !r.readonly));
         if o != Some(dom) && !granted {
             out.push(Violation {
                 invariant: "dma-not-granted",
@@ -407,17 +364,8 @@ pub struct BlkDevNode {
 }
 
 impl DeviceNode for BlkDevNode {
-    fn open(
-        &self,
-        _k: &mut Kernel,
-        _hv: &mut Hypervisor,
-        _pid: Pid,
-        flags: u64,
-    ) -> KResult<Rc<dyn FileOperations>> {
-        Ok(Rc::new(BlkDevFile {
-            disk: self.disk.clone(),
-            flags,
-        }))
+    fn open(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, flags: u64) -> KResult<Rc<dyn FileOperations>> {
+        Ok(Rc::new(BlkDevFile { disk: self.disk.clone(), flags }))
     }
     /// `exit_aio()`: the device completes the task's requests (DMA and
     /// unpin), the results are dropped with the ioctx.
@@ -439,7 +387,17 @@ impl DeviceNode for BlkDevNode {
                 // The caller's io_getevents() will collect it later.
                 self.disk.requests.borrow_mut().insert(
                     id,
-                    IoRequest { id, pid, to_device, addr, off, len: 0, pages: Vec::new(), truth: Vec::new(), result: Some(res) },
+                    IoRequest {
+                        id,
+                        pid,
+                        to_device,
+                        addr,
+                        off,
+                        len: 0,
+                        pages: Vec::new(),
+                        truth: Vec::new(),
+                        result: Some(res),
+                    },
                 );
             }
         }
@@ -472,9 +430,7 @@ impl BlkDevFile {
         len: u64,
         off: u64,
     ) -> KResult<u64> {
-        let id = self
-            .disk
-            .submit(k, hv, pid, to_device, self.direct(), addr, len, off);
+        let id = self.disk.submit(k, hv, pid, to_device, self.direct(), addr, len, off);
         let req = self.disk.take_request(id, Some(pid)).ok_or(Errno::EIO)?;
         self.disk.complete(k, hv, req)
     }
@@ -487,26 +443,10 @@ impl FileOperations for BlkDevFile {
     fn dev_ino(&self) -> ((u32, u32), u64) {
         ((0, 6), self.disk.ino)
     }
-    fn read(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    fn read(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, off: u64) -> KResult<u64> {
         self.sync_io(k, hv, pid, false, addr, len, off)
     }
-    fn write(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    fn write(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, off: u64) -> KResult<u64> {
         self.sync_io(k, hv, pid, true, addr, len, off)
     }
     fn as_any(&self) -> Option<&dyn Any> {

@@ -26,17 +26,16 @@
 use super::ioc;
 use crate::hv::Hypervisor;
 use crate::hv::grant_table::{
-    _GNTMAP_GUEST_AVAIL0, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP,
-    GNTMAP_HOST_MAP, GNTMAP_READONLY, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef,
-    INVALID_GRANT_HANDLE,
+    _GNTMAP_GUEST_AVAIL0, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP,
+    GNTMAP_READONLY, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef, INVALID_GRANT_HANDLE,
 };
 use crate::hv::machine::DomId;
 use crate::hv::mmu::PteMaddr;
-use crate::kernel::variant::UnmapPolicy;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
 use crate::kernel::mmu_notifier::MmuNotifier;
 use crate::kernel::page::{Mfn, Pfn};
+use crate::kernel::variant::UnmapPolicy;
 use crate::kernel::vma::{VmFlags, VmOperations, Vma};
 use crate::kernel::xen::{GntabUnmapQueueData, UnmapDone, pfn_to_kaddr};
 use crate::kernel::{Kernel, Pid};
@@ -112,13 +111,7 @@ pub struct GntdevNode;
 
 impl DeviceNode for GntdevNode {
     /// `gntdev_open()`.
-    fn open(
-        &self,
-        k: &mut Kernel,
-        _hv: &mut Hypervisor,
-        _pid: Pid,
-        _flags: u64,
-    ) -> KResult<Rc<dyn FileOperations>> {
+    fn open(&self, k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _flags: u64) -> KResult<Rc<dyn FileOperations>> {
         if !k.pv {
             return Err(Errno::ENODEV);
         }
@@ -172,9 +165,7 @@ fn gntdev_alloc_map(k: &mut Kernel, count: usize) -> KResult<Rc<GrantMap>> {
         being_removed: vec![false; count],
         ..MapState::default()
     };
-    Ok(Rc::new(GrantMap {
-        st: RefCell::new(st),
-    }))
+    Ok(Rc::new(GrantMap { st: RefCell::new(st) }))
 }
 
 /// `gntdev_add_map()`: the first index with room, the list kept sorted.
@@ -212,10 +203,7 @@ pub fn gntdev_put_map(k: &mut Kernel, _hv: &mut Hypervisor, map: &Rc<GrantMap>) 
     let (notifier, pages) = {
         let mut s = map.st.borrow_mut();
         if s.users == 0 {
-            k.log(
-                None,
-                "refcount_t: underflow; use-after-free (gntdev map)".to_string(),
-            );
+            k.log(None, "refcount_t: underflow; use-after-free (gntdev map)".to_string());
             return;
         }
         s.users -= 1;
@@ -284,13 +272,7 @@ fn gntdev_map_grant_pages(k: &mut Kernel, hv: &mut Hypervisor, map: &Rc<GrantMap
 impl UnmapDone for UnmapDoneCb {
     /// `__unmap_grant_pages_done()`: count what was unmapped, invalidate
     /// the handles, drop the reference the unmap held.
-    fn done(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        _result: KResult<()>,
-        item: &GntabUnmapQueueData,
-    ) {
+    fn done(&self, k: &mut Kernel, hv: &mut Hypervisor, _result: KResult<()>, item: &GntabUnmapQueueData) {
         let mut warn = Vec::new();
         {
             let mut s = self.map.st.borrow_mut();
@@ -328,7 +310,10 @@ impl UnmapDone for UnmapDoneCb {
             }
             s.live_grants -= successful;
             if s.live_grants < 0 {
-                warn.push(format!("__unmap_grant_pages_done: live_grants became negative ({}) after unmapping {successful} pages!", s.live_grants));
+                warn.push(format!(
+                    "__unmap_grant_pages_done: live_grants became negative ({}) after unmapping {successful} pages!",
+                    s.live_grants
+                ));
             }
         }
         for w in warn {
@@ -340,26 +325,15 @@ impl UnmapDone for UnmapDoneCb {
 
 /// `__unmap_grant_pages()`: the unmap-notify byte, then an async unmap of
 /// `pages` slots from `offset` holding a map reference.
-fn __unmap_grant_pages(
-    k: &mut Kernel,
-    hv: &mut Hypervisor,
-    map: &Rc<GrantMap>,
-    offset: usize,
-    pages: usize,
-) {
+fn __unmap_grant_pages(k: &mut Kernel, hv: &mut Hypervisor, map: &Rc<GrantMap>, offset: usize, pages: usize) {
     let (clear, item) = {
         let mut s = map.st.borrow_mut();
         let mut clear = None;
         if s.notify.flags & UNMAP_NOTIFY_CLEAR_BYTE != 0 {
             let pgno = (s.notify.addr >> 12) as usize;
             if pgno >= offset && pgno < offset + pages {
-                clear = s.pages.get(pgno).map(|&p| {
-                    (
-                        p,
-                        (s.notify.addr & 0xfff) as usize,
-                        s.flags & GNTMAP_READONLY != 0,
-                    )
-                });
+                clear =
+                    s.pages.get(pgno).map(|&p| (p, (s.notify.addr & 0xfff) as usize, s.flags & GNTMAP_READONLY != 0));
                 s.notify.flags &= !UNMAP_NOTIFY_CLEAR_BYTE;
             }
         }
@@ -369,10 +343,7 @@ fn __unmap_grant_pages(
             kunmap_ops: Some(s.kunmap_ops[offset..end].to_vec()),
             pages: s.pages[offset..end].to_vec(),
             age: 0,
-            done: Rc::new(UnmapDoneCb {
-                map: map.clone(),
-                offset,
-            }),
+            done: Rc::new(UnmapDoneCb { map: map.clone(), offset }),
         };
         s.users += 1; // keep the map alive during the async call
         (clear, item)
@@ -380,15 +351,15 @@ fn __unmap_grant_pages(
     if let Some((pfn, off, ro)) = clear {
         // tmp = pfn_to_kaddr(page_to_pfn(map->pages[pgno])); tmp[off] = 0;
         if ro {
-            k.log(None, format!("BUG: unable to handle page fault for address: {:#x} (write to a read-only grant)", pfn_to_kaddr(pfn) + off as u64));
-        } else if k.write_page(hv, pfn, off, &[0]).is_err() {
             k.log(
                 None,
                 format!(
-                    "BUG: unable to handle page fault for address: {:#x}",
+                    "BUG: unable to handle page fault for address: {:#x} (write to a read-only grant)",
                     pfn_to_kaddr(pfn) + off as u64
                 ),
             );
+        } else if k.write_page(hv, pfn, off, &[0]).is_err() {
+            k.log(None, format!("BUG: unable to handle page fault for address: {:#x}", pfn_to_kaddr(pfn) + off as u64));
         }
     }
     k.gnttab_unmap_refs_async(hv, item);
@@ -396,13 +367,7 @@ fn __unmap_grant_pages(
 
 /// `unmap_grant_pages()`: unmap the slots of `[offset, offset + pages)`
 /// not already being removed, in runs.
-pub fn unmap_grant_pages(
-    k: &mut Kernel,
-    hv: &mut Hypervisor,
-    map: &Rc<GrantMap>,
-    mut offset: usize,
-    mut pages: usize,
-) {
+pub fn unmap_grant_pages(k: &mut Kernel, hv: &mut Hypervisor, map: &Rc<GrantMap>, mut offset: usize, mut pages: usize) {
     if map.st.borrow().live_grants == 0 {
         return;
     }
@@ -474,23 +439,13 @@ impl VmOperations for GntdevVmOps {
 impl MmuNotifier for GntdevNotifier {
     /// `gntdev_invalidate()`: unmap the map's slots overlapping the range,
     /// by the original mmap start (the notifier does not follow splits).
-    fn invalidate_range_start(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        _pid: Pid,
-        start: u64,
-        end: u64,
-    ) {
+    fn invalidate_range_start(&self, k: &mut Kernel, hv: &mut Hypervisor, _pid: Pid, start: u64, end: u64) {
         let Some(map) = self.map.upgrade() else {
             return;
         };
         let (map_start, map_end) = {
             let s = map.st.borrow();
-            (
-                s.pages_vm_start,
-                s.pages_vm_start.saturating_add((s.count as u64) << 12),
-            )
+            (s.pages_vm_start, s.pages_vm_start.saturating_add((s.count as u64) << 12))
         };
         if map_start >= end || map_end <= start {
             return;
@@ -511,13 +466,7 @@ impl MmuNotifier for GntdevNotifier {
             };
             k.wait_io_on_pages(hv, &pfns);
         }
-        unmap_grant_pages(
-            k,
-            hv,
-            &map,
-            ((mstart - map_start) >> 12) as usize,
-            ((mend - mstart) >> 12) as usize,
-        );
+        unmap_grant_pages(k, hv, &map, ((mstart - map_start) >> 12) as usize, ((mend - mstart) >> 12) as usize);
     }
 }
 
@@ -543,18 +492,12 @@ impl GntdevFile {
 
     /// `gntdev_ioctl_unmap_grant_ref()`: the map leaves the list; grants
     /// mapped by a VMA stay until it goes.
-    fn ioctl_unmap_grant_ref(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        args: &[IoctlArg],
-    ) -> KResult<u64> {
+    fn ioctl_unmap_grant_ref(&self, k: &mut Kernel, hv: &mut Hypervisor, args: &[IoctlArg]) -> KResult<u64> {
         let index = args.first().ok_or(Errno::EFAULT)?.int()?;
         let count = args.get(1).ok_or(Errno::EFAULT)?.int()? as u32;
         let map = {
             let mut maps = self.maps.borrow_mut();
-            let m = gntdev_find_map_index(&maps, (index >> 12) as i32, count as i32)
-                .ok_or(Errno::ENOENT)?;
+            let m = gntdev_find_map_index(&maps, (index >> 12) as i32, count as i32).ok_or(Errno::ENOENT)?;
             maps.retain(|x| !Rc::ptr_eq(x, &m));
             m
         };
@@ -563,12 +506,7 @@ impl GntdevFile {
     }
 
     /// `gntdev_ioctl_get_offset_for_vaddr()`.
-    fn ioctl_get_offset_for_vaddr(
-        &self,
-        k: &mut Kernel,
-        pid: Pid,
-        args: &[IoctlArg],
-    ) -> KResult<u64> {
+    fn ioctl_get_offset_for_vaddr(&self, k: &mut Kernel, pid: Pid, args: &[IoctlArg]) -> KResult<u64> {
         let vaddr = args.first().ok_or(Errno::EFAULT)?.int()?;
         let mm = k.mm(pid)?;
         let vma = mm.find_vma(vaddr).ok_or(Errno::EINVAL)?;
@@ -609,11 +547,7 @@ impl GntdevFile {
             return Err(Errno::EINVAL);
         }
         let begin = (s.index as i64 as u64) << 12;
-        s.notify = UnmapNotify {
-            flags: action,
-            addr: (index - begin) as i32,
-            event: port,
-        };
+        s.notify = UnmapNotify { flags: action, addr: (index - begin) as i32, event: port };
         Ok(0)
     }
 }
@@ -627,14 +561,7 @@ impl FileOperations for GntdevFile {
         ((0, 6), 1040)
     }
 
-    fn ioctl(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        req: u64,
-        args: &[IoctlArg],
-    ) -> KResult<u64> {
+    fn ioctl(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, req: u64, args: &[IoctlArg]) -> KResult<u64> {
         match req {
             IOCTL_GNTDEV_MAP_GRANT_REF => self.ioctl_map_grant_ref(k, args),
             IOCTL_GNTDEV_UNMAP_GRANT_REF => self.ioctl_unmap_grant_ref(k, hv, args),
@@ -662,10 +589,7 @@ impl FileOperations for GntdevFile {
             s.in_use = true;
             s.users += 1;
         }
-        vma.ops = Some(Rc::new(GntdevVmOps {
-            map: map.clone(),
-            find_special: k.variant.has_find_special_page(),
-        }));
+        vma.ops = Some(Rc::new(GntdevVmOps { map: map.clone(), find_special: k.variant.has_find_special_page() }));
         vma.flags |= VmFlags::DONTEXPAND | VmFlags::DONTDUMP | VmFlags::MIXEDMAP;
         if k.pv {
             vma.flags |= VmFlags::DONTCOPY;
@@ -699,14 +623,7 @@ impl GntdevFile {
     /// The part of `gntdev_mmap()` that may fail after the map was taken:
     /// map flags, the notifier, `find_grant_ptes` for every page, and the
     /// map hypercall.
-    fn mmap_locked(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        map: &Rc<GrantMap>,
-    ) -> KResult<()> {
+    fn mmap_locked(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, vma: &Vma, map: &Rc<GrantMap>) -> KResult<()> {
         {
             let mut s = map.st.borrow_mut();
             let write = vma.flags.contains(VmFlags::WRITE);
@@ -726,9 +643,7 @@ impl GntdevFile {
             return Err(Errno::ENODEV);
         }
         // mmu_interval_notifier_insert_locked(vma->vm_mm, vm_start, len)
-        let n = Rc::new(GntdevNotifier {
-            map: Rc::downgrade(map),
-        });
+        let n = Rc::new(GntdevNotifier { map: Rc::downgrade(map) });
         k.mm_mut(pid)?.notifiers.push(n.clone());
         map.st.borrow_mut().notifier = Some((pid, n));
         // apply_to_page_range(find_grant_ptes)
@@ -736,11 +651,7 @@ impl GntdevFile {
         for i in 0..vma.pages() as usize {
             let addr = vma.start + ((i as u64) << 12);
             let slot = k.pte_alloc(pid, addr)?;
-            let maddr = PteMaddr {
-                table: Mfn(slot.table),
-                index: slot.index,
-            }
-            .maddr();
+            let maddr = PteMaddr { table: Mfn(slot.table), index: slot.index }.maddr();
             let mut s = map.st.borrow_mut();
             let pgnr = ((addr - s.pages_vm_start) >> 12) as usize;
             let mut flags = s.flags | GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE;
@@ -760,13 +671,7 @@ mod tests {
     use super::*;
 
     fn map_at(index: i32, count: i32) -> Rc<GrantMap> {
-        Rc::new(GrantMap {
-            st: RefCell::new(MapState {
-                index,
-                count,
-                ..MapState::default()
-            }),
-        })
+        Rc::new(GrantMap { st: RefCell::new(MapState { index, count, ..MapState::default() }) })
     }
 
     #[test]

@@ -24,10 +24,6 @@ pub fn register_xen_devices(k: &mut Kernel) {
     if !k.pv {
         return;
     }
-    k.devices
-        .insert(gntdev::GNTDEV_PATH.to_string(), Rc::new(gntdev::GntdevNode));
-    k.devices.insert(
-        privcmd::PRIVCMD_PATH.to_string(),
-        Rc::new(privcmd::PrivcmdNode),
-    );
+    k.devices.insert(gntdev::GNTDEV_PATH.to_string(), Rc::new(gntdev::GntdevNode));
+    k.devices.insert(privcmd::PRIVCMD_PATH.to_string(), Rc::new(privcmd::PrivcmdNode));
 }

@@ -40,13 +40,7 @@ pub const IOCTL_PRIVCMD_MMAPBATCH_V2: u64 = ioc(0, b'P', 4, 32);
 pub struct PrivcmdNode;
 
 impl DeviceNode for PrivcmdNode {
-    fn open(
-        &self,
-        k: &mut Kernel,
-        _hv: &mut Hypervisor,
-        _pid: Pid,
-        _flags: u64,
-    ) -> KResult<Rc<dyn FileOperations>> {
+    fn open(&self, k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _flags: u64) -> KResult<Rc<dyn FileOperations>> {
         if !k.pv {
             return Err(Errno::ENODEV);
         }
@@ -88,13 +82,7 @@ impl VmOperations for PrivcmdVmOps {
 
 impl PrivcmdFile {
     /// `privcmd_ioctl_mmap_batch(.., 2)`.
-    fn mmap_batch_v2(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        args: &[IoctlArg],
-    ) -> KResult<u64> {
+    fn mmap_batch_v2(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, args: &[IoctlArg]) -> KResult<u64> {
         let addr = args.first().ok_or(Errno::EFAULT)?.int()?;
         let dom = args.get(1).ok_or(Errno::EFAULT)?.int()? as DomId;
         let frames = args.get(2).ok_or(Errno::EFAULT)?.list()?.to_vec();
@@ -138,10 +126,7 @@ impl PrivcmdFile {
                     continue;
                 }
             };
-            let at = PteMaddr {
-                table: Mfn(slot.table),
-                index: slot.index,
-            };
+            let at = PteMaddr { table: Mfn(slot.table), index: slot.index };
             // pte_mkspecial(mfn_pte(mfn, prot)) through HYPERVISOR_mmu_update(.., domid).
             let new = Pte::new(mfn, prot);
             let old = k.pt.get(slot);
@@ -165,22 +150,11 @@ impl FileOperations for PrivcmdFile {
     /// `privcmd_mmap()`: DONTCOPY because `copy_page_range` cannot recreate
     /// these mappings.
     fn mmap(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, vma: &mut Vma) -> KResult<()> {
-        vma.flags |= VmFlags::IO
-            | VmFlags::PFNMAP
-            | VmFlags::DONTCOPY
-            | VmFlags::DONTEXPAND
-            | VmFlags::DONTDUMP;
+        vma.flags |= VmFlags::IO | VmFlags::PFNMAP | VmFlags::DONTCOPY | VmFlags::DONTEXPAND | VmFlags::DONTDUMP;
         vma.ops = Some(Rc::new(PrivcmdVmOps::default()));
         Ok(())
     }
-    fn ioctl(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        req: u64,
-        args: &[IoctlArg],
-    ) -> KResult<u64> {
+    fn ioctl(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, req: u64, args: &[IoctlArg]) -> KResult<u64> {
         match req {
             IOCTL_PRIVCMD_MMAPBATCH_V2 => self.mmap_batch_v2(k, hv, pid, args),
             _ => Err(Errno::ENOTTY),

@@ -261,7 +261,12 @@ fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
             let v = s.var("x");
             let len = *c.pick(&LENS)?;
             let prot = *c.pick(&PROTS)?;
-            let flags = *c.pick(&["MAP_PRIVATE|MAP_ANONYMOUS", "MAP_SHARED|MAP_ANONYMOUS", "MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE", "MAP_PRIVATE"])?;
+            let flags = *c.pick(&[
+                "MAP_PRIVATE|MAP_ANONYMOUS",
+                "MAP_SHARED|MAP_ANONYMOUS",
+                "MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE",
+                "MAP_PRIVATE",
+            ])?;
             let bytes = match len {
                 "4K" => 4096,
                 "8K" => 8192,

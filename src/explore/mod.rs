@@ -20,9 +20,15 @@ use std::time::{Duration, Instant};
 pub enum Trial {
     Clean,
     /// An invariant broke after action `at` (0-based index into the ops).
-    Violation { invariant: String, message: String, at: usize },
+    Violation {
+        invariant: String,
+        message: String,
+        at: usize,
+    },
     /// The model panicked: always a bug.
-    Panic { message: String },
+    Panic {
+        message: String,
+    },
     /// The generated text did not check or run (a generator bug or a
     /// shrinking candidate with a dangling variable).
     Invalid,
@@ -180,7 +186,9 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            if cfg.time.is_some_and(|t| start.elapsed() >= t) || cfg.max_steps.is_some_and(|m| steps.load(Ordering::Relaxed) >= m) {
+            if cfg.time.is_some_and(|t| start.elapsed() >= t)
+                || cfg.max_steps.is_some_and(|m| steps.load(Ordering::Relaxed) >= m)
+            {
                 break;
             }
             let idx = (k * cfg.jobs.max(1) as u64 + worker) * sn + si;
@@ -200,7 +208,15 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
                 };
                 let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
                 if !f.iter().any(|x| x.invariant == invariant) {
-                    f.push(Found { invariant, message, seed, choices: c.encode(), ops: small, after: start.elapsed(), steps_before: before });
+                    f.push(Found {
+                        invariant,
+                        message,
+                        seed,
+                        choices: c.encode(),
+                        ops: small,
+                        after: start.elapsed(),
+                        steps_before: before,
+                    });
                 }
                 if cfg.stop_at_first {
                     stop.store(true, Ordering::Relaxed);
@@ -218,7 +234,12 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
     }
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     found.sort_by(|a, b| a.invariant.cmp(&b.invariant));
-    Summary { sequences: seqs.load(Ordering::Relaxed), steps: steps.load(Ordering::Relaxed), elapsed: start.elapsed(), found }
+    Summary {
+        sequences: seqs.load(Ordering::Relaxed),
+        steps: steps.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+        found,
+    }
 }
 
 /// Replay one sequence from its seed (or choice string) and length.
@@ -255,7 +276,15 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         if let Some((invariant, message)) = bug {
             if !sum.found.iter().any(|f| f.invariant == invariant) {
                 let small = shrink(cfg.variant, &ops, &t);
-                sum.found.push(Found { invariant, message, seed: 0, choices: c.encode(), ops: small, after: start.elapsed(), steps_before: before });
+                sum.found.push(Found {
+                    invariant,
+                    message,
+                    seed: 0,
+                    choices: c.encode(),
+                    ops: small,
+                    after: start.elapsed(),
+                    steps_before: before,
+                });
             }
             if cfg.stop_at_first {
                 break;

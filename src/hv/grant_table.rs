@@ -296,10 +296,7 @@ impl GrantTable {
             return None;
         }
         let handle = self.maptrack_limit();
-        self.maptrack.resize(
-            (handle + MAPTRACK_PER_PAGE) as usize,
-            GrantMapping::default(),
-        );
+        self.maptrack.resize((handle + MAPTRACK_PER_PAGE) as usize, GrantMapping::default());
         // The page's other entries go in front of the old list.
         for h in (handle + 1..handle + MAPTRACK_PER_PAGE).rev() {
             self.maptrack_free.push_front(h);
@@ -317,11 +314,7 @@ impl GrantTable {
 
     /// Maptrack entries in use.
     pub fn maps_in_use(&self) -> impl Iterator<Item = (u32, &GrantMapping)> {
-        self.maptrack
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.flags != 0)
-            .map(|(h, m)| (h as u32, m))
+        self.maptrack.iter().enumerate().filter(|(_, m)| m.flags != 0).map(|(h, m)| (h as u32, m))
     }
 
     /// Clear flags Xen set (`gnttab_clear_flags`).
@@ -381,12 +374,7 @@ impl GnttabUnmapGrantRef {
     /// `gnttab_set_unmap_op()` (Linux leaves `dev_bus_addr` 0 unless the
     /// map was a device map).
     pub fn new(host_addr: u64, handle: u32) -> Self {
-        GnttabUnmapGrantRef {
-            host_addr,
-            dev_bus_addr: 0,
-            handle,
-            status: GntSt::Okay,
-        }
+        GnttabUnmapGrantRef { host_addr, dev_bus_addr: 0, handle, status: GntSt::Okay }
     }
 }
 
@@ -459,10 +447,7 @@ pub fn grant_to_pte_flags(grant_flags: u32) -> PteFlags {
 
 /// Decode a `GNTMAP_contains_pte` host address.
 fn pte_maddr(addr: u64) -> PteMaddr {
-    PteMaddr {
-        table: Mfn(addr >> PAGE_SHIFT),
-        index: ((addr & 0xfff) >> 3) as u16,
-    }
+    PteMaddr { table: Mfn(addr >> PAGE_SHIFT), index: ((addr & 0xfff) >> 3) as u16 }
 }
 
 impl Hypervisor {
@@ -481,11 +466,7 @@ impl Hypervisor {
         if self.domain(d).is_none() {
             return GntSt::BadDomain;
         }
-        if self.grant_table_mut(d).grow_to(nr_frames) {
-            GntSt::Okay
-        } else {
-            GntSt::GeneralError
-        }
+        if self.grant_table_mut(d).grow_to(nr_frames) { GntSt::Okay } else { GntSt::GeneralError }
     }
 
     /// `GNTTABOP_query_size`: (current frames, max frames).
@@ -505,12 +486,7 @@ impl Hypervisor {
     }
 
     /// `GNTTABOP_map_grant_ref` for `ld`: each op in turn (`gnttab_map_grant_ref`).
-    pub fn gnttab_map_grant_ref(
-        &mut self,
-        ld: DomId,
-        ops: &mut [GnttabMapGrantRef],
-        mem: &mut GuestMem<'_>,
-    ) {
+    pub fn gnttab_map_grant_ref(&mut self, ld: DomId, ops: &mut [GnttabMapGrantRef], mem: &mut GuestMem<'_>) {
         for op in ops.iter_mut() {
             self.map_grant_ref(ld, op, mem);
         }
@@ -522,11 +498,7 @@ impl Hypervisor {
         op.dev_bus_addr = 0;
         if op.flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
             op.status = GntSt::BadGntref;
-            self.grant_log(
-                ld,
-                &format!("Bad flags in grant map op: {:x}", op.flags),
-                op.status,
-            );
+            self.grant_log(ld, &format!("Bad flags in grant map op: {:x}", op.flags), op.status);
             return;
         }
         // (paging_mode_external(ld): every guest of the model is PV.)
@@ -563,19 +535,12 @@ impl Hypervisor {
         let r = op.gref as usize;
         let rgt = self.grant_table_mut(rd);
         if op.gref >= rgt.nr_grant_entries() {
-            self.grant_log(
-                ld,
-                &format!("Bad ref {:#x} for d{rd}", op.gref),
-                GntSt::BadGntref,
-            );
+            self.grant_log(ld, &format!("Bad ref {:#x} for d{rd}", op.gref), GntSt::BadGntref);
             return GntSt::BadGntref;
         }
         let act = rgt.active[r];
         if act.pin != 0 && (act.domid != ld || act.pin & 0x8080_8080 != 0) {
-            let msg = format!(
-                "Bad domain ({} != {ld}), or risk of counter overflow {:08x}",
-                act.domid, act.pin
-            );
+            let msg = format!("Bad domain ({} != {ld}), or risk of counter overflow {:08x}", act.domid, act.pin);
             self.grant_log(ld, &msg, GntSt::GeneralError);
             return GntSt::GeneralError;
         }
@@ -585,10 +550,7 @@ impl Hypervisor {
             let sha = rgt.shared[r];
             let mask = GTF_TYPE_MASK | GTF_SUB_PAGE;
             if act.pin == 0 && ((sha.flags & mask) != GTF_PERMIT_ACCESS || sha.domid != ld) {
-                let msg = format!(
-                    "Bad flags ({:x}) or dom ({}); expected d{ld}",
-                    sha.flags, sha.domid
-                );
+                let msg = format!("Bad flags ({:x}) or dom ({}); expected d{ld}", sha.flags, sha.domid);
                 self.grant_log(ld, &msg, GntSt::GeneralError);
                 return GntSt::GeneralError;
             }
@@ -596,11 +558,7 @@ impl Hypervisor {
             if !ro {
                 nflags |= GTF_WRITING;
                 if sha.flags & GTF_READONLY != 0 {
-                    self.grant_log(
-                        ld,
-                        "Attempt to write-pin a r/o grant entry",
-                        GntSt::GeneralError,
-                    );
+                    self.grant_log(ld, "Attempt to write-pin a r/o grant entry", GntSt::GeneralError);
                     return GntSt::GeneralError;
                 }
             }
@@ -618,10 +576,7 @@ impl Hypervisor {
                         clear |= GTF_WRITING;
                     }
                     rgt.clear_flags(op.gref, clear);
-                    let msg = format!(
-                        "d{rd} ref {:#x}: frame {:#x} is not a page of d{rd}",
-                        op.gref, sha.frame
-                    );
+                    let msg = format!("d{rd} ref {:#x}: frame {:#x} is not a page of d{rd}", op.gref, sha.frame);
                     self.grant_log(ld, &msg, GntSt::BadPage);
                     return GntSt::BadPage;
                 }
@@ -663,21 +618,9 @@ impl Hypervisor {
         }
         let lgt = self.grant_table_mut(ld);
         if let Some(m) = lgt.maptrack.get_mut(handle as usize) {
-            *m = GrantMapping {
-                gref: op.gref,
-                flags: op.flags as u16,
-                domid: rd,
-            };
+            *m = GrantMapping { gref: op.gref, flags: op.flags as u16, domid: rd };
         }
-        let rec = GrantMapRecord {
-            grantee: ld,
-            handle,
-            granter: rd,
-            gref: op.gref,
-            mfn,
-            readonly: ro,
-            host,
-        };
+        let rec = GrantMapRecord { grantee: ld, handle, granter: rd, gref: op.gref, mfn, readonly: ro, host };
         self.grants.maps.insert((ld, handle), rec);
         if let Some(HostMapping::Pte(at)) = host {
             self.grants.ptes.insert((ld, at), handle);
@@ -699,17 +642,13 @@ impl Hypervisor {
     ) -> Result<HostMapping, ()> {
         if flags & GNTMAP_CONTAINS_PTE != 0 {
             if addr & 7 != 0 {
-                self.warn(format!(
-                    "grant_table.c: d{ld}v0 Misaligned PTE address {addr:x}"
-                ));
+                self.warn(format!("grant_table.c: d{ld}v0 Misaligned PTE address {addr:x}"));
                 return Err(());
             }
             let at = pte_maddr(addr);
             // get_page_from_mfn(gl1mfn, currd) + PGT_l1_page_table.
             if self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
-                self.warn(format!(
-                    "grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"
-                ));
+                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
                 return Err(());
             }
             let old = mem.pt.entry(at.table.0, at.index as usize);
@@ -717,18 +656,13 @@ impl Hypervisor {
             mem.pt.set_entry(at.table.0, at.index as usize, new);
             if old.present() && self.grants.ptes.contains_key(&(ld, at)) {
                 // put_page_from_l1e(ol1e) on a grant PTE.
-                self.warn(format!(
-                    "mm.c: d{ld} Attempt to implicitly unmap a granted PTE {:#x}",
-                    old.0
-                ));
+                self.warn(format!("mm.c: d{ld} Attempt to implicitly unmap a granted PTE {:#x}", old.0));
             }
             Ok(HostMapping::Pte(at))
         } else {
             let pfn = addr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT;
             if addr < PAGE_OFFSET || pfn >= mem.nr_pfns {
-                self.warn(format!(
-                    "grant_table.c: d{ld}v0 Could not find L1 PTE for linear address {addr:x}"
-                ));
+                self.warn(format!("grant_table.c: d{ld}v0 Could not find L1 PTE for linear address {addr:x}"));
                 return Err(());
             }
             Ok(HostMapping::Kernel(Pfn(pfn)))
@@ -737,24 +671,14 @@ impl Hypervisor {
 
     /// `GNTTABOP_unmap_grant_ref` for `ld`: `unmap_common` for every op,
     /// then (after the TLB flush) `unmap_common_complete`.
-    pub fn gnttab_unmap_grant_ref(
-        &mut self,
-        ld: DomId,
-        ops: &mut [GnttabUnmapGrantRef],
-        mem: &mut GuestMem<'_>,
-    ) {
+    pub fn gnttab_unmap_grant_ref(&mut self, ld: DomId, ops: &mut [GnttabUnmapGrantRef], mem: &mut GuestMem<'_>) {
         for op in ops.iter_mut() {
             self.unmap_grant_ref(ld, op, mem);
         }
     }
 
     /// `unmap_common()` + `unmap_common_complete()` for one op.
-    pub fn unmap_grant_ref(
-        &mut self,
-        ld: DomId,
-        op: &mut GnttabUnmapGrantRef,
-        mem: &mut GuestMem<'_>,
-    ) {
+    pub fn unmap_grant_ref(&mut self, ld: DomId, op: &mut GnttabUnmapGrantRef, mem: &mut GuestMem<'_>) {
         // handle >= maptrack_limit
         let Some(&map) = self.grant_table_mut(ld).maptrack.get(op.handle as usize) else {
             op.status = GntSt::BadHandle;
@@ -763,11 +687,7 @@ impl Hypervisor {
         };
         if map.flags == 0 {
             op.status = GntSt::BadHandle;
-            self.grant_log(
-                ld,
-                &format!("Zero flags for d{ld} handle {:#x}", op.handle),
-                op.status,
-            );
+            self.grant_log(ld, &format!("Zero flags for d{ld} handle {:#x}", op.handle), op.status);
             return;
         }
         let rd = map.domid;
@@ -775,20 +695,13 @@ impl Hypervisor {
         let r = map.gref as usize;
         let Some(act) = self.grant_table(rd).and_then(|t| t.active.get(r)).copied() else {
             op.status = GntSt::BadHandle;
-            self.grant_log(
-                ld,
-                &format!("Unstable d{rd} handle {:#x}", op.handle),
-                op.status,
-            );
+            self.grant_log(ld, &format!("Unstable d{rd} handle {:#x}", op.handle), op.status);
             return;
         };
         if op.dev_bus_addr != 0 && op.dev_bus_addr != act.mfn.0 << PAGE_SHIFT {
             op.status = GntSt::GeneralError;
-            let msg = format!(
-                "Bus address doesn't match gntref ({:x} != {:x})",
-                op.dev_bus_addr,
-                act.mfn.0 << PAGE_SHIFT
-            );
+            let msg =
+                format!("Bus address doesn't match gntref ({:x} != {:x})", op.dev_bus_addr, act.mfn.0 << PAGE_SHIFT);
             self.grant_log(ld, &msg, op.status);
             return;
         }
@@ -796,10 +709,7 @@ impl Hypervisor {
         let mut done = 0u32;
         let mut new_flags = flags;
         if op.host_addr != 0 && flags & GNTMAP_HOST_MAP != 0 {
-            if self
-                .replace_grant_pv_mapping(ld, op.host_addr, act.mfn, flags, op.handle, mem)
-                .is_err()
-            {
+            if self.replace_grant_pv_mapping(ld, op.host_addr, act.mfn, flags, op.handle, mem).is_err() {
                 op.status = GntSt::GeneralError;
                 return;
             }
@@ -829,14 +739,10 @@ impl Hypervisor {
         let rgt = self.grant_table_mut(rd);
         let a = &mut rgt.active[r];
         if done & GNTMAP_DEVICE_MAP != 0 {
-            a.pin = a
-                .pin
-                .saturating_sub(if ro { GNTPIN_DEVR_INC } else { GNTPIN_DEVW_INC });
+            a.pin = a.pin.saturating_sub(if ro { GNTPIN_DEVR_INC } else { GNTPIN_DEVW_INC });
         }
         if done & GNTMAP_HOST_MAP != 0 {
-            a.pin = a
-                .pin
-                .saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
+            a.pin = a.pin.saturating_sub(if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC });
         }
         let mut clear = 0;
         if a.pin & (GNTPIN_DEVW_MASK | GNTPIN_HSTW_MASK) == 0 && !ro {
@@ -861,24 +767,15 @@ impl Hypervisor {
     ) -> Result<(), ()> {
         if flags & GNTMAP_CONTAINS_PTE != 0 {
             let at = pte_maddr(addr);
-            if addr & 7 != 0
-                || self.machine.owner(at.table) != Some(ld)
-                || !mem.pt.has_table(at.table.0)
-            {
-                self.warn(format!(
-                    "grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"
-                ));
+            if addr & 7 != 0 || self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
+                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
                 return Err(());
             }
             let old = mem.pt.entry(at.table.0, at.index as usize);
             let want = grant_to_pte_flags(flags);
             let key = PteFlags::PRESENT | PteFlags::RW;
             if old.frame() != mfn.0 || (old.flags() ^ want) & key != PteFlags::empty() {
-                let msg = format!(
-                    "PTE {:x} for {addr:x} doesn't match grant ({:x})",
-                    old.0,
-                    Pte::new(mfn.0, want).0
-                );
+                let msg = format!("PTE {:x} for {addr:x} doesn't match grant ({:x})", old.0, Pte::new(mfn.0, want).0);
                 self.warn(format!("grant_table.c: d{ld}v0 {msg}"));
                 return Err(());
             }
@@ -892,9 +789,7 @@ impl Hypervisor {
             match self.grants.maps.get(&(ld, handle)) {
                 Some(r) if r.host == Some(HostMapping::Kernel(pfn)) => Ok(()),
                 _ => {
-                    self.warn(format!(
-                        "grant_table.c: d{ld}v0 PTE for linear {addr:x} doesn't match grant"
-                    ));
+                    self.warn(format!("grant_table.c: d{ld}v0 PTE for linear {addr:x} doesn't match grant"));
                     Err(())
                 }
             }
@@ -914,11 +809,7 @@ impl Hypervisor {
             s.push_str(&format!("d{d}: no grant table in use\n"));
             return s;
         };
-        s.push_str(&format!(
-            "d{d} grant table: {} frame(s), {} entries\n",
-            t.nr_grant_frames(),
-            t.nr_grant_entries()
-        ));
+        s.push_str(&format!("d{d} grant table: {} frame(s), {} entries\n", t.nr_grant_frames(), t.nr_grant_entries()));
         for (r, (e, a)) in t.shared.iter().zip(&t.active).enumerate() {
             if e.flags == 0 && a.pin == 0 {
                 continue;
@@ -930,11 +821,7 @@ impl Hypervisor {
                 e.domid,
                 e.frame,
                 a.pin,
-                if a.pin != 0 {
-                    format!(" mfn {:#x}", a.mfn.0)
-                } else {
-                    String::new()
-                },
+                if a.pin != 0 { format!(" mfn {:#x}", a.mfn.0) } else { String::new() },
             ));
         }
         for r in self.grants.maps.values().filter(|r| r.grantee == d) {
@@ -961,21 +848,14 @@ pub fn gtf_names(flags: u16) -> String {
         GTF_TRANSITIVE => v.push("transitive"),
         _ => {}
     }
-    for (b, n) in [
-        (GTF_READONLY, "readonly"),
-        (GTF_READING, "reading"),
-        (GTF_WRITING, "writing"),
-        (GTF_SUB_PAGE, "sub_page"),
-    ] {
+    for (b, n) in
+        [(GTF_READONLY, "readonly"), (GTF_READING, "reading"), (GTF_WRITING, "writing"), (GTF_SUB_PAGE, "sub_page")]
+    {
         if flags & b != 0 {
             v.push(n);
         }
     }
-    if v.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", v.join("|"))
-    }
+    if v.is_empty() { String::new() } else { format!(" ({})", v.join("|")) }
 }
 
 #[cfg(test)]
@@ -990,19 +870,14 @@ mod tests {
         assert_eq!(GTF_READONLY | GTF_READING | GTF_WRITING, 0x1c);
         assert_eq!(GNTMAP_CONTAINS_PTE, 0x10);
         // Xen puts guest_avail0 on bit 9 = Linux _PAGE_SPECIAL.
-        let f = grant_to_pte_flags(
-            GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | (1 << _GNTMAP_GUEST_AVAIL0),
-        );
+        let f = grant_to_pte_flags(GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | (1 << _GNTMAP_GUEST_AVAIL0));
         assert!(f.contains(PteFlags::SPECIAL | PteFlags::USER | PteFlags::RW | PteFlags::PRESENT));
         assert!(!grant_to_pte_flags(GNTMAP_HOST_MAP | GNTMAP_READONLY).contains(PteFlags::RW));
     }
 
     #[test]
     fn maptrack_keeps_one_entry() {
-        let mut t = GrantTable {
-            max_maptrack_frames: 1,
-            ..GrantTable::default()
-        };
+        let mut t = GrantTable { max_maptrack_frames: 1, ..GrantTable::default() };
         let got: Vec<u32> = std::iter::from_fn(|| t.get_maptrack_handle()).collect();
         assert_eq!(got.len(), 255, "one page, one entry always kept");
         assert_eq!(got[..3], [0, 1, 2]);

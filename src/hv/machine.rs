@@ -5,9 +5,9 @@
 //! is written (a never-written frame reads as zeros), so cost follows the
 //! frames used, not machine size.
 
+use crate::arch::x86_64::PAGE_SIZE;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::page::Mfn;
-use crate::arch::x86_64::PAGE_SIZE;
 use rustc_hash::FxHashMap;
 
 pub type DomId = u16;
@@ -73,10 +73,7 @@ impl Machine {
         if data.iter().all(|&b| b == 0) && !self.contents.contains_key(&mfn.0) {
             return;
         }
-        let c = self
-            .contents
-            .entry(mfn.0)
-            .or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
+        let c = self.contents.entry(mfn.0).or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
         c[off..off + data.len()].copy_from_slice(data);
     }
     /// `clear_page()`.

@@ -104,7 +104,14 @@ impl Hypervisor {
     }
 
     /// `do_mmu_update` + `mod_l1_entry` for one entry.
-    fn mod_l1_entry(&mut self, dom: DomId, at: PteMaddr, old: Pte, new: Pte, foreign: Option<DomId>) -> Result<(), MmuError> {
+    fn mod_l1_entry(
+        &mut self,
+        dom: DomId,
+        at: PteMaddr,
+        old: Pte,
+        new: Pte,
+        foreign: Option<DomId>,
+    ) -> Result<(), MmuError> {
         if let Some(f) = foreign.filter(|&f| f != dom) {
             if self.domain(f).is_none() {
                 let e = MmuError::UnknownDomain { dom, foreign: f };

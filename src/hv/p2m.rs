@@ -41,11 +41,7 @@ impl P2m {
     /// for INVALID_P2M_ENTRY.
     pub fn pfn_to_mfn(&self, pfn: Pfn) -> Option<Mfn> {
         let r = self.raw(pfn);
-        if r == INVALID_P2M_ENTRY {
-            None
-        } else {
-            Some(Mfn(r & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT)))
-        }
+        if r == INVALID_P2M_ENTRY { None } else { Some(Mfn(r & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT))) }
     }
     /// `__set_phys_to_machine()`; false when the pfn is out of range.
     pub fn set(&mut self, pfn: Pfn, raw: u64) -> bool {

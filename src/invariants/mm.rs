@@ -83,7 +83,8 @@ impl Expected {
 }
 
 /// Pages exempt from the refcount/mapcount rules (see the module comment).
-const EXEMPT: PageFlags = PageFlags::RESERVED.union(PageFlags::BALLOON).union(PageFlags::FOREIGN).union(PageFlags::TABLE);
+const EXEMPT: PageFlags =
+    PageFlags::RESERVED.union(PageFlags::BALLOON).union(PageFlags::FOREIGN).union(PageFlags::TABLE);
 
 struct Ctx<'a> {
     k: &'a Kernel,
@@ -95,7 +96,13 @@ impl Ctx<'_> {
         let k = self.k;
         let pfns: Vec<u64> = pfn.into_iter().map(|p| p.0).collect();
         let mfns: Vec<u64> = pfn.and_then(|p| k.page_to_mfn(p)).into_iter().map(|m| m.0).collect();
-        self.out.push(Violation { invariant, message: format!("d{}: {message}", k.domid), domains: vec![k.domid], pfns, mfns });
+        self.out.push(Violation {
+            invariant,
+            message: format!("d{}: {message}", k.domid),
+            domains: vec![k.domid],
+            pfns,
+            mfns,
+        });
     }
 }
 
@@ -109,14 +116,22 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         let mm = &p.mm;
         for t in k.pt.all_tables_under(mm.pgd) {
             if !live_tables.insert(t) {
-                cx.report("pagetable-frame", k.pt_pages.get(&t).copied(), format!("pid {pid}: page table {t:#x} is also used by another page table"));
+                cx.report(
+                    "pagetable-frame",
+                    k.pt_pages.get(&t).copied(),
+                    format!("pid {pid}: page table {t:#x} is also used by another page table"),
+                );
             }
         }
         let mut rss = [0i64; 4];
         for (addr, _slot, pte) in k.pt.leaf_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
             let Some(vma) = mm.vma_at(addr) else {
                 let pfn = if pte_present(pte) { Some(k.pte_pfn(hv, pte)) } else { None };
-                cx.report("pte-outside-vma", pfn, format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0));
+                cx.report(
+                    "pte-outside-vma",
+                    pfn,
+                    format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0),
+                );
                 continue;
             };
             if !pte_present(pte) {
@@ -125,7 +140,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
             let Some(page) = k.mem.get(pfn) else { continue };
             if page.flags.contains(PageFlags::BUDDY) {
-                cx.report("free-page-mapped", Some(pfn), format!("pid {pid}: PTE at {addr:#x} maps free pfn {:#x}", pfn.0));
+                cx.report(
+                    "free-page-mapped",
+                    Some(pfn),
+                    format!("pid {pid}: PTE at {addr:#x} maps free pfn {:#x}", pfn.0),
+                );
                 continue;
             }
             // Driver mappings (gntdev, privcmd) are written by the driver or
@@ -144,8 +163,12 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             };
             rss[c as usize] += 1;
         }
-        const NAMES: [(RssCounter, &str); 4] =
-            [(RssCounter::File, "MM_FILEPAGES"), (RssCounter::Anon, "MM_ANONPAGES"), (RssCounter::Swap, "MM_SWAPENTS"), (RssCounter::Shmem, "MM_SHMEMPAGES")];
+        const NAMES: [(RssCounter, &str); 4] = [
+            (RssCounter::File, "MM_FILEPAGES"),
+            (RssCounter::Anon, "MM_ANONPAGES"),
+            (RssCounter::Swap, "MM_SWAPENTS"),
+            (RssCounter::Shmem, "MM_SHMEMPAGES"),
+        ];
         for (c, name) in NAMES {
             let have = mm.get_rss(c);
             let want = rss[c as usize];
@@ -159,18 +182,29 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
     for ino in k.shmem.inodes.values() {
         for (&index, &pfn) in &ino.pages {
             let Some(page) = k.mem.get(pfn) else {
-                cx.report("page-cache-mismatch", None, format!("inode {} index {index:#x}: pfn {:#x} beyond the memmap", ino.ino, pfn.0));
+                cx.report(
+                    "page-cache-mismatch",
+                    None,
+                    format!("inode {} index {index:#x}: pfn {:#x} beyond the memmap", ino.ino, pfn.0),
+                );
                 continue;
             };
             if page.flags.contains(PageFlags::BUDDY) {
-                cx.report("free-page-referenced", Some(pfn), format!("inode {} index {index:#x}: page cache holds free pfn {:#x}", ino.ino, pfn.0));
+                cx.report(
+                    "free-page-referenced",
+                    Some(pfn),
+                    format!("inode {} index {index:#x}: page cache holds free pfn {:#x}", ino.ino, pfn.0),
+                );
                 continue;
             }
             if page.mapping != Mapping::File(ino.id) || page.index != index {
                 cx.report(
                     "page-cache-mismatch",
                     Some(pfn),
-                    format!("inode {} index {index:#x}: pfn {:#x} has mapping {:?} index {:#x}", ino.ino, pfn.0, page.mapping, page.index),
+                    format!(
+                        "inode {} index {index:#x}: pfn {:#x} has mapping {:?} index {:#x}",
+                        ino.ino, pfn.0, page.mapping, page.index
+                    ),
                 );
             }
             let e = exp.entry(pfn).or_default();
@@ -187,7 +221,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
     for (&pfn, h) in held {
         match k.mem.get(pfn) {
             Some(page) if page.flags.contains(PageFlags::BUDDY) => {
-                cx.report("free-page-referenced", Some(pfn), format!("GUP still holds free pfn {:#x} ({} gets, {} pins)", pfn.0, h.gets, h.pins));
+                cx.report(
+                    "free-page-referenced",
+                    Some(pfn),
+                    format!("GUP still holds free pfn {:#x} ({} gets, {} pins)", pfn.0, h.gets, h.pins),
+                );
             }
             Some(_) => {
                 let e = exp.entry(pfn).or_default();
@@ -204,12 +242,20 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         let f = page.flags;
         if f.contains(PageFlags::BUDDY) {
             if page.refcount != 0 || page.mapcount != 0 {
-                cx.report("free-page-state", Some(pfn), format!("free pfn {:#x} has refcount {} mapcount {}", pfn.0, page.refcount, page.mapcount));
+                cx.report(
+                    "free-page-state",
+                    Some(pfn),
+                    format!("free pfn {:#x} has refcount {} mapcount {}", pfn.0, page.refcount, page.mapcount),
+                );
             }
             continue;
         }
         if f.contains(PageFlags::TABLE) && !table_pfns.contains(&pfn) {
-            cx.report("pagetable-leak", Some(pfn), format!("pfn {:#x} is a page-table page the kernel no longer knows", pfn.0));
+            cx.report(
+                "pagetable-leak",
+                Some(pfn),
+                format!("pfn {:#x} is a page-table page the kernel no longer knows", pfn.0),
+            );
             continue;
         }
         if f.intersects(EXEMPT) || pfn == ZERO_PFN {
@@ -232,7 +278,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             );
         }
         if i64::from(page.mapcount) != e.ptes {
-            cx.report("page-mapcount", Some(pfn), format!("{kind} pfn {:#x}: mapcount {}, but {} PTEs map it", pfn.0, page.mapcount, e.ptes));
+            cx.report(
+                "page-mapcount",
+                Some(pfn),
+                format!("{kind} pfn {:#x}: mapcount {}, but {} PTEs map it", pfn.0, page.mapcount, e.ptes),
+            );
         }
         let want = e.refcount();
         if i64::from(page.refcount) != want {
@@ -240,7 +290,10 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                 cx.report(
                     "page-leak",
                     Some(pfn),
-                    format!("{kind} pfn {:#x}: refcount {} mapcount {}, but nothing maps, caches or pins it (leaked)", pfn.0, page.refcount, page.mapcount),
+                    format!(
+                        "{kind} pfn {:#x}: refcount {} mapcount {}, but nothing maps, caches or pins it (leaked)",
+                        pfn.0, page.refcount, page.mapcount
+                    ),
                 );
             } else {
                 cx.report(
@@ -262,16 +315,32 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         match k.mem.get(pfn) {
             Some(p) if p.flags.contains(PageFlags::TABLE) && !p.flags.contains(PageFlags::BUDDY) => {
                 if p.refcount != 1 {
-                    cx.report("page-refcount", Some(pfn), format!("page-table pfn {:#x}: refcount {}, expected 1", pfn.0, p.refcount));
+                    cx.report(
+                        "page-refcount",
+                        Some(pfn),
+                        format!("page-table pfn {:#x}: refcount {}, expected 1", pfn.0, p.refcount),
+                    );
                 }
                 if p.mapcount != 0 {
-                    cx.report("page-mapcount", Some(pfn), format!("page-table pfn {:#x}: mapcount {}, expected 0", pfn.0, p.mapcount));
+                    cx.report(
+                        "page-mapcount",
+                        Some(pfn),
+                        format!("page-table pfn {:#x}: mapcount {}, expected 0", pfn.0, p.mapcount),
+                    );
                 }
             }
-            _ => cx.report("pagetable-frame", Some(pfn), format!("page table {frame:#x} lives in pfn {:#x}, which is not a page-table page", pfn.0)),
+            _ => cx.report(
+                "pagetable-frame",
+                Some(pfn),
+                format!("page table {frame:#x} lives in pfn {:#x}, which is not a page-table page", pfn.0),
+            ),
         }
         if !live_tables.contains(&frame) {
-            cx.report("pagetable-leak", Some(pfn), format!("page table {frame:#x} (pfn {:#x}) is not reachable from any process", pfn.0));
+            cx.report(
+                "pagetable-leak",
+                Some(pfn),
+                format!("page table {frame:#x} (pfn {:#x}) is not reachable from any process", pfn.0),
+            );
         }
     }
     let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages.contains_key(t)).collect();

@@ -59,9 +59,7 @@ pub fn check(w: &World) -> Vec<Violation> {
 }
 
 fn owner_name(w: &World, m: Mfn) -> String {
-    w.hv.machine
-        .owner(m)
-        .map_or("nobody".to_string(), |o| format!("d{o}"))
+    w.hv.machine.owner(m).map_or("nobody".to_string(), |o| format!("d{o}"))
 }
 
 /// `foreign-pte`.
@@ -78,17 +76,11 @@ fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
                 if owner == Some(d.id) {
                     continue;
                 }
-                let at = PteMaddr {
-                    table: Mfn(slot.table),
-                    index: slot.index,
-                };
+                let at = PteMaddr { table: Mfn(slot.table), index: slot.index };
                 if w.hv.grant_pte(d.id, at).is_some_and(|r| r.mfn == mfn) {
                     continue;
                 }
-                if owner.is_some()
-                    && w.hv.foreign_ptes.get(&(d.id, at)).copied() == owner
-                    && w.hv.is_privileged(d.id)
-                {
+                if owner.is_some() && w.hv.foreign_ptes.get(&(d.id, at)).copied() == owner && w.hv.is_privileged(d.id) {
                     continue;
                 }
                 out.push(Violation {
@@ -115,18 +107,11 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             w.hv.grant_table(r.granter)
                 .and_then(|t| t.shared.get(r.gref as usize))
                 .is_some_and(|e| e.flags & GTF_READONLY != 0);
-        let who = format!(
-            "d{} handle {:#x} (d{} ref {:#x}, mfn {:#x})",
-            r.grantee, r.handle, r.granter, r.gref, r.mfn.0
-        );
+        let who =
+            format!("d{} handle {:#x} (d{} ref {:#x}, mfn {:#x})", r.grantee, r.handle, r.granter, r.gref, r.mfn.0);
         let granter_pfn = w.hv.m2p.get(r.mfn);
-        let ids = || {
-            (
-                vec![r.grantee, r.granter],
-                granter_pfn.map(|p| p.0).into_iter().collect::<Vec<_>>(),
-                vec![r.mfn.0],
-            )
-        };
+        let ids =
+            || (vec![r.grantee, r.granter], granter_pfn.map(|p| p.0).into_iter().collect::<Vec<_>>(), vec![r.mfn.0]);
         if entry_ro && !r.readonly {
             let (domains, pfns, mfns) = ids();
             out.push(Violation {
@@ -143,7 +128,11 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
                     invariant: "grant-pte-lost",
-                    message: format!("{who}: the PTE at {:#x} no longer holds the mapping (entry {:#x}); it can never be unmapped", at.maddr(), pte.0),
+                    message: format!(
+                        "{who}: the PTE at {:#x} no longer holds the mapping (entry {:#x}); it can never be unmapped",
+                        at.maddr(),
+                        pte.0
+                    ),
                     domains,
                     pfns,
                     mfns,
@@ -152,10 +141,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
                     invariant: "grant-ro-writable",
-                    message: format!(
-                        "{who}: read-only grant in a writable PTE at {:#x}",
-                        at.maddr()
-                    ),
+                    message: format!("{who}: read-only grant in a writable PTE at {:#x}", at.maddr()),
                     domains,
                     pfns,
                     mfns,
@@ -165,11 +151,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
         let freed = match (w.hv.machine.owner(r.mfn), granter_pfn, w.kernel(r.granter)) {
             (Some(o), _, _) if o != r.granter => Some(format!("the frame now belongs to d{o}")),
             (None, _, _) => Some("the frame is free machine memory".to_string()),
-            (_, Some(p), Ok(k))
-                if k.mem
-                    .get(p)
-                    .is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) =>
-            {
+            (_, Some(p), Ok(k)) if k.mem.get(p).is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) => {
                 Some(format!("d{} freed its pfn {:#x}", r.granter, p.0))
             }
             _ => None,
@@ -215,7 +197,12 @@ fn leaks(w: &World, out: &mut Vec<Violation>) {
             let pfns: Vec<u64> = k.xen.gnttab_pages.iter().map(|p| p.0).collect();
             out.push(Violation {
                 invariant: "grant-leak",
-                message: format!("d{} has no processes but {} page(s) from gnttab_alloc_pages() were never freed: {:x?}", d.id, pfns.len(), pfns),
+                message: format!(
+                    "d{} has no processes but {} page(s) from gnttab_alloc_pages() were never freed: {:x?}",
+                    d.id,
+                    pfns.len(),
+                    pfns
+                ),
                 domains: vec![d.id],
                 pfns,
                 mfns: Vec::new(),

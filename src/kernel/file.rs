@@ -53,7 +53,15 @@ pub trait FileOperations: fmt::Debug {
         Err(Errno::EINVAL)
     }
     /// `pwrite` from user memory at `addr`.
-    fn write(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _addr: u64, _len: u64, _off: u64) -> KResult<u64> {
+    fn write(
+        &self,
+        _k: &mut Kernel,
+        _hv: &mut Hypervisor,
+        _pid: Pid,
+        _addr: u64,
+        _len: u64,
+        _off: u64,
+    ) -> KResult<u64> {
         Err(Errno::EINVAL)
     }
     /// The last descriptor to the open file was closed (`f_op->release`).

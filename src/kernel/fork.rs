@@ -12,7 +12,7 @@ use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{Vma, VmFlags, VmaFile};
+use crate::kernel::vma::{VmFlags, Vma, VmaFile};
 use crate::kernel::{Kernel, Pid, Process};
 
 impl Kernel {
@@ -68,7 +68,8 @@ impl Kernel {
             // vma_needs_copy(): only anon memory and PFN/MIXED maps need
             // their PTEs copied; file pages refault. WIPEONFORK never.
             let needs = !v.flags.contains(VmFlags::WIPEONFORK)
-                && (v.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP | VmFlags::MAYBE_GUARD) || v.anon_vma.is_some());
+                && (v.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP | VmFlags::MAYBE_GUARD)
+                    || v.anon_vma.is_some());
             if needs {
                 self.copy_page_range(hv, parent, child, v, &nv)?;
             }
@@ -112,7 +113,13 @@ impl Kernel {
                 if anon {
                     p.flags.remove(PageFlags::ANON_EXCLUSIVE);
                 }
-                let c = if anon { RssCounter::Anon } else if p.flags.contains(PageFlags::SWAPBACKED) { RssCounter::Shmem } else { RssCounter::File };
+                let c = if anon {
+                    RssCounter::Anon
+                } else if p.flags.contains(PageFlags::SWAPBACKED) {
+                    RssCounter::Shmem
+                } else {
+                    RssCounter::File
+                };
                 self.mm_mut(child)?.add_rss(c, 1);
             }
             if cow && pte.write() {

@@ -14,7 +14,7 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, VmFault};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, pte_protnone};
-use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 pub const FOLL_WRITE: u64 = 1 << 0;
@@ -50,7 +50,9 @@ pub struct GupPage {
 enum Follow {
     Page(Pfn),
     /// Fault it in (no PTE, not writable for FOLL_WRITE, or must unshare).
-    NoPage { unshare: bool },
+    NoPage {
+        unshare: bool,
+    },
     Err(Errno),
 }
 
@@ -181,7 +183,12 @@ impl Kernel {
         };
         hv.observed.push(crate::hv::truth::Violation {
             invariant: "gup-wrong-page",
-            message: format!("d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x} (mfn {})", self.domid, want.0, mfn(want)),
+            message: format!(
+                "d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x} (mfn {})",
+                self.domid,
+                want.0,
+                mfn(want)
+            ),
             domains: vec![self.domid],
             pfns: vec![want.0],
             mfns: self.page_to_mfn(want).map(|m| m.0).into_iter().collect(),
@@ -189,7 +196,15 @@ impl Kernel {
     }
 
     /// `faultin_page()`.
-    fn faultin_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: u64, unshare: bool) -> KResult<()> {
+    fn faultin_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        flags: u64,
+        unshare: bool,
+    ) -> KResult<()> {
         if flags & FOLL_NOFAULT != 0 {
             return Err(Errno::EFAULT);
         }
@@ -204,7 +219,14 @@ impl Kernel {
     /// `__get_user_pages()`: up to `nr` pages from `start`. `want_pages`
     /// says whether the caller asked for the pages (FOLL_GET/FOLL_PIN).
     /// Returns the pages got; an error only when none was.
-    pub fn get_user_pages(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, nr: u64, flags: u64) -> KResult<Vec<GupPage>> {
+    pub fn get_user_pages(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        nr: u64,
+        flags: u64,
+    ) -> KResult<Vec<GupPage>> {
         let want_pages = flags & (FOLL_GET | FOLL_PIN) != 0;
         let mut out = Vec::new();
         if nr == 0 {

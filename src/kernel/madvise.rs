@@ -40,7 +40,7 @@ use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{Vma, VmFlags, VmaFile};
+use crate::kernel::vma::{VmFlags, Vma, VmaFile};
 use crate::kernel::{Kernel, Pid};
 
 pub const MADV_NORMAL: i32 = 0;
@@ -108,7 +108,13 @@ pub fn madvise_behavior_valid(behavior: i32) -> bool {
 pub fn is_discard(behavior: i32) -> bool {
     matches!(
         behavior,
-        MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_REMOVE | MADV_DONTFORK | MADV_WIPEONFORK | MADV_GUARD_INSTALL
+        MADV_FREE
+            | MADV_DONTNEED
+            | MADV_DONTNEED_LOCKED
+            | MADV_REMOVE
+            | MADV_DONTFORK
+            | MADV_WIPEONFORK
+            | MADV_GUARD_INSTALL
     )
 }
 
@@ -154,7 +160,14 @@ fn madvise_should_skip(start: u64, len_in: u64, behavior: i32) -> Option<KResult
 
 impl Kernel {
     /// madvise(2) (`do_madvise`): `behavior` is an `int`.
-    pub fn sys_madvise(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len_in: u64, behavior: u64) -> KResult<u64> {
+    pub fn sys_madvise(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        len_in: u64,
+        behavior: u64,
+    ) -> KResult<u64> {
         let behavior = behavior as u32 as i32;
         if let Some(r) = madvise_should_skip(start, len_in, behavior) {
             return r;
@@ -162,7 +175,9 @@ impl Kernel {
         self.proc_ref(pid)?;
         let end = start + page_align_wrapping(len_in);
         match behavior {
-            MADV_POPULATE_READ | MADV_POPULATE_WRITE => self.madvise_populate(hv, pid, start, end, behavior == MADV_POPULATE_WRITE)?,
+            MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                self.madvise_populate(hv, pid, start, end, behavior == MADV_POPULATE_WRITE)?
+            }
             _ => self.madvise_walk_vmas(hv, pid, start, end, behavior)?,
         }
         Ok(0)
@@ -199,7 +214,15 @@ impl Kernel {
     }
 
     /// `madvise_vma_behavior()` for `[start, end)` inside `vma`.
-    fn madvise_vma_behavior(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, behavior: i32) -> KResult<()> {
+    fn madvise_vma_behavior(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        behavior: i32,
+    ) -> KResult<()> {
         if !can_madvise_modify(vma, behavior) {
             return Err(Errno::EPERM);
         }
@@ -207,8 +230,12 @@ impl Kernel {
         let new_flags = match behavior {
             MADV_REMOVE => return self.madvise_remove(hv, vma, start, end),
             MADV_WILLNEED => return Ok(()),
-            MADV_COLD | MADV_PAGEOUT => return self.madvise_cold_or_pageout(hv, pid, vma, start, end, behavior == MADV_PAGEOUT),
-            MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => return self.madvise_dontneed_free(hv, pid, vma, start, end, behavior),
+            MADV_COLD | MADV_PAGEOUT => {
+                return self.madvise_cold_or_pageout(hv, pid, vma, start, end, behavior == MADV_PAGEOUT);
+            }
+            MADV_FREE | MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
+                return self.madvise_dontneed_free(hv, pid, vma, start, end, behavior);
+            }
             MADV_COLLAPSE => return self.madvise_collapse(hv, pid, vma, start, end),
             MADV_GUARD_INSTALL => return self.madvise_guard_install(hv, pid, vma, start, end),
             MADV_GUARD_REMOVE => return self.madvise_guard_remove(pid, vma, start, end),
@@ -270,7 +297,15 @@ impl Kernel {
     /// `madvise_dontneed_free()`: MADV_DONTNEED(_LOCKED) zaps the range
     /// (private COW copies included, guard markers kept); MADV_FREE is
     /// modelled as immediate reclaim of lazy-free pages (see module doc).
-    fn madvise_dontneed_free(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, behavior: i32) -> KResult<()> {
+    fn madvise_dontneed_free(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        behavior: i32,
+    ) -> KResult<()> {
         let mut forbidden = VmFlags::PFNMAP | VmFlags::HUGETLB;
         if behavior != MADV_DONTNEED_LOCKED {
             forbidden |= VmFlags::LOCKED;
@@ -309,7 +344,15 @@ impl Kernel {
     }
 
     /// `madvise_cold()` / `madvise_pageout()` with no swap (module doc).
-    fn madvise_cold_or_pageout(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, pageout: bool) -> KResult<()> {
+    fn madvise_cold_or_pageout(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        pageout: bool,
+    ) -> KResult<()> {
         // can_madv_lru_vma()
         if vma.flags.intersects(VmFlags::LOCKED | VmFlags::PFNMAP | VmFlags::HUGETLB) {
             return Err(Errno::EINVAL);
@@ -433,7 +476,8 @@ impl Kernel {
             v.flags |= VmFlags::MAYBE_GUARD;
         }
         let pgd = self.mm(pid)?.pgd;
-        let populated = self.pt.leaf_entries(pgd, start, end).into_iter().any(|(_, _, p)| !p.is_none() && !is_guard_marker(p));
+        let populated =
+            self.pt.leaf_entries(pgd, start, end).into_iter().any(|(_, _, p)| !p.is_none() && !is_guard_marker(p));
         if populated {
             self.mmu_notifier_invalidate(hv, pid, start, end);
             let cur = self.mm(pid)?.vmas.get(&vma.start).cloned().unwrap_or_else(|| vma.clone());

@@ -14,7 +14,7 @@ use crate::kernel::mm::RssCounter;
 use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pagetable::PteSlot;
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
-use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 /// A PTE marker for a guard region (`PTE_MARKER_GUARD`): not present, the
@@ -86,7 +86,13 @@ impl Kernel {
 
     /// `vm_normal_page()` without the report: `Err(why)` where the kernel
     /// calls `print_bad_pte()`. The one place the decision is made.
-    pub fn vm_normal_page_checked(&self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> Result<NormalPage, &'static str> {
+    pub fn vm_normal_page_checked(
+        &self,
+        hv: &Hypervisor,
+        vma: &Vma,
+        addr: u64,
+        pte: Pte,
+    ) -> Result<NormalPage, &'static str> {
         let pfn = self.pte_pfn(hv, pte);
         if pte.special() {
             if let Some(ops) = &vma.ops
@@ -123,7 +129,10 @@ impl Kernel {
 
     /// `print_bad_pte()` / `print_bad_page_map()`.
     pub fn print_bad_pte(&mut self, vma: &Vma, addr: u64, pte: Pte, why: &str) {
-        self.log(None, format!("BUG: Bad page map: addr:{addr:#x} pte:{:#x} vm_flags:{:#x} ({why})", pte.0, vma.flags.bits()));
+        self.log(
+            None,
+            format!("BUG: Bad page map: addr:{addr:#x} pte:{:#x} vm_flags:{:#x} ({why})", pte.0, vma.flags.bits()),
+        );
     }
 
     /// `anon_vma_prepare()`: give the VMA an anon_vma, reusing a compatible
@@ -142,11 +151,10 @@ impl Kernel {
         };
         // reusable_anon_vma(): only a neighbour whose anon_vma_chain is
         // singular (not inherited at fork) lends its anon_vma.
-        let reuse = mm
-            .vma_at(v.end)
-            .filter(|n| compatible(v, n) && !n.anon_chain_forked)
-            .and_then(|n| n.anon_vma)
-            .or_else(|| mm.prev_vma(v.start).filter(|p| compatible(p, v) && !p.anon_chain_forked).and_then(|p| p.anon_vma));
+        let reuse =
+            mm.vma_at(v.end).filter(|n| compatible(v, n) && !n.anon_chain_forked).and_then(|n| n.anon_vma).or_else(
+                || mm.prev_vma(v.start).filter(|p| compatible(p, v) && !p.anon_chain_forked).and_then(|p| p.anon_vma),
+            );
         let av = match reuse {
             Some(av) => av,
             None => self.new_anon_vma(),
@@ -158,7 +166,13 @@ impl Kernel {
     }
 
     /// The user-level fault path: `do_user_addr_fault()` + `handle_mm_fault()`.
-    pub fn handle_user_fault(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, access: Access) -> Result<(), VmFault> {
+    pub fn handle_user_fault(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        access: Access,
+    ) -> Result<(), VmFault> {
         let mm = self.mm(pid).map_err(|_| VmFault::MapErr)?;
         let vma = match mm.vma_at(addr) {
             Some(v) => v.clone(),
@@ -191,13 +205,12 @@ impl Kernel {
         }
         // The guard gap is enforced only below an accessible VMA
         // (expand_downwards(): `vma_is_accessible(prev)`).
-        if let Some(prev) = mm.prev_vma(new_start) {
-            if !prev.flags.contains(VmFlags::GROWSDOWN)
-                && prev.flags.intersects(VmFlags::ACCESS)
-                && new_start - prev.end < crate::kernel::mmap::STACK_GUARD_GAP
-            {
-                return None;
-            }
+        if let Some(prev) = mm.prev_vma(new_start)
+            && !prev.flags.contains(VmFlags::GROWSDOWN)
+            && prev.flags.intersects(VmFlags::ACCESS)
+            && new_start - prev.end < crate::kernel::mmap::STACK_GUARD_GAP
+        {
+            return None;
         }
         // expand_downwards() allocates the anon_vma before growing (so a
         // grown stack's PTEs, zero page included, are copied at fork).
@@ -230,7 +243,14 @@ impl Kernel {
     }
 
     /// `handle_mm_fault()` for one page of `vma`.
-    pub fn handle_mm_fault(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, write: bool) -> Result<(), VmFault> {
+    pub fn handle_mm_fault(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        write: bool,
+    ) -> Result<(), VmFault> {
         let slot = self.pte_alloc(pid, addr).map_err(|_| VmFault::Oom)?;
         let pte = self.pt.get(slot);
         if is_guard_marker(pte) {
@@ -264,14 +284,29 @@ impl Kernel {
     }
 
     /// Install a PTE for a page the caller holds a reference for.
-    fn install_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, pfn: Pfn, prot: PteFlags, extra: PteFlags) -> Result<(), VmFault> {
+    fn install_pte(
+        &mut self,
+        hv: &mut Hypervisor,
+        slot: PteSlot,
+        pfn: Pfn,
+        prot: PteFlags,
+        extra: PteFlags,
+    ) -> Result<(), VmFault> {
         let frame = self.mk_pte_frame(pfn);
         let pte = Pte::new(frame, prot | extra);
         self.set_pte(hv, slot, pte).map_err(|_| VmFault::SigBus)
     }
 
     /// `do_anonymous_page()`.
-    fn do_anonymous_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, write: bool) -> Result<(), VmFault> {
+    fn do_anonymous_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        write: bool,
+    ) -> Result<(), VmFault> {
         if vma.flags.contains(VmFlags::SHARED) {
             return Err(VmFault::SigBus);
         }
@@ -310,7 +345,15 @@ impl Kernel {
     }
 
     /// `do_wp_page()`: a write to a present read-only PTE of a writable VMA.
-    fn do_wp_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, pte: Pte) -> Result<(), VmFault> {
+    fn do_wp_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        pte: Pte,
+    ) -> Result<(), VmFault> {
         let np = self.vm_normal_page(hv, vma, addr, pte);
         if vma.flags.contains(VmFlags::SHARED) {
             // wp_page_shared()/wp_pfn_shared(): just make it writable.
@@ -330,7 +373,15 @@ impl Kernel {
     }
 
     /// `wp_page_copy()`: a private copy (of the old page, or zeros).
-    fn wp_page_copy(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, old: NormalPage) -> Result<(), VmFault> {
+    fn wp_page_copy(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        old: NormalPage,
+    ) -> Result<(), VmFault> {
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
         let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
         match old.page() {
@@ -367,14 +418,28 @@ impl Kernel {
             let pte = Pte::NONE;
             self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
         }
-        let c = if anon { RssCounter::Anon } else if swapbacked { RssCounter::Shmem } else { RssCounter::File };
+        let c = if anon {
+            RssCounter::Anon
+        } else if swapbacked {
+            RssCounter::Shmem
+        } else {
+            RssCounter::File
+        };
         if let Ok(mm) = self.mm_mut(pid) {
             mm.add_rss(c, -1);
         }
     }
 
     /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
-    fn do_fault(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, slot: PteSlot, write: bool) -> Result<(), VmFault> {
+    fn do_fault(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        write: bool,
+    ) -> Result<(), VmFault> {
         let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
         if !write {
             // do_read_fault(): should_fault_around() -> do_fault_around().
@@ -479,7 +544,15 @@ impl Kernel {
 
     /// `zap_pte_range()` over `[start, end)` of `vma`. `drop_markers`: the
     /// VMA itself goes away (munmap/exit), so guard markers go too.
-    pub fn zap_vma_range(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, drop_markers: bool) {
+    pub fn zap_vma_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        drop_markers: bool,
+    ) {
         let Ok(mm) = self.mm(pid) else { return };
         let entries = self.pt.leaf_entries(mm.pgd, start, end);
         for (addr, slot, pte) in entries {

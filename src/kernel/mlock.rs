@@ -14,7 +14,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::VmFault;
 use crate::kernel::pte::{pte_present, pte_protnone};
-use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 pub const MLOCK_ONFAULT: u64 = 0x01;
@@ -34,7 +34,15 @@ impl Kernel {
     /// SIGSEGV/SIGBUS are `EFAULT`, OOM is `ENOMEM` (`faultin_page`).
     /// Follows `mm/gup.c` (`__get_user_pages`, `follow_page_pte`,
     /// `faultin_page`).
-    pub fn faultin_vma_range(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64, write: bool) -> KResult<()> {
+    pub fn faultin_vma_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        write: bool,
+    ) -> KResult<()> {
         let mut addr = start & PAGE_MASK;
         while addr < end {
             let mut done = false;
@@ -76,7 +84,14 @@ impl Kernel {
 
     /// `populate_vma_page_range()`: fault in `[start, end)` of `vma` as
     /// mlock/MAP_POPULATE do.
-    pub fn populate_vma_page_range(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, start: u64, end: u64) -> KResult<()> {
+    pub fn populate_vma_page_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+    ) -> KResult<()> {
         // "Rightly or wrongly, the VM_LOCKONFAULT case has never used
         // faultin_page() to break COW, so it has no work to do here."
         if vma.flags.contains(VmFlags::LOCKONFAULT) {
@@ -97,7 +112,14 @@ impl Kernel {
 
     /// `__mm_populate()`: populate every VMA intersecting
     /// `[start, start + len)`; with `ignore_errors` a failing VMA is skipped.
-    pub fn mm_populate_range(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64, ignore_errors: bool) -> KResult<()> {
+    pub fn mm_populate_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        len: u64,
+        ignore_errors: bool,
+    ) -> KResult<()> {
         let end = start.saturating_add(len);
         let mut nstart = start;
         while nstart < end {

@@ -6,9 +6,9 @@
 //! `vm_start`; lookups are O(log n).
 
 use crate::kernel::mmu_notifier::MmuNotifier;
-use crate::kernel::vma::{Vma, VmFlags};
-use std::rc::Rc;
+use crate::kernel::vma::{VmFlags, Vma};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// `MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{FileKind, OpenFile};
 use crate::kernel::shmem::InodeKind;
-use crate::kernel::vma::{Vma, VmFlags, VmaFile, VmaTag};
+use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 use std::rc::Rc;
 
@@ -73,7 +73,8 @@ pub const LSM_MMAP_MIN_ADDR: u64 = 65536;
 /// rounded up to it (`round_hint_to_min`) and `vm_unmapped_area()` never
 /// returns an address below it (checked on the host: `mmap(0x1000, ..)`
 /// without MAP_FIXED returns 0x10000).
-pub const EFFECTIVE_MMAP_MIN_ADDR: u64 = if MMAP_MIN_ADDR > LSM_MMAP_MIN_ADDR { MMAP_MIN_ADDR } else { LSM_MMAP_MIN_ADDR };
+pub const EFFECTIVE_MMAP_MIN_ADDR: u64 =
+    if MMAP_MIN_ADDR > LSM_MMAP_MIN_ADDR { MMAP_MIN_ADDR } else { LSM_MMAP_MIN_ADDR };
 /// `stack_guard_gap`: 256 pages.
 pub const STACK_GUARD_GAP: u64 = 256 << 12;
 /// `TASK_UNMAPPED_BASE` for 64-bit: `PAGE_ALIGN(TASK_SIZE / 3)`.
@@ -159,11 +160,12 @@ impl Kernel {
                 found = Some(top);
             }
             let Some(top) = found else { break 'retry };
-            if let Some((_, next)) = mm.vmas.range(top..).next() {
-                if next.flags.contains(VmFlags::GROWSDOWN) && vm_start_gap(next) < top {
-                    high = vm_start_gap(next);
-                    continue 'retry;
-                }
+            if let Some((_, next)) = mm.vmas.range(top..).next()
+                && next.flags.contains(VmFlags::GROWSDOWN)
+                && vm_start_gap(next) < top
+            {
+                high = vm_start_gap(next);
+                continue 'retry;
             }
             return Ok(top - len);
         }
@@ -261,7 +263,17 @@ impl Kernel {
 
     /// mmap(2): `sys_mmap` -> `ksys_mmap_pgoff` -> `do_mmap` -> `mmap_region`,
     /// then `mm_populate` for MAP_POPULATE/MAP_LOCKED.
-    pub fn sys_mmap(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> KResult<u64> {
+    pub fn sys_mmap(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        fd: u64,
+        off: u64,
+    ) -> KResult<u64> {
         if off & !PAGE_MASK != 0 {
             return Err(Errno::EINVAL);
         }
@@ -281,7 +293,17 @@ impl Kernel {
 
     /// `do_mmap()`. Returns the address and whether to populate.
     #[allow(clippy::too_many_arguments)]
-    pub fn do_mmap(&mut self, hv: &mut Hypervisor, pid: Pid, src: MapSource, addr: u64, len: u64, prot: u64, mut flags: u64, mut pgoff: u64) -> KResult<(u64, bool)> {
+    pub fn do_mmap(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        src: MapSource,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        mut flags: u64,
+        mut pgoff: u64,
+    ) -> KResult<(u64, bool)> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -377,11 +399,21 @@ impl Kernel {
 
     /// `mmap_region()`.
     #[allow(clippy::too_many_arguments)]
-    pub fn mmap_region(&mut self, hv: &mut Hypervisor, pid: Pid, file: Option<Rc<OpenFile>>, addr: u64, len: u64, mut vm_flags: VmFlags, pgoff: u64) -> KResult<u64> {
+    pub fn mmap_region(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        file: Option<Rc<OpenFile>>,
+        addr: u64,
+        len: u64,
+        mut vm_flags: VmFlags,
+        pgoff: u64,
+    ) -> KResult<u64> {
         let end = addr + len;
         let pglen = len >> 12;
         if !self.may_expand_vm(pid, vm_flags, pglen)? {
-            let overlap: u64 = self.mm(pid)?.vmas_in(addr, end).map(|v| (v.end.min(end) - v.start.max(addr)) >> 12).sum();
+            let overlap: u64 =
+                self.mm(pid)?.vmas_in(addr, end).map(|v| (v.end.min(end) - v.start.max(addr)) >> 12).sum();
             if !self.may_expand_vm(pid, vm_flags, pglen - overlap)? {
                 return Err(Errno::ENOMEM);
             }
@@ -519,7 +551,15 @@ impl Kernel {
     }
 
     /// `__split_vma()`: split the VMA containing `addr` at `addr`.
+    /// `split_vma()` checks `map_count` against `max_map_count` first.
     pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
+        self.split_vma_limit(pid, addr, true)
+    }
+
+    /// `__split_vma()` (the munmap path) does not check `map_count`: its
+    /// caller checks it only for a split in the middle of one VMA, letting
+    /// the count go above the limit temporarily (mm/vma.c).
+    pub fn split_vma_limit(&mut self, pid: Pid, addr: u64, check_map_count: bool) -> KResult<()> {
         let mm = self.mm_mut(pid)?;
         let Some(v) = mm.vma_at(addr) else { return Ok(()) };
         if v.start == addr {
@@ -528,7 +568,7 @@ impl Kernel {
         if let Some(ops) = &v.ops {
             ops.may_split(v, addr)?;
         }
-        if mm.map_count() >= mm.max_map_count {
+        if check_map_count && mm.map_count() >= mm.max_map_count {
             return Err(Errno::ENOMEM);
         }
         let start = v.start;
@@ -589,7 +629,13 @@ impl Kernel {
     /// checked is fully mapped when it must be), splitting at the edges
     /// and merging afterwards, as `vma_modify_flags()` does. `change`
     /// returns the new flags; a VMA whose flags stay the same is left alone.
-    pub fn modify_vmas(&mut self, pid: Pid, start: u64, end: u64, mut change: impl FnMut(&Vma) -> KResult<VmFlags>) -> KResult<()> {
+    pub fn modify_vmas(
+        &mut self,
+        pid: Pid,
+        start: u64,
+        end: u64,
+        mut change: impl FnMut(&Vma) -> KResult<VmFlags>,
+    ) -> KResult<()> {
         for vstart in self.mm(pid)?.starts_in(start, end) {
             let Some(v) = self.mm(pid)?.vmas.get(&vstart).cloned() else { continue };
             let newflags = change(&v)?;
@@ -625,23 +671,38 @@ impl Kernel {
         if vmas.is_empty() {
             return Ok(0);
         }
-        // mseal: a sealed VMA cannot be unmapped (vms_gather_munmap_vmas).
+        // vms_gather_munmap_vmas(): a split inside the first VMA first (after
+        // the map_count and seal checks of that VMA), then each VMA is
+        // checked for a seal (the first split stays when one refuses, as
+        // on the host), then the split at the end.
+        let first = &vmas[0];
+        if start > first.start {
+            if end < first.end && mm.map_count() >= mm.max_map_count {
+                return Err(Errno::ENOMEM);
+            }
+            if first.flags.contains(VmFlags::SEALED) {
+                return Err(Errno::EPERM);
+            }
+            self.split_vma_limit(pid, start, false)?;
+        }
         if vmas.iter().any(|v| v.flags.contains(VmFlags::SEALED)) {
             return Err(Errno::EPERM);
         }
-        let first = &vmas[0];
-        if start > first.start && end < first.end && mm.map_count() >= mm.max_map_count {
-            return Err(Errno::ENOMEM);
-        }
-        self.split_vma(pid, start)?;
-        self.split_vma(pid, end)?;
+        self.split_vma_limit(pid, end, false)?;
         self.unmap_range(hv, pid, start, end, true)?;
         Ok(0)
     }
 
     /// Tear down every VMA fully inside `[start, end)` (already split):
     /// MMU notifiers, zap, page-table freeing, close.
-    pub fn unmap_range(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64, free_tables: bool) -> KResult<()> {
+    pub fn unmap_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        end: u64,
+        free_tables: bool,
+    ) -> KResult<()> {
         self.mmu_notifier_invalidate(hv, pid, start, end);
         let starts = self.mm(pid)?.starts_in(start, end);
         for s in &starts {
@@ -743,7 +804,13 @@ impl Kernel {
     /// `do_brk_flags()`: extend the heap VMA or create it.
     fn do_brk_flags(&mut self, pid: Pid, addr: u64, len: u64) -> KResult<()> {
         let pglen = len >> 12;
-        let flags = VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT | self.mm(pid)?.def_flags;
+        let flags = VmFlags::READ
+            | VmFlags::WRITE
+            | VmFlags::MAYREAD
+            | VmFlags::MAYWRITE
+            | VmFlags::MAYEXEC
+            | VmFlags::ACCOUNT
+            | self.mm(pid)?.def_flags;
         if !self.may_expand_vm(pid, flags, pglen)? {
             return Err(Errno::ENOMEM);
         }
@@ -759,7 +826,9 @@ impl Kernel {
         let mut vma = Vma::anon(addr, addr + len, flags);
         vma.tag = tag(addr);
         let merged = match mm.prev_vma(addr) {
-            Some(p) if p.end == addr && p.flags == flags && p.is_anonymous() && p.pgoff + p.pages() == vma.pgoff => Some(p.start),
+            Some(p) if p.end == addr && p.flags == flags && p.is_anonymous() && p.pgoff + p.pages() == vma.pgoff => {
+                Some(p.start)
+            }
             _ => None,
         };
         match merged.and_then(|s| mm.vmas.get_mut(&s)) {

@@ -154,7 +154,10 @@ impl Kernel {
         let pgd = self.alloc_pt_page()?;
         let pid = self.alloc_pid();
         let mm = Mm::new(pgd, mmap_base, start_brk);
-        self.procs.insert(pid, Process { pid, parent: None, uid, mm, files: FdTable::default(), rlimits: Rlimits::default() });
+        self.procs.insert(
+            pid,
+            Process { pid, parent: None, uid, mm, files: FdTable::default(), rlimits: Rlimits::default() },
+        );
         Ok(pid)
     }
 
@@ -220,11 +223,7 @@ impl Kernel {
     /// `pte_pfn_to_mfn()`, i.e. `pfn_to_mfn()` (0 when the P2M entry is
     /// invalid; the caller then gets a non-present entry).
     pub fn mk_pte_frame(&self, pfn: Pfn) -> u64 {
-        if self.pv {
-            self.p2m.pfn_to_mfn(pfn).map_or(0, |m| m.0)
-        } else {
-            pfn.0
-        }
+        if self.pv { self.p2m.pfn_to_mfn(pfn).map_or(0, |m| m.0) } else { pfn.0 }
     }
 
     /// `pte_pfn()` as the guest computes it. In a PV guest the PTE holds an
@@ -255,7 +254,13 @@ impl Kernel {
     }
 
     /// `set_pte` for privcmd: `foreign` is the domain whose frame is mapped.
-    pub fn set_pte_foreign(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, foreign: Option<DomId>) -> KResult<()> {
+    pub fn set_pte_foreign(
+        &mut self,
+        hv: &mut Hypervisor,
+        slot: PteSlot,
+        new: Pte,
+        foreign: Option<DomId>,
+    ) -> KResult<()> {
         if self.pv {
             let old = self.pt.get(slot);
             let at = PteMaddr { table: Mfn(slot.table), index: slot.index };

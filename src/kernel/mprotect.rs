@@ -7,10 +7,12 @@ use crate::arch::x86_64::{PAGE_MASK, PteFlags, page_align_up};
 use crate::hv::Hypervisor;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
-use crate::kernel::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits};
+use crate::kernel::mmap::{
+    PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits,
+};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::{pte_modify, pte_protnone, vm_get_page_prot};
-use crate::kernel::vma::{Vma, VmFlags};
+use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 impl Kernel {
@@ -69,10 +71,16 @@ impl Kernel {
             }
             // mprotect_fixup(): private memory becoming writable is charged.
             if newflags.contains(VmFlags::WRITE)
-                && !v.flags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE)
+                && !v.flags.intersects(
+                    VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE,
+                )
             {
                 newflags |= VmFlags::ACCOUNT;
-            } else if !newflags.contains(VmFlags::WRITE) && v.flags.contains(VmFlags::ACCOUNT) && v.is_anonymous() && v.anon_vma.is_none() {
+            } else if !newflags.contains(VmFlags::WRITE)
+                && v.flags.contains(VmFlags::ACCOUNT)
+                && v.is_anonymous()
+                && v.anon_vma.is_none()
+            {
                 // An anonymous VMA that never had a page and becomes
                 // read-only stops being charged (mprotect_fixup).
                 newflags.remove(VmFlags::ACCOUNT);
@@ -80,7 +88,9 @@ impl Kernel {
             if newflags != v.flags {
                 self.modify_vmas(pid, nstart, nend, |_| Ok(newflags))?;
                 self.change_protection(hv, pid, nstart, nend)?;
-                if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED && newflags.contains(VmFlags::WRITE) {
+                if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED
+                    && newflags.contains(VmFlags::WRITE)
+                {
                     let _ = self.mm_populate(hv, pid, nstart, nend - nstart);
                 }
             }

@@ -22,7 +22,7 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mmap::MAP_FIXED;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{Vma, VmFlags, VmaFile, VmaTag};
+use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 
 pub const MREMAP_MAYMOVE: u64 = 1;
@@ -68,7 +68,16 @@ impl Vrm {
 
 impl Kernel {
     /// mremap(2) (`do_mremap`). `flags` is an unsigned long.
-    pub fn sys_mremap(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> KResult<u64> {
+    pub fn sys_mremap(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+    ) -> KResult<u64> {
         let mut vrm = Vrm {
             addr,
             old_len: page_align_wrapping(old_len),
@@ -382,7 +391,14 @@ impl Kernel {
     /// Move every PTE (and guard marker) of `[old, old + len)` to the same
     /// offset from `new`. On a failed page-table allocation returns the
     /// `(old, new)` addresses already moved.
-    fn move_ptes(&mut self, hv: &mut Hypervisor, pid: Pid, old: u64, new: u64, len: u64) -> Result<(), Vec<(u64, u64)>> {
+    fn move_ptes(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        old: u64,
+        new: u64,
+        len: u64,
+    ) -> Result<(), Vec<(u64, u64)>> {
         let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Err(Vec::new()) };
         let mut done = Vec::new();
         for (addr, slot, pte) in self.pt.leaf_entries(pgd, old, old + len) {

@@ -293,7 +293,12 @@ mod tests {
         let (mut p, pgd) = pt();
         let mut next = 200;
         let a = 0x7e00_3fff_e000;
-        let s = p.alloc_path(pgd, a, || -> Result<u64, ()> { next += 1; Ok(next) }).unwrap();
+        let s = p
+            .alloc_path(pgd, a, || -> Result<u64, ()> {
+                next += 1;
+                Ok(next)
+            })
+            .unwrap();
         assert_eq!(next, 203, "three tables below the PGD");
         p.set(s, Pte::new(0x42, PteFlags::PRESENT));
         assert_eq!(p.pte(pgd, a).frame(), 0x42);
@@ -323,7 +328,12 @@ mod tests {
     fn free_empty() {
         let (mut p, pgd) = pt();
         let mut next = 200;
-        let s = p.alloc_path(pgd, 0x40_0000, || -> Result<u64, ()> { next += 1; Ok(next) }).unwrap();
+        let s = p
+            .alloc_path(pgd, 0x40_0000, || -> Result<u64, ()> {
+                next += 1;
+                Ok(next)
+            })
+            .unwrap();
         p.set(s, Pte(0x1001));
         assert!(p.free_empty_tables(pgd, 0, 1 << 47).is_empty(), "a table with an entry stays");
         p.set(s, Pte::NONE);

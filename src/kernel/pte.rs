@@ -21,11 +21,8 @@ pub fn pte_protnone(p: Pte) -> bool {
 }
 
 /// Bits that describe protection (everything `pte_modify` replaces).
-pub const PROT_BITS: PteFlags = PteFlags::PRESENT
-    .union(PteFlags::RW)
-    .union(PteFlags::USER)
-    .union(PROTNONE)
-    .union(PteFlags::NX);
+pub const PROT_BITS: PteFlags =
+    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::USER).union(PROTNONE).union(PteFlags::NX);
 
 /// `vm_get_page_prot()`: x86 `protection_map[]` indexed by
 /// VM_READ|VM_WRITE|VM_EXEC|VM_SHARED. Private writable maps read-only

@@ -4,8 +4,8 @@
 //! map from page index to the PFN holding it. A page-cache page holds one
 //! reference for the cache and one per mapping PTE.
 
-use std::collections::BTreeMap;
 use crate::kernel::page::Pfn;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InodeKind {

@@ -36,7 +36,9 @@ impl Kernel {
         let kind = if let Some(name) = path.strip_prefix("/dev/shm/") {
             let inode = match self.shmem.find_tmpfs(name) {
                 Some(i) => i,
-                None if flags & O_CREAT != 0 && !name.is_empty() && !name.contains('/') => self.shmem.create(name, InodeKind::Tmpfs, 0),
+                None if flags & O_CREAT != 0 && !name.is_empty() && !name.contains('/') => {
+                    self.shmem.create(name, InodeKind::Tmpfs, 0)
+                }
                 None => return Err(Errno::ENOENT),
             };
             if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 {
@@ -177,7 +179,15 @@ impl Kernel {
     }
 
     /// pwrite(2).
-    pub fn sys_pwrite(&mut self, hv: &mut Hypervisor, pid: Pid, fd: u64, addr: u64, len: u64, off: u64) -> KResult<u64> {
+    pub fn sys_pwrite(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        fd: u64,
+        addr: u64,
+        len: u64,
+        off: u64,
+    ) -> KResult<u64> {
         // fs/read_write.c ksys_pwrite64(): position checked first.
         if (off as i64) < 0 {
             return Err(Errno::EINVAL);
@@ -190,6 +200,11 @@ impl Kernel {
             FileKind::Device(d) => d.clone().write(self, hv, pid, addr, len, off),
             FileKind::Shmem { inode } => {
                 let inode = *inode;
+                // generic_write_checks(): nothing to write, nothing changes
+                // (the size is not extended to `off`).
+                if len == 0 {
+                    return Ok(0);
+                }
                 let len = len.min(0x7fff_f000);
                 let data = self.user_read(hv, pid, addr, len).map_err(|_| Errno::EFAULT)?;
                 let end = off.checked_add(len).ok_or(Errno::EFBIG)?;

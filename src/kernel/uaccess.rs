@@ -22,7 +22,13 @@ pub struct Signal {
 impl Kernel {
     /// Make one page accessible for `access`, as the CPU + fault handler do:
     /// returns the machine frame the final PTE names.
-    pub fn user_access_page(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, access: Access) -> Result<Mfn, Signal> {
+    pub fn user_access_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        access: Access,
+    ) -> Result<Mfn, Signal> {
         let sig = |fault| Signal { fault, addr };
         if addr >= crate::arch::x86_64::TASK_SIZE + PAGE_SIZE {
             return Err(sig(VmFault::MapErr));
@@ -81,7 +87,14 @@ impl Kernel {
     }
 
     /// `touch(addr, len, r|w)`: one access per page, contents unchanged.
-    pub fn user_touch(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, access: Access) -> Result<(), Signal> {
+    pub fn user_touch(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<(), Signal> {
         if len == 0 {
             return Ok(());
         }

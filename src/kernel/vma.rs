@@ -57,10 +57,7 @@ bitflags! {
 
 impl VmFlags {
     /// `VM_SPECIAL`: never merged, never expanded.
-    pub const SPECIAL: VmFlags = VmFlags::IO
-        .union(VmFlags::DONTEXPAND)
-        .union(VmFlags::PFNMAP)
-        .union(VmFlags::MIXEDMAP);
+    pub const SPECIAL: VmFlags = VmFlags::IO.union(VmFlags::DONTEXPAND).union(VmFlags::PFNMAP).union(VmFlags::MIXEDMAP);
     pub const LOCKED_MASK: VmFlags = VmFlags::LOCKED.union(VmFlags::LOCKONFAULT);
     pub const ACCESS: VmFlags = VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::EXEC);
     /// `VM_STICKY`: flags a merged VMA keeps if either part had them.
@@ -206,13 +203,27 @@ pub struct Vma {
 
 impl fmt::Debug for Vma {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Vma({:#x}-{:#x} {:?} pgoff={:#x} av={:?} file={:?})", self.start, self.end, self.flags, self.pgoff, self.anon_vma, self.file)
+        write!(
+            f,
+            "Vma({:#x}-{:#x} {:?} pgoff={:#x} av={:?} file={:?})",
+            self.start, self.end, self.flags, self.pgoff, self.anon_vma, self.file
+        )
     }
 }
 
 impl Vma {
     pub fn anon(start: u64, end: u64, flags: VmFlags) -> Vma {
-        Vma { start, end, flags, pgoff: start >> 12, file: None, anon_vma: None, anon_chain_forked: false, ops: None, tag: VmaTag::None }
+        Vma {
+            start,
+            end,
+            flags,
+            pgoff: start >> 12,
+            file: None,
+            anon_vma: None,
+            anon_chain_forked: false,
+            ops: None,
+            tag: VmaTag::None,
+        }
     }
     pub fn len(&self) -> u64 {
         self.end - self.start
@@ -259,7 +270,17 @@ mod tests {
         assert_eq!(VmFlags::DONTCOPY.bits(), 0x20000);
         assert_eq!(VmFlags::MIXEDMAP.bits(), 0x1000_0000);
         assert_eq!(VmFlags::SPECIAL.bits(), 0x1004_4400);
-        assert_eq!(smaps_vmflags(VmFlags::READ | VmFlags::WRITE | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT), "rd wr mr mw me ac ");
+        assert_eq!(
+            smaps_vmflags(
+                VmFlags::READ
+                    | VmFlags::WRITE
+                    | VmFlags::MAYREAD
+                    | VmFlags::MAYWRITE
+                    | VmFlags::MAYEXEC
+                    | VmFlags::ACCOUNT
+            ),
+            "rd wr mr mw me ac "
+        );
         assert!((VmFlags::MAYWRITE | VmFlags::READ).is_cow());
         assert!(!(VmFlags::MAYWRITE | VmFlags::SHARED).is_cow());
     }

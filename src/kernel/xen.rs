@@ -24,9 +24,9 @@
 
 use crate::hv::Hypervisor;
 use crate::hv::grant_table::{
-    GNTMAP_CONTAINS_PTE, GNTTAB_NR_RESERVED_ENTRIES, GREFS_PER_GRANT_FRAME, GTF_PERMIT_ACCESS,
-    GTF_READING, GTF_READONLY, GTF_WRITING, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef,
-    GuestMem, INVALID_GRANT_HANDLE, PAGE_OFFSET,
+    GNTMAP_CONTAINS_PTE, GNTTAB_NR_RESERVED_ENTRIES, GREFS_PER_GRANT_FRAME, GTF_PERMIT_ACCESS, GTF_READING,
+    GTF_READONLY, GTF_WRITING, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef, GuestMem, INVALID_GRANT_HANDLE,
+    PAGE_OFFSET,
 };
 use crate::hv::machine::DomId;
 use crate::hv::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY, foreign_frame};
@@ -49,13 +49,7 @@ pub const DEFERRED_WARN_DELAY: u16 = 60;
 
 /// What `gntab_unmap_queue_data.done` does when the unmap finally ran.
 pub trait UnmapDone: fmt::Debug {
-    fn done(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        result: KResult<()>,
-        item: &GntabUnmapQueueData,
-    );
+    fn done(&self, k: &mut Kernel, hv: &mut Hypervisor, result: KResult<()>, item: &GntabUnmapQueueData);
 }
 
 /// `struct gntab_unmap_queue_data`.
@@ -129,9 +123,7 @@ pub fn foreign_private(domid: DomId, gref: u32) -> u64 {
 
 /// `xen_page_foreign(page)` of a PG_foreign page: `(domid, gref)`.
 pub fn page_foreign(page: &crate::kernel::page::Page) -> Option<(DomId, u32)> {
-    page.flags
-        .contains(PageFlags::FOREIGN)
-        .then(|| (page.private as DomId, (page.private >> 32) as u32))
+    page.flags.contains(PageFlags::FOREIGN).then(|| (page.private as DomId, (page.private >> 32) as u32))
 }
 
 impl Kernel {
@@ -151,11 +143,7 @@ impl Kernel {
 
     /// `m2p_find_override_pfn()`: the first page in the bucket for `mfn`.
     pub fn m2p_find_override_pfn(&self, mfn: Mfn) -> Option<Pfn> {
-        self.xen
-            .m2p_override
-            .iter()
-            .find(|(m, _)| *m == mfn)
-            .map(|&(_, p)| p)
+        self.xen.m2p_override.iter().find(|(m, _)| *m == mfn).map(|&(_, p)| p)
     }
 
     /// `mfn_to_pfn_no_overrides()`: the raw M2P entry.
@@ -166,10 +154,7 @@ impl Kernel {
     /// The hypercall's view of this guest's memory.
     fn guest_mem(&mut self) -> GuestMem<'_> {
         let nr_pfns = self.mem.len();
-        GuestMem {
-            pt: &mut self.pt,
-            nr_pfns,
-        }
+        GuestMem { pt: &mut self.pt, nr_pfns }
     }
 
     // ---- frontend: granting access -------------------------------------
@@ -182,9 +167,7 @@ impl Kernel {
         hv.gnttab_setup_table(self.domid, 1);
         let g = &mut self.xen.gnttab;
         g.nr_grant_frames = 1;
-        g.free = (GNTTAB_NR_RESERVED_ENTRIES..GREFS_PER_GRANT_FRAME)
-            .rev()
-            .collect();
+        g.free = (GNTTAB_NR_RESERVED_ENTRIES..GREFS_PER_GRANT_FRAME).rev().collect();
     }
 
     /// `gnttab_expand()` by one frame: `GNTTABOP_setup_table` for the
@@ -196,8 +179,7 @@ impl Kernel {
             return Err(Errno::ENOSPC);
         }
         let g = &mut self.xen.gnttab;
-        g.free
-            .extend((cur * GREFS_PER_GRANT_FRAME..(cur + 1) * GREFS_PER_GRANT_FRAME).rev());
+        g.free.extend((cur * GREFS_PER_GRANT_FRAME..(cur + 1) * GREFS_PER_GRANT_FRAME).rev());
         g.nr_grant_frames = cur + 1;
         Ok(())
     }
@@ -239,11 +221,7 @@ impl Kernel {
         let flags = GTF_PERMIT_ACCESS | if readonly { GTF_READONLY } else { 0 };
         // gnttab_update_entry_v1(): domid, frame, wmb(), flags.
         // The free list only holds refs of frames Xen grew the table to.
-        let e = hv
-            .grant_table_mut(self.domid)
-            .shared
-            .get_mut(gref as usize)
-            .ok_or(Errno::ENOSPC)?;
+        let e = hv.grant_table_mut(self.domid).shared.get_mut(gref as usize).ok_or(Errno::ENOSPC)?;
         e.domid = domid;
         e.frame = frame as u32;
         e.flags = flags;
@@ -258,10 +236,7 @@ impl Kernel {
             return false;
         };
         if e.flags & (GTF_READING | GTF_WRITING) != 0 {
-            self.log(
-                None,
-                format!("xen:grant_table: WARNING: g.e. {gref:#x} still in use!"),
-            );
+            self.log(None, format!("xen:grant_table: WARNING: g.e. {gref:#x} still in use!"));
             return false;
         }
         e.flags = 0;
@@ -272,18 +247,11 @@ impl Kernel {
     /// (and drop `page`), or put both on the deferred list while the
     /// grantee still has the grant mapped. `EINVAL` for a ref that is not
     /// in use (model guard; Linux has no check).
-    pub fn gnttab_end_foreign_access(
-        &mut self,
-        hv: &mut Hypervisor,
-        gref: u32,
-        page: Option<Pfn>,
-    ) -> KResult<bool> {
+    pub fn gnttab_end_foreign_access(&mut self, hv: &mut Hypervisor, gref: u32, page: Option<Pfn>) -> KResult<bool> {
         if !self.pv {
             return Err(Errno::ENODEV);
         }
-        if !self.xen.gnttab.in_use.contains(&gref)
-            || self.xen.deferred.iter().any(|d| d.gref == gref)
-        {
+        if !self.xen.gnttab.in_use.contains(&gref) || self.xen.deferred.iter().any(|d| d.gref == gref) {
             return Err(Errno::EINVAL);
         }
         if self.gnttab_end_foreign_access_ref(hv, gref) {
@@ -300,19 +268,12 @@ impl Kernel {
 
     /// `gnttab_add_deferred()`.
     fn gnttab_add_deferred(&mut self, gref: u32, page: Option<Pfn>) {
-        self.xen.deferred.push_back(DeferredEntry {
-            gref,
-            page,
-            warn_delay: DEFERRED_WARN_DELAY,
-        });
+        self.xen.deferred.push_back(DeferredEntry { gref, page, warn_delay: DEFERRED_WARN_DELAY });
         if self.xen.deferred_timer_ms.is_none() {
             self.xen.deferred_timer_ms = Some(self.xen.now_ms + DEFERRED_TIMER_MS);
         }
         let pfn = page.map_or("-1".to_string(), |p| format!("{:#x}", p.0));
-        self.log(
-            None,
-            format!("xen:grant_table: deferring g.e. {gref:#x} (pfn {pfn})"),
-        );
+        self.log(None, format!("xen:grant_table: deferring g.e. {gref:#x} (pfn {pfn})"));
     }
 
     /// `gnttab_handle_deferred()`: the timer retries up to
@@ -339,13 +300,7 @@ impl Kernel {
                 self.put_free_entry(e.gref);
                 match e.page {
                     Some(p) => {
-                        self.log(
-                            None,
-                            format!(
-                                "xen:grant_table: freeing g.e. {:#x} (pfn {:#x})",
-                                e.gref, p.0
-                            ),
-                        );
+                        self.log(None, format!("xen:grant_table: freeing g.e. {:#x} (pfn {:#x})", e.gref, p.0));
                         self.put_page(p);
                     }
                     None => self.log(None, format!("xen:grant_table: freeing g.e. {:#x}", e.gref)),
@@ -353,20 +308,14 @@ impl Kernel {
             } else {
                 e.warn_delay = e.warn_delay.saturating_sub(1);
                 if e.warn_delay == 0 {
-                    self.log(
-                        None,
-                        format!("xen:grant_table: g.e. {:#x} still pending", e.gref),
-                    );
+                    self.log(None, format!("xen:grant_table: g.e. {:#x} still pending", e.gref));
                 }
                 first.get_or_insert(e.gref);
                 self.xen.deferred.push_back(e);
             }
         }
-        self.xen.deferred_timer_ms = if self.xen.deferred.is_empty() {
-            None
-        } else {
-            Some(self.xen.now_ms + DEFERRED_TIMER_MS)
-        };
+        self.xen.deferred_timer_ms =
+            if self.xen.deferred.is_empty() { None } else { Some(self.xen.now_ms + DEFERRED_TIMER_MS) };
     }
 
     // ---- backend: ballooned pages ----------------------------------------
@@ -377,12 +326,8 @@ impl Kernel {
         let list = match &mut self.xen.balloon {
             Some(l) => l,
             None => {
-                let l: Vec<Pfn> = self
-                    .mem
-                    .iter()
-                    .filter(|(_, p)| p.flags.contains(PageFlags::BALLOON))
-                    .map(|(f, _)| f)
-                    .collect();
+                let l: Vec<Pfn> =
+                    self.mem.iter().filter(|(_, p)| p.flags.contains(PageFlags::BALLOON)).map(|(f, _)| f).collect();
                 self.xen.balloon.insert(l)
             }
         };
@@ -448,10 +393,7 @@ impl Kernel {
         let domid = self.domid;
         hv.gnttab_map_grant_ref(domid, map_ops, &mut self.guest_mem());
         if map_ops.iter().any(|o| o.status == GntSt::NoDeviceSpace) {
-            self.log(
-                None,
-                "xen:grant_table: maptrack limit reached, can't map all guest pages".to_string(),
-            );
+            self.log(None, "xen:grant_table: maptrack limit reached, can't map all guest pages".to_string());
         }
         if !self.pv {
             return Ok(());
@@ -482,10 +424,7 @@ impl Kernel {
     /// (`GNTMAP_contains_pte`) or from `dev_bus_addr`.
     fn granted_mfn(&self, op: &GnttabMapGrantRef) -> Mfn {
         if op.flags & GNTMAP_CONTAINS_PTE != 0 {
-            Mfn(self
-                .pt
-                .entry(op.host_addr >> 12, ((op.host_addr & 0xfff) >> 3) as usize)
-                .frame())
+            Mfn(self.pt.entry(op.host_addr >> 12, ((op.host_addr & 0xfff) >> 3) as usize).frame())
         } else {
             Mfn(op.dev_bus_addr >> 12)
         }
@@ -507,32 +446,21 @@ impl Kernel {
             hv.gnttab_map_grant_ref(domid, k, &mut self.guest_mem());
         }
         for i in 0..map_ops.len().min(pages.len()) {
-            let kok = kmap_ops
-                .as_deref()
-                .is_none_or(|k| k.get(i).is_some_and(|o| o.status.is_ok()));
+            let kok = kmap_ops.as_deref().is_none_or(|k| k.get(i).is_some_and(|o| o.status.is_ok()));
             if !map_ops[i].status.is_ok() || !kok {
                 continue;
             }
             let mfn = self.granted_mfn(&map_ops[i]);
             let pfn = pages[i];
             if self.p2m.raw(pfn) != INVALID_P2M_ENTRY {
-                self.log(
-                    None,
-                    format!(
-                        "WARNING: set_foreign_p2m_mapping: page must be ballooned (pfn {:#x})",
-                        pfn.0
-                    ),
-                );
+                self.log(None, format!("WARNING: set_foreign_p2m_mapping: page must be ballooned (pfn {:#x})", pfn.0));
             }
             if self.p2m.set(pfn, foreign_frame(mfn)) {
                 continue;
             }
             // Per-slot failure: signal it and unmap this slot at once.
             map_ops[i].status = GntSt::GeneralError;
-            let mut un = [GnttabUnmapGrantRef::new(
-                map_ops[i].host_addr,
-                map_ops[i].handle,
-            )];
+            let mut un = [GnttabUnmapGrantRef::new(map_ops[i].host_addr, map_ops[i].handle)];
             map_ops[i].handle = INVALID_GRANT_HANDLE;
             hv.gnttab_unmap_grant_ref(domid, &mut un, &mut self.guest_mem());
             if let Some(k) = kmap_ops.as_deref_mut().and_then(|k| k.get_mut(i)) {
@@ -615,13 +543,7 @@ impl Kernel {
         kmap_op: Option<&mut GnttabMapGrantRef>,
     ) -> KResult<()> {
         if self.mem.page(page).flags.contains(PageFlags::PRIVATE) {
-            self.log(
-                None,
-                format!(
-                    "WARNING: m2p_add_override: PagePrivate already set on pfn {:#x}",
-                    page.0
-                ),
-            );
+            self.log(None, format!("WARNING: m2p_add_override: PagePrivate already set on pfn {:#x}", page.0));
         }
         let old = self.p2m.pfn_to_mfn(page).map_or(INVALID_P2M_ENTRY, |m| m.0);
         let pg = self.mem.page_mut(page);
@@ -661,13 +583,7 @@ impl Kernel {
         }
         let pg = self.mem.page_mut(page);
         if !pg.flags.contains(PageFlags::PRIVATE) {
-            self.log(
-                None,
-                format!(
-                    "WARNING: m2p_remove_override: PagePrivate not set on pfn {:#x}",
-                    page.0
-                ),
-            );
+            self.log(None, format!("WARNING: m2p_remove_override: PagePrivate not set on pfn {:#x}", page.0));
         }
         let pg = self.mem.page_mut(page);
         pg.flags.remove(PageFlags::PRIVATE);
@@ -700,14 +616,9 @@ impl Kernel {
     /// `__gnttab_unmap_refs_async()`.
     #[allow(non_snake_case)]
     fn __gnttab_unmap_refs_async(&mut self, hv: &mut Hypervisor, mut item: GntabUnmapQueueData) {
-        if self.variant.unmap == UnmapPolicy::Deferred
-            && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1)
-        {
+        if self.variant.unmap == UnmapPolicy::Deferred && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1) {
             let delay = GNTTAB_UNMAP_REFS_DELAY * (item.age as u64 + 1);
-            self.xen.unmap_work.push(UnmapWork {
-                due_ms: self.xen.now_ms.saturating_add(delay),
-                item,
-            });
+            self.xen.unmap_work.push(UnmapWork { due_ms: self.xen.now_ms.saturating_add(delay), item });
             return;
         }
         let pages = item.pages.clone();

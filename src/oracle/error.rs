@@ -23,25 +23,11 @@ pub enum OracleError {
     #[error("step {step}: at most {max} processes per run")]
     TooManyProcesses { step: usize, max: usize },
     #[error("step {step}: {what} exceeds the oracle's limit of {limit}")]
-    Limit {
-        step: usize,
-        what: &'static str,
-        limit: u64,
-    },
+    Limit { step: usize, what: &'static str, limit: u64 },
     #[error("step {step} ({op}): process {p} timed out after {secs} s and was killed")]
-    Timeout {
-        step: usize,
-        op: &'static str,
-        p: usize,
-        secs: u64,
-    },
+    Timeout { step: usize, op: &'static str, p: usize, secs: u64 },
     #[error("step {step} ({op}): process {p} died unexpectedly ({status})")]
-    WorkerDied {
-        step: usize,
-        op: &'static str,
-        p: usize,
-        status: String,
-    },
+    WorkerDied { step: usize, op: &'static str, p: usize, status: String },
     #[error("protocol error with process {p}: {msg}")]
     Protocol { p: usize, msg: String },
 }
@@ -49,9 +35,6 @@ pub enum OracleError {
 impl OracleError {
     /// An `Os` error from the current `errno`.
     pub(crate) fn last_os(what: &'static str) -> OracleError {
-        OracleError::Os {
-            what,
-            source: std::io::Error::last_os_error(),
-        }
+        OracleError::Os { what, source: std::io::Error::last_os_error() }
     }
 }

@@ -123,12 +123,9 @@ mod imp {
     use super::super::op::{Addr, FdRef, Op, OpResult, PAGE_SIZE};
     use super::super::sys::*;
     use super::super::transcript::{
-        HostInfo, PageInfo, ProcSnapshot, Snapshot, StepRecord, Transcript, VmaSnapshot,
-        pages_in_range, parse_smaps,
+        HostInfo, PageInfo, ProcSnapshot, Snapshot, StepRecord, Transcript, VmaSnapshot, pages_in_range, parse_smaps,
     };
-    use super::super::worker::{
-        self, CMD_ARGS, FD_NONE, FD_RAW, FD_SLOT, FD_SLOTS, MAX_SLOTS, WorkerInit, opc, tag,
-    };
+    use super::super::worker::{self, CMD_ARGS, FD_NONE, FD_RAW, FD_SLOT, FD_SLOTS, MAX_SLOTS, WorkerInit, opc, tag};
     use super::{DEFAULT_BASE, HostConfig, SnapshotMode};
 
     /// Highest user address + 1 with 4-level paging.
@@ -144,9 +141,7 @@ mod imp {
     }
 
     fn read_trim(path: &str) -> String {
-        std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
+        std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
     }
 
     /// The bracketed choice of a sysfs selector such as `always [madvise] never`.
@@ -181,14 +176,8 @@ mod imp {
         // SAFETY: a fresh private anonymous mapping, read then unmapped;
         // nothing else refers to it.
         unsafe {
-            let p = libc::mmap(
-                core::ptr::null_mut(),
-                ps,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
+            let p =
+                libc::mmap(core::ptr::null_mut(), ps, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
             if p == libc::MAP_FAILED {
                 return Err(OracleError::last_os("mmap (zero page probe)"));
             }
@@ -199,20 +188,14 @@ mod imp {
                 Ok(u64::from_le_bytes(b))
             });
             libc::munmap(p, ps);
-            let raw = res.map_err(|source| OracleError::Os {
-                what: "reading /proc/self/pagemap",
-                source,
-            })?;
+            let raw = res.map_err(|source| OracleError::Os { what: "reading /proc/self/pagemap", source })?;
             let pfn = raw & ((1u64 << 55) - 1);
             Ok((raw >> 63 == 1 && pfn != 0).then_some(pfn))
         }
     }
 
     fn errno_err(what: &'static str, ret: i64) -> OracleError {
-        OracleError::Os {
-            what,
-            source: std::io::Error::from_raw_os_error((-ret) as i32),
-        }
+        OracleError::Os { what, source: std::io::Error::from_raw_os_error((-ret) as i32) }
     }
 
     fn pipe() -> Result<(OwnedFd, OwnedFd), OracleError> {
@@ -284,15 +267,7 @@ mod imp {
     fn kill(pidfd: &OwnedFd) {
         // SAFETY: signals only our own child through its pidfd.
         unsafe {
-            syscall6(
-                SYS_PIDFD_SEND_SIGNAL,
-                pidfd.as_raw_fd() as u64,
-                libc::SIGKILL as u64,
-                0,
-                0,
-                0,
-                0,
-            );
+            syscall6(SYS_PIDFD_SEND_SIGNAL, pidfd.as_raw_fd() as u64, libc::SIGKILL as u64, 0, 0, 0, 0);
         }
     }
 
@@ -343,22 +318,13 @@ mod imp {
         let len = cfg.range_len;
         let bad = |m: String| Err(OracleError::InvalidConfig(m));
         if len == 0 || !len.is_multiple_of(PAGE_SIZE) {
-            return bad(format!(
-                "range_len {len:#x} must be a non-zero multiple of the page size"
-            ));
+            return bad(format!("range_len {len:#x} must be a non-zero multiple of the page size"));
         }
         if !base.is_multiple_of(PAGE_SIZE) || base < 2 * PAGE_SIZE {
-            return bad(format!(
-                "base {base:#x} must be page aligned and above the first pages"
-            ));
+            return bad(format!("base {base:#x} must be page aligned and above the first pages"));
         }
-        if base
-            .checked_add(len + PAGE_SIZE)
-            .is_none_or(|e| e > TASK_SIZE)
-        {
-            return bad(format!(
-                "range {base:#x}+{len:#x} (plus guard) exceeds the user address space"
-            ));
+        if base.checked_add(len + PAGE_SIZE).is_none_or(|e| e > TASK_SIZE) {
+            return bad(format!("range {base:#x}+{len:#x} (plus guard) exceeds the user address space"));
         }
         if cfg.max_procs == 0 || cfg.max_procs > MAX_SLOTS {
             return bad(format!("max_procs must be in 1..={MAX_SLOTS}"));
@@ -395,11 +361,7 @@ mod imp {
             chans.push(Chan { cmd_w, rep_r });
             worker_ends.push((cmd_r, rep_w));
         }
-        let kpageflags = if cfg.kpageflags {
-            File::open("/proc/kpageflags").ok()
-        } else {
-            None
-        };
+        let kpageflags = if cfg.kpageflags { File::open("/proc/kpageflags").ok() } else { None };
 
         // SAFETY: the child only runs `worker_main`, which never returns,
         // uses raw system calls and no allocation or lock (see worker.rs),
@@ -442,24 +404,14 @@ mod imp {
             Err(f) => return Err(run.fail(f, 0, "setup", 0)),
         };
         if body.len() != 33 || body[0] != tag::READY {
-            return Err(OracleError::Protocol {
-                p: 0,
-                msg: "bad handshake".to_string(),
-            });
+            return Err(OracleError::Protocol { p: 0, msg: "bad handshake".to_string() });
         }
-        let word =
-            |i: usize| u64::from_le_bytes(body[1 + 8 * i..9 + 8 * i].try_into().unwrap_or([0; 8]));
+        let word = |i: usize| u64::from_le_bytes(body[1 + 8 * i..9 + 8 * i].try_into().unwrap_or([0; 8]));
         let status = word(0) as i64;
         if status < 0 {
             let stage = word(1) as usize;
-            let what = worker::STAGE_NAMES
-                .get(stage)
-                .copied()
-                .unwrap_or("unknown stage");
-            return Err(OracleError::Setup {
-                what,
-                errno: (-status) as i32,
-            });
+            let what = worker::STAGE_NAMES.get(stage).copied().unwrap_or("unknown stage");
+            return Err(OracleError::Setup { what, errno: (-status) as i32 });
         }
         let unhinted_in_range = word(3) != 0;
         run.open_files(0)?;
@@ -478,14 +430,7 @@ mod imp {
             None => run.snapshot()?,
         };
         drop(run);
-        Ok(Transcript {
-            base,
-            range_len: cfg.range_len,
-            unhinted_in_range,
-            host,
-            steps,
-            final_state,
-        })
+        Ok(Transcript { base, range_len: cfg.range_len, unhinted_in_range, host, steps, final_state })
     }
 
     /// The VMA blocks of an smaps text whose VMA intersects
@@ -497,14 +442,7 @@ mod imp {
         let find = |from: usize, needle: &[u8]| -> Option<usize> {
             let hay = text.get(from..)?;
             // SAFETY: both pointers/lengths describe live slices.
-            let p = unsafe {
-                libc::memmem(
-                    hay.as_ptr().cast(),
-                    hay.len(),
-                    needle.as_ptr().cast(),
-                    needle.len(),
-                )
-            };
+            let p = unsafe { libc::memmem(hay.as_ptr().cast(), hay.len(), needle.as_ptr().cast(), needle.len()) };
             (!p.is_null()).then(|| from + (p as usize - hay.as_ptr() as usize))
         };
         let mut out = Vec::new();
@@ -538,20 +476,13 @@ mod imp {
         /// [`Self::open_files`] once it is known to be running (the first
         /// worker may still fail its setup and exit).
         fn add_proc(&mut self, pid: i32, pidfd: OwnedFd) {
-            self.procs.push(Proc {
-                pid,
-                pidfd,
-                smaps: None,
-                pagemap: None,
-                alive: true,
-            });
+            self.procs.push(Proc { pid, pidfd, smaps: None, pagemap: None, alive: true });
         }
 
         fn open_files(&mut self, p: usize) -> Result<(), OracleError> {
             let pid = self.procs[p].pid;
             let open = |what: &'static str, name: &str| {
-                File::open(format!("/proc/{pid}/{name}"))
-                    .map_err(|source| OracleError::Os { what, source })
+                File::open(format!("/proc/{pid}/{name}")).map_err(|source| OracleError::Os { what, source })
             };
             let smaps = open("opening /proc/<pid>/smaps", "smaps")?;
             let pagemap = open("opening /proc/<pid>/pagemap", "pagemap")?;
@@ -564,45 +495,26 @@ mod imp {
         /// (killing and reaping it).
         fn fail(&mut self, f: Fail, step: usize, op: &'static str, p: usize) -> OracleError {
             let Some(proc_) = self.procs.get_mut(p) else {
-                return OracleError::Protocol {
-                    p,
-                    msg: "no such process".to_string(),
-                };
+                return OracleError::Protocol { p, msg: "no such process".to_string() };
             };
             match f {
                 Fail::Timeout => {
                     kill(&proc_.pidfd);
                     reap(&proc_.pidfd);
                     proc_.alive = false;
-                    OracleError::Timeout {
-                        step,
-                        op,
-                        p,
-                        secs: self.cfg.op_timeout.as_secs(),
-                    }
+                    OracleError::Timeout { step, op, p, secs: self.cfg.op_timeout.as_secs() }
                 }
                 Fail::Died => {
                     let (status, _) = reap(&proc_.pidfd);
                     proc_.alive = false;
-                    OracleError::WorkerDied {
-                        step,
-                        op,
-                        p,
-                        status,
-                    }
+                    OracleError::WorkerDied { step, op, p, status }
                 }
             }
         }
 
         /// Poll `fd` for `events` together with process `p`'s pidfd.
         /// Ok(true) when `fd` is ready, Ok(false) never; Err on death/timeout.
-        fn wait_ready(
-            &self,
-            p: usize,
-            fd: i32,
-            events: i16,
-            deadline: Instant,
-        ) -> Result<(), Fail> {
+        fn wait_ready(&self, p: usize, fd: i32, events: i16, deadline: Instant) -> Result<(), Fail> {
             let pidfd = self.procs[p].pidfd.as_raw_fd();
             loop {
                 let now = Instant::now();
@@ -611,16 +523,8 @@ mod imp {
                 }
                 let ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
                 let mut pfd = [
-                    libc::pollfd {
-                        fd,
-                        events,
-                        revents: 0,
-                    },
-                    libc::pollfd {
-                        fd: pidfd,
-                        events: libc::POLLIN,
-                        revents: 0,
-                    },
+                    libc::pollfd { fd, events, revents: 0 },
+                    libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
                 ];
                 // SAFETY: valid pollfd array.
                 let r = unsafe { libc::poll(pfd.as_mut_ptr(), 2, ms) };
@@ -710,93 +614,41 @@ mod imp {
                 return Err(OracleError::NoSuchProcess { step, p });
             }
             let b = self.base;
-            let limit =
-                |what: &'static str, limit: u64| Err(OracleError::Limit { step, what, limit });
+            let limit = |what: &'static str, limit: u64| Err(OracleError::Limit { step, what, limit });
             let max_io = self.cfg.max_io as u64;
             let mut payload: &[u8] = &[];
             let (code, args): (u8, [u64; CMD_ARGS]) = match op {
-                Op::Mmap {
-                    addr,
-                    len,
-                    prot,
-                    flags,
-                    fd,
-                    off,
-                    ..
-                } => (
+                Op::Mmap { addr, len, prot, flags, fd, off, .. } => (
                     opc::MMAP,
-                    [
-                        addr.resolve(b),
-                        *len,
-                        *prot as u32 as u64,
-                        *flags as u32 as u64,
-                        Self::fd_arg(*fd),
-                        *off,
-                    ],
+                    [addr.resolve(b), *len, *prot as u32 as u64, *flags as u32 as u64, Self::fd_arg(*fd), *off],
                 ),
                 Op::Munmap { addr, len, .. } => (opc::MUNMAP, [addr.resolve(b), *len, 0, 0, 0, 0]),
-                Op::Mprotect {
-                    addr, len, prot, ..
-                } => (
-                    opc::MPROTECT,
-                    [addr.resolve(b), *len, *prot as u32 as u64, 0, 0, 0],
-                ),
-                Op::Mremap {
-                    old,
-                    old_len,
-                    new_len,
-                    flags,
-                    new_addr,
-                    ..
-                } => (
-                    opc::MREMAP,
-                    [
-                        old.resolve(b),
-                        *old_len,
-                        *new_len,
-                        *flags as u32 as u64,
-                        new_addr.resolve(b),
-                        0,
-                    ],
-                ),
-                Op::Madvise {
-                    addr, len, advice, ..
-                } => (
-                    opc::MADVISE,
-                    [addr.resolve(b), *len, *advice as u32 as u64, 0, 0, 0],
-                ),
+                Op::Mprotect { addr, len, prot, .. } => {
+                    (opc::MPROTECT, [addr.resolve(b), *len, *prot as u32 as u64, 0, 0, 0])
+                }
+                Op::Mremap { old, old_len, new_len, flags, new_addr, .. } => {
+                    (opc::MREMAP, [old.resolve(b), *old_len, *new_len, *flags as u32 as u64, new_addr.resolve(b), 0])
+                }
+                Op::Madvise { addr, len, advice, .. } => {
+                    (opc::MADVISE, [addr.resolve(b), *len, *advice as u32 as u64, 0, 0, 0])
+                }
                 Op::Mlock { addr, len, .. } => (opc::MLOCK, [addr.resolve(b), *len, 0, 0, 0, 0]),
-                Op::Mlock2 {
-                    addr, len, flags, ..
-                } => (opc::MLOCK2, [addr.resolve(b), *len, *flags as u64, 0, 0, 0]),
-                Op::Munlock { addr, len, .. } => {
-                    (opc::MUNLOCK, [addr.resolve(b), *len, 0, 0, 0, 0])
-                }
-                Op::Mlockall { flags, .. } => {
-                    (opc::MLOCKALL, [*flags as u32 as u64, 0, 0, 0, 0, 0])
-                }
+                Op::Mlock2 { addr, len, flags, .. } => (opc::MLOCK2, [addr.resolve(b), *len, *flags as u64, 0, 0, 0]),
+                Op::Munlock { addr, len, .. } => (opc::MUNLOCK, [addr.resolve(b), *len, 0, 0, 0, 0]),
+                Op::Mlockall { flags, .. } => (opc::MLOCKALL, [*flags as u32 as u64, 0, 0, 0, 0, 0]),
                 Op::Munlockall { .. } => (opc::MUNLOCKALL, [0; CMD_ARGS]),
-                Op::Mseal {
-                    addr, len, flags, ..
-                } => (opc::MSEAL, [addr.resolve(b), *len, *flags, 0, 0, 0]),
-                Op::Msync {
-                    addr, len, flags, ..
-                } => (
-                    opc::MSYNC,
-                    [addr.resolve(b), *len, *flags as u32 as u64, 0, 0, 0],
-                ),
-                Op::Mincore { addr, len, .. } => {
-                    (opc::MINCORE, [addr.resolve(b), *len, 0, 0, 0, 0])
+                Op::Mseal { addr, len, flags, .. } => (opc::MSEAL, [addr.resolve(b), *len, *flags, 0, 0, 0]),
+                Op::Msync { addr, len, flags, .. } => {
+                    (opc::MSYNC, [addr.resolve(b), *len, *flags as u32 as u64, 0, 0, 0])
                 }
+                Op::Mincore { addr, len, .. } => (opc::MINCORE, [addr.resolve(b), *len, 0, 0, 0, 0]),
                 Op::MemfdCreate { slot, flags, .. } => {
                     if *slot as usize >= FD_SLOTS {
                         return limit("memfd slot", FD_SLOTS as u64 - 1);
                     }
                     (opc::MEMFD_CREATE, [*slot as u64, *flags as u64, 0, 0, 0, 0])
                 }
-                Op::Ftruncate { fd, len, .. } => {
-                    (opc::FTRUNCATE, [Self::fd_arg(*fd), *len, 0, 0, 0, 0])
-                }
+                Op::Ftruncate { fd, len, .. } => (opc::FTRUNCATE, [Self::fd_arg(*fd), *len, 0, 0, 0, 0]),
                 Op::Close { fd, .. } => (opc::CLOSE, [Self::fd_arg(*fd), 0, 0, 0, 0, 0]),
                 Op::Pwrite { fd, off, bytes, .. } => {
                     if bytes.len() as u64 > max_io {
@@ -824,16 +676,11 @@ mod imp {
                     payload = bytes;
                     (opc::STORE, [addr.resolve(b), 0, 0, 0, 0, 0])
                 }
-                Op::Touch {
-                    addr, len, write, ..
-                } => (opc::TOUCH, [addr.resolve(b), *len, *write as u64, 0, 0, 0]),
+                Op::Touch { addr, len, write, .. } => (opc::TOUCH, [addr.resolve(b), *len, *write as u64, 0, 0, 0]),
                 Op::Fork { .. } => {
                     let slot = self.procs.len();
                     if slot >= self.cfg.max_procs {
-                        return Err(OracleError::TooManyProcesses {
-                            step,
-                            max: self.cfg.max_procs,
-                        });
+                        return Err(OracleError::TooManyProcesses { step, max: self.cfg.max_procs });
                     }
                     (opc::FORK, [slot as u64, 0, 0, 0, 0, 0])
                 }
@@ -863,12 +710,7 @@ mod imp {
                         proc_.alive = false;
                         match status {
                             Some(s) => Ok(OpResult::Ret(s as i64)),
-                            None => Err(OracleError::WorkerDied {
-                                step,
-                                op: "exit",
-                                p,
-                                status: desc,
-                            }),
+                            None => Err(OracleError::WorkerDied { step, op: "exit", p, status: desc }),
                         }
                     }
                     Err(f) => Err(self.fail(f, step, "exit", p)),
@@ -906,15 +748,9 @@ mod imp {
         }
 
         fn decode(&self, p: usize, step: usize, body: &[u8]) -> Result<OpResult, OracleError> {
-            let bad = || OracleError::Protocol {
-                p,
-                msg: format!("malformed reply of {} bytes", body.len()),
-            };
+            let bad = || OracleError::Protocol { p, msg: format!("malformed reply of {} bytes", body.len()) };
             let u64_at = |i: usize| -> Result<u64, OracleError> {
-                body.get(i..i + 8)
-                    .and_then(|s| s.try_into().ok())
-                    .map(u64::from_le_bytes)
-                    .ok_or_else(bad)
+                body.get(i..i + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes).ok_or_else(bad)
             };
             match body[0] {
                 tag::RET => Ok(OpResult::Ret(u64_at(1)? as i64)),
@@ -937,11 +773,7 @@ mod imp {
                         5 => "process slots",
                         _ => "unknown command",
                     };
-                    Err(OracleError::Limit {
-                        step,
-                        what,
-                        limit: 0,
-                    })
+                    Err(OracleError::Limit { step, what, limit: 0 })
                 }
                 _ => Err(bad()),
             }
@@ -959,10 +791,7 @@ mod imp {
 
         fn proc_snapshot(&mut self, p: usize) -> Result<ProcSnapshot, OracleError> {
             let io = |what: &'static str| move |source| OracleError::Os { what, source };
-            let not_open = || OracleError::Protocol {
-                p,
-                msg: "proc files not open".to_string(),
-            };
+            let not_open = || OracleError::Protocol { p, msg: "proc files not open".to_string() };
             // Read the whole smaps file (from offset 0: the seq_file restarts).
             // `text` is kept fully initialised (len == its size) so that no
             // per-read zeroing is needed; `used` bytes are valid.
@@ -974,9 +803,7 @@ mod imp {
                     self.text = bigger;
                 }
                 let smaps = self.procs[p].smaps.as_ref().ok_or_else(not_open)?;
-                let n = smaps
-                    .read_at(&mut self.text[used..], used as u64)
-                    .map_err(io("reading smaps"))?;
+                let n = smaps.read_at(&mut self.text[used..], used as u64).map_err(io("reading smaps"))?;
                 if n == 0 {
                     break;
                 }
@@ -1019,9 +846,7 @@ mod imp {
                         let kflags = match &self.kpageflags {
                             Some(f) if v >> 63 == 1 && pfn != 0 => {
                                 let mut k = [0u8; 8];
-                                f.read_exact_at(&mut k, pfn * 8)
-                                    .ok()
-                                    .map(|()| u64::from_le_bytes(k))
+                                f.read_exact_at(&mut k, pfn * 8).ok().map(|()| u64::from_le_bytes(k))
                             }
                             _ => None,
                         };

@@ -119,8 +119,10 @@
 //! * `mlockall` acts on the whole worker (code, stack, buffers), not just the
 //!   range; only the range is observed.
 
+pub mod compare;
 pub mod error;
 pub mod host;
+pub mod model;
 pub mod op;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod sys;
@@ -131,6 +133,4 @@ mod worker;
 pub use error::OracleError;
 pub use host::{DEFAULT_BASE, DEFAULT_RANGE_LEN, HostConfig, SnapshotMode, host_info, run_on_host};
 pub use op::{Addr, FdRef, Op, OpResult, PAGE_SIZE};
-pub use transcript::{
-    HostInfo, PageInfo, ProcSnapshot, Smaps, Snapshot, StepRecord, Transcript, VmaSnapshot,
-};
+pub use transcript::{HostInfo, PageInfo, ProcSnapshot, Smaps, Snapshot, StepRecord, Transcript, VmaSnapshot};

@@ -42,11 +42,7 @@ impl Addr {
     /// `Off` when it lies inside, `Abs` otherwise. This is how addresses are
     /// reported (e.g. a fault address) so that they compare across runs.
     pub fn classify(abs: u64, base: u64, len: u64) -> Addr {
-        if abs >= base && abs - base < len {
-            Addr::Off(abs - base)
-        } else {
-            Addr::Abs(abs)
-        }
+        if abs >= base && abs - base < len { Addr::Off(abs - base) } else { Addr::Abs(abs) }
     }
 }
 
@@ -75,49 +71,19 @@ pub enum FdRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// `mmap(addr, len, prot, flags, fd, off)`.
-    Mmap {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        prot: i32,
-        flags: i32,
-        fd: FdRef,
-        off: u64,
-    },
+    Mmap { p: usize, addr: Addr, len: u64, prot: i32, flags: i32, fd: FdRef, off: u64 },
     /// `munmap(addr, len)`.
     Munmap { p: usize, addr: Addr, len: u64 },
     /// `mprotect(addr, len, prot)`.
-    Mprotect {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        prot: i32,
-    },
+    Mprotect { p: usize, addr: Addr, len: u64, prot: i32 },
     /// `mremap(old, old_len, new_len, flags, new_addr)`.
-    Mremap {
-        p: usize,
-        old: Addr,
-        old_len: u64,
-        new_len: u64,
-        flags: i32,
-        new_addr: Addr,
-    },
+    Mremap { p: usize, old: Addr, old_len: u64, new_len: u64, flags: i32, new_addr: Addr },
     /// `madvise(addr, len, advice)`.
-    Madvise {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        advice: i32,
-    },
+    Madvise { p: usize, addr: Addr, len: u64, advice: i32 },
     /// `mlock(addr, len)`.
     Mlock { p: usize, addr: Addr, len: u64 },
     /// `mlock2(addr, len, flags)`.
-    Mlock2 {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        flags: u32,
-    },
+    Mlock2 { p: usize, addr: Addr, len: u64, flags: u32 },
     /// `munlock(addr, len)`.
     Munlock { p: usize, addr: Addr, len: u64 },
     /// `mlockall(flags)`. Note: on the host this locks the whole worker
@@ -126,19 +92,9 @@ pub enum Op {
     /// `munlockall()`.
     Munlockall { p: usize },
     /// `mseal(addr, len, flags)` (Linux 6.10+).
-    Mseal {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        flags: u64,
-    },
+    Mseal { p: usize, addr: Addr, len: u64, flags: u64 },
     /// `msync(addr, len, flags)`.
-    Msync {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        flags: i32,
-    },
+    Msync { p: usize, addr: Addr, len: u64, flags: i32 },
     /// `mincore(addr, len, vec)`: [`OpResult::Bytes`] with the vector on
     /// success, else `Ret(-errno)`.
     Mincore { p: usize, addr: Addr, len: u64 },
@@ -152,40 +108,21 @@ pub enum Op {
     /// `close(fd)`; a `Slot` is emptied whatever the result.
     Close { p: usize, fd: FdRef },
     /// `pwrite(fd, bytes, off)`: `Ret(bytes written)` or `Ret(-errno)`.
-    Pwrite {
-        p: usize,
-        fd: FdRef,
-        off: u64,
-        bytes: Vec<u8>,
-    },
+    Pwrite { p: usize, fd: FdRef, off: u64, bytes: Vec<u8> },
     /// `pread(fd, len, off)`: `Bytes(read)` or `Ret(-errno)`.
-    Pread {
-        p: usize,
-        fd: FdRef,
-        off: u64,
-        len: u64,
-    },
+    Pread { p: usize, fd: FdRef, off: u64, len: u64 },
     /// Read `len` bytes from user memory, byte by byte in increasing address
     /// order: `Bytes` or, at the first faulting byte, `Signal`.
     Load { p: usize, addr: Addr, len: u64 },
     /// Write `bytes` at `addr`, byte by byte in increasing address order:
     /// `Ret(0)` or, at the first faulting byte, `Signal`.
-    Store {
-        p: usize,
-        addr: Addr,
-        bytes: Vec<u8>,
-    },
+    Store { p: usize, addr: Addr, bytes: Vec<u8> },
     /// One access per page: at `addr`, then at the start of each following
     /// page below `addr + len`. A read access reads one byte; a write access
     /// reads the byte then writes it back (content unchanged; this is a read
     /// fault followed by a write fault on a not-yet-present page). `Ret(0)`
     /// or `Signal` at the first fault.
-    Touch {
-        p: usize,
-        addr: Addr,
-        len: u64,
-        write: bool,
-    },
+    Touch { p: usize, addr: Addr, len: u64, write: bool },
     /// The process forks (raw `clone(SIGCHLD)`, i.e. `fork()` without the
     /// libc wrapper). The child becomes worker index N (the number of workers
     /// created so far); the result is `Ret(N)`, or `Ret(-errno)`.

@@ -241,15 +241,7 @@ pub fn parse_maps_line(line: &str) -> Option<MapsLine> {
     let offset = u64::from_str_radix(offset, 16).ok()?;
     let inode = inode.parse().ok()?;
     let path = rest.trim_start_matches(' ').to_string();
-    Some(MapsLine {
-        start,
-        end,
-        perms: perms.to_string(),
-        offset,
-        dev: dev.to_string(),
-        inode,
-        path,
-    })
+    Some(MapsLine { start, end, perms: perms.to_string(), offset, dev: dev.to_string(), inode, path })
 }
 
 /// One VMA of a parsed smaps file.
@@ -282,10 +274,7 @@ pub fn parse_smaps(text: &str, mut keep: impl FnMut(u64, u64) -> bool) -> Vec<Sm
                 cur.smaps.vm_flags = value.split_whitespace().map(str::to_string).collect();
                 continue;
             }
-            let num = value
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok());
+            let num = value.split_whitespace().next().and_then(|v| v.parse::<u64>().ok());
             let Some(v) = num else { continue };
             match name {
                 "Size" => cur.smaps.size_kb = v,
@@ -307,11 +296,8 @@ pub fn parse_smaps(text: &str, mut keep: impl FnMut(u64, u64) -> bool) -> Vec<Sm
             }
             skipping = !keep(m.start, m.end);
             if !skipping {
-                current = Some(SmapsEntry {
-                    line: line.trim_end_matches(' ').to_string(),
-                    maps: m,
-                    smaps: Smaps::default(),
-                });
+                current =
+                    Some(SmapsEntry { line: line.trim_end_matches(' ').to_string(), maps: m, smaps: Smaps::default() });
             }
         }
     }

@@ -228,9 +228,7 @@ static FAULT_ADDR: AtomicU64 = AtomicU64::new(0);
 fn fixup_for(rip: usize) -> Option<usize> {
     let count = __mmsim_oracle_fixup_count as *const () as usize;
     let one = __mmsim_oracle_fixup_one as *const () as usize;
-    if rip == __mmsim_oracle_load_insn as *const () as usize
-        || rip == __mmsim_oracle_store_insn as *const () as usize
-    {
+    if rip == __mmsim_oracle_load_insn as *const () as usize || rip == __mmsim_oracle_store_insn as *const () as usize {
         Some(count)
     } else if rip == __mmsim_oracle_touch_read_insn as *const () as usize
         || rip == __mmsim_oracle_touch_write_insn1 as *const () as usize
@@ -305,14 +303,7 @@ fn read_exact(fd: i32, buf: &mut [u8]) -> bool {
     while done < buf.len() {
         let rest = &mut buf[done..];
         // SAFETY: `rest` is a valid writable slice.
-        let r = unsafe {
-            syscall3(
-                SYS_READ,
-                fd as u64,
-                rest.as_mut_ptr() as u64,
-                rest.len() as u64,
-            )
-        };
+        let r = unsafe { syscall3(SYS_READ, fd as u64, rest.as_mut_ptr() as u64, rest.len() as u64) };
         if r == -(libc::EINTR as i64) {
             continue;
         }
@@ -378,11 +369,7 @@ struct SetupError {
 }
 
 fn check(stage: u64, ret: i64) -> Result<i64, SetupError> {
-    if ret < 0 {
-        Err(SetupError { stage, ret })
-    } else {
-        Ok(ret)
-    }
+    if ret < 0 { Err(SetupError { stage, ret }) } else { Ok(ret) }
 }
 
 /// Move the slot descriptors to fixed numbers and close everything else.
@@ -393,24 +380,8 @@ fn arrange_fds(init: &WorkerInit) -> Result<(), SetupError> {
     for k in 0..init.n_slots {
         // SAFETY: fcntl(F_DUPFD) only creates a descriptor.
         unsafe {
-            temp_cmd[k] = check(
-                1,
-                syscall3(
-                    72,
-                    init.slot_cmd_r[k] as u64,
-                    libc::F_DUPFD as u64,
-                    TEMP_MIN,
-                ),
-            )?;
-            temp_rep[k] = check(
-                1,
-                syscall3(
-                    72,
-                    init.slot_rep_w[k] as u64,
-                    libc::F_DUPFD as u64,
-                    TEMP_MIN,
-                ),
-            )?;
+            temp_cmd[k] = check(1, syscall3(72, init.slot_cmd_r[k] as u64, libc::F_DUPFD as u64, TEMP_MIN))?;
+            temp_rep[k] = check(1, syscall3(72, init.slot_rep_w[k] as u64, libc::F_DUPFD as u64, TEMP_MIN))?;
         }
     }
     // SAFETY: closing descriptors affects only this process's descriptor
@@ -465,11 +436,7 @@ fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
         }
         // SAFETY: `rest` is a live slice.
         let p = unsafe { libc::memchr(rest.as_ptr().cast(), b'\n' as i32, rest.len()) };
-        let n = if p.is_null() {
-            rest.len()
-        } else {
-            p as usize - rest.as_ptr() as usize
-        };
+        let n = if p.is_null() { rest.len() } else { p as usize - rest.as_ptr() as usize };
         let line = &rest[..n];
         rest = &rest[(n + 1).min(rest.len())..];
         Some(line)
@@ -478,8 +445,7 @@ fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// The `start-end` of a `/proc/self/maps` line.
 fn maps_range(line: &[u8]) -> Option<(u64, u64)> {
-    let hex =
-        |s: &[u8]| -> Option<u64> { u64::from_str_radix(core::str::from_utf8(s).ok()?, 16).ok() };
+    let hex = |s: &[u8]| -> Option<u64> { u64::from_str_radix(core::str::from_utf8(s).ok()?, 16).ok() };
     let dash = line.iter().take(20).position(|&c| c == b'-')?;
     let rest = &line[dash + 1..];
     let space = rest.iter().take(20).position(|&c| c == b' ')?;
@@ -510,44 +476,25 @@ fn for_each_gap(
 
 /// The end of the gap containing `addr` (the start of the first VMA above).
 fn gap_end(buf: &[u8], addr: u64) -> u64 {
-    lines(buf)
-        .filter_map(maps_range)
-        .map(|(s, _)| s)
-        .find(|&s| s > addr)
-        .unwrap_or(0x7fff_ffff_f000) // TASK_SIZE with 4-level paging
+    lines(buf).filter_map(maps_range).map(|(s, _)| s).find(|&s| s > addr).unwrap_or(0x7fff_ffff_f000) // TASK_SIZE with 4-level paging
 }
 
 fn read_self_maps(buf: &mut [u8]) -> Result<usize, SetupError> {
     let path = b"/proc/self/maps\0";
     // SAFETY: path is NUL-terminated.
     let fd = check(8, unsafe {
-        syscall3(
-            SYS_OPEN,
-            path.as_ptr() as u64,
-            libc::O_RDONLY as u64 | libc::O_CLOEXEC as u64,
-            0,
-        )
+        syscall3(SYS_OPEN, path.as_ptr() as u64, libc::O_RDONLY as u64 | libc::O_CLOEXEC as u64, 0)
     })?;
     let mut n = 0;
     loop {
         if n == buf.len() {
             // SAFETY: closing our own descriptor.
             unsafe { syscall3(SYS_CLOSE, fd as u64, 0, 0) };
-            return Err(SetupError {
-                stage: 8,
-                ret: -(libc::E2BIG as i64),
-            });
+            return Err(SetupError { stage: 8, ret: -(libc::E2BIG as i64) });
         }
         let rest = &mut buf[n..];
         // SAFETY: `rest` is writable.
-        let r = unsafe {
-            syscall3(
-                SYS_READ,
-                fd as u64,
-                rest.as_mut_ptr() as u64,
-                rest.len() as u64,
-            )
-        };
+        let r = unsafe { syscall3(SYS_READ, fd as u64, rest.as_mut_ptr() as u64, rest.len() as u64) };
         if r == -(libc::EINTR as i64) {
             continue;
         }
@@ -577,19 +524,9 @@ fn read_self_maps(buf: &mut [u8]) -> Result<usize, SetupError> {
 fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError> {
     // SAFETY: prctl/setrlimit affect only this process.
     unsafe {
-        syscall3(
-            SYS_PRCTL,
-            libc::PR_SET_PDEATHSIG as u64,
-            libc::SIGKILL as u64,
-            0,
-        );
+        syscall3(SYS_PRCTL, libc::PR_SET_PDEATHSIG as u64, libc::SIGKILL as u64, 0);
         let no_core = [0u64; 2];
-        syscall3(
-            SYS_SETRLIMIT,
-            libc::RLIMIT_CORE as u64,
-            no_core.as_ptr() as u64,
-            0,
-        );
+        syscall3(SYS_SETRLIMIT, libc::RLIMIT_CORE as u64, no_core.as_ptr() as u64, 0);
     }
     arrange_fds(init)?;
     install_handlers()?;
@@ -604,22 +541,11 @@ fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError> {
     // Reserve the range and its guards, failing if anything is there.
     // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
     let r = unsafe {
-        syscall6(
-            SYS_MMAP,
-            base - ps,
-            len + 2 * ps,
-            none,
-            priv_anon | libc::MAP_FIXED_NOREPLACE as u64,
-            u64::MAX,
-            0,
-        )
+        syscall6(SYS_MMAP, base - ps, len + 2 * ps, none, priv_anon | libc::MAP_FIXED_NOREPLACE as u64, u64::MAX, 0)
     };
     check(3, r)?;
     if r as u64 != base - ps {
-        return Err(SetupError {
-            stage: 3,
-            ret: -(libc::EEXIST as i64),
-        });
+        return Err(SetupError { stage: 3, ret: -(libc::EEXIST as i64) });
     }
 
     // Buffers (outside the range: it is reserved).
@@ -632,22 +558,15 @@ fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError> {
     // A PROT_NONE page after the mincore vector: a vector longer than
     // `vec_cap` makes mincore fail with EFAULT instead of overwriting memory.
     // SAFETY: our own fresh mapping.
-    check(4, unsafe {
-        syscall3(SYS_MPROTECT, vec_buf as u64 + vec_cap as u64, ps, none)
-    })?;
+    check(4, unsafe { syscall3(SYS_MPROTECT, vec_buf as u64 + vec_cap as u64, ps, none) })?;
 
     // Guards, then empty the range.
     let shared_anon = (libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
     for g in [base - ps, base + len] {
         // SAFETY: replaces a page of our own reservation.
-        let r = check(5, unsafe {
-            syscall6(SYS_MMAP, g, ps, none, shared_anon, u64::MAX, 0)
-        })?;
+        let r = check(5, unsafe { syscall6(SYS_MMAP, g, ps, none, shared_anon, u64::MAX, 0) })?;
         if r as u64 != g {
-            return Err(SetupError {
-                stage: 5,
-                ret: -(libc::EINVAL as i64),
-            });
+            return Err(SetupError { stage: 5, ret: -(libc::EINVAL as i64) });
         }
     }
     // SAFETY: unmaps our own reservation.
@@ -680,15 +599,7 @@ fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError> {
             // SAFETY: maps exactly a gap (NOREPLACE: fails rather than
             // replace anything).
             let r = unsafe {
-                syscall6(
-                    SYS_MMAP,
-                    lo,
-                    hi - lo,
-                    none,
-                    priv_anon | libc::MAP_FIXED_NOREPLACE as u64,
-                    u64::MAX,
-                    0,
-                )
+                syscall6(SYS_MMAP, lo, hi - lo, none, priv_anon | libc::MAP_FIXED_NOREPLACE as u64, u64::MAX, 0)
             };
             check(9, r)?;
             fills += 1;
@@ -815,9 +726,7 @@ impl Worker {
             }
             opc::MUNMAP => self.reply_ret(unsafe { syscall3(SYS_MUNMAP, a[0], a[1], 0) }),
             opc::MPROTECT => self.reply_ret(unsafe { syscall3(SYS_MPROTECT, a[0], a[1], a[2]) }),
-            opc::MREMAP => {
-                self.reply_ret(unsafe { syscall6(SYS_MREMAP, a[0], a[1], a[2], a[3], a[4], 0) })
-            }
+            opc::MREMAP => self.reply_ret(unsafe { syscall6(SYS_MREMAP, a[0], a[1], a[2], a[3], a[4], 0) }),
             opc::MADVISE => self.reply_ret(unsafe { syscall3(SYS_MADVISE, a[0], a[1], a[2]) }),
             opc::MLOCK => self.reply_ret(unsafe { syscall3(SYS_MLOCK, a[0], a[1], 0) }),
             opc::MLOCK2 => self.reply_ret(unsafe { syscall3(SYS_MLOCK2, a[0], a[1], a[2]) }),
@@ -870,25 +779,14 @@ impl Worker {
             }
             opc::PWRITE => {
                 let fd = self.fd(a[0]) as i64 as u64;
-                let r = unsafe {
-                    syscall6(
-                        SYS_PWRITE64,
-                        fd,
-                        payload.as_ptr() as u64,
-                        payload.len() as u64,
-                        a[1],
-                        0,
-                        0,
-                    )
-                };
+                let r =
+                    unsafe { syscall6(SYS_PWRITE64, fd, payload.as_ptr() as u64, payload.len() as u64, a[1], 0, 0) };
                 self.reply_ret(r)
             }
             opc::PREAD => {
                 let fd = self.fd(a[0]) as i64 as u64;
                 let len = (a[2] as usize).min(self.io_cap);
-                let r = unsafe {
-                    syscall6(SYS_PREAD64, fd, self.io_buf as u64, len as u64, a[1], 0, 0)
-                };
+                let r = unsafe { syscall6(SYS_PREAD64, fd, self.io_buf as u64, len as u64, a[1], 0, 0) };
                 if r < 0 {
                     return self.reply_ret(r);
                 }
@@ -915,14 +813,8 @@ impl Worker {
             opc::STORE => {
                 // SAFETY: destination faults are caught by the handler; the
                 // source is our command buffer.
-                let done = unsafe {
-                    __mmsim_oracle_store(a[0] as *mut u8, payload.as_ptr(), payload.len())
-                };
-                if done == payload.len() {
-                    self.reply_ret(0)
-                } else {
-                    self.reply_signal()
-                }
+                let done = unsafe { __mmsim_oracle_store(a[0] as *mut u8, payload.as_ptr(), payload.len()) };
+                if done == payload.len() { self.reply_ret(0) } else { self.reply_signal() }
             }
             opc::TOUCH => {
                 let (addr, len, write) = (a[0], a[1], a[2] != 0);
@@ -975,12 +867,7 @@ impl Worker {
         if pid == 0 {
             // SAFETY: process-local calls on our own descriptors.
             unsafe {
-                syscall3(
-                    SYS_PRCTL,
-                    libc::PR_SET_PDEATHSIG as u64,
-                    libc::SIGKILL as u64,
-                    0,
-                );
+                syscall3(SYS_PRCTL, libc::PR_SET_PDEATHSIG as u64, libc::SIGKILL as u64, 0);
                 syscall3(SYS_CLOSE, self.cmd_fd as u64, 0, 0);
                 syscall3(SYS_CLOSE, self.rep_fd as u64, 0, 0);
             }

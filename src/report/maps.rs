@@ -79,7 +79,9 @@ pub(crate) fn identity(k: &Kernel, mm: &Mm, v: &Vma) -> Identity {
             // A VMA whose inode is gone is a model bug; show it rather than hide it.
             None => Identity { offset, dev: (0, 0), ino: 0, name: Some(format!("(inode {inode} gone)")) },
         },
-        Some(VmaFile::Device { name, dev, ino }) => Identity { offset, dev: *dev, ino: *ino, name: Some(escape_path(name)) },
+        Some(VmaFile::Device { name, dev, ino }) => {
+            Identity { offset, dev: *dev, ino: *ino, name: Some(escape_path(name)) }
+        }
         None => {
             // The kernel's rule, not the VMA's tag: a file-less VMA that
             // touches [start_brk, brk] is the heap.

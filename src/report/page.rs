@@ -29,7 +29,11 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
     };
     let pfn = Pfn(pfn);
     let Some(p) = k.mem.get(pfn) else {
-        return format!("d{dom} pfn {:#x}: invalid (beyond the memmap; highest pfn {:#x})\n", pfn.0, k.mem.highest_pfn().0);
+        return format!(
+            "d{dom} pfn {:#x}: invalid (beyond the memmap; highest pfn {:#x})\n",
+            pfn.0,
+            k.mem.highest_pfn().0
+        );
     };
     let mut out = String::new();
     let mapping = match p.mapping {

@@ -106,11 +106,7 @@ fn page_range(addr: u64, len: u64) -> (u64, u64, u64) {
     let end = addr.saturating_add(len).saturating_add(PAGE_SIZE - 1) & PAGE_MASK;
     let end = end.clamp(start, TASK_SIZE);
     let pages = (end - start) / PAGE_SIZE;
-    if pages > MAX_PAGES {
-        (start, start + MAX_PAGES * PAGE_SIZE, pages - MAX_PAGES)
-    } else {
-        (start, end, 0)
-    }
+    if pages > MAX_PAGES { (start, start + MAX_PAGES * PAGE_SIZE, pages - MAX_PAGES) } else { (start, end, 0) }
 }
 
 /// What one page of the range holds, for both views.

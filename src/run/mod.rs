@@ -17,8 +17,8 @@ use crate::kernel::mmap::DEFAULT_MMAP_BASE;
 use crate::kernel::uaccess::Signal as KSignal;
 use crate::kernel::variant::{UnmapPolicy as KUnmap, Variant, VariantKind};
 use crate::script::{
-    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, KernelVariant, ScriptError, ShowStep,
-    Span, StepKind, UnmapPolicy, Value,
+    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, KernelVariant, ScriptError,
+    ShowStep, Span, StepKind, UnmapPolicy, Value,
 };
 use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
 use crate::world::{DEFAULT_DOMAIN_PAGES, DEFAULT_MACHINE_FRAMES, World};
@@ -34,7 +34,11 @@ pub enum CallResult {
     /// A raw return value (negative errno as two's complement).
     Value(u64),
     Bytes(Vec<u8>),
-    Signal { sig: &'static str, code: &'static str, addr: u64 },
+    Signal {
+        sig: &'static str,
+        code: &'static str,
+        addr: u64,
+    },
 }
 
 impl CallResult {
@@ -169,10 +173,9 @@ impl<'s> Runner<'s> {
                 let decl = &script.domains[d.0];
                 let pv = decl.kind == script::ast::DomainKind::Pv;
                 let pages = decl.pages.unwrap_or(DEFAULT_DOMAIN_PAGES);
-                let id = self
-                    .world
-                    .add_xen_domain(&decl.name, pv, pages, decl.privileged)
-                    .map_err(|e| rt_err(decl.span, format!("cannot build domain `{}` with {pages} pages: {e}", decl.name)))?;
+                let id = self.world.add_xen_domain(&decl.name, pv, pages, decl.privileged).map_err(|e| {
+                    rt_err(decl.span, format!("cannot build domain `{}` with {pages} pages: {e}", decl.name))
+                })?;
                 self.doms[d.0] = Some(id);
             }
             StepKind::Process(p) => {
@@ -373,7 +376,9 @@ impl<'s> Runner<'s> {
                 })
             }
             Actor::Disk(d) => {
-                let Some(disk) = self.disks.get(d.0).copied().flatten() else { return Ok(CallResult::errno(Errno::ENODEV)) };
+                let Some(disk) = self.disks.get(d.0).copied().flatten() else {
+                    return Ok(CallResult::errno(Errno::ENODEV));
+                };
                 Ok(match a.call.call {
                     Call::DiskWrite => res(self.world.disk_write(disk, int(0)?, &bytes(1)?)),
                     Call::DiskRead => match self.world.disk_read(disk, int(0)?, int(1)?) {
@@ -409,7 +414,9 @@ impl<'s> Runner<'s> {
         let c = a.call.call;
         // Calls that need the world rather than one kernel.
         match c {
-            Call::IoSubmit => return Ok(res(self.world.io_submit(dom, pid, int(0)?, int(1)? != 0, int(2)?, int(3)?, int(4)?))),
+            Call::IoSubmit => {
+                return Ok(res(self.world.io_submit(dom, pid, int(0)?, int(1)? != 0, int(2)?, int(3)?, int(4)?)));
+            }
             Call::IoComplete => return Ok(res(self.world.io_complete(dom, pid, int(0)?))),
             _ => {}
         }
@@ -457,7 +464,9 @@ impl<'s> Runner<'s> {
                 for v in args.iter().skip(2) {
                     iargs.push(match v {
                         Value::Int(x) => IoctlArg::Int(*x),
-                        Value::Domain(d) => IoctlArg::Int(self.doms.get(d.0).copied().flatten().unwrap_or(DomId::MAX) as u64),
+                        Value::Domain(d) => {
+                            IoctlArg::Int(self.doms.get(d.0).copied().flatten().unwrap_or(DomId::MAX) as u64)
+                        }
                         Value::List(l) => IoctlArg::List(l.iter().filter_map(Value::as_int).collect()),
                         Value::Bytes(_) => return Err(rt_err(span, "ioctl arguments are numbers or lists")),
                     });

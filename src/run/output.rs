@@ -73,7 +73,9 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
             let mut s = format!("{head}  {} {res}", st.dim("->"));
             match expect {
                 Some(x) if x.held => s.push_str(&format!("  {}", st.green("ok"))),
-                Some(x) => s.push_str(&format!("  {} {file}:{line}: expected {}, got {res}", st.red("FAILED"), x.expected)),
+                Some(x) => {
+                    s.push_str(&format!("  {} {file}:{line}: expected {}, got {res}", st.red("FAILED"), x.expected))
+                }
                 None => {}
             }
             s.push('\n');
@@ -131,7 +133,9 @@ pub fn event_json(file: &str, e: &Event) -> J {
             }
             o
         }
-        Event::Show { line, what, text } => json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text }),
+        Event::Show { line, what, text } => {
+            json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text })
+        }
         Event::Violation { line, violation: v } => json!({
             "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
             "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns

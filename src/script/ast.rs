@@ -17,10 +17,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Self {
-        Span {
-            start,
-            end: end.max(start),
-        }
+        Span { start, end: end.max(start) }
     }
 
     /// An empty span at `at` (used for "expected ... here" at the end of a line).
@@ -160,20 +157,10 @@ pub struct ActionStmt {
 pub enum Show {
     Maps(Name),
     Smaps(Name),
-    Pagemap {
-        process: Name,
-        addr: Expr,
-        len: Expr,
-    },
-    Pagetable {
-        process: Name,
-        addr: Expr,
-    },
+    Pagemap { process: Name, addr: Expr, len: Expr },
+    Pagetable { process: Name, addr: Expr },
     Grants(Name),
-    Page {
-        domain: Name,
-        pfn: Expr,
-    },
+    Page { domain: Name, pfn: Expr },
 }
 
 /// An expression with its source span.
@@ -190,7 +177,10 @@ pub enum ExprKind {
     /// A named constant (`PROT_READ`, `EINVAL`, `NULL`, or a bare word such as
     /// `rw` resolved in its argument position), resolved at parse/check time;
     /// the name is kept for display.
-    Const { name: &'static str, value: u64 },
+    Const {
+        name: &'static str,
+        value: u64,
+    },
     /// An identifier the parser could not resolve: a variable, a domain name or
     /// an unknown name. Only the parser produces this; the checker replaces
     /// it with `Var` or `Domain` (or reports it).
@@ -198,7 +188,10 @@ pub enum ExprKind {
     /// A variable bound by an earlier `VAR = CALL(...)`.
     Var(String),
     /// A declared domain used as a value (`gnttab_grant_foreign_access(p, dom0, rw)`).
-    Domain { name: String, id: DomainId },
+    Domain {
+        name: String,
+        id: DomainId,
+    },
     /// A string literal (`"hello"`) or a hex byte string (`x"5a5a"`).
     Bytes(Vec<u8>),
     /// Unary minus: two's complement, wrapping.
@@ -258,11 +251,7 @@ pub enum ExpectedKind {
     /// `ok`: any non-negative number (as a signed 64-bit value).
     Ok,
     /// `SIGSEGV`, `SIGSEGV:maperr`, `SIGBUS:adrerr@0x1000` ...
-    Signal {
-        signal: Signal,
-        code: Option<Spanned<SigCode>>,
-        addr: Option<Expr>,
-    },
+    Signal { signal: Signal, code: Option<Spanned<SigCode>>, addr: Option<Expr> },
     /// `= 4096`, `= -EINVAL`, `= x"5a5a"`, `= a + 4K`.
     Value(Expr),
 }
@@ -300,13 +289,7 @@ impl Signal {
     pub fn codes(self) -> &'static [SigCode] {
         match self {
             Signal::Segv => &[SigCode::Maperr, SigCode::Accerr, SigCode::Pkuerr],
-            Signal::Bus => &[
-                SigCode::Adraln,
-                SigCode::Adrerr,
-                SigCode::Objerr,
-                SigCode::MceerrAr,
-                SigCode::MceerrAo,
-            ],
+            Signal::Bus => &[SigCode::Adraln, SigCode::Adrerr, SigCode::Objerr, SigCode::MceerrAr, SigCode::MceerrAo],
         }
     }
 }

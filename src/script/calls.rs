@@ -244,10 +244,7 @@ pub fn lookup_any(name: &str) -> Option<&'static CallSpec> {
 
 /// The names of `actor`'s calls, for suggestions.
 pub fn names_for(actor: ActorKind) -> impl Iterator<Item = &'static str> {
-    CALLS
-        .iter()
-        .filter(move |c| c.actor == actor)
-        .map(|c| c.name)
+    CALLS.iter().filter(move |c| c.actor == actor).map(|c| c.name)
 }
 
 /// The arguments after `fd, REQUEST` that a known ioctl request takes.
@@ -257,11 +254,7 @@ pub fn ioctl_params(request: u64) -> Option<&'static [Param]> {
     const GET_OFFSET: &[Param] = &[int("vaddr")];
     const SET_MAX: &[Param] = &[int("count")];
     const NOTIFY: &[Param] = &[int("offset"), int("action"), int("port")];
-    const MMAPBATCH: &[Param] = &[
-        int("addr"),
-        p("domain", ArgKind::Domain),
-        p("frames", ArgKind::List),
-    ];
+    const MMAPBATCH: &[Param] = &[int("addr"), p("domain", ArgKind::Domain), p("frames", ArgKind::List)];
     Some(match request {
         consts::IOCTL_GNTDEV_MAP_GRANT_REF => MAP,
         consts::IOCTL_GNTDEV_UNMAP_GRANT_REF => UNMAP,
@@ -300,30 +293,12 @@ mod tests {
     fn table_is_consistent() {
         for (i, c) in CALLS.iter().enumerate() {
             assert!(c.required <= c.params.len(), "{}", c.name);
-            assert!(
-                CALLS[..i]
-                    .iter()
-                    .all(|o| !(o.name == c.name && o.actor == c.actor)),
-                "{} twice",
-                c.name
-            );
+            assert!(CALLS[..i].iter().all(|o| !(o.name == c.name && o.actor == c.actor)), "{} twice", c.name);
             assert_eq!(spec(c.call).map(|s| s.name), Some(c.name));
         }
-        assert_eq!(
-            lookup(ActorKind::Process, "mincore").unwrap().returns(2),
-            Ty::Bytes
-        );
-        assert_eq!(
-            lookup(ActorKind::Process, "mincore").unwrap().returns(3),
-            Ty::Int
-        );
-        assert_eq!(
-            lookup(ActorKind::Process, "mremap").unwrap().arity_text(),
-            "4 or 5"
-        );
-        assert_eq!(
-            lookup(ActorKind::Process, "ioctl").unwrap().arity_text(),
-            "at least 2"
-        );
+        assert_eq!(lookup(ActorKind::Process, "mincore").unwrap().returns(2), Ty::Bytes);
+        assert_eq!(lookup(ActorKind::Process, "mincore").unwrap().returns(3), Ty::Int);
+        assert_eq!(lookup(ActorKind::Process, "mremap").unwrap().arity_text(), "4 or 5");
+        assert_eq!(lookup(ActorKind::Process, "ioctl").unwrap().arity_text(), "at least 2");
     }
 }

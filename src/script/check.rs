@@ -11,14 +11,11 @@
 
 use rustc_hash::FxHashMap;
 
-use super::ast::{
-    ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Show, Span, Stmt, StmtKind,
-};
+use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Show, Span, Stmt, StmtKind};
 use super::calls::{self, ArgKind, Call, CallSpec, Param};
 use super::checked::{
-    Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl,
-    FileId, KernelConfig, KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind,
-    UnmapPolicy,
+    Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl, FileId, KernelConfig,
+    KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind, UnmapPolicy,
 };
 use super::consts;
 use super::diag::{LineIndex, ScriptError, did_you_mean};
@@ -117,9 +114,7 @@ struct Checker {
 
 fn looks_like_constant(name: &str) -> bool {
     name.chars().any(|c| c.is_ascii_uppercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl Checker {
@@ -134,18 +129,9 @@ impl Checker {
                 | StmtKind::Process { name, .. }
                 | StmtKind::File { name, .. }
                 | StmtKind::Disk { name, .. } => note(&name.node, "declared"),
-                StmtKind::Action(ActionStmt {
-                    bind: Some(name),
-                    call,
-                    ..
-                }) => note(
-                    &name.node,
-                    if call.node == "fork" {
-                        "declared"
-                    } else {
-                        "bound"
-                    },
-                ),
+                StmtKind::Action(ActionStmt { bind: Some(name), call, .. }) => {
+                    note(&name.node, if call.node == "fork" { "declared" } else { "bound" })
+                }
                 StmtKind::Broken { names } => names.iter().for_each(|n| note(n, "declared")),
                 _ => {}
             }
@@ -171,11 +157,7 @@ impl Checker {
     }
 
     fn step(&mut self, stmt_line: u32, span: Span, kind: StepKind) {
-        self.steps.push(Step {
-            line: stmt_line,
-            span,
-            kind,
-        });
+        self.steps.push(Step { line: stmt_line, span, kind });
     }
 
     fn stmt(&mut self, stmt: Stmt) {
@@ -187,28 +169,18 @@ impl Checker {
             }
         }
         match kind {
-            StmtKind::Kernel { variant, unmap } => {
-                self.kernel_stmt(span, line, &variant, unmap.as_ref())
-            }
+            StmtKind::Kernel { variant, unmap } => self.kernel_stmt(span, line, &variant, unmap.as_ref()),
             StmtKind::Machine { frames } => {
                 if self.setup_order(span, "machine", self.machine.map(|m| m.1)) {
                     if let Some(f) = &frames
                         && f.node == 0
                     {
-                        self.error(ScriptError::new(
-                            f.span,
-                            "a machine needs at least one frame",
-                        ));
+                        self.error(ScriptError::new(f.span, "a machine needs at least one frame"));
                     }
                     self.machine = Some((frames.map(|f| f.node), line));
                 }
             }
-            StmtKind::Domain {
-                name,
-                kind,
-                pages,
-                privileged,
-            } => {
+            StmtKind::Domain { name, kind, pages, privileged } => {
                 let id = DomainId(self.domains.len());
                 if let Some(p) = privileged
                     && kind.node == DomainKind::Native
@@ -230,13 +202,7 @@ impl Checker {
                 });
                 self.step(line, span, StepKind::Domain(id));
             }
-            StmtKind::Process {
-                name,
-                domain,
-                uid,
-                mmap_base,
-                brk,
-            } => {
+            StmtKind::Process { name, domain, uid, mmap_base, brk } => {
                 let domain = self.want_domain(&domain);
                 let uid_value = match uid {
                     Some(u) => u32::try_from(u.node).unwrap_or_else(|_| {
@@ -264,31 +230,15 @@ impl Checker {
                 let id = FileId(self.files.len());
                 self.declare(&name, EntryKind::File(id), line);
                 let size = size.map(|s| s.node);
-                self.files.push(FileDecl {
-                    name: name.node,
-                    domain,
-                    size,
-                    line,
-                    span,
-                });
+                self.files.push(FileDecl { name: name.node, domain, size, line, span });
                 self.step(line, span, StepKind::File(id));
             }
-            StmtKind::Disk {
-                name,
-                domain,
-                sectors,
-            } => {
+            StmtKind::Disk { name, domain, sectors } => {
                 let domain = self.want_domain(&domain).unwrap_or(DomainId(0));
                 let id = DiskId(self.disks.len());
                 self.declare(&name, EntryKind::Disk(id), line);
                 let sectors = sectors.map(|s| s.node);
-                self.disks.push(DiskDecl {
-                    name: name.node,
-                    domain,
-                    sectors,
-                    line,
-                    span,
-                });
+                self.disks.push(DiskDecl { name: name.node, domain, sectors, line, span });
                 self.step(line, span, StepKind::Disk(id));
             }
             StmtKind::Action(action) => {
@@ -304,10 +254,7 @@ impl Checker {
             StmtKind::Check => self.step(line, span, StepKind::Check),
             StmtKind::Broken { names } => {
                 for name in names {
-                    self.names.entry(name).or_insert(Entry {
-                        kind: EntryKind::Poisoned,
-                        line,
-                    });
+                    self.names.entry(name).or_insert(Entry { kind: EntryKind::Poisoned, line });
                 }
             }
         }
@@ -317,21 +264,13 @@ impl Checker {
     fn setup_order(&mut self, span: Span, what: &str, previous: Option<u32>) -> bool {
         if let Some(first) = self.first_other {
             self.error(
-                ScriptError::new(
-                    span,
-                    format!("`{what}` must come before the other statements"),
-                )
-                .with_help(format!(
-                    "line {first} comes first; move this line to the top"
-                )),
+                ScriptError::new(span, format!("`{what}` must come before the other statements"))
+                    .with_help(format!("line {first} comes first; move this line to the top")),
             );
             return false;
         }
         if let Some(prev) = previous {
-            self.error(ScriptError::new(
-                span,
-                format!("a second `{what}` line (the first is line {prev})"),
-            ));
+            self.error(ScriptError::new(span, format!("a second `{what}` line (the first is line {prev})")));
             return false;
         }
         true
@@ -357,12 +296,7 @@ impl Checker {
         {
             let err = ScriptError::new(
                 name.span,
-                format!(
-                    "`{}` is already declared ({}, line {})",
-                    name.node,
-                    prev.kind.describe(),
-                    prev.line
-                ),
+                format!("`{}` is already declared ({}, line {})", name.node, prev.kind.describe(), prev.line),
             );
             self.error(err);
             return;
@@ -379,68 +313,42 @@ impl Checker {
         } else {
             return true;
         };
-        self.error(ScriptError::new(
-            name.span,
-            format!("`{n}` is {why} and cannot be used as a name"),
-        ));
+        self.error(ScriptError::new(name.span, format!("`{n}` is {why} and cannot be used as a name")));
         false
     }
 
     /// Reports an undeclared `name` that should have been `what`.
     fn unknown(&mut self, name: &str, span: Span, what: &str, candidates: Vec<&str>) {
         let err = match self.later.get(name) {
-            Some(&(line, how)) => ScriptError::new(
-                span,
-                format!("`{name}` is used before it is {how} (line {line})"),
-            )
-            .with_help(format!(
-                "a name must be {how} on an earlier line than its use"
-            )),
+            Some(&(line, how)) => ScriptError::new(span, format!("`{name}` is used before it is {how} (line {line})"))
+                .with_help(format!("a name must be {how} on an earlier line than its use")),
             None if what == "name" && looks_like_constant(name) => {
                 ScriptError::new(span, format!("unknown constant `{name}`"))
                     .with_opt_help(did_you_mean(name, consts::all_names()))
             }
-            None => ScriptError::new(span, format!("unknown {what} `{name}`"))
-                .with_opt_help(did_you_mean(name, candidates)),
+            None => {
+                ScriptError::new(span, format!("unknown {what} `{name}`")).with_opt_help(did_you_mean(name, candidates))
+            }
         };
         self.error(err);
     }
 
     /// The entry for `name`, or `None` after reporting it (or if poisoned).
-    fn entity(
-        &mut self,
-        name: &Name,
-        what: &str,
-        fits: fn(EntryKind) -> bool,
-    ) -> Option<EntryKind> {
+    fn entity(&mut self, name: &Name, what: &str, fits: fn(EntryKind) -> bool) -> Option<EntryKind> {
         match self.names.get(&name.node).map(|e| e.kind) {
             Some(EntryKind::Poisoned) => None,
             Some(kind) if fits(kind) => Some(kind),
             Some(kind) => {
                 self.error(ScriptError::new(
                     name.span,
-                    format!(
-                        "`{}` is {}, not {}",
-                        name.node,
-                        kind.describe(),
-                        article(what)
-                    ),
+                    format!("`{}` is {}, not {}", name.node, kind.describe(), article(what)),
                 ));
                 None
             }
             None => {
-                let candidates: Vec<String> = self
-                    .names
-                    .iter()
-                    .filter(|(_, e)| fits(e.kind))
-                    .map(|(n, _)| n.clone())
-                    .collect();
-                self.unknown(
-                    &name.node,
-                    name.span,
-                    what,
-                    candidates.iter().map(String::as_str).collect(),
-                );
+                let candidates: Vec<String> =
+                    self.names.iter().filter(|(_, e)| fits(e.kind)).map(|(n, _)| n.clone()).collect();
+                self.unknown(&name.node, name.span, what, candidates.iter().map(String::as_str).collect());
                 None
             }
         }
@@ -508,13 +416,8 @@ impl Checker {
             }
             Some(kind) => {
                 self.error(
-                    ScriptError::new(
-                        e.span,
-                        format!("`{name}` is {}, not a value", kind.describe()),
-                    )
-                    .with_help(
-                        "values are numbers, strings, constants, variables and domain names",
-                    ),
+                    ScriptError::new(e.span, format!("`{name}` is {}, not a value", kind.describe()))
+                        .with_help("values are numbers, strings, constants, variables and domain names"),
                 );
                 e.kind = ExprKind::Name(name);
                 false
@@ -526,12 +429,7 @@ impl Checker {
                     .filter(|(_, x)| matches!(x.kind, EntryKind::Var(_) | EntryKind::Domain(_)))
                     .map(|(n, _)| n.clone())
                     .collect();
-                self.unknown(
-                    &name,
-                    e.span,
-                    "name",
-                    candidates.iter().map(String::as_str).collect(),
-                );
+                self.unknown(&name, e.span, "name", candidates.iter().map(String::as_str).collect());
                 e.kind = ExprKind::Name(name);
                 false
             }
@@ -562,10 +460,7 @@ impl Checker {
         if let Some(t) = self.typed(e)
             && !t.fits(Ty::Int)
         {
-            self.error(ScriptError::new(
-                e.span,
-                format!("{what} must be a number, found {}", t.describe()),
-            ));
+            self.error(ScriptError::new(e.span, format!("{what} must be a number, found {}", t.describe())));
         }
     }
 
@@ -573,19 +468,11 @@ impl Checker {
         Some(match show {
             Show::Maps(p) => ShowStep::Maps(self.want_process(&p)?),
             Show::Smaps(p) => ShowStep::Smaps(self.want_process(&p)?),
-            Show::Pagemap {
-                process,
-                mut addr,
-                mut len,
-            } => {
+            Show::Pagemap { process, mut addr, mut len } => {
                 let p = self.want_process(&process);
                 self.int_expr(&mut addr, "the address");
                 self.int_expr(&mut len, "the length");
-                ShowStep::Pagemap {
-                    process: p?,
-                    addr,
-                    len,
-                }
+                ShowStep::Pagemap { process: p?, addr, len }
             }
             Show::Pagetable { process, mut addr } => {
                 let p = self.want_process(&process);
@@ -602,12 +489,8 @@ impl Checker {
     }
 
     fn actor(&mut self, name: &Name) -> Option<Actor> {
-        let kind = self.entity(name, "actor", |k| {
-            matches!(
-                k,
-                EntryKind::Process(_) | EntryKind::Domain(_) | EntryKind::Disk(_)
-            )
-        });
+        let kind = self
+            .entity(name, "actor", |k| matches!(k, EntryKind::Process(_) | EntryKind::Domain(_) | EntryKind::Disk(_)));
         let actor = match kind? {
             EntryKind::Process(p) => Actor::Process(p),
             EntryKind::Domain(d) => Actor::Domain(d),
@@ -619,22 +502,14 @@ impl Checker {
         {
             self.error(ScriptError::new(
                 name.span,
-                format!(
-                    "`{}` exited on line {exit_line} and can make no more calls",
-                    name.node
-                ),
+                format!("`{}` exited on line {exit_line} and can make no more calls", name.node),
             ));
             return None;
         }
         Some(actor)
     }
 
-    fn call_spec(
-        &mut self,
-        actor: Actor,
-        actor_name: &str,
-        call: &Name,
-    ) -> Option<&'static CallSpec> {
+    fn call_spec(&mut self, actor: Actor, actor_name: &str, call: &Name) -> Option<&'static CallSpec> {
         let kind = actor.kind();
         if let Some(spec) = calls::lookup(kind, &call.node) {
             return Some(spec);
@@ -649,25 +524,15 @@ impl Checker {
                     article(kind.describe())
                 ),
             ),
-            None => ScriptError::new(
-                call.span,
-                format!("unknown {} call `{}`", kind.describe(), call.node),
-            )
-            .with_opt_help(did_you_mean(&call.node, calls::names_for(kind))),
+            None => ScriptError::new(call.span, format!("unknown {} call `{}`", kind.describe(), call.node))
+                .with_opt_help(did_you_mean(&call.node, calls::names_for(kind))),
         };
         self.error(err);
         None
     }
 
     fn action(&mut self, a: ActionStmt, line: u32) -> Option<Action> {
-        let ActionStmt {
-            actor: actor_name,
-            bind,
-            call,
-            mut args,
-            close_paren,
-            expect,
-        } = a;
+        let ActionStmt { actor: actor_name, bind, call, mut args, close_paren, expect } = a;
         let actor = self.actor(&actor_name);
         let spec = actor.and_then(|act| self.call_spec(act, &actor_name.node, &call));
         let Some(spec) = spec else {
@@ -676,20 +541,14 @@ impl Checker {
                 self.resolve(arg);
             }
             if let Some(b) = &bind {
-                self.names.entry(b.node.clone()).or_insert(Entry {
-                    kind: EntryKind::Poisoned,
-                    line,
-                });
+                self.names.entry(b.node.clone()).or_insert(Entry { kind: EntryKind::Poisoned, line });
             }
             return None;
         };
         let actor = actor?;
         let params = self.arity(spec, &call, &mut args, close_paren);
         for (i, arg) in args.iter_mut().enumerate() {
-            let param = params.get(i).copied().unwrap_or(Param {
-                name: "argument",
-                kind: ArgKind::Any,
-            });
+            let param = params.get(i).copied().unwrap_or(Param { name: "argument", kind: ArgKind::Any });
             self.arg(spec, param, arg);
         }
         let mut expect = expect;
@@ -703,23 +562,11 @@ impl Checker {
         {
             self.exited.insert(p, line);
         }
-        Some(Action {
-            actor,
-            bind,
-            call: spec,
-            args,
-            expect,
-        })
+        Some(Action { actor, bind, call: spec, args, expect })
     }
 
     /// Checks the number of arguments; returns the parameters to check them against.
-    fn arity(
-        &mut self,
-        spec: &'static CallSpec,
-        call: &Name,
-        args: &mut [Expr],
-        close: Span,
-    ) -> Vec<Param> {
+    fn arity(&mut self, spec: &'static CallSpec, call: &Name, args: &mut [Expr], close: Span) -> Vec<Param> {
         let n = args.len();
         let signature = || {
             let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
@@ -728,28 +575,14 @@ impl Checker {
         };
         if n < spec.required {
             self.error(
-                ScriptError::new(
-                    close,
-                    format!(
-                        "`{}` takes {} arguments, found {n}",
-                        call.node,
-                        spec.arity_text()
-                    ),
-                )
-                .with_help(signature()),
+                ScriptError::new(close, format!("`{}` takes {} arguments, found {n}", call.node, spec.arity_text()))
+                    .with_help(signature()),
             );
         } else if n > spec.params.len() && !spec.variadic {
             let extra = args[spec.params.len()].span;
             self.error(
-                ScriptError::new(
-                    extra,
-                    format!(
-                        "`{}` takes {} arguments, found {n}",
-                        call.node,
-                        spec.arity_text()
-                    ),
-                )
-                .with_help(signature()),
+                ScriptError::new(extra, format!("`{}` takes {} arguments, found {n}", call.node, spec.arity_text()))
+                    .with_help(signature()),
             );
         }
         let mut params = spec.params.to_vec();
@@ -792,19 +625,11 @@ impl Checker {
                 arg.kind = ExprKind::Const { name: w, value };
                 return;
             }
-            if !matches!(
-                self.names.get(n).map(|e| e.kind),
-                Some(EntryKind::Var(_) | EntryKind::Poisoned)
-            ) {
+            if !matches!(self.names.get(n).map(|e| e.kind), Some(EntryKind::Var(_) | EntryKind::Poisoned)) {
                 let list: Vec<String> = words.iter().map(|(w, _)| format!("`{w}`")).collect();
                 let err = ScriptError::new(
                     arg.span,
-                    format!(
-                        "argument `{}` of `{}` must be {}, found `{n}`",
-                        param.name,
-                        spec.name,
-                        list.join(" or ")
-                    ),
+                    format!("argument `{}` of `{}` must be {}, found `{n}`", param.name, spec.name, list.join(" or ")),
                 );
                 self.error(err);
                 return;
@@ -815,19 +640,10 @@ impl Checker {
         };
         let want = param.kind.ty();
         if !ty.fits(want) || (param.kind == ArgKind::Domain && ty != Ty::Domain) {
-            let need = if param.kind == ArgKind::Domain {
-                "a domain name"
-            } else {
-                want.describe()
-            };
+            let need = if param.kind == ArgKind::Domain { "a domain name" } else { want.describe() };
             self.error(ScriptError::new(
                 arg.span,
-                format!(
-                    "argument `{}` of `{}` must be {need}, found {}",
-                    param.name,
-                    spec.name,
-                    ty.describe()
-                ),
+                format!("argument `{}` of `{}` must be {need}, found {}", param.name, spec.name, ty.describe()),
             ));
         }
     }
@@ -839,10 +655,7 @@ impl Checker {
                 if ret == Ty::Bytes {
                     self.error(ScriptError::new(
                         exp.span,
-                        format!(
-                            "`ok` matches a non-negative number, but `{}` returns bytes",
-                            spec.name
-                        ),
+                        format!("`ok` matches a non-negative number, but `{}` returns bytes", spec.name),
                     ));
                 }
             }
@@ -851,15 +664,9 @@ impl Checker {
                     self.error(
                         ScriptError::new(
                             exp.span,
-                            format!(
-                                "`{}` makes no user access, so it cannot raise {}",
-                                spec.name,
-                                signal.name()
-                            ),
+                            format!("`{}` makes no user access, so it cannot raise {}", spec.name, signal.name()),
                         )
-                        .with_help(
-                            "signals come from store, load and touch; syscalls return -EFAULT",
-                        ),
+                        .with_help("signals come from store, load and touch; syscalls return -EFAULT"),
                     );
                 }
                 if let Some(addr) = addr {
@@ -872,26 +679,14 @@ impl Checker {
                 {
                     self.error(ScriptError::new(
                         e.span,
-                        format!(
-                            "`{}` returns {}, but the expectation is {}",
-                            spec.name,
-                            ret.describe(),
-                            t.describe()
-                        ),
+                        format!("`{}` returns {}, but the expectation is {}", spec.name, ret.describe(), t.describe()),
                     ));
                 }
             }
         }
     }
 
-    fn binding(
-        &mut self,
-        spec: &CallSpec,
-        argc: usize,
-        actor: Actor,
-        name: Name,
-        line: u32,
-    ) -> Option<Binding> {
+    fn binding(&mut self, spec: &CallSpec, argc: usize, actor: Actor, name: Name, line: u32) -> Option<Binding> {
         if spec.call == Call::Fork
             && let Actor::Process(parent) = actor
         {
@@ -923,12 +718,7 @@ impl Checker {
         {
             let err = ScriptError::new(
                 name.span,
-                format!(
-                    "`{}` is already declared ({}, line {})",
-                    name.node,
-                    prev.kind.describe(),
-                    prev.line
-                ),
+                format!("`{}` is already declared ({}, line {})", name.node, prev.kind.describe(), prev.line),
             );
             self.error(err);
             return None;
@@ -960,21 +750,17 @@ pub fn kernel_config(variant: &Name, unmap: Option<&Name>) -> Result<KernelConfi
     let Some(v) = KernelVariant::from_name(&variant.node) else {
         let names = KernelVariant::ALL.map(KernelVariant::name);
         let help = did_you_mean(&variant.node, names).unwrap_or_else(variant_help);
-        return Err(ScriptError::new(
-            variant.span,
-            format!("unknown kernel variant `{}`", variant.node),
-        )
-        .with_help(help));
+        return Err(
+            ScriptError::new(variant.span, format!("unknown kernel variant `{}`", variant.node)).with_help(help)
+        );
     };
     let unmap = match unmap {
         None => None,
         Some(u) => match UnmapPolicy::from_name(&u.node) {
             Some(p) => Some(p),
             None => {
-                return Err(
-                    ScriptError::new(u.span, format!("unknown unmap policy `{}`", u.node))
-                        .with_help("unmap= takes deferred or immediate"),
-                );
+                return Err(ScriptError::new(u.span, format!("unknown unmap policy `{}`", u.node))
+                    .with_help("unmap= takes deferred or immediate"));
             }
         },
     };

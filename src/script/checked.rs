@@ -187,20 +187,10 @@ pub struct Action {
 pub enum ShowStep {
     Maps(ProcessId),
     Smaps(ProcessId),
-    Pagemap {
-        process: ProcessId,
-        addr: Expr,
-        len: Expr,
-    },
-    Pagetable {
-        process: ProcessId,
-        addr: Expr,
-    },
+    Pagemap { process: ProcessId, addr: Expr, len: Expr },
+    Pagetable { process: ProcessId, addr: Expr },
     Grants(DomainId),
-    Page {
-        domain: DomainId,
-        pfn: Expr,
-    },
+    Page { domain: DomainId, pfn: Expr },
 }
 
 impl ShowStep {
@@ -259,9 +249,7 @@ pub struct CheckedScript {
 impl CheckedScript {
     /// The text of 1-based `line` (without its newline), for echoing a step.
     pub fn line_text(&self, line: u32) -> &str {
-        self.src
-            .get(self.lines.line_range(&self.src, line))
-            .unwrap_or("")
+        self.src.get(self.lines.line_range(&self.src, line)).unwrap_or("")
     }
 
     /// The 1-based line and character column of a span's start.
@@ -280,16 +268,10 @@ impl CheckedScript {
     }
 
     pub fn domain_by_name(&self, name: &str) -> Option<DomainId> {
-        self.domains
-            .iter()
-            .position(|d| d.name == name)
-            .map(DomainId)
+        self.domains.iter().position(|d| d.name == name).map(DomainId)
     }
 
     pub fn process_by_name(&self, name: &str) -> Option<ProcessId> {
-        self.processes
-            .iter()
-            .position(|d| d.name == name)
-            .map(ProcessId)
+        self.processes.iter().position(|d| d.name == name).map(ProcessId)
     }
 }

@@ -73,8 +73,7 @@ pub mod sizes {
 
 pub const IOCTL_GNTDEV_MAP_GRANT_REF: u64 = ioc(IOC_NONE, b'G', 0, sizes::GNTDEV_MAP_GRANT_REF);
 pub const IOCTL_GNTDEV_UNMAP_GRANT_REF: u64 = ioc(IOC_NONE, b'G', 1, sizes::GNTDEV_UNMAP_GRANT_REF);
-pub const IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR: u64 =
-    ioc(IOC_NONE, b'G', 2, sizes::GNTDEV_GET_OFFSET_FOR_VADDR);
+pub const IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR: u64 = ioc(IOC_NONE, b'G', 2, sizes::GNTDEV_GET_OFFSET_FOR_VADDR);
 pub const IOCTL_GNTDEV_SET_MAX_GRANTS: u64 = ioc(IOC_NONE, b'G', 3, sizes::GNTDEV_SET_MAX_GRANTS);
 pub const IOCTL_GNTDEV_SET_UNMAP_NOTIFY: u64 = ioc(IOC_NONE, b'G', 7, sizes::GNTDEV_UNMAP_NOTIFY);
 pub const IOCTL_GNTDEV_GRANT_COPY: u64 = ioc(IOC_NONE, b'G', 8, sizes::GNTDEV_GRANT_COPY);
@@ -138,11 +137,7 @@ static MAP: Family = Family {
 static MREMAP: Family = Family {
     prefix: "MREMAP_",
     kind: FamilyKind::Flags,
-    names: &[
-        ("MREMAP_MAYMOVE", 1),
-        ("MREMAP_FIXED", 2),
-        ("MREMAP_DONTUNMAP", 4),
-    ],
+    names: &[("MREMAP_MAYMOVE", 1), ("MREMAP_FIXED", 2), ("MREMAP_DONTUNMAP", 4)],
     aliases: &[],
 };
 
@@ -181,12 +176,8 @@ static MADV: Family = Family {
     aliases: &[],
 };
 
-static MLOCK: Family = Family {
-    prefix: "MLOCK_",
-    kind: FamilyKind::Flags,
-    names: &[("MLOCK_ONFAULT", 1)],
-    aliases: &[],
-};
+static MLOCK: Family =
+    Family { prefix: "MLOCK_", kind: FamilyKind::Flags, names: &[("MLOCK_ONFAULT", 1)], aliases: &[] };
 
 static MCL: Family = Family {
     prefix: "MCL_",
@@ -269,12 +260,8 @@ static RLIMIT: Family = Family {
     aliases: &[("RLIMIT_NLIMITS", 16), ("RLIM_NLIMITS", 16)],
 };
 
-static RLIM: Family = Family {
-    prefix: "RLIM_",
-    kind: FamilyKind::Enum,
-    names: &[("RLIM_INFINITY", RLIM_INFINITY)],
-    aliases: &[],
-};
+static RLIM: Family =
+    Family { prefix: "RLIM_", kind: FamilyKind::Enum, names: &[("RLIM_INFINITY", RLIM_INFINITY)], aliases: &[] };
 
 /// GUP flags: the public ones (include/linux/mm_types.h, `enum { FOLL_WRITE
 /// = 1 << 0, ... FOLL_HONOR_NUMA_FAULT = 1 << 12 }`) and the internal ones
@@ -313,15 +300,9 @@ static IOCTL: Family = Family {
     names: &[
         ("IOCTL_GNTDEV_MAP_GRANT_REF", IOCTL_GNTDEV_MAP_GRANT_REF),
         ("IOCTL_GNTDEV_UNMAP_GRANT_REF", IOCTL_GNTDEV_UNMAP_GRANT_REF),
-        (
-            "IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR",
-            IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR,
-        ),
+        ("IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR", IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR),
         ("IOCTL_GNTDEV_SET_MAX_GRANTS", IOCTL_GNTDEV_SET_MAX_GRANTS),
-        (
-            "IOCTL_GNTDEV_SET_UNMAP_NOTIFY",
-            IOCTL_GNTDEV_SET_UNMAP_NOTIFY,
-        ),
+        ("IOCTL_GNTDEV_SET_UNMAP_NOTIFY", IOCTL_GNTDEV_SET_UNMAP_NOTIFY),
         ("IOCTL_GNTDEV_GRANT_COPY", IOCTL_GNTDEV_GRANT_COPY),
         ("IOCTL_PRIVCMD_HYPERCALL", IOCTL_PRIVCMD_HYPERCALL),
         ("IOCTL_PRIVCMD_MMAP", IOCTL_PRIVCMD_MMAP),
@@ -334,10 +315,7 @@ static IOCTL: Family = Family {
 static UNMAP_NOTIFY: Family = Family {
     prefix: "UNMAP_NOTIFY_",
     kind: FamilyKind::Flags,
-    names: &[
-        ("UNMAP_NOTIFY_CLEAR_BYTE", 0x1),
-        ("UNMAP_NOTIFY_SEND_EVENT", 0x2),
-    ],
+    names: &[("UNMAP_NOTIFY_CLEAR_BYTE", 0x1), ("UNMAP_NOTIFY_SEND_EVENT", 0x2)],
     aliases: &[],
 };
 
@@ -350,12 +328,8 @@ static IOCB: Family = Family {
     aliases: &[("READ", 0), ("WRITE", 1)],
 };
 
-static PAGE: Family = Family {
-    prefix: "PAGE_",
-    kind: FamilyKind::Enum,
-    names: &[("PAGE_SIZE", 4096), ("PAGE_SHIFT", 12)],
-    aliases: &[],
-};
+static PAGE: Family =
+    Family { prefix: "PAGE_", kind: FamilyKind::Enum, names: &[("PAGE_SIZE", 4096), ("PAGE_SHIFT", 12)], aliases: &[] };
 
 /// Every family, errno last.
 pub fn families() -> [&'static Family; 17] {
@@ -420,10 +394,7 @@ pub fn family(prefix: &str) -> Option<&'static Family> {
 /// (`const_name_for("MADV_", 4) == Some("MADV_DONTNEED")`).
 pub fn const_name_for(prefix: &str, value: u64) -> Option<&'static str> {
     let fam = family(prefix)?;
-    fam.names
-        .iter()
-        .find(|&&(_, v)| v == value)
-        .map(|&(n, _)| n)
+    fam.names.iter().find(|&&(_, v)| v == value).map(|&(n, _)| n)
 }
 
 /// `value` written with the flag names of the family with `prefix`, the
@@ -443,12 +414,7 @@ pub fn format_flags(prefix: &str, value: u64) -> String {
     // Larger values first, so that multi-bit names (MAP_SHARED_VALIDATE,
     // O_SYNC) win over their parts.
     // Printed in table order.
-    let mut by_value: Vec<(usize, &(&str, u64))> = fam
-        .names
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, v))| *v != 0)
-        .collect();
+    let mut by_value: Vec<(usize, &(&str, u64))> = fam.names.iter().enumerate().filter(|(_, (_, v))| *v != 0).collect();
     by_value.sort_by_key(|&(_, &(_, v))| std::cmp::Reverse(v));
     let mut chosen = Vec::new();
     let mut rest = value;
@@ -479,11 +445,7 @@ pub fn format_return(value: u64) -> String {
     {
         return format!("-{name}");
     }
-    if signed < 0 {
-        signed.to_string()
-    } else {
-        value.to_string()
-    }
+    if signed < 0 { signed.to_string() } else { value.to_string() }
 }
 
 #[cfg(test)]
@@ -684,30 +646,13 @@ mod tests {
     fn ioctl_numbers_follow_the_uapi_layout() {
         use std::mem::size_of;
         let g = |nr, size: usize| ioc(IOC_NONE, b'G', nr, size as u64);
-        assert_eq!(
-            lookup("IOCTL_GNTDEV_MAP_GRANT_REF"),
-            Some(g(0, size_of::<uapi::GntdevMapGrantRef>()))
-        );
-        assert_eq!(
-            lookup("IOCTL_GNTDEV_UNMAP_GRANT_REF"),
-            Some(g(1, size_of::<uapi::GntdevUnmapGrantRef>()))
-        );
-        assert_eq!(
-            lookup("IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR"),
-            Some(g(2, size_of::<uapi::GntdevGetOffsetForVaddr>()))
-        );
-        assert_eq!(
-            lookup("IOCTL_GNTDEV_SET_UNMAP_NOTIFY"),
-            Some(g(7, size_of::<uapi::GntdevUnmapNotify>()))
-        );
+        assert_eq!(lookup("IOCTL_GNTDEV_MAP_GRANT_REF"), Some(g(0, size_of::<uapi::GntdevMapGrantRef>())));
+        assert_eq!(lookup("IOCTL_GNTDEV_UNMAP_GRANT_REF"), Some(g(1, size_of::<uapi::GntdevUnmapGrantRef>())));
+        assert_eq!(lookup("IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR"), Some(g(2, size_of::<uapi::GntdevGetOffsetForVaddr>())));
+        assert_eq!(lookup("IOCTL_GNTDEV_SET_UNMAP_NOTIFY"), Some(g(7, size_of::<uapi::GntdevUnmapNotify>())));
         assert_eq!(
             lookup("IOCTL_PRIVCMD_MMAPBATCH_V2"),
-            Some(ioc(
-                IOC_NONE,
-                b'P',
-                4,
-                size_of::<uapi::PrivcmdMmapbatchV2>() as u64
-            ))
+            Some(ioc(IOC_NONE, b'P', 4, size_of::<uapi::PrivcmdMmapbatchV2>() as u64))
         );
         // The well-known numbers, as strace prints them.
         assert_eq!(IOCTL_GNTDEV_MAP_GRANT_REF, 0x184700);
@@ -731,11 +676,7 @@ mod tests {
                 assert!(seen.insert(name), "{name} defined twice");
             }
             for &(name, _) in fam.names {
-                assert!(
-                    name.starts_with(fam.prefix),
-                    "{name} lacks prefix {}",
-                    fam.prefix
-                );
+                assert!(name.starts_with(fam.prefix), "{name} lacks prefix {}", fam.prefix);
             }
         }
         assert_eq!(lookup("NULL"), Some(0));
@@ -748,10 +689,7 @@ mod tests {
         assert_eq!(const_name_for("MAP_", 0x20), Some("MAP_ANONYMOUS"));
         assert_eq!(format_flags("PROT_", 3), "PROT_READ|PROT_WRITE");
         assert_eq!(format_flags("PROT_", 0), "PROT_NONE");
-        assert_eq!(
-            format_flags("MAP_", 0x400003),
-            "MAP_SHARED_VALIDATE|0x400000"
-        );
+        assert_eq!(format_flags("MAP_", 0x400003), "MAP_SHARED_VALIDATE|0x400000");
         assert_eq!(format_flags("O_", 0o4010002), "O_RDWR|O_SYNC");
         assert_eq!(format_flags("MADV_", 1212), "1212");
         assert_eq!(format_return(22u64.wrapping_neg()), "-EINVAL");

@@ -35,11 +35,7 @@ pub struct ScriptError {
 
 impl ScriptError {
     pub fn new(span: Span, message: impl Into<String>) -> Self {
-        ScriptError {
-            span,
-            message: message.into(),
-            help: None,
-        }
+        ScriptError { span, message: message.into(), help: None }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -58,16 +54,12 @@ impl ScriptError {
 
 impl miette::Diagnostic for ScriptError {
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = miette::SourceSpan::new(self.span.start.into(), self.span.len());
-        Some(Box::new(std::iter::once(
-            miette::LabeledSpan::new_with_span(None, span),
-        )))
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(None, span))))
     }
 }
 
@@ -82,16 +74,8 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(src: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(
-            src.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex {
-            starts,
-            len: src.len(),
-        }
+        starts.extend(src.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { starts, len: src.len() }
     }
 
     /// Number of lines (a final line without a newline counts; an empty
@@ -172,12 +156,7 @@ struct Style {
     help: (&'static str, &'static str),
 }
 
-const PLAIN: Style = Style {
-    error: ("", ""),
-    caret: ("", ""),
-    gutter: ("", ""),
-    help: ("", ""),
-};
+const PLAIN: Style = Style { error: ("", ""), caret: ("", ""), gutter: ("", ""), help: ("", "") };
 const ANSI: Style = Style {
     error: ("\x1b[1;31m", "\x1b[0m"),
     caret: ("\x1b[1;31m", "\x1b[0m"),
@@ -185,22 +164,11 @@ const ANSI: Style = Style {
     help: ("\x1b[1;36m", "\x1b[0m"),
 };
 
-fn render_one(
-    out: &mut String,
-    file: &str,
-    src: &str,
-    index: &LineIndex,
-    err: &ScriptError,
-    color: bool,
-) {
+fn render_one(out: &mut String, file: &str, src: &str, index: &LineIndex, err: &ScriptError, color: bool) {
     let st = if color { &ANSI } else { &PLAIN };
     let (line, col) = index.line_col(src, err.span.start);
     let message = escape_controls(&err.message);
-    let _ = writeln!(
-        out,
-        "{file}:{line}:{col}: {}error{}: {message}",
-        st.error.0, st.error.1
-    );
+    let _ = writeln!(out, "{file}:{line}:{col}: {}error{}: {message}", st.error.0, st.error.1);
 
     let range = index.line_range(src, line);
     let text = src.get(range.clone()).unwrap_or("");
@@ -214,21 +182,10 @@ fn render_one(
     let pad = " ".repeat(num.len());
     let (g0, g1) = st.gutter;
     let _ = writeln!(out, "{g0}{num} |{g1} {shown}");
-    let _ = writeln!(
-        out,
-        "{g0}{pad} |{g1} {}{}{}{}",
-        " ".repeat(caret_at),
-        st.caret.0,
-        "^".repeat(width),
-        st.caret.1
-    );
+    let _ = writeln!(out, "{g0}{pad} |{g1} {}{}{}{}", " ".repeat(caret_at), st.caret.0, "^".repeat(width), st.caret.1);
     if let Some(help) = &err.help {
         let help = escape_controls(help);
-        let _ = writeln!(
-            out,
-            "{g0}{pad} ={g1} {}help{}: {help}",
-            st.help.0, st.help.1
-        );
+        let _ = writeln!(out, "{g0}{pad} ={g1} {}help{}: {help}", st.help.0, st.help.1);
     }
 }
 
@@ -238,15 +195,7 @@ fn escape_controls(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_owned();
     }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
 /// The line as displayed (tabs as four spaces, other control characters as
@@ -291,10 +240,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// "did you mean `X`?" for [`suggest`].
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
@@ -312,9 +258,7 @@ fn edit_distance(a: &str, b: &str, limit: usize) -> usize {
     for i in 0..a.len() {
         cur[0] = i + 1;
         for j in 0..b.len() {
-            let mut d = (prev[j] + usize::from(a[i] != b[j]))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            let mut d = (prev[j] + usize::from(a[i] != b[j])).min(prev[j + 1] + 1).min(cur[j] + 1);
             if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
                 d = d.min(before[j - 1] + 1);
             }
@@ -357,8 +301,7 @@ mod tests {
     fn renders_exactly() {
         let src = "domain host native\n\tp: x(FOO)\n";
         let at = src.find("FOO").unwrap();
-        let err = ScriptError::new(Span::new(at, at + 3), "unknown constant `FOO`")
-            .with_help("did you mean `FOB`?");
+        let err = ScriptError::new(Span::new(at, at + 3), "unknown constant `FOO`").with_help("did you mean `FOB`?");
         let expected = concat!(
             "t.mms:2:7: error: unknown constant `FOO`\n",
             "2 |     p: x(FOO)\n",
@@ -378,8 +321,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        let err =
-            ScriptError::new(Span::new(0, 1), "unknown escape `\\\x1b`").with_help("bell\x07");
+        let err = ScriptError::new(Span::new(0, 1), "unknown escape `\\\x1b`").with_help("bell\x07");
         let out = render("t", "\x1b[31m", &[err], false);
         assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
         assert!(out.contains("unknown escape `\\\\u{1b}`"), "{out:?}");
@@ -394,9 +336,7 @@ mod tests {
 
     #[test]
     fn caps_the_number_of_rendered_errors() {
-        let errs: Vec<_> = (0..25)
-            .map(|i| ScriptError::new(Span::point(i), "e"))
-            .collect();
+        let errs: Vec<_> = (0..25).map(|i| ScriptError::new(Span::point(i), "e")).collect();
         let out = render("t", &"x".repeat(30), &errs, false);
         assert_eq!(out.matches(": error: e").count(), MAX_RENDERED_ERRORS);
         assert!(out.ends_with("t: 5 more errors not shown\n"), "{out}");
@@ -404,10 +344,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            suggest("PROT_RAED", ["PROT_READ", "PROT_WRITE"]),
-            Some("PROT_READ")
-        );
+        assert_eq!(suggest("PROT_RAED", ["PROT_READ", "PROT_WRITE"]), Some("PROT_READ"));
         assert_eq!(suggest("zzzz", ["PROT_READ"]), None);
         assert_eq!(edit_distance("kitten", "sitting", 5), 3);
         assert_eq!(edit_distance("pagse", "pages", 5), 1);

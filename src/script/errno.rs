@@ -154,10 +154,7 @@ pub fn value(name: &str) -> Option<i32> {
     if let Some(&(_, v)) = ALIASES.iter().find(|(n, _)| *n == name) {
         return i32::try_from(v).ok();
     }
-    NAMES
-        .iter()
-        .position(|n| !n.is_empty() && *n == name)
-        .and_then(|i| i32::try_from(i + 1).ok())
+    NAMES.iter().position(|n| !n.is_empty() && *n == name).and_then(|i| i32::try_from(i + 1).ok())
 }
 
 const ALIASES: &[(&str, u64)] = &[("EWOULDBLOCK", 11), ("EDEADLOCK", 35), ("ENOTSUP", 95)];
@@ -167,19 +164,9 @@ pub fn family() -> &'static Family {
     static PAIRS: std::sync::OnceLock<Vec<(&'static str, u64)>> = std::sync::OnceLock::new();
     static FAMILY: std::sync::OnceLock<Family> = std::sync::OnceLock::new();
     FAMILY.get_or_init(|| {
-        let pairs = PAIRS.get_or_init(|| {
-            (1u64..)
-                .zip(NAMES.iter())
-                .filter(|(_, n)| !n.is_empty())
-                .map(|(v, &n)| (n, v))
-                .collect()
-        });
-        Family {
-            prefix: "E",
-            kind: FamilyKind::Enum,
-            names: pairs,
-            aliases: ALIASES,
-        }
+        let pairs = PAIRS
+            .get_or_init(|| (1u64..).zip(NAMES.iter()).filter(|(_, n)| !n.is_empty()).map(|(v, &n)| (n, v)).collect());
+        Family { prefix: "E", kind: FamilyKind::Enum, names: pairs, aliases: ALIASES }
     })
 }
 

@@ -41,10 +41,7 @@ fn binop(tok: &Tok) -> Option<(u8, BinOp)> {
 }
 
 fn too_deep(span: Span) -> ScriptError {
-    ScriptError::new(
-        span,
-        format!("expression nested too deeply (the limit is {MAX_DEPTH} levels)"),
-    )
+    ScriptError::new(span, format!("expression nested too deeply (the limit is {MAX_DEPTH} levels)"))
 }
 
 /// An entry of the operator stack.
@@ -56,11 +53,7 @@ enum Frame {
     /// An open parenthesis.
     Paren(Span),
     /// An open bracket and the items parsed so far.
-    List {
-        open: Span,
-        items: Vec<Expr>,
-        depth: u32,
-    },
+    List { open: Span, items: Vec<Expr>, depth: u32 },
 }
 
 /// An operand with the depth of its tree.
@@ -89,9 +82,7 @@ impl Shunt {
 
     fn pop_operand(&mut self) -> PResult<Operand> {
         // The loop in `Cursor::expr` pushes an operand before every reduction.
-        self.out
-            .pop()
-            .ok_or_else(|| ScriptError::new(Span::default(), "internal error: missing operand"))
+        self.out.pop().ok_or_else(|| ScriptError::new(Span::default(), "internal error: missing operand"))
     }
 
     /// Applies the unary minuses directly on top of the stack.
@@ -104,10 +95,7 @@ impl Shunt {
             if depth + 1 > MAX_DEPTH {
                 return Err(too_deep(minus));
             }
-            let e = Expr {
-                span: minus.to(inner.span),
-                kind: ExprKind::Neg(Box::new(inner)),
-            };
+            let e = Expr { span: minus.to(inner.span), kind: ExprKind::Neg(Box::new(inner)) };
             self.out.push((e, depth + 1));
         }
         Ok(())
@@ -128,11 +116,7 @@ impl Shunt {
             }
             let e = Expr {
                 span: lhs.span.to(rhs.span),
-                kind: ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                },
+                kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
             };
             self.out.push((e, depth));
         }
@@ -141,10 +125,7 @@ impl Shunt {
 
     /// The innermost open parenthesis or bracket, if any.
     fn open_group(&self) -> Option<&Frame> {
-        self.ops
-            .iter()
-            .rev()
-            .find(|f| matches!(f, Frame::Paren(_) | Frame::List { .. }))
+        self.ops.iter().rev().find(|f| matches!(f, Frame::Paren(_) | Frame::List { .. }))
     }
 }
 
@@ -152,11 +133,7 @@ impl Cursor<'_> {
     /// Parses one expression; stops before the first token that cannot
     /// continue it (`,`, `)`, a name after a complete operand ...).
     pub(super) fn expr(&mut self) -> PResult<Expr> {
-        let mut st = Shunt {
-            ops: Vec::new(),
-            out: Vec::new(),
-            nest: 0,
-        };
+        let mut st = Shunt { ops: Vec::new(), out: Vec::new(), nest: 0 };
         loop {
             self.operand(&mut st)?;
             if self.after_operand(&mut st)? {
@@ -186,23 +163,10 @@ impl Cursor<'_> {
                 Tok::LBracket => {
                     self.bump();
                     if let Some(close) = self.eat(&Tok::RBracket) {
-                        st.out.push((
-                            Expr {
-                                span: t.span.to(close),
-                                kind: ExprKind::List(Vec::new()),
-                            },
-                            1,
-                        ));
+                        st.out.push((Expr { span: t.span.to(close), kind: ExprKind::List(Vec::new()) }, 1));
                         return Ok(());
                     }
-                    st.push_nested(
-                        Frame::List {
-                            open: t.span,
-                            items: Vec::new(),
-                            depth: 0,
-                        },
-                        t.span,
-                    )?;
+                    st.push_nested(Frame::List { open: t.span, items: Vec::new(), depth: 0 }, t.span)?;
                     continue;
                 }
                 Tok::Int(v) => ExprKind::Int(*v),
@@ -242,13 +206,7 @@ impl Cursor<'_> {
                     if let Some(Frame::Paren(open)) = st.ops.pop() {
                         st.nest -= 1;
                         self.bump();
-                        st.out.push((
-                            Expr {
-                                span: open.to(close),
-                                kind: inner.kind,
-                            },
-                            depth,
-                        ));
+                        st.out.push((Expr { span: open.to(close), kind: inner.kind }, depth));
                     }
                 }
                 (Some((Tok::Comma | Tok::RBracket, _)), Some(Frame::List { .. })) => {
@@ -256,10 +214,7 @@ impl Cursor<'_> {
                     let (item, d) = st.pop_operand()?;
                     let is_comma = self.bump().is_some_and(|t| t.tok == Tok::Comma);
                     let Some(Frame::List { open, items, depth }) = st.ops.last_mut() else {
-                        return Err(ScriptError::new(
-                            item.span,
-                            "internal error: list frame expected",
-                        ));
+                        return Err(ScriptError::new(item.span, "internal error: list frame expected"));
                     };
                     items.push(item);
                     *depth = (*depth).max(d);
@@ -268,23 +223,14 @@ impl Cursor<'_> {
                     }
                     let (open, depth) = (*open, *depth + 1);
                     let Some(Frame::List { items, .. }) = st.ops.pop() else {
-                        return Err(ScriptError::new(
-                            open,
-                            "internal error: list frame expected",
-                        ));
+                        return Err(ScriptError::new(open, "internal error: list frame expected"));
                     };
                     st.nest -= 1;
                     if depth > MAX_DEPTH {
                         return Err(too_deep(open));
                     }
                     let close = self.toks.get(self.pos - 1).map_or(open, |t| t.span);
-                    st.out.push((
-                        Expr {
-                            span: open.to(close),
-                            kind: ExprKind::List(items),
-                        },
-                        depth,
-                    ));
+                    st.out.push((Expr { span: open.to(close), kind: ExprKind::List(items) }, depth));
                 }
                 (_, Some(Frame::Paren(_))) => return Err(self.expected("`)`")),
                 (_, Some(_)) => return Err(self.expected("`,` or `]`")),
@@ -302,11 +248,7 @@ mod tests {
 
     fn parse_expr(src: &str) -> PResult<Expr> {
         let toks = lex_line(src, 0, src.len())?;
-        let mut c = Cursor {
-            src,
-            toks: &toks,
-            pos: 0,
-        };
+        let mut c = Cursor { src, toks: &toks, pos: 0 };
         let e = c.expr()?;
         assert!(c.peek().is_none(), "trailing tokens in {src:?}");
         Ok(e)
@@ -327,10 +269,7 @@ mod tests {
             ExprKind::Neg(i) => format!("(-{})", shape(i)),
             ExprKind::Binary { op, lhs, rhs } => format!("({} {op} {})", shape(lhs), shape(rhs)),
             ExprKind::List(items) => {
-                format!(
-                    "[{}]",
-                    items.iter().map(shape).collect::<Vec<_>>().join(", ")
-                )
+                format!("[{}]", items.iter().map(shape).collect::<Vec<_>>().join(", "))
             }
         }
     }
@@ -360,10 +299,7 @@ mod tests {
         assert_eq!(value("2 * 4K + 1"), Value::Int(8193));
         assert_eq!(value("x\"5a\" * 4"), Value::Bytes(vec![0x5a; 4]));
         assert_eq!(value("\"ab\" ++ x\"00\""), Value::Bytes(b"ab\0".to_vec()));
-        assert_eq!(
-            value("[1, 2] ++ [3]"),
-            Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)])
-        );
+        assert_eq!(value("[1, 2] ++ [3]"), Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]));
         assert_eq!(value("(1)"), Value::Int(1));
     }
 
@@ -384,43 +320,19 @@ mod tests {
         assert!(err.message.contains("too deeply"));
         assert_eq!(err.span, Span::new(256, 257));
         let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(
-            parse_expr(&deep)
-                .unwrap_err()
-                .message
-                .contains("too deeply")
-        );
-        assert!(
-            parse_expr(&"-".repeat(10_000))
-                .unwrap_err()
-                .message
-                .contains("too deeply")
-        );
+        assert!(parse_expr(&deep).unwrap_err().message.contains("too deeply"));
+        assert!(parse_expr(&"-".repeat(10_000)).unwrap_err().message.contains("too deeply"));
         let chain = vec!["1"; 10_000].join(" + ");
-        assert!(
-            parse_expr(&chain)
-                .unwrap_err()
-                .message
-                .contains("too deeply")
-        );
+        assert!(parse_expr(&chain).unwrap_err().message.contains("too deeply"));
         let fine = vec!["1"; 200].join(" + ");
         assert_eq!(value(&fine), Value::Int(200));
     }
 
     #[test]
     fn errors() {
-        assert_eq!(
-            parse_expr("(1").unwrap_err().message,
-            "expected `)` at the end of the line"
-        );
-        assert_eq!(
-            parse_expr("[1 2]").unwrap_err().message,
-            "expected `,` or `]`, found `2`"
-        );
-        assert_eq!(
-            parse_expr("1 +").unwrap_err().message,
-            "expected an expression at the end of the line"
-        );
+        assert_eq!(parse_expr("(1").unwrap_err().message, "expected `)` at the end of the line");
+        assert_eq!(parse_expr("[1 2]").unwrap_err().message, "expected `,` or `]`, found `2`");
+        assert_eq!(parse_expr("1 +").unwrap_err().message, "expected an expression at the end of the line");
         assert_eq!(parse_expr("*").unwrap_err().span, Span::new(0, 1));
     }
 }

@@ -75,20 +75,9 @@ pub fn lex_line(src: &str, start: usize, end: usize) -> Result<Vec<Token>, Scrip
 }
 
 /// Like [`lex_line`], into a buffer the caller reuses (cleared first).
-pub fn lex_line_into(
-    src: &str,
-    start: usize,
-    end: usize,
-    toks: &mut Vec<Token>,
-) -> Result<(), ScriptError> {
+pub fn lex_line_into(src: &str, start: usize, end: usize, toks: &mut Vec<Token>) -> Result<(), ScriptError> {
     toks.clear();
-    Lexer {
-        src,
-        pos: start,
-        end,
-        toks,
-    }
-    .run()
+    Lexer { src, pos: start, end, toks }.run()
 }
 
 /// The offset where the line's comment starts (or `end`), honouring strings.
@@ -131,18 +120,11 @@ impl Lexer<'_> {
 
     fn peek_at(&self, n: usize) -> Option<u8> {
         let i = self.pos + n;
-        if i < self.end {
-            self.src.as_bytes().get(i).copied()
-        } else {
-            None
-        }
+        if i < self.end { self.src.as_bytes().get(i).copied() } else { None }
     }
 
     fn push(&mut self, tok: Tok, start: usize) {
-        self.toks.push(Token {
-            tok,
-            span: Span::new(start, self.pos),
-        });
+        self.toks.push(Token { tok, span: Span::new(start, self.pos) });
     }
 
     fn run(mut self) -> Result<(), ScriptError> {
@@ -198,17 +180,9 @@ impl Lexer<'_> {
     }
 
     fn unexpected_char(&self) -> ScriptError {
-        let c = self
-            .src
-            .get(self.pos..)
-            .and_then(|s| s.chars().next())
-            .unwrap_or('?');
+        let c = self.src.get(self.pos..).and_then(|s| s.chars().next()).unwrap_or('?');
         let span = Span::new(self.pos, self.pos + c.len_utf8());
-        let shown = if c.is_control() {
-            format!("{:?}", c)
-        } else {
-            format!("`{c}`")
-        };
+        let shown = if c.is_control() { format!("{:?}", c) } else { format!("`{c}`") };
         ScriptError::new(span, format!("unexpected character {shown}"))
     }
 
@@ -228,10 +202,8 @@ impl Lexer<'_> {
         let mut out = Vec::new();
         loop {
             let Some(b) = self.peek() else {
-                return Err(
-                    ScriptError::new(Span::new(open, open + 1), "unterminated string")
-                        .with_help("strings end on the same line with `\"`"),
-                );
+                return Err(ScriptError::new(Span::new(open, open + 1), "unterminated string")
+                    .with_help("strings end on the same line with `\"`"));
             };
             match b {
                 b'"' => {
@@ -251,10 +223,7 @@ impl Lexer<'_> {
         let start = self.pos;
         self.pos += 1;
         let Some(c) = self.peek() else {
-            return Err(ScriptError::new(
-                Span::new(start, self.pos),
-                "unterminated string",
-            ));
+            return Err(ScriptError::new(Span::new(start, self.pos), "unterminated string"));
         };
         self.pos += 1;
         let byte = match c {
@@ -271,27 +240,17 @@ impl Lexer<'_> {
                     // Cover `\x` and up to two following characters of the line.
                     let rest = self.src.get(self.pos..self.end).unwrap_or("");
                     let end = self.pos + rest.chars().take(2).map(char::len_utf8).sum::<usize>();
-                    return Err(ScriptError::new(
-                        Span::new(start, end),
-                        "`\\x` must be followed by two hex digits",
-                    ));
+                    return Err(ScriptError::new(Span::new(start, end), "`\\x` must be followed by two hex digits"));
                 };
                 self.pos += 2;
                 hi * 16 + lo
             }
             _ => {
                 // Cover the whole (possibly multi-byte) escaped character.
-                let c = self
-                    .src
-                    .get(start + 1..)
-                    .and_then(|s| s.chars().next())
-                    .unwrap_or('?');
+                let c = self.src.get(start + 1..).and_then(|s| s.chars().next()).unwrap_or('?');
                 self.pos = start + 1 + c.len_utf8();
-                return Err(ScriptError::new(
-                    Span::new(start, self.pos),
-                    format!("unknown escape `\\{c}`"),
-                )
-                .with_help("escapes are \\n \\t \\r \\0 \\\\ \\\" and \\xNN"));
+                return Err(ScriptError::new(Span::new(start, self.pos), format!("unknown escape `\\{c}`"))
+                    .with_help("escapes are \\n \\t \\r \\0 \\\\ \\\" and \\xNN"));
             }
         };
         Ok(byte)
@@ -304,10 +263,7 @@ impl Lexer<'_> {
         let mut high: Option<u8> = None;
         loop {
             let Some(b) = self.peek() else {
-                return Err(ScriptError::new(
-                    Span::new(start, start + 2),
-                    "unterminated byte string",
-                ));
+                return Err(ScriptError::new(Span::new(start, start + 2), "unterminated byte string"));
             };
             match b {
                 b'"' => {
@@ -323,10 +279,7 @@ impl Lexer<'_> {
                 b' ' | b'\t' | b'_' => self.pos += 1,
                 _ => {
                     let Some(v) = hex_val(b) else {
-                        return Err(ScriptError::new(
-                            self.char_span(),
-                            "byte strings contain only hex digits",
-                        ));
+                        return Err(ScriptError::new(self.char_span(), "byte strings contain only hex digits"));
                     };
                     self.pos += 1;
                     match high.take() {
@@ -339,11 +292,7 @@ impl Lexer<'_> {
     }
 
     fn char_span(&self) -> Span {
-        let len = self
-            .src
-            .get(self.pos..)
-            .and_then(|s| s.chars().next())
-            .map_or(1, char::len_utf8);
+        let len = self.src.get(self.pos..).and_then(|s| s.chars().next()).map_or(1, char::len_utf8);
         Span::new(self.pos, self.pos + len)
     }
 }
@@ -360,20 +309,15 @@ pub fn parse_int(text: &str) -> Result<u64, String> {
         Some("0b" | "0B") => (2, &text[2..]),
         _ => (10, text),
     };
-    let digits_end = body
-        .char_indices()
-        .find(|&(_, c)| !(c == '_' || c.is_digit(radix)))
-        .map_or(body.len(), |(i, _)| i);
+    let digits_end =
+        body.char_indices().find(|&(_, c)| !(c == '_' || c.is_digit(radix))).map_or(body.len(), |(i, _)| i);
     let (digits, suffix) = body.split_at(digits_end);
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() {
         return Err(format!("invalid number `{text}`: no digits"));
     }
     if radix == 10 && clean.len() > 1 && clean.starts_with('0') {
-        return Err(format!(
-            "invalid number `{text}`: leading zero (octal is written 0o{})",
-            &clean[1..]
-        ));
+        return Err(format!("invalid number `{text}`: leading zero (octal is written 0o{})", &clean[1..]));
     }
     let shift = match suffix {
         "" => 0,
@@ -382,9 +326,7 @@ pub fn parse_int(text: &str) -> Result<u64, String> {
         "G" | "g" => 30,
         "T" | "t" => 40,
         _ => {
-            return Err(format!(
-                "invalid number `{text}`: unexpected `{suffix}` (size suffixes are K, M, G, T)"
-            ));
+            return Err(format!("invalid number `{text}`: unexpected `{suffix}` (size suffixes are K, M, G, T)"));
         }
     };
     let too_big = || format!("number `{text}` does not fit in 64 bits");
@@ -422,16 +364,8 @@ mod tests {
 
     #[test]
     fn integer_errors() {
-        assert!(
-            parse_int("0x1_0000_0000_0000_0000")
-                .unwrap_err()
-                .contains("does not fit")
-        );
-        assert!(
-            parse_int("18446744073709551616")
-                .unwrap_err()
-                .contains("does not fit")
-        );
+        assert!(parse_int("0x1_0000_0000_0000_0000").unwrap_err().contains("does not fit"));
+        assert!(parse_int("18446744073709551616").unwrap_err().contains("does not fit"));
         assert!(parse_int("16777216T").unwrap_err().contains("does not fit"));
         assert!(parse_int("4KB").unwrap_err().contains("unexpected `KB`"));
         assert!(parse_int("0x").unwrap_err().contains("no digits"));
@@ -448,23 +382,12 @@ mod tests {
 
     #[test]
     fn strings_and_escapes() {
-        assert_eq!(
-            lex(r#""a\n\t\\\"\x5a\0""#),
-            Ok(vec![Tok::Str(b"a\n\t\\\"Z\0".to_vec())])
-        );
+        assert_eq!(lex(r#""a\n\t\\\"\x5a\0""#), Ok(vec![Tok::Str(b"a\n\t\\\"Z\0".to_vec())]));
         assert_eq!(lex(r#""é""#), Ok(vec![Tok::Str("é".as_bytes().to_vec())]));
-        assert_eq!(
-            lex(r##""# not a comment""##),
-            Ok(vec![Tok::Str(b"# not a comment".to_vec())])
-        );
+        assert_eq!(lex(r##""# not a comment""##), Ok(vec![Tok::Str(b"# not a comment".to_vec())]));
         let err = lex(r#""ab\q""#).unwrap_err();
         assert_eq!((err.span.start, err.span.end), (3, 5));
-        assert!(
-            lex(r#""open"#)
-                .unwrap_err()
-                .message
-                .contains("unterminated")
-        );
+        assert!(lex(r#""open"#).unwrap_err().message.contains("unterminated"));
         assert!(lex(r#""\x5""#).is_err());
         // Found by proptest: the span must not end inside a character.
         let src = "\"\\x\u{fffd}";
@@ -475,19 +398,13 @@ mod tests {
     #[test]
     fn hex_strings() {
         assert_eq!(lex(r#"x"5a5A""#), Ok(vec![Tok::HexBytes(vec![0x5a, 0x5a])]));
-        assert_eq!(
-            lex(r#"x"de ad_be ef""#),
-            Ok(vec![Tok::HexBytes(vec![0xde, 0xad, 0xbe, 0xef])])
-        );
+        assert_eq!(lex(r#"x"de ad_be ef""#), Ok(vec![Tok::HexBytes(vec![0xde, 0xad, 0xbe, 0xef])]));
         assert_eq!(lex(r#"x"""#), Ok(vec![Tok::HexBytes(vec![])]));
         assert!(lex(r#"x"5a5""#).unwrap_err().message.contains("odd number"));
         let err = lex(r#"x"5g""#).unwrap_err();
         assert_eq!(err.span, Span::new(3, 4));
         // `x` alone is an identifier.
-        assert_eq!(
-            lex("x \"a\""),
-            Ok(vec![Tok::Ident, Tok::Str(b"a".to_vec())])
-        );
+        assert_eq!(lex("x \"a\""), Ok(vec![Tok::Ident, Tok::Str(b"a".to_vec())]));
     }
 
     #[test]

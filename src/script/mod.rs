@@ -87,15 +87,11 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use ast::{
-    BinOp, Expected, ExpectedKind, Expr, ExprKind, Script, SigCode, Signal, Span, Spanned, Stmt,
-    StmtKind,
-};
+pub use ast::{BinOp, Expected, ExpectedKind, Expr, ExprKind, Script, SigCode, Signal, Span, Spanned, Stmt, StmtKind};
 pub use calls::{ActorKind, ArgKind, Call, CallSpec};
 pub use checked::{
-    Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl,
-    FileId, KernelConfig, KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind,
-    UnmapPolicy,
+    Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl, FileId, KernelConfig,
+    KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind, UnmapPolicy,
 };
 pub use consts::{const_name_for, errno_name, format_flags, format_return};
 pub use diag::{LineIndex, MAX_RENDERED_ERRORS, ScriptError};
@@ -105,11 +101,7 @@ pub use value::{Env, MAX_BYTES, Ty, Value, eval};
 /// Parses `src` (named `file` in messages) without checking names.
 pub fn parse(file: &str, src: &str) -> Result<Script, Vec<ScriptError>> {
     let (script, errors) = parser::parse(file, src);
-    if errors.is_empty() {
-        Ok(script)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(script) } else { Err(errors) }
 }
 
 /// Parses and checks a script. On failure, every error found (parse and
@@ -137,8 +129,7 @@ pub fn render_errors(file: &str, src: &str, errors: &[ScriptError], color: bool)
 /// without the keyword). Errors are positioned in `words`; render them with
 /// `render_errors("--kernel", words, ...)`.
 pub fn parse_kernel_override(words: &str) -> Result<KernelConfig, Vec<ScriptError>> {
-    let (_, variant, unmap) =
-        parser::kernel_words(words, 0, words.len(), false).map_err(|e| vec![e])?;
+    let (_, variant, unmap) = parser::kernel_words(words, 0, words.len(), false).map_err(|e| vec![e])?;
     check::kernel_config(&variant, unmap.as_ref()).map_err(|e| vec![e])
 }
 

@@ -5,8 +5,8 @@
 //! the errors of every line.
 
 use super::ast::{
-    ActionStmt, DomainKind, Expected, ExpectedKind, Expr, ExprKind, Name, Script, Show, SigCode,
-    Signal, Span, Spanned, Stmt, StmtKind,
+    ActionStmt, DomainKind, Expected, ExpectedKind, Expr, ExprKind, Name, Script, Show, SigCode, Signal, Span, Spanned,
+    Stmt, StmtKind,
 };
 use super::diag::{ScriptError, did_you_mean};
 use super::lexer::{Tok, Token, comment_start, lex_line_into};
@@ -15,9 +15,7 @@ use super::value::{Env, Ty, Value, eval, infer};
 pub type PResult<T> = Result<T, ScriptError>;
 
 /// Statement keywords; they cannot be used as names.
-pub const KEYWORDS: &[&str] = &[
-    "kernel", "machine", "domain", "process", "file", "disk", "show", "check",
-];
+pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file", "disk", "show", "check"];
 
 /// Other reserved words.
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
@@ -41,24 +39,13 @@ pub fn parse(file: &str, src: &str) -> (Script, Vec<ScriptError>) {
             Err(err) => {
                 let names = salvage_names(&src[start..content_end]);
                 let span = Span::new(start, content_end);
-                stmts.push(Stmt {
-                    span,
-                    line,
-                    kind: StmtKind::Broken { names },
-                });
+                stmts.push(Stmt { span, line, kind: StmtKind::Broken { names } });
                 errors.push(err);
             }
         }
         start = end + 1;
     }
-    (
-        Script {
-            file: file.to_owned(),
-            src: src.to_owned(),
-            stmts,
-        },
-        errors,
-    )
+    (Script { file: file.to_owned(), src: src.to_owned(), stmts }, errors)
 }
 
 /// The first whitespace-separated word of `src[start..end]` and where it starts.
@@ -78,12 +65,7 @@ fn words(src: &str, start: usize, end: usize) -> impl Iterator<Item = (usize, &s
         .filter(|(_, w)| !w.is_empty())
 }
 
-fn parse_line(
-    src: &str,
-    start: usize,
-    end: usize,
-    toks: &mut Vec<Token>,
-) -> PResult<Option<(Span, StmtKind)>> {
+fn parse_line(src: &str, start: usize, end: usize, toks: &mut Vec<Token>) -> PResult<Option<(Span, StmtKind)>> {
     let code_end = comment_start(src, start, end);
     if first_word(src, start, code_end).is_some_and(|(_, w)| w == "kernel") {
         let (span, variant, unmap) = kernel_words(src, start, code_end, true)?;
@@ -101,20 +83,12 @@ fn parse_line(
 
 /// Splits a `kernel` line (or, with `keyword: false`, the words of
 /// `--kernel`) into the variant word and the `unmap=` value.
-pub fn kernel_words(
-    src: &str,
-    start: usize,
-    end: usize,
-    keyword: bool,
-) -> PResult<(Span, Name, Option<Name>)> {
+pub fn kernel_words(src: &str, start: usize, end: usize, keyword: bool) -> PResult<(Span, Name, Option<Name>)> {
     let mut ws = words(src, start, end);
     let first = if keyword { ws.next() } else { None };
     let Some((at, variant)) = ws.next() else {
         let at = first.map_or(start, |(at, w)| at + w.len());
-        return Err(
-            ScriptError::new(Span::point(at), "expected a kernel variant")
-                .with_help(variant_help()),
-        );
+        return Err(ScriptError::new(Span::point(at), "expected a kernel variant").with_help(variant_help()));
     };
     let variant = Spanned::new(variant.to_owned(), Span::new(at, at + variant.len()));
     let mut span = Span::new(first.map_or(at, |(a, _)| a), variant.span.end);
@@ -128,16 +102,11 @@ pub fn kernel_words(
             }
             Some(value) => {
                 let vat = at + "unmap=".len();
-                unmap = Some(Spanned::new(
-                    value.to_owned(),
-                    Span::new(vat, vat + value.len()),
-                ));
+                unmap = Some(Spanned::new(value.to_owned(), Span::new(vat, vat + value.len())));
             }
             None => {
-                return Err(
-                    ScriptError::new(wspan, format!("unknown kernel option `{w}`"))
-                        .with_help("the only option is unmap=deferred|immediate"),
-                );
+                return Err(ScriptError::new(wspan, format!("unknown kernel option `{w}`"))
+                    .with_help("the only option is unmap=deferred|immediate"));
             }
         }
     }
@@ -153,10 +122,7 @@ pub fn variant_help() -> String {
 fn salvage_names(text: &str) -> Vec<String> {
     let ident = |s: &str| -> Option<String> {
         let s = s.trim_start();
-        let n: String = s
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
+        let n: String = s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         (!n.is_empty()).then_some(n)
     };
     let mut ws = text.split_ascii_whitespace();
@@ -203,11 +169,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(super) fn eat(&mut self, tok: &Tok) -> Option<Span> {
-        if self.at(tok) {
-            self.bump().map(|t| t.span)
-        } else {
-            None
-        }
+        if self.at(tok) { self.bump().map(|t| t.span) } else { None }
     }
 
     pub(super) fn text(&self, span: Span) -> &'a str {
@@ -227,11 +189,7 @@ impl<'a> Cursor<'a> {
         match t.tok {
             Tok::Ident | Tok::Int(_) => {
                 let text = self.text(t.span);
-                if text.len() > 40 {
-                    t.tok.describe().to_owned()
-                } else {
-                    format!("`{text}`")
-                }
+                if text.len() > 40 { t.tok.describe().to_owned() } else { format!("`{text}`") }
             }
             _ => t.tok.describe().to_owned(),
         }
@@ -240,14 +198,8 @@ impl<'a> Cursor<'a> {
     /// "expected WHAT, found X" at the current token (or at the end of the line).
     pub(super) fn expected(&self, what: &str) -> ScriptError {
         match self.peek() {
-            Some(t) => ScriptError::new(
-                t.span,
-                format!("expected {what}, found {}", self.describe_found(t)),
-            ),
-            None => ScriptError::new(
-                self.end_point(),
-                format!("expected {what} at the end of the line"),
-            ),
+            Some(t) => ScriptError::new(t.span, format!("expected {what}, found {}", self.describe_found(t))),
+            None => ScriptError::new(self.end_point(), format!("expected {what} at the end of the line")),
         }
     }
 
@@ -271,23 +223,17 @@ impl<'a> Cursor<'a> {
         if words.contains(&name.node.as_str()) {
             Ok(name)
         } else {
-            Err(
-                ScriptError::new(name.span, format!("expected {what}, found `{}`", name.node))
-                    .with_opt_help(did_you_mean(&name.node, words.iter().copied())),
-            )
+            Err(ScriptError::new(name.span, format!("expected {what}, found `{}`", name.node))
+                .with_opt_help(did_you_mean(&name.node, words.iter().copied())))
         }
     }
 
     fn expect_end(&self) -> PResult<()> {
         match self.peek() {
             None => Ok(()),
-            Some(t) => Err(ScriptError::new(
-                t.span,
-                format!(
-                    "expected the end of the line, found {}",
-                    self.describe_found(t)
-                ),
-            )),
+            Some(t) => {
+                Err(ScriptError::new(t.span, format!("expected the end of the line, found {}", self.describe_found(t))))
+            }
         }
     }
 }
@@ -320,10 +266,7 @@ fn statement(c: &mut Cursor) -> PResult<StmtKind> {
                  `show ...`, `check`, or `ACTOR: CALL(...)`"
                     .to_owned()
             });
-            Err(
-                ScriptError::new(first.span, format!("unknown statement `{other}`"))
-                    .with_help(help),
-            )
+            Err(ScriptError::new(first.span, format!("unknown statement `{other}`")).with_help(help))
         }
     }
 }
@@ -339,16 +282,9 @@ fn options(c: &mut Cursor) -> PResult<Vec<Opt>> {
     while !c.at_end() {
         let key = c.ident("an option")?;
         if opts.iter().any(|o| o.key.node == key.node) {
-            return Err(ScriptError::new(
-                key.span,
-                format!("option `{}` given twice", key.node),
-            ));
+            return Err(ScriptError::new(key.span, format!("option `{}` given twice", key.node)));
         }
-        let value = if c.eat(&Tok::Eq).is_some() {
-            Some(c.expr()?)
-        } else {
-            None
-        };
+        let value = if c.eat(&Tok::Eq).is_some() { Some(c.expr()?) } else { None };
         opts.push(Opt { key, value });
     }
     Ok(opts)
@@ -362,16 +298,8 @@ type OptSpec = &'static [(&'static str, bool)];
 fn take_options(stmt: &str, opts: Vec<Opt>, spec: OptSpec) -> PResult<Vec<Option<Spanned<u64>>>> {
     let mut out = vec![None; spec.len()];
     let listing = || {
-        let parts: Vec<String> = spec
-            .iter()
-            .map(|(n, v)| {
-                if *v {
-                    format!("{n}=N")
-                } else {
-                    (*n).to_owned()
-                }
-            })
-            .collect();
+        let parts: Vec<String> =
+            spec.iter().map(|(n, v)| if *v { format!("{n}=N") } else { (*n).to_owned() }).collect();
         if parts.is_empty() {
             format!("`{stmt}` takes no options")
         } else {
@@ -380,29 +308,18 @@ fn take_options(stmt: &str, opts: Vec<Opt>, spec: OptSpec) -> PResult<Vec<Option
     };
     for opt in opts {
         let Some(i) = spec.iter().position(|(n, _)| *n == opt.key.node) else {
-            let help =
-                did_you_mean(&opt.key.node, spec.iter().map(|(n, _)| *n)).unwrap_or_else(listing);
-            return Err(ScriptError::new(
-                opt.key.span,
-                format!("unknown option `{}`", opt.key.node),
-            )
-            .with_help(help));
+            let help = did_you_mean(&opt.key.node, spec.iter().map(|(n, _)| *n)).unwrap_or_else(listing);
+            return Err(ScriptError::new(opt.key.span, format!("unknown option `{}`", opt.key.node)).with_help(help));
         };
         out[i] = Some(match (spec[i].1, opt.value) {
             (true, Some(value)) => Spanned::new(const_u64(&value)?, value.span),
             (true, None) => {
-                return Err(ScriptError::new(
-                    opt.key.span,
-                    format!("`{}` needs a value", opt.key.node),
-                )
-                .with_help(format!("write {}=N", opt.key.node)));
+                return Err(ScriptError::new(opt.key.span, format!("`{}` needs a value", opt.key.node))
+                    .with_help(format!("write {}=N", opt.key.node)));
             }
             (false, None) => Spanned::new(1, opt.key.span),
             (false, Some(value)) => {
-                return Err(ScriptError::new(
-                    value.span,
-                    format!("`{}` takes no value", opt.key.node),
-                ));
+                return Err(ScriptError::new(value.span, format!("`{}` takes no value", opt.key.node)));
             }
         });
     }
@@ -412,24 +329,16 @@ fn take_options(stmt: &str, opts: Vec<Opt>, spec: OptSpec) -> PResult<Vec<Option
 /// Evaluates an option value, which must be a constant number.
 fn const_u64(expr: &Expr) -> PResult<u64> {
     if let Some(name) = first_name(expr) {
-        return Err(
-            ScriptError::new(name.1, format!("`{}` is not a constant", name.0))
-                .with_help("option values are numbers and constants"),
-        );
+        return Err(ScriptError::new(name.1, format!("`{}` is not a constant", name.0))
+            .with_help("option values are numbers and constants"));
     }
     let ty = infer(expr, &|_| Ty::Unknown)?;
     if ty != Ty::Int {
-        return Err(ScriptError::new(
-            expr.span,
-            format!("expected a number, found {}", ty.describe()),
-        ));
+        return Err(ScriptError::new(expr.span, format!("expected a number, found {}", ty.describe())));
     }
     match eval(expr, &Env::new())? {
         Value::Int(v) => Ok(v),
-        other => Err(ScriptError::new(
-            expr.span,
-            format!("expected a number, found {}", other.ty().describe()),
-        )),
+        other => Err(ScriptError::new(expr.span, format!("expected a number, found {}", other.ty().describe()))),
     }
 }
 
@@ -447,10 +356,7 @@ fn first_name(expr: &Expr) -> Option<(&str, Span)> {
 fn machine(c: &mut Cursor) -> PResult<StmtKind> {
     c.bump();
     let opts = options(c)?;
-    let frames = take_options("machine", opts, &[("frames", true)])?
-        .into_iter()
-        .next()
-        .flatten();
+    let frames = take_options("machine", opts, &[("frames", true)])?.into_iter().next().flatten();
     Ok(StmtKind::Machine { frames })
 }
 
@@ -458,11 +364,7 @@ fn domain(c: &mut Cursor) -> PResult<StmtKind> {
     c.bump();
     let name = c.ident("a domain name")?;
     let kind_word = c.word(&["native", "pv"], "`native` or `pv`")?;
-    let kind = if kind_word.node == "pv" {
-        DomainKind::Pv
-    } else {
-        DomainKind::Native
-    };
+    let kind = if kind_word.node == "pv" { DomainKind::Pv } else { DomainKind::Native };
     let opts = options(c)?;
     let vals = take_options("domain", opts, &[("pages", true), ("privileged", false)])?;
     Ok(StmtKind::Domain {
@@ -484,11 +386,7 @@ fn entity_in_domain(c: &mut Cursor, what: &str) -> PResult<(Name, Name)> {
 fn process(c: &mut Cursor) -> PResult<StmtKind> {
     let (name, domain) = entity_in_domain(c, "process")?;
     let opts = options(c)?;
-    let vals = take_options(
-        "process",
-        opts,
-        &[("uid", true), ("mmap_base", true), ("brk", true)],
-    )?;
+    let vals = take_options("process", opts, &[("uid", true), ("mmap_base", true), ("brk", true)])?;
     let mut vals = vals.into_iter();
     Ok(StmtKind::Process {
         name,
@@ -504,33 +402,18 @@ fn file_or_disk(c: &mut Cursor) -> PResult<StmtKind> {
     let what = if is_file { "file" } else { "disk" };
     let (name, domain) = entity_in_domain(c, what)?;
     let opts = options(c)?;
-    let spec: OptSpec = if is_file {
-        &[("size", true)]
-    } else {
-        &[("sectors", true)]
-    };
+    let spec: OptSpec = if is_file { &[("size", true)] } else { &[("sectors", true)] };
     let value = take_options(what, opts, spec)?.into_iter().next().flatten();
     Ok(if is_file {
-        StmtKind::File {
-            name,
-            domain,
-            size: value,
-        }
+        StmtKind::File { name, domain, size: value }
     } else {
-        StmtKind::Disk {
-            name,
-            domain,
-            sectors: value,
-        }
+        StmtKind::Disk { name, domain, sectors: value }
     })
 }
 
 fn show(c: &mut Cursor) -> PResult<Show> {
     c.bump();
-    let what = c.word(
-        SHOW_WHAT,
-        "what to show (maps, smaps, pagemap, pagetable, grants, page)",
-    )?;
+    let what = c.word(SHOW_WHAT, "what to show (maps, smaps, pagemap, pagetable, grants, page)")?;
     let show = match what.node.as_str() {
         "maps" => Show::Maps(c.ident("a process name")?),
         "smaps" => Show::Smaps(c.ident("a process name")?),
@@ -542,18 +425,12 @@ fn show(c: &mut Cursor) -> PResult<Show> {
         }
         "pagetable" => {
             let process = c.ident("a process name")?;
-            Show::Pagetable {
-                process,
-                addr: c.expr()?,
-            }
+            Show::Pagetable { process, addr: c.expr()? }
         }
         "grants" => Show::Grants(c.ident("a domain name")?),
         _ => {
             let domain = c.ident("a domain name")?;
-            Show::Page {
-                domain,
-                pfn: c.expr()?,
-            }
+            Show::Page { domain, pfn: c.expr()? }
         }
     };
     c.expect_end()?;
@@ -563,9 +440,7 @@ fn show(c: &mut Cursor) -> PResult<Show> {
 fn action(c: &mut Cursor) -> PResult<ActionStmt> {
     let actor = c.ident("an actor")?;
     c.expect(&Tok::Colon, "`:`")?;
-    let bind = if c.peek().is_some_and(|t| t.tok == Tok::Ident)
-        && c.peek_nth(1).is_some_and(|t| t.tok == Tok::Eq)
-    {
+    let bind = if c.peek().is_some_and(|t| t.tok == Tok::Ident) && c.peek_nth(1).is_some_and(|t| t.tok == Tok::Eq) {
         let name = c.ident("a variable")?;
         c.bump();
         Some(name)
@@ -592,20 +467,9 @@ fn action(c: &mut Cursor) -> PResult<ActionStmt> {
             return Err(c.expected("an argument after `,`"));
         }
     };
-    let expect = if c.eat(&Tok::Eq).is_some() {
-        Some(expected(c)?)
-    } else {
-        None
-    };
+    let expect = if c.eat(&Tok::Eq).is_some() { Some(expected(c)?) } else { None };
     c.expect_end()?;
-    Ok(ActionStmt {
-        actor,
-        bind,
-        call,
-        args,
-        close_paren,
-        expect,
-    })
+    Ok(ActionStmt { actor, bind, call, args, close_paren, expect })
 }
 
 fn expected(c: &mut Cursor) -> PResult<Expected> {
@@ -615,31 +479,20 @@ fn expected(c: &mut Cursor) -> PResult<Expected> {
     let text = c.text(t.span);
     if t.tok == Tok::Ident && text == "ok" {
         c.bump();
-        return Ok(Expected {
-            span: t.span,
-            kind: ExpectedKind::Ok,
-        });
+        return Ok(Expected { span: t.span, kind: ExpectedKind::Ok });
     }
-    if t.tok == Tok::Ident
-        && text.starts_with("SIG")
-        && !text.contains(|ch: char| ch.is_ascii_lowercase())
-    {
+    if t.tok == Tok::Ident && text.starts_with("SIG") && !text.contains(|ch: char| ch.is_ascii_lowercase()) {
         return signal(c);
     }
     let e = c.expr()?;
-    Ok(Expected {
-        span: e.span,
-        kind: ExpectedKind::Value(e),
-    })
+    Ok(Expected { span: e.span, kind: ExpectedKind::Value(e) })
 }
 
 fn signal(c: &mut Cursor) -> PResult<Expected> {
     let name = c.ident("a signal")?;
     let Some(signal) = Signal::from_name(&name.node) else {
-        return Err(
-            ScriptError::new(name.span, format!("unknown signal `{}`", name.node))
-                .with_help("user accesses raise SIGSEGV or SIGBUS"),
-        );
+        return Err(ScriptError::new(name.span, format!("unknown signal `{}`", name.node))
+            .with_help("user accesses raise SIGSEGV or SIGBUS"));
     };
     let mut span = name.span;
     let code = if c.eat(&Tok::Colon).is_some() {
@@ -647,11 +500,8 @@ fn signal(c: &mut Cursor) -> PResult<Expected> {
         span = span.to(word.span);
         let Some(code) = SigCode::for_signal(signal, &word.node) else {
             let codes: Vec<&str> = signal.codes().iter().map(|c| c.name()).collect();
-            return Err(ScriptError::new(
-                word.span,
-                format!("`{}` is not a {} code", word.node, signal.name()),
-            )
-            .with_help(format!("{} codes are {}", signal.name(), codes.join(", "))));
+            return Err(ScriptError::new(word.span, format!("`{}` is not a {} code", word.node, signal.name()))
+                .with_help(format!("{} codes are {}", signal.name(), codes.join(", "))));
         };
         Some(Spanned::new(code, word.span))
     } else {
@@ -664,10 +514,7 @@ fn signal(c: &mut Cursor) -> PResult<Expected> {
     } else {
         None
     };
-    Ok(Expected {
-        span,
-        kind: ExpectedKind::Signal { signal, code, addr },
-    })
+    Ok(Expected { span, kind: ExpectedKind::Signal { signal, code, addr } })
 }
 
 #[cfg(test)]
@@ -690,12 +537,7 @@ mod tests {
     #[test]
     fn setup_statements() {
         match one("domain dom0 pv pages=4K privileged # c") {
-            StmtKind::Domain {
-                name,
-                kind,
-                pages,
-                privileged,
-            } => {
+            StmtKind::Domain { name, kind, pages, privileged } => {
                 assert_eq!(name.node, "dom0");
                 assert_eq!(kind.node, DomainKind::Pv);
                 assert_eq!(pages.map(|p| p.node), Some(4096));
@@ -704,28 +546,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match one("process p in host mmap_base=0x7e0040000000 uid=1000") {
-            StmtKind::Process {
-                uid,
-                mmap_base,
-                brk,
-                ..
-            } => {
+            StmtKind::Process { uid, mmap_base, brk, .. } => {
                 assert_eq!(uid.map(|v| v.node), Some(1000));
                 assert_eq!(mmap_base.map(|v| v.node), Some(0x7e00_4000_0000));
                 assert_eq!(brk, None);
             }
             other => panic!("{other:?}"),
         }
-        assert!(
-            matches!(one("machine frames=1M"), StmtKind::Machine { frames: Some(f) } if f.node == 1 << 20)
-        );
-        assert!(
-            matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8)
-        );
-        assert!(matches!(
-            one("file f in dom0"),
-            StmtKind::File { size: None, .. }
-        ));
+        assert!(matches!(one("machine frames=1M"), StmtKind::Machine { frames: Some(f) } if f.node == 1 << 20));
+        assert!(matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8));
+        assert!(matches!(one("file f in dom0"), StmtKind::File { size: None, .. }));
         assert!(matches!(one("check"), StmtKind::Check));
     }
 
@@ -773,11 +603,7 @@ mod tests {
         };
         assert!(matches!(
             expect("p: store(a, \"x\") = SIGSEGV"),
-            ExpectedKind::Signal {
-                signal: Signal::Segv,
-                code: None,
-                addr: None
-            }
+            ExpectedKind::Signal { signal: Signal::Segv, code: None, addr: None }
         ));
         match expect("p: store(a + 4K, \"x\") = SIGSEGV:accerr@0x7e003ffff000") {
             ExpectedKind::Signal { signal, code, addr } => {
@@ -789,33 +615,18 @@ mod tests {
         }
         assert!(matches!(
             expect("p: touch(a, 1, r) = SIGBUS:adrerr"),
-            ExpectedKind::Signal {
-                signal: Signal::Bus,
-                ..
-            }
+            ExpectedKind::Signal { signal: Signal::Bus, .. }
         ));
         assert!(matches!(
             expect("p: mmap(0,0,0,0,0,0) = -EINVAL"),
-            ExpectedKind::Value(Expr {
-                kind: ExprKind::Neg(_),
-                ..
-            })
+            ExpectedKind::Value(Expr { kind: ExprKind::Neg(_), .. })
         ));
         assert!(matches!(
             expect("d: read_page(p, 0, 4) = x\"5a5a5a5a\""),
-            ExpectedKind::Value(Expr {
-                kind: ExprKind::Bytes(_),
-                ..
-            })
+            ExpectedKind::Value(Expr { kind: ExprKind::Bytes(_), .. })
         ));
-        assert_eq!(
-            err("p: store(a, \"x\") = SIGSEGV:adrerr").message,
-            "`adrerr` is not a SIGSEGV code"
-        );
-        assert_eq!(
-            err("p: store(a, \"x\") = SIGKILL").message,
-            "unknown signal `SIGKILL`"
-        );
+        assert_eq!(err("p: store(a, \"x\") = SIGSEGV:adrerr").message, "`adrerr` is not a SIGSEGV code");
+        assert_eq!(err("p: store(a, \"x\") = SIGKILL").message, "unknown signal `SIGKILL`");
     }
 
     #[test]
@@ -828,14 +639,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            one("show grants domU"),
-            StmtKind::Show(Show::Grants(_))
-        ));
-        assert!(matches!(
-            one("show page domU p"),
-            StmtKind::Show(Show::Page { .. })
-        ));
+        assert!(matches!(one("show grants domU"), StmtKind::Show(Show::Grants(_))));
+        assert!(matches!(one("show page domU p"), StmtKind::Show(Show::Page { .. })));
         assert!(err("show mpas p").help.unwrap().contains("maps"));
         assert!(err("show maps").message.contains("end of the line"));
     }
@@ -858,24 +663,12 @@ mod tests {
         let e = err("domain d pv pagse=4");
         assert_eq!(e.help.as_deref(), Some("did you mean `pages`?"));
         assert_eq!(err("domain d pv pages").message, "`pages` needs a value");
-        assert_eq!(
-            err("domain d pv privileged=1").message,
-            "`privileged` takes no value"
-        );
+        assert_eq!(err("domain d pv privileged=1").message, "`privileged` takes no value");
         assert_eq!(err("domain d pv pages=x").message, "`x` is not a constant");
-        assert_eq!(
-            err("domain d pv pages=\"a\"").message,
-            "expected a number, found bytes"
-        );
-        assert_eq!(
-            err("domain d xen").message,
-            "expected `native` or `pv`, found `xen`"
-        );
+        assert_eq!(err("domain d pv pages=\"a\"").message, "expected a number, found bytes");
+        assert_eq!(err("domain d xen").message, "expected `native` or `pv`, found `xen`");
         assert_eq!(err("process p on d").message, "expected `in`, found `on`");
-        assert_eq!(
-            err("domain d pv pages=1 pages=2").message,
-            "option `pages` given twice"
-        );
+        assert_eq!(err("domain d pv pages=1 pages=2").message, "option `pages` given twice");
     }
 
     #[test]

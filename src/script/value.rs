@@ -144,11 +144,7 @@ pub fn binop_type(op: BinOp, lhs: Ty, rhs: Ty) -> Option<Ty> {
 /// `Ok(None)` means "valid, type not known", `Err(())` "valid for no choice".
 fn binop_type_static(op: BinOp, lhs: Ty, rhs: Ty) -> Result<Option<Ty>, ()> {
     let choices = |t: Ty| {
-        if t == Ty::Unknown {
-            Ty::CONCRETE.to_vec()
-        } else {
-            vec![t]
-        }
+        if t == Ty::Unknown { Ty::CONCRETE.to_vec() } else { vec![t] }
     };
     let mut results: Vec<Ty> = Vec::new();
     for l in choices(lhs) {
@@ -173,14 +169,7 @@ fn op_error(op: BinOp, lhs: Ty, rhs: Ty, expr: &Expr) -> ScriptError {
         BinOp::Mul => "two numbers, or bytes and a count",
         BinOp::Concat => "two byte strings or two lists",
     };
-    ScriptError::new(
-        expr.span,
-        format!(
-            "`{op}` needs {need}, found {} and {}",
-            lhs.describe(),
-            rhs.describe()
-        ),
-    )
+    ScriptError::new(expr.span, format!("`{op}` needs {need}, found {} and {}", lhs.describe(), rhs.describe()))
 }
 
 /// The static type of `expr`, given the types of variables; reports the
@@ -216,10 +205,7 @@ fn neg_type(t: Ty, expr: &Expr) -> Result<Ty, ScriptError> {
     if t.fits(Ty::Int) {
         Ok(Ty::Int)
     } else {
-        Err(ScriptError::new(
-            expr.span,
-            format!("unary `-` needs a number, found {}", t.describe()),
-        ))
+        Err(ScriptError::new(expr.span, format!("unary `-` needs a number, found {}", t.describe())))
     }
 }
 
@@ -267,10 +253,7 @@ pub fn eval(expr: &Expr, env: &Env) -> Result<Value, ScriptError> {
 fn negate(v: Value, expr: &Expr) -> Result<Value, ScriptError> {
     match v {
         Value::Int(v) => Ok(Value::Int(v.wrapping_neg())),
-        other => Err(ScriptError::new(
-            expr.span,
-            format!("unary `-` needs a number, found {}", other.ty().describe()),
-        )),
+        other => Err(ScriptError::new(expr.span, format!("unary `-` needs a number, found {}", other.ty().describe()))),
     }
 }
 
@@ -330,10 +313,7 @@ impl Evaluator<'_> {
                     v.clone()
                 }
                 None => {
-                    return Err(ScriptError::new(
-                        expr.span,
-                        format!("`{name}` has no value"),
-                    ));
+                    return Err(ScriptError::new(expr.span, format!("`{name}` has no value")));
                 }
             },
             ExprKind::Domain { id, .. } => Value::Domain(*id),
@@ -342,10 +322,7 @@ impl Evaluator<'_> {
                 Value::Bytes(b.clone())
             }
             ExprKind::Name(name) => {
-                return Err(ScriptError::new(
-                    expr.span,
-                    format!("unresolved name `{name}`"),
-                ));
+                return Err(ScriptError::new(expr.span, format!("unresolved name `{name}`")));
             }
             ExprKind::Binary { .. } | ExprKind::Neg(_) | ExprKind::List(_) => {
                 return Err(ScriptError::new(expr.span, "internal error: not a leaf"));
@@ -370,11 +347,7 @@ impl Evaluator<'_> {
                 // `charge` bounded the result, so `n` fits in usize here
                 // unless `b` is empty (then the result is empty anyway).
                 let n = usize::try_from(n).unwrap_or(0);
-                Bytes(if b.is_empty() {
-                    Vec::new()
-                } else {
-                    b.repeat(n)
-                })
+                Bytes(if b.is_empty() { Vec::new() } else { b.repeat(n) })
             }
             (BinOp::Concat, Bytes(mut a), Bytes(b)) => {
                 self.charge(a.len() + b.len(), expr)?;
@@ -396,70 +369,33 @@ mod tests {
     use crate::script::ast::Span;
 
     fn int(v: u64) -> Expr {
-        Expr {
-            span: Span::new(0, 1),
-            kind: ExprKind::Int(v),
-        }
+        Expr { span: Span::new(0, 1), kind: ExprKind::Int(v) }
     }
     fn bytes(b: &[u8]) -> Expr {
-        Expr {
-            span: Span::new(0, 1),
-            kind: ExprKind::Bytes(b.to_vec()),
-        }
+        Expr { span: Span::new(0, 1), kind: ExprKind::Bytes(b.to_vec()) }
     }
     fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
-        Expr {
-            span: Span::new(0, 9),
-            kind: ExprKind::Binary {
-                op,
-                lhs: Box::new(l),
-                rhs: Box::new(r),
-            },
-        }
+        Expr { span: Span::new(0, 9), kind: ExprKind::Binary { op, lhs: Box::new(l), rhs: Box::new(r) } }
     }
 
     #[test]
     fn arithmetic_wraps() {
         let e = Env::new();
-        assert_eq!(
-            eval(&bin(BinOp::Add, int(u64::MAX), int(2)), &e),
-            Ok(Value::Int(1))
-        );
-        assert_eq!(
-            eval(&bin(BinOp::Sub, int(0), int(1)), &e),
-            Ok(Value::Int(u64::MAX))
-        );
+        assert_eq!(eval(&bin(BinOp::Add, int(u64::MAX), int(2)), &e), Ok(Value::Int(1)));
+        assert_eq!(eval(&bin(BinOp::Sub, int(0), int(1)), &e), Ok(Value::Int(u64::MAX)));
         assert_eq!(eval(&bin(BinOp::Or, int(1), int(2)), &e), Ok(Value::Int(3)));
-        assert_eq!(
-            eval(&bin(BinOp::Mul, int(3), int(4096)), &e),
-            Ok(Value::Int(12288))
-        );
-        let neg = Expr {
-            span: Span::new(0, 3),
-            kind: ExprKind::Neg(Box::new(int(22))),
-        };
+        assert_eq!(eval(&bin(BinOp::Mul, int(3), int(4096)), &e), Ok(Value::Int(12288)));
+        let neg = Expr { span: Span::new(0, 3), kind: ExprKind::Neg(Box::new(int(22))) };
         assert_eq!(eval(&neg, &e), Ok(Value::Int(22u64.wrapping_neg())));
     }
 
     #[test]
     fn repetition_and_concatenation() {
         let e = Env::new();
-        assert_eq!(
-            eval(&bin(BinOp::Mul, bytes(b"\x5a"), int(3)), &e),
-            Ok(Value::Bytes(vec![0x5a; 3]))
-        );
-        assert_eq!(
-            eval(&bin(BinOp::Mul, int(2), bytes(b"ab")), &e),
-            Ok(Value::Bytes(b"abab".to_vec()))
-        );
-        assert_eq!(
-            eval(&bin(BinOp::Concat, bytes(b"ab"), bytes(b"c")), &e),
-            Ok(Value::Bytes(b"abc".to_vec()))
-        );
-        assert_eq!(
-            eval(&bin(BinOp::Mul, bytes(b""), int(u64::MAX)), &e),
-            Ok(Value::Bytes(vec![]))
-        );
+        assert_eq!(eval(&bin(BinOp::Mul, bytes(b"\x5a"), int(3)), &e), Ok(Value::Bytes(vec![0x5a; 3])));
+        assert_eq!(eval(&bin(BinOp::Mul, int(2), bytes(b"ab")), &e), Ok(Value::Bytes(b"abab".to_vec())));
+        assert_eq!(eval(&bin(BinOp::Concat, bytes(b"ab"), bytes(b"c")), &e), Ok(Value::Bytes(b"abc".to_vec())));
+        assert_eq!(eval(&bin(BinOp::Mul, bytes(b""), int(u64::MAX)), &e), Ok(Value::Bytes(vec![])));
     }
 
     #[test]
@@ -468,11 +404,7 @@ mod tests {
         let err = eval(&bin(BinOp::Mul, bytes(b"ab"), int(u64::MAX)), &e).unwrap_err();
         assert_eq!(err.span, Span::new(0, 9));
         assert!(err.message.contains("1 GiB"));
-        let err = eval(
-            &bin(BinOp::Mul, bytes(b"a"), int((MAX_BYTES + 1) as u64)),
-            &e,
-        )
-        .unwrap_err();
+        let err = eval(&bin(BinOp::Mul, bytes(b"a"), int((MAX_BYTES + 1) as u64)), &e).unwrap_err();
         assert!(err.message.contains("limit"));
     }
 
@@ -480,16 +412,10 @@ mod tests {
     fn type_errors_are_errors() {
         let e = Env::new();
         let err = eval(&bin(BinOp::Add, bytes(b"a"), int(1)), &e).unwrap_err();
-        assert_eq!(
-            err.message,
-            "`+` needs two numbers, found bytes and a number"
-        );
+        assert_eq!(err.message, "`+` needs two numbers, found bytes and a number");
         assert!(eval(&bin(BinOp::Concat, int(1), int(2)), &e).is_err());
         assert!(eval(&bin(BinOp::Or, bytes(b"a"), bytes(b"b")), &e).is_err());
-        let var = Expr {
-            span: Span::new(0, 1),
-            kind: ExprKind::Var("a".into()),
-        };
+        let var = Expr { span: Span::new(0, 1), kind: ExprKind::Var("a".into()) };
         assert_eq!(eval(&var, &e).unwrap_err().message, "`a` has no value");
     }
 
@@ -497,47 +423,26 @@ mod tests {
     fn variables() {
         let mut env = Env::new();
         env.bind("a", Value::Int(0x1000));
-        let var = Expr {
-            span: Span::new(0, 1),
-            kind: ExprKind::Var("a".into()),
-        };
-        assert_eq!(
-            eval(&bin(BinOp::Add, var, int(4096)), &env),
-            Ok(Value::Int(0x2000))
-        );
+        let var = Expr { span: Span::new(0, 1), kind: ExprKind::Var("a".into()) };
+        assert_eq!(eval(&bin(BinOp::Add, var, int(4096)), &env), Ok(Value::Int(0x2000)));
     }
 
     #[test]
     fn static_types_agree_with_eval_rules() {
         let none = |_: &str| Ty::Unknown;
-        assert_eq!(
-            infer(&bin(BinOp::Mul, bytes(b"a"), int(2)), &none),
-            Ok(Ty::Bytes)
-        );
+        assert_eq!(infer(&bin(BinOp::Mul, bytes(b"a"), int(2)), &none), Ok(Ty::Bytes));
         assert!(infer(&bin(BinOp::Add, bytes(b"a"), int(2)), &none).is_err());
-        let var = Expr {
-            span: Span::new(0, 1),
-            kind: ExprKind::Var("v".into()),
-        };
+        let var = Expr { span: Span::new(0, 1), kind: ExprKind::Var("v".into()) };
         // v * 2 could be a number or bytes.
-        assert_eq!(
-            infer(&bin(BinOp::Mul, var.clone(), int(2)), &none),
-            Ok(Ty::Unknown)
-        );
+        assert_eq!(infer(&bin(BinOp::Mul, var.clone(), int(2)), &none), Ok(Ty::Unknown));
         // v ++ "x" can only be bytes.
-        assert_eq!(
-            infer(&bin(BinOp::Concat, var.clone(), bytes(b"x")), &none),
-            Ok(Ty::Bytes)
-        );
+        assert_eq!(infer(&bin(BinOp::Concat, var.clone(), bytes(b"x")), &none), Ok(Ty::Bytes));
         // v | "x" is never valid.
         assert!(infer(&bin(BinOp::Or, var, bytes(b"x")), &none).is_err());
         for op in [BinOp::Or, BinOp::Concat, BinOp::Add, BinOp::Sub, BinOp::Mul] {
             for l in Ty::CONCRETE {
                 for r in Ty::CONCRETE {
-                    assert_eq!(
-                        binop_type_static(op, l, r).ok().flatten(),
-                        binop_type(op, l, r)
-                    );
+                    assert_eq!(binop_type_static(op, l, r).ok().flatten(), binop_type(op, l, r));
                 }
             }
         }

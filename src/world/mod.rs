@@ -136,10 +136,22 @@ mod tests {
     fn munmap_middle_splits_and_merge_on_remap() {
         let (mut w, d, p) = native();
         let (k, hv) = w.kh(d).unwrap();
-        let a = k.sys_mmap(hv, p, 0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        let a =
+            k.sys_mmap(hv, p, 0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
         assert_eq!(k.do_munmap(hv, p, a + 4096, 4096), Ok(0));
         assert_eq!(k.mm(p).unwrap().vmas.len(), 2);
-        let b = k.sys_mmap(hv, p, a + 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, u64::MAX, 0).unwrap();
+        let b = k
+            .sys_mmap(
+                hv,
+                p,
+                a + 4096,
+                4096,
+                PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                u64::MAX,
+                0,
+            )
+            .unwrap();
         assert_eq!(b, a + 4096);
         assert_eq!(k.mm(p).unwrap().vmas.len(), 1, "three pieces merge back");
         assert_eq!(k.do_munmap(hv, p, a + 1, 4096), Err(Errno::EINVAL));
@@ -150,7 +162,8 @@ mod tests {
     fn thp_alignment_of_2m_multiples() {
         let (mut w, d, p) = native();
         let (k, hv) = w.kh(d).unwrap();
-        let a = k.sys_mmap(hv, p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        let a =
+            k.sys_mmap(hv, p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
         assert_eq!(a % (2 << 20), 0);
     }
 }

@@ -78,33 +78,18 @@ pub use crate::drivers::blkdev::DEFAULT_DISK_SECTORS;
 /// The block-device node of `k` at `/dev/NAME`, if it is a disk.
 fn disk_in(k: &Kernel, name: &str) -> Option<Rc<Disk>> {
     let node = k.devices.get(&format!("/dev/{name}"))?;
-    node.as_any()?
-        .downcast_ref::<BlkDevNode>()
-        .map(|b| b.disk.clone())
+    node.as_any()?.downcast_ref::<BlkDevNode>().map(|b| b.disk.clone())
 }
 
 /// Every disk of `k`.
 fn disks_of(k: &Kernel) -> Vec<Rc<Disk>> {
-    k.devices
-        .values()
-        .filter_map(|n| {
-            n.as_any()?
-                .downcast_ref::<BlkDevNode>()
-                .map(|b| b.disk.clone())
-        })
-        .collect()
+    k.devices.values().filter_map(|n| n.as_any()?.downcast_ref::<BlkDevNode>().map(|b| b.disk.clone())).collect()
 }
 
 impl World {
     /// `add_domain` plus the Xen device nodes of a PV guest
     /// (`/dev/xen/gntdev`, `/dev/xen/privcmd`).
-    pub fn add_xen_domain(
-        &mut self,
-        name: &str,
-        pv: bool,
-        pages: u64,
-        privileged: bool,
-    ) -> KResult<DomId> {
+    pub fn add_xen_domain(&mut self, name: &str, pv: bool, pages: u64, privileged: bool) -> KResult<DomId> {
         let d = self.add_domain(name, pv, pages, privileged)?;
         self.attach_xen_drivers(d)?;
         Ok(d)
@@ -134,10 +119,7 @@ impl World {
             return Err(Errno::EEXIST);
         }
         let existing = disks_of(k);
-        let counter = existing
-            .first()
-            .map(|d| d.req_counter())
-            .unwrap_or_default();
+        let counter = existing.first().map(|d| d.req_counter()).unwrap_or_default();
         let id = DiskId((dom as u32) << 16 | existing.len() as u32);
         let disk = Rc::new(Disk::new(name, sectors, counter, id.0 as u64));
         k.devices.insert(path, Rc::new(BlkDevNode { disk }));
@@ -146,9 +128,7 @@ impl World {
 
     /// The disk called `name`, with its id and domain.
     pub fn disk(&self, name: &str) -> Option<(DiskId, DomId, Rc<Disk>)> {
-        self.domains
-            .iter()
-            .find_map(|d| disk_in(&d.kernel, name).map(|x| (DiskId(x.ino() as u32), d.id, x)))
+        self.domains.iter().find_map(|d| disk_in(&d.kernel, name).map(|x| (DiskId(x.ino() as u32), d.id, x)))
     }
 
     /// The disk with id `id`.
@@ -201,10 +181,7 @@ impl World {
         let FileKind::Device(ops) = &f.kind else {
             return Err(Errno::EINVAL);
         };
-        let blk = ops
-            .as_any()
-            .and_then(|a| a.downcast_ref::<BlkDevFile>())
-            .ok_or(Errno::EINVAL)?;
+        let blk = ops.as_any().and_then(|a| a.downcast_ref::<BlkDevFile>()).ok_or(Errno::EINVAL)?;
         let disk = blk.disk.clone();
         let direct = blk.direct();
         Ok(disk.submit(k, hv, pid, write, direct, addr, len, off))
@@ -231,10 +208,7 @@ impl World {
         let FileKind::Device(ops) = &f.kind else {
             return Err(Errno::EINVAL);
         };
-        let p = ops
-            .as_any()
-            .and_then(|a| a.downcast_ref::<PrivcmdFile>())
-            .ok_or(Errno::EINVAL)?;
+        let p = ops.as_any().and_then(|a| a.downcast_ref::<PrivcmdFile>()).ok_or(Errno::EINVAL)?;
         Ok(p.last_errors())
     }
 
@@ -251,10 +225,7 @@ impl World {
     fn check_page(k: &Kernel, pfn: u64) -> XenResult<Pfn> {
         let p = Pfn(pfn);
         let page = k.mem.get(p).ok_or(Errno::EINVAL)?;
-        if pfn < FIRST_FREE_PFN
-            || page.flags.intersects(PageFlags::BALLOON | PageFlags::BUDDY)
-            || page.refcount <= 0
-        {
+        if pfn < FIRST_FREE_PFN || page.flags.intersects(PageFlags::BALLOON | PageFlags::BUDDY) || page.refcount <= 0 {
             return Err(Errno::EINVAL.into());
         }
         Ok(p)
@@ -275,12 +246,7 @@ impl World {
             return Err(Errno::EINVAL.into());
         }
         if let Some(m) = k.page_to_mfn(p) {
-            for r in hv
-                .grant_maps_of_frame(m)
-                .filter(|r| r.granter == dom)
-                .copied()
-                .collect::<Vec<_>>()
-            {
+            for r in hv.grant_maps_of_frame(m).filter(|r| r.granter == dom).copied().collect::<Vec<_>>() {
                 hv.observed.push(Violation {
                     invariant: "grant-frame-freed",
                     message: format!(
@@ -339,10 +305,7 @@ impl World {
         readonly: bool,
     ) -> XenResult<u64> {
         let (k, hv) = self.kh(dom)?;
-        let frame = k
-            .p2m
-            .pfn_to_mfn(Pfn(pfn))
-            .map_or(INVALID_P2M_ENTRY, |m| m.0);
+        let frame = k.p2m.pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0);
         Ok(k.gnttab_grant_foreign_access(hv, grantee, frame, readonly)? as u64)
     }
 
@@ -354,20 +317,14 @@ impl World {
     pub fn gnttab_end_foreign_access(&mut self, dom: DomId, gref: u64) -> XenResult<u64> {
         let (k, hv) = self.kh(dom)?;
         let gref = u32::try_from(gref).map_err(|_| Errno::EINVAL)?;
-        if k.gnttab_end_foreign_access(hv, gref, None)? {
-            Ok(0)
-        } else {
-            Err(Errno::EBUSY.into())
-        }
+        if k.gnttab_end_foreign_access(hv, gref, None)? { Ok(0) } else { Err(Errno::EBUSY.into()) }
     }
 
     /// `pfn_to_mfn(pfn)`: the P2M entry without its tag bits, `~0`
     /// (`INVALID_P2M_ENTRY`) when there is no memory behind the PFN.
     pub fn pfn_to_mfn(&self, dom: DomId, pfn: u64) -> XenResult<u64> {
         let k = self.kernel(dom)?;
-        Ok(k.p2m
-            .pfn_to_mfn(Pfn(pfn))
-            .map_or(INVALID_P2M_ENTRY, |m| m.0))
+        Ok(k.p2m.pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0))
     }
 
     // ---- time ---------------------------------------------------------------

@@ -220,7 +220,9 @@ impl Dual {
         let (base, pid) = (self.base, self.pid);
         let (k, _) = self.k();
         let mm = k.mm(pid).expect("mm");
-        mm.vmas_in(base, base + WINDOW).map(|v| (v.start - base, v.end - base, smaps_vmflags(v.flags).trim().to_string())).collect()
+        mm.vmas_in(base, base + WINDOW)
+            .map(|v| (v.start - base, v.end - base, smaps_vmflags(v.flags).trim().to_string()))
+            .collect()
     }
 
     /// The same from this machine's /proc/self/smaps.
@@ -261,7 +263,12 @@ impl Dual {
         let (k, _) = self.k();
         let m = k.mm(pid).expect("mm").locked_vm;
         let s = std::fs::read_to_string("/proc/self/status").expect("status");
-        let r = s.lines().find(|l| l.starts_with("VmLck:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let r = s
+            .lines()
+            .find(|l| l.starts_with("VmLck:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
         (m, r / 4)
     }
 }

@@ -41,13 +41,7 @@ pub fn setup(v: Variant) -> X {
     let disk = w.add_disk("xvda", dom0, 2048).unwrap();
     let (k, _) = w.kh(dom0).unwrap();
     let qemu = k.spawn(0, DEFAULT_MMAP_BASE, 0x5555_5555_0000).unwrap();
-    X {
-        w,
-        dom0,
-        domu,
-        qemu,
-        disk,
-    }
+    X { w, dom0, domu, qemu, disk }
 }
 
 impl X {
@@ -64,31 +58,12 @@ impl X {
         r
     }
     pub fn map_grant_ref(&mut self, pid: Pid, fd: u64, dom: DomId, refs: &[u64]) -> KResult<u64> {
-        self.ioctl(
-            pid,
-            fd,
-            IOCTL_GNTDEV_MAP_GRANT_REF,
-            &[IoctlArg::Int(dom as u64), IoctlArg::List(refs.to_vec())],
-        )
+        self.ioctl(pid, fd, IOCTL_GNTDEV_MAP_GRANT_REF, &[IoctlArg::Int(dom as u64), IoctlArg::List(refs.to_vec())])
     }
     pub fn unmap_grant_ref(&mut self, pid: Pid, fd: u64, off: u64, count: u64) -> KResult<u64> {
-        self.ioctl(
-            pid,
-            fd,
-            IOCTL_GNTDEV_UNMAP_GRANT_REF,
-            &[IoctlArg::Int(off), IoctlArg::Int(count)],
-        )
+        self.ioctl(pid, fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &[IoctlArg::Int(off), IoctlArg::Int(count)])
     }
-    pub fn mmap(
-        &mut self,
-        pid: Pid,
-        addr: u64,
-        len: u64,
-        prot: u64,
-        flags: u64,
-        fd: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    pub fn mmap(&mut self, pid: Pid, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> KResult<u64> {
         let (k, hv) = self.w.kh(self.dom0)?;
         let r = k.sys_mmap(hv, pid, addr, len, prot, flags, fd, off);
         self.w.run_deferred_work();
@@ -133,33 +108,15 @@ impl X {
         self.w.run_deferred_work();
         r
     }
-    pub fn load(
-        &mut self,
-        pid: Pid,
-        addr: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, mmsim::kernel::uaccess::Signal> {
+    pub fn load(&mut self, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, mmsim::kernel::uaccess::Signal> {
         let (k, hv) = self.w.kh(self.dom0).unwrap();
         k.user_read(hv, pid, addr, len)
     }
-    pub fn store(
-        &mut self,
-        pid: Pid,
-        addr: u64,
-        data: &[u8],
-    ) -> Result<(), mmsim::kernel::uaccess::Signal> {
+    pub fn store(&mut self, pid: Pid, addr: u64, data: &[u8]) -> Result<(), mmsim::kernel::uaccess::Signal> {
         let (k, hv) = self.w.kh(self.dom0).unwrap();
         k.user_write(hv, pid, addr, data)
     }
-    pub fn io_submit(
-        &mut self,
-        pid: Pid,
-        fd: u64,
-        write: bool,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    pub fn io_submit(&mut self, pid: Pid, fd: u64, write: bool, addr: u64, len: u64, off: u64) -> KResult<u64> {
         let r = self.w.io_submit(self.dom0, pid, fd, write, addr, len, off);
         self.w.run_deferred_work();
         r
@@ -172,13 +129,8 @@ impl X {
     /// domU: `p = alloc_page()`, `write_page(p, 0, fill)`, `g = gnttab_grant_foreign_access(p, dom0, ro)`.
     pub fn grant_page(&mut self, fill: u8, ro: bool) -> (u64, u64) {
         let p = self.w.alloc_page(self.domu).unwrap();
-        self.w
-            .write_page(self.domu, p, 0, &vec![fill; 4096])
-            .unwrap();
-        let g = self
-            .w
-            .gnttab_grant_foreign_access(self.domu, p, self.dom0, ro)
-            .unwrap();
+        self.w.write_page(self.domu, p, 0, &vec![fill; 4096]).unwrap();
+        let g = self.w.gnttab_grant_foreign_access(self.domu, p, self.dom0, ro).unwrap();
         (p, g)
     }
     pub fn domu_page(&self, p: u64, len: u64) -> Vec<u8> {

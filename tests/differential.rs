@@ -1,0 +1,437 @@
+//! Differential tests: random op sequences run on the real kernel (the host
+//! oracle) and in the model, compared step by step (results, maps lines,
+//! smaps fields, pagemap bits).
+//!
+//! * `random_sequences_agree`: `MMSIM_DIFF_CASES` sequences (default 2000),
+//!   seed from `MMSIM_DIFF_SEED` (default: from the clock, printed). On a
+//!   divergence the sequence is shrunk and printed with both sides' answers
+//!   and as a `.mms` scenario; the test fails after the whole batch, with
+//!   the agreement figures.
+//! * `max_map_count_pressure`: `MMSIM_DIFF_PRESSURE` sequences (default 2)
+//!   that run into `vm.max_map_count`.
+//!
+//! The listed divergences (see the report / README) are excluded by
+//! default; `MMSIM_DIFF_MADV_FREE=1`, `MMSIM_DIFF_PAGEOUT=1` and
+//! `MMSIM_DIFF_STRICT_REFERENCED=1` switch them back on to measure them;
+//! `MMSIM_DIFF_SKIP=Field,Field` leaves smaps fields out (investigation).
+//!
+//! Where the host cannot run the oracle (not x86-64 Linux, not root, range
+//! taken), the tests print why and skip.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+#[path = "../src/oracle/gen.rs"]
+mod strategies;
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use mmsim::oracle::compare::{CompareConfig, Report, check, compare, run_both};
+use mmsim::oracle::model::ModelConfig;
+use mmsim::oracle::{Addr, FdRef, HostConfig, Op, OpResult, PAGE_SIZE, SnapshotMode, run_on_host};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+const PS: u64 = PAGE_SIZE;
+
+/// One test at a time talks to the host (each run forks workers).
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Whether the host can run the oracle with what the comparison needs;
+/// prints the reason when not.
+fn host_ready(test: &str) -> bool {
+    match run_on_host(&[], &HostConfig::default()) {
+        Err(e) => {
+            println!("SKIP {test}: the host oracle cannot run here: {e}");
+            false
+        }
+        Ok(t) if !t.unhinted_in_range => {
+            println!("SKIP {test}: unhinted mappings do not land in the range on this host");
+            false
+        }
+        Ok(t) if t.host.zero_pfn.is_none() => {
+            println!("SKIP {test}: PFNs are hidden (not root): the zero page cannot be recognised");
+            false
+        }
+        Ok(_) => true,
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| {
+        let v = v.trim();
+        match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16).ok(),
+            None => v.parse().ok(),
+        }
+    })
+}
+
+#[test]
+fn random_sequences_agree() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !host_ready("random_sequences_agree") {
+        return;
+    }
+    let cases = env_u64("MMSIM_DIFF_CASES").unwrap_or(2000) as usize;
+    let seed = env_u64("MMSIM_DIFF_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    println!("random_sequences_agree: {cases} sequences, MMSIM_DIFF_SEED={seed:#x}");
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
+    let mut runner = TestRunner::new_with_rng(Config { failure_persistence: None, ..Config::default() }, rng);
+    // The listed divergences can be switched back on to measure them.
+    let on = |v: &str| std::env::var(v).is_ok_and(|x| x == "1");
+    let gcfg = strategies::GenConfig {
+        madv_free: on("MMSIM_DIFF_MADV_FREE"),
+        pageout: on("MMSIM_DIFF_PAGEOUT"),
+        ..strategies::GenConfig::default()
+    };
+    let strat = strategies::sequence(gcfg);
+    let host = HostConfig::default();
+    let mut cmp = CompareConfig::default();
+    cmp.ignore_gup_referenced = !on("MMSIM_DIFF_STRICT_REFERENCED");
+    if std::env::var("MMSIM_DIFF_SKIP").is_ok() {
+        let skip = std::env::var("MMSIM_DIFF_SKIP").unwrap_or_default();
+        cmp.smaps_fields.retain(|f| !skip.split(',').any(|s| s == *f));
+    }
+
+    let t0 = Instant::now();
+    let (mut agree, mut ops_total, mut signals, mut errors) = (0usize, 0usize, 0usize, 0usize);
+    let mut oracle_errors = 0usize;
+    let mut reports: Vec<Report> = Vec::new();
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in 0..cases {
+        let ops = match strat.new_tree(&mut runner) {
+            Ok(t) => t.current(),
+            Err(e) => panic!("generator failed: {e}"),
+        };
+        ops_total += ops.len();
+        match check(&ops, &host, &cmp) {
+            Ok(None) => agree += 1,
+            Ok(Some(r)) => {
+                *kinds.entry(format!("{:?}", r.divergence.key(&r.ops))).or_default() += 1;
+                if reports.len() < 5 {
+                    println!("divergence in sequence {i}:\n{r}");
+                }
+                reports.push(r);
+            }
+            Err(e) => {
+                oracle_errors += 1;
+                println!("sequence {i}: oracle error: {e}\n{ops:?}");
+            }
+        }
+        // Statistics of what was exercised (from a model run: cheap).
+        if let Ok(t) =
+            mmsim::oracle::model::run_on_model(&ops, mmsim::oracle::DEFAULT_BASE, mmsim::oracle::DEFAULT_RANGE_LEN)
+        {
+            for s in &t.steps {
+                match s.result {
+                    OpResult::Signal { .. } => signals += 1,
+                    OpResult::Ret(v) if v < 0 => errors += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let el = t0.elapsed();
+    println!(
+        "random_sequences_agree: {agree}/{cases} sequences agree ({:.2}%), {} diverge, {oracle_errors} oracle errors; \
+         {ops_total} ops ({errors} error returns, {signals} signals) in {el:.1?} ({:.2?} per sequence)",
+        100.0 * agree as f64 / cases.max(1) as f64,
+        reports.len(),
+        el / cases.max(1) as u32
+    );
+    for (k, n) in &kinds {
+        println!("  divergence kind {k}: {n}");
+    }
+    assert_eq!(oracle_errors, 0, "the oracle failed on some sequences");
+    assert!(
+        reports.is_empty(),
+        "{} of {cases} sequences diverge (seed {seed:#x}); first:\n{}",
+        reports.len(),
+        reports[0]
+    );
+}
+
+/// Pages of the region the pressure test carves into VMAs, and the number
+/// of alternating mprotects (each adds two VMAs): 2 * 33000 + 1 VMAs is
+/// more than `vm.max_map_count` (65530 by default).
+const PRESSURE_MPROTECTS: u64 = 33_000;
+const PRESSURE_PAGES: u64 = 2 * PRESSURE_MPROTECTS + 64;
+
+/// Ops at the limit: splits in the middle of the last (large) VMA, whole
+/// small VMAs, merges that make room, new mappings, mremap, madvise and
+/// mlock splits, a fork and ops in the child.
+fn pressure_tail() -> impl Strategy<Value = Vec<Op>> {
+    use proptest::prelude::*;
+    let last = 2 * PRESSURE_MPROTECTS; // first page of the last big VMA (approx.)
+    let page = prop_oneof![(last - 16..last + 48).prop_map(|k| k * PS), (0..64u64).prop_map(|k| k * PS),];
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let op = (0..11u8, page.clone(), 1..4u64, page).prop_map(move |(kind, a, n, b)| {
+        let (addr, len) = (Addr::Off(a), n * PS);
+        match kind {
+            0 => Op::Munmap { p: 0, addr, len },
+            1 => Op::Mprotect { p: 0, addr, len, prot: libc::PROT_READ },
+            2 => Op::Mprotect { p: 0, addr, len, prot: rw },
+            3 => Op::Mmap {
+                p: 0,
+                addr: Addr::NULL,
+                len,
+                prot: rw,
+                flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                fd: FdRef::None,
+                off: 0,
+            },
+            4 => Op::Mmap {
+                p: 0,
+                addr,
+                len,
+                prot: libc::PROT_EXEC,
+                flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                fd: FdRef::None,
+                off: 0,
+            },
+            5 => Op::Madvise { p: 0, addr, len, advice: libc::MADV_DONTFORK },
+            6 => Op::Mlock { p: 0, addr, len },
+            // mremap of one page (always inside one VMA here): at the
+            // limit the model refuses an old range that spans VMAs with
+            // ENOMEM where the host says EFAULT (listed divergence).
+            7 => Op::Mremap {
+                p: 0,
+                old: addr,
+                old_len: PS,
+                new_len: 2 * PS,
+                flags: libc::MREMAP_MAYMOVE,
+                new_addr: Addr::NULL,
+            },
+            8 => Op::Mremap {
+                p: 0,
+                old: addr,
+                old_len: PS,
+                new_len: PS,
+                flags: libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                new_addr: Addr::Off(b),
+            },
+            9 => Op::Touch { p: 0, addr, len, write: true },
+            _ => Op::Madvise { p: 0, addr, len, advice: 102 },
+        }
+    });
+    proptest::collection::vec(op, 6..14)
+}
+
+#[test]
+fn max_map_count_pressure() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !host_ready("max_map_count_pressure") {
+        return;
+    }
+    let Some(max) =
+        std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse::<u64>().ok())
+    else {
+        println!("SKIP max_map_count_pressure: /proc/sys/vm/max_map_count unreadable");
+        return;
+    };
+    if max + 64 > 2 * PRESSURE_MPROTECTS {
+        println!("SKIP max_map_count_pressure: vm.max_map_count = {max} is too large for {PRESSURE_MPROTECTS} splits");
+        return;
+    }
+    let cases = env_u64("MMSIM_DIFF_PRESSURE").unwrap_or(2) as usize;
+    let seed = env_u64("MMSIM_DIFF_SEED").unwrap_or(0x5eed);
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    seed_bytes[8] = 1;
+    let mut runner = TestRunner::new_with_rng(
+        Config { failure_persistence: None, ..Config::default() },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let host = HostConfig { snapshots: SnapshotMode::Explicit, ..HostConfig::default() };
+    let cmp = CompareConfig::default();
+    let t0 = Instant::now();
+    for case in 0..cases {
+        let tail = pressure_tail().new_tree(&mut runner).map(|t| t.current()).unwrap_or_default();
+        let mut ops = vec![Op::Mmap {
+            p: 0,
+            addr: Addr::Off(0),
+            len: PRESSURE_PAGES * PS,
+            prot: libc::PROT_READ,
+            flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            fd: FdRef::None,
+            off: 0,
+        }];
+        for i in 1..=PRESSURE_MPROTECTS {
+            ops.push(Op::Mprotect {
+                p: 0,
+                addr: Addr::Off(2 * i * PS),
+                len: PS,
+                prot: libc::PROT_READ | libc::PROT_WRITE,
+            });
+        }
+        let at_limit = ops.len();
+        ops.push(Op::Snapshot);
+        for (i, op) in tail.iter().enumerate() {
+            ops.push(op.clone());
+            if i == tail.len() / 2 {
+                ops.push(Op::Fork { p: 0 });
+                ops.push(Op::Mprotect {
+                    p: 1,
+                    addr: Addr::Off(2 * PRESSURE_MPROTECTS * PS + 8 * PS),
+                    len: PS,
+                    prot: libc::PROT_NONE,
+                });
+                ops.push(Op::Munmap { p: 1, addr: Addr::Off(4 * PS), len: PS });
+            }
+        }
+        ops.push(Op::Snapshot);
+        // Calibrate: after the mprotect phase the host is exactly at its
+        // limit (a split succeeds only below it, so the alternating
+        // mprotects fill it up); its VMAs outside the range are the rest.
+        let h = match run_on_host(&ops, &host) {
+            Ok(t) => t,
+            Err(e) => panic!("pressure case {case}: oracle error: {e}"),
+        };
+        let first_fail = h.steps.iter().position(|s| matches!(s.result, OpResult::Ret(v) if v < 0));
+        let in_range = h.steps[at_limit].snapshot.as_ref().map_or(0, |s| s[0].vmas.len()) as u64;
+        assert!(first_fail.is_some_and(|f| f < at_limit), "case {case}: the host never reached the limit");
+        let outside = max - in_range;
+        let model_max = (in_range + mmsim::oracle::model::MODEL_OUTSIDE_VMAS as u64) as usize;
+        let mcfg = ModelConfig { max_map_count: Some(model_max), ..ModelConfig::from_host(&host) };
+        // No shrinking here (each run is tens of thousands of ops): the
+        // divergence and the ops after the mprotect phase are printed.
+        let t1 = Instant::now();
+        let m = match mmsim::oracle::model::run_on_model_cfg(&ops, &mcfg) {
+            Ok(m) => m,
+            Err(e) => panic!("pressure case {case}: model error: {e}"),
+        };
+        let model_time = t1.elapsed();
+        if let Some(d) = compare(&h, &m, &cmp) {
+            let tail: Vec<String> = ops[at_limit..]
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    format!(
+                        "{:6} {o:?}\n       host {:?} | model {:?}",
+                        at_limit + i,
+                        h.steps[at_limit + i].result,
+                        m.steps[at_limit + i].result
+                    )
+                })
+                .collect();
+            panic!(
+                "pressure case {case} diverges ({outside} worker VMAs outside, model max_map_count {model_max}): {d}\n\
+                 first ENOMEM: host step {first_fail:?}, model step {:?}\nops after the mprotect phase:\n{}",
+                m.steps.iter().position(|s| matches!(s.result, OpResult::Ret(v) if v < 0)),
+                tail.join("\n")
+            );
+        }
+        println!(
+            "max_map_count_pressure case {case}: agree; host limit {max}, {outside} worker VMAs outside the range, \
+             first ENOMEM at step {}, {} ops (model run {model_time:.1?})",
+            first_fail.unwrap_or(0),
+            ops.len()
+        );
+    }
+    println!("max_map_count_pressure: {cases} sequences in {:.1?}", t0.elapsed());
+}
+
+/// Replays the ops (JSON array of `Op`) in the file named by
+/// `MMSIM_DIFF_REPLAY` on both sides and prints the comparison.
+/// `cargo test --release --test differential replay -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn replay() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(path) = std::env::var("MMSIM_DIFF_REPLAY") else {
+        println!("SKIP replay: MMSIM_DIFF_REPLAY is not set");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let ops: Vec<Op> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let host = HostConfig::default();
+    let (h, m, d) = run_both(&ops, &host, &ModelConfig::from_host(&host), &CompareConfig::default()).expect("runs");
+    for (i, (a, b)) in h.steps.iter().zip(&m.steps).enumerate() {
+        println!("{i:3} {:?}\n    host {:?} | model {:?}", ops[i], a.result, b.result);
+        if let (Some(hs), Some(ms)) = (&a.snapshot, &b.snapshot) {
+            for (hp, mp) in hs.iter().zip(ms) {
+                for v in &hp.vmas {
+                    let letters: String = v.pages.iter().map(mmsim::oracle::compare::page_letter).collect();
+                    println!(
+                        "    host  p{} {} {} {:?} {}",
+                        hp.p,
+                        v.line,
+                        letters,
+                        v.smaps.fields.iter().filter(|f| f.1 != 0).collect::<Vec<_>>(),
+                        v.smaps.vm_flags.join(" ")
+                    );
+                }
+                for v in &mp.vmas {
+                    let letters: String = v.pages.iter().map(mmsim::oracle::compare::page_letter).collect();
+                    println!(
+                        "    model p{} {} {} {:?} {}",
+                        mp.p,
+                        v.line,
+                        letters,
+                        v.smaps.fields.iter().filter(|f| f.1 != 0).collect::<Vec<_>>(),
+                        v.smaps.vm_flags.join(" ")
+                    );
+                }
+            }
+        }
+    }
+    println!("{}", d.map_or("no divergence".to_string(), |d| d.to_string()));
+    let _ = compare(&h, &m, &CompareConfig::default());
+}
+
+/// The scenario written for a divergence must be a valid `.mms` file:
+/// random sequences (run in the model only) written with `to_mms` parse
+/// and check.
+#[test]
+fn mms_output_parses() {
+    let mut runner = TestRunner::new_with_rng(
+        Config { failure_persistence: None, ..Config::default() },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    let strat = strategies::sequence(strategies::GenConfig::default());
+    let base = mmsim::oracle::DEFAULT_BASE;
+    let len = mmsim::oracle::DEFAULT_RANGE_LEN;
+    for i in 0..300 {
+        let ops = strat.new_tree(&mut runner).map(|t| t.current()).unwrap_or_default();
+        let t = mmsim::oracle::model::run_on_model(&ops, base, len).expect("model runs");
+        let d = mmsim::oracle::compare::Divergence {
+            step: Some(ops.len() - 1),
+            p: Some(0),
+            kind: mmsim::oracle::compare::Kind::Result,
+            at: String::new(),
+            host: "x".into(),
+            model: "y".into(),
+        };
+        let text = mmsim::oracle::compare::to_mms(&ops, Some(&t), base, len, if i % 2 == 0 { Some(&d) } else { None });
+        let checked = match mmsim::script::parse_and_check("gen.mms", &text) {
+            Ok(c) => c,
+            Err(errs) => panic!(
+                "sequence {i}: the scenario does not parse:\n{}\n{text}",
+                mmsim::script::render_errors("gen.mms", &text, &errs, false)
+            ),
+        };
+        // Run by the interpreter, the scenario reproduces what the model
+        // runner saw: every expectation (the model's own results) holds.
+        let variant = mmsim::run::effective_variant(&checked, None);
+        let mut failed = Vec::new();
+        let outcome = mmsim::run::Runner::new(&checked, variant)
+            .run(&mut |e| {
+                if let mmsim::run::Event::Step { line, call, result, expect: Some(x), .. } = e
+                    && !x.held
+                {
+                    failed.push(format!("line {line}: {call} = {result:?}, expected {}", x.expected));
+                }
+            })
+            .unwrap_or_else(|e| panic!("sequence {i}: the scenario does not run: {e:?}\n{text}"));
+        assert!(
+            outcome.expectations_failed == 0,
+            "sequence {i}: expectations failed when the interpreter runs the scenario:\n{}\n{text}",
+            failed.join("\n")
+        );
+    }
+}
