@@ -126,7 +126,7 @@ mod tests {
         let mut a = Chooser::random(42);
         let xs: Vec<u32> = (0..50).map(|i| a.choose(i % 7 + 1)).collect();
         let s = a.encode();
-        let mut b = Chooser::replay(decode(&s).unwrap());
+        let mut b = Chooser::replay(decode(&s).expect("test"));
         let ys: Vec<u32> = (0..50).map(|i| b.choose(i % 7 + 1)).collect();
         assert_eq!(xs, ys);
         assert_eq!(decode("a.10.z"), Some(vec![10, 36, 35]));

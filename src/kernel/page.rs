@@ -278,7 +278,7 @@ mod tests {
     fn alloc_free_cycle() {
         let mut m = MemMap::new(8, 8);
         assert_eq!(m.nr_free(), 6);
-        let a = m.alloc().unwrap();
+        let a = m.alloc().expect("test");
         assert_eq!(a, Pfn(2));
         assert_eq!(m.page(a).refcount, 1);
         assert_eq!(m.put_page(a), Ok(true));

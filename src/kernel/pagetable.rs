@@ -298,7 +298,7 @@ mod tests {
                 next += 1;
                 Ok(next)
             })
-            .unwrap();
+            .expect("test");
         assert_eq!(next, 203, "three tables below the PGD");
         p.set(s, Pte::new(0x42, PteFlags::PRESENT));
         assert_eq!(p.pte(pgd, a).frame(), 0x42);
@@ -333,7 +333,7 @@ mod tests {
                 next += 1;
                 Ok(next)
             })
-            .unwrap();
+            .expect("test");
         p.set(s, Pte(0x1001));
         assert!(p.free_empty_tables(pgd, 0, 1 << 47).is_empty(), "a table with an entry stays");
         p.set(s, Pte::NONE);

@@ -131,10 +131,10 @@ mod tests {
     use super::*;
     #[test]
     fn parse() {
-        let v = parse_variant("find-special-page unmap=immediate").unwrap();
+        let v = parse_variant("find-special-page unmap=immediate").expect("test");
         assert_eq!(v.unmap, UnmapPolicy::Immediate);
         assert_eq!(v.to_string(), "find-special-page unmap=immediate");
-        assert_eq!(parse_variant("m2p-override").unwrap().unmap, UnmapPolicy::Immediate);
+        assert_eq!(parse_variant("m2p-override").expect("test").unmap, UnmapPolicy::Immediate);
         assert!(parse_variant("bogus").is_err());
         assert!(parse_variant("m2p-override unmap=later").is_err());
     }

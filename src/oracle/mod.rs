@@ -24,7 +24,7 @@
 //! let t = run_on_host(&ops, &HostConfig::default())?;
 //! assert_eq!(t.steps[0].result, OpResult::Ret((t.base + (1 << 30) - PAGE_SIZE) as i64));
 //! assert_eq!(t.steps[1].result, OpResult::Bytes(vec![0]));
-//! let page = t.steps[1].snapshot.as_ref().unwrap()[0].vmas[0].pages[0];
+//! let page = t.steps[1].snapshot.as_ref().expect("example")[0].vmas[0].pages[0];
 //! assert!(page.present && page.zero_page && !page.exclusive);
 //! assert_eq!(t.steps[2].result, OpResult::Ret(1)); // the child is process 1
 //! assert!(matches!(t.steps[4].result, OpResult::Signal { sig: libc::SIGSEGV, code: 1, .. }));

@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn arities_from_the_scenario_language() {
         let arity = |a, n| {
-            let s = lookup(a, n).unwrap();
+            let s = lookup(a, n).expect("test");
             (s.required, s.params.len(), s.variadic)
         };
         use ActorKind::*;
@@ -296,9 +296,9 @@ mod tests {
             assert!(CALLS[..i].iter().all(|o| !(o.name == c.name && o.actor == c.actor)), "{} twice", c.name);
             assert_eq!(spec(c.call).map(|s| s.name), Some(c.name));
         }
-        assert_eq!(lookup(ActorKind::Process, "mincore").unwrap().returns(2), Ty::Bytes);
-        assert_eq!(lookup(ActorKind::Process, "mincore").unwrap().returns(3), Ty::Int);
-        assert_eq!(lookup(ActorKind::Process, "mremap").unwrap().arity_text(), "4 or 5");
-        assert_eq!(lookup(ActorKind::Process, "ioctl").unwrap().arity_text(), "at least 2");
+        assert_eq!(lookup(ActorKind::Process, "mincore").expect("test").returns(2), Ty::Bytes);
+        assert_eq!(lookup(ActorKind::Process, "mincore").expect("test").returns(3), Ty::Int);
+        assert_eq!(lookup(ActorKind::Process, "mremap").expect("test").arity_text(), "4 or 5");
+        assert_eq!(lookup(ActorKind::Process, "ioctl").expect("test").arity_text(), "at least 2");
     }
 }

@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn renders_exactly() {
         let src = "domain host native\n\tp: x(FOO)\n";
-        let at = src.find("FOO").unwrap();
+        let at = src.find("FOO").expect("test");
         let err = ScriptError::new(Span::new(at, at + 3), "unknown constant `FOO`").with_help("did you mean `FOB`?");
         let expected = concat!(
             "t.mms:2:7: error: unknown constant `FOO`\n",

@@ -255,7 +255,7 @@ mod tests {
     }
 
     fn value(src: &str) -> Value {
-        eval(&parse_expr(src).unwrap(), &Env::new()).unwrap()
+        eval(&parse_expr(src).expect("test"), &Env::new()).expect("test")
     }
 
     /// Renders the tree with explicit parentheses.
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn precedence() {
-        let s = |src: &str| shape(&parse_expr(src).unwrap());
+        let s = |src: &str| shape(&parse_expr(src).expect("test"));
         assert_eq!(s("a + 4K | 1"), "((a + 4096) | 1)");
         assert_eq!(s("1 | a + 4K"), "(1 | (a + 4096))");
         assert_eq!(s("x ++ y * 2 ++ z"), "((x ++ (y * 2)) ++ z)");
@@ -305,9 +305,9 @@ mod tests {
 
     #[test]
     fn spans() {
-        let e = parse_expr("  (a + 4K)  ").unwrap();
+        let e = parse_expr("  (a + 4K)  ").expect("test");
         assert_eq!(e.span, Span::new(2, 10));
-        let e = parse_expr("-EINVAL").unwrap();
+        let e = parse_expr("-EINVAL").expect("test");
         assert_eq!(e.span, Span::new(0, 7));
     }
 

@@ -19,7 +19,7 @@
 //!     if let StepKind::Action(action) = &step.kind {
 //!         // `action.actor`, `action.call.call` (a `Call`), `action.expect` are resolved;
 //!         // the interpreter evaluates the arguments when the step runs.
-//!         let args: Vec<Value> = action.args.iter().map(|a| eval(a, &env)).collect::<Result<_, _>>().unwrap();
+//!         let args: Vec<Value> = action.args.iter().map(|a| eval(a, &env)).collect::<Result<_, _>>().expect("example");
 //!         if let Some(script::Binding::Var(name)) = &action.bind {
 //!             env.bind(name.clone(), Value::Int(0x7e00_3fff_e000)); // the call's result
 //!         }

@@ -525,13 +525,13 @@ mod tests {
         let (script, errors) = parse("t", src);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(script.stmts.len(), 1);
-        script.stmts.into_iter().next().unwrap().kind
+        script.stmts.into_iter().next().expect("test").kind
     }
 
     fn err(src: &str) -> ScriptError {
         let (_, errors) = parse("t", src);
         assert_eq!(errors.len(), 1, "{errors:?}");
-        errors.into_iter().next().unwrap()
+        errors.into_iter().next().expect("test")
     }
 
     #[test]
@@ -565,7 +565,7 @@ mod tests {
             StmtKind::Kernel { variant, unmap } => {
                 assert_eq!(variant.node, "find-special-page");
                 assert_eq!(variant.span, Span::new(7, 24));
-                let unmap = unmap.unwrap();
+                let unmap = unmap.expect("test");
                 assert_eq!(unmap.node, "immediate");
                 assert_eq!(unmap.span, Span::new(31, 40));
             }
@@ -598,7 +598,7 @@ mod tests {
     #[test]
     fn expectations() {
         let expect = |src: &str| match one(src) {
-            StmtKind::Action(a) => a.expect.unwrap().kind,
+            StmtKind::Action(a) => a.expect.expect("test").kind,
             other => panic!("{other:?}"),
         };
         assert!(matches!(
@@ -641,7 +641,7 @@ mod tests {
         }
         assert!(matches!(one("show grants domU"), StmtKind::Show(Show::Grants(_))));
         assert!(matches!(one("show page domU p"), StmtKind::Show(Show::Page { .. })));
-        assert!(err("show mpas p").help.unwrap().contains("maps"));
+        assert!(err("show mpas p").help.expect("test").contains("maps"));
         assert!(err("show maps").message.contains("end of the line"));
     }
 

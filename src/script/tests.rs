@@ -126,9 +126,9 @@ fn example_files_check_clean() {
 fn checked_actions_are_resolved() {
     let c = checked(SEED);
     let acts = actions(&c);
-    let dom0 = c.domain_by_name("dom0").unwrap();
-    let domu = c.domain_by_name("domU").unwrap();
-    let qemu = c.process_by_name("qemu").unwrap();
+    let dom0 = c.domain_by_name("dom0").expect("test");
+    let domu = c.domain_by_name("domU").expect("test");
+    let qemu = c.process_by_name("qemu").expect("test");
 
     assert_eq!(acts[0].actor, Actor::Disk(DiskId(0)));
     assert_eq!(acts[0].call.call, Call::DiskWrite);
@@ -149,7 +149,7 @@ fn checked_actions_are_resolved() {
     let mut env = Env::new();
     env.bind("fd", Value::Int(3));
     env.bind("g", Value::Int(8));
-    let args: Vec<Value> = map.args.iter().map(|a| eval(a, &env).unwrap()).collect();
+    let args: Vec<Value> = map.args.iter().map(|a| eval(a, &env).expect("test")).collect();
     assert_eq!(args, [Value::Int(3), Value::Int(0x184700), Value::Domain(domu), Value::List(vec![Value::Int(8)])]);
 
     let pread = acts[7];
@@ -157,7 +157,7 @@ fn checked_actions_are_resolved() {
     assert_eq!(e.kind, ExprKind::Int(4096));
     assert_eq!(c.line_text(14), "qemu: pread(d, a, 4096, 0) = 4096");
     let pread_step =
-        c.steps.iter().find(|s| matches!(&s.kind, StepKind::Action(a) if a.call.call == Call::Pread)).unwrap();
+        c.steps.iter().find(|s| matches!(&s.kind, StepKind::Action(a) if a.call.call == Call::Pread)).expect("test");
     assert_eq!(pread_step.line, 14);
     assert_eq!(c.line_col(pread_step.span), (14, 1));
     assert_eq!(c.actor_name(pread.actor), "qemu");
@@ -366,7 +366,7 @@ fn bare_words_in_their_positions() {
 fn fork_declares_a_child_process() {
     let src = format!("{HOST}p: child = fork()\nchild: munmap(0, 4K) = 0\nshow maps child\n");
     let c = checked(&src);
-    let child = c.process_by_name("child").unwrap();
+    let child = c.process_by_name("child").expect("test");
     assert_eq!(c.processes[child.0].parent, Some(ProcessId(0)));
     assert_eq!(c.processes[child.0].domain, c.processes[0].domain);
     let acts = actions(&c);
@@ -487,7 +487,7 @@ fn literal_forms_in_arguments() {
     let c = checked(&src);
     let acts = actions(&c);
     let env = Env::new();
-    let v = |a: &Action, i: usize| eval(&a.args[i], &env).unwrap();
+    let v = |a: &Action, i: usize| eval(&a.args[i], &env).expect("test");
     assert_eq!(v(acts[0], 0), Value::Int(0x7e00_0000_0000));
     assert_eq!(v(acts[0], 1), Value::Bytes(b"a\n\t\\\"A\xde\xad\x5a\x5a\x5a".to_vec()));
     assert_eq!(v(acts[1], 0), Value::Int(u64::MAX));

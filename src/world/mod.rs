@@ -87,9 +87,9 @@ mod tests {
 
     fn native() -> (World, DomId, crate::kernel::Pid) {
         let mut w = World::new(65536, Variant::default());
-        let d = w.add_domain("host", false, 8192, false).unwrap();
-        let (k, _) = w.kh(d).unwrap();
-        let pid = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).unwrap();
+        let d = w.add_domain("host", false, 8192, false).expect("test");
+        let (k, _) = w.kh(d).expect("test");
+        let pid = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("test");
         (w, d, pid)
     }
 
@@ -98,36 +98,38 @@ mod tests {
     #[test]
     fn scenario_md_native_example() {
         let (mut w, d, p) = native();
-        let (k, hv) = w.kh(d).unwrap();
-        let a = k.sys_mmap(hv, p, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        let (k, hv) = w.kh(d).expect("test");
+        let a =
+            k.sys_mmap(hv, p, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).expect("test");
         assert_eq!(a, 0x7e00_3fff_e000);
         assert_eq!(k.sys_mprotect(hv, p, a + 4096, 4096, PROT_READ), Ok(0));
         let e = k.user_write(hv, p, a + 4096, b"x").unwrap_err();
         assert_eq!(e.fault, crate::kernel::memory::VmFault::AccErr);
         assert_eq!(e.addr, a + 4096);
-        assert_eq!(k.user_read(hv, p, a, 2).unwrap(), vec![0, 0]);
-        assert_eq!(k.mm(p).unwrap().vmas.len(), 2);
+        assert_eq!(k.user_read(hv, p, a, 2).expect("test"), vec![0, 0]);
+        assert_eq!(k.mm(p).expect("test").vmas.len(), 2);
     }
 
     #[test]
     fn cow_after_fork() {
         let (mut w, d, p) = native();
-        let (k, hv) = w.kh(d).unwrap();
-        let a = k.sys_mmap(hv, p, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
-        k.user_write(hv, p, a, b"parent").unwrap();
-        let c = k.sys_fork(hv, p).unwrap();
-        let pfn_before = k.pte_pfn(hv, k.pt.pte(k.mm(p).unwrap().pgd, a));
+        let (k, hv) = w.kh(d).expect("test");
+        let a =
+            k.sys_mmap(hv, p, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).expect("test");
+        k.user_write(hv, p, a, b"parent").expect("test");
+        let c = k.sys_fork(hv, p).expect("test");
+        let pfn_before = k.pte_pfn(hv, k.pt.pte(k.mm(p).expect("test").pgd, a));
         assert_eq!(k.mem.page(pfn_before).mapcount, 2);
-        k.user_write(hv, c, a, b"child!").unwrap();
-        assert_eq!(k.user_read(hv, p, a, 6).unwrap(), b"parent");
-        assert_eq!(k.user_read(hv, c, a, 6).unwrap(), b"child!");
+        k.user_write(hv, c, a, b"child!").expect("test");
+        assert_eq!(k.user_read(hv, p, a, 6).expect("test"), b"parent");
+        assert_eq!(k.user_read(hv, c, a, 6).expect("test"), b"child!");
         assert_eq!(k.mem.page(pfn_before).mapcount, 1);
         // The parent's page is exclusive again only after its own write fault.
-        k.user_write(hv, p, a, b"P").unwrap();
-        let pfn_after = k.pte_pfn(hv, k.pt.pte(k.mm(p).unwrap().pgd, a));
+        k.user_write(hv, p, a, b"P").expect("test");
+        let pfn_after = k.pte_pfn(hv, k.pt.pte(k.mm(p).expect("test").pgd, a));
         assert_eq!(pfn_after, pfn_before, "reused, not copied: refcount was 1");
-        k.sys_exit(hv, c).unwrap();
-        k.sys_exit(hv, p).unwrap();
+        k.sys_exit(hv, c).expect("test");
+        k.sys_exit(hv, p).expect("test");
         assert!(k.dmesg.is_empty(), "{:?}", k.dmesg);
         assert_eq!(k.mem.nr_free() as u64, 8192 - 2, "everything freed at exit");
     }
@@ -135,11 +137,12 @@ mod tests {
     #[test]
     fn munmap_middle_splits_and_merge_on_remap() {
         let (mut w, d, p) = native();
-        let (k, hv) = w.kh(d).unwrap();
-        let a =
-            k.sys_mmap(hv, p, 0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        let (k, hv) = w.kh(d).expect("test");
+        let a = k
+            .sys_mmap(hv, p, 0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0)
+            .expect("test");
         assert_eq!(k.do_munmap(hv, p, a + 4096, 4096), Ok(0));
-        assert_eq!(k.mm(p).unwrap().vmas.len(), 2);
+        assert_eq!(k.mm(p).expect("test").vmas.len(), 2);
         let b = k
             .sys_mmap(
                 hv,
@@ -151,9 +154,9 @@ mod tests {
                 u64::MAX,
                 0,
             )
-            .unwrap();
+            .expect("test");
         assert_eq!(b, a + 4096);
-        assert_eq!(k.mm(p).unwrap().vmas.len(), 1, "three pieces merge back");
+        assert_eq!(k.mm(p).expect("test").vmas.len(), 1, "three pieces merge back");
         assert_eq!(k.do_munmap(hv, p, a + 1, 4096), Err(Errno::EINVAL));
         assert_eq!(k.do_munmap(hv, p, a, 0), Err(Errno::EINVAL));
     }
@@ -161,9 +164,10 @@ mod tests {
     #[test]
     fn thp_alignment_of_2m_multiples() {
         let (mut w, d, p) = native();
-        let (k, hv) = w.kh(d).unwrap();
-        let a =
-            k.sys_mmap(hv, p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).unwrap();
+        let (k, hv) = w.kh(d).expect("test");
+        let a = k
+            .sys_mmap(hv, p, 0, 2 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0)
+            .expect("test");
         assert_eq!(a % (2 << 20), 0);
     }
 }
