@@ -43,3 +43,29 @@ use crate::world::World;
 fn kernel_hv(w: &World, dom: DomId) -> Option<(&Kernel, &Hypervisor)> {
     w.domains.iter().find(|d| d.id == dom).map(|d| (&d.kernel, &w.hv))
 }
+
+/// `show log DOMAIN`: the domain kernel's log (what dmesg would show of the
+/// model's messages, "BUG: Bad page map" and the like), then the
+/// hypervisor's console, which is machine-wide (`(XEN) ...` lines).
+pub fn log(w: &World, dom: DomId) -> String {
+    let mut s = String::new();
+    match kernel_hv(w, dom) {
+        Some((k, hv)) => {
+            for ev in &k.dmesg {
+                match ev.pid {
+                    Some(p) => s.push_str(&format!("[pid {p}] {}\n", ev.message)),
+                    None => s.push_str(&format!("{}\n", ev.message)),
+                }
+            }
+            for l in &hv.log {
+                s.push_str(l);
+                s.push('\n');
+            }
+            if s.is_empty() {
+                s.push_str("(empty)\n");
+            }
+        }
+        None => s.push_str(&format!("d{dom}: no such domain\n")),
+    }
+    s
+}

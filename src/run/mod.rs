@@ -312,6 +312,10 @@ impl<'s> Runner<'s> {
                 let dom = self.dom(d.0, span)?;
                 self.world.show_grants(dom)
             }
+            ShowStep::Log(d) => {
+                let dom = self.dom(d.0, span)?;
+                report::log(&self.world, dom)
+            }
             ShowStep::Page { domain, pfn } => {
                 let dom = self.dom(domain.0, span)?;
                 let pfn = int(script::eval(pfn, &self.env)?, "the pfn")?;

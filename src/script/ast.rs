@@ -157,10 +157,22 @@ pub struct ActionStmt {
 pub enum Show {
     Maps(Name),
     Smaps(Name),
-    Pagemap { process: Name, addr: Expr, len: Expr },
-    Pagetable { process: Name, addr: Expr },
+    Pagemap {
+        process: Name,
+        addr: Expr,
+        len: Expr,
+    },
+    Pagetable {
+        process: Name,
+        addr: Expr,
+    },
     Grants(Name),
-    Page { domain: Name, pfn: Expr },
+    Page {
+        domain: Name,
+        pfn: Expr,
+    },
+    /// The domain kernel's log (dmesg) and the hypervisor's messages.
+    Log(Name),
 }
 
 /// An expression with its source span.

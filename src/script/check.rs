@@ -480,6 +480,7 @@ impl Checker {
                 ShowStep::Pagetable { process: p?, addr }
             }
             Show::Grants(d) => ShowStep::Grants(self.want_domain(&d)?),
+            Show::Log(d) => ShowStep::Log(self.want_domain(&d)?),
             Show::Page { domain, mut pfn } => {
                 let d = self.want_domain(&domain);
                 self.int_expr(&mut pfn, "the frame number");

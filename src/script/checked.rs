@@ -191,6 +191,7 @@ pub enum ShowStep {
     Pagetable { process: ProcessId, addr: Expr },
     Grants(DomainId),
     Page { domain: DomainId, pfn: Expr },
+    Log(DomainId),
 }
 
 impl ShowStep {
@@ -202,6 +203,7 @@ impl ShowStep {
             ShowStep::Pagemap { .. } => "pagemap",
             ShowStep::Pagetable { .. } => "pagetable",
             ShowStep::Grants(_) => "grants",
+            ShowStep::Log(_) => "log",
             ShowStep::Page { .. } => "page",
         }
     }

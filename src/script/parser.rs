@@ -20,7 +20,7 @@ pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file"
 /// Other reserved words.
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
 
-const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page"];
+const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log"];
 
 /// Parses a whole file. Always returns a script (with `Broken` statements
 /// for lines in error) and the errors found, in source order.
@@ -413,7 +413,7 @@ fn file_or_disk(c: &mut Cursor) -> PResult<StmtKind> {
 
 fn show(c: &mut Cursor) -> PResult<Show> {
     c.bump();
-    let what = c.word(SHOW_WHAT, "what to show (maps, smaps, pagemap, pagetable, grants, page)")?;
+    let what = c.word(SHOW_WHAT, "what to show (maps, smaps, pagemap, pagetable, grants, page, log)")?;
     let show = match what.node.as_str() {
         "maps" => Show::Maps(c.ident("a process name")?),
         "smaps" => Show::Smaps(c.ident("a process name")?),
@@ -428,6 +428,7 @@ fn show(c: &mut Cursor) -> PResult<Show> {
             Show::Pagetable { process, addr: c.expr()? }
         }
         "grants" => Show::Grants(c.ident("a domain name")?),
+        "log" => Show::Log(c.ident("a domain name")?),
         _ => {
             let domain = c.ident("a domain name")?;
             Show::Page { domain, pfn: c.expr()? }
@@ -640,6 +641,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(one("show grants domU"), StmtKind::Show(Show::Grants(_))));
+        assert!(matches!(one("show log dom0"), StmtKind::Show(Show::Log(_))));
         assert!(matches!(one("show page domU p"), StmtKind::Show(Show::Page { .. })));
         assert!(err("show mpas p").help.expect("test").contains("maps"));
         assert!(err("show maps").message.contains("end of the line"));
