@@ -51,7 +51,7 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub struct Disk {
     pub name: String,
     pub sectors: u64,
-    data: RefCell<BTreeMap<u64, Box<[u8]>>>,
+    data: RefCell<BTreeMap<u64, crate::hv::machine::Page>>,
     /// I/O submitted and not completed, by request id.
     requests: RefCell<BTreeMap<u64, IoRequest>>,
     /// Request ids, shared by the disks of one domain.
@@ -125,12 +125,33 @@ impl Disk {
             let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
             let src = &bytes[(pos - off) as usize..(pos - off) as usize + n];
             if src.iter().any(|&b| b != 0) || data.contains_key(&chunk) {
-                let c = data.entry(chunk).or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
-                c[in_chunk..in_chunk + n].copy_from_slice(src);
+                let c = data.entry(chunk).or_insert_with(|| Rc::new([0u8; PAGE_SIZE as usize]));
+                Rc::make_mut(c)[in_chunk..in_chunk + n].copy_from_slice(src);
             }
             pos += n as u64;
         }
         end.saturating_sub(off)
+    }
+
+    /// The page-aligned block at byte offset `off`, shared (None: zeros).
+    pub fn block(&self, off: u64) -> Option<crate::hv::machine::Page> {
+        self.data.borrow().get(&(off / PAGE_SIZE)).cloned()
+    }
+    /// Replace the page-aligned block at `off` (None: zeros); ignored past
+    /// the end of the disk.
+    pub fn set_block(&self, off: u64, p: Option<crate::hv::machine::Page>) {
+        if off >= self.size() {
+            return;
+        }
+        let mut d = self.data.borrow_mut();
+        match p {
+            Some(p) => {
+                d.insert(off / PAGE_SIZE, p);
+            }
+            None => {
+                d.remove(&(off / PAGE_SIZE));
+            }
+        }
     }
 
     /// Requests in flight (for checks and reports).
@@ -274,7 +295,18 @@ impl Disk {
             let Some(m) = target.filter(|&m| hv.machine.valid(m)) else {
                 continue;
             };
-            if req.to_device {
+            let whole = in_page == 0
+                && n == PAGE_SIZE as usize
+                && dev_off % PAGE_SIZE == 0
+                && dev_off + PAGE_SIZE <= self.size();
+            if whole {
+                // A full-page transfer shares the block (copy-on-write).
+                if req.to_device {
+                    self.set_block(dev_off, hv.machine.page(m));
+                } else {
+                    hv.machine.set_page(m, self.block(dev_off));
+                }
+            } else if req.to_device {
                 let mut buf = vec![0u8; n];
                 hv.machine.read(m, in_page, &mut buf);
                 self.write(dev_off, &buf);

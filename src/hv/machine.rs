@@ -9,8 +9,13 @@ use crate::arch::x86_64::PAGE_SIZE;
 use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::page::Mfn;
 use rustc_hash::FxHashMap;
+use std::rc::Rc;
 
 pub type DomId = u16;
+/// The contents of one frame, shared copy-on-write: copying a page (COW
+/// fault, fork, a full-page DMA) shares it until one side writes.
+pub type Page = Rc<[u8; PAGE_SIZE as usize]>;
+
 /// `DOMID_XEN`-like owner for frames nobody has (free machine memory).
 pub const DOMID_FREE: DomId = 0x7ff4;
 
@@ -22,7 +27,7 @@ pub struct FrameInfo {
 #[derive(Debug)]
 pub struct Machine {
     frames: Vec<FrameInfo>,
-    contents: FxHashMap<u64, Box<[u8]>>,
+    contents: FxHashMap<u64, Page>,
     next_free: u64,
 }
 
@@ -73,8 +78,8 @@ impl Machine {
         if data.iter().all(|&b| b == 0) && !self.contents.contains_key(&mfn.0) {
             return;
         }
-        let c = self.contents.entry(mfn.0).or_insert_with(|| vec![0u8; PAGE_SIZE as usize].into_boxed_slice());
-        c[off..off + data.len()].copy_from_slice(data);
+        let c = self.contents.entry(mfn.0).or_insert_with(|| Rc::new([0u8; PAGE_SIZE as usize]));
+        Rc::make_mut(c)[off..off + data.len()].copy_from_slice(data);
     }
     /// `clear_page()`.
     pub fn zero(&mut self, mfn: Mfn) {
@@ -89,6 +94,21 @@ impl Machine {
             }
             None => {
                 self.contents.remove(&dst.0);
+            }
+        }
+    }
+    /// The frame's contents, shared (None: all zeros).
+    pub fn page(&self, mfn: Mfn) -> Option<Page> {
+        self.contents.get(&mfn.0).cloned()
+    }
+    /// Replace the frame's contents by a shared page (None: zeros).
+    pub fn set_page(&mut self, mfn: Mfn, p: Option<Page>) {
+        match p {
+            Some(p) => {
+                self.contents.insert(mfn.0, p);
+            }
+            None => {
+                self.contents.remove(&mfn.0);
             }
         }
     }
