@@ -17,6 +17,7 @@ pub struct Op {
 
 /// The fixed part of every generated scenario.
 pub const WORLD: &str = "\
+machine frames=16384
 domain dom0 pv privileged pages=4096
 domain domU pv pages=4096
 domain host native pages=4096
