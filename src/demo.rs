@@ -95,13 +95,14 @@ pub fn tell(variant: Variant) -> Result<(Story, World), String> {
     // as the block driver did.
     let (mut gup, mut dma) = ("-".to_string(), "- (no DMA: the read failed)".to_string());
     if let (Some((dom, pid)), Some(a)) = (r.pid_of("qemu"), int(&r, "a")) {
-        let w = &mut r.world;
-        if let Ok((k, hv)) = w.kh(dom) {
+        let w = &r.world;
+        let hv = &w.hv;
+        if let Ok(k) = w.kernel(dom) {
             if let Ok(mm) = k.mm(pid) {
                 let pte = k.pt.pte(mm.pgd, a);
                 if let Some(vma) = mm.vma_at(a).cloned() {
                     let backing = vma.ops.as_ref().and_then(|o| o.backing_page(&vma, a));
-                    gup = match k.vm_normal_page(hv, &vma, a, pte) {
+                    gup = match k.vm_normal_page_quiet(hv, &vma, a, pte) {
                         NormalPage::Page(pfn) => {
                             let whose = if Some(pfn) == backing { "the gntdev page" } else { "a wrong page" };
                             let target = k.page_to_mfn(pfn);

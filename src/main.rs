@@ -170,9 +170,12 @@ fn explore(
     exhaustive: bool,
 ) -> ExitCode {
     use mmsim::explore;
-    let Ok(variant) = mmsim::kernel::variant::parse_variant(kernel) else {
-        eprintln!("--kernel: unknown variant `{kernel}`");
-        return ExitCode::from(2);
+    let variant = match mmsim::run::parse_variant(kernel) {
+        Ok(v) => v,
+        Err(errs) => {
+            eprint!("{}", script::render_errors("--kernel", kernel, &errs, std::io::stderr().is_terminal()));
+            return ExitCode::from(2);
+        }
     };
     if let Some(r) = replay {
         let Some(choices) = explore::chooser::decode(&r) else {

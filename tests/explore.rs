@@ -4,7 +4,8 @@
 //! kernel survives a campaign with no violation and no panic.
 
 use mmsim::explore::{self, Config, Trial};
-use mmsim::kernel::variant::{Variant, parse_variant};
+use mmsim::kernel::variant::Variant;
+use mmsim::run::parse_variant;
 use std::time::Duration;
 
 fn cfg(variant: Variant, steps: u64) -> Config {

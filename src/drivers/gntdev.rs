@@ -277,32 +277,29 @@ impl UnmapDone for UnmapDoneCb {
         {
             let mut s = self.map.st.borrow_mut();
             let mut successful = 0;
-            for (i, u) in item.unmap_ops.iter().enumerate() {
-                let slot = self.offset + i;
-                if u.status == GntSt::Okay && u.handle != INVALID_GRANT_HANDLE {
-                    successful += 1;
+            // Count a successful unmap; warn about a failed one that held a handle.
+            let mut tally = |what: &str, u: &GnttabUnmapGrantRef| {
+                if u.handle == INVALID_GRANT_HANDLE {
+                    return;
                 }
-                if u.status != GntSt::Okay && u.handle != INVALID_GRANT_HANDLE {
+                if u.status == GntSt::Okay {
+                    successful += 1;
+                } else {
                     warn.push(format!(
-                        "WARNING: __unmap_grant_pages_done: unmap handle={:#x} st={}",
+                        "WARNING: __unmap_grant_pages_done: {what} handle={:#x} st={}",
                         u.handle,
                         u.status.code()
                     ));
                 }
+            };
+            for (i, u) in item.unmap_ops.iter().enumerate() {
+                let slot = self.offset + i;
+                tally("unmap", u);
                 if let Some(x) = s.unmap_ops.get_mut(slot) {
                     x.handle = INVALID_GRANT_HANDLE;
                 }
                 if let Some(ku) = item.kunmap_ops.as_ref().and_then(|v| v.get(i)) {
-                    if ku.status == GntSt::Okay && ku.handle != INVALID_GRANT_HANDLE {
-                        successful += 1;
-                    }
-                    if ku.status != GntSt::Okay && ku.handle != INVALID_GRANT_HANDLE {
-                        warn.push(format!(
-                            "WARNING: __unmap_grant_pages_done: kunmap handle={:#x} st={}",
-                            ku.handle,
-                            ku.status.code()
-                        ));
-                    }
+                    tally("kunmap", ku);
                     if let Some(x) = s.kunmap_ops.get_mut(slot) {
                         x.handle = INVALID_GRANT_HANDLE;
                     }

@@ -299,27 +299,6 @@ impl Kernel {
         }
     }
 
-    /// `__mm_populate()` / `populate_vma_page_range()` over `[start, start+len)`.
-    pub fn mm_populate(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<()> {
-        let end = start.saturating_add(len);
-        let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
-        for v in vmas {
-            if v.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) || v.flags.contains(VmFlags::LOCKONFAULT) {
-                continue;
-            }
-            let mut flags = FOLL_TOUCH;
-            if v.flags & (VmFlags::WRITE | VmFlags::SHARED) == VmFlags::WRITE {
-                flags |= FOLL_WRITE;
-            }
-            if v.flags.intersects(VmFlags::ACCESS) {
-                flags |= FOLL_FORCE;
-            }
-            let (s, e) = (v.start.max(start), v.end.min(end));
-            let _ = self.get_user_pages(hv, pid, s, (e - s) >> 12, flags);
-        }
-        Ok(())
-    }
-
     /// `unpin_user_page()` / `put_page()` for a page GUP handed out.
     pub fn gup_release(&mut self, page: GupPage) {
         if page.pfn == ZERO_PFN {

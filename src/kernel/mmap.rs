@@ -286,7 +286,7 @@ impl Kernel {
         if populate {
             let plen = page_align_up(len).unwrap_or(0);
             // mm_populate ignores errors.
-            let _ = self.mm_populate(hv, pid, addr, plen);
+            let _ = self.mm_populate_range(hv, pid, addr, plen, true);
         }
         Ok(addr)
     }
@@ -796,7 +796,7 @@ impl Kernel {
         self.mm_mut(pid)?.brk = brk;
         let locked = self.mm(pid)?.def_flags.contains(VmFlags::LOCKED);
         if locked {
-            let _ = self.mm_populate(hv, pid, oldbrk, newbrk - oldbrk);
+            let _ = self.mm_populate_range(hv, pid, oldbrk, newbrk - oldbrk, true);
         }
         Ok(brk)
     }

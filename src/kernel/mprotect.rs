@@ -91,7 +91,7 @@ impl Kernel {
                 if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED
                     && newflags.contains(VmFlags::WRITE)
                 {
-                    let _ = self.mm_populate(hv, pid, nstart, nend - nstart);
+                    let _ = self.mm_populate_range(hv, pid, nstart, nend - nstart, true);
                 }
             }
             tmp = self.mm(pid)?.vma_at(nstart).map_or(nend, |w| w.end.max(nend));

@@ -2,7 +2,6 @@
 //! mappings under `get_user_pages()` (see ../shared/reference, sections 1-5).
 
 use std::fmt;
-use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VariantKind {
@@ -29,6 +28,45 @@ pub enum UnmapPolicy {
 pub struct Variant {
     pub kind: VariantKind,
     pub unmap: UnmapPolicy,
+}
+
+impl VariantKind {
+    pub const ALL: [VariantKind; 4] = [
+        VariantKind::FindSpecialPage,
+        VariantKind::M2pOverride,
+        VariantKind::NoSpecialPte,
+        VariantKind::NoFindSpecialPage,
+    ];
+
+    /// The name a `kernel` line uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            VariantKind::FindSpecialPage => "find-special-page",
+            VariantKind::M2pOverride => "m2p-override",
+            VariantKind::NoSpecialPte => "no-special-pte",
+            VariantKind::NoFindSpecialPage => "no-find-special-page",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<VariantKind> {
+        VariantKind::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+impl UnmapPolicy {
+    pub const ALL: [UnmapPolicy; 2] = [UnmapPolicy::Deferred, UnmapPolicy::Immediate];
+
+    /// The word after `unmap=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnmapPolicy::Deferred => "deferred",
+            UnmapPolicy::Immediate => "immediate",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<UnmapPolicy> {
+        UnmapPolicy::ALL.into_iter().find(|v| v.name() == name)
+    }
 }
 
 impl Default for Variant {
@@ -59,83 +97,34 @@ impl Variant {
         self.kind == VariantKind::M2pOverride
     }
     pub fn name(self) -> &'static str {
-        match self.kind {
-            VariantKind::FindSpecialPage => "find-special-page",
-            VariantKind::M2pOverride => "m2p-override",
-            VariantKind::NoSpecialPte => "no-special-pte",
-            VariantKind::NoFindSpecialPage => "no-find-special-page",
-        }
+        self.kind.name()
     }
-    pub const ALL: [VariantKind; 4] = [
-        VariantKind::FindSpecialPage,
-        VariantKind::M2pOverride,
-        VariantKind::NoSpecialPte,
-        VariantKind::NoFindSpecialPage,
-    ];
-}
-
-impl FromStr for VariantKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "find-special-page" => VariantKind::FindSpecialPage,
-            "m2p-override" => VariantKind::M2pOverride,
-            "no-special-pte" => VariantKind::NoSpecialPte,
-            "no-find-special-page" => VariantKind::NoFindSpecialPage,
-            _ => return Err(format!("unknown kernel variant `{s}`")),
-        })
-    }
-}
-
-impl FromStr for UnmapPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "deferred" => Ok(UnmapPolicy::Deferred),
-            "immediate" => Ok(UnmapPolicy::Immediate),
-            _ => Err(format!("unknown unmap policy `{s}` (deferred or immediate)")),
-        }
-    }
+    pub const ALL: [VariantKind; 4] = VariantKind::ALL;
 }
 
 impl fmt::Display for Variant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.name())?;
         if self.unmap != Variant::new(self.kind).unmap {
-            let u = match self.unmap {
-                UnmapPolicy::Deferred => "deferred",
-                UnmapPolicy::Immediate => "immediate",
-            };
-            write!(f, " unmap={u}")?;
+            write!(f, " unmap={}", self.unmap.name())?;
         }
         Ok(())
     }
-}
-
-/// Parse the words of a `kernel` line: `VARIANT [unmap=deferred|immediate]`.
-pub fn parse_variant(words: &str) -> Result<Variant, String> {
-    let mut it = words.split_whitespace();
-    let kind: VariantKind = it.next().ok_or("empty kernel variant")?.parse()?;
-    let mut v = Variant::new(kind);
-    for w in it {
-        match w.strip_prefix("unmap=") {
-            Some(u) => v.unmap = u.parse()?,
-            None => return Err(format!("unexpected `{w}` after the kernel variant")),
-        }
-    }
-    Ok(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     #[test]
-    fn parse() {
-        let v = parse_variant("find-special-page unmap=immediate").expect("test");
-        assert_eq!(v.unmap, UnmapPolicy::Immediate);
+    fn names_and_display() {
+        let mut v = Variant::new(VariantKind::FindSpecialPage);
+        assert_eq!(v.unmap, UnmapPolicy::Deferred);
+        v.unmap = UnmapPolicy::Immediate;
         assert_eq!(v.to_string(), "find-special-page unmap=immediate");
-        assert_eq!(parse_variant("m2p-override").expect("test").unmap, UnmapPolicy::Immediate);
-        assert!(parse_variant("bogus").is_err());
-        assert!(parse_variant("m2p-override unmap=later").is_err());
+        assert_eq!(Variant::new(VariantKind::M2pOverride).unmap, UnmapPolicy::Immediate);
+        assert_eq!(Variant::new(VariantKind::M2pOverride).to_string(), "m2p-override");
+        assert_eq!(VariantKind::from_name("no-special-pte"), Some(VariantKind::NoSpecialPte));
+        assert_eq!(VariantKind::from_name("bogus"), None);
+        assert_eq!(UnmapPolicy::from_name("later"), None);
     }
 }

@@ -589,31 +589,8 @@ pub fn remove_op(ops: &[Op], i: usize) -> Vec<Op> {
 
 /// Readdress `op` to process `np`.
 pub fn set_p(op: &mut Op, np: usize) {
-    match op {
-        Op::Mmap { p, .. }
-        | Op::Munmap { p, .. }
-        | Op::Mprotect { p, .. }
-        | Op::Mremap { p, .. }
-        | Op::Madvise { p, .. }
-        | Op::Mlock { p, .. }
-        | Op::Mlock2 { p, .. }
-        | Op::Munlock { p, .. }
-        | Op::Mlockall { p, .. }
-        | Op::Munlockall { p }
-        | Op::Mseal { p, .. }
-        | Op::Msync { p, .. }
-        | Op::Mincore { p, .. }
-        | Op::MemfdCreate { p, .. }
-        | Op::Ftruncate { p, .. }
-        | Op::Close { p, .. }
-        | Op::Pwrite { p, .. }
-        | Op::Pread { p, .. }
-        | Op::Load { p, .. }
-        | Op::Store { p, .. }
-        | Op::Touch { p, .. }
-        | Op::Fork { p }
-        | Op::Exit { p } => *p = np,
-        Op::Snapshot => {}
+    if let Some(p) = op.p_mut() {
+        *p = np;
     }
 }
 

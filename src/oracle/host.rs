@@ -853,19 +853,7 @@ mod imp {
                         pages.push(PageInfo::from_raw(v, self.zero_pfn, kflags));
                     }
                 }
-                vmas.push(VmaSnapshot {
-                    line: e.line,
-                    start: e.maps.start,
-                    end: e.maps.end,
-                    perms: e.maps.perms,
-                    offset: e.maps.offset,
-                    dev: e.maps.dev,
-                    inode: e.maps.inode,
-                    path: e.maps.path,
-                    smaps: e.smaps,
-                    pages,
-                    pages_truncated: truncated,
-                });
+                vmas.push(VmaSnapshot::from_entry(e, pages, truncated));
             }
             Ok(ProcSnapshot { p, vmas })
         }

@@ -610,19 +610,7 @@ impl<'a> ModelRun<'a> {
                 let raw = crate::report::pagemap_entries_k(k, hv, pid, first, n * PAGE_SIZE);
                 pages = raw.into_iter().map(|r| PageInfo::from_raw(r, zero, None)).collect();
             }
-            vmas.push(VmaSnapshot {
-                line: e.line,
-                start: e.maps.start,
-                end: e.maps.end,
-                perms: e.maps.perms,
-                offset: e.maps.offset,
-                dev: e.maps.dev,
-                inode: e.maps.inode,
-                path: e.maps.path,
-                smaps: e.smaps,
-                pages,
-                pages_truncated: truncated,
-            });
+            vmas.push(VmaSnapshot::from_entry(e, pages, truncated));
         }
         ProcSnapshot { p, vmas }
     }

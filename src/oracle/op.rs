@@ -135,35 +135,48 @@ pub enum Op {
     Snapshot,
 }
 
+/// `match` on an op's process index: `$p` binds it in every variant but
+/// `Snapshot`, which gives `$none`.
+macro_rules! match_p {
+    ($op:expr, $p:ident => $some:expr, $none:expr) => {
+        match $op {
+            Op::Mmap { $p, .. }
+            | Op::Munmap { $p, .. }
+            | Op::Mprotect { $p, .. }
+            | Op::Mremap { $p, .. }
+            | Op::Madvise { $p, .. }
+            | Op::Mlock { $p, .. }
+            | Op::Mlock2 { $p, .. }
+            | Op::Munlock { $p, .. }
+            | Op::Mlockall { $p, .. }
+            | Op::Munlockall { $p, .. }
+            | Op::Mseal { $p, .. }
+            | Op::Msync { $p, .. }
+            | Op::Mincore { $p, .. }
+            | Op::MemfdCreate { $p, .. }
+            | Op::Ftruncate { $p, .. }
+            | Op::Close { $p, .. }
+            | Op::Pwrite { $p, .. }
+            | Op::Pread { $p, .. }
+            | Op::Load { $p, .. }
+            | Op::Store { $p, .. }
+            | Op::Touch { $p, .. }
+            | Op::Fork { $p, .. }
+            | Op::Exit { $p, .. } => $some,
+            Op::Snapshot => $none,
+        }
+    };
+}
+
 impl Op {
+    /// The process index this op is addressed to, for changing it.
+    pub fn p_mut(&mut self) -> Option<&mut usize> {
+        match_p!(self, p => Some(p), None)
+    }
+
     /// The process this op is addressed to (`None` for [`Op::Snapshot`]).
     pub fn p(&self) -> Option<usize> {
-        match *self {
-            Op::Mmap { p, .. }
-            | Op::Munmap { p, .. }
-            | Op::Mprotect { p, .. }
-            | Op::Mremap { p, .. }
-            | Op::Madvise { p, .. }
-            | Op::Mlock { p, .. }
-            | Op::Mlock2 { p, .. }
-            | Op::Munlock { p, .. }
-            | Op::Mlockall { p, .. }
-            | Op::Munlockall { p }
-            | Op::Mseal { p, .. }
-            | Op::Msync { p, .. }
-            | Op::Mincore { p, .. }
-            | Op::MemfdCreate { p, .. }
-            | Op::Ftruncate { p, .. }
-            | Op::Close { p, .. }
-            | Op::Pwrite { p, .. }
-            | Op::Pread { p, .. }
-            | Op::Load { p, .. }
-            | Op::Store { p, .. }
-            | Op::Touch { p, .. }
-            | Op::Fork { p }
-            | Op::Exit { p } => Some(p),
-            Op::Snapshot => None,
-        }
+        match_p!(*self, p => Some(p), None)
     }
 
     /// Short name of the operation (for messages).

@@ -77,6 +77,23 @@ pub struct VmaSnapshot {
 }
 
 impl VmaSnapshot {
+    /// The snapshot of one parsed smaps entry with its pages.
+    pub fn from_entry(e: SmapsEntry, pages: Vec<PageInfo>, pages_truncated: bool) -> VmaSnapshot {
+        VmaSnapshot {
+            line: e.line,
+            start: e.maps.start,
+            end: e.maps.end,
+            perms: e.maps.perms,
+            offset: e.maps.offset,
+            dev: e.maps.dev,
+            inode: e.maps.inode,
+            path: e.maps.path,
+            smaps: e.smaps,
+            pages,
+            pages_truncated,
+        }
+    }
+
     /// Start as an offset into the range starting at `base` (may wrap when
     /// the VMA begins below `base`).
     pub fn start_off(&self, base: u64) -> u64 {

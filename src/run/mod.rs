@@ -15,10 +15,10 @@ use crate::kernel::gup::{FOLL_PIN, GupPage};
 use crate::kernel::memory::VmFault;
 use crate::kernel::mmap::DEFAULT_MMAP_BASE;
 use crate::kernel::uaccess::Signal as KSignal;
-use crate::kernel::variant::{UnmapPolicy as KUnmap, Variant, VariantKind};
+use crate::kernel::variant::Variant;
 use crate::script::{
-    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, KernelVariant, ScriptError,
-    ShowStep, Span, StepKind, UnmapPolicy, Value,
+    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, ScriptError, ShowStep, Span,
+    StepKind, Value,
 };
 use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
 use crate::world::{DEFAULT_DOMAIN_PAGES, DEFAULT_MACHINE_FRAMES, World};
@@ -88,19 +88,18 @@ impl Outcome {
 
 /// The kernel variant a script runs with: `--kernel` beats the file's line.
 pub fn effective_variant(script: &CheckedScript, override_: Option<KernelConfig>) -> Variant {
-    let cfg = override_.or(script.kernel);
-    let Some(cfg) = cfg else { return Variant::default() };
-    let kind = match cfg.variant {
-        KernelVariant::FindSpecialPage => VariantKind::FindSpecialPage,
-        KernelVariant::M2pOverride => VariantKind::M2pOverride,
-        KernelVariant::NoSpecialPte => VariantKind::NoSpecialPte,
-        KernelVariant::NoFindSpecialPage => VariantKind::NoFindSpecialPage,
-    };
-    let mut v = Variant::new(kind);
-    match cfg.unmap {
-        Some(UnmapPolicy::Deferred) => v.unmap = KUnmap::Deferred,
-        Some(UnmapPolicy::Immediate) => v.unmap = KUnmap::Immediate,
-        None => {}
+    override_.or(script.kernel).map_or_else(Variant::default, variant_of)
+}
+
+/// The words of a `kernel` line (`VARIANT [unmap=...]`) as a variant.
+pub fn parse_variant(words: &str) -> Result<Variant, Vec<ScriptError>> {
+    script::parse_kernel_override(words).map(variant_of)
+}
+
+fn variant_of(cfg: KernelConfig) -> Variant {
+    let mut v = Variant::new(cfg.variant);
+    if let Some(u) = cfg.unmap {
+        v.unmap = u;
     }
     v
 }

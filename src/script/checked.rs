@@ -34,62 +34,9 @@ id_type!(
     DiskId
 );
 
-/// The kernel variants of SCENARIO.md (`kernel VARIANT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KernelVariant {
-    /// Linux >= 4.0 (default): gntdev PTEs special, `find_special_page` names the page.
-    FindSpecialPage,
-    /// Linux 2.6.39-3.19: no special bit; `mfn_to_pfn` consults the m2p override table.
-    M2pOverride,
-    /// Neither special bit nor override: the M2P lookup of the foreign MFN decides.
-    NoSpecialPte,
-    /// Special bit set, no hook: `vm_normal_page` gives no page.
-    NoFindSpecialPage,
-}
-
-impl KernelVariant {
-    pub const ALL: [KernelVariant; 4] = [
-        KernelVariant::FindSpecialPage,
-        KernelVariant::M2pOverride,
-        KernelVariant::NoSpecialPte,
-        KernelVariant::NoFindSpecialPage,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelVariant::FindSpecialPage => "find-special-page",
-            KernelVariant::M2pOverride => "m2p-override",
-            KernelVariant::NoSpecialPte => "no-special-pte",
-            KernelVariant::NoFindSpecialPage => "no-find-special-page",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<KernelVariant> {
-        KernelVariant::ALL.into_iter().find(|v| v.name() == name)
-    }
-}
-
-/// `unmap=deferred|immediate` on a `kernel` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UnmapPolicy {
-    Deferred,
-    Immediate,
-}
-
-impl UnmapPolicy {
-    pub const ALL: [UnmapPolicy; 2] = [UnmapPolicy::Deferred, UnmapPolicy::Immediate];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            UnmapPolicy::Deferred => "deferred",
-            UnmapPolicy::Immediate => "immediate",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<UnmapPolicy> {
-        UnmapPolicy::ALL.into_iter().find(|v| v.name() == name)
-    }
-}
+/// The kernel variants of SCENARIO.md (`kernel VARIANT`) and the
+/// `unmap=` policy: the kernel's own types.
+pub use crate::kernel::variant::{UnmapPolicy, VariantKind as KernelVariant};
 
 /// A validated `kernel` line. `unmap: None` means "the variant's own policy",
 /// which the interpreter decides.
