@@ -39,6 +39,15 @@ fn children() -> String {
     std::fs::read_to_string("/proc/thread-self/children").unwrap_or_default()
 }
 
+/// Whether the host shows PFNs (root); says so when it does not.
+fn pfns_visible(t: &Transcript, test: &str) -> bool {
+    let v = t.host.pfns_visible();
+    if !v {
+        println!("{test}: {}", t.host.not_compared());
+    }
+    v
+}
+
 /// Run with checks that nothing leaks: no child left (zombie or not) and
 /// the same number of open descriptors afterwards.
 fn run_cfg(ops: &[Op], cfg: &HostConfig) -> Result<Transcript, OracleError> {
@@ -167,10 +176,13 @@ fn anonymous_read_maps_the_zero_page() {
     // A read fault on a private anonymous page maps the shared zero page
     // (do_anonymous_page); it is present, not exclusive (vm_normal_page()
     // is NULL for it, so pagemap sets neither PM_MMAP_EXCLUSIVE nor PM_FILE).
-    assert!(pg.present && pg.zero_page && !pg.exclusive && !pg.file_or_shared_anon, "{pg:?}");
-    assert_eq!(Some(pg.pfn), t.host.zero_pfn);
-    // /proc/kpageflags marks it KPF_ZERO_PAGE (bit 24).
-    assert_eq!(pg.kpageflags.map(|f| f >> 24 & 1), Some(1));
+    assert!(pg.present && !pg.exclusive && !pg.file_or_shared_anon, "{pg:?}");
+    if pfns_visible(&t, "anonymous_read_maps_the_zero_page") {
+        assert!(pg.zero_page, "{pg:?}");
+        assert_eq!(Some(pg.pfn), t.host.zero_pfn);
+        // /proc/kpageflags marks it KPF_ZERO_PAGE (bit 24).
+        assert_eq!(pg.kpageflags.map(|f| f >> 24 & 1), Some(1));
+    }
     // The untouched page is not present.
     assert!(!page(&t, 1, 0, PS).present);
     // smaps does not count the zero page in Rss (smaps_pte_entry skips
@@ -300,7 +312,10 @@ fn fork_shares_pages_until_written() {
     // exclusive frame and the parent's frame is mapped once again, hence
     // exclusive.
     let (a, c) = (page(&t, 3, 0, 0), page(&t, 3, 1, 0));
-    assert!(a.exclusive && c.exclusive && a.pfn != c.pfn, "{a:?} {c:?}");
+    assert!(a.exclusive && c.exclusive, "{a:?} {c:?}");
+    if pfns_visible(&t, "fork_shares_pages_until_written") {
+        assert_ne!(a.pfn, c.pfn, "{a:?} {c:?}");
+    }
     assert_eq!(bytes(&t, 4), &[7]);
     assert_eq!(bytes(&t, 5), &[8]);
     assert_eq!(t.final_state.len(), 2);
@@ -381,7 +396,9 @@ fn mincore_after_touching() {
     assert_eq!(bytes(&t, 4), &[1, 0, 1]);
     assert_eq!(bytes(&t, 5), &[] as &[u8]);
     assert!(page(&t, 3, 0, 0).exclusive);
-    assert!(page(&t, 3, 0, 2 * PS).zero_page);
+    if pfns_visible(&t, "mincore_after_touching") {
+        assert!(page(&t, 3, 0, 2 * PS).zero_page);
+    }
 }
 
 #[test]
@@ -668,6 +685,12 @@ fn mlockall_future_locks_and_populates_new_mappings() {
         Op::Munlockall { p: 0 },
         mmap(0, Addr::NULL, 2 * PS, RW, PRIV),
     ]);
+    if t.host.euid != 0 {
+        // Without CAP_IPC_LOCK the worker's own mappings (outside the
+        // range) already exceed RLIMIT_MEMLOCK.
+        println!("mlockall_future_locks_and_populates_new_mappings: not compared (not root): ret {}", ret(&t, 0));
+        return;
+    }
     assert_eq!(ret(&t, 0), 0);
     // mlockall(2): MCL_FUTURE locks (and so populates) later mappings.
     let v = vma(&t, 1, 0, R - PS);

@@ -44,9 +44,17 @@ bitflags! {
         const SOFTW2   = 1 << 10;
         /// `_PAGE_SOFT_DIRTY` (software bit 11).
         const SOFT_DIRTY = 1 << 11;
+        /// `_PAGE_PKEY_BIT0..3` (bits 59-62): the protection key, with pkeys.
+        const PKEY_BIT0 = 1 << 59;
+        const PKEY_BIT1 = 1 << 60;
+        const PKEY_BIT2 = 1 << 61;
+        const PKEY_BIT3 = 1 << 62;
         const NX       = 1 << 63;
     }
 }
+
+/// `_PAGE_PKEY_BIT0`: the pkey field's shift in a PTE.
+pub const PTE_PKEY_SHIFT: u32 = 59;
 
 /// `_PAGE_TABLE`: what Linux puts in a PGD/PUD/PMD entry pointing at a table.
 pub const PAGE_TABLE: PteFlags =
@@ -107,7 +115,7 @@ impl fmt::Debug for Pte {
 
 /// Names of the set bits, lowest first, as `show pagetable` prints them.
 pub fn flag_names(p: Pte) -> Vec<&'static str> {
-    const NAMES: [(PteFlags, &str); 13] = [
+    const NAMES: [(PteFlags, &str); 17] = [
         (PteFlags::PRESENT, "PRESENT"),
         (PteFlags::RW, "RW"),
         (PteFlags::USER, "USER"),
@@ -120,6 +128,10 @@ pub fn flag_names(p: Pte) -> Vec<&'static str> {
         (PteFlags::SPECIAL, "SPECIAL"),
         (PteFlags::SOFTW2, "SOFTW2"),
         (PteFlags::SOFT_DIRTY, "SOFT_DIRTY"),
+        (PteFlags::PKEY_BIT0, "PKEY_BIT0"),
+        (PteFlags::PKEY_BIT1, "PKEY_BIT1"),
+        (PteFlags::PKEY_BIT2, "PKEY_BIT2"),
+        (PteFlags::PKEY_BIT3, "PKEY_BIT3"),
         (PteFlags::NX, "NX"),
     ];
     let fl = p.flags();

@@ -27,6 +27,9 @@ impl Kernel {
         // mlockall(MCL_FUTURE) and VM_LOCKED are not inherited.
         mm.def_flags = old.def_flags.difference(VmFlags::LOCKED_MASK);
         mm.max_map_count = old.max_map_count;
+        // arch_dup_pkeys() (arch/x86/include/asm/mmu_context.h).
+        mm.pkey_allocation_map = old.pkey_allocation_map;
+        mm.execute_only_pkey = old.execute_only_pkey;
         let child = self.alloc_pid();
         self.procs.insert(child, Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl });
         if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
@@ -42,6 +45,9 @@ impl Kernel {
         for v in old.vmas.values() {
             if v.flags.contains(VmFlags::DONTCOPY) {
                 continue;
+            }
+            if v.flags.contains(VmFlags::ACCOUNT) {
+                self.vm_enough_memory(parent, v.pages())?;
             }
             let mut nv: Vma = v.clone();
             nv.flags.remove(VmFlags::LOCKED_MASK);

@@ -75,6 +75,11 @@ impl Kernel {
         } else if !f.contains(VmFlags::READ) && (gup_flags & FOLL_FORCE == 0 || !f.contains(VmFlags::MAYREAD)) {
             return Err(Errno::EFAULT);
         }
+        // gups are data accesses: the VMA's protection key applies unless
+        // the access is FOLL_REMOTE.
+        if !crate::kernel::pkeys::arch_vma_access_permitted(vma, gup_flags & FOLL_REMOTE != 0) {
+            return Err(Errno::EFAULT);
+        }
         Ok(())
     }
 

@@ -57,6 +57,8 @@ pub enum VmFault {
     MapErr,
     /// SIGSEGV, SEGV_ACCERR.
     AccErr,
+    /// SIGSEGV, SEGV_PKUERR: the VMA's protection key denies the access.
+    PkuErr,
     /// SIGBUS, BUS_ADRERR.
     SigBus,
     /// VM_FAULT_OOM.
@@ -181,7 +183,12 @@ impl Kernel {
                 None => return Err(VmFault::MapErr),
             },
         };
-        // access_error()
+        // access_error(): the VMA's protection key first
+        // (`arch_vma_access_permitted`), reported as SEGV_PKUERR by
+        // bad_area_access_error() (arch/x86/mm/fault.c).
+        if !crate::kernel::pkeys::arch_vma_access_permitted(&vma, false) {
+            return Err(VmFault::PkuErr);
+        }
         match access {
             Access::Write if !vma.flags.contains(VmFlags::WRITE) => return Err(VmFault::AccErr),
             Access::Read if !vma.flags.intersects(VmFlags::ACCESS) => return Err(VmFault::AccErr),

@@ -19,8 +19,7 @@ pub enum RssCounter {
     Shmem = 3,
 }
 
-/// `sysctl_max_map_count` default (`DEFAULT_MAX_MAP_COUNT`).
-pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+pub use crate::kernel::config::DEFAULT_MAX_MAP_COUNT;
 
 /// `struct rlimit` values that the model enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +68,14 @@ pub struct Mm {
     pub total_vm: u64,
     pub data_vm: u64,
     pub stack_vm: u64,
+    /// `sysctl_max_map_count` as this mm sees it (the machine's, see
+    /// [`crate::kernel::config::MachineConfig`]).
     pub max_map_count: usize,
+    /// `mm->context.pkey_allocation_map` and `execute_only_pkey`
+    /// (arch/x86/include/asm/pkeys.h): pkey 0 is always allocated; the
+    /// execute-only key is allocated on the first PROT_EXEC-only mapping.
+    pub pkey_allocation_map: u16,
+    pub execute_only_pkey: Option<u8>,
     /// Registered MMU notifiers (`mm->notifier_subscriptions`).
     pub notifiers: Vec<Rc<dyn MmuNotifier>>,
 }
@@ -89,6 +95,8 @@ impl Mm {
             data_vm: 0,
             stack_vm: 0,
             max_map_count: DEFAULT_MAX_MAP_COUNT,
+            pkey_allocation_map: 1,
+            execute_only_pkey: None,
             notifiers: Vec::new(),
         }
     }

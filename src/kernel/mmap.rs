@@ -6,8 +6,8 @@
 //! `vma_modify`, `do_vmi_munmap`), `arch/x86/kernel/sys_x86_64.c`
 //! (`arch_get_unmapped_area_topdown`) and `mm/huge_memory.c`
 //! (`__thp_get_unmapped_area`).
-//! Simplifications: no hugetlb, no userfaultfd, no pkeys; overcommit is
-//! heuristic mode (never refuses).
+//! Simplifications: no hugetlb, no userfaultfd; pkeys only as the kernel
+//! uses them unasked (the execute-only key, `kernel/pkeys.rs`).
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE, page_align_up};
 use crate::hv::Hypervisor;
@@ -331,7 +331,10 @@ impl Kernel {
         if flags & MAP_FIXED_NOREPLACE != 0 && self.mm(pid)?.overlaps(addr, addr + len) {
             return Err(Errno::EEXIST);
         }
+        let pkeys = self.cfg.pkeys;
+        let pkey = crate::kernel::pkeys::mmap_pkey(self.mm_mut(pid)?, pkeys, prot);
         let mut vm_flags = calc_vm_prot_bits(prot)
+            | VmFlags::from_pkey(pkey)
             | calc_vm_flag_bits(flags)
             | self.mm(pid)?.def_flags
             | VmFlags::MAYREAD
@@ -388,7 +391,8 @@ impl Kernel {
                 _ => return Err(Errno::EINVAL),
             },
         }
-        if flags & MAP_NORESERVE != 0 {
+        // MAP_NORESERVE is ignored in strict overcommit mode.
+        if flags & MAP_NORESERVE != 0 && self.cfg.overcommit != crate::kernel::config::Overcommit::Never {
             vm_flags |= VmFlags::NORESERVE;
         }
         let addr = self.mmap_region(hv, pid, file, addr, len, vm_flags, pgoff)?;
@@ -418,12 +422,23 @@ impl Kernel {
                 return Err(Errno::ENOMEM);
             }
         }
+        // accountable_mapping(): charge what the VMAs being replaced had
+        // not charged already (`map->charged -= vms->nr_accounted`),
+        // checked before anything is unmapped (the kernel's abort_munmap).
+        if vm_flags & (VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE {
+            let accounted: u64 = self
+                .mm(pid)?
+                .vmas_in(addr, end)
+                .filter(|v| v.flags.contains(VmFlags::ACCOUNT))
+                .map(|v| (v.end.min(end) - v.start.max(addr)) >> 12)
+                .sum();
+            if pglen > accounted {
+                self.vm_enough_memory(pid, pglen - accounted)?;
+            }
+            vm_flags |= VmFlags::ACCOUNT;
+        }
         if self.mm(pid)?.overlaps(addr, end) {
             self.do_munmap(hv, pid, addr, len)?;
-        }
-        // accountable_mapping()
-        if vm_flags & (VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE {
-            vm_flags |= VmFlags::ACCOUNT;
         }
         let mut vma = Vma::anon(addr, end, vm_flags);
         vma.pgoff = pgoff;
@@ -817,6 +832,7 @@ impl Kernel {
         if self.mm(pid)?.map_count() > self.mm(pid)?.max_map_count {
             return Err(Errno::ENOMEM);
         }
+        self.vm_enough_memory(pid, pglen)?;
         if !self.mlock_future_ok(pid, flags, len)? {
             return Err(Errno::EAGAIN);
         }

@@ -5,6 +5,7 @@
 //! places where the two differ are the paravirt hooks in this file:
 //! `mk_pte_frame` (`pfn_pte`), `pte_pfn`, `set_pte` and `page_to_mfn`.
 
+pub mod config;
 pub mod errno;
 pub mod file;
 pub mod fork;
@@ -22,10 +23,12 @@ pub mod mseal;
 pub mod msync;
 pub mod page;
 pub mod pagetable;
+pub mod pkeys;
 pub mod pte;
 pub mod shmem;
 pub mod syscalls;
 pub mod uaccess;
+pub mod util;
 pub mod variant;
 pub mod vma;
 pub mod xen;
@@ -81,6 +84,10 @@ pub struct GupHeld {
 #[derive(Debug)]
 pub struct Kernel {
     pub domid: DomId,
+    /// The machine this kernel runs on (CPU features, sysctls).
+    pub cfg: config::MachineConfig,
+    /// `totalram_pages()`: the domain's RAM in pages.
+    pub totalram_pages: u64,
     pub pv: bool,
     pub variant: Variant,
     pub mem: MemMap,
@@ -105,9 +112,19 @@ pub struct Kernel {
 impl Kernel {
     /// A kernel with `populated` pages of RAM and `unpopulated` extra PFNs with
     /// no memory behind them (balloon space for grant mappings).
-    pub fn new(domid: DomId, pv: bool, variant: Variant, populated: u64, unpopulated: u64, p2m: P2m) -> Kernel {
+    pub fn new(
+        domid: DomId,
+        cfg: config::MachineConfig,
+        pv: bool,
+        variant: Variant,
+        populated: u64,
+        unpopulated: u64,
+        p2m: P2m,
+    ) -> Kernel {
         Kernel {
             domid,
+            cfg,
+            totalram_pages: populated,
             pv,
             variant,
             mem: MemMap::new(populated, populated + unpopulated),
@@ -153,7 +170,8 @@ impl Kernel {
     pub fn spawn(&mut self, uid: u32, mmap_base: u64, start_brk: u64) -> KResult<Pid> {
         let pgd = self.alloc_pt_page()?;
         let pid = self.alloc_pid();
-        let mm = Mm::new(pgd, mmap_base, start_brk);
+        let mut mm = Mm::new(pgd, mmap_base, start_brk);
+        mm.max_map_count = self.cfg.max_map_count;
         self.procs.insert(
             pid,
             Process { pid, parent: None, uid, mm, files: FdTable::default(), rlimits: Rlimits::default() },

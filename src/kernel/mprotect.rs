@@ -1,6 +1,7 @@
 //! mprotect(2): `do_mprotect_pkey`, `mprotect_fixup`, `change_protection`.
 //!
-//! Follows `mm/mprotect.c` of Linux 6.18. Simplifications: no pkeys, no
+//! Follows `mm/mprotect.c` of Linux 6.18 (pkeys: `kernel/pkeys.rs`, no
+//! pkey_mprotect). Simplifications: no
 //! PROT_SEM effect, no NUMA hinting PTEs.
 
 use crate::arch::x86_64::{PAGE_MASK, PteFlags, page_align_up};
@@ -11,6 +12,7 @@ use crate::kernel::mmap::{
     PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits,
 };
 use crate::kernel::page::PageFlags;
+use crate::kernel::pkeys::arch_override_mprotect_pkey;
 use crate::kernel::pte::{pte_modify, pte_protnone, vm_get_page_prot};
 use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
@@ -58,7 +60,11 @@ impl Kernel {
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
             }
-            let mut newflags = newprot | (v.flags & !VmFlags::ACCESS);
+            // mask_off_old_flags = VM_ACCESS_FLAGS | VM_FLAGS_CLEAR (the pkey).
+            let pkeys = self.cfg.pkeys;
+            let new_vma_pkey = arch_override_mprotect_pkey(self.mm_mut(pid)?, pkeys, &v, prot);
+            let mut newflags =
+                newprot | VmFlags::from_pkey(new_vma_pkey) | (v.flags & !(VmFlags::ACCESS | VmFlags::PKEY_MASK));
             // VM_MAY% must allow every requested VM_%.
             let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
             if (newflags & !may).intersects(VmFlags::ACCESS) {
@@ -75,6 +81,7 @@ impl Kernel {
                     VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE,
                 )
             {
+                self.vm_enough_memory(pid, (nend - nstart) >> 12)?;
                 newflags |= VmFlags::ACCOUNT;
             } else if !newflags.contains(VmFlags::WRITE)
                 && v.flags.contains(VmFlags::ACCOUNT)

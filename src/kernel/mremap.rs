@@ -12,8 +12,7 @@
 //! pages' index stays valid), so it merges at the new place only with a
 //! neighbour whose pgoff and anon_vma line up; an unfaulted one takes
 //! `new_addr >> PAGE_SHIFT` (`copy_vma`).
-//! Simplifications: no hugetlb, no userfaultfd, no overcommit accounting
-//! (VM_ACCOUNT charges never fail); no KSM pages to unmerge; drivers have
+//! Simplifications: no hugetlb, no userfaultfd; no KSM pages to unmerge; drivers have
 //! no `vm_ops->mremap`.
 
 use crate::arch::x86_64::{PAGE_MASK, TASK_SIZE};
@@ -272,7 +271,9 @@ impl Kernel {
     fn expand_vma(&mut self, hv: &mut Hypervisor, pid: Pid, vrm: &mut Vrm) -> KResult<u64> {
         let vma = self.mm(pid)?.vma_at(vrm.addr).cloned().ok_or(Errno::EFAULT)?;
         if vma.end - vrm.addr == vrm.old_len && self.vma_expandable(pid, &vma, vrm.delta)? {
-            // expand_vma_in_place(): vma_merge_extend() + accounting.
+            // expand_vma_in_place(): vrm_calc_charge(), vma_merge_extend()
+            // + accounting.
+            self.vrm_calc_charge(pid, vrm, &vma)?;
             let pages = vrm.delta >> 12;
             let mm = self.mm_mut(pid)?;
             if let Some(v) = mm.vmas.get_mut(&vma.start) {
@@ -290,6 +291,16 @@ impl Kernel {
         }
         self.vrm_set_new_addr(pid, vrm, &vma)?;
         self.move_vma(hv, pid, vrm)
+    }
+
+    /// `vrm_calc_charge()`: an accounted VMA charges what it grows by, or
+    /// its whole new length with MREMAP_DONTUNMAP.
+    fn vrm_calc_charge(&mut self, pid: Pid, vrm: &Vrm, vma: &Vma) -> KResult<()> {
+        if !vma.flags.contains(VmFlags::ACCOUNT) {
+            return Ok(());
+        }
+        let charged = if vrm.flags & MREMAP_DONTUNMAP != 0 { vrm.new_len } else { vrm.delta };
+        self.vm_enough_memory(pid, charged >> 12)
     }
 
     /// `vma_expandable()`.
@@ -320,6 +331,7 @@ impl Kernel {
         if mm.map_count() + 2 > mm.max_map_count {
             return Err(Errno::ENOMEM);
         }
+        self.vrm_calc_charge(pid, vrm, &vma)?;
         if let Some(ops) = &vma.ops {
             if vma.start != vrm.addr {
                 ops.may_split(&vma, vrm.addr)?;

@@ -20,14 +20,31 @@ pub fn pte_protnone(p: Pte) -> bool {
     p.flags() & (PteFlags::PRESENT | PROTNONE) == PROTNONE
 }
 
-/// Bits that describe protection (everything `pte_modify` replaces).
+/// The pkey field of a PTE (`_PAGE_PKEY_MASK`).
+pub const PKEY_BITS: PteFlags =
+    PteFlags::PKEY_BIT0.union(PteFlags::PKEY_BIT1).union(PteFlags::PKEY_BIT2).union(PteFlags::PKEY_BIT3);
+
+/// Bits that describe protection (everything `pte_modify` replaces: all
+/// but `_PAGE_CHG_MASK`, so the pkey too).
 pub const PROT_BITS: PteFlags =
-    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::USER).union(PROTNONE).union(PteFlags::NX);
+    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::USER).union(PROTNONE).union(PteFlags::NX).union(PKEY_BITS);
+
+/// `pte_flags_pkey()`: the protection key a PTE carries.
+pub fn pte_pkey(p: Pte) -> u8 {
+    ((p.flags() & PKEY_BITS).bits() >> crate::arch::x86_64::PTE_PKEY_SHIFT) as u8
+}
 
 /// `vm_get_page_prot()`: x86 `protection_map[]` indexed by
 /// VM_READ|VM_WRITE|VM_EXEC|VM_SHARED. Private writable maps read-only
 /// (`PAGE_COPY`): write access is granted per PTE by the fault handler.
+/// The VMA's pkey bits become the PTE's (arch/x86/mm/pgprot.c); they are
+/// only ever set on a machine with pkeys.
 pub fn vm_get_page_prot(f: VmFlags) -> PteFlags {
+    let pkey = PteFlags::from_bits_truncate(u64::from(f.pkey()) << crate::arch::x86_64::PTE_PKEY_SHIFT);
+    vm_get_page_prot_nokey(f) | pkey
+}
+
+fn vm_get_page_prot_nokey(f: VmFlags) -> PteFlags {
     let r = f.contains(VmFlags::READ);
     let w = f.contains(VmFlags::WRITE);
     let x = f.contains(VmFlags::EXEC);

@@ -114,5 +114,9 @@ fn hw_allows(pte: Pte, access: Access) -> bool {
     if !f.contains(PteFlags::PRESENT | PteFlags::USER) {
         return false;
     }
+    // PKRU is checked on every data access to a user page.
+    if !crate::kernel::pkeys::pkru_allows_pkey(crate::kernel::pte::pte_pkey(pte)) {
+        return false;
+    }
     access == Access::Read || f.contains(PteFlags::RW)
 }

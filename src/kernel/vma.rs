@@ -48,6 +48,13 @@ bitflags! {
         const HUGEPAGE    = 0x2000_0000;
         const NOHUGEPAGE  = 0x4000_0000;
         const MERGEABLE   = 0x8000_0000;
+        /// `VM_PKEY_BIT0..3` = `VM_HIGH_ARCH_0..3` (bits 32-35): the VMA's
+        /// protection key on x86-64 with pkeys. smaps prints them as
+        /// `ProtectionKey:`, not in VmFlags.
+        const PKEY_BIT0   = 1 << 32;
+        const PKEY_BIT1   = 1 << 33;
+        const PKEY_BIT2   = 1 << 34;
+        const PKEY_BIT3   = 1 << 35;
         /// `VM_DROPPABLE` (VM_HIGH_ARCH_BIT_... on 64-bit: bit 40).
         const DROPPABLE   = 1 << 40;
         /// `VM_SEALED` (bit 42), set by mseal(2).
@@ -64,6 +71,23 @@ impl VmFlags {
     pub const STICKY: VmFlags = VmFlags::SOFTDIRTY.union(VmFlags::MAYBE_GUARD);
     /// `VM_IGNORE_MERGE`: flags that do not stop two VMAs merging.
     pub const IGNORE_MERGE: VmFlags = VmFlags::STICKY;
+
+    /// `ARCH_VM_PKEY_FLAGS`.
+    pub const PKEY_MASK: VmFlags =
+        VmFlags::PKEY_BIT0.union(VmFlags::PKEY_BIT1).union(VmFlags::PKEY_BIT2).union(VmFlags::PKEY_BIT3);
+    /// `VM_PKEY_SHIFT`.
+    pub const PKEY_SHIFT: u32 = 32;
+
+    /// `vma_pkey()` (arch/x86/include/asm/pkeys.h).
+    pub fn pkey(self) -> u8 {
+        ((self & VmFlags::PKEY_MASK).bits() >> VmFlags::PKEY_SHIFT) as u8
+    }
+
+    /// The pkey bits of `calc_vm_prot_bits(prot, pkey)`
+    /// (`arch_calc_vm_prot_bits`).
+    pub fn from_pkey(pkey: u8) -> VmFlags {
+        VmFlags::from_bits_truncate(u64::from(pkey & 0xf) << VmFlags::PKEY_SHIFT)
+    }
 
     /// `is_cow_mapping()`: private and may become writable.
     pub fn is_cow(self) -> bool {

@@ -165,7 +165,22 @@ mod imp {
             overcommit_memory: read_trim("/proc/sys/vm/overcommit_memory"),
             mmap_min_addr: read_trim("/proc/sys/vm/mmap_min_addr").parse().unwrap_or(0),
             zero_pfn: zero_pfn()?,
+            pkeys: cpu_flag("ospke"),
+            max_map_count: read_trim("/proc/sys/vm/max_map_count").parse().unwrap_or(0),
+            // SAFETY: geteuid and getrlimit only read this process's state.
+            euid: unsafe { libc::geteuid() },
+            memlock: unsafe {
+                let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r);
+                (r.rlim_cur, r.rlim_max)
+            },
         })
+    }
+
+    /// Whether the `flags` line of /proc/cpuinfo names `flag`.
+    fn cpu_flag(flag: &str) -> bool {
+        let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        info.lines().find(|l| l.starts_with("flags")).is_some_and(|l| l.split_whitespace().any(|w| w == flag))
     }
 
     /// PFN of the shared zero page: map a private anonymous page read-only,

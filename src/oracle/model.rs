@@ -92,6 +92,7 @@ const SIGBUS: i32 = 7;
 const SIGKILL: i32 = 9;
 const SEGV_MAPERR: i32 = 1;
 const SEGV_ACCERR: i32 = 2;
+const SEGV_PKUERR: i32 = 4;
 const BUS_ADRERR: i32 = 2;
 /// `SI_KERNEL`: a general protection fault (non-canonical address).
 const SI_KERNEL: i32 = 0x80;
@@ -123,6 +124,16 @@ pub struct ModelConfig {
     /// VMAs of its own outside the range; tests that run into the limit
     /// calibrate this (see `tests/differential.rs`).
     pub max_map_count: Option<usize>,
+    /// The modelled machine (pkeys, THP mode, sysctls); `frames` is
+    /// replaced by what `ram_pages` needs.
+    pub machine: crate::kernel::config::MachineConfig,
+    /// The reader of pagemap has CAP_SYS_ADMIN (PFNs, and so the zero
+    /// page, visible).
+    pub show_pfn: bool,
+    /// The first process's uid (0: root's capabilities) and
+    /// RLIMIT_MEMLOCK (`None`: the model's default), as the host worker's.
+    pub uid: u32,
+    pub memlock: Option<(u64, u64)>,
 }
 
 impl Default for ModelConfig {
@@ -136,15 +147,26 @@ impl Default for ModelConfig {
             max_io: 1 << 20,
             ram_pages: 65536,
             max_map_count: None,
+            machine: crate::kernel::config::MachineConfig::default(),
+            show_pfn: true,
+            uid: 0,
+            memlock: None,
         }
     }
 }
 
 impl ModelConfig {
     /// The model configuration matching a host configuration (the base
-    /// defaults as on the host).
+    /// defaults as on the host) and this host's machine
+    /// ([`HostInfo::machine_config`], PFN visibility).
     pub fn from_host(cfg: &super::HostConfig) -> ModelConfig {
+        let info = super::host_info().ok();
+        let d = ModelConfig::default();
         ModelConfig {
+            machine: info.as_ref().map_or(d.machine, HostInfo::machine_config),
+            show_pfn: info.as_ref().is_none_or(HostInfo::pfns_visible),
+            uid: info.as_ref().map_or(0, |i| i.euid),
+            memlock: info.as_ref().map(|i| i.memlock),
             base: cfg.base.unwrap_or(super::DEFAULT_BASE),
             range_len: cfg.range_len,
             snapshots: cfg.snapshots,
@@ -165,16 +187,26 @@ pub fn run_on_model(ops: &[Op], base: u64, range_len: u64) -> Result<Transcript,
 /// Facts the model assumes about "its host" (the reference machine's
 /// settings; see `report/smaps.rs`), in the host's format.
 pub fn model_host_info() -> HostInfo {
+    model_host_info_for(&ModelConfig::default())
+}
+
+/// [`model_host_info`] of the machine `cfg` models.
+fn model_host_info_for(cfg: &ModelConfig) -> HostInfo {
+    let m = cfg.machine;
     HostInfo {
         kernel_release: "mmsim (Linux 6.18 model)".to_string(),
         page_size: PAGE_SIZE,
-        thp_enabled: "madvise".to_string(),
+        thp_enabled: m.thp.name().to_string(),
         thp_defrag: "madvise".to_string(),
         thp_use_zero_page: "1".to_string(),
         thp_shmem_enabled: "never".to_string(),
-        overcommit_memory: "0".to_string(),
+        overcommit_memory: (m.overcommit as u8).to_string(),
         mmap_min_addr: crate::kernel::mmap::MMAP_MIN_ADDR,
-        zero_pfn: Some(ZERO_PFN.0),
+        zero_pfn: cfg.show_pfn.then_some(ZERO_PFN.0),
+        pkeys: m.pkeys,
+        max_map_count: m.max_map_count as u64,
+        euid: cfg.uid,
+        memlock: cfg.memlock.unwrap_or((8 << 20, 8 << 20)),
     }
 }
 
@@ -231,7 +263,7 @@ pub fn run_on_model_cfg(ops: &[Op], cfg: &ModelConfig) -> Result<Transcript, Ora
         base: cfg.base,
         range_len: cfg.range_len,
         unhinted_in_range: true,
-        host: model_host_info(),
+        host: model_host_info_for(cfg),
         steps,
         final_state,
     })
@@ -247,10 +279,14 @@ impl<'a> ModelRun<'a> {
         if cfg.max_procs == 0 || cfg.max_procs > 32 {
             return Err(OracleError::InvalidConfig("max_procs must be in 1..=32".to_string()));
         }
-        let mut world = World::new(cfg.ram_pages + 64, Variant::default());
+        let machine = crate::kernel::config::MachineConfig { frames: cfg.ram_pages + 64, ..cfg.machine };
+        let mut world = World::with_machine(machine, Variant::default());
         let dom = world.add_domain("host", false, cfg.ram_pages, false).map_err(|e| setup_err("add_domain", e))?;
         let (k, hv) = world.kh(dom).map_err(|e| setup_err("kh", e))?;
-        let pid = k.spawn(0, base + len, 0x5555_0000_0000).map_err(|e| setup_err("spawn", e))?;
+        let pid = k.spawn(cfg.uid, base + len, 0x5555_0000_0000).map_err(|e| setup_err("spawn", e))?;
+        if let Some((cur, max)) = cfg.memlock {
+            k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.rlimits.memlock = crate::kernel::mm::Rlimit { cur, max };
+        }
         if let Some(n) = cfg.max_map_count {
             k.mm_mut(pid).map_err(|e| setup_err("mm", e))?.max_map_count = n;
         }
@@ -294,6 +330,7 @@ impl<'a> ModelRun<'a> {
         match s.fault {
             VmFault::MapErr => OpResult::Signal { sig: SIGSEGV, code: SEGV_MAPERR, addr },
             VmFault::AccErr => OpResult::Signal { sig: SIGSEGV, code: SEGV_ACCERR, addr },
+            VmFault::PkuErr => OpResult::Signal { sig: SIGSEGV, code: SEGV_PKUERR, addr },
             VmFault::SigBus => OpResult::Signal { sig: SIGBUS, code: BUS_ADRERR, addr },
             // The host's OOM killer would kill the worker.
             VmFault::Oom => OpResult::Signal { sig: SIGKILL, code: 0, addr },
@@ -592,10 +629,11 @@ impl<'a> ModelRun<'a> {
         let (base, len) = (self.cfg.base, self.cfg.range_len);
         let end = base.saturating_add(len);
         let max_pages = self.cfg.max_pages_per_vma;
+        let show_pfn = self.cfg.show_pfn;
         let (k, hv) = self.kh();
         let text = crate::report::smaps_k(k, hv, pid);
         let entries = parse_smaps(&text, |s, e| s < end && e > base);
-        let zero = Some(ZERO_PFN.0);
+        let zero = show_pfn.then_some(ZERO_PFN.0);
         let mut vmas = Vec::with_capacity(entries.len());
         for e in entries {
             let mut pages = Vec::new();
@@ -607,7 +645,7 @@ impl<'a> ModelRun<'a> {
                 } else {
                     n
                 };
-                let raw = crate::report::pagemap_entries_k(k, hv, pid, first, n * PAGE_SIZE);
+                let raw = crate::report::pagemap::pagemap_entries_as(k, hv, pid, first, n * PAGE_SIZE, show_pfn);
                 pages = raw.into_iter().map(|r| PageInfo::from_raw(r, zero, None)).collect();
             }
             vmas.push(VmaSnapshot::from_entry(e, pages, truncated));

@@ -219,6 +219,51 @@ pub struct HostInfo {
     /// PFN of the shared zero page (None if PFNs are hidden, i.e. without
     /// `CAP_SYS_ADMIN`).
     pub zero_pfn: Option<u64>,
+    /// `ospke` in /proc/cpuinfo: the kernel enabled protection keys.
+    #[serde(default)]
+    pub pkeys: bool,
+    /// /proc/sys/vm/max_map_count.
+    #[serde(default)]
+    pub max_map_count: u64,
+    /// The effective uid the workers run as (0: root's capabilities).
+    #[serde(default)]
+    pub euid: u32,
+    /// RLIMIT_MEMLOCK (soft, hard) the workers inherit.
+    #[serde(default)]
+    pub memlock: (u64, u64),
+}
+
+impl HostInfo {
+    /// The model machine that shows and does what this host does: its
+    /// pkeys, THP mode, vm.max_map_count and vm.overcommit_memory (an
+    /// unreadable value keeps the model's default).
+    pub fn machine_config(&self) -> crate::kernel::config::MachineConfig {
+        use crate::kernel::config::{MachineConfig, Overcommit, ThpEnabled};
+        let d = MachineConfig::default();
+        MachineConfig {
+            frames: d.frames,
+            pkeys: self.pkeys,
+            thp: ThpEnabled::parse(&self.thp_enabled).unwrap_or(d.thp),
+            max_map_count: usize::try_from(self.max_map_count).ok().filter(|&n| n > 0).unwrap_or(d.max_map_count),
+            overcommit: self.overcommit_memory.parse().ok().and_then(Overcommit::from_sysctl).unwrap_or(d.overcommit),
+        }
+    }
+
+    /// Whether PFNs are visible in pagemap (the reader has CAP_SYS_ADMIN).
+    pub fn pfns_visible(&self) -> bool {
+        self.zero_pfn.is_some()
+    }
+
+    /// One line naming what a comparison with this host cannot cover
+    /// (empty when it covers everything).
+    pub fn not_compared(&self) -> String {
+        if self.pfns_visible() {
+            String::new()
+        } else {
+            "not compared on this host: PFNs and zero-page identity (pagemap hides PFNs without CAP_SYS_ADMIN)"
+                .to_string()
+        }
+    }
 }
 
 /// A parsed maps line (the VMA header of smaps).

@@ -32,7 +32,7 @@ pub use page::page;
 pub use pagemap::{pagemap_entries, pagemap_entries_k, pagemap_letters, pagemap_letters_k, pte_to_pagemap_entry};
 pub use pagetable::{pagetable_walk, pagetable_walk_k};
 pub use picture::address_space_picture;
-pub use smaps::{HOST_THP, MemSizeStats, ThpEnabled, smaps, smaps_gather, smaps_k, smaps_k_thp, thp_eligible};
+pub use smaps::{MemSizeStats, ThpEnabled, smaps, smaps_gather, smaps_k, thp_eligible};
 
 use crate::hv::Hypervisor;
 use crate::hv::machine::DomId;

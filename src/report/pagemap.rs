@@ -3,7 +3,8 @@
 //! one-letter-a-page view of `show pagemap`.
 //!
 //! Entries are computed as a reader with CAP_SYS_ADMIN sees them
-//! (`pm->show_pfn`): PFN bits filled. In a PV guest the PFN is what the
+//! (`pm->show_pfn`): PFN bits filled; [`pagemap_entries_as`] computes them
+//! for a reader without it (PFN and swap-entry bits 0, flags kept). In a PV guest the PFN is what the
 //! guest's `pte_pfn()` makes of the MFN in the PTE (`mfn_to_pfn`, under the
 //! variant's rules; 0 when the M2P has no answer: a simplification, the
 //! real `pte_mfn_to_pfn` then makes the PTE read as not present). Soft
@@ -153,6 +154,13 @@ pub fn pagemap_entries(w: &World, dom: DomId, pid: Pid, addr: u64, len: u64) -> 
 /// [`pagemap_entries`] given the kernel and the hypervisor.
 /// Empty for a pid that does not exist (a read of a zombie's pagemap).
 pub fn pagemap_entries_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64, len: u64) -> Vec<u64> {
+    pagemap_entries_as(k, hv, pid, addr, len, true)
+}
+
+/// [`pagemap_entries_k`] for a reader with (`show_pfn`) or without
+/// CAP_SYS_ADMIN: without it `pagemap_read` leaves the frame bits 0.
+pub fn pagemap_entries_as(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64, len: u64, show_pfn: bool) -> Vec<u64> {
+    let frame_mask = if show_pfn { u64::MAX } else { !PM_PFRAME_MASK };
     if k.mm(pid).is_err() {
         return Vec::new();
     }
@@ -161,7 +169,7 @@ pub fn pagemap_entries_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64, len: 
     for_each_page(k, pid, start, end, |a, slot| {
         out.push(match slot {
             Slot::NoVma => 0,
-            Slot::Entry(v, pte) => pte_to_pagemap_entry(k, hv, v, a, pte),
+            Slot::Entry(v, pte) => pte_to_pagemap_entry(k, hv, v, a, pte) & frame_mask,
         })
     });
     out

@@ -22,13 +22,13 @@
 //! `(sum >> PSS_SHIFT) >> 10`.
 //!
 //! THPeligible follows `thp_vma_allowable_orders(.., TVA_SMAPS, ..)` for
-//! the host's settings, which the model assumes (checked on the reference
-//! machine): `transparent_hugepage/enabled` = `madvise`,
-//! `hugepages-2048kB/enabled` = `inherit`, every other mTHP size `never`,
-//! `shmem_enabled` = `never`, tmpfs mounted without `huge=`. So only an
-//! anonymous VMA (no `vm_ops`) with VM_HUGEPAGE, without VM_NOHUGEPAGE,
-//! that contains a 2 MiB aligned block is eligible. [`smaps_k_thp`] takes
-//! another policy.
+//! the machine's `transparent_hugepage/enabled`
+//! ([`crate::kernel::config::MachineConfig::thp`]) and otherwise the
+//! distribution defaults: `hugepages-2048kB/enabled` = `inherit`, every
+//! other mTHP size `never`, `shmem_enabled` = `never`, tmpfs mounted
+//! without `huge=`. So with `madvise` only an anonymous VMA (no `vm_ops`)
+//! with VM_HUGEPAGE, without VM_NOHUGEPAGE, that contains a 2 MiB aligned
+//! block is eligible. `ProtectionKey:` is printed on a machine with pkeys.
 
 use super::kernel_hv;
 use super::maps::maps_line;
@@ -47,16 +47,7 @@ use std::fmt::Write;
 /// `PSS_SHIFT`: Pss is summed in 1/4096ths of a byte.
 pub const PSS_SHIFT: u32 = 12;
 
-/// `/sys/kernel/mm/transparent_hugepage/enabled`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThpEnabled {
-    Always,
-    Madvise,
-    Never,
-}
-
-/// The setting of the reference machine (Linux 6.18 test hosts).
-pub const HOST_THP: ThpEnabled = ThpEnabled::Madvise;
+pub use crate::kernel::config::ThpEnabled;
 
 /// `struct mem_size_stats`: bytes, Pss fields in `PSS_SHIFT` fixed point.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -175,18 +166,15 @@ pub fn smaps(w: &World, dom: DomId, pid: Pid) -> String {
 
 /// [`smaps`] given the kernel and the hypervisor (a PV guest's `pte_pfn`
 /// goes through the M2P).
+/// The machine's settings ([`Kernel::cfg`]) decide `THPeligible` and
+/// whether `ProtectionKey:` is printed.
 pub fn smaps_k(k: &Kernel, hv: &Hypervisor, pid: Pid) -> String {
-    smaps_k_thp(k, hv, pid, HOST_THP)
-}
-
-/// [`smaps_k`] with another THP policy.
-pub fn smaps_k_thp(k: &Kernel, hv: &Hypervisor, pid: Pid, thp: ThpEnabled) -> String {
     let Ok(mm) = k.mm(pid) else { return String::new() };
     let mut out = String::new();
     for v in mm.vmas.values() {
         let mss = smaps_gather(k, hv, mm, v);
         out.push_str(&maps_line(k, mm, v));
-        show_smap_fields(&mut out, v, &mss, thp);
+        show_smap_fields(&mut out, v, &mss, k.cfg.thp, k.cfg.pkeys);
     }
     out
 }
@@ -196,7 +184,7 @@ fn put_kb(out: &mut String, label: &str, bytes: u64) {
     let _ = writeln!(out, "{label:<16}{:>8} kB", bytes >> 10);
 }
 
-fn show_smap_fields(out: &mut String, v: &Vma, mss: &MemSizeStats, thp: ThpEnabled) {
+fn show_smap_fields(out: &mut String, v: &Vma, mss: &MemSizeStats, thp: ThpEnabled, pkeys: bool) {
     put_kb(out, "Size:", v.end - v.start);
     put_kb(out, "KernelPageSize:", PAGE_SIZE);
     put_kb(out, "MMUPageSize:", PAGE_SIZE);
@@ -221,7 +209,9 @@ fn show_smap_fields(out: &mut String, v: &Vma, mss: &MemSizeStats, thp: ThpEnabl
     put_kb(out, "SwapPss:", mss.swap_pss >> PSS_SHIFT);
     put_kb(out, "Locked:", mss.pss_locked >> PSS_SHIFT);
     let _ = writeln!(out, "THPeligible:    {:>8}", u32::from(thp_eligible(v, thp)));
-    // arch_pkeys_enabled() on the reference machine; the model has no pkeys.
-    let _ = writeln!(out, "ProtectionKey:  {:>8}", 0);
+    // `if (arch_pkeys_enabled())`: X86_FEATURE_OSPKE.
+    if pkeys {
+        let _ = writeln!(out, "ProtectionKey:  {:>8}", v.flags.pkey());
+    }
     let _ = writeln!(out, "VmFlags: {}", smaps_vmflags(v.flags));
 }

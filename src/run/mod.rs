@@ -21,7 +21,7 @@ use crate::script::{
     StepKind, Value,
 };
 use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
-use crate::world::{DEFAULT_DOMAIN_PAGES, DEFAULT_MACHINE_FRAMES, World};
+use crate::world::{DEFAULT_DOMAIN_PAGES, World};
 use std::collections::BTreeMap;
 
 /// Default `start_brk` of a scenario process: where the heap of a
@@ -49,6 +49,7 @@ impl CallResult {
         let (sig, code) = match s.fault {
             VmFault::MapErr => ("SIGSEGV", "maperr"),
             VmFault::AccErr => ("SIGSEGV", "accerr"),
+            VmFault::PkuErr => ("SIGSEGV", "pkuerr"),
             VmFault::SigBus => ("SIGBUS", "adrerr"),
             // An OOM during a user access kills the task in Linux; the
             // model reports it as SIGBUS (VM_FAULT_OOM has no signal code).
@@ -125,10 +126,9 @@ fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
 
 impl<'s> Runner<'s> {
     pub fn new(script: &'s CheckedScript, variant: Variant) -> Runner<'s> {
-        let frames = script.machine_frames.unwrap_or(DEFAULT_MACHINE_FRAMES);
         Runner {
             script,
-            world: World::new(frames, variant),
+            world: World::with_machine(script.machine, variant),
             env: Env::new(),
             doms: vec![None; script.domains.len()],
             procs: vec![None; script.processes.len()],

@@ -96,9 +96,14 @@ pub enum StmtKind {
         variant: Name,
         unmap: Option<Name>,
     },
-    /// `machine frames=N`
+    /// `machine [frames=N] [pkeys=on|off] [thp=always|madvise|never]
+    /// [max_map_count=N] [overcommit=heuristic|always|never]`
     Machine {
         frames: Option<Spanned<u64>>,
+        pkeys: Option<Spanned<bool>>,
+        thp: Option<Spanned<crate::kernel::config::ThpEnabled>>,
+        max_map_count: Option<Spanned<u64>>,
+        overcommit: Option<Spanned<crate::kernel::config::Overcommit>>,
     },
     /// `domain NAME native|pv [pages=N] [privileged]`
     Domain {

@@ -9,6 +9,7 @@
 //! with the parent's uid; after `p: exit()`, `p` can make no more calls.
 //! `kernel` and `machine` lines come before everything else, once each.
 
+use crate::kernel::config::MachineConfig;
 use rustc_hash::FxHashMap;
 
 use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Show, Span, Stmt, StmtKind};
@@ -49,7 +50,7 @@ pub(super) fn check_into(script: Script, errors: &mut Vec<ScriptError>) -> Check
         src: script.src,
         lines,
         kernel: ck.kernel.map(|(k, _)| k),
-        machine_frames: ck.machine.and_then(|(f, _)| f),
+        machine: ck.machine.map(|(m, _)| m).unwrap_or_default(),
         domains: ck.domains,
         processes: ck.processes,
         files: ck.files,
@@ -101,7 +102,7 @@ struct Checker {
     /// Processes that called `exit()`, with the line.
     exited: FxHashMap<ProcessId, u32>,
     kernel: Option<(KernelConfig, u32)>,
-    machine: Option<(Option<u64>, u32)>,
+    machine: Option<(MachineConfig, u32)>,
     /// The first line that is neither `kernel` nor `machine`.
     first_other: Option<u32>,
     domains: Vec<DomainDecl>,
@@ -170,14 +171,29 @@ impl Checker {
         }
         match kind {
             StmtKind::Kernel { variant, unmap } => self.kernel_stmt(span, line, &variant, unmap.as_ref()),
-            StmtKind::Machine { frames } => {
+            StmtKind::Machine { frames, pkeys, thp, max_map_count, overcommit } => {
                 if self.setup_order(span, "machine", self.machine.map(|m| m.1)) {
-                    if let Some(f) = &frames
-                        && f.node == 0
-                    {
-                        self.error(ScriptError::new(f.span, "a machine needs at least one frame"));
+                    let mut m = MachineConfig::default();
+                    if let Some(f) = &frames {
+                        if f.node == 0 {
+                            self.error(ScriptError::new(f.span, "a machine needs at least one frame"));
+                        }
+                        m.frames = f.node;
                     }
-                    self.machine = Some((frames.map(|f| f.node), line));
+                    if let Some(c) = &max_map_count {
+                        // vm.max_map_count is an int sysctl with minimum 0.
+                        match usize::try_from(c.node).ok().filter(|&c| c <= i32::MAX as usize) {
+                            Some(c) => m.max_map_count = c,
+                            None => self.error(
+                                ScriptError::new(c.span, "max_map_count is out of range")
+                                    .with_help("vm.max_map_count takes 0 to 2147483647"),
+                            ),
+                        }
+                    }
+                    m.pkeys = pkeys.map_or(m.pkeys, |p| p.node);
+                    m.thp = thp.map_or(m.thp, |t| t.node);
+                    m.overcommit = overcommit.map_or(m.overcommit, |o| o.node);
+                    self.machine = Some((m, line));
                 }
             }
             StmtKind::Domain { name, kind, pages, privileged } => {

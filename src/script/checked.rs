@@ -185,8 +185,8 @@ pub struct CheckedScript {
     pub lines: LineIndex,
     /// The `kernel` line, if any (the CLI's `--kernel` may override it).
     pub kernel: Option<KernelConfig>,
-    /// `machine frames=N`, if given.
-    pub machine_frames: Option<u64>,
+    /// The `machine` line's settings (the defaults without one).
+    pub machine: crate::kernel::config::MachineConfig,
     pub domains: Vec<DomainDecl>,
     pub processes: Vec<ProcessDecl>,
     pub files: Vec<FileDecl>,

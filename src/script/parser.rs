@@ -353,11 +353,57 @@ fn first_name(expr: &Expr) -> Option<(&str, Span)> {
     }
 }
 
+/// The options of a `machine` line: numbers for `frames` and
+/// `max_map_count`, words for the rest.
+const MACHINE_OPTIONS: [&str; 5] = ["frames", "pkeys", "thp", "max_map_count", "overcommit"];
+
 fn machine(c: &mut Cursor) -> PResult<StmtKind> {
+    use crate::kernel::config::{Overcommit, ThpEnabled};
     c.bump();
-    let opts = options(c)?;
-    let frames = take_options("machine", opts, &[("frames", true)])?.into_iter().next().flatten();
-    Ok(StmtKind::Machine { frames })
+    let (mut frames, mut pkeys, mut thp, mut max_map_count, mut overcommit) = (None, None, None, None, None);
+    for opt in options(c)? {
+        let key = opt.key.node.as_str();
+        if !MACHINE_OPTIONS.contains(&key) {
+            let help = did_you_mean(key, MACHINE_OPTIONS.iter().copied()).unwrap_or_else(|| {
+                "`machine` takes frames=N, pkeys=on|off, thp=always|madvise|never, max_map_count=N, \
+                 overcommit=heuristic|always|never"
+                    .to_string()
+            });
+            return Err(ScriptError::new(opt.key.span, format!("unknown option `{key}`")).with_help(help));
+        }
+        let Some(value) = opt.value else {
+            return Err(ScriptError::new(opt.key.span, format!("`{key}` needs a value")));
+        };
+        match key {
+            "frames" => frames = Some(Spanned::new(const_u64(&value)?, value.span)),
+            "max_map_count" => max_map_count = Some(Spanned::new(const_u64(&value)?, value.span)),
+            "pkeys" => {
+                let on = option_word(&value, &[("on", true), ("off", false)], "pkeys=on|off")?;
+                pkeys = Some(Spanned::new(on, value.span));
+            }
+            "thp" => {
+                thp =
+                    Some(Spanned::new(option_word(&value, &ThpEnabled::NAMES, "thp=always|madvise|never")?, value.span))
+            }
+            _ => {
+                let w = option_word(&value, &Overcommit::NAMES, "overcommit=heuristic|always|never")?;
+                overcommit = Some(Spanned::new(w, value.span));
+            }
+        }
+    }
+    Ok(StmtKind::Machine { frames, pkeys, thp, max_map_count, overcommit })
+}
+
+/// An option value that must be one of `words`.
+fn option_word<T: Copy>(value: &Expr, words: &[(&str, T)], form: &str) -> PResult<T> {
+    let word = match &value.kind {
+        ExprKind::Name(n) | ExprKind::Var(n) => Some(n.as_str()),
+        _ => None,
+    };
+    match word.and_then(|w| words.iter().find(|(n, _)| *n == w)) {
+        Some((_, t)) => Ok(*t),
+        None => Err(ScriptError::new(value.span, "unknown value").with_help(format!("write {form}"))),
+    }
 }
 
 fn domain(c: &mut Cursor) -> PResult<StmtKind> {
@@ -554,7 +600,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(one("machine frames=1M"), StmtKind::Machine { frames: Some(f) } if f.node == 1 << 20));
+        assert!(matches!(one("machine frames=1M"), StmtKind::Machine { frames: Some(f), .. } if f.node == 1 << 20));
+        match one("machine pkeys=off thp=never max_map_count=100 overcommit=always") {
+            StmtKind::Machine { frames: None, pkeys, thp, max_map_count, overcommit } => {
+                assert_eq!(pkeys.map(|p| p.node), Some(false));
+                assert_eq!(thp.map(|t| t.node), Some(crate::kernel::config::ThpEnabled::Never));
+                assert_eq!(max_map_count.map(|m| m.node), Some(100));
+                assert_eq!(overcommit.map(|o| o.node), Some(crate::kernel::config::Overcommit::Always));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err("machine pkeys=maybe").message, "unknown value");
+        assert_eq!(err("machine pkey=on").help.as_deref(), Some("did you mean `pkeys`?"));
         assert!(matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8));
         assert!(matches!(one("file f in dom0"), StmtKind::File { size: None, .. }));
         assert!(matches!(one("check"), StmtKind::Check));

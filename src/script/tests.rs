@@ -451,7 +451,7 @@ fn setup_statements_and_shows() {
         "machine frames=1024\ndomain d pv pages=256\nprocess p in d uid=1000 brk=0x600000\nfile f in d size=8K\n\
          disk x in d sectors=64\nshow smaps p\nshow pagetable p 0x600000\nshow grants d\nshow page d 3\ncheck\n",
     );
-    assert_eq!(c.machine_frames, Some(1024));
+    assert_eq!(c.machine.frames, 1024);
     assert_eq!(c.domains[0].pages, Some(256));
     assert_eq!((c.processes[0].uid, c.processes[0].brk), (1000, Some(0x60_0000)));
     assert_eq!(c.files[0].size, Some(8192));

@@ -12,8 +12,7 @@ use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::variant::Variant;
 
-/// Default machine size: 262144 frames (1 GiB).
-pub const DEFAULT_MACHINE_FRAMES: u64 = 262_144;
+pub use crate::kernel::config::{DEFAULT_MACHINE_FRAMES, MachineConfig};
 /// Default RAM of a domain declared without `pages=` (64 MiB).
 pub const DEFAULT_DOMAIN_PAGES: u64 = 16_384;
 /// PFNs above a PV guest's RAM with no memory behind them, for ballooned
@@ -32,11 +31,18 @@ pub struct World {
     pub hv: Hypervisor,
     pub domains: Vec<Domain>,
     pub variant: Variant,
+    /// The machine every domain's kernel runs on.
+    pub machine: MachineConfig,
 }
 
 impl World {
+    /// The default machine ([`MachineConfig::default`]) with `frames` frames.
     pub fn new(frames: u64, variant: Variant) -> World {
-        World { hv: Hypervisor::new(frames), domains: Vec::new(), variant }
+        World::with_machine(MachineConfig::with_frames(frames), variant)
+    }
+
+    pub fn with_machine(machine: MachineConfig, variant: Variant) -> World {
+        World { hv: Hypervisor::new(machine.frames), domains: Vec::new(), variant, machine }
     }
 
     /// Build a domain: give it `pages` machine frames, set up its P2M (PV)
@@ -59,7 +65,7 @@ impl World {
             self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
         }
         let extra = if pv { UNPOPULATED_PFNS } else { 0 };
-        let kernel = Kernel::new(id, pv, self.variant, pages, extra, p2m);
+        let kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
         self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
         self.domains.push(Domain { id, name: name.to_string(), kernel });
         Ok(id)
