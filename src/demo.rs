@@ -1,5 +1,5 @@
 //! `mmsim demo`: the seed's story, told by running the built-in scenario
-//! (the same as ../shared/examples/seed.mms) under every kernel variant and
+//! (the same as examples/seed.mms) under every kernel variant and
 //! reading the outcome off the model: which page GUP found, where the DMA
 //! went, whether domU got its data, which invariants broke.
 
@@ -169,7 +169,7 @@ pub fn render(color: bool) -> String {
     if let Some(w) = first_world {
         s.push_str(&inside(&w, st));
     }
-    s.push_str("  Next: mmsim run ../shared/examples/seed.mms --kernel no-special-pte\n");
+    s.push_str("  Next: mmsim run examples/seed.mms --kernel no-special-pte\n");
     s
 }
 

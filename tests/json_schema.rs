@@ -1,4 +1,4 @@
-//! Every line `--json` prints is one object of schema 1 (SCENARIO.md
+//! Every line `--json` prints is one object of schema 1 (docs/SCENARIO.md
 //! "Running"): checked field by field over several runs, including failing
 //! ones and every kind of result.
 
@@ -93,8 +93,8 @@ fn every_line_matches_schema_1() {
             "native",
             "domain host native\nprocess p in host mmap_base=0x7e0040000000\np: a = mmap(NULL, 8K, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: store(a, \"x\") = SIGSEGV:accerr\np: load(a, 2) = x\"0000\"\np: munmap(a, 0) = -EINVAL\np: munmap(a, 4096) = 1\nshow maps p\ncheck\n",
         ),
-        ("seed", include_str!("../../shared/examples/seed.mms")),
-        ("broken", include_str!("../../shared/examples/seed-no-hook.broken.mms")),
+        ("seed", include_str!("../examples/seed.mms")),
+        ("broken", include_str!("../examples/seed-no-hook.broken.mms")),
     ];
     let mut kinds = std::collections::BTreeSet::new();
     for (name, src) in scenarios {

@@ -1,5 +1,5 @@
 //! The report formats on model-only layouts: the pagemap letters of
-//! SCENARIO.md, line breaking and range handling, page-table walks
+//! docs/SCENARIO.md, line breaking and range handling, page-table walks
 //! (native and PV), `struct page` dumps, the address-space picture, and
 //! robustness against any pid, address, length, domain or frame.
 //! Exact host comparisons live in report_host.rs.
@@ -32,7 +32,7 @@ fn k(w: &World, d: DomId) -> &Kernel {
     w.kernel(d).unwrap()
 }
 
-/// SCENARIO.md's native example: `show maps p` and `show pagemap p a 8K`.
+/// docs/SCENARIO.md's native example: `show maps p` and `show pagemap p a 8K`.
 #[test]
 fn scenario_native_example() {
     let (mut w, d, p) = native();

@@ -65,25 +65,62 @@ fn golden_scenarios() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// ../shared/examples/*.mms run as their headers say: `*.broken.mms`
-/// exit 1, the others 0.
-#[test]
-fn shared_examples_behave_as_their_headers_say() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        eprintln!("skipped: {} not present", dir.display());
-        return;
-    };
-    let mut n = 0;
-    for p in rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "mms")) {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
-        let src = std::fs::read_to_string(&p).expect("readable");
-        let want = if name.contains(".broken.") { 1 } else { 0 };
-        let (status, text) = run_text(&name, &src, None);
-        assert_eq!(status, want, "{name}\n{text}");
-        n += 1;
+/// The header lines of an example: `# Expected: exit N` and any
+/// `# With --kernel WORDS: exit N`, as (kernel override, status) pairs.
+fn example_header(src: &str) -> Vec<(Option<String>, i32)> {
+    let mut out = Vec::new();
+    for l in src.lines().take_while(|l| l.starts_with('#')) {
+        if let Some(n) = l.strip_prefix("# Expected: exit ") {
+            out.push((None, n.trim().parse().expect("a status after `Expected: exit`")));
+        } else if let Some(rest) = l.strip_prefix("# With --kernel ") {
+            let (k, n) = rest.split_once(": exit ").expect("`# With --kernel WORDS: exit N`");
+            out.push((Some(k.trim().to_string()), n.trim().parse().expect("a status")));
+        }
     }
-    assert!(n >= 2, "expected the shared examples");
+    out
+}
+
+/// examples/*.mms run as their headers say (examples/README.md): under
+/// their own kernel line with the status of `# Expected: exit N`, which
+/// is 1 exactly for `*.broken.mms`, and under each `# With --kernel`
+/// override with the status it names.
+#[test]
+fn examples_behave_as_their_headers_say() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mms"))
+        .collect();
+    files.sort();
+    let mut runs = 0;
+    for p in &files {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let src = std::fs::read_to_string(p).expect("readable");
+        let header = example_header(&src);
+        let own: Vec<i32> = header.iter().filter(|(k, _)| k.is_none()).map(|(_, s)| *s).collect();
+        let want_own = if name.ends_with(".broken.mms") { 1 } else { 0 };
+        assert_eq!(own, [want_own], "{name}: needs one `# Expected: exit {want_own}` header line");
+        for (kernel, want) in &header {
+            let (status, text) = run_text(&name, &src, kernel.as_deref());
+            assert_eq!(status, *want, "{name} (--kernel {kernel:?})\n{text}");
+            runs += 1;
+        }
+    }
+    for needed in ["seed.mms", "seed-no-hook.broken.mms", "native.mms"] {
+        assert!(files.iter().any(|p| p.ends_with(needed)), "examples/{needed} is missing");
+    }
+    assert!(runs >= files.len() + 4, "only {runs} runs");
+}
+
+/// `mmsim demo` tells the story of examples/seed.mms: its built-in
+/// scenario is that file without the header comments.
+#[test]
+fn demo_runs_the_seed_example() {
+    let src = include_str!("../examples/seed.mms");
+    let body: String = src.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    assert_eq!(body, mmsim::demo::SEED_SCENARIO);
 }
 
 /// Reproducers that `mmsim explore` found (`explore-*.mms`) fail under

@@ -1,5 +1,5 @@
-//! Ground-truth checks over the whole world (see DESIGN.md "Ground-truth
-//! checks"): what the hypervisor and page tables really say, compared with
+//! Ground-truth checks over the whole world (`check` in docs/SCENARIO.md):
+//! what the hypervisor and page tables really say, compared with
 //! what each kernel's bookkeeping believes.
 
 pub mod mm;

@@ -1,5 +1,6 @@
 //! Which Linux the guest kernel is: the four behaviours of Xen grant
-//! mappings under `get_user_pages()` (see ../shared/reference, sections 1-5).
+//! mappings under `get_user_pages()`; docs/SCENARIO.md "Kernel variants and
+//! unmap eras" describes them.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! How runs look: text for people, JSON lines (schema 1) for programs.
-//! SCENARIO.md "Running" is the contract for both.
+//! docs/SCENARIO.md "Running" is the contract for both.
 
 use super::{CallResult, Event, Outcome};
 use crate::script::format_return;

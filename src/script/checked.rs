@@ -34,7 +34,7 @@ id_type!(
     DiskId
 );
 
-/// The kernel variants of SCENARIO.md (`kernel VARIANT`) and the
+/// The kernel variants of docs/SCENARIO.md (`kernel VARIANT`) and the
 /// `unmap=` policy: the kernel's own types.
 pub use crate::kernel::variant::{UnmapPolicy, VariantKind as KernelVariant};
 
@@ -52,7 +52,7 @@ pub struct DomainDecl {
     pub kind: DomainKind,
     pub pages: Option<u64>,
     /// Resolved: the domains that say `privileged`, or else the first `pv`
-    /// domain (SCENARIO.md).
+    /// domain (docs/SCENARIO.md).
     pub privileged: bool,
     /// Whether the line itself said `privileged`.
     pub privileged_explicit: bool,

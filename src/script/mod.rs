@@ -1,6 +1,6 @@
 //! The scenario language (`.mms`) front end: lexer, parser, static checker,
-//! expression evaluator, constant table and diagnostics. SCENARIO.md is the
-//! language's definition; the interpreter that runs a checked script against
+//! expression evaluator, constant table and diagnostics. docs/SCENARIO.md is
+//! the language's definition; the interpreter that runs a checked script against
 //! the model lives elsewhere and uses only this API.
 //!
 //! ```

@@ -20,7 +20,8 @@ pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file"
 /// Other reserved words.
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
 
-const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log"];
+/// What `show` can show: the word after `show`.
+pub const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log"];
 
 /// Parses a whole file. Always returns a script (with `Broken` statements
 /// for lines in error) and the errors found, in source order.

@@ -99,7 +99,7 @@ mod tests {
         (w, d, pid)
     }
 
-    /// The native example of SCENARIO.md: placement, mprotect, SIGSEGV
+    /// The native example of docs/SCENARIO.md: placement, mprotect, SIGSEGV
     /// accerr, zero-filled read.
     #[test]
     fn scenario_md_native_example() {

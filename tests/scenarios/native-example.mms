@@ -1,4 +1,4 @@
-# SCENARIO.md's native example: top-down placement below mmap_base, a
+# docs/SCENARIO.md's native example: top-down placement below mmap_base, a
 # PROT_READ page faults with SEGV_ACCERR, untouched anonymous memory reads 0.
 # status: 0
 domain host native

@@ -5,7 +5,7 @@
 # from the VMA's find_special_page hook because the user PTE is special
 # and holds domU's machine frame.
 # Expected values: gntdev mmap/PTE layout from drivers/xen/gntdev.c
-# (reference 3.3/3.4); data paths from the seed patch and SCENARIO.md.
+# (reference 3.3/3.4); data paths from the seed patch and docs/SCENARIO.md.
 # status: 0
 kernel find-special-page
 domain dom0 pv privileged
