@@ -110,7 +110,7 @@ fn huge_loads_and_reads_are_errors_naming_the_limit() {
     }
     let (code, _, err) = run_script("loads.mms", &s);
     assert_eq!(code, 2);
-    assert!(err.contains("loads.mms:8:1:") && err.contains("MAX_BOUND_BYTES"), "{err}");
+    assert!(err.contains("loads.mms:6:1:") && err.contains("MAX_BOUND_BYTES"), "{err}");
     let (code, _, err) = run_script(
         "disk8g.mms",
         "domain host pv\ndisk d in host sectors=100000000\nd: b = read(0, 1G)\nd: c = read(0, 8G)\n",

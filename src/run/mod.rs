@@ -255,7 +255,7 @@ impl<'s> Runner<'s> {
                         return Err(rt_err(
                             span,
                             format!(
-                                "bound variables would hold more than {MAX_BOUND_BYTES} bytes (256 MiB), the limit (MAX_BOUND_BYTES)"
+                                "bound variables would hold more than {MAX_BOUND_BYTES} bytes (128 MiB), the limit (MAX_BOUND_BYTES)"
                             ),
                         ));
                     }

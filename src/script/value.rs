@@ -20,9 +20,9 @@ use super::diag::ScriptError;
 /// disk `read`, `read_page` or vector-less `mincore` whose result would
 /// be larger (a run error naming the limit at the line).
 pub const MAX_BYTES: usize = 64 << 20;
-/// The most bytes all bound variables together may hold (256 MiB). A
+/// The most bytes all bound variables together may hold (128 MiB). A
 /// binding that would cross it is a run error naming the limit.
-pub const MAX_BOUND_BYTES: usize = 256 << 20;
+pub const MAX_BOUND_BYTES: usize = 128 << 20;
 
 /// A run-time value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
