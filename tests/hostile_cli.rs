@@ -214,3 +214,14 @@ fn closed_pipe_ends_quietly() {
     closed_pipe(&["run", "--json", p]);
     closed_pipe(&["demo"]);
 }
+
+/// Finding: 10,000 tiny PV domains each described 4,096 balloon PFNs
+/// (~2 GB of bookkeeping). Domain builds now stop with ENOMEM at
+/// `MAX_MODEL_PFNS`.
+#[test]
+fn many_pv_domains_end_in_enomem() {
+    let s: String = (0..9_999).map(|i| format!("domain d{i} pv pages=16\n")).collect();
+    let (code, _, err) = run_script("pv-domains.mms", &s);
+    assert_eq!(code, 2);
+    assert!(err.contains("pv-domains.mms:256:1:") && err.contains("ENOMEM"), "{err}");
+}
