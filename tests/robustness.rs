@@ -249,12 +249,17 @@ fn campaign() {
     let start = Instant::now();
     let tally = std::cell::RefCell::new(Tally::default());
     let slowest = std::cell::Cell::new(Duration::ZERO);
+    let done = std::cell::Cell::new(0u64);
     let result = runner.run(&strat, |(pick, muts)| {
         let src = mutate(&corpus, &corpus[pick % corpus.len()], &muts);
         let t = Instant::now();
         exercise(&src, &mut tally.borrow_mut());
         let took = t.elapsed();
         slowest.set(slowest.get().max(took));
+        done.set(done.get() + 1);
+        if done.get() % 10_000 == 0 {
+            eprintln!("  {} cases, {:.0} s, slowest {:?}", done.get(), start.elapsed().as_secs_f64(), slowest.get());
+        }
         prop_assert!(took < Duration::from_secs(MAX_CASE_SECS), "case took {took:?}:\n{src}");
         Ok(())
     });
