@@ -7,6 +7,58 @@ use mmsim::script;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+/// Longest generated sequence (`--length`), for search and replay alike.
+const MAX_LENGTH: u64 = 10_000;
+/// Longest `--time` in seconds: one week.
+const MAX_TIME_SECS: f64 = 604_800.0;
+
+/// `--time`: finite seconds, 0 < T <= [`MAX_TIME_SECS`].
+fn parse_time(s: &str) -> Result<f64, String> {
+    let t: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !t.is_finite() || t <= 0.0 || t > MAX_TIME_SECS {
+        return Err(format!("expected seconds with 0 < T <= {MAX_TIME_SECS}, got `{s}`"));
+    }
+    Ok(t)
+}
+
+/// `--shard I/N`: 0 <= I < N.
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let parsed =
+        s.split_once('/').and_then(|(i, n)| Some((i.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)));
+    parsed.filter(|(i, n)| *n > 0 && i < n).ok_or_else(|| format!("expected I/N with 0 <= I < N, got `{s}`"))
+}
+
+/// The most worker threads: 4 x `available_parallelism`.
+fn max_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_mul(4)
+}
+
+/// `-j N`: 1 <= N <= [`max_jobs`].
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    let max = max_jobs();
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected 1 to {max} worker threads (4 x the available cores), got `{s}`")),
+    }
+}
+
+/// Writes to stdout; false once the reader has gone (a closed pipe), so
+/// the caller stops quietly instead of panicking like `print!`.
+fn out(w: &mut impl Write, s: &str) -> bool {
+    w.write_all(s.as_bytes()).is_ok()
+}
+
+/// Reads a script with a bounded reader: at most
+/// [`script::MAX_SOURCE_BYTES`] + 1 bytes are read, so `/dev/zero` or a
+/// huge file ends with the parser's "too large" error, not the allocator's.
+fn read_script(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(script::MAX_SOURCE_BYTES as u64 + 1).read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 #[derive(Parser)]
 #[command(name = "mmsim", version, about = "An executable model of Linux memory management and Xen PV memory")]
 struct Cli {
@@ -37,20 +89,20 @@ enum Cmd {
         kernel: String,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Stop after this many actions in all.
-        #[arg(long)]
+        /// Stop after this many actions in all (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         steps: Option<u64>,
-        /// Actions per generated sequence.
-        #[arg(long, default_value_t = 30)]
-        length: usize,
-        /// Stop after this many seconds.
-        #[arg(long)]
+        /// Actions per generated sequence (1 to 10000; also for --replay).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=MAX_LENGTH))]
+        length: u64,
+        /// Stop after this many seconds (0 < T <= 604800, one week).
+        #[arg(long, value_parser = parse_time)]
         time: Option<f64>,
         /// Run only shard I of N (`I/N`), to split a campaign across machines.
-        #[arg(long, default_value = "0/1")]
-        shard: String,
-        /// Worker threads.
-        #[arg(short = 'j', long, default_value_t = 1)]
+        #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+        shard: (u64, u64),
+        /// Worker threads (1 to 4 x the available cores).
+        #[arg(short = 'j', long, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
         /// Save each reproducer as DIR/<invariant>.mms.
         #[arg(long)]
@@ -73,11 +125,11 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Run { files, kernel, json } => run(&files, kernel.as_deref(), json),
         Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive } => {
-            explore(&kernel, seed, steps, length, time, &shard, jobs, out, keep_going, replay, exhaustive)
+            explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive)
         }
         Cmd::Demo => {
             let color = std::io::stdout().is_terminal();
-            print!("{}", mmsim::demo::render(color));
+            let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
             ExitCode::SUCCESS
         }
     }
@@ -97,7 +149,7 @@ fn run(files: &[String], kernel: Option<&str>, json: bool) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed, mut worst) = (0u32, 0u32, 0u8);
     for f in files {
-        let src = match std::fs::read_to_string(f) {
+        let src = match read_script(f) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{f}: error: cannot read: {e}");
@@ -116,24 +168,37 @@ fn run(files: &[String], kernel: Option<&str>, json: bool) -> ExitCode {
             }
         };
         let variant = effective_variant(&checked, over);
-        if !json {
-            let _ = writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})")));
+        if !json && writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})"))).is_err() {
+            return ExitCode::from(worst);
         }
         let mut runner = Runner::new(&checked, variant);
+        let mut closed = false;
         let mut sink = |e: &mmsim::run::Event| {
-            let _ = if json {
+            if closed {
+                return;
+            }
+            let r = if json {
                 writeln!(out, "{}", output::event_json(f, e))
             } else {
                 write!(out, "{}", output::event_text(f, e, style))
             };
+            closed = r.is_err();
         };
-        match runner.run(&mut sink) {
+        let result = runner.run(&mut sink);
+        if closed {
+            // The reader went away (`| head`): stop quietly.
+            return ExitCode::from(worst);
+        }
+        match result {
             Ok(o) => {
-                let _ = if json {
+                let r = if json {
                     writeln!(out, "{}", output::outcome_json(f, &o))
                 } else {
                     write!(out, "{}", output::outcome_text(&o, style))
                 };
+                if r.is_err() {
+                    return ExitCode::from(worst);
+                }
                 if o.status() == 0 {
                     passed += 1;
                 } else {
@@ -160,11 +225,11 @@ fn explore(
     kernel: &str,
     seed: u64,
     steps: Option<u64>,
-    length: usize,
+    length: u64,
     time: Option<f64>,
-    shard: &str,
+    shard: (u64, u64),
     jobs: usize,
-    out: Option<std::path::PathBuf>,
+    out_dir: Option<std::path::PathBuf>,
     keep_going: bool,
     replay: Option<String>,
     exhaustive: bool,
@@ -182,16 +247,12 @@ fn explore(
             eprintln!("--replay: malformed choice string");
             return ExitCode::from(2);
         };
-        let (ops, t) = explore::replay(variant, &choices, length);
-        print!("{}", explore::generate::script(&ops, false));
-        println!("# {t:?}");
+        let (ops, t) = explore::replay(variant, &choices, length as usize);
+        let text = format!("{}# {t:?}\n", explore::generate::script(&ops, false));
+        let _ = out(&mut std::io::stdout().lock(), &text);
         return if matches!(t, explore::Trial::Clean) { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
-    let parsed = shard.split_once('/').and_then(|(i, n)| Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
-    let Some((si, sn)) = parsed.filter(|(i, n)| *n > 0 && i < n) else {
-        eprintln!("--shard: expected I/N with I < N");
-        return ExitCode::from(2);
-    };
+    let (si, sn) = shard;
     if steps.is_none() && time.is_none() {
         eprintln!("explore: give --steps or --time");
         return ExitCode::from(2);
@@ -199,11 +260,11 @@ fn explore(
     let cfg = explore::Config {
         variant,
         seed,
-        length: length.clamp(1, 10_000),
+        length: length as usize,
         max_steps: steps,
         time: time.map(std::time::Duration::from_secs_f64),
         shard: (si, sn),
-        jobs: jobs.max(1),
+        jobs,
         stop_at_first: !keep_going,
     };
     let bar = indicatif::ProgressBar::new(steps.unwrap_or(0));
@@ -222,32 +283,39 @@ fn explore(
     let _ = std::panic::take_hook();
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "explore: kernel {variant}, seed {seed}, shard {si}/{sn}: {} sequences, {} steps in {:.1} s ({:.0} steps/s), {} found",
-        summary.sequences,
-        summary.steps,
-        secs,
-        summary.steps as f64 / secs,
-        summary.found.len()
+    let mut stdout = std::io::stdout().lock();
+    let mut open = out(
+        &mut stdout,
+        &format!(
+            "explore: kernel {variant}, seed {seed}, shard {si}/{sn}: {} sequences, {} steps in {:.1} s ({:.0} steps/s), {} found\n",
+            summary.sequences,
+            summary.steps,
+            secs,
+            summary.steps as f64 / secs,
+            summary.found.len()
+        ),
     );
     for f in &summary.found {
-        println!(
-            "\nfound {} after {:.2} s ({} steps): {}\nreproducer ({} actions):",
-            f.invariant,
-            f.after.as_secs_f64(),
-            f.steps_before,
-            f.message,
-            f.ops.len()
-        );
         let text = f.scenario(variant);
-        print!("{text}");
-        if let Some(dir) = &out {
+        open = open
+            && out(
+                &mut stdout,
+                &format!(
+                    "\nfound {} after {:.2} s ({} steps): {}\nreproducer ({} actions):\n{text}",
+                    f.invariant,
+                    f.after.as_secs_f64(),
+                    f.steps_before,
+                    f.message,
+                    f.ops.len()
+                ),
+            );
+        if let Some(dir) = &out_dir {
             let _ = std::fs::create_dir_all(dir);
             let path = dir.join(format!("{}.mms", f.invariant));
             if let Err(e) = std::fs::write(&path, &text) {
                 eprintln!("{}: {e}", path.display());
             } else {
-                println!("saved {}", path.display());
+                open = open && out(&mut stdout, &format!("saved {}\n", path.display()));
             }
         }
     }

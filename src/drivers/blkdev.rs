@@ -84,6 +84,11 @@ impl Disk {
     pub fn size(&self) -> u64 {
         self.sectors.saturating_mul(SECTOR_SIZE)
     }
+    /// 4 KiB blocks with stored contents (for the model's
+    /// `MAX_STORED_FRAMES` limit on stored contents, see hv/machine.rs).
+    pub fn stored_blocks(&self) -> usize {
+        self.data.borrow().len()
+    }
     /// The id the world gave the disk (also its inode number).
     pub fn ino(&self) -> u64 {
         self.ino

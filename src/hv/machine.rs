@@ -24,47 +24,102 @@ pub struct FrameInfo {
     pub owner: DomId,
 }
 
+/// The most frames a `machine` may declare: 2^40, what 52-bit physical
+/// addresses reach (4 PiB). Declaring is free: frame bookkeeping is
+/// allocated in chunks as domains are given frames.
+pub const MAX_MACHINE_FRAMES: u64 = 1 << 40;
+/// The most frames all domains together may be given: 262,144 (1 GiB of
+/// guest RAM, the default machine). Each assigned frame costs the host its
+/// `struct page`, P2M and M2P entries, and lets the guest's kernel charge
+/// VMAs and page tables (kernel/fork.rs), so this bounds them all. A
+/// domain build past it fails with ENOMEM, as Xen's `populate_physmap`
+/// does when the machine is out of memory.
+pub const MAX_ASSIGNED_FRAMES: u64 = 1 << 18;
+/// The most frames whose contents the model stores at once: 65,536
+/// (256 MiB of host memory). Writing contents is not something Linux or
+/// Xen can refuse, so crossing this ends the run with a run error naming
+/// the limit (checked after each step, see `run::Runner::run`).
+pub const MAX_STORED_FRAMES: usize = 1 << 16;
+
+/// Frames per chunk of the frame table (one page of `FrameInfo`s' worth).
+const CHUNK: usize = 512;
+
+/// Per-frame owners, in chunks allocated on first assignment: a machine of
+/// 2^40 frames with one small domain costs a few chunks.
+#[derive(Debug, Default)]
+struct FrameTable {
+    chunks: Vec<Option<Box<[FrameInfo; CHUNK]>>>,
+}
+
+impl FrameTable {
+    #[inline]
+    fn get(&self, i: u64) -> FrameInfo {
+        let (c, o) = ((i / CHUNK as u64) as usize, (i % CHUNK as u64) as usize);
+        match self.chunks.get(c) {
+            Some(Some(ch)) => ch[o],
+            _ => FrameInfo { owner: DOMID_FREE },
+        }
+    }
+    #[inline]
+    fn set(&mut self, i: u64, f: FrameInfo) {
+        let (c, o) = ((i / CHUNK as u64) as usize, (i % CHUNK as u64) as usize);
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, || None);
+        }
+        self.chunks[c].get_or_insert_with(|| Box::new([FrameInfo { owner: DOMID_FREE }; CHUNK]))[o] = f;
+    }
+}
+
 #[derive(Debug)]
 pub struct Machine {
-    frames: Vec<FrameInfo>,
+    nr_frames: u64,
+    frames: FrameTable,
     contents: FxHashMap<u64, Page>,
     next_free: u64,
 }
 
 impl Machine {
+    /// A machine of `nr_frames` frames (at most [`MAX_MACHINE_FRAMES`];
+    /// more are treated as that many). Costs nothing per frame until
+    /// frames are assigned.
     pub fn new(nr_frames: u64) -> Machine {
         Machine {
-            frames: vec![FrameInfo { owner: DOMID_FREE }; nr_frames as usize],
+            nr_frames: nr_frames.min(MAX_MACHINE_FRAMES),
+            frames: FrameTable::default(),
             contents: FxHashMap::default(),
             next_free: 0,
         }
     }
     pub fn nr_frames(&self) -> u64 {
-        self.frames.len() as u64
+        self.nr_frames
     }
     pub fn valid(&self, mfn: Mfn) -> bool {
         mfn.0 < self.nr_frames()
     }
     pub fn owner(&self, mfn: Mfn) -> Option<DomId> {
-        self.frames.get(mfn.0 as usize).map(|f| f.owner).filter(|&o| o != DOMID_FREE)
+        if !self.valid(mfn) {
+            return None;
+        }
+        Some(self.frames.get(mfn.0).owner).filter(|&o| o != DOMID_FREE)
     }
     /// Hand `n` contiguous free frames to `dom` (domain build). ENOMEM when
-    /// the machine has not that many left.
+    /// the machine has not that many left, or when all domains together
+    /// would hold more than [`MAX_ASSIGNED_FRAMES`].
     pub fn assign(&mut self, dom: DomId, n: u64) -> KResult<Mfn> {
         let start = self.next_free;
         let end = start.checked_add(n).ok_or(Errno::ENOMEM)?;
-        if end > self.nr_frames() {
+        if end > self.nr_frames() || end > MAX_ASSIGNED_FRAMES {
             return Err(Errno::ENOMEM);
         }
-        for f in &mut self.frames[start as usize..end as usize] {
-            f.owner = dom;
+        for i in start..end {
+            self.frames.set(i, FrameInfo { owner: dom });
         }
         self.next_free = end;
         Ok(Mfn(start))
     }
     pub fn set_owner(&mut self, mfn: Mfn, dom: DomId) {
-        if let Some(f) = self.frames.get_mut(mfn.0 as usize) {
-            f.owner = dom;
+        if self.valid(mfn) {
+            self.frames.set(mfn.0, FrameInfo { owner: dom });
         }
     }
     /// Read `buf.len()` bytes at `off` within the frame (off + len <= 4096).
@@ -112,7 +167,8 @@ impl Machine {
             }
         }
     }
-    /// Frames with stored contents (for memory-use reports).
+    /// Frames with stored contents (for memory-use reports and the
+    /// [`MAX_STORED_FRAMES`] limit).
     pub fn stored_frames(&self) -> usize {
         self.contents.len()
     }

@@ -67,27 +67,44 @@ impl P2m {
     }
 }
 
-/// Xen's machine-to-phys table: for each MFN the PFN in its owner.
+/// Entries per chunk of the M2P (one 4 KiB page of them, as Xen maps it).
+const M2P_CHUNK: usize = 512;
+
+/// Xen's machine-to-phys table: for each MFN the PFN in its owner. Stored
+/// in chunks allocated on first write, so a huge machine costs only the
+/// frames domains were given.
 #[derive(Debug, Clone)]
 pub struct M2p {
-    entries: Vec<u64>,
+    nr_frames: u64,
+    chunks: Vec<Option<Box<[u64; M2P_CHUNK]>>>,
 }
 
 impl M2p {
     pub fn new(nr_frames: u64) -> M2p {
-        M2p { entries: vec![INVALID_P2M_ENTRY; nr_frames as usize] }
+        M2p { nr_frames, chunks: Vec::new() }
     }
     /// A read of `machine_to_phys_mapping[mfn]`; `None` when out of range or
     /// unset (the guest's read would fault or give ~0).
+    #[inline]
     pub fn get(&self, mfn: Mfn) -> Option<Pfn> {
-        match self.entries.get(mfn.0 as usize) {
-            Some(&v) if v != INVALID_P2M_ENTRY => Some(Pfn(v)),
+        let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
+        match self.chunks.get(c) {
+            Some(Some(ch)) if ch[o] != INVALID_P2M_ENTRY => Some(Pfn(ch[o])),
             _ => None,
         }
     }
     pub fn set(&mut self, mfn: Mfn, pfn: Option<Pfn>) {
-        if let Some(e) = self.entries.get_mut(mfn.0 as usize) {
-            *e = pfn.map_or(INVALID_P2M_ENTRY, |p| p.0);
+        if mfn.0 >= self.nr_frames {
+            return;
         }
+        let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
+        let v = pfn.map_or(INVALID_P2M_ENTRY, |p| p.0);
+        if self.chunks.get(c).is_none_or(|ch| ch.is_none()) && v == INVALID_P2M_ENTRY {
+            return;
+        }
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, || None);
+        }
+        self.chunks[c].get_or_insert_with(|| Box::new([INVALID_P2M_ENTRY; M2P_CHUNK]))[o] = v;
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::KResult;
+use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter};
 use crate::kernel::page::PageFlags;
@@ -15,10 +15,33 @@ use crate::kernel::pte::pte_present;
 use crate::kernel::vma::{VmFlags, Vma, VmaFile};
 use crate::kernel::{Kernel, Pid, Process};
 
+/// VMAs charged to one page of kernel memory at fork: `vm_area_struct`
+/// (~200 bytes), its lock, `anon_vma_chain` and maple-tree share come to
+/// about 512 bytes a VMA. This charge is also what keeps the model's own
+/// VMAs bounded by the domain's memory (README.md "Resource limits").
+pub const VMAS_PER_SLAB_PAGE: usize = 8;
+
 impl Kernel {
     /// fork(2): a new process whose mm is a copy of `parent`'s.
     pub fn sys_fork(&mut self, hv: &mut Hypervisor, parent: Pid) -> KResult<Pid> {
         let p = self.proc_ref(parent)?;
+        // copy_process(): EAGAIN once nr_threads reaches max_threads
+        // (kernel/fork.c set_max_threads: RAM / (8 * THREAD_SIZE), at least
+        // MIN_THREADS = 20; THREAD_SIZE is 16 KiB on x86-64).
+        let max_threads = (self.mem.len() / (8 * 4)).max(20);
+        if self.procs.len() as u64 >= max_threads {
+            return Err(Errno::EAGAIN);
+        }
+        // dup_mmap() -> vm_area_dup(): each VMA copied is a slab object
+        // allocated from the domain's free memory; -ENOMEM when it is
+        // exhausted. The model does not keep slab pages, so it charges all
+        // VMAs of the kernel, old and new, against the free pages at fork
+        // ([`VMAS_PER_SLAB_PAGE`] to a page).
+        let live: usize = self.procs.values().map(|q| q.mm.map_count()).sum();
+        let need = (live + p.mm.map_count()).div_ceil(VMAS_PER_SLAB_PAGE);
+        if need > self.mem.nr_free() {
+            return Err(Errno::ENOMEM);
+        }
         let (uid, rl, files) = (p.uid, p.rlimits.clone(), p.files.clone());
         let old = p.mm.clone();
         let pgd = self.alloc_pt_page()?;

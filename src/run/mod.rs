@@ -5,7 +5,9 @@
 
 pub mod output;
 
+use crate::arch::x86_64::PAGE_SIZE;
 use crate::hv::machine::DomId;
+use crate::hv::machine::MAX_STORED_FRAMES;
 use crate::hv::truth::Violation;
 use crate::invariants;
 use crate::kernel::Pid;
@@ -16,6 +18,7 @@ use crate::kernel::memory::VmFault;
 use crate::kernel::mmap::DEFAULT_MMAP_BASE;
 use crate::kernel::uaccess::Signal as KSignal;
 use crate::kernel::variant::Variant;
+use crate::script::value::{MAX_BOUND_BYTES, MAX_BYTES};
 use crate::script::{
     self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, ScriptError, ShowStep, Span,
     StepKind, Value,
@@ -117,11 +120,28 @@ pub struct Runner<'s> {
     procs: Vec<Option<(DomId, Pid)>>,
     disks: Vec<Option<DiskId>>,
     pins: BTreeMap<String, (DomId, Pid, Vec<GupPage>)>,
+    /// The disks built so far, for the limit on stored contents.
+    disk_refs: Vec<std::rc::Rc<crate::drivers::blkdev::Disk>>,
     pub outcome: Outcome,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
     ScriptError::new(span, msg.into())
+}
+
+/// A call whose result would be `n` bytes: more than [`MAX_BYTES`] is a
+/// run error at argument `arg` naming the limit.
+fn value_cap(a: &Action, arg: usize, span: Span, what: &str, n: u64) -> Result<(), RunError> {
+    if n > MAX_BYTES as u64 {
+        let at = a.args.get(arg).map_or(span, |e| e.span);
+        return Err(rt_err(
+            at,
+            format!(
+                "{what} would make {n} bytes, more than a value may hold: {MAX_BYTES} (64 MiB), the limit (MAX_BYTES)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl<'s> Runner<'s> {
@@ -134,6 +154,7 @@ impl<'s> Runner<'s> {
             procs: vec![None; script.processes.len()],
             disks: vec![None; script.disks.len()],
             pins: BTreeMap::new(),
+            disk_refs: Vec::new(),
             outcome: Outcome::default(),
         }
     }
@@ -154,6 +175,7 @@ impl<'s> Runner<'s> {
         for step in &self.script.steps {
             self.step(step.line, step.span, &step.kind, sink)?;
             self.world.run_deferred_work();
+            self.check_stored(step.span)?;
         }
         // Violations observed during the run and never reported by a check.
         let left: Vec<Violation> = std::mem::take(&mut self.world.hv.observed);
@@ -163,6 +185,24 @@ impl<'s> Runner<'s> {
             sink(&Event::Violation { line: last, violation: v });
         }
         Ok(self.outcome.clone())
+    }
+
+    /// The model's own memory limit on stored page contents (machine frames
+    /// and disk blocks together, [`MAX_STORED_FRAMES`]): contents are
+    /// something neither Linux nor Xen can refuse to hold, so crossing it
+    /// ends the run with an error at the step that crossed it.
+    fn check_stored(&self, span: Span) -> Result<(), RunError> {
+        let stored =
+            self.world.hv.machine.stored_frames() + self.disk_refs.iter().map(|d| d.stored_blocks()).sum::<usize>();
+        if stored > MAX_STORED_FRAMES {
+            return Err(rt_err(
+                span,
+                format!(
+                    "the model stores more than {MAX_STORED_FRAMES} pages of contents (256 MiB), the limit (MAX_STORED_FRAMES)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn step(&mut self, line: u32, span: Span, kind: &StepKind, sink: &mut dyn FnMut(&Event)) -> Result<(), RunError> {
@@ -201,6 +241,7 @@ impl<'s> Runner<'s> {
                     .add_disk(&decl.name, dom, decl.sectors.unwrap_or(DEFAULT_DISK_SECTORS))
                     .map_err(|e| rt_err(decl.span, format!("cannot create disk `{}`: {e}", decl.name)))?;
                 self.disks[d.0] = Some(id);
+                self.disk_refs.extend(self.world.disk_by_id(id));
             }
             StepKind::Action(a) => {
                 let result = self.action(a, span)?;
@@ -210,6 +251,14 @@ impl<'s> Runner<'s> {
                         CallResult::Bytes(b) => Value::Bytes(b.clone()),
                         CallResult::Signal { .. } => Value::Int(Errno::EFAULT.as_ret()),
                     };
+                    if self.env.bound_bytes_after(name, &v) > MAX_BOUND_BYTES {
+                        return Err(rt_err(
+                            span,
+                            format!(
+                                "bound variables would hold more than {MAX_BOUND_BYTES} bytes (128 MiB), the limit (MAX_BOUND_BYTES)"
+                            ),
+                        ));
+                    }
                     self.env.bind(name.clone(), v);
                 }
                 let expect = match &a.expect {
@@ -384,7 +433,15 @@ impl<'s> Runner<'s> {
                 };
                 Ok(match a.call.call {
                     Call::DiskWrite => res(self.world.disk_write(disk, int(0)?, &bytes(1)?)),
-                    Call::DiskRead => match self.world.disk_read(disk, int(0)?, int(1)?) {
+                    Call::DiskRead => match self.world.disk_read(disk, int(0)?, {
+                        let (off, len) = (int(0)?, int(1)?);
+                        // What the read would return: short at the end, at
+                        // most MAX_RW_COUNT (drivers/blkdev.rs).
+                        let size = self.world.disk_by_id(disk).map_or(0, |d| d.size());
+                        let n = len.min(crate::drivers::blkdev::MAX_RW_COUNT).min(size.saturating_sub(off));
+                        value_cap(a, 1, span, "read", n)?;
+                        len
+                    }) {
                         Ok(b) => CallResult::Bytes(b),
                         Err(e) => CallResult::errno(e),
                     },
@@ -444,7 +501,9 @@ impl<'s> Runner<'s> {
                 if args.len() > 2 {
                     res(k.sys_mincore_user(hv, pid, int(0)?, int(1)?, int(2)?))
                 } else {
-                    match k.sys_mincore(hv, pid, int(0)?, int(1)?) {
+                    let len = int(1)?;
+                    value_cap(a, 1, span, "mincore without a vector", len.div_ceil(PAGE_SIZE))?;
+                    match k.sys_mincore(hv, pid, int(0)?, len) {
                         Ok(v) => CallResult::Bytes(v),
                         Err(e) => CallResult::errno(e),
                     }
@@ -453,7 +512,11 @@ impl<'s> Runner<'s> {
             Call::Brk => res(k.sys_brk(hv, pid, int(0)?)),
             Call::Setrlimit => res(k.sys_setrlimit(pid, int(0)?, int(1)?, int(2)?)),
             Call::Store => sig(k.user_write(hv, pid, int(0)?, &bytes(1)?)),
-            Call::Load => match k.user_read(hv, pid, int(0)?, int(1)?) {
+            Call::Load => match k.user_read(hv, pid, int(0)?, {
+                let len = int(1)?;
+                value_cap(a, 1, span, "load", len)?;
+                len
+            }) {
                 Ok(b) => CallResult::Bytes(b),
                 Err(s) => CallResult::from_signal(s),
             },

@@ -118,7 +118,7 @@ fn result_json(r: &CallResult) -> J {
                 json!({ "value": v })
             }
         }
-        CallResult::Bytes(b) => json!({ "bytes": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+        CallResult::Bytes(b) => json!({ "bytes": hex(b) }),
         CallResult::Signal { sig, code, addr } => json!({ "signal": sig, "code": code, "addr": addr }),
     }
 }
@@ -158,4 +158,16 @@ mod tests {
         assert_eq!(format_bytes(&[0x5a; 4096]), "x\"5a\" * 4096");
         assert_eq!(format_bytes(&[0, 0]), "x\"0000\"");
     }
+}
+
+/// Lower-case hex of `b`, two digits a byte, in one allocation (results
+/// may be up to `MAX_BYTES`, 64 MiB).
+fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(DIGITS[(x >> 4) as usize] as char);
+        s.push(DIGITS[(x & 15) as usize] as char);
+    }
+    s
 }

@@ -161,8 +161,27 @@ impl Checker {
         self.steps.push(Step { line: stmt_line, span, kind });
     }
 
+    /// False (after an error naming the limit) once the script has
+    /// [`super::MAX_DECLARATIONS`] declarations.
+    fn room_to_declare(&mut self, span: Span) -> bool {
+        let n = self.domains.len() + self.processes.len() + self.files.len() + self.disks.len();
+        if n < super::MAX_DECLARATIONS {
+            return true;
+        }
+        let msg = format!("more than {} declarations, the limit (MAX_DECLARATIONS)", super::MAX_DECLARATIONS);
+        self.error(ScriptError::new(span, msg));
+        false
+    }
+
     fn stmt(&mut self, stmt: Stmt) {
         let Stmt { span, line, kind } = stmt;
+        let declares = matches!(
+            kind,
+            StmtKind::Domain { .. } | StmtKind::Process { .. } | StmtKind::File { .. } | StmtKind::Disk { .. }
+        );
+        if declares && !self.room_to_declare(span) {
+            return;
+        }
         match kind {
             StmtKind::Kernel { .. } | StmtKind::Machine { .. } | StmtKind::Broken { .. } => {}
             _ => {
@@ -179,6 +198,17 @@ impl Checker {
                             self.error(ScriptError::new(f.span, "a machine needs at least one frame"));
                         }
                         m.frames = f.node;
+                    }
+                    if let Some(f) = &frames
+                        && f.node > crate::hv::machine::MAX_MACHINE_FRAMES
+                    {
+                        self.error(ScriptError::new(
+                            f.span,
+                            format!(
+                                "a machine has at most {} frames (52-bit physical addresses), the limit (MAX_MACHINE_FRAMES)",
+                                crate::hv::machine::MAX_MACHINE_FRAMES
+                            ),
+                        ));
                     }
                     if let Some(c) = &max_map_count {
                         // vm.max_map_count is an int sysctl with minimum 0.
@@ -724,6 +754,9 @@ impl Checker {
                 line,
                 span: name.span,
             };
+            if !self.room_to_declare(name.span) {
+                return None;
+            }
             self.processes.push(child);
             return Some(Binding::Child(id));
         }

@@ -170,13 +170,20 @@ fn render_one(out: &mut String, file: &str, src: &str, index: &LineIndex, err: &
     let message = escape_controls(&err.message);
     let _ = writeln!(out, "{file}:{line}:{col}: {}error{}: {message}", st.error.0, st.error.1);
 
-    let range = index.line_range(src, line);
+    let full = index.line_range(src, line);
+    let start = err.span.start.clamp(full.start, full.end);
+    let end = err.span.end.clamp(start, full.end);
+    // A very long line is shown as a window around the error.
+    let mut range = full.clone();
+    if range.len() > MAX_SHOWN_LINE {
+        range.start = char_floor(src, start.saturating_sub(MAX_SHOWN_LINE / 4).max(full.start));
+        range.end = char_floor(src, (range.start + MAX_SHOWN_LINE).min(full.end));
+    }
+    let end = end.min(range.end);
     let text = src.get(range.clone()).unwrap_or("");
-    let start = err.span.start.clamp(range.start, range.end);
-    let end = err.span.end.clamp(start, range.end);
     let (shown, caret_at) = display_line(text, start - range.start);
     let (_, caret_end) = display_line(text, end - range.start);
-    let width = (caret_end - caret_at).max(1);
+    let width = (caret_end.saturating_sub(caret_at)).max(1);
 
     let num = line.to_string();
     let pad = " ".repeat(num.len());
@@ -187,6 +194,19 @@ fn render_one(out: &mut String, file: &str, src: &str, index: &LineIndex, err: &
         let help = escape_controls(help);
         let _ = writeln!(out, "{g0}{pad} ={g1} {}help{}: {help}", st.help.0, st.help.1);
     }
+}
+
+/// The longest source line shown under an error, in bytes; longer lines
+/// are shown as a window around the error.
+const MAX_SHOWN_LINE: usize = 160;
+
+/// The largest char boundary of `s` at or below `i`.
+fn char_floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Control characters (which may come from the script) written as escapes,

@@ -98,6 +98,19 @@ pub use diag::{LineIndex, MAX_RENDERED_ERRORS, ScriptError};
 pub use expr::MAX_DEPTH;
 pub use value::{Env, MAX_BYTES, Ty, Value, eval};
 
+/// Resource limits on script input (README.md "Resource limits"). A
+/// script over one is a script error at the line that crosses it, naming
+/// the limit, before anything runs.
+///
+/// Largest script source: 16 MiB. The CLI reads files through a reader
+/// bounded to one byte more, so `/dev/zero` ends with this error.
+pub const MAX_SOURCE_BYTES: usize = 16 << 20;
+/// Most statements in one script: 200,000.
+pub const MAX_STATEMENTS: usize = 200_000;
+/// Most declarations (domains, processes including `fork` children, files,
+/// disks) in one script: 10,000.
+pub const MAX_DECLARATIONS: usize = 10_000;
+
 /// Parses `src` (named `file` in messages) without checking names.
 pub fn parse(file: &str, src: &str) -> Result<Script, Vec<ScriptError>> {
     let (script, errors) = parser::parse(file, src);

@@ -30,11 +30,25 @@ pub fn parse(file: &str, src: &str) -> (Script, Vec<ScriptError>) {
     let mut errors = Vec::new();
     let mut start = 0;
     let mut toks = Vec::new();
+    if src.len() > super::MAX_SOURCE_BYTES {
+        let msg = format!(
+            "the script is larger than {} bytes (16 MiB), the limit (MAX_SOURCE_BYTES)",
+            super::MAX_SOURCE_BYTES
+        );
+        errors.push(ScriptError::new(Span::new(0, 0), msg));
+        return (Script { file: file.to_owned(), src: String::new(), stmts }, errors);
+    }
     for (idx, raw) in src.split('\n').enumerate() {
         let line = u32::try_from(idx + 1).unwrap_or(u32::MAX);
         let end = start + raw.len();
         let content_end = if raw.ends_with('\r') { end - 1 } else { end };
-        match parse_line(src, start, content_end, &mut toks) {
+        let parsed = parse_line(src, start, content_end, &mut toks);
+        if stmts.len() >= super::MAX_STATEMENTS && !matches!(parsed, Ok(None)) {
+            let msg = format!("more than {} statements, the limit (MAX_STATEMENTS)", super::MAX_STATEMENTS);
+            errors.push(ScriptError::new(Span::new(start, content_end), msg));
+            break;
+        }
+        match parsed {
             Ok(None) => {}
             Ok(Some((span, kind))) => stmts.push(Stmt { span, line, kind }),
             Err(err) => {

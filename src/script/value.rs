@@ -15,8 +15,14 @@ use super::ast::{BinOp, Expr, ExprKind};
 use super::checked::DomainId;
 use super::diag::ScriptError;
 
-/// The most bytes one evaluation may produce (1 GiB).
-pub const MAX_BYTES: usize = 1 << 30;
+/// The most bytes one value may hold (64 MiB): one evaluation may produce
+/// at most this many in total, and the interpreter refuses a `load`,
+/// disk `read`, `read_page` or vector-less `mincore` whose result would
+/// be larger (a run error naming the limit at the line).
+pub const MAX_BYTES: usize = 64 << 20;
+/// The most bytes all bound variables together may hold (128 MiB). A
+/// binding that would cross it is a run error naming the limit.
+pub const MAX_BOUND_BYTES: usize = 128 << 20;
 
 /// A run-time value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +36,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// Bytes the value holds, for [`MAX_BOUND_BYTES`]: a byte string's
+    /// length; a list's elements' (a number counts 8).
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Value::Bytes(b) => b.len(),
+            Value::List(l) => l.iter().map(|v| v.byte_len().max(8)).sum(),
+            Value::Int(_) | Value::Domain(_) => 0,
+        }
+    }
+
     pub fn ty(&self) -> Ty {
         match self {
             Value::Int(_) => Ty::Int,
@@ -221,6 +237,8 @@ fn binary_type(op: BinOp, l: Ty, r: Ty, expr: &Expr) -> Result<Ty, ScriptError> 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Env {
     vars: FxHashMap<String, Value>,
+    /// Bytes held by all bound values ([`Value::byte_len`]).
+    bytes: usize,
 }
 
 impl Env {
@@ -230,12 +248,28 @@ impl Env {
 
     /// Binds (or rebinds) `name`.
     pub fn bind(&mut self, name: impl Into<String>, value: Value) {
-        self.vars.insert(name.into(), value);
+        self.bytes += value.byte_len();
+        if let Some(old) = self.vars.insert(name.into(), value) {
+            self.bytes -= old.byte_len();
+        }
     }
 
     /// Forgets `name` (e.g. when the call that binds it raised a signal).
     pub fn unbind(&mut self, name: &str) {
-        self.vars.remove(name);
+        if let Some(old) = self.vars.remove(name) {
+            self.bytes -= old.byte_len();
+        }
+    }
+
+    /// Bytes all bound values hold together.
+    pub fn bound_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Bytes bound values would hold after binding `value` to `name`.
+    pub fn bound_bytes_after(&self, name: &str, value: &Value) -> usize {
+        let old = self.vars.get(name).map_or(0, Value::byte_len);
+        self.bytes - old + value.byte_len()
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -272,7 +306,7 @@ impl Evaluator<'_> {
             }
             _ => Err(ScriptError::new(
                 expr.span,
-                format!("this expression makes more than {MAX_BYTES} bytes (1 GiB), the limit"),
+                format!("this expression makes more than {MAX_BYTES} bytes (64 MiB), the limit (MAX_BYTES)"),
             )),
         }
     }
@@ -403,7 +437,7 @@ mod tests {
         let e = Env::new();
         let err = eval(&bin(BinOp::Mul, bytes(b"ab"), int(u64::MAX)), &e).unwrap_err();
         assert_eq!(err.span, Span::new(0, 9));
-        assert!(err.message.contains("1 GiB"));
+        assert!(err.message.contains("64 MiB"));
         let err = eval(&bin(BinOp::Mul, bytes(b"a"), int((MAX_BYTES + 1) as u64)), &e).unwrap_err();
         assert!(err.message.contains("limit"));
     }

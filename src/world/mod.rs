@@ -15,6 +15,12 @@ use crate::kernel::variant::Variant;
 pub use crate::kernel::config::{DEFAULT_MACHINE_FRAMES, MachineConfig};
 /// Default RAM of a domain declared without `pages=` (64 MiB).
 pub const DEFAULT_DOMAIN_PAGES: u64 = 16_384;
+/// The most PFNs all domains' kernels together may describe: 1,048,576
+/// (`struct page`s and P2M entries, RAM plus a PV guest's
+/// [`UNPOPULATED_PFNS`]), about 50 MiB of the model's own bookkeeping. A
+/// domain build past it fails with ENOMEM, as Xen's domain creation does
+/// when the hypervisor's heap is exhausted (README.md "Resource limits").
+pub const MAX_MODEL_PFNS: u64 = 1 << 20;
 /// PFNs above a PV guest's RAM with no memory behind them, for ballooned
 /// pages (`xen_alloc_unpopulated_pages`) that grant mappings use.
 pub const UNPOPULATED_PFNS: u64 = 4096;
@@ -52,6 +58,11 @@ impl World {
             return Err(Errno::EINVAL);
         }
         let id = self.domains.len() as DomId;
+        let extra = if pv { UNPOPULATED_PFNS } else { 0 };
+        let described: u64 = self.domains.iter().map(|d| d.kernel.mem.len()).sum();
+        if described.saturating_add(pages).saturating_add(extra) > MAX_MODEL_PFNS {
+            return Err(Errno::ENOMEM);
+        }
         let base = self.hv.machine.assign(id, pages)?;
         let p2m = if pv {
             let mut entries = Vec::with_capacity((pages + UNPOPULATED_PFNS) as usize);
@@ -64,7 +75,6 @@ impl World {
         for i in 0..pages {
             self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
         }
-        let extra = if pv { UNPOPULATED_PFNS } else { 0 };
         let kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
         self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
         self.domains.push(Domain { id, name: name.to_string(), kernel });
