@@ -275,7 +275,10 @@ impl Kernel {
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {
-                        out.push(GupPage { addr, pfn, pinned: flags & FOLL_PIN != 0 });
+                        let pin = flags & FOLL_PIN != 0;
+                        let dom = self.domid;
+                        hv.trace.emit(|| crate::trace::Event::Gup { dom, pid, addr, pfn: pfn.0, pin });
+                        out.push(GupPage { addr, pfn, pinned: pin });
                     }
                 }
                 Ok(None) => {}
