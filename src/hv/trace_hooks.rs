@@ -17,7 +17,12 @@ impl Hypervisor {
         if let (Some(b), Some(a)) = (before, after)
             && a != b
         {
-            self.trace.emit(|| Event::GrantFlags { granter, gref, from: gtf_names(b), to: gtf_names(a) });
+            self.trace.emit(|| Event::GrantFlags {
+                granter,
+                gref,
+                from: gtf_names(b).trim().to_string(),
+                to: gtf_names(a).trim().to_string(),
+            });
         }
     }
 

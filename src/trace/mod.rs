@@ -251,3 +251,5 @@ impl Trace {
         std::mem::take(&mut self.events)
     }
 }
+
+pub mod text;
