@@ -114,6 +114,16 @@ impl Kernel {
                         let _ = self.set_pte(hv, slot, e);
                     }
                 }
+                let dom = self.domid;
+                hv.trace.emit(|| crate::trace::Event::Check {
+                    dom,
+                    function: "follow_page_pte",
+                    check: format!(
+                        "pte {:#x} at {addr:#x}: vm_normal_page() found no struct page (special PTE, no find_special_page answer): follow_pfn_pte",
+                        pte.0
+                    ),
+                    errno: "EEXIST",
+                });
                 return Follow::Err(Errno::EEXIST);
             }
         };
