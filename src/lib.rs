@@ -12,4 +12,5 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod script;
+pub mod trace;
 pub mod world;

@@ -76,9 +76,13 @@ enum Cmd {
         /// Override the file's kernel line: 'VARIANT [unmap=deferred|immediate]'.
         #[arg(long)]
         kernel: Option<String>,
-        /// One JSON object per line (schema 1) instead of text.
+        /// One JSON object per line (schema 1) instead of text; each step
+        /// carries the events it caused.
         #[arg(long)]
         json: bool,
+        /// Show the events each action caused, indented under it.
+        #[arg(long)]
+        trace: bool,
     },
     /// The seed's story: the built-in scenario under every kernel variant.
     Demo,
@@ -123,7 +127,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { files, kernel, json } => run(&files, kernel.as_deref(), json),
+        Cmd::Run { files, kernel, json, trace } => run(&files, kernel.as_deref(), json, trace),
         Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive } => {
             explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive)
         }
@@ -135,7 +139,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(files: &[String], kernel: Option<&str>, json: bool) -> ExitCode {
+fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitCode {
     let style = Style { color: !json && std::io::stdout().is_terminal() };
     let estyle = std::io::stderr().is_terminal();
     let over = match kernel.map(script::parse_kernel_override) {
@@ -173,6 +177,9 @@ fn run(files: &[String], kernel: Option<&str>, json: bool) -> ExitCode {
         }
         let mut runner = Runner::new(&checked, variant);
         let mut closed = false;
+        if trace || json {
+            runner.enable_trace();
+        }
         let mut sink = |e: &mmsim::run::Event| {
             if closed {
                 return;

@@ -35,6 +35,7 @@ use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
 use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, GupPage};
 use crate::kernel::page::{Mfn, PageFlags, Pfn};
 use crate::kernel::{Kernel, Pid};
+use crate::trace::Event;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -197,6 +198,21 @@ impl Disk {
         if let Err(e) = self.prepare(k, hv, &mut req, direct, len) {
             req.result = Some(Err(e));
         }
+        let dom = k.domid;
+        hv.trace.emit(|| Event::BioSubmit {
+            dom,
+            pid,
+            req: id,
+            op: if to_device { "write" } else { "read" },
+            addr,
+            len: req.len,
+            off,
+            pfns: req.pages.iter().map(|p| p.pfn.0).collect(),
+            error: match req.result {
+                Some(Err(e)) => e.name(),
+                _ => None,
+            },
+        });
         self.requests.borrow_mut().insert(id, req);
         id
     }
@@ -279,11 +295,13 @@ impl Disk {
     /// Complete: the device transfers the data to or from the machine
     /// frames the guest programmed (`page_to_mfn` now), then the pages are
     /// unpinned (`bio_release_pages`, dirtying pages read into).
-    pub fn complete(&self, k: &mut Kernel, hv: &mut Hypervisor, req: IoRequest) -> KResult<u64> {
+    /// `during`: the function the completion runs in (for the trace).
+    pub fn complete(&self, k: &mut Kernel, hv: &mut Hypervisor, req: IoRequest, during: &'static str) -> KResult<u64> {
+        let dom = k.domid;
         if let Some(r) = req.result {
+            hv.trace.emit(|| Event::IoReaped { dom, req: req.id, result: result_words(&r) });
             return r;
         }
-        let dom = k.domid;
         let end = req.addr + req.len;
         for (i, page) in req.pages.iter().enumerate() {
             let lo = req.addr.max(page.addr);
@@ -296,6 +314,15 @@ impl Disk {
             let dev_off = req.off + (lo - req.addr);
             let target = k.page_to_mfn(page.pfn);
             let truth = req.truth.get(i).copied().flatten();
+            hv.trace.emit(|| Event::Dma {
+                dom,
+                req: req.id,
+                op: if req.to_device { "read from memory" } else { "write to memory" },
+                pfn: page.pfn.0,
+                mfn: target.map(|m| m.0),
+                owner: target.and_then(|m| hv.machine.owner(m)),
+                during,
+            });
             audit_dma(hv, dom, &req, page.addr, page.pfn.0, target, truth);
             let Some(m) = target.filter(|&m| hv.machine.valid(m)) else {
                 continue;
@@ -326,7 +353,16 @@ impl Disk {
             }
             k.gup_release(*page);
         }
+        hv.trace.emit(|| Event::BioComplete { dom, req: req.id, result: req.len.to_string() });
         Ok(req.len)
+    }
+}
+
+/// A request's result as the trace words it: bytes, or the errno name.
+fn result_words(r: &KResult<u64>) -> String {
+    match r {
+        Ok(n) => n.to_string(),
+        Err(e) => format!("-{}", e.name().unwrap_or("E?")),
     }
 }
 
@@ -409,7 +445,7 @@ impl DeviceNode for BlkDevNode {
     fn exit_aio(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid) {
         for r in self.disk.in_flight().into_iter().filter(|r| r.pid == pid) {
             if let Some(r) = self.disk.take_request(r.id, Some(pid)) {
-                let _ = self.disk.complete(k, hv, r);
+                let _ = self.disk.complete(k, hv, r, "exit_aio");
             }
         }
     }
@@ -420,7 +456,7 @@ impl DeviceNode for BlkDevNode {
             }
             if let Some(req) = self.disk.take_request(r.id, None) {
                 let (id, pid, to_device, addr, off) = (req.id, req.pid, req.to_device, req.addr, req.off);
-                let res = self.disk.complete(k, hv, req);
+                let res = self.disk.complete(k, hv, req, "gnttab_unmap_refs_sync (waiting for in-flight I/O)");
                 // The caller's io_getevents() will collect it later.
                 self.disk.requests.borrow_mut().insert(
                     id,
@@ -469,7 +505,7 @@ impl BlkDevFile {
     ) -> KResult<u64> {
         let id = self.disk.submit(k, hv, pid, to_device, self.direct(), addr, len, off);
         let req = self.disk.take_request(id, Some(pid)).ok_or(Errno::EIO)?;
-        self.disk.complete(k, hv, req)
+        self.disk.complete(k, hv, req, "blkdev_direct_IO (synchronous)")
     }
 }
 

@@ -449,7 +449,21 @@ impl MmuNotifier for GntdevNotifier {
         }
         let mstart = start.max(map_start);
         let mend = end.min(map_end);
-        if k.variant.unmap == UnmapPolicy::Deferred {
+        let (dom, offset, pages) = (k.domid, (mstart - map_start) >> 12, (mend - mstart) >> 12);
+        let deferred = k.variant.unmap == UnmapPolicy::Deferred;
+        hv.trace.emit(|| crate::trace::Event::MmuNotifier {
+            dom,
+            pid: _pid,
+            start,
+            end,
+            subscriber: "gntdev_mmu_ops (gntdev_invalidate)",
+            action: if deferred {
+                format!("gnttab_unmap_refs_sync: waits for in-flight I/O on the pages, then unmap_grant_pages(offset {offset}, {pages} pages)")
+            } else {
+                format!("unmap_grant_pages(offset {offset}, {pages} pages) at once")
+            },
+        });
+        if deferred {
             // Linux 4.0-5.18: the notifier unmapped with
             // gnttab_unmap_refs_sync(), sleeping until no page of the batch
             // was in use, so in-flight O_DIRECT I/O finished into the grant
@@ -571,17 +585,37 @@ impl FileOperations for GntdevFile {
 
     /// `gntdev_mmap()` for a PV guest.
     fn mmap(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, vma: &mut Vma) -> KResult<()> {
+        let dom = k.domid;
+        let check = |hv: &mut Hypervisor, what: String| {
+            hv.trace.emit(|| crate::trace::Event::Check { dom, function: "gntdev_mmap", check: what, errno: "EINVAL" });
+            Errno::EINVAL
+        };
         if vma.flags.contains(VmFlags::WRITE) && !vma.flags.contains(VmFlags::SHARED) {
-            return Err(Errno::EINVAL);
+            return Err(check(hv, "(vma->vm_flags & VM_WRITE) && !(vma->vm_flags & VM_SHARED)".into()));
         }
         let index = vma.pgoff as i32;
         let count = vma.pages() as i32;
-        let map = gntdev_find_map_index(&self.maps.borrow(), index, count).ok_or(Errno::EINVAL)?;
+        let found = gntdev_find_map_index(&self.maps.borrow(), index, count);
+        let Some(map) = found else {
+            let maps = self.maps.borrow();
+            let near = maps.iter().map(|m| m.st.borrow()).find(|m| m.index == index).map(|m| m.count);
+            let why = match near {
+                Some(c) => format!(
+                    "gntdev_find_map_index(priv, index {index}, count {count}) found no map: the map at index {index} has {c} pages, the VMA {count}"
+                ),
+                None => {
+                    format!("gntdev_find_map_index(priv, index {index}, count {count}) found no map at that offset")
+                }
+            };
+            drop(maps);
+            return Err(check(hv, why));
+        };
         {
             let mut s = map.st.borrow_mut();
             // atomic_add_unless(&map->in_use, 1, 1)
             if s.in_use {
-                return Err(Errno::EINVAL);
+                drop(s);
+                return Err(check(hv, "atomic_add_unless(&map->in_use, 1, 1): the map is already mmapped".into()));
             }
             s.in_use = true;
             s.users += 1;
@@ -626,6 +660,13 @@ impl GntdevFile {
             let write = vma.flags.contains(VmFlags::WRITE);
             if s.flags != 0 {
                 if write && s.flags & GNTMAP_READONLY != 0 {
+                    let dom = k.domid;
+                    hv.trace.emit(|| crate::trace::Event::Check {
+                        dom,
+                        function: "gntdev_mmap",
+                        check: "(vma->vm_flags & VM_WRITE) && (map->flags & GNTMAP_readonly)".into(),
+                        errno: "EINVAL",
+                    });
                     return Err(Errno::EINVAL);
                 }
             } else {

@@ -43,9 +43,11 @@ pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
             Err(_) => return Trial::Invalid,
         };
         let mut r = Runner::new(&checked, variant);
+        // The generated script has its own `check` after every action.
+        r.check_each_step = false;
         let mut first: Option<(String, String, u32)> = None;
         let run = r.run(&mut |e: &Event| {
-            if let Event::Violation { line, violation } = e {
+            if let Event::Violation { line, violation, .. } = e {
                 if first.is_none() {
                     first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
                 }

@@ -488,7 +488,7 @@ impl Hypervisor {
     /// `GNTTABOP_map_grant_ref` for `ld`: each op in turn (`gnttab_map_grant_ref`).
     pub fn gnttab_map_grant_ref(&mut self, ld: DomId, ops: &mut [GnttabMapGrantRef], mem: &mut GuestMem<'_>) {
         for op in ops.iter_mut() {
-            self.map_grant_ref(ld, op, mem);
+            self.map_grant_ref_traced(ld, op, mem);
         }
     }
 
@@ -673,7 +673,7 @@ impl Hypervisor {
     /// then (after the TLB flush) `unmap_common_complete`.
     pub fn gnttab_unmap_grant_ref(&mut self, ld: DomId, ops: &mut [GnttabUnmapGrantRef], mem: &mut GuestMem<'_>) {
         for op in ops.iter_mut() {
-            self.unmap_grant_ref(ld, op, mem);
+            self.unmap_grant_ref_traced(ld, op, mem);
         }
     }
 

@@ -93,6 +93,16 @@ impl Hypervisor {
         foreign: Option<DomId>,
     ) -> Result<(), MmuError> {
         let r = self.mod_l1_entry(dom, at, old, new, foreign);
+        self.trace.emit(|| crate::trace::Event::MmuUpdate {
+            dom,
+            ptr: at.maddr(),
+            val: new.0,
+            foreign: foreign.filter(|&f| f != dom),
+            result: match &r {
+                Ok(()) => "0".to_string(),
+                Err(e) => format!("-{} ({e})", e.errno().name().unwrap_or("E?")),
+            },
+        });
         // Ground truth of privileged foreign mappings (privcmd).
         if r.is_ok() {
             self.foreign_ptes.remove(&(dom, at));

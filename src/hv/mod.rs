@@ -5,6 +5,7 @@ pub mod grant_table;
 pub mod machine;
 pub mod mmu;
 pub mod p2m;
+mod trace_hooks;
 pub mod truth;
 
 use machine::{DomId, Machine};
@@ -36,6 +37,8 @@ pub struct Hypervisor {
     /// Ground truth: PTEs a privileged domain wrote with `mmu_update` naming
     /// a foreign page owner (privcmd), by (domain, PTE) -> the frame's owner.
     pub foreign_ptes: BTreeMap<(DomId, PteMaddr), DomId>,
+    /// The causal event trace of the whole world (off by default).
+    pub trace: crate::trace::Trace,
 }
 
 impl Hypervisor {
@@ -48,6 +51,7 @@ impl Hypervisor {
             observed: Vec::new(),
             grants: grant_table::GrantTables::default(),
             foreign_ptes: BTreeMap::new(),
+            trace: crate::trace::Trace::default(),
         }
     }
     pub fn domain(&self, id: DomId) -> Option<&HvDomain> {

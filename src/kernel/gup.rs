@@ -119,6 +119,16 @@ impl Kernel {
                         let _ = self.set_pte(hv, slot, e);
                     }
                 }
+                let dom = self.domid;
+                hv.trace.emit(|| crate::trace::Event::Check {
+                    dom,
+                    function: "follow_page_pte",
+                    check: format!(
+                        "pte {:#x} at {addr:#x}: vm_normal_page() found no struct page (special PTE, no find_special_page answer): follow_pfn_pte",
+                        pte.0
+                    ),
+                    errno: "EEXIST",
+                });
                 return Follow::Err(Errno::EEXIST);
             }
         };
@@ -280,7 +290,10 @@ impl Kernel {
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {
-                        out.push(GupPage { addr, pfn, pinned: flags & FOLL_PIN != 0 });
+                        let pin = flags & FOLL_PIN != 0;
+                        let dom = self.domid;
+                        hv.trace.emit(|| crate::trace::Event::Gup { dom, pid, addr, pfn: pfn.0, pin });
+                        out.push(GupPage { addr, pfn, pinned: pin });
                     }
                 }
                 Ok(None) => {}

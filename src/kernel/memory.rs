@@ -16,6 +16,7 @@ use crate::kernel::pagetable::PteSlot;
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
 use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
+use crate::trace::{Event, FaultKind};
 
 /// A PTE marker for a guard region (`PTE_MARKER_GUARD`): not present, the
 /// swap-entry encoding is the model's own (software bit 10 + no frame).
@@ -175,26 +176,85 @@ impl Kernel {
         addr: u64,
         access: Access,
     ) -> Result<(), VmFault> {
+        let write = access == Access::Write;
         let mm = self.mm(pid).map_err(|_| VmFault::MapErr)?;
         let vma = match mm.vma_at(addr) {
             Some(v) => v.clone(),
             None => match self.expand_stack(pid, addr) {
                 Some(v) => v,
-                None => return Err(VmFault::MapErr),
+                None => {
+                    let why = "no VMA covers the address (find_vma / expand_stack failed)";
+                    return Err(self.fault_signal(hv, pid, addr, write, VmFault::MapErr, why));
+                }
             },
         };
         // access_error(): the VMA's protection key first
         // (`arch_vma_access_permitted`), reported as SEGV_PKUERR by
         // bad_area_access_error() (arch/x86/mm/fault.c).
         if !crate::kernel::pkeys::arch_vma_access_permitted(&vma, false) {
-            return Err(VmFault::PkuErr);
+            let why = "access_error: the VMA's protection key denies data access (arch_vma_access_permitted)";
+            return Err(self.fault_signal(hv, pid, addr, write, VmFault::PkuErr, why));
         }
         match access {
-            Access::Write if !vma.flags.contains(VmFlags::WRITE) => return Err(VmFault::AccErr),
-            Access::Read if !vma.flags.intersects(VmFlags::ACCESS) => return Err(VmFault::AccErr),
+            Access::Write if !vma.flags.contains(VmFlags::WRITE) => {
+                let why = "access_error: write to a VMA without VM_WRITE";
+                return Err(self.fault_signal(hv, pid, addr, write, VmFault::AccErr, why));
+            }
+            Access::Read if !vma.flags.intersects(VmFlags::ACCESS) => {
+                let why = "access_error: read of a VMA without VM_READ|VM_WRITE|VM_EXEC";
+                return Err(self.fault_signal(hv, pid, addr, write, VmFault::AccErr, why));
+            }
             _ => {}
         }
-        self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, access == Access::Write)
+        self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, write)
+    }
+
+    /// Record a fault that ends in a signal (when tracing) and return it.
+    pub fn fault_signal(
+        &self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        write: bool,
+        f: VmFault,
+        why: &'static str,
+    ) -> VmFault {
+        let dom = self.domid;
+        hv.trace.emit(|| {
+            let (signal, code) = match f {
+                VmFault::MapErr => ("SIGSEGV", "SEGV_MAPERR"),
+                VmFault::AccErr => ("SIGSEGV", "SEGV_ACCERR"),
+                VmFault::PkuErr => ("SIGSEGV", "SEGV_PKUERR"),
+                VmFault::SigBus => ("SIGBUS", "BUS_ADRERR"),
+                VmFault::Oom => ("SIGBUS", "VM_FAULT_OOM"),
+            };
+            Event::FaultSignal { dom, pid, addr, write, signal, code, why }
+        });
+        f
+    }
+
+    /// Record a resolved fault (when tracing).
+    #[allow(clippy::too_many_arguments)]
+    fn fault_event(
+        &self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        write: bool,
+        how: FaultKind,
+        pfn: Option<Pfn>,
+        old_pfn: Option<Pfn>,
+    ) {
+        let dom = self.domid;
+        hv.trace.emit(|| Event::Fault {
+            dom,
+            pid,
+            addr,
+            write,
+            how,
+            pfn: pfn.map(|p| p.0),
+            old_pfn: old_pfn.map(|p| p.0),
+        });
     }
 
     /// Stack growth for a VM_GROWSDOWN VMA above `addr` (`expand_stack()`):
@@ -261,11 +321,13 @@ impl Kernel {
         let slot = self.pte_alloc(pid, addr).map_err(|_| VmFault::Oom)?;
         let pte = self.pt.get(slot);
         if is_guard_marker(pte) {
-            return Err(VmFault::MapErr);
+            let why = "PTE_MARKER_GUARD: a guard region (MADV_GUARD_INSTALL)";
+            return Err(self.fault_signal(hv, pid, addr, write, VmFault::MapErr, why));
         }
         if !pte_present(pte) {
             if !pte.is_none() {
-                return Err(VmFault::SigBus);
+                let why = "a non-present PTE that is no swap entry the kernel knows";
+                return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
             }
             return if vma.is_anonymous() {
                 self.do_anonymous_page(hv, pid, vma, addr, slot, write)
@@ -273,7 +335,8 @@ impl Kernel {
                 self.do_fault(hv, pid, vma, addr, slot, write)
             } else {
                 // A driver VMA without a fault handler (gntdev, privcmd).
-                Err(VmFault::SigBus)
+                let why = "do_fault: the VMA has no vm_ops->fault (driver mapping, PTE not populated)";
+                Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why))
             };
         }
         if write && !pte.write() {
@@ -287,6 +350,7 @@ impl Kernel {
         if new != pte {
             self.pt.set(slot, new);
         }
+        self.fault_event(hv, pid, addr, write, FaultKind::Spurious, None, None);
         Ok(())
     }
 
@@ -315,12 +379,15 @@ impl Kernel {
         write: bool,
     ) -> Result<(), VmFault> {
         if vma.flags.contains(VmFlags::SHARED) {
-            return Err(VmFault::SigBus);
+            let why = "do_anonymous_page: VM_SHARED anonymous VMA without shmem backing";
+            return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
         }
         let prot = vm_get_page_prot(vma.flags);
         if !write {
             // Map the shared zero page, special and read-only.
-            return self.install_pte(hv, slot, ZERO_PFN, prot.difference(PteFlags::RW), PteFlags::SPECIAL);
+            self.install_pte(hv, slot, ZERO_PFN, prot.difference(PteFlags::RW), PteFlags::SPECIAL)?;
+            self.fault_event(hv, pid, addr, write, FaultKind::ZeroPage, Some(ZERO_PFN), None);
+            return Ok(());
         }
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
         let pfn = self.mem.alloc().map_err(|_| VmFault::Oom)?;
@@ -332,6 +399,7 @@ impl Kernel {
             return Err(e);
         }
         self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
+        self.fault_event(hv, pid, addr, write, FaultKind::Anonymous, Some(pfn), None);
         Ok(())
     }
 
@@ -365,7 +433,9 @@ impl Kernel {
         if vma.flags.contains(VmFlags::SHARED) {
             // wp_page_shared()/wp_pfn_shared(): just make it writable.
             let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
-            return self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus);
+            self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
+            self.fault_event(hv, pid, addr, true, FaultKind::Shared, np.page(), None);
+            return Ok(());
         }
         if let Some(pfn) = np.page() {
             let p = self.mem.page(pfn);
@@ -373,7 +443,9 @@ impl Kernel {
                 // wp_page_reuse(): exclusive anonymous page, reuse it.
                 self.mem.page_mut(pfn).flags |= PageFlags::ANON_EXCLUSIVE;
                 let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
-                return self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus);
+                self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
+                self.fault_event(hv, pid, addr, true, FaultKind::Reuse, Some(pfn), None);
+                return Ok(());
             }
         }
         self.wp_page_copy(hv, pid, vma, addr, slot, np)
@@ -409,6 +481,7 @@ impl Kernel {
             self.page_remove_rmap(pid, vma, addr, src);
             self.put_page(src);
         }
+        self.fault_event(hv, pid, addr, true, FaultKind::Cow, Some(new), old.page());
         Ok(())
     }
 
@@ -448,6 +521,10 @@ impl Kernel {
         write: bool,
     ) -> Result<(), VmFault> {
         let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
+        if self.shmem.get(inode).is_some_and(|i| vma.linear_index(addr) >= i.size.div_ceil(4096)) {
+            let why = "shmem_get_folio: index beyond i_size (VM_FAULT_SIGBUS)";
+            return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
+        }
         if !write {
             // do_read_fault(): should_fault_around() -> do_fault_around().
             self.do_fault_around(hv, pid, vma, addr, inode);
@@ -466,6 +543,7 @@ impl Kernel {
                 return Err(e);
             }
             self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
+            self.fault_event(hv, pid, addr, true, FaultKind::FileCow, Some(new), Some(cache));
             return Ok(());
         }
         // do_read_fault()/do_shared_fault(): map the page-cache page.
@@ -481,6 +559,7 @@ impl Kernel {
             p.flags |= PageFlags::DIRTY;
         }
         self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Shmem, 1);
+        self.fault_event(hv, pid, addr, write, FaultKind::File, Some(cache), None);
         Ok(())
     }
 
@@ -576,7 +655,10 @@ impl Kernel {
             // A PV guest does not check the result: if Xen refuses (a live
             // grant PTE), the kernel carries on with its bookkeeping.
             let _ = self.set_pte(hv, slot, Pte::NONE);
-            match self.vm_normal_page(hv, vma, addr, pte) {
+            let np = self.vm_normal_page(hv, vma, addr, pte);
+            let dom = self.domid;
+            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
+            match np {
                 NormalPage::Page(pfn) => {
                     if pte.dirty() && !self.mem.page(pfn).is_anon() {
                         self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;

@@ -455,7 +455,7 @@ impl Kernel {
             if self.p2m.raw(pfn) != INVALID_P2M_ENTRY {
                 self.log(None, format!("WARNING: set_foreign_p2m_mapping: page must be ballooned (pfn {:#x})", pfn.0));
             }
-            if self.p2m.set(pfn, foreign_frame(mfn)) {
+            if self.set_p2m(hv, pfn, foreign_frame(mfn)) {
                 continue;
             }
             // Per-slot failure: signal it and unmap this slot at once.
@@ -506,6 +506,14 @@ impl Kernel {
         self.clear_foreign_p2m_mapping(hv, kunmap_ops, pages)
     }
 
+    /// `__set_phys_to_machine()`, traced; false when the pfn is out of range.
+    fn set_p2m(&mut self, hv: &mut Hypervisor, pfn: Pfn, entry: u64) -> bool {
+        let ok = self.p2m.set(pfn, entry);
+        let dom = self.domid;
+        hv.trace.emit(|| crate::trace::Event::P2mSet { dom, pfn: pfn.0, entry });
+        ok
+    }
+
     /// `clear_foreign_p2m_mapping()`: P2M back to INVALID for each page that
     /// holds a foreign frame, then unmap the kernel addresses.
     pub fn clear_foreign_p2m_mapping(
@@ -518,7 +526,7 @@ impl Kernel {
         for &p in pages {
             let raw = self.p2m.raw(p);
             if raw != INVALID_P2M_ENTRY && raw & FOREIGN_FRAME_BIT != 0 {
-                self.p2m.set(p, INVALID_P2M_ENTRY);
+                self.set_p2m(hv, p, INVALID_P2M_ENTRY);
             } else {
                 ret = Err(Errno::EINVAL);
             }
@@ -550,7 +558,7 @@ impl Kernel {
         pg.flags |= PageFlags::PRIVATE;
         pg.private = mfn.0;
         pg.index = old;
-        if !self.p2m.set(page, foreign_frame(mfn)) {
+        if !self.set_p2m(hv, page, foreign_frame(mfn)) {
             return Err(Errno::ENOMEM);
         }
         if let Some(k) = kmap_op {
@@ -558,10 +566,12 @@ impl Kernel {
             hv.gnttab_map_grant_ref(domid, std::slice::from_mut(k), &mut self.guest_mem());
         }
         self.xen.m2p_override.insert(0, (mfn, page));
+        let dom = self.domid;
+        hv.trace.emit(|| crate::trace::Event::M2pOverride { dom, add: true, mfn: mfn.0, pfn: page.0 });
         if let Some(p) = self.mfn_to_pfn_no_overrides(hv, mfn)
             && self.p2m.raw(p) == mfn.0
         {
-            self.p2m.set(p, foreign_frame(mfn));
+            self.set_p2m(hv, p, foreign_frame(mfn));
         }
         Ok(())
     }
@@ -579,7 +589,9 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         if let Some(pos) = self.xen.m2p_override.iter().position(|&(_, p)| p == page) {
-            self.xen.m2p_override.remove(pos);
+            let (mfn, _) = self.xen.m2p_override.remove(pos);
+            let dom = self.domid;
+            hv.trace.emit(|| crate::trace::Event::M2pOverride { dom, add: false, mfn: mfn.0, pfn: page.0 });
         }
         let pg = self.mem.page_mut(page);
         if !pg.flags.contains(PageFlags::PRIVATE) {
@@ -588,7 +600,7 @@ impl Kernel {
         let pg = self.mem.page_mut(page);
         pg.flags.remove(PageFlags::PRIVATE);
         let saved = pg.index;
-        self.p2m.set(page, saved);
+        self.set_p2m(hv, page, saved);
         if let Some(k) = kunmap_op {
             let domid = self.domid;
             hv.gnttab_unmap_grant_ref(domid, std::slice::from_mut(k), &mut self.guest_mem());
@@ -598,7 +610,7 @@ impl Kernel {
             && self.p2m.raw(p) == foreign_frame(mfn)
             && self.m2p_find_override_pfn(mfn).is_none()
         {
-            self.p2m.set(p, mfn.0);
+            self.set_p2m(hv, p, mfn.0);
         }
         Ok(())
     }

@@ -72,9 +72,28 @@ pub struct ExpectOutcome {
 
 #[derive(Clone, Debug)]
 pub enum Event {
-    Step { line: u32, actor: String, call: String, result: CallResult, expect: Option<ExpectOutcome> },
-    Show { line: u32, what: &'static str, text: String },
-    Violation { line: u32, violation: Violation },
+    /// An action: what it returned, whether its expectation held, and (when
+    /// tracing) the events it caused, deferred work after it included.
+    Step {
+        line: u32,
+        actor: String,
+        call: String,
+        result: CallResult,
+        expect: Option<ExpectOutcome>,
+        events: Vec<crate::trace::Event>,
+    },
+    Show {
+        line: u32,
+        what: &'static str,
+        text: String,
+    },
+    /// A broken invariant, at the line of the step that first broke it.
+    /// `context` (when tracing): the struct page of the frames involved.
+    Violation {
+        line: u32,
+        violation: Violation,
+        context: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -123,6 +142,13 @@ pub struct Runner<'s> {
     /// The disks built so far, for the limit on stored contents.
     disk_refs: Vec<std::rc::Rc<crate::drivers::blkdev::Disk>>,
     pub outcome: Outcome,
+    /// Check every invariant after each step (default), reporting each
+    /// violation at the step that broke it; off, only `check` does.
+    pub check_each_step: bool,
+    /// State violations seen at the last check (reported once while they last).
+    active: Vec<Violation>,
+    /// Log lines already put into the trace: per domain, then Xen's.
+    logs_seen: (Vec<usize>, usize),
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -156,7 +182,15 @@ impl<'s> Runner<'s> {
             pins: BTreeMap::new(),
             disk_refs: Vec::new(),
             outcome: Outcome::default(),
+            check_each_step: true,
+            active: Vec::new(),
+            logs_seen: (Vec::new(), 0),
         }
+    }
+
+    /// Record the causal event trace (`Event::Step::events`).
+    pub fn enable_trace(&mut self) {
+        self.world.hv.trace.enable();
     }
 
     /// The value bound to a script variable, if any.
@@ -173,16 +207,24 @@ impl<'s> Runner<'s> {
     /// runtime script error.
     pub fn run(&mut self, sink: &mut dyn FnMut(&Event)) -> Result<Outcome, RunError> {
         for step in &self.script.steps {
-            self.step(step.line, step.span, &step.kind, sink)?;
+            let pending = self.step(step.line, step.span, &step.kind, sink)?;
             self.world.run_deferred_work();
+            if let Some(mut e) = pending {
+                if let Event::Step { events, .. } = &mut e {
+                    *events = self.take_trace();
+                }
+                sink(&e);
+            }
+            if self.check_each_step && !matches!(step.kind, StepKind::Show(_)) {
+                self.check_now(step.line, sink);
+            }
             self.check_stored(step.span)?;
         }
         // Violations observed during the run and never reported by a check.
         let left: Vec<Violation> = std::mem::take(&mut self.world.hv.observed);
         let last = self.script.steps.last().map_or(0, |s| s.line);
         for v in left {
-            self.outcome.violations += 1;
-            sink(&Event::Violation { line: last, violation: v });
+            self.report(last, v, sink);
         }
         Ok(self.outcome.clone())
     }
@@ -205,7 +247,65 @@ impl<'s> Runner<'s> {
         Ok(())
     }
 
-    fn step(&mut self, line: u32, span: Span, kind: &StepKind, sink: &mut dyn FnMut(&Event)) -> Result<(), RunError> {
+    /// Every invariant now: violations observed since the last check are
+    /// reported; state violations only when they were not broken before.
+    fn check_now(&mut self, line: u32, sink: &mut dyn FnMut(&Event)) {
+        let observed = std::mem::take(&mut self.world.hv.observed);
+        let state = invariants::check_state(&mut self.world);
+        for v in observed {
+            self.report(line, v, sink);
+        }
+        let same = |a: &Violation, b: &Violation| {
+            a.invariant == b.invariant && a.domains == b.domains && a.pfns == b.pfns && a.mfns == b.mfns
+        };
+        for v in &state {
+            if !self.active.iter().any(|a| same(a, v)) {
+                self.report(line, v.clone(), sink);
+            }
+        }
+        self.active = state;
+    }
+
+    fn report(&mut self, line: u32, v: Violation, sink: &mut dyn FnMut(&Event)) {
+        self.outcome.violations += 1;
+        let context = self.world.hv.trace.on().then(|| violation_context(&self.world, &v));
+        sink(&Event::Violation { line, violation: v, context });
+    }
+
+    /// The events recorded since the last call, with the kernels' and
+    /// Xen's new log lines after them.
+    fn take_trace(&mut self) -> Vec<crate::trace::Event> {
+        use crate::trace::Event as T;
+        if !self.world.hv.trace.on() {
+            return Vec::new();
+        }
+        let mut ev = self.world.hv.trace.take();
+        let (seen, xen_seen) = &mut self.logs_seen;
+        seen.resize(self.world.domains.len(), 0);
+        for (d, n) in self.world.domains.iter().zip(seen.iter_mut()) {
+            for l in d.kernel.dmesg.get(*n..).unwrap_or_default() {
+                let line = match l.pid {
+                    Some(p) => format!("[pid {p}] {}", l.message),
+                    None => l.message.clone(),
+                };
+                ev.push(T::KernelLog { dom: d.id, line });
+            }
+            *n = d.kernel.dmesg.len();
+        }
+        for l in self.world.hv.log.get(*xen_seen..).unwrap_or_default() {
+            ev.push(T::XenLog { line: l.clone() });
+        }
+        *xen_seen = self.world.hv.log.len();
+        ev
+    }
+
+    fn step(
+        &mut self,
+        line: u32,
+        span: Span,
+        kind: &StepKind,
+        sink: &mut dyn FnMut(&Event),
+    ) -> Result<Option<Event>, RunError> {
         let script = self.script;
         match kind {
             StepKind::Domain(d) => {
@@ -272,20 +372,23 @@ impl<'s> Runner<'s> {
                     }
                 };
                 let call = call_text(script, line, a);
-                sink(&Event::Step { line, actor: script.actor_name(a.actor).to_string(), call, result, expect });
+                let actor = script.actor_name(a.actor).to_string();
+                return Ok(Some(Event::Step { line, actor, call, result, expect, events: Vec::new() }));
             }
             StepKind::Show(s) => {
                 let text = self.show(s, span)?;
                 sink(&Event::Show { line, what: s.what(), text });
             }
             StepKind::Check => {
-                for v in invariants::check_world(&mut self.world) {
-                    self.outcome.violations += 1;
-                    sink(&Event::Violation { line, violation: v });
+                if !self.check_each_step {
+                    for v in invariants::check_world(&mut self.world) {
+                        self.report(line, v, sink);
+                    }
                 }
+                // Else the check after every step has reported everything.
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn dom(&self, d: usize, span: Span) -> Result<DomId, RunError> {
@@ -594,6 +697,21 @@ impl<'s> Runner<'s> {
             _ => CallResult::errno(Errno::ENOSYS),
         })
     }
+}
+
+/// What a reader needs to see of the frames a violation names: the
+/// `struct page` of each PFN in each domain involved (at most four).
+fn violation_context(w: &World, v: &Violation) -> String {
+    let mut out = String::new();
+    for &d in v.domains.iter().take(2) {
+        let native = w.kernel(d).is_ok_and(|k| !k.pv);
+        for &pfn in v.pfns.iter().take(4) {
+            if native || w.kernel(d).is_ok_and(|k| k.mem.valid(crate::kernel::page::Pfn(pfn))) {
+                out.push_str(&crate::report::page(w, d, pfn));
+            }
+        }
+    }
+    out
 }
 
 /// The action as written, without its expectation.

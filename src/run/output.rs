@@ -67,7 +67,7 @@ impl Style {
 /// One event as text lines (each ending in a newline).
 pub fn event_text(file: &str, e: &Event, st: Style) -> String {
     match e {
-        Event::Step { line, actor, call, result, expect } => {
+        Event::Step { line, actor, call, result, expect, events } => {
             let head = format!("{line:>4}  {actor}: {call}");
             let res = format_result(result);
             let mut s = format!("{head}  {} {res}", st.dim("->"));
@@ -79,6 +79,10 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
                 None => {}
             }
             s.push('\n');
+            for e in events {
+                s.push_str(&st.dim(&format!("        {}", crate::trace::text::event_line(e))));
+                s.push('\n');
+            }
             s
         }
         Event::Show { line, what, text } => {
@@ -90,8 +94,14 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
             }
             s
         }
-        Event::Violation { line, violation } => {
-            format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message)
+        Event::Violation { line, violation, context } => {
+            let mut s = format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message);
+            for l in context.iter().flat_map(|c| c.lines()) {
+                s.push_str("        ");
+                s.push_str(l);
+                s.push('\n');
+            }
+            s
         }
     }
 }
@@ -126,8 +136,8 @@ fn result_json(r: &CallResult) -> J {
 /// One event as a JSON object (schema 1).
 pub fn event_json(file: &str, e: &Event) -> J {
     match e {
-        Event::Step { line, actor, call, result, expect } => {
-            let mut o = json!({ "schema": 1, "type": "step", "file": file, "line": line, "actor": actor, "call": call, "result": result_json(result) });
+        Event::Step { line, actor, call, result, expect, events } => {
+            let mut o = json!({ "schema": 1, "type": "step", "file": file, "line": line, "actor": actor, "call": call, "result": result_json(result), "events": events });
             if let Some(x) = expect {
                 o["expect"] = json!(if x.held { "held" } else { "failed" });
             }
@@ -136,10 +146,16 @@ pub fn event_json(file: &str, e: &Event) -> J {
         Event::Show { line, what, text } => {
             json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text })
         }
-        Event::Violation { line, violation: v } => json!({
-            "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
-            "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns
-        }),
+        Event::Violation { line, violation: v, context } => {
+            let mut o = json!({
+                "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
+                "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns
+            });
+            if let Some(c) = context {
+                o["context"] = json!(c);
+            }
+            o
+        }
     }
 }
 

@@ -195,7 +195,7 @@ impl World {
         k.proc_ref(pid)?;
         for d in disks_of(k) {
             if let Some(r) = d.take_request(req, Some(pid)) {
-                return d.complete(k, hv, r);
+                return d.complete(k, hv, r, "io_complete");
             }
         }
         Err(Errno::EINVAL)
@@ -317,7 +317,22 @@ impl World {
     pub fn gnttab_end_foreign_access(&mut self, dom: DomId, gref: u64) -> XenResult<u64> {
         let (k, hv) = self.kh(dom)?;
         let gref = u32::try_from(gref).map_err(|_| Errno::EINVAL)?;
-        if k.gnttab_end_foreign_access(hv, gref, None)? { Ok(0) } else { Err(Errno::EBUSY.into()) }
+        let ended = k.gnttab_end_foreign_access(hv, gref, None)?;
+        hv.trace.emit(|| crate::trace::Event::EndForeignAccess {
+            dom,
+            gref,
+            result: if ended { "ended" } else { "still in use (GTF_reading|GTF_writing): deferred" },
+        });
+        if ended {
+            return Ok(0);
+        }
+        hv.trace.emit(|| crate::trace::Event::DeferredQueued {
+            dom,
+            what: format!(
+                "gnttab_add_deferred: g.e. {gref:#x} leaves the guest's free list; gnttab_handle_deferred ends access and frees it once the grantee has unmapped it"
+            ),
+        });
+        Err(Errno::EBUSY.into())
     }
 
     /// `pfn_to_mfn(pfn)`: the P2M entry without its tag bits, `~0`
@@ -336,7 +351,19 @@ impl World {
     pub fn run_deferred_work(&mut self) -> bool {
         let mut any = false;
         for d in &mut self.domains {
-            any |= d.kernel.run_xen_deferred_work(&mut self.hv);
+            let pending = (d.kernel.xen.unmap_work.len(), d.kernel.xen.deferred.len());
+            let ran = d.kernel.run_xen_deferred_work(&mut self.hv);
+            any |= ran;
+            if ran {
+                let dom = d.id;
+                self.hv.trace.emit(|| crate::trace::Event::DeferredRun {
+                    dom,
+                    what: format!(
+                        "{} gnttab_unmap_work item(s), gnttab_handle_deferred over {} deferred g.e.",
+                        pending.0, pending.1
+                    ),
+                });
+            }
         }
         any
     }

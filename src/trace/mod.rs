@@ -1,0 +1,255 @@
+//! The causal event trace: what each action did inside the kernels and Xen,
+//! in order, in the words of the code it follows (function names, GNTST_*
+//! codes, errno names, log lines).
+//!
+//! The recorder lives in the hypervisor (`Hypervisor::trace`), the one
+//! object every kernel path and every Xen path already holds, so neither
+//! side imports the other for it. It is off by default: `emit` takes a
+//! closure and builds nothing unless someone asked for events, so the
+//! exploration loop pays one branch per site.
+
+use serde::Serialize;
+use serde::Serializer;
+
+fn hex<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+fn hex_opt<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format!("{v:#x}")),
+        None => s.serialize_none(),
+    }
+}
+
+fn hex_vec<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| format!("{x:#x}")))
+}
+
+/// How a page fault was resolved (`handle_mm_fault()` and below).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// `do_anonymous_page()` read: the shared zero page, special.
+    ZeroPage,
+    /// `do_anonymous_page()` write: a new zeroed anonymous page.
+    Anonymous,
+    /// `wp_page_copy()`: a private copy of the old page (or of zeros).
+    Cow,
+    /// `wp_page_reuse()`: an exclusive anonymous page made writable.
+    Reuse,
+    /// `wp_page_shared()`: a shared mapping made writable.
+    Shared,
+    /// `do_read_fault()` / `do_shared_fault()`: a page-cache page mapped.
+    File,
+    /// `do_cow_fault()`: a private copy of a page-cache page.
+    FileCow,
+    /// The PTE was present and allowed the access: only A/D bits set.
+    Spurious,
+}
+
+/// One thing that happened inside the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A page fault resolved without a signal.
+    Fault {
+        dom: u16,
+        pid: u32,
+        #[serde(serialize_with = "hex")]
+        addr: u64,
+        write: bool,
+        how: FaultKind,
+        /// The page the PTE now maps.
+        #[serde(serialize_with = "hex_opt")]
+        pfn: Option<u64>,
+        /// For COW: the page it replaced (none for a copy of zeros).
+        #[serde(serialize_with = "hex_opt")]
+        old_pfn: Option<u64>,
+    },
+    /// A fault that ends in a signal, and the check that sent it.
+    FaultSignal {
+        dom: u16,
+        pid: u32,
+        #[serde(serialize_with = "hex")]
+        addr: u64,
+        write: bool,
+        signal: &'static str,
+        code: &'static str,
+        why: &'static str,
+    },
+    /// `zap_pte_range()` cleared one present PTE.
+    Zap {
+        dom: u16,
+        pid: u32,
+        #[serde(serialize_with = "hex")]
+        addr: u64,
+        #[serde(serialize_with = "hex")]
+        pte: u64,
+        /// `vm_normal_page()`'s page, if any (special PTEs have none).
+        #[serde(serialize_with = "hex_opt")]
+        pfn: Option<u64>,
+    },
+    /// `get_user_pages()` / `pin_user_pages()` handed out a page.
+    Gup {
+        dom: u16,
+        pid: u32,
+        #[serde(serialize_with = "hex")]
+        addr: u64,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+        /// FOLL_PIN (else FOLL_GET).
+        pin: bool,
+    },
+    /// `unpin_user_page()` / `put_page()` of a GUP page.
+    Unpin {
+        dom: u16,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+        pin: bool,
+    },
+    /// `mmu_notifier_invalidate_range_start()` reached a subscriber.
+    MmuNotifier {
+        dom: u16,
+        pid: u32,
+        #[serde(serialize_with = "hex")]
+        start: u64,
+        #[serde(serialize_with = "hex")]
+        end: u64,
+        subscriber: &'static str,
+        /// What the subscriber did, e.g. `gnttab_unmap_refs_sync: waited for in-flight I/O`.
+        action: String,
+    },
+    /// HYPERVISOR_mmu_update for one L1 entry and Xen's verdict.
+    MmuUpdate {
+        dom: u16,
+        #[serde(serialize_with = "hex")]
+        ptr: u64,
+        #[serde(serialize_with = "hex")]
+        val: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        foreign: Option<u16>,
+        /// 0, or the negative errno name Xen returned and why.
+        result: String,
+    },
+    /// GNTTABOP_map_grant_ref for one op.
+    GrantMap {
+        dom: u16,
+        granter: u16,
+        gref: u32,
+        #[serde(serialize_with = "hex")]
+        host_addr: u64,
+        flags: u32,
+        status: &'static str,
+        #[serde(serialize_with = "hex_opt")]
+        mfn: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        handle: Option<u32>,
+    },
+    /// GNTTABOP_unmap_grant_ref for one op.
+    GrantUnmap {
+        dom: u16,
+        handle: u32,
+        #[serde(serialize_with = "hex")]
+        host_addr: u64,
+        status: &'static str,
+    },
+    /// The grant entry's status flags changed (GTF_reading/GTF_writing).
+    GrantFlags { granter: u16, gref: u32, from: String, to: String },
+    /// `gnttab_end_foreign_access()` in the granting guest.
+    EndForeignAccess { dom: u16, gref: u32, result: &'static str },
+    /// `__set_phys_to_machine()`.
+    P2mSet {
+        dom: u16,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+        #[serde(serialize_with = "hex")]
+        entry: u64,
+    },
+    /// `m2p_add_override()` / `m2p_remove_override()` (Linux 3.x).
+    M2pOverride {
+        dom: u16,
+        add: bool,
+        #[serde(serialize_with = "hex")]
+        mfn: u64,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+    },
+    /// A block request was submitted (`submit_bio` after the pins).
+    BioSubmit {
+        dom: u16,
+        pid: u32,
+        req: u64,
+        op: &'static str,
+        #[serde(serialize_with = "hex")]
+        addr: u64,
+        len: u64,
+        off: u64,
+        #[serde(serialize_with = "hex_vec")]
+        pfns: Vec<u64>,
+        /// The errno the submit failed with, if it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'static str>,
+    },
+    /// The device's DMA for one page: to or from which machine frame.
+    Dma {
+        dom: u16,
+        req: u64,
+        op: &'static str,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+        #[serde(serialize_with = "hex_opt")]
+        mfn: Option<u64>,
+        /// The domain owning that machine frame (none: free or invalid).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner: Option<u16>,
+        /// Where the request ran: `io_complete`, or the function that
+        /// completed it early (e.g. the MMU notifier waiting for it).
+        during: &'static str,
+    },
+    /// `bio_endio` + `bio_release_pages`: the request is done.
+    BioComplete { dom: u16, req: u64, result: String },
+    /// `io_getevents()` collected a request another path had completed.
+    IoReaped { dom: u16, req: u64, result: String },
+    /// A check that made a call fail, in the words of the kernel source.
+    Check { dom: u16, function: &'static str, check: String, errno: &'static str },
+    /// Work queued to run later (deferred grant ends, async unmaps).
+    DeferredQueued { dom: u16, what: String },
+    /// Deferred work ran (after the step, as a timer would).
+    DeferredRun { dom: u16, what: String },
+    /// A line of a guest kernel's log (dmesg).
+    KernelLog { dom: u16, line: String },
+    /// A line of Xen's console.
+    XenLog { line: String },
+}
+
+/// The per-world trace buffer, off by default.
+#[derive(Debug, Default)]
+pub struct Trace {
+    on: bool,
+    events: Vec<Event>,
+}
+
+impl Trace {
+    /// Start recording.
+    pub fn enable(&mut self) {
+        self.on = true;
+    }
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.on
+    }
+    /// Record the event `f` builds, only when recording.
+    #[inline]
+    pub fn emit(&mut self, f: impl FnOnce() -> Event) {
+        if self.on {
+            self.events.push(f());
+        }
+    }
+    /// The events recorded since the last take.
+    pub fn take(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+}
+
+pub mod text;
