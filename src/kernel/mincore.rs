@@ -67,18 +67,35 @@ impl Kernel {
 
     /// mincore(2) returning the vector (one byte per page, bit 0 =
     /// resident) instead of writing it to user memory.
-    pub fn sys_mincore(&mut self, _hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<Vec<u8>> {
+    pub fn sys_mincore(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<Vec<u8>> {
+        self.sys_mincore_limited(hv, pid, start, len, u64::MAX).map(|v| v.unwrap_or_default())
+    }
+
+    /// [`Kernel::sys_mincore`] that stops once the vector would hold more
+    /// than `limit` bytes (`Ok(None)`): the kernel's own errors still come
+    /// first (an unmapped range is ENOMEM whatever its length).
+    pub fn sys_mincore_limited(
+        &mut self,
+        _hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        len: u64,
+        limit: u64,
+    ) -> KResult<Option<Vec<u8>>> {
         let mut pages = Self::mincore_check(start, len)?;
         let mut out = Vec::new();
         let mut addr = start;
         while pages > 0 {
+            if out.len() as u64 > limit {
+                return Ok(None);
+            }
             let chunk = self.do_mincore(pid, addr, pages.min(PAGE_SIZE))?;
             let got = chunk.len() as u64;
             out.extend_from_slice(&chunk);
             pages -= got;
             addr += got << 12;
         }
-        Ok(out)
+        Ok((out.len() as u64 <= limit).then_some(out))
     }
 
     /// mincore(2) as the syscall: the vector goes to user memory at `vec`

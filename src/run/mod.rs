@@ -605,9 +605,12 @@ impl<'s> Runner<'s> {
                     res(k.sys_mincore_user(hv, pid, int(0)?, int(1)?, int(2)?))
                 } else {
                     let len = int(1)?;
-                    value_cap(a, 1, span, "mincore without a vector", len.div_ceil(PAGE_SIZE))?;
-                    match k.sys_mincore(hv, pid, int(0)?, len) {
-                        Ok(v) => CallResult::Bytes(v),
+                    match k.sys_mincore_limited(hv, pid, int(0)?, len, MAX_BYTES as u64) {
+                        Ok(Some(v)) => CallResult::Bytes(v),
+                        Ok(None) => {
+                            value_cap(a, 1, span, "mincore without a vector", len.div_ceil(PAGE_SIZE))?;
+                            CallResult::Bytes(Vec::new())
+                        }
                         Err(e) => CallResult::errno(e),
                     }
                 }
