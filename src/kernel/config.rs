@@ -8,6 +8,16 @@
 
 use std::fmt;
 
+/// The value a setting's word names.
+fn by_name<T: Copy>(names: &[(&str, T)], word: &str) -> Option<T> {
+    names.iter().find(|(n, _)| *n == word).map(|(_, t)| *t)
+}
+
+/// The word of a setting's value.
+fn name_of<T: PartialEq>(names: &[(&'static str, T)], v: T) -> &'static str {
+    names.iter().find(|(_, t)| *t == v).map_or("?", |(n, _)| n)
+}
+
 /// `/sys/kernel/mm/transparent_hugepage/enabled` (mm/huge_memory.c).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ThpEnabled {
@@ -22,11 +32,11 @@ impl ThpEnabled {
 
     /// The sysfs word (`always`, `madvise`, `never`).
     pub fn parse(word: &str) -> Option<ThpEnabled> {
-        Self::NAMES.iter().find(|(n, _)| *n == word).map(|(_, t)| *t)
+        by_name(&Self::NAMES, word)
     }
 
     pub fn name(self) -> &'static str {
-        Self::NAMES.iter().find(|(_, t)| *t == self).map_or("?", |(n, _)| n)
+        name_of(&Self::NAMES, self)
     }
 }
 
@@ -51,7 +61,7 @@ impl Overcommit {
         [("heuristic", Overcommit::Heuristic), ("always", Overcommit::Always), ("never", Overcommit::Never)];
 
     pub fn parse(word: &str) -> Option<Overcommit> {
-        Self::NAMES.iter().find(|(n, _)| *n == word).map(|(_, t)| *t)
+        by_name(&Self::NAMES, word)
     }
 
     /// From the sysctl's number (`/proc/sys/vm/overcommit_memory`).
