@@ -48,6 +48,12 @@ fn out(w: &mut impl Write, s: &str) -> bool {
     w.write_all(s.as_bytes()).is_ok()
 }
 
+/// Writes to stderr, ignoring a closed or failing stderr (`eprint!` would
+/// panic there).
+fn err(s: &str) {
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
 /// Reads a script with a bounded reader: at most
 /// [`script::MAX_SOURCE_BYTES`] + 1 bytes are read, so `/dev/zero` or a
 /// huge file ends with the parser's "too large" error, not the allocator's.
@@ -146,7 +152,7 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
         None => None,
         Some(Ok(k)) => Some(k),
         Some(Err(errs)) => {
-            eprint!("{}", script::render_errors("--kernel", kernel.unwrap_or_default(), &errs, estyle));
+            err(&script::render_errors("--kernel", kernel.unwrap_or_default(), &errs, estyle));
             return ExitCode::from(2);
         }
     };
@@ -156,7 +162,7 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
         let src = match read_script(f) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("{f}: error: cannot read: {e}");
+                err(&format!("{f}: error: cannot read: {e}\n"));
                 failed += 1;
                 worst = worst.max(2);
                 continue;
@@ -165,7 +171,7 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
         let checked = match script::parse_and_check(f, &src) {
             Ok(c) => c,
             Err(errs) => {
-                eprint!("{}", script::render_errors(f, &src, &errs, estyle));
+                err(&script::render_errors(f, &src, &errs, estyle));
                 failed += 1;
                 worst = worst.max(2);
                 continue;
@@ -215,7 +221,7 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
             }
             Err(e) => {
                 let _ = out.flush();
-                eprint!("{}", script::render_errors(f, &src, &[e], estyle));
+                err(&script::render_errors(f, &src, &[e], estyle));
                 failed += 1;
                 worst = worst.max(2);
             }
@@ -245,13 +251,13 @@ fn explore(
     let variant = match mmsim::run::parse_variant(kernel) {
         Ok(v) => v,
         Err(errs) => {
-            eprint!("{}", script::render_errors("--kernel", kernel, &errs, std::io::stderr().is_terminal()));
+            err(&script::render_errors("--kernel", kernel, &errs, std::io::stderr().is_terminal()));
             return ExitCode::from(2);
         }
     };
     if let Some(r) = replay {
         let Some(choices) = explore::chooser::decode(&r) else {
-            eprintln!("--replay: malformed choice string");
+            err("--replay: malformed choice string\n");
             return ExitCode::from(2);
         };
         let (ops, t) = explore::replay(variant, &choices, length as usize);
@@ -261,7 +267,7 @@ fn explore(
     }
     let (si, sn) = shard;
     if steps.is_none() && time.is_none() {
-        eprintln!("explore: give --steps or --time");
+        err("explore: give --steps or --time\n");
         return ExitCode::from(2);
     }
     let cfg = explore::Config {
@@ -320,7 +326,7 @@ fn explore(
             let _ = std::fs::create_dir_all(dir);
             let path = dir.join(format!("{}.mms", f.invariant));
             if let Err(e) = std::fs::write(&path, &text) {
-                eprintln!("{}: {e}", path.display());
+                err(&format!("{}: {e}\n", path.display()));
             } else {
                 open = open && out(&mut stdout, &format!("saved {}\n", path.display()));
             }

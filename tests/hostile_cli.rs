@@ -232,3 +232,30 @@ fn many_pv_domains_end_in_enomem() {
     assert_eq!(code, 2);
     assert!(err.contains("pv-domains.mms:256:1:") && err.contains("ENOMEM"), "{err}");
 }
+
+/// `mmsim ARGS` with a stderr whose reader has gone (a pipe with its read
+/// end closed): the error messages fail to write, and mmsim must still end
+/// with its own status, not the panic of `eprint!` (status 101).
+fn closed_stderr(args: &[&str]) -> i32 {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe fills two descriptors we own from here on.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: fds[0] is ours; closing it leaves a pipe with no reader.
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: fds[1] is an open descriptor nobody else owns.
+    let w = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+    let out = mmsim().args(args).stdout(Stdio::null()).stderr(Stdio::from(w)).output().expect("spawn mmsim");
+    assert!(out.status.signal().is_none(), "{args:?}: killed by signal {:?}", out.status.signal());
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn closed_stderr_does_not_panic() {
+    let bad = scratch("closed-stderr.mms", "domain host native\nprocess p in host\np: nosuchcall()\n");
+    let bad = bad.to_str().expect("utf-8 path");
+    assert_eq!(closed_stderr(&["run", bad]), 2, "script error");
+    assert_eq!(closed_stderr(&["run", "/nonexistent/x.mms"]), 2, "unreadable file");
+    assert_eq!(closed_stderr(&["run", "--kernel", "no-such-variant", bad]), 2, "bad --kernel");
+    assert_eq!(closed_stderr(&["explore", "--replay", "!"]), 2, "bad choice string");
+    assert_eq!(closed_stderr(&["explore"]), 2, "no budget");
+}

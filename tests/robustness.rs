@@ -11,7 +11,10 @@
 //! MMSIM_FUZZ_CASES=100000 cargo test --release --test robustness campaign -- --nocapture
 //! ```
 //!
-//! (`MMSIM_FUZZ_SEED=N` picks another deterministic seed.) It reports the
+//! (`MMSIM_FUZZ_SEED=N` picks another deterministic seed;
+//! `MMSIM_FUZZ_FROM=K` skips the first K cases, drawn but not run, to
+//! bisect a sub-range; `MMSIM_FUZZ_SLOW_MS=M` prints each case slower than
+//! M ms with its index and script.) It reports the
 //! cases run, the slowest case, and the peak RSS (VmHWM), and fails on a
 //! panic, a case over [`MAX_CASE_SECS`], or a peak RSS over 1 GiB. Findings
 //! become regression tests below (`regressions`).
@@ -250,12 +253,24 @@ fn campaign() {
     let tally = std::cell::RefCell::new(Tally::default());
     let slowest = std::cell::Cell::new(Duration::ZERO);
     let done = std::cell::Cell::new(0u64);
+    // A sub-range of the same campaign: cases are drawn in order from the
+    // seed whatever the test does, so skipped cases cost only their drawing.
+    let from = env_u64("MMSIM_FUZZ_FROM", 0);
+    let slow_ms = env_u64("MMSIM_FUZZ_SLOW_MS", u64::MAX);
     let result = runner.run(&strat, |(pick, muts)| {
+        let index = done.get();
+        if index < from {
+            done.set(index + 1);
+            return Ok(());
+        }
         let src = mutate(&corpus, &corpus[pick % corpus.len()], &muts);
         let t = Instant::now();
         exercise(&src, &mut tally.borrow_mut());
         let took = t.elapsed();
         slowest.set(slowest.get().max(took));
+        if took.as_millis() >= slow_ms as u128 {
+            eprintln!("  case {index}: {took:?}:\n{src}\n  ----");
+        }
         done.set(done.get() + 1);
         if done.get() % 10_000 == 0 {
             eprintln!("  {} cases, {:.0} s, slowest {:?}", done.get(), start.elapsed().as_secs_f64(), slowest.get());
@@ -310,4 +325,29 @@ fn huge_script_runs_in_bounded_memory() {
     let o = r.run(&mut |_| steps += 1).expect("runs");
     assert_eq!(o.expectations_failed, 0);
     assert_eq!(steps, 150_000);
+}
+
+/// Finding (case 12495 of the seed-1 campaign): a golden scenario with one
+/// line duplicated 1,659 times, `show pagemap p v 1T`, printed 2.3 GB of
+/// page letters in 8 s (each show is capped at a million pages, but the
+/// lines are not). The interpreter's time budget (`MAX_RUN_SECS`, 30 s)
+/// ends any such run with a positioned error; here with a short budget.
+#[test]
+fn runs_stop_at_the_time_budget() {
+    assert_eq!(mmsim::run::MAX_RUN_SECS, 30);
+    let mut s = String::from(
+        "domain host native\nprocess p in host\np: a = mmap(NULL, 1T, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)\n",
+    );
+    for _ in 0..5_000 {
+        s.push_str("show pagemap p a 1T\n");
+    }
+    let c = script::parse_and_check("budget.mms", &s).expect("checks");
+    let mut r = Runner::new(&c, effective_variant(&c, None));
+    assert_eq!(r.time_limit, Duration::from_secs(30), "the default budget");
+    r.time_limit = Duration::from_millis(200);
+    let t = Instant::now();
+    let e = r.run(&mut |_| {}).expect_err("the run stops at its budget");
+    assert!(t.elapsed() < Duration::from_secs(5), "stopped after {:?}", t.elapsed());
+    let text = script::render_errors("budget.mms", &s, &[e], false);
+    assert!(text.starts_with("budget.mms:") && text.contains("MAX_RUN_SECS"), "{text}");
 }

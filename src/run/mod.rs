@@ -127,6 +127,11 @@ fn variant_of(cfg: KernelConfig) -> Variant {
     v
 }
 
+/// The longest a run may take, in seconds (wall clock): the interpreter's
+/// time budget. A run that goes past it ends with a run error at the step
+/// that crossed it (exit status 2), so no script hangs the host.
+pub const MAX_RUN_SECS: u64 = 30;
+
 /// A runtime error that stops the run (exit status 2), positioned in the
 /// script (e.g. a variable holding bytes used as an address).
 pub type RunError = ScriptError;
@@ -149,6 +154,8 @@ pub struct Runner<'s> {
     active: Vec<Violation>,
     /// Log lines already put into the trace: per domain, then Xen's.
     logs_seen: (Vec<usize>, usize),
+    /// The time budget of [`Runner::run`] (default [`MAX_RUN_SECS`]).
+    pub time_limit: std::time::Duration,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -185,6 +192,7 @@ impl<'s> Runner<'s> {
             check_each_step: true,
             active: Vec::new(),
             logs_seen: (Vec::new(), 0),
+            time_limit: std::time::Duration::from_secs(MAX_RUN_SECS),
         }
     }
 
@@ -206,7 +214,17 @@ impl<'s> Runner<'s> {
     /// Run every step, reporting events to `sink`. Stops early only on a
     /// runtime script error.
     pub fn run(&mut self, sink: &mut dyn FnMut(&Event)) -> Result<Outcome, RunError> {
+        let start = std::time::Instant::now();
         for step in &self.script.steps {
+            if start.elapsed() > self.time_limit {
+                return Err(rt_err(
+                    step.span,
+                    format!(
+                        "the run took more than {} s before this step, the limit (MAX_RUN_SECS)",
+                        self.time_limit.as_secs_f64()
+                    ),
+                ));
+            }
             let pending = self.step(step.line, step.span, &step.kind, sink)?;
             self.world.run_deferred_work();
             if let Some(mut e) = pending {
