@@ -93,7 +93,10 @@ enum Cmd {
     /// The seed's story: the built-in scenario under every kernel variant.
     Demo,
     /// Search action orders for invariant breaks; shrink and save reproducers.
+    #[command(args_conflicts_with_subcommands = true)]
     Explore {
+        #[command(subcommand)]
+        action: Option<ExploreCmd>,
         /// Kernel variant words, as for `run --kernel`.
         #[arg(long, default_value = "find-special-page")]
         kernel: String,
@@ -114,10 +117,11 @@ enum Cmd {
         /// Worker threads (1 to 4 x the available cores).
         #[arg(short = 'j', long, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
-        /// Save each reproducer as DIR/<invariant>.mms.
+        /// Save each reproducer as DIR/<invariant>-<cause id>.mms and the
+        /// shard's summary as DIR/summary.json (for `explore merge`).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
-        /// Keep going after the first bug (collect one per invariant).
+        /// Keep going after the first bug (collect one per distinct cause).
         #[arg(long)]
         keep_going: bool,
         /// Replay one sequence from its printed choice string.
@@ -130,13 +134,35 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum ExploreCmd {
+    /// Merge shard outputs (DIR/summary.json of `explore --out DIR`):
+    /// totals, bugs deduplicated by cause, one report. Exit 1 if any bug.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<std::path::PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { files, kernel, json, trace } => run(&files, kernel.as_deref(), json, trace),
-        Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive } => {
-            explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive)
-        }
+        Cmd::Explore { action: Some(ExploreCmd::Merge { dirs }), .. } => merge(&dirs),
+        Cmd::Explore {
+            action: None,
+            kernel,
+            seed,
+            steps,
+            length,
+            time,
+            shard,
+            jobs,
+            out,
+            keep_going,
+            replay,
+            exhaustive,
+        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive),
         Cmd::Demo => {
             let color = std::io::stdout().is_terminal();
             let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
@@ -260,10 +286,7 @@ fn explore(
             err("--replay: malformed choice string\n");
             return ExitCode::from(2);
         };
-        let (ops, t) = explore::replay(variant, &choices, length as usize);
-        let text = format!("{}# {t:?}\n", explore::generate::script(&ops, false));
-        let _ = out(&mut std::io::stdout().lock(), &text);
-        return if matches!(t, explore::Trial::Clean) { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        return replay_one(variant, &r, &choices, length as usize);
     }
     let (si, sn) = shard;
     if steps.is_none() && time.is_none() {
@@ -293,6 +316,7 @@ fn explore(
         bar.set_message(format!("{seqs} sequences, {found} found"));
     };
     let summary = if exhaustive { explore::explore_exhaustive(&cfg, &report) } else { explore::explore(&cfg, &report) };
+    let kernel_words = variant.to_string();
     let _ = std::panic::take_hook();
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
@@ -308,23 +332,32 @@ fn explore(
             summary.found.len()
         ),
     );
+    if let Some(c) = summary.covered {
+        let words = if c {
+            format!("covered every sequence of {length} actions (the whole bounded space)\n")
+        } else {
+            format!("did not cover every sequence of {length} actions: the budget ran out or it stopped at a bug\n")
+        };
+        open = open && out(&mut stdout, &format!("exhaustive: {words}"));
+    }
     for f in &summary.found {
         let text = f.scenario(variant);
         open = open
             && out(
                 &mut stdout,
                 &format!(
-                    "\nfound {} after {:.2} s ({} steps): {}\nreproducer ({} actions):\n{text}",
+                    "\nfound {} after {:.2} s ({} steps): {}\ncause: {}\nreproducer ({} actions):\n{text}",
                     f.invariant,
                     f.after.as_secs_f64(),
                     f.steps_before,
                     f.message,
+                    f.signature,
                     f.ops.len()
                 ),
             );
         if let Some(dir) = &out_dir {
             let _ = std::fs::create_dir_all(dir);
-            let path = dir.join(format!("{}.mms", f.invariant));
+            let path = dir.join(f.file_name());
             if let Err(e) = std::fs::write(&path, &text) {
                 err(&format!("{}: {e}\n", path.display()));
             } else {
@@ -332,5 +365,81 @@ fn explore(
             }
         }
     }
+    if let Some(dir) = &out_dir {
+        let _ = std::fs::create_dir_all(dir);
+        let sum =
+            explore::campaign::ShardSummary::new(&kernel_words, seed, shard, length as usize, exhaustive, &summary);
+        let path = dir.join(explore::campaign::SUMMARY_FILE);
+        let text = serde_json::to_string_pretty(&sum).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(&path, text) {
+            err(&format!("{}: {e}\n", path.display()));
+            return ExitCode::from(2);
+        }
+        let _ = open && out(&mut stdout, &format!("summary {}\n", path.display()));
+    }
     if summary.found.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// `explore --replay`: the sequence of a choice string; when it breaks an
+/// invariant, its shrunk, runnable reproducer with the kernel line and the
+/// violation in words, after a determinism check (two runs, one event
+/// stream).
+fn replay_one(variant: mmsim::kernel::variant::Variant, r: &str, choices: &[u32], length: usize) -> ExitCode {
+    use mmsim::explore::{self, Found, Trial};
+    let (ops, t) = explore::replay(variant, choices, length);
+    let mut stdout = std::io::stdout().lock();
+    let (text, world, ops, status) = match &t {
+        Trial::Clean => {
+            let text = format!(
+                "# Replay of choices {r}: no invariant broke.\nkernel {variant}\n{}",
+                explore::generate::script(&ops, false)
+            );
+            (text, explore::generate::WORLD.to_string(), ops, 0)
+        }
+        Trial::Invalid => {
+            err("--replay: the sequence did not run (a generator bug)\n");
+            return ExitCode::from(2);
+        }
+        Trial::Violation { .. } | Trial::Panic { .. } => {
+            let f = Found::new(variant, &ops, &t, 0, r.to_string());
+            let words = match &t {
+                Trial::Violation { invariant, message, at } => format!(
+                    "# violation: {invariant} broke after action {} of the unshrunk sequence: {}\n",
+                    at + 1,
+                    message.replace('\n', " ")
+                ),
+                Trial::Panic { message } => format!("# the model panicked: {}\n", message.replace('\n', " ")),
+                _ => String::new(),
+            };
+            (format!("{}{words}", f.scenario(variant)), f.world.clone(), f.ops.clone(), 1)
+        }
+    };
+    let det = match explore::check_deterministic(variant, &world, &ops) {
+        Ok(n) => format!("# determinism: two runs gave the same event stream ({n} events)\n"),
+        Err(e) => format!("# determinism: FAILED: {e}\n"),
+    };
+    let nondeterministic = det.contains("FAILED");
+    let _ = out(&mut stdout, &format!("{text}{det}"));
+    if nondeterministic {
+        return ExitCode::from(1);
+    }
+    ExitCode::from(status)
+}
+
+/// `explore merge DIR...`.
+fn merge(dirs: &[std::path::PathBuf]) -> ExitCode {
+    use mmsim::explore::campaign;
+    let mut shards = Vec::new();
+    for d in dirs {
+        match campaign::read(d) {
+            Ok(s) => shards.push(s),
+            Err(e) => {
+                err(&format!("explore merge: {e}\n"));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let m = campaign::merge(&shards);
+    let _ = out(&mut std::io::stdout().lock(), &campaign::report(&m));
+    if m.bugs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

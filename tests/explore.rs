@@ -75,3 +75,191 @@ fn exhaustive_search_is_deterministic() {
     }
     assert!(seen.len() > 100, "only {} distinct sequences in 200", seen.len());
 }
+
+/// `--keep-going` keeps one reproducer per cause, not per invariant: the
+/// broken setting's GUP bug through pread and through io_submit are two
+/// causes of `gup-wrong-page`; no two kept bugs share a signature; each
+/// reproducer is shrunk to the declarations it needs, still fails, and
+/// replays with the same event stream.
+#[test]
+fn keep_going_keeps_every_distinct_cause() {
+    let v = parse_variant("no-special-pte").expect("variant");
+    let mut c = cfg(v, 20_000);
+    c.stop_at_first = false;
+    let s = explore::explore(&c, &|_, _, _| {});
+    let gup: Vec<_> = s.found.iter().filter(|f| f.invariant == "gup-wrong-page").collect();
+    assert!(
+        gup.len() >= 2,
+        "one invariant, several causes: {:#?}",
+        s.found.iter().map(|f| &f.signature).collect::<Vec<_>>()
+    );
+    let mut sigs: Vec<&String> = s.found.iter().map(|f| &f.signature).collect();
+    sigs.sort();
+    let n = sigs.len();
+    sigs.dedup();
+    assert_eq!(sigs.len(), n, "two kept bugs with one signature");
+    for f in &s.found {
+        let text = f.scenario(v);
+        assert!(text.contains(&format!("\nkernel {v}\n")), "no kernel line:\n{text}");
+        assert!(!text.contains("+ 0,") && !text.contains("+ 0)"), "unsimplified offset:\n{text}");
+        assert!(!text.contains("process app"), "an unused process kept:\n{text}");
+        let checked = mmsim::script::parse_and_check("r.mms", &text).expect("the reproducer checks");
+        let mut r = mmsim::run::Runner::new(&checked, mmsim::run::effective_variant(&checked, None));
+        let o = r.run(&mut |_| {}).expect("the reproducer runs");
+        assert!(o.violations > 0, "the saved reproducer does not fail:\n{text}");
+        let events = explore::check_deterministic(v, &f.world, &f.ops).expect("deterministic");
+        assert!(events > 0);
+    }
+}
+
+#[test]
+fn exhaustive_says_whether_it_covered_the_bound() {
+    let mut c = cfg(Variant::default(), 1_000_000);
+    c.length = 2;
+    let s = explore::explore_exhaustive(&c, &|_, _, _| {});
+    assert_eq!(s.covered, Some(true), "{} sequences", s.sequences);
+    let again = explore::explore_exhaustive(&c, &|_, _, _| {});
+    assert_eq!(again.sequences, s.sequences);
+    c.max_steps = Some(s.steps / 2);
+    assert_eq!(explore::explore_exhaustive(&c, &|_, _, _| {}).covered, Some(false), "half the budget");
+    assert_eq!(explore::explore(&cfg(Variant::default(), 100), &|_, _, _| {}).covered, None);
+}
+
+fn mmsim() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mmsim"))
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explore").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Shards write summaries; `explore merge` adds them up and deduplicates.
+fn check_merge(dir: &std::path::Path, shards: usize) {
+    let dirs: Vec<_> = (0..shards).map(|i| dir.join(format!("shard{i}"))).collect();
+    let mut total = 0u64;
+    let mut sigs = std::collections::BTreeSet::new();
+    for d in &dirs {
+        let (_, s) = explore::campaign::read(d).expect("summary.json");
+        assert_eq!(s.kernel, "no-special-pte");
+        assert_eq!(s.shard[1], shards as u64);
+        assert!(s.steps >= 3_000 && s.steps_per_sec > 0.0);
+        total += s.sequences;
+        for b in &s.bugs {
+            assert!(d.join(&b.reproducer).is_file(), "{}: missing reproducer {}", d.display(), b.reproducer);
+            sigs.insert(b.signature.clone());
+        }
+    }
+    assert!(!sigs.is_empty(), "the broken setting showed no bug");
+    let out = mmsim().args(["explore", "merge"]).args(&dirs).output().expect("spawn");
+    assert_eq!(out.status.code(), Some(1), "bugs found: exit 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("explore merge: {shards} shards, kernel no-special-pte: {total} sequences")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{} distinct bugs", sigs.len())), "{text}");
+    for s in &sigs {
+        assert_eq!(text.matches(&format!("  cause: {s}\n")).count(), 1, "{s} not exactly once:\n{text}");
+    }
+}
+
+fn shard_args(i: usize, n: usize, out: &std::path::Path) -> Vec<String> {
+    ["explore", "--kernel", "no-special-pte", "--steps", "3000", "--keep-going"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--shard".into(),
+            format!("{i}/{n}"),
+            "--out".into(),
+            out.join(format!("shard{i}")).display().to_string(),
+        ])
+        .collect()
+}
+
+#[test]
+fn shards_then_merge() {
+    let dir = scratch("merge");
+    for i in 0..2 {
+        let out = mmsim().args(shard_args(i, 2, &dir)).output().expect("spawn");
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    check_merge(&dir, 2);
+    let bad = mmsim().args(["explore", "merge"]).arg(dir.join("nope")).output().expect("spawn");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read"));
+}
+
+/// The documented GNU parallel campaign (docs/EXPLORE.md): one shard per
+/// job, then a merge. Without `parallel` the test says so on stderr and
+/// runs the same shards one after another.
+#[test]
+fn gnu_parallel_campaign() {
+    let dir = scratch("parallel");
+    let bin = env!("CARGO_BIN_EXE_mmsim");
+    let have = std::process::Command::new("parallel").arg("--version").output().is_ok_and(|o| o.status.success());
+    if have {
+        let out = std::process::Command::new("parallel")
+            .args(["--will-cite", "-j", "2", bin, "explore", "--kernel", "no-special-pte", "--steps", "3000"])
+            .args(["--keep-going", "--shard", "{}/3", "--out"])
+            .arg(format!("{}/shard{{}}", dir.display()))
+            .args([":::", "0", "1", "2"])
+            .output()
+            .expect("spawn parallel");
+        // parallel's status: how many jobs failed; each shard exits 1 on a bug.
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    } else {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(
+            b"note: GNU parallel is not installed; gnu_parallel_campaign ran its 3 shards one after another\n",
+        );
+        for i in 0..3 {
+            let out = mmsim().args(shard_args(i, 3, &dir)).output().expect("spawn");
+            assert_eq!(out.status.code(), Some(1));
+        }
+    }
+    check_merge(&dir, 3);
+}
+
+#[test]
+fn merge_deduplicates_by_signature() {
+    use explore::campaign::{BugSummary, ShardSummary, merge};
+    let bug = |sig: &str| BugSummary {
+        invariant: "gup-wrong-page".into(),
+        message: "m".into(),
+        signature: sig.into(),
+        id: explore::signature_id(sig),
+        reproducer: format!("{sig}.mms"),
+        actions: 3,
+        seed: 1,
+        choices: String::new(),
+    };
+    let shard = |i: u64, bugs: Vec<BugSummary>| ShardSummary {
+        schema: 1,
+        kernel: "k".into(),
+        seed: 1,
+        shard: [i, 2],
+        length: 30,
+        exhaustive: false,
+        covered: None,
+        sequences: 10,
+        steps: 300,
+        seconds: 1.0 + i as f64,
+        steps_per_sec: 300.0,
+        bugs,
+    };
+    let m =
+        merge(&[("a".into(), shard(0, vec![bug("x"), bug("y")])), ("b".into(), shard(1, vec![bug("y"), bug("z")]))]);
+    assert_eq!((m.sequences, m.steps, m.seconds), (20, 600, 2.0));
+    let names: Vec<(&str, Vec<String>)> = m.bugs.iter().map(|b| (b.bug.signature.as_str(), b.shards.clone())).collect();
+    assert_eq!(
+        names,
+        vec![("x", vec!["0/2".to_string()]), ("y", vec!["0/2".into(), "1/2".into()]), ("z", vec!["1/2".into()])]
+    );
+    assert_eq!(m.bugs[2].path, std::path::Path::new("b").join("z.mms"));
+    assert!(m.duplicate_shards.is_empty());
+    let twice = merge(&[("a".into(), shard(0, vec![])), ("a2".into(), shard(0, vec![]))]);
+    assert_eq!(twice.duplicate_shards, vec!["0/2".to_string()]);
+}

@@ -65,7 +65,11 @@ pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
     let mut s = State::default();
     let mut ops = Vec::new();
     ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
-    while ops.len() < steps {
+    // Every drawn kind is feasible, so a draw that yields nothing is rare;
+    // the bound on attempts keeps the enumeration finite regardless.
+    let mut attempts = 0usize;
+    while ops.len() < steps && attempts < steps.saturating_mul(4) {
+        attempts += 1;
         if let Some(op) = one(c, &mut s) {
             ops.push(Op { line: op });
         }
@@ -159,7 +163,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let (addr, page) = mapped_addr(c, s)?;
             let rw = if c.chance(2, 3) { "pread" } else { "pwrite" };
             let off = c.choose(2) * 4096;
-            Some(format!("qemu: {rw}({d}, {addr} + {}, 4096, {off})", page * 4096))
+            Some(format!("qemu: {rw}({d}, {}, 4096, {off})", plus(&addr, page as u64 * 4096)))
         }
         10 => {
             let d = s.disk.clone()?;
@@ -172,10 +176,11 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let v = s.var("r");
             s.reqs.push(v.clone());
             let op = if c.chance(2, 3) { "READ" } else { "WRITE" };
-            Some(format!("qemu: {v} = io_submit({d}, {op}, {addr} + {}, 4096, 0)", page * 4096))
+            Some(format!("qemu: {v} = io_submit({d}, {op}, {}, 4096, 0)", plus(&addr, page as u64 * 4096)))
         }
         11 => {
-            let i = c.choose(s.maps.len().max(1) as u32) as usize;
+            let mapped: Vec<usize> = (0..s.maps.len()).filter(|&i| s.maps[i].addr.is_some()).collect();
+            let i = *c.pick(&mapped)?;
             let m = s.maps.get_mut(i)?;
             let a = m.addr.clone()?;
             let n = m.mapped_pages.len() as u32;
@@ -184,7 +189,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 *x = false;
             }
             let len = if c.chance(1, 2) { 4096 } else { (n - p) as u64 * 4096 };
-            Some(format!("qemu: munmap({a} + {}, {len})", p * 4096))
+            Some(format!("qemu: munmap({}, {len})", plus(&a, p as u64 * 4096)))
         }
         12 => {
             let fd = s.gntdev.clone()?;
@@ -201,52 +206,95 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             Some(format!("domU: gnttab_end_foreign_access({g})"))
         }
         14 => {
-            if !s.children.is_empty() && c.chance(1, 2) {
-                let ch = s.children.pop()?;
-                return Some(format!("{ch}: exit()"));
+            // Only what can happen now, so no choice is spent in vain.
+            let mut opts = vec![1u32];
+            if !s.children.is_empty() {
+                opts.push(0);
             }
-            if c.chance(1, 2) {
-                let v = s.var("child");
-                s.children.push(v.clone());
-                return Some(format!("qemu: {v} = fork()"));
+            if privcmd_feasible(s) {
+                opts.push(2);
             }
-            privcmd(c, s)
+            opts.sort_unstable();
+            match *c.pick(&opts)? {
+                0 => {
+                    let ch = s.children.pop()?;
+                    Some(format!("{ch}: exit()"))
+                }
+                1 => {
+                    let v = s.var("child");
+                    s.children.push(v.clone());
+                    Some(format!("qemu: {v} = fork()"))
+                }
+                _ => privcmd(c, s),
+            }
         }
         _ => native(c, s),
     }
 }
 
+/// The privcmd stages possible now: 0 open, 1 learn an MFN, 2 mmap,
+/// 3 MMAPBATCH_V2, 4 I/O into the mapping.
+fn privcmd_stages(s: &State) -> Vec<u32> {
+    if s.privcmd.is_none() {
+        return vec![0];
+    }
+    let mut v = Vec::new();
+    if !s.pages.is_empty() {
+        v.push(1);
+    }
+    match &s.pc_addr {
+        None => v.push(2),
+        Some((_, false)) if !s.mfns.is_empty() => v.push(3),
+        Some((_, true)) if s.disk.is_some() => v.push(4),
+        _ => {}
+    }
+    v
+}
+
+fn privcmd_feasible(s: &State) -> bool {
+    !privcmd_stages(s).is_empty()
+}
+
 /// privcmd in stages: open, learn an MFN, mmap, MMAPBATCH_V2, then I/O
 /// into it (GUP must refuse: VM_IO|VM_PFNMAP).
 fn privcmd(c: &mut Chooser, s: &mut State) -> Option<String> {
-    let Some(fd) = s.privcmd.clone() else {
-        let v = s.var("pc");
-        s.privcmd = Some(v.clone());
-        return Some(format!("qemu: {v} = open(\"/dev/xen/privcmd\", O_RDWR)"));
-    };
-    if s.mfns.is_empty() || c.chance(1, 4) {
-        let p = c.pick(&s.pages)?.clone();
-        let v = s.var("m");
-        s.mfns.push(v.clone());
-        return Some(format!("domU: {v} = pfn_to_mfn({p})"));
-    }
-    match &s.pc_addr {
-        None => {
+    let stages = privcmd_stages(s);
+    match *c.pick(&stages)? {
+        0 => {
+            let v = s.var("pc");
+            s.privcmd = Some(v.clone());
+            Some(format!("qemu: {v} = open(\"/dev/xen/privcmd\", O_RDWR)"))
+        }
+        1 => {
+            let p = c.pick(&s.pages)?.clone();
+            let v = s.var("m");
+            s.mfns.push(v.clone());
+            Some(format!("domU: {v} = pfn_to_mfn({p})"))
+        }
+        2 => {
+            let fd = s.privcmd.clone()?;
             let v = s.var("pa");
             s.pc_addr = Some((v.clone(), false));
             Some(format!("qemu: {v} = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, {fd}, 0)"))
         }
-        Some((a, false)) => {
-            let a = a.clone();
+        3 => {
+            let fd = s.privcmd.clone()?;
+            let (a, _) = s.pc_addr.clone()?;
             let m = c.pick(&s.mfns)?.clone();
             s.pc_addr = Some((a.clone(), true));
             Some(format!("qemu: ioctl({fd}, IOCTL_PRIVCMD_MMAPBATCH_V2, {a}, domU, [{m}])"))
         }
-        Some((a, true)) => {
+        _ => {
             let d = s.disk.clone()?;
+            let (a, _) = s.pc_addr.clone()?;
             Some(format!("qemu: pread({d}, {a}, 4096, 0)"))
         }
     }
+}
+
+/// `VAR + OFF`, or just `VAR` when OFF is 0 (no `a1 + 0` in reproducers).
+fn plus(var: &str, off: u64) -> String {
+    if off == 0 { var.to_string() } else { format!("{var} + {off}") }
 }
 
 fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {
@@ -257,7 +305,9 @@ fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {
 }
 
 fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
-    match c.choose(6) {
+    // Without a mapping, only mmap is possible.
+    let kinds = if s.app_maps.is_empty() { 2 } else { 6 };
+    match c.choose(kinds) {
         0 | 1 => {
             let v = s.var("x");
             let len = *c.pick(&LENS)?;
@@ -282,30 +332,58 @@ fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
             let (a, len) = c.pick(&s.app_maps)?.clone();
             let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
             let prot = *c.pick(&PROTS)?;
-            Some(format!("app: mprotect({a} + {off}, 4K, {prot})"))
+            Some(format!("app: mprotect({}, 4K, {prot})", plus(&a, off)))
         }
         3 => {
             let (a, len) = c.pick(&s.app_maps)?.clone();
             let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
-            Some(format!("app: store({a} + {off}, \"hi\")"))
+            Some(format!("app: store({}, \"hi\")", plus(&a, off)))
         }
         4 => {
             let (a, len) = c.pick(&s.app_maps)?.clone();
             let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
-            Some(format!("app: load({a} + {off}, 2)"))
+            Some(format!("app: load({}, 2)", plus(&a, off)))
         }
         _ => {
             let (a, len) = c.pick(&s.app_maps)?.clone();
             let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
             let l = *c.pick(&LENS)?;
-            Some(format!("app: munmap({a} + {off}, {l})"))
+            Some(format!("app: munmap({}, {l})", plus(&a, off)))
         }
     }
 }
 
+/// The declarations of [`WORLD`] that `ops` need: the machine line, every
+/// declaration whose name the actions mention, and what those declarations
+/// name in turn (a process's domain, a disk's domain).
+pub fn min_world(ops: &[Op]) -> String {
+    let mut used: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for op in ops {
+        used.extend(op.line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()));
+    }
+    let lines: Vec<&str> = WORLD.lines().collect();
+    let mut keep = vec![false; lines.len()];
+    // Declarations name only earlier ones: walk backwards.
+    for (i, l) in lines.iter().enumerate().rev() {
+        let mut w = l.split_whitespace();
+        let kind = w.next().unwrap_or("");
+        let name = w.next().unwrap_or("");
+        if kind == "machine" || used.contains(name) {
+            keep[i] = true;
+            used.extend(l.split_whitespace());
+        }
+    }
+    lines.iter().zip(keep).filter(|(_, k)| *k).map(|(l, _)| format!("{l}\n")).collect()
+}
+
 /// The scenario text for `ops`; with `checks`, a `check` after every action.
 pub fn script(ops: &[Op], checks: bool) -> String {
-    let mut s = String::from(WORLD);
+    script_in(WORLD, ops, checks)
+}
+
+/// [`script`] with another world (e.g. [`min_world`]).
+pub fn script_in(world: &str, ops: &[Op], checks: bool) -> String {
+    let mut s = String::from(world);
     s.push('\n');
     for op in ops {
         s.push_str(&op.line);

@@ -2,6 +2,7 @@
 //! frontend and the block device act, check every invariant after every
 //! step, and shrink any break to a minimal runnable scenario.
 
+pub mod campaign;
 pub mod chooser;
 pub mod generate;
 
@@ -36,7 +37,13 @@ pub enum Trial {
 
 /// Run `ops` under `variant`, with a `check` after every action.
 pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
-    let text = generate::script(ops, true);
+    run_text(variant, generate::WORLD, ops, None)
+}
+
+/// Run `ops` in `world` under `variant` with a `check` after every action;
+/// with `events`, record the event stream (the trace, rendered as text).
+fn run_text(variant: Variant, world: &str, ops: &[Op], mut events: Option<&mut Vec<String>>) -> Trial {
+    let text = generate::script_in(world, ops, true);
     let res = catch_unwind(AssertUnwindSafe(|| {
         let checked = match script::parse_and_check("explore", &text) {
             Ok(c) => c,
@@ -45,12 +52,18 @@ pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
         let mut r = Runner::new(&checked, variant);
         // The generated script has its own `check` after every action.
         r.check_each_step = false;
+        if events.is_some() {
+            r.enable_trace();
+        }
         let mut first: Option<(String, String, u32)> = None;
         let run = r.run(&mut |e: &Event| {
-            if let Event::Violation { line, violation, .. } = e {
-                if first.is_none() {
-                    first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
-                }
+            if let Some(ev) = events.as_deref_mut() {
+                ev.push(crate::run::output::event_text("explore", e, crate::run::output::Style { color: false }));
+            }
+            if let Event::Violation { line, violation, .. } = e
+                && first.is_none()
+            {
+                first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
             }
         });
         if run.is_err() {
@@ -60,7 +73,7 @@ pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
             None => Trial::Clean,
             Some((invariant, message, line)) => {
                 // Lines: the world, a blank line, then action/check pairs.
-                let header = generate::WORLD.lines().count() as u32 + 1;
+                let header = world.lines().count() as u32 + 1;
                 let at = (line.saturating_sub(header + 1) / 2) as usize;
                 Trial::Violation { invariant, message, at: at.min(ops.len().saturating_sub(1)) }
             }
@@ -79,6 +92,74 @@ pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
     }
 }
 
+/// The event stream of `ops` in `world` (every step, its trace events,
+/// violations), as text.
+pub fn event_stream(variant: Variant, world: &str, ops: &[Op]) -> (Trial, Vec<String>) {
+    let mut ev = Vec::new();
+    let t = run_text(variant, world, ops, Some(&mut ev));
+    (t, ev)
+}
+
+/// The determinism check: two runs of a reproducer give the same verdict
+/// and the same event stream. `Err` names the first difference.
+pub fn check_deterministic(variant: Variant, world: &str, ops: &[Op]) -> Result<usize, String> {
+    let (ta, a) = event_stream(variant, world, ops);
+    let (tb, b) = event_stream(variant, world, ops);
+    if ta != tb {
+        return Err(format!("two runs ended differently: {ta:?} and {tb:?}"));
+    }
+    if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        return Err(format!(
+            "two runs differ at event {i}: {:?} and {:?}",
+            a.get(i).map(|s| s.trim_end()),
+            b.get(i).map(|s| s.trim_end())
+        ));
+    }
+    Ok(a.len())
+}
+
+/// The cause signature of a bug: the invariant, the action of its shrunk
+/// reproducer that broke it (the last), and the set of kinds of action
+/// before it (`actor call`, with an ioctl's command, an open's path and an
+/// mmap's flags), sorted: two interleavings of the same setup meet, and two
+/// different ways to break one invariant stay apart.
+pub fn signature(invariant: &str, ops: &[Op]) -> String {
+    let Some((last, before)) = ops.split_last() else {
+        return invariant.to_string();
+    };
+    let set: std::collections::BTreeSet<String> = before.iter().map(|o| action_kind(&o.line)).collect();
+    let set: Vec<String> = set.into_iter().collect();
+    format!("{invariant} at {} after {{{}}}", action_kind(&last.line), set.join(", "))
+}
+
+fn action_kind(line: &str) -> String {
+    let (actor, rest) = line.split_once(": ").unwrap_or(("", line));
+    let rest = match rest.split_once(" = ") {
+        Some((lhs, rhs)) if !lhs.contains('(') => rhs,
+        _ => rest,
+    };
+    let (call, args) = rest.split_once('(').unwrap_or((rest, ""));
+    let args: Vec<&str> = args.trim_end_matches(')').split(", ").collect();
+    let detail = match call {
+        "ioctl" => args.get(1).map(|a| format!(" {a}")),
+        "open" => args.first().map(|a| format!(" {a}")),
+        "mmap" => args.get(3).map(|a| format!(" {a}")),
+        _ => None,
+    };
+    format!("{actor} {call}{}", detail.unwrap_or_default())
+}
+
+/// A short stable name for a signature (FNV-1a, 64 bits, as hex).
+pub fn signature_id(sig: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sig.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The same bug for shrinking: the same invariant (or a panic again).
 fn same_bug(a: &Trial, b: &Trial) -> bool {
     match (a, b) {
         (Trial::Violation { invariant: x, .. }, Trial::Violation { invariant: y, .. }) => x == y,
@@ -138,25 +219,61 @@ pub struct Config {
 pub struct Found {
     pub invariant: String,
     pub message: String,
+    /// The cause: see [`signature`].
+    pub signature: String,
     pub seed: u64,
     pub choices: String,
     pub ops: Vec<Op>,
+    /// The declarations the reproducer keeps: [`generate::min_world`] when
+    /// the bug still shows without the others, else the whole world.
+    pub world: String,
     pub after: Duration,
     pub steps_before: u64,
 }
 
 impl Found {
-    /// The reproducer as a runnable scenario file.
+    /// Shrink `ops` (which showed `bug`) and describe the result.
+    pub fn new(variant: Variant, ops: &[Op], bug: &Trial, seed: u64, choices: String) -> Found {
+        let small = shrink(variant, ops, bug);
+        let (invariant, message) = match bug {
+            Trial::Violation { invariant, message, .. } => (invariant.clone(), message.clone()),
+            Trial::Panic { message } => ("panic".to_string(), message.clone()),
+            _ => (String::new(), String::new()),
+        };
+        let min = generate::min_world(&small);
+        let world =
+            if same_bug(&run_text(variant, &min, &small, None), bug) { min } else { generate::WORLD.to_string() };
+        Found {
+            signature: signature(&invariant, &small),
+            invariant,
+            message,
+            seed,
+            choices,
+            ops: small,
+            world,
+            after: Duration::ZERO,
+            steps_before: 0,
+        }
+    }
+
+    /// The reproducer as a runnable scenario file: its kernel line, the
+    /// declarations it needs, the actions, one `check`.
     pub fn scenario(&self, variant: Variant) -> String {
         let mut s = format!(
-            "# Found by mmsim explore: {}: {}\n# seed {} choices {}\n# Fails under `kernel {variant}`; passes under find-special-page.\n# status: 1\nkernel {variant}\n",
+            "# Found by mmsim explore: {}: {}\n# cause: {}\n# seed {} choices {}\n# Fails under `kernel {variant}`; passes under find-special-page.\n# status: 1\nkernel {variant}\n",
             self.invariant,
             self.message.replace('\n', " "),
+            self.signature,
             self.seed,
             self.choices
         );
-        s.push_str(&generate::script(&self.ops, false));
+        s.push_str(&generate::script_in(&self.world, &self.ops, false));
         s
+    }
+
+    /// The file name of the reproducer: invariant and signature id.
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.mms", self.invariant, &signature_id(&self.signature)[..8])
     }
 }
 
@@ -166,6 +283,10 @@ pub struct Summary {
     pub steps: u64,
     pub elapsed: Duration,
     pub found: Vec<Found>,
+    /// Exhaustive mode: `Some(true)` when every choice sequence up to the
+    /// bound (`--length`) was run, `Some(false)` when the budget ran out
+    /// first (or it stopped at the first bug); `None` for random search.
+    pub covered: Option<bool>,
 }
 
 /// The seed of sequence `i` of a campaign.
@@ -202,23 +323,12 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
             let before = steps.fetch_add(ops.len() as u64, Ordering::Relaxed);
             let n = seqs.fetch_add(1, Ordering::Relaxed) + 1;
             if matches!(t, Trial::Violation { .. } | Trial::Panic { .. }) {
-                let small = shrink(cfg.variant, &ops, &t);
-                let (invariant, message) = match &t {
-                    Trial::Violation { invariant, message, .. } => (invariant.clone(), message.clone()),
-                    Trial::Panic { message } => ("panic".to_string(), message.clone()),
-                    _ => (String::new(), String::new()),
-                };
+                let mut new = Found::new(cfg.variant, &ops, &t, seed, c.encode());
+                new.after = start.elapsed();
+                new.steps_before = before;
                 let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
-                if !f.iter().any(|x| x.invariant == invariant) {
-                    f.push(Found {
-                        invariant,
-                        message,
-                        seed,
-                        choices: c.encode(),
-                        ops: small,
-                        after: start.elapsed(),
-                        steps_before: before,
-                    });
+                if !f.iter().any(|x| x.signature == new.signature) {
+                    f.push(new);
                 }
                 if cfg.stop_at_first {
                     stop.store(true, Ordering::Relaxed);
@@ -235,12 +345,14 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
         Err(_) => work(0),
     }
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    found.sort_by(|a, b| a.invariant.cmp(&b.invariant));
+    // Deterministic order whatever the threads did.
+    found.sort_by(|a, b| (&a.invariant, &a.signature).cmp(&(&b.invariant, &b.signature)));
     Summary {
         sequences: seqs.load(Ordering::Relaxed),
         steps: steps.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
         found,
+        covered: None,
     }
 }
 
@@ -260,8 +372,9 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
     let start = Instant::now();
     let mut sum = Summary::default();
     let mut next = Some(Vec::new());
-    while let Some(choices) = next {
+    while let Some(choices) = next.take() {
         if cfg.time.is_some_and(|t| start.elapsed() >= t) || cfg.max_steps.is_some_and(|m| sum.steps >= m) {
+            next = Some(choices);
             break;
         }
         let mut c = Chooser::replay(choices);
@@ -270,25 +383,15 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         let before = sum.steps;
         sum.steps += ops.len() as u64;
         sum.sequences += 1;
-        let bug = match &t {
-            Trial::Violation { invariant, message, .. } => Some((invariant.clone(), message.clone())),
-            Trial::Panic { message } => Some(("panic".to_string(), message.clone())),
-            _ => None,
-        };
-        if let Some((invariant, message)) = bug {
-            if !sum.found.iter().any(|f| f.invariant == invariant) {
-                let small = shrink(cfg.variant, &ops, &t);
-                sum.found.push(Found {
-                    invariant,
-                    message,
-                    seed: 0,
-                    choices: c.encode(),
-                    ops: small,
-                    after: start.elapsed(),
-                    steps_before: before,
-                });
+        if matches!(t, Trial::Violation { .. } | Trial::Panic { .. }) {
+            let mut new = Found::new(cfg.variant, &ops, &t, 0, c.encode());
+            new.after = start.elapsed();
+            new.steps_before = before;
+            if !sum.found.iter().any(|f| f.signature == new.signature) {
+                sum.found.push(new);
             }
             if cfg.stop_at_first {
+                next = c.next_exhaustive();
                 break;
             }
         }
@@ -297,6 +400,7 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         }
         next = c.next_exhaustive();
     }
+    sum.covered = Some(next.is_none());
     sum.elapsed = start.elapsed();
     sum
 }
