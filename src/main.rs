@@ -131,6 +131,11 @@ enum Cmd {
         /// (bounded by --steps/--time; for short --length).
         #[arg(long)]
         exhaustive: bool,
+        /// Also draw direct pins and their release, syscalls on driver
+        /// mappings, qemu's exit, and fork under memory pressure (for
+        /// --replay too: give it to replay a choice string found with it).
+        #[arg(long)]
+        reach: bool,
     },
 }
 
@@ -162,7 +167,8 @@ fn main() -> ExitCode {
             keep_going,
             replay,
             exhaustive,
-        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive),
+            reach,
+        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, reach),
         Cmd::Demo => {
             let color = std::io::stdout().is_terminal();
             let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
@@ -272,6 +278,7 @@ fn explore(
     keep_going: bool,
     replay: Option<String>,
     exhaustive: bool,
+    reach: bool,
 ) -> ExitCode {
     use mmsim::explore;
     let variant = match mmsim::run::parse_variant(kernel) {
@@ -286,7 +293,7 @@ fn explore(
             err("--replay: malformed choice string\n");
             return ExitCode::from(2);
         };
-        return replay_one(variant, &r, &choices, length as usize);
+        return replay_one(variant, &r, &choices, length as usize, reach);
     }
     let (si, sn) = shard;
     if steps.is_none() && time.is_none() {
@@ -302,6 +309,7 @@ fn explore(
         shard: (si, sn),
         jobs,
         stop_at_first: !keep_going,
+        reach,
     };
     let bar = indicatif::ProgressBar::new(steps.unwrap_or(0));
     bar.set_style(
@@ -384,9 +392,15 @@ fn explore(
 /// invariant, its shrunk, runnable reproducer with the kernel line and the
 /// violation in words, after a determinism check (two runs, one event
 /// stream).
-fn replay_one(variant: mmsim::kernel::variant::Variant, r: &str, choices: &[u32], length: usize) -> ExitCode {
+fn replay_one(
+    variant: mmsim::kernel::variant::Variant,
+    r: &str,
+    choices: &[u32],
+    length: usize,
+    reach: bool,
+) -> ExitCode {
     use mmsim::explore::{self, Found, Trial};
-    let (ops, t) = explore::replay(variant, choices, length);
+    let (ops, t) = explore::replay(variant, choices, length, reach);
     let mut stdout = std::io::stdout().lock();
     let (text, world, ops, status) = match &t {
         Trial::Clean => {

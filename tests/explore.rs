@@ -18,6 +18,7 @@ fn cfg(variant: Variant, steps: u64) -> Config {
         shard: (0, 1),
         jobs: 1,
         stop_at_first: true,
+        reach: false,
     }
 }
 
@@ -301,4 +302,43 @@ fn slurm_and_kubernetes_files_map_the_index_to_the_shard() {
         k8s.contains(&format!("name: SHARDS\n              value: \"{completions}\"")),
         "SHARDS differs from completions"
     );
+}
+
+/// `--reach` draws what the plain generator never does: direct pins and
+/// their release, syscalls on driver mappings, qemu's exit, memory
+/// pressure and copy-on-write in a child; every sequence still checks and
+/// runs (no generator bug), and a replay of its choices gives it again.
+#[test]
+fn reach_draws_the_wider_action_set() {
+    use explore::chooser::Chooser;
+    let mut all = String::new();
+    for i in 0..150 {
+        let mut c = Chooser::random(explore::sequence_seed(7, i));
+        let ops = explore::generate::generate_with(&mut c, 30, true);
+        let t = explore::run_ops(Variant::default(), &ops);
+        assert!(!matches!(t, Trial::Invalid | Trial::Panic { .. }), "sequence {i}: {t:?}");
+        let (again, _) = explore::replay(Variant::default(), c.made(), 30, true);
+        assert_eq!(again, ops, "replay of sequence {i}");
+        for o in &ops {
+            all.push_str(&o.line);
+            all.push('\n');
+        }
+    }
+    for needle in [
+        "= pin_user_pages(a",
+        "app: pins",
+        "unpin_user_pages(",
+        "qemu: madvise(a",
+        "qemu: mprotect(a",
+        "qemu: mremap(a",
+        "qemu: exit()",
+        "MAP_POPULATE, -1, 0)",
+        ": touch(big",
+    ] {
+        assert!(all.contains(needle), "never drawn: {needle}");
+    }
+    // The plain generator draws none of it.
+    let mut c = Chooser::random(1);
+    let plain: String = explore::generate::generate(&mut c, 300).iter().map(|o| o.line.clone() + "\n").collect();
+    assert!(!plain.contains("pin_user_pages") && !plain.contains("qemu: exit()"));
 }

@@ -48,6 +48,14 @@ struct State {
     app_maps: Vec<(String, u64)>,
     mfns: Vec<String>,
     pc_addr: Option<(String, bool)>,
+    /// Draw the wider action set (see [`generate_with`]).
+    reach: bool,
+    /// Live `pin_user_pages` results: (variable, actor).
+    pins: Vec<(String, String)>,
+    /// qemu has exited: it makes no more calls.
+    qemu_dead: bool,
+    /// qemu's big populated mappings (memory pressure): (address, bytes).
+    qemu_big: Vec<(String, u64)>,
 }
 
 impl State {
@@ -62,7 +70,17 @@ const LENS: [&str; 6] = ["4K", "8K", "12K", "2M", "0", "4097"];
 
 /// Generate `steps` action lines.
 pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
-    let mut s = State::default();
+    generate_with(c, steps, false)
+}
+
+/// Generate `steps` action lines; with `reach`, also draw the actions of
+/// `explore --reach`: direct pins (`pin_user_pages`) of driver, privcmd and
+/// native pages and their release; munmap, MADV_DONTNEED, mprotect and
+/// mremap of gntdev and privcmd mappings; qemu's exit with its driver
+/// mappings (and pins) live; memory pressure in dom0 (big populated
+/// mappings) before fork and copy-on-write in the child.
+pub fn generate_with(c: &mut Chooser, steps: usize, reach: bool) -> Vec<Op> {
+    let mut s = State { reach, ..State::default() };
     let mut ops = Vec::new();
     ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
     // Every drawn kind is feasible, so a draw that yields nothing is rare;
@@ -83,7 +101,41 @@ pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
 /// sequence through dead choices.
 fn feasible(s: &State) -> Vec<u32> {
     let mapped = s.maps.iter().any(|m| m.addr.is_some());
+    if s.qemu_dead {
+        // Only domU, the native process and qemu's children remain.
+        let mut k = vec![0, 1, 15];
+        if !s.pages.is_empty() {
+            k.extend([2, 3]);
+        }
+        if !s.grants.is_empty() && !s.pages.is_empty() {
+            k.push(13);
+        }
+        if s.pins.iter().any(|(_, who)| who != "qemu") {
+            k.push(17);
+        }
+        if !s.children.is_empty() {
+            k.push(21);
+        }
+        k.sort_unstable();
+        return k;
+    }
     let mut k = vec![0, 1, 4, 14, 15];
+    if s.reach {
+        let pc_mapped = matches!(s.pc_addr, Some((_, true)));
+        if mapped || pc_mapped || !s.app_maps.is_empty() {
+            k.push(16);
+        }
+        if !s.pins.is_empty() {
+            k.push(17);
+        }
+        if mapped || s.pc_addr.is_some() {
+            k.push(18);
+        }
+        k.extend([19, 20]);
+        if !s.children.is_empty() {
+            k.push(21);
+        }
+    }
     if !s.pages.is_empty() {
         k.extend([2, 3]);
     }
@@ -228,8 +280,82 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 _ => privcmd(c, s),
             }
         }
-        _ => native(c, s),
+        15 => native(c, s),
+        16 => pin(c, s),
+        17 => {
+            let live: Vec<usize> = (0..s.pins.len()).filter(|&i| !(s.qemu_dead && s.pins[i].1 == "qemu")).collect();
+            let i = *c.pick(&live)?;
+            let (v, who) = s.pins.remove(i);
+            Some(format!("{who}: unpin_user_pages({v})"))
+        }
+        18 => driver_syscall(c, s),
+        19 => {
+            // Exit is rare: one in eight draws of this kind.
+            if !c.chance(1, 8) {
+                return None;
+            }
+            s.qemu_dead = true;
+            Some("qemu: exit()".to_string())
+        }
+        20 => {
+            // Memory pressure in dom0 (4096 pages): fork and COW then run
+            // close to ENOMEM.
+            let sizes = [4u64 << 20, 8 << 20, 12 << 20, 15 << 20];
+            let bytes = *c.pick(&sizes)?;
+            let v = s.var("big");
+            s.qemu_big.push((v.clone(), bytes));
+            Some(format!(
+                "qemu: {v} = mmap(NULL, {}M, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0)",
+                bytes >> 20
+            ))
+        }
+        _ => {
+            // A child writes to memory it shares copy-on-write with qemu.
+            let ch = c.pick(&s.children)?.clone();
+            let (a, bytes) = c.pick(&s.qemu_big)?.clone();
+            let len = if c.chance(1, 2) { bytes } else { bytes / 2 };
+            Some(format!("{ch}: touch({a}, {len}, w)"))
+        }
     }
+}
+
+/// `pin_user_pages` of a gntdev, privcmd or native page.
+fn pin(c: &mut Chooser, s: &mut State) -> Option<String> {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for m in &s.maps {
+        if let Some(a) = &m.addr {
+            for p in 0..m.mapped_pages.len() {
+                targets.push(("qemu".into(), plus(a, p as u64 * 4096)));
+            }
+        }
+    }
+    if let Some((a, true)) = &s.pc_addr {
+        targets.push(("qemu".into(), a.clone()));
+    }
+    for (a, _) in &s.app_maps {
+        targets.push(("app".into(), a.clone()));
+    }
+    let (who, addr) = c.pick(&targets)?.clone();
+    let flags = *c.pick(&["FOLL_WRITE", "FOLL_WRITE|FOLL_LONGTERM", "0"])?;
+    let v = s.var("pins");
+    s.pins.push((v.clone(), who.clone()));
+    Some(format!("{who}: {v} = pin_user_pages({addr}, 1, {flags})"))
+}
+
+/// A syscall on a driver mapping (gntdev or privcmd) by qemu.
+fn driver_syscall(c: &mut Chooser, s: &mut State) -> Option<String> {
+    let mut targets: Vec<(String, u64)> =
+        s.maps.iter().filter_map(|m| Some((m.addr.clone()?, m.grants.len() as u64 * 4096))).collect();
+    if let Some((a, _)) = &s.pc_addr {
+        targets.push((a.clone(), 4096));
+    }
+    let (a, len) = c.pick(&targets)?.clone();
+    Some(match c.choose(4) {
+        0 => format!("qemu: madvise({a}, {len}, MADV_DONTNEED)"),
+        1 => format!("qemu: mprotect({a}, {len}, {})", c.pick(&PROTS)?),
+        2 => format!("qemu: mremap({a}, {len}, {}, MREMAP_MAYMOVE)", len * 2),
+        _ => format!("qemu: munmap({a}, {len})"),
+    })
 }
 
 /// The privcmd stages possible now: 0 open, 1 learn an MFN, 2 mmap,

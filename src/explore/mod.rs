@@ -134,6 +134,8 @@ pub fn signature(invariant: &str, ops: &[Op]) -> String {
 
 fn action_kind(line: &str) -> String {
     let (actor, rest) = line.split_once(": ").unwrap_or(("", line));
+    // A forked child's actor name carries a variable number: `child`.
+    let actor = actor.trim_end_matches(|c: char| c.is_ascii_digit());
     let rest = match rest.split_once(" = ") {
         Some((lhs, rhs)) if !lhs.contains('(') => rhs,
         _ => rest,
@@ -212,6 +214,8 @@ pub struct Config {
     pub jobs: usize,
     /// Stop at the first bug found.
     pub stop_at_first: bool,
+    /// Draw the wider action set of [`generate::generate_with`].
+    pub reach: bool,
 }
 
 /// A bug and its minimal reproducer.
@@ -318,7 +322,7 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
             k += 1;
             let seed = sequence_seed(cfg.seed, idx);
             let mut c = Chooser::random(seed);
-            let ops = generate::generate(&mut c, cfg.length);
+            let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
             let t = run_ops(cfg.variant, &ops);
             let before = steps.fetch_add(ops.len() as u64, Ordering::Relaxed);
             let n = seqs.fetch_add(1, Ordering::Relaxed) + 1;
@@ -357,9 +361,9 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
 }
 
 /// Replay one sequence from its seed (or choice string) and length.
-pub fn replay(variant: Variant, choices: &[u32], length: usize) -> (Vec<Op>, Trial) {
+pub fn replay(variant: Variant, choices: &[u32], length: usize, reach: bool) -> (Vec<Op>, Trial) {
     let mut c = Chooser::replay(choices.to_vec());
-    let ops = generate::generate(&mut c, length);
+    let ops = generate::generate_with(&mut c, length, reach);
     let t = run_ops(variant, &ops);
     (ops, t)
 }
@@ -378,7 +382,7 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
             break;
         }
         let mut c = Chooser::replay(choices);
-        let ops = generate::generate(&mut c, cfg.length);
+        let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
         let t = run_ops(cfg.variant, &ops);
         let before = sum.steps;
         sum.steps += ops.len() as u64;
