@@ -272,7 +272,7 @@ fn campaign() {
             eprintln!("  case {index}: {took:?}:\n{src}\n  ----");
         }
         done.set(done.get() + 1);
-        if done.get() % 10_000 == 0 {
+        if done.get().is_multiple_of(10_000) {
             eprintln!("  {} cases, {:.0} s, slowest {:?}", done.get(), start.elapsed().as_secs_f64(), slowest.get());
         }
         prop_assert!(took < Duration::from_secs(MAX_CASE_SECS), "case took {took:?}:\n{src}");

@@ -1,6 +1,8 @@
 //! `mmsim explore`: search the orders in which processes, drivers, the
 //! frontend and the block device act, check every invariant after every
-//! step, and shrink any break to a minimal runnable scenario.
+//! step, and shrink any break to a minimal runnable scenario. Bugs are
+//! told apart by cause ([`signature`]); shards write summaries that
+//! [`campaign::merge`] joins (docs/EXPLORE.md).
 
 pub mod campaign;
 pub mod chooser;
@@ -338,7 +340,7 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
                     stop.store(true, Ordering::Relaxed);
                 }
             }
-            if n % 16 == 0 {
+            if n.is_multiple_of(16) {
                 let nf = found.lock().map(|f| f.len()).unwrap_or(0);
                 progress(steps.load(Ordering::Relaxed), n, nf);
             }
@@ -399,7 +401,7 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
                 break;
             }
         }
-        if sum.sequences % 16 == 0 {
+        if sum.sequences.is_multiple_of(16) {
             progress(sum.steps, sum.sequences, sum.found.len());
         }
         next = c.next_exhaustive();
