@@ -102,6 +102,7 @@ fn keep_going_keeps_every_distinct_cause() {
     for f in &s.found {
         let text = f.scenario(v);
         assert!(text.contains(&format!("\nkernel {v}\n")), "no kernel line:\n{text}");
+        assert!(f.clean_when_fixed && text.contains("passes under find-special-page"), "{text}");
         assert!(!text.contains("+ 0,") && !text.contains("+ 0)"), "unsimplified offset:\n{text}");
         assert!(!text.contains("process app"), "an unused process kept:\n{text}");
         let checked = mmsim::script::parse_and_check("r.mms", &text).expect("the reproducer checks");

@@ -233,6 +233,9 @@ pub struct Found {
     /// The declarations the reproducer keeps: [`generate::min_world`] when
     /// the bug still shows without the others, else the whole world.
     pub world: String,
+    /// Whether the reproducer runs clean under the fixed kernel
+    /// (`find-special-page`, the default variant); checked, not assumed.
+    pub clean_when_fixed: bool,
     pub after: Duration,
     pub steps_before: u64,
 }
@@ -249,8 +252,11 @@ impl Found {
         let min = generate::min_world(&small);
         let world =
             if same_bug(&run_text(variant, &min, &small, None), bug) { min } else { generate::WORLD.to_string() };
+        let fixed = Variant::default();
+        let clean_when_fixed = variant != fixed && run_text(fixed, &world, &small, None) == Trial::Clean;
         Found {
             signature: signature(&invariant, &small),
+            clean_when_fixed,
             invariant,
             message,
             seed,
@@ -265,8 +271,15 @@ impl Found {
     /// The reproducer as a runnable scenario file: its kernel line, the
     /// declarations it needs, the actions, one `check`.
     pub fn scenario(&self, variant: Variant) -> String {
+        let fixed = if self.clean_when_fixed {
+            "passes under find-special-page"
+        } else if variant == Variant::default() {
+            "this is the fixed kernel: a bug of the model or of its invariants"
+        } else {
+            "fails under find-special-page too"
+        };
         let mut s = format!(
-            "# Found by mmsim explore: {}: {}\n# cause: {}\n# seed {} choices {}\n# Fails under `kernel {variant}`; passes under find-special-page.\n# status: 1\nkernel {variant}\n",
+            "# Found by mmsim explore: {}: {}\n# cause: {}\n# seed {} choices {}\n# Fails under `kernel {variant}`; {fixed}.\n# status: 1\nkernel {variant}\n",
             self.invariant,
             self.message.replace('\n', " "),
             self.signature,
