@@ -206,7 +206,17 @@ impl<'s> Runner<'s> {
     /// Run every step, reporting events to `sink`. Stops early only on a
     /// runtime script error.
     pub fn run(&mut self, sink: &mut dyn FnMut(&Event)) -> Result<Outcome, RunError> {
-        for step in &self.script.steps {
+        self.run_observed(sink, &mut |_, _| {})
+    }
+
+    /// [`Runner::run`], calling `after(runner, i)` once step `i` and its
+    /// checks are done (for `run --html`'s per-step snapshots).
+    pub fn run_observed(
+        &mut self,
+        sink: &mut dyn FnMut(&Event),
+        after: &mut dyn FnMut(&Runner<'s>, usize),
+    ) -> Result<Outcome, RunError> {
+        for (i, step) in self.script.steps.iter().enumerate() {
             let pending = self.step(step.line, step.span, &step.kind, sink)?;
             self.world.run_deferred_work();
             if let Some(mut e) = pending {
@@ -219,6 +229,7 @@ impl<'s> Runner<'s> {
                 self.check_now(step.line, sink);
             }
             self.check_stored(step.span)?;
+            after(self, i);
         }
         // Violations observed during the run and never reported by a check.
         let left: Vec<Violation> = std::mem::take(&mut self.world.hv.observed);
