@@ -253,3 +253,41 @@ fn every_shipped_scenario_steps_in_chromium() {
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Not a timed assert: prints how long a page takes to open and to step.
+/// `MMSIM_HTML_PAGE=/tmp/big.html cargo test --release --test browser -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure_page() {
+    let Ok(page) = std::env::var("MMSIM_HTML_PAGE") else {
+        println!("set MMSIM_HTML_PAGE to a page");
+        return;
+    };
+    if !chromium() {
+        return;
+    }
+    let dir = tmpdir("measure");
+    let mut b = Browser::start(&dir.join("profile"));
+    let size = std::fs::metadata(&page).map(|m| m.len()).unwrap_or(0);
+    let t = std::time::Instant::now();
+    b.open(&format!("file://{page}"));
+    let open = t.elapsed();
+    let n = b.eval("window.mmsim.data.steps.length").as_u64().unwrap_or(0);
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        b.key("ArrowRight");
+    }
+    let step = t.elapsed() / 100;
+    let t = std::time::Instant::now();
+    b.eval(&format!("select({n}), 0"));
+    let jump = t.elapsed();
+    let t = std::time::Instant::now();
+    b.key("ArrowLeft");
+    let back = t.elapsed();
+    println!(
+        "page {page}: {size} bytes, {n} steps; open (navigate to load event) {open:?}; \
+         step with the arrow key {step:?} on average over 100; jump to the last step {jump:?}; one step back there {back:?}"
+    );
+    let errors = b.console_errors();
+    assert!(errors.is_empty(), "console: {errors:?}");
+}
