@@ -36,13 +36,22 @@ function select(n, fromHash) {
   app.state = app.store.at(n);
   const changed = app.store.changed(n);
   const s = d.steps[n - 1];
-  for (const el of app.lineEls) {
-    const ln = +el.dataset.line;
-    el.classList.toggle("current", ln === s.line);
+  /* Only the lines whose steps lie between the old and the new step change. */
+  const mark = (ln) => {
+    const el = app.lineEls[ln - 1];
+    if (!el) return;
     const first = app.stepsOfLine.get(ln);
+    el.classList.toggle("current", ln === s.line);
     el.classList.toggle("done", first !== undefined && first < n);
     el.classList.toggle("todo", first !== undefined && first > n);
+  };
+  if (app.shown === undefined) {
+    for (let ln = 1; ln <= app.lineEls.length; ln++) mark(ln);
+  } else {
+    const lo = Math.min(app.shown, n), hi = Math.max(app.shown, n);
+    for (let i = lo; i <= hi; i++) mark(d.steps[i - 1].line);
   }
+  app.shown = n;
   const cur = app.lineEls[s.line - 1];
   if (cur && cur.scrollIntoView) cur.scrollIntoView({ block: "nearest" });
   document.getElementById("stepno").textContent = "step " + n + "/" + d.steps.length + " (line " + s.line + ")";
