@@ -291,3 +291,26 @@ fn measure_page() {
     let errors = b.console_errors();
     assert!(errors.is_empty(), "console: {errors:?}");
 }
+
+#[test]
+fn explore_out_writes_a_page_beside_each_reproducer() {
+    let dir = tmpdir("explore");
+    let out =
+        mmsim(&["explore", "--kernel", "no-special-pte", "--steps", "3000", "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "a bug is found: {}", String::from_utf8_lossy(&out.stdout));
+    let mut found = 0;
+    for e in std::fs::read_dir(&dir).expect("out dir").flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "mms") {
+            found += 1;
+            let page = read(&p.with_extension("html"));
+            assert_offline(&p.display().to_string(), &page);
+            let d = page_data(&page);
+            let viol: u64 =
+                d["steps"].as_array().expect("steps").iter().map(|s| s["violations"].as_u64().unwrap_or(0)).sum();
+            assert!(viol > 0, "{}: the reproducer's page shows its violation", p.display());
+        }
+    }
+    assert!(found > 0, "no reproducer saved");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -292,3 +292,32 @@ pub fn page_of_source(
     let rec = record(file, &checked, variant);
     Ok((page::render(&rec), rec))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tame_makes_big_numbers_hex_and_cuts_long_bytes() {
+        let mut j = serde_json::json!({"result": {"value": u64::MAX - 1}, "small": 4096, "bytes": "ab".repeat(4096)});
+        tame(&mut j);
+        assert_eq!(j["result"]["value"], "0xfffffffffffffffe");
+        assert_eq!(j["small"], 4096);
+        assert_eq!(j["bytes"].as_str().map(str::len), Some(MAX_BYTES_HEX));
+        assert_eq!(j["bytes_len"], 4096);
+    }
+
+    #[test]
+    fn pages_are_deterministic_and_script_safe() {
+        let src = "domain d native\nprocess p in d\np: a = mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: store(a, \"</script><!--\") = 0\n";
+        let (one, rec) = page_of_source("t.mms", src, None).expect("runs");
+        let (two, _) = page_of_source("t.mms", src, None).expect("runs");
+        assert_eq!(one, two);
+        assert_eq!(rec.steps.len(), 4);
+        assert!(rec.passed());
+        assert_eq!(one.matches("</script>").count(), 2, "the data cannot close its element");
+        let store = &rec.steps[3];
+        assert!(store.set.keys().any(|k| k.starts_with("w/")), "the stored page's walk is in play");
+        assert!(store.set.keys().any(|k| k.starts_with("v/")), "the VMA's strip changed");
+    }
+}

@@ -221,11 +221,7 @@ impl InPlay {
                 self.page(*dom, *pfn);
                 self.frame(*mfn);
             }
-            T::GrantMap { mfn, .. } => {
-                if let Some(m) = mfn {
-                    self.frame(*m);
-                }
-            }
+            T::GrantMap { mfn: Some(m), .. } => self.frame(*m),
             T::BioSubmit { dom, pid, addr, pfns, .. } => {
                 self.addrs.insert((*dom, *pid, addr & page_mask));
                 for p in pfns {

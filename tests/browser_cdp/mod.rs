@@ -84,10 +84,10 @@ impl Browser {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {
                         buf.pop();
-                        if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
-                            if stx.send(v).is_err() {
-                                return;
-                            }
+                        if let Ok(v) = serde_json::from_slice::<Value>(&buf)
+                            && stx.send(v).is_err()
+                        {
+                            return;
                         }
                     }
                 }
