@@ -5,6 +5,7 @@ pub mod arch;
 pub mod demo;
 pub mod drivers;
 pub mod explore;
+pub mod html;
 pub mod hv;
 pub mod invariants;
 pub mod kernel;

@@ -89,9 +89,18 @@ enum Cmd {
         /// Show the events each action caused, indented under it.
         #[arg(long)]
         trace: bool,
+        /// Also write a step-through web page: with one FILE, the page
+        /// itself; with several, a directory of FILE-stem.html pages.
+        #[arg(long, value_name = "OUT")]
+        html: Option<std::path::PathBuf>,
     },
     /// The seed's story: the built-in scenario under every kernel variant.
-    Demo,
+    Demo {
+        /// Also write one step-through page per variant and an index.html
+        /// putting them side by side into DIR.
+        #[arg(long, value_name = "DIR")]
+        html: Option<std::path::PathBuf>,
+    },
     /// Search action orders for invariant breaks; shrink and save reproducers.
     #[command(args_conflicts_with_subcommands = true)]
     Explore {
@@ -117,8 +126,9 @@ enum Cmd {
         /// Worker threads (1 to 4 x the available cores).
         #[arg(short = 'j', long, default_value_t = 1, value_parser = parse_jobs)]
         jobs: usize,
-        /// Save each reproducer as DIR/<invariant>-<cause id>.mms and the
-        /// shard's summary as DIR/summary.json (for `explore merge`).
+        /// Save each reproducer as DIR/<invariant>-<cause id>.mms (with its
+        /// step-through page beside it, .html) and the shard's summary as
+        /// DIR/summary.json (for `explore merge`).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
         /// Keep going after the first bug (collect one per distinct cause).
@@ -152,7 +162,7 @@ enum ExploreCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { files, kernel, json, trace } => run(&files, kernel.as_deref(), json, trace),
+        Cmd::Run { files, kernel, json, trace, html } => run(&files, kernel.as_deref(), json, trace, html.as_deref()),
         Cmd::Explore { action: Some(ExploreCmd::Merge { dirs }), .. } => merge(&dirs),
         Cmd::Explore {
             action: None,
@@ -169,15 +179,38 @@ fn main() -> ExitCode {
             exhaustive,
             reach,
         } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, reach),
-        Cmd::Demo => {
+        Cmd::Demo { html } => {
             let color = std::io::stdout().is_terminal();
             let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
-            ExitCode::SUCCESS
+            match html {
+                None => ExitCode::SUCCESS,
+                Some(dir) => match mmsim::html::demo::write(&dir) {
+                    Ok(files) => {
+                        let list: String = files.iter().map(|f| format!("wrote {}\n", f.display())).collect();
+                        let _ = out(&mut std::io::stdout().lock(), &list);
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        err(&format!("{}: {e}\n", dir.display()));
+                        ExitCode::from(2)
+                    }
+                },
+            }
         }
     }
 }
 
-fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitCode {
+/// Where the page of `file` goes: `html` itself for one file, else
+/// `html/<stem>.html`.
+fn html_path(html: &std::path::Path, file: &str, many: bool) -> std::path::PathBuf {
+    if !many {
+        return html.to_path_buf();
+    }
+    let stem = std::path::Path::new(file).file_stem().map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+    html.join(format!("{stem}.html"))
+}
+
+fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Option<&std::path::Path>) -> ExitCode {
     let style = Style { color: !json && std::io::stdout().is_terminal() };
     let estyle = std::io::stderr().is_terminal();
     let over = match kernel.map(script::parse_kernel_override) {
@@ -210,6 +243,17 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
             }
         };
         let variant = effective_variant(&checked, over);
+        if let Some(h) = html {
+            let path = html_path(h, f, files.len() > 1);
+            if files.len() > 1 {
+                let _ = std::fs::create_dir_all(h);
+            }
+            let page = mmsim::html::page::render(&mmsim::html::record(f, &checked, variant));
+            if let Err(e) = std::fs::write(&path, page) {
+                err(&format!("{}: error: cannot write the page: {e}\n", path.display()));
+                worst = worst.max(2);
+            }
+        }
         if !json && writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})"))).is_err() {
             return ExitCode::from(worst);
         }
@@ -370,6 +414,13 @@ fn explore(
                 err(&format!("{}: {e}\n", path.display()));
             } else {
                 open = open && out(&mut stdout, &format!("saved {}\n", path.display()));
+                let name = f.file_name();
+                if let Ok((page, _)) = mmsim::html::page_of_source(&name, &text, None) {
+                    let hp = path.with_extension("html");
+                    if let Err(e) = std::fs::write(&hp, page) {
+                        err(&format!("{}: {e}\n", hp.display()));
+                    }
+                }
             }
         }
     }

@@ -214,8 +214,18 @@ impl<'s> Runner<'s> {
     /// Run every step, reporting events to `sink`. Stops early only on a
     /// runtime script error.
     pub fn run(&mut self, sink: &mut dyn FnMut(&Event)) -> Result<Outcome, RunError> {
+        self.run_observed(sink, &mut |_, _| {})
+    }
+
+    /// [`Runner::run`], calling `after(runner, i)` once step `i` and its
+    /// checks are done (for `run --html`'s per-step snapshots).
+    pub fn run_observed(
+        &mut self,
+        sink: &mut dyn FnMut(&Event),
+        after: &mut dyn FnMut(&Runner<'s>, usize),
+    ) -> Result<Outcome, RunError> {
         let start = std::time::Instant::now();
-        for step in &self.script.steps {
+        for (i, step) in self.script.steps.iter().enumerate() {
             if start.elapsed() > self.time_limit {
                 return Err(rt_err(
                     step.span,
@@ -237,6 +247,7 @@ impl<'s> Runner<'s> {
                 self.check_now(step.line, sink);
             }
             self.check_stored(step.span)?;
+            after(self, i);
         }
         // Violations observed during the run and never reported by a check.
         let left: Vec<Violation> = std::mem::take(&mut self.world.hv.observed);
