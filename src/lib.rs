@@ -4,6 +4,7 @@
 pub mod arch;
 pub mod demo;
 pub mod drivers;
+pub mod errno;
 pub mod explore;
 pub mod hv;
 pub mod invariants;
@@ -13,4 +14,6 @@ pub mod report;
 pub mod run;
 pub mod script;
 pub mod trace;
+pub mod types;
 pub mod world;
+pub mod xen;

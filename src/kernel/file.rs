@@ -1,8 +1,8 @@
 //! Open files and the operations a driver provides for them
 //! (`struct file`, `struct file_operations`).
 
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::vma::Vma;
 use crate::kernel::{Kernel, Pid};
 use std::fmt;

@@ -6,8 +6,8 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::x86_64::{Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter};
 use crate::kernel::page::PageFlags;

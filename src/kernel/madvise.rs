@@ -33,8 +33,8 @@
 //! - No userfaultfd, so no lock dropping or UFFD events.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::gup::FOLL_WRITE;
 use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
 use crate::kernel::mlock::page_align_wrapping;

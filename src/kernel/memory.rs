@@ -7,12 +7,12 @@
 //! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
 //! readahead; every fault is handled to completion (no retry).
 
+use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PAGE_MASK, Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mm::RssCounter;
 use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pagetable::PteSlot;
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
 use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};

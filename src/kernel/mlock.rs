@@ -10,8 +10,8 @@
 //! state); there is no hugetlb, DAX, secretmem or gate VMA.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PteFlags, TASK_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::VmFault;
 use crate::kernel::pte::{pte_present, pte_protnone};
 use crate::kernel::vma::{VmFlags, Vma};

@@ -10,8 +10,8 @@
 //! uses them unasked (the execute-only key, `kernel/pkeys.rs`).
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE, page_align_up};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{FileKind, OpenFile};
 use crate::kernel::shmem::InodeKind;
 use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};

@@ -5,8 +5,8 @@
 //! PROT_SEM effect, no NUMA hinting PTEs.
 
 use crate::arch::x86_64::{PAGE_MASK, PteFlags, page_align_up};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mmap::{
     PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits,

@@ -16,8 +16,8 @@
 //! no `vm_ops->mremap`.
 
 use crate::arch::x86_64::{PAGE_MASK, TASK_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mmap::MAP_FIXED;
 use crate::kernel::pte::pte_present;

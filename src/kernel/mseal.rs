@@ -9,8 +9,8 @@
 //! madvise.rs). mlock/munlock and non-discarding advice stay allowed.
 
 use crate::arch::x86_64::PAGE_MASK;
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::vma::VmFlags;
 use crate::kernel::{Kernel, Pid};

@@ -2,9 +2,9 @@
 //!
 //! Follows `include/linux/mm.h` (VM_* values) and `include/linux/mm_types.h`.
 
+use crate::errno::KResult;
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
-use crate::kernel::errno::KResult;
 use crate::kernel::page::Pfn;
 use bitflags::bitflags;
 use std::fmt;

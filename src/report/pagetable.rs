@@ -32,11 +32,11 @@
 use super::kernel_hv;
 use crate::arch::x86_64::{Pte, TASK_SIZE, flag_names};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::page::{Mfn, Pfn, page_flag_names};
 use crate::kernel::pte::{pte_present, pte_protnone};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
 use crate::world::World;
 use std::fmt::Write;
 
