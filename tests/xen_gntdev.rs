@@ -10,10 +10,10 @@ use mmsim::drivers::gntdev::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::memory::VmFault;
+use mmsim::kernel::mm_types::VmFlags;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::mremap::{MREMAP_FIXED, MREMAP_MAYMOVE};
 use mmsim::kernel::variant::VariantKind;
-use mmsim::kernel::vma::VmFlags;
 use mmsim::xen::interface::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING};
 use xen_common::*;
 

@@ -3,7 +3,7 @@
 
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::vma::Vma;
+use crate::kernel::mm_types::Vma;
 use crate::kernel::{Kernel, Pid};
 use std::fmt;
 use std::rc::Rc;

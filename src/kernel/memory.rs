@@ -11,10 +11,10 @@ use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PAGE_MASK, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::mm::RssCounter;
+use crate::kernel::mm::{RssCounter, mm_counter};
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -490,7 +490,7 @@ impl Kernel {
         let p = self.mem.page_mut(pfn);
         p.mapcount -= 1;
         let (anon, mc) = (p.is_anon(), p.mapcount);
-        let swapbacked = p.flags.contains(PageFlags::SWAPBACKED);
+        let c = mm_counter(p);
         if mc == 0 && anon {
             p.flags.remove(PageFlags::ANON_EXCLUSIVE);
         }
@@ -498,13 +498,6 @@ impl Kernel {
             let pte = Pte::NONE;
             self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
         }
-        let c = if anon {
-            RssCounter::Anon
-        } else if swapbacked {
-            RssCounter::Shmem
-        } else {
-            RssCounter::File
-        };
         if let Ok(mm) = self.mm_mut(pid) {
             mm.add_rss(c, -1);
         }

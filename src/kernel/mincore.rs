@@ -15,8 +15,8 @@ use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, TASK_SIZE};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::is_guard_marker;
+use crate::kernel::mm_types::VmaFile;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::VmaFile;
 use crate::kernel::{Kernel, Pid};
 
 /// x86 `__access_ok()` for a runtime size: `ptr + size` neither wraps nor

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod mincore;
 pub mod mlock;
 pub mod mm;
+pub mod mm_types;
 pub mod mmap;
 pub mod mmu_notifier;
 pub mod mprotect;

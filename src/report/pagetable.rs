@@ -129,7 +129,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
 }
 
 /// What the guest kernel and the machine make of a present leaf entry.
-fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kernel::vma::Vma, addr: u64, pte: Pte) {
+fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kernel::mm_types::Vma, addr: u64, pte: Pte) {
     let np = k.vm_normal_page_quiet(hv, v, addr & crate::arch::x86_64::PAGE_MASK, pte);
     let _ = write!(out, "vm_normal_page: ");
     match np {
