@@ -185,11 +185,6 @@ pub trait VmOperations: fmt::Debug {
     fn has_close(&self) -> bool {
         false
     }
-    /// `vm_ops->fault` for a PTE that is not there: the default is what a
-    /// driver without a fault handler gets (SIGBUS).
-    fn fault(&self, _vma: &Vma, _addr: u64) -> bool {
-        false
-    }
     /// The driver's own type (`vma->vm_ops == &driver_vmops` tests).
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None

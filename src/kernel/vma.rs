@@ -148,13 +148,12 @@ impl Kernel {
             commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
             cur_start = p;
         }
-        if let Some(cur) = mm.vmas.get(&cur_start).cloned() {
-            if let Some(n) = mm.vma_at(cur.end).filter(|n| is_mergeable_vma(&cur, n)).map(|n| n.start) {
-                if let Some(nx) = mm.remove(n) {
-                    gone.extend(nx.shmem_inode());
-                    commit_merge(mm, cur_start, cur.start, cur.pgoff, nx.end, nx.anon_vma, nx.flags);
-                }
-            }
+        if let Some(cur) = mm.vmas.get(&cur_start).cloned()
+            && let Some(n) = mm.vma_at(cur.end).filter(|n| is_mergeable_vma(&cur, n)).map(|n| n.start)
+            && let Some(nx) = mm.remove(n)
+        {
+            gone.extend(nx.shmem_inode());
+            commit_merge(mm, cur_start, cur.start, cur.pgoff, nx.end, nx.anon_vma, nx.flags);
         }
         for inode in gone {
             self.shmem_put(inode);

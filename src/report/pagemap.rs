@@ -210,7 +210,7 @@ fn letter(k: &Kernel, hv: &Hypervisor, a: u64, slot: Slot<'_>) -> char {
             }
         },
         NormalPage::Zero => 'z',
-        NormalPage::Special | NormalPage::HookNone | NormalPage::Pfnmap => 's',
+        NormalPage::Special | NormalPage::HookNone => 's',
         NormalPage::Bad => '!',
     }
 }

@@ -145,9 +145,6 @@ fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kerne
         NormalPage::HookNone => {
             let _ = writeln!(out, "none (find_special_page found no page)");
         }
-        NormalPage::Pfnmap => {
-            let _ = writeln!(out, "none (PFNMAP)");
-        }
         NormalPage::Bad => {
             let _ = writeln!(out, "bad PTE (the kernel would print \"BUG: Bad page map\")");
         }
