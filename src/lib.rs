@@ -4,6 +4,7 @@
 pub mod arch;
 pub mod demo;
 pub mod drivers;
+pub mod errno;
 pub mod explore;
 pub mod html;
 pub mod hv;
@@ -14,4 +15,6 @@ pub mod report;
 pub mod run;
 pub mod script;
 pub mod trace;
+pub mod types;
 pub mod world;
+pub mod xen;

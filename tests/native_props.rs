@@ -227,7 +227,7 @@ fn run_dual(ops: &[DOp]) {
                         .mm(pid)
                         .ok()
                         .and_then(|m| m.vma_at(a))
-                        .is_some_and(|v| v.flags.contains(mmsim::kernel::vma::VmFlags::WRITE));
+                        .is_some_and(|v| v.flags.contains(mmsim::kernel::mm_types::VmFlags::WRITE));
                     (pid, ok)
                 };
                 // The model decides (a forked probe would fill shared

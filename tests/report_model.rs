@@ -7,10 +7,10 @@
 use mmsim::arch::x86_64::{PteFlags, TASK_SIZE};
 use mmsim::hv::machine::DomId;
 use mmsim::kernel::memory::GUARD_MARKER;
+use mmsim::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::page::{PageFlags, Pfn};
 use mmsim::kernel::variant::Variant;
-use mmsim::kernel::vma::{VmFlags, Vma, VmaFile};
 use mmsim::kernel::{Kernel, Pid};
 use mmsim::report::{self, ThpEnabled, pagemap::*};
 use mmsim::world::World;

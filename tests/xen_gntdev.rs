@@ -7,14 +7,14 @@
 
 mod xen_common;
 use mmsim::drivers::gntdev::*;
-use mmsim::hv::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING};
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::memory::VmFault;
+use mmsim::kernel::mm_types::VmFlags;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::mremap::{MREMAP_FIXED, MREMAP_MAYMOVE};
 use mmsim::kernel::variant::VariantKind;
-use mmsim::kernel::vma::VmFlags;
+use mmsim::xen::interface::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING};
 use xen_common::*;
 
 fn x() -> X {
@@ -384,7 +384,7 @@ fn grant_page_state_after_map_and_unmap() {
     // Reference 9.2: the local page is ballooned, PG_foreign with
     // {domid, gref}, P2M = FOREIGN_FRAME(mfn), refcount 1, mapcount 0; the
     // user PTE holds the foreign MFN, present, user, RW, special.
-    use mmsim::hv::p2m::{FOREIGN_FRAME_BIT, INVALID_P2M_ENTRY};
+    use mmsim::kernel::p2m::{FOREIGN_FRAME_BIT, INVALID_P2M_ENTRY};
     use mmsim::kernel::page::{PageFlags, Pfn};
     let mut x = x();
     let (ps, gs, fd, a) = map_n(&mut x, 1);

@@ -14,12 +14,13 @@
 mod xen_common;
 use mmsim::arch::x86_64::PteFlags;
 use mmsim::hv::grant_table::*;
-use mmsim::hv::mmu::PteMaddr;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::O_RDWR;
 use mmsim::kernel::page::Mfn;
 use mmsim::kernel::variant::VariantKind;
 use mmsim::world::xen::XenError;
+use mmsim::xen::interface::grant_table::*;
+use mmsim::xen::interface::xen::PteMaddr;
 use xen_common::*;
 
 const USER_MAP: u32 = GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE | (1 << _GNTMAP_GUEST_AVAIL0);

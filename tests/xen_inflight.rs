@@ -10,11 +10,11 @@
 
 mod xen_common;
 use mmsim::drivers::gntdev::GNTDEV_PATH;
-use mmsim::hv::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_WRITING};
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{O_DIRECT, O_RDWR};
 use mmsim::kernel::variant::{UnmapPolicy, VariantKind};
 use mmsim::world::xen::XenError;
+use mmsim::xen::interface::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_WRITING};
 use xen_common::*;
 
 fn flags(x: &X, g: u64) -> u16 {

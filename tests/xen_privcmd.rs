@@ -8,9 +8,9 @@ use mmsim::drivers::privcmd::{IOCTL_PRIVCMD_MMAPBATCH_V2, PRIVCMD_PATH};
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::memory::VmFault;
+use mmsim::kernel::mm_types::VmFlags;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::VariantKind;
-use mmsim::kernel::vma::VmFlags;
 use xen_common::*;
 
 const DOMU: u64 = 1;

@@ -151,6 +151,10 @@ pub fn is_page_aligned(x: u64) -> bool {
     x & !PAGE_MASK == 0
 }
 
+/// x86-64 Linux's `__PAGE_OFFSET` (start of the kernel direct map, 4-level
+/// paging, no KASLR): `pfn_to_kaddr(pfn) = PAGE_OFFSET + (pfn << 12)`.
+pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

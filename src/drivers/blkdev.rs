@@ -27,15 +27,15 @@
 //! blocks and DMA alignment, never read-only, not a swap device.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::hv::truth::Violation;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
 use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, GupPage};
 use crate::kernel::page::{Mfn, PageFlags, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
+use crate::types::DomId;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

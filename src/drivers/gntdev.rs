@@ -24,21 +24,21 @@
 //! bounds check in Linux; the model answers "no page" out of range.
 
 use super::ioc;
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::hv::grant_table::{
-    _GNTMAP_GUEST_AVAIL0, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP,
-    GNTMAP_READONLY, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef, INVALID_GRANT_HANDLE,
-};
-use crate::hv::machine::DomId;
-use crate::hv::mmu::PteMaddr;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
+use crate::kernel::mm_types::{VmFlags, VmOperations, Vma};
 use crate::kernel::mmu_notifier::MmuNotifier;
 use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::variant::UnmapPolicy;
-use crate::kernel::vma::{VmFlags, VmOperations, Vma};
 use crate::kernel::xen::{GntabUnmapQueueData, UnmapDone, pfn_to_kaddr};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
+use crate::xen::interface::grant_table::{
+    _GNTMAP_GUEST_AVAIL0, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE, GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP,
+    GNTMAP_READONLY, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef, INVALID_GRANT_HANDLE,
+};
+use crate::xen::interface::xen::PteMaddr;
 use std::any::Any;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};

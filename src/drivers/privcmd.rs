@@ -18,15 +18,15 @@
 
 use super::ioc;
 use crate::arch::x86_64::{Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
-use crate::hv::mmu::PteMaddr;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
+use crate::kernel::mm_types::{VmFlags, VmOperations, Vma};
 use crate::kernel::page::Mfn;
 use crate::kernel::pte::vm_get_page_prot;
-use crate::kernel::vma::{VmFlags, VmOperations, Vma};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
+use crate::xen::interface::xen::PteMaddr;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -23,68 +23,13 @@
 //! put into grant PTEs (the ground-truth records below replace the former).
 
 use super::Hypervisor;
-use super::machine::DomId;
-use super::mmu::PteMaddr;
-use crate::arch::x86_64::{PAGE_SHIFT, Pte, PteFlags};
-use crate::kernel::page::{Mfn, Pfn};
-use crate::kernel::pagetable::PageTables;
+use crate::arch::pagetable::PageTables;
+use crate::arch::x86_64::{PAGE_OFFSET, PAGE_SHIFT, Pte, PteFlags};
+use crate::types::{DomId, Mfn, Pfn};
+use crate::xen::interface::grant_table::*;
+use crate::xen::interface::xen::PteMaddr;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-
-// ---- ABI constants (public/grant_table.h) ------------------------------
-
-/// `GTF_invalid`.
-pub const GTF_INVALID: u16 = 0;
-/// `GTF_permit_access`.
-pub const GTF_PERMIT_ACCESS: u16 = 1;
-/// `GTF_accept_transfer`.
-pub const GTF_ACCEPT_TRANSFER: u16 = 2;
-/// `GTF_transitive` (v2 only).
-pub const GTF_TRANSITIVE: u16 = 3;
-/// `GTF_type_mask`.
-pub const GTF_TYPE_MASK: u16 = 3;
-/// `GTF_readonly` (1 << `_GTF_readonly` = 2): the grantee may only read.
-pub const GTF_READONLY: u16 = 1 << 2;
-/// `GTF_reading` (bit 3): Xen has the frame mapped (set by Xen).
-pub const GTF_READING: u16 = 1 << 3;
-/// `GTF_writing` (bit 4): Xen has the frame mapped writable (set by Xen).
-pub const GTF_WRITING: u16 = 1 << 4;
-/// `GTF_PWT`, `GTF_PCD`, `GTF_PAT` (bits 5-7): cache attributes.
-pub const GTF_PWT: u16 = 1 << 5;
-pub const GTF_PCD: u16 = 1 << 6;
-pub const GTF_PAT: u16 = 1 << 7;
-/// `GTF_sub_page` (bit 8).
-pub const GTF_SUB_PAGE: u16 = 1 << 8;
-
-/// `GNTMAP_device_map`.
-pub const GNTMAP_DEVICE_MAP: u32 = 1 << 0;
-/// `GNTMAP_host_map`.
-pub const GNTMAP_HOST_MAP: u32 = 1 << 1;
-/// `GNTMAP_readonly`.
-pub const GNTMAP_READONLY: u32 = 1 << 2;
-/// `GNTMAP_application_map`: the host mapping is user-accessible.
-pub const GNTMAP_APPLICATION_MAP: u32 = 1 << 3;
-/// `GNTMAP_contains_pte`: `host_addr` is the machine address of a PTE.
-pub const GNTMAP_CONTAINS_PTE: u32 = 1 << 4;
-/// `GNTMAP_can_fail`.
-pub const GNTMAP_CAN_FAIL: u32 = 1 << 5;
-/// `_GNTMAP_guest_avail0`: bits from here up go to the PTE's OS-available
-/// bits (`XENFEAT_gnttab_map_avail_bits`); bit 16 lands on Linux's
-/// `_PAGE_SPECIAL`.
-pub const _GNTMAP_GUEST_AVAIL0: u32 = 16;
-/// `GNTMAP_guest_avail_mask`.
-pub const GNTMAP_GUEST_AVAIL_MASK: u32 = !0u32 << _GNTMAP_GUEST_AVAIL0;
-
-/// `GNTTABOP_*` command numbers.
-pub const GNTTABOP_MAP_GRANT_REF: u32 = 0;
-pub const GNTTABOP_UNMAP_GRANT_REF: u32 = 1;
-pub const GNTTABOP_SETUP_TABLE: u32 = 2;
-pub const GNTTABOP_QUERY_SIZE: u32 = 6;
-
-/// `grant_handle_t` value Linux uses for "no handle" (`INVALID_GRANT_HANDLE`).
-pub const INVALID_GRANT_HANDLE: u32 = !0;
-/// `INVALID_GRANT_REF`.
-pub const INVALID_GRANT_REF: u32 = !0;
 
 /// v1 entries per grant frame: `PAGE_SIZE / sizeof(grant_entry_v1_t)`.
 pub const GREFS_PER_GRANT_FRAME: u32 = 512;
@@ -92,8 +37,6 @@ pub const GREFS_PER_GRANT_FRAME: u32 = 512;
 pub const INITIAL_NR_GRANT_FRAMES: u32 = 1;
 /// Xen's default `max_grant_frames` (`gnttab_max_frames`, 64 since Xen 4.13).
 pub const DEFAULT_MAX_GRANT_FRAMES: u32 = 64;
-/// `GNTTAB_NR_RESERVED_ENTRIES`: refs the toolstack keeps (console, xenstore).
-pub const GNTTAB_NR_RESERVED_ENTRIES: u32 = 8;
 /// Maptrack entries per page: `PAGE_SIZE / sizeof(struct grant_mapping)` (16 bytes).
 pub const MAPTRACK_PER_PAGE: u32 = 256;
 /// Xen's default `max_maptrack_frames` (`gnttab_max_maptrack_frames`).
@@ -108,96 +51,6 @@ pub const GNTPIN_HSTW_MASK: u32 = 0xff;
 pub const GNTPIN_HSTR_MASK: u32 = 0xff << 8;
 pub const GNTPIN_DEVW_MASK: u32 = 0xff << 16;
 pub const GNTPIN_DEVR_MASK: u32 = 0xff << 24;
-
-/// x86-64 Linux's `__PAGE_OFFSET` (start of the kernel direct map, 4-level
-/// paging, no KASLR): `pfn_to_kaddr(pfn) = PAGE_OFFSET + (pfn << 12)`.
-pub const PAGE_OFFSET: u64 = 0xffff_8880_0000_0000;
-
-/// `GNTST_*`: the status of one grant-table operation, values as in
-/// `public/grant_table.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum GntSt {
-    #[default]
-    Okay,
-    GeneralError,
-    BadDomain,
-    BadGntref,
-    BadHandle,
-    BadVirtAddr,
-    BadDevAddr,
-    NoDeviceSpace,
-    PermissionDenied,
-    BadPage,
-    BadCopyArg,
-    AddressTooBig,
-    Eagain,
-}
-
-impl GntSt {
-    pub const ALL: [GntSt; 13] = [
-        GntSt::Okay,
-        GntSt::GeneralError,
-        GntSt::BadDomain,
-        GntSt::BadGntref,
-        GntSt::BadHandle,
-        GntSt::BadVirtAddr,
-        GntSt::BadDevAddr,
-        GntSt::NoDeviceSpace,
-        GntSt::PermissionDenied,
-        GntSt::BadPage,
-        GntSt::BadCopyArg,
-        GntSt::AddressTooBig,
-        GntSt::Eagain,
-    ];
-    /// The `int16_t status` value.
-    pub fn code(self) -> i16 {
-        match self {
-            GntSt::Okay => 0,
-            GntSt::GeneralError => -1,
-            GntSt::BadDomain => -2,
-            GntSt::BadGntref => -3,
-            GntSt::BadHandle => -4,
-            GntSt::BadVirtAddr => -5,
-            GntSt::BadDevAddr => -6,
-            GntSt::NoDeviceSpace => -7,
-            GntSt::PermissionDenied => -8,
-            GntSt::BadPage => -9,
-            GntSt::BadCopyArg => -10,
-            GntSt::AddressTooBig => -11,
-            GntSt::Eagain => -12,
-        }
-    }
-    pub fn from_code(c: i16) -> Option<GntSt> {
-        GntSt::ALL.iter().copied().find(|s| s.code() == c)
-    }
-    /// The C name, `GNTST_okay` etc.
-    pub fn name(self) -> &'static str {
-        match self {
-            GntSt::Okay => "GNTST_okay",
-            GntSt::GeneralError => "GNTST_general_error",
-            GntSt::BadDomain => "GNTST_bad_domain",
-            GntSt::BadGntref => "GNTST_bad_gntref",
-            GntSt::BadHandle => "GNTST_bad_handle",
-            GntSt::BadVirtAddr => "GNTST_bad_virt_addr",
-            GntSt::BadDevAddr => "GNTST_bad_dev_addr",
-            GntSt::NoDeviceSpace => "GNTST_no_device_space",
-            GntSt::PermissionDenied => "GNTST_permission_denied",
-            GntSt::BadPage => "GNTST_bad_page",
-            GntSt::BadCopyArg => "GNTST_bad_copy_arg",
-            GntSt::AddressTooBig => "GNTST_address_too_big",
-            GntSt::Eagain => "GNTST_eagain",
-        }
-    }
-    pub fn is_ok(self) -> bool {
-        self == GntSt::Okay
-    }
-}
-
-impl fmt::Display for GntSt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.code())
-    }
-}
 
 // ---- tables --------------------------------------------------------------
 
@@ -322,59 +175,6 @@ impl GrantTable {
         if let Some(e) = self.shared.get_mut(gref as usize) {
             e.flags &= !clear;
         }
-    }
-}
-
-// ---- operations -----------------------------------------------------------
-
-/// `struct gnttab_map_grant_ref`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GnttabMapGrantRef {
-    /// IN: machine address of a PTE (`GNTMAP_contains_pte`) or a linear
-    /// address.
-    pub host_addr: u64,
-    /// IN: `GNTMAP_*`.
-    pub flags: u32,
-    /// IN: the grant reference.
-    pub gref: u32,
-    /// IN: the granting domain.
-    pub dom: DomId,
-    /// OUT.
-    pub status: GntSt,
-    pub handle: u32,
-    pub dev_bus_addr: u64,
-}
-
-impl GnttabMapGrantRef {
-    /// `gnttab_set_map_op()`.
-    pub fn new(host_addr: u64, flags: u32, gref: u32, dom: DomId) -> Self {
-        GnttabMapGrantRef {
-            host_addr,
-            flags,
-            gref,
-            dom,
-            status: GntSt::Okay,
-            handle: INVALID_GRANT_HANDLE,
-            dev_bus_addr: 0,
-        }
-    }
-}
-
-/// `struct gnttab_unmap_grant_ref`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GnttabUnmapGrantRef {
-    pub host_addr: u64,
-    pub dev_bus_addr: u64,
-    pub handle: u32,
-    /// OUT.
-    pub status: GntSt,
-}
-
-impl GnttabUnmapGrantRef {
-    /// `gnttab_set_unmap_op()` (Linux leaves `dev_bus_addr` 0 unless the
-    /// map was a device map).
-    pub fn new(host_addr: u64, handle: u32) -> Self {
-        GnttabUnmapGrantRef { host_addr, dev_bus_addr: 0, handle, status: GntSt::Okay }
     }
 }
 
@@ -837,25 +637,6 @@ impl Hypervisor {
         }
         s
     }
-}
-
-/// ` (permit_access|readonly|reading|writing)` for a flags word.
-pub fn gtf_names(flags: u16) -> String {
-    let mut v = Vec::new();
-    match flags & GTF_TYPE_MASK {
-        GTF_PERMIT_ACCESS => v.push("permit_access"),
-        GTF_ACCEPT_TRANSFER => v.push("accept_transfer"),
-        GTF_TRANSITIVE => v.push("transitive"),
-        _ => {}
-    }
-    for (b, n) in
-        [(GTF_READONLY, "readonly"), (GTF_READING, "reading"), (GTF_WRITING, "writing"), (GTF_SUB_PAGE, "sub_page")]
-    {
-        if flags & b != 0 {
-            v.push(n);
-        }
-    }
-    if v.is_empty() { String::new() } else { format!(" ({})", v.join("|")) }
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 //! frames used, not machine size.
 
 use crate::arch::x86_64::PAGE_SIZE;
-use crate::kernel::errno::{Errno, KResult};
-use crate::kernel::page::Mfn;
+use crate::errno::{Errno, KResult};
+use crate::types::Mfn;
 use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
-pub type DomId = u16;
+pub use crate::types::DomId;
 /// The contents of one frame, shared copy-on-write: copying a page (COW
 /// fault, fork, a full-page DMA) shares it until one side writes.
 pub type Page = Rc<[u8; PAGE_SIZE as usize]>;

@@ -18,23 +18,10 @@
 //! refused as I/O space a domain may not map).
 
 use super::Hypervisor;
-use super::machine::DomId;
 use crate::arch::x86_64::{Pte, PteFlags};
-use crate::kernel::errno::Errno;
-use crate::kernel::page::Mfn;
-
-/// Machine address of a PTE: the page-table frame and the slot in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PteMaddr {
-    pub table: Mfn,
-    pub index: u16,
-}
-
-impl PteMaddr {
-    pub fn maddr(self) -> u64 {
-        (self.table.0 << 12) | ((self.index as u64) << 3)
-    }
-}
+use crate::errno::Errno;
+use crate::types::{DomId, Mfn};
+use crate::xen::interface::xen::PteMaddr;
 
 /// Why Xen refused an update (`-EINVAL`/`-EPERM` in the hypercall result).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

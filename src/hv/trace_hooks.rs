@@ -3,9 +3,10 @@
 //! Only built when the trace is on (`Hypervisor::trace`).
 
 use super::Hypervisor;
-use super::grant_table::{GnttabMapGrantRef, GnttabUnmapGrantRef, GuestMem, gtf_names};
-use super::machine::DomId;
+use super::grant_table::GuestMem;
 use crate::trace::Event;
+use crate::types::DomId;
+use crate::xen::interface::grant_table::{GnttabMapGrantRef, GnttabUnmapGrantRef, gtf_names};
 
 impl Hypervisor {
     fn grant_flags(&self, granter: DomId, gref: u32) -> Option<u16> {

@@ -2,7 +2,7 @@
 //! violations observed as they happen (a DMA into the wrong frame, a freed
 //! frame still mapped), kept for the invariant report.
 
-use super::machine::DomId;
+use crate::types::DomId;
 
 /// One broken invariant, with the domains and frames involved.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -52,10 +52,10 @@ use crate::arch::x86_64::{PAGE_SIZE, TASK_SIZE};
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
 use crate::kernel::memory::NormalPage;
-use crate::kernel::mm::RssCounter;
+use crate::kernel::mm::{RssCounter, mm_counter};
+use crate::kernel::mm_types::VmaFile;
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::VmaFile;
 use crate::world::World;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -154,13 +154,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                 continue;
             }
             exp.entry(pfn).or_default().ptes += 1;
-            let c = if page.is_anon() {
-                RssCounter::Anon
-            } else if page.flags.contains(PageFlags::SWAPBACKED) {
-                RssCounter::Shmem
-            } else {
-                RssCounter::File
-            };
+            let c = mm_counter(page);
             rss[c as usize] += 1;
         }
         const NAMES: [(RssCounter, &str); 4] = [

@@ -36,10 +36,11 @@
 
 use super::Violation;
 use crate::arch::x86_64::TASK_SIZE;
-use crate::hv::grant_table::{GTF_READONLY, HostMapping};
-use crate::hv::mmu::PteMaddr;
+use crate::hv::grant_table::HostMapping;
 use crate::kernel::page::{Mfn, PageFlags};
 use crate::world::World;
+use crate::xen::interface::grant_table::GTF_READONLY;
+use crate::xen::interface::xen::PteMaddr;
 
 pub fn check(w: &World) -> Vec<Violation> {
     let mut out = Vec::new();

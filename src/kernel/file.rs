@@ -1,9 +1,9 @@
 //! Open files and the operations a driver provides for them
 //! (`struct file`, `struct file_operations`).
 
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
-use crate::kernel::vma::Vma;
+use crate::kernel::mm_types::Vma;
 use crate::kernel::{Kernel, Pid};
 use std::fmt;
 use std::rc::Rc;

@@ -6,13 +6,13 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::x86_64::{Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
-use crate::kernel::mm::{Mm, RssCounter};
+use crate::kernel::mm::{Mm, RssCounter, mm_counter};
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{VmFlags, Vma, VmaFile};
 use crate::kernel::{Kernel, Pid, Process};
 
 /// VMAs charged to one page of kernel memory at fork: `vm_area_struct`
@@ -138,17 +138,10 @@ impl Kernel {
                 let p = self.mem.page_mut(pfn);
                 p.refcount += 1;
                 p.mapcount += 1;
-                let anon = p.is_anon();
-                if anon {
+                let c = mm_counter(p);
+                if p.is_anon() {
                     p.flags.remove(PageFlags::ANON_EXCLUSIVE);
                 }
-                let c = if anon {
-                    RssCounter::Anon
-                } else if p.flags.contains(PageFlags::SWAPBACKED) {
-                    RssCounter::Shmem
-                } else {
-                    RssCounter::File
-                };
                 self.mm_mut(child)?.add_rss(c, 1);
             }
             if cow && pte.write() {

@@ -9,12 +9,12 @@
 //! special PTEs, and gives the same answer for normal ones.
 
 use crate::arch::x86_64::{PAGE_MASK, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, VmFault};
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, pte_protnone};
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 pub const FOLL_WRITE: u64 = 1 << 0;

@@ -33,14 +33,14 @@
 //! - No userfaultfd, so no lock dropping or UFFD events.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::gup::FOLL_WRITE;
 use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{VmFlags, Vma, VmaFile};
 use crate::kernel::{Kernel, Pid};
 
 pub const MADV_NORMAL: i32 = 0;
@@ -288,7 +288,7 @@ impl Kernel {
             _ => return Err(Errno::EINVAL),
         };
         // madvise_update_vma(): vma_modify_flags(); ENOMEM is EAGAIN.
-        match self.modify_vmas(pid, start, end, |_| Ok(new_flags)) {
+        match self.vma_modify_flags_range(pid, start, end, |_| Ok(new_flags)) {
             Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
             r => r,
         }

@@ -7,14 +7,14 @@
 //! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
 //! readahead; every fault is handled to completion (no retry).
 
+use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PAGE_MASK, Pte, PteFlags};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
-use crate::kernel::mm::RssCounter;
+use crate::kernel::mm::{RssCounter, mm_counter};
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pagetable::PteSlot;
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -36,8 +36,6 @@ pub enum NormalPage {
     Special,
     /// The shared zero page.
     Zero,
-    /// A linearly mapped PFN in a VM_PFNMAP VMA (no special bit arch path).
-    Pfnmap,
     /// Garbage: `print_bad_pte()` ("BUG: Bad page map").
     Bad,
 }
@@ -70,6 +68,23 @@ pub enum VmFault {
 pub enum Access {
     Read,
     Write,
+}
+
+/// `struct vm_fault`: what `handle_mm_fault()` hands the handlers below
+/// it (`do_anonymous_page`, `do_fault`, `do_wp_page`, `wp_page_copy`).
+#[derive(Clone, Copy, Debug)]
+pub struct Vmf<'a> {
+    /// The faulting task (`vma->vm_mm`'s owner).
+    pub pid: Pid,
+    pub vma: &'a Vma,
+    /// The faulting address.
+    pub address: u64,
+    /// Where the PTE lives (`vmf->pte`).
+    pub pte: PteSlot,
+    /// The PTE as read at fault time (`vmf->orig_pte`).
+    pub orig_pte: Pte,
+    /// `FAULT_FLAG_WRITE`.
+    pub write: bool,
 }
 
 impl Kernel {
@@ -234,18 +249,8 @@ impl Kernel {
     }
 
     /// Record a resolved fault (when tracing).
-    #[allow(clippy::too_many_arguments)]
-    fn fault_event(
-        &self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        addr: u64,
-        write: bool,
-        how: FaultKind,
-        pfn: Option<Pfn>,
-        old_pfn: Option<Pfn>,
-    ) {
-        let dom = self.domid;
+    fn fault_event(&self, hv: &mut Hypervisor, vmf: &Vmf<'_>, how: FaultKind, pfn: Option<Pfn>, old_pfn: Option<Pfn>) {
+        let (dom, pid, addr, write) = (self.domid, vmf.pid, vmf.address, vmf.write);
         hv.trace.emit(|| Event::Fault {
             dom,
             pid,
@@ -320,6 +325,7 @@ impl Kernel {
     ) -> Result<(), VmFault> {
         let slot = self.pte_alloc(pid, addr).map_err(|_| VmFault::Oom)?;
         let pte = self.pt.get(slot);
+        let vmf = Vmf { pid, vma, address: addr, pte: slot, orig_pte: pte, write };
         if is_guard_marker(pte) {
             let why = "PTE_MARKER_GUARD: a guard region (MADV_GUARD_INSTALL)";
             return Err(self.fault_signal(hv, pid, addr, write, VmFault::MapErr, why));
@@ -330,9 +336,9 @@ impl Kernel {
                 return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
             }
             return if vma.is_anonymous() {
-                self.do_anonymous_page(hv, pid, vma, addr, slot, write)
+                self.do_anonymous_page(hv, &vmf)
             } else if vma.shmem_inode().is_some() {
-                self.do_fault(hv, pid, vma, addr, slot, write)
+                self.do_fault(hv, &vmf)
             } else {
                 // A driver VMA without a fault handler (gntdev, privcmd).
                 let why = "do_fault: the VMA has no vm_ops->fault (driver mapping, PTE not populated)";
@@ -340,7 +346,7 @@ impl Kernel {
             };
         }
         if write && !pte.write() {
-            return self.do_wp_page(hv, pid, vma, addr, slot, pte);
+            return self.do_wp_page(hv, &vmf);
         }
         // The access sets A (and D on write) as the hardware would.
         let mut new = pte.set(PteFlags::ACCESSED);
@@ -350,7 +356,7 @@ impl Kernel {
         if new != pte {
             self.pt.set(slot, new);
         }
-        self.fault_event(hv, pid, addr, write, FaultKind::Spurious, None, None);
+        self.fault_event(hv, &vmf, FaultKind::Spurious, None, None);
         Ok(())
     }
 
@@ -369,15 +375,8 @@ impl Kernel {
     }
 
     /// `do_anonymous_page()`.
-    fn do_anonymous_page(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        addr: u64,
-        slot: PteSlot,
-        write: bool,
-    ) -> Result<(), VmFault> {
+    fn do_anonymous_page(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>) -> Result<(), VmFault> {
+        let Vmf { pid, vma, address: addr, pte: slot, write, .. } = *vmf;
         if vma.flags.contains(VmFlags::SHARED) {
             let why = "do_anonymous_page: VM_SHARED anonymous VMA without shmem backing";
             return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
@@ -386,7 +385,7 @@ impl Kernel {
         if !write {
             // Map the shared zero page, special and read-only.
             self.install_pte(hv, slot, ZERO_PFN, prot.difference(PteFlags::RW), PteFlags::SPECIAL)?;
-            self.fault_event(hv, pid, addr, write, FaultKind::ZeroPage, Some(ZERO_PFN), None);
+            self.fault_event(hv, vmf, FaultKind::ZeroPage, Some(ZERO_PFN), None);
             return Ok(());
         }
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
@@ -399,7 +398,7 @@ impl Kernel {
             return Err(e);
         }
         self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
-        self.fault_event(hv, pid, addr, write, FaultKind::Anonymous, Some(pfn), None);
+        self.fault_event(hv, vmf, FaultKind::Anonymous, Some(pfn), None);
         Ok(())
     }
 
@@ -420,21 +419,14 @@ impl Kernel {
     }
 
     /// `do_wp_page()`: a write to a present read-only PTE of a writable VMA.
-    fn do_wp_page(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        addr: u64,
-        slot: PteSlot,
-        pte: Pte,
-    ) -> Result<(), VmFault> {
+    fn do_wp_page(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>) -> Result<(), VmFault> {
+        let Vmf { pid: _, vma, address: addr, pte: slot, orig_pte: pte, .. } = *vmf;
         let np = self.vm_normal_page(hv, vma, addr, pte);
         if vma.flags.contains(VmFlags::SHARED) {
             // wp_page_shared()/wp_pfn_shared(): just make it writable.
             let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
             self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
-            self.fault_event(hv, pid, addr, true, FaultKind::Shared, np.page(), None);
+            self.fault_event(hv, vmf, FaultKind::Shared, np.page(), None);
             return Ok(());
         }
         if let Some(pfn) = np.page() {
@@ -444,23 +436,16 @@ impl Kernel {
                 self.mem.page_mut(pfn).flags |= PageFlags::ANON_EXCLUSIVE;
                 let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
                 self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
-                self.fault_event(hv, pid, addr, true, FaultKind::Reuse, Some(pfn), None);
+                self.fault_event(hv, vmf, FaultKind::Reuse, Some(pfn), None);
                 return Ok(());
             }
         }
-        self.wp_page_copy(hv, pid, vma, addr, slot, np)
+        self.wp_page_copy(hv, vmf, np)
     }
 
     /// `wp_page_copy()`: a private copy (of the old page, or zeros).
-    fn wp_page_copy(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        addr: u64,
-        slot: PteSlot,
-        old: NormalPage,
-    ) -> Result<(), VmFault> {
+    fn wp_page_copy(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>, old: NormalPage) -> Result<(), VmFault> {
+        let Vmf { pid, vma, address: addr, pte: slot, .. } = *vmf;
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
         let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
         match old.page() {
@@ -481,7 +466,7 @@ impl Kernel {
             self.page_remove_rmap(pid, vma, addr, src);
             self.put_page(src);
         }
-        self.fault_event(hv, pid, addr, true, FaultKind::Cow, Some(new), old.page());
+        self.fault_event(hv, vmf, FaultKind::Cow, Some(new), old.page());
         Ok(())
     }
 
@@ -490,7 +475,7 @@ impl Kernel {
         let p = self.mem.page_mut(pfn);
         p.mapcount -= 1;
         let (anon, mc) = (p.is_anon(), p.mapcount);
-        let swapbacked = p.flags.contains(PageFlags::SWAPBACKED);
+        let c = mm_counter(p);
         if mc == 0 && anon {
             p.flags.remove(PageFlags::ANON_EXCLUSIVE);
         }
@@ -498,28 +483,14 @@ impl Kernel {
             let pte = Pte::NONE;
             self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
         }
-        let c = if anon {
-            RssCounter::Anon
-        } else if swapbacked {
-            RssCounter::Shmem
-        } else {
-            RssCounter::File
-        };
         if let Ok(mm) = self.mm_mut(pid) {
             mm.add_rss(c, -1);
         }
     }
 
     /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
-    fn do_fault(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        addr: u64,
-        slot: PteSlot,
-        write: bool,
-    ) -> Result<(), VmFault> {
+    fn do_fault(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>) -> Result<(), VmFault> {
+        let Vmf { pid, vma, address: addr, pte: slot, write, .. } = *vmf;
         let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
         if self.shmem.get(inode).is_some_and(|i| vma.linear_index(addr) >= i.size.div_ceil(4096)) {
             let why = "shmem_get_folio: index beyond i_size (VM_FAULT_SIGBUS)";
@@ -543,7 +514,7 @@ impl Kernel {
                 return Err(e);
             }
             self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Anon, 1);
-            self.fault_event(hv, pid, addr, true, FaultKind::FileCow, Some(new), Some(cache));
+            self.fault_event(hv, vmf, FaultKind::FileCow, Some(new), Some(cache));
             return Ok(());
         }
         // do_read_fault()/do_shared_fault(): map the page-cache page.
@@ -559,7 +530,7 @@ impl Kernel {
             p.flags |= PageFlags::DIRTY;
         }
         self.mm_mut(pid).map_err(|_| VmFault::Oom)?.add_rss(RssCounter::Shmem, 1);
-        self.fault_event(hv, pid, addr, write, FaultKind::File, Some(cache), None);
+        self.fault_event(hv, vmf, FaultKind::File, Some(cache), None);
         Ok(())
     }
 

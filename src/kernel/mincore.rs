@@ -12,11 +12,11 @@
 //! guard marker (the model never makes one) reads as not resident.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, TASK_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::is_guard_marker;
+use crate::kernel::mm_types::VmaFile;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::VmaFile;
 use crate::kernel::{Kernel, Pid};
 
 /// x86 `__access_ok()` for a runtime size: `ptr + size` neither wraps nor

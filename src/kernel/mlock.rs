@@ -10,11 +10,11 @@
 //! state); there is no hugetlb, DAX, secretmem or gate VMA.
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PteFlags, TASK_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::VmFault;
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::pte::{pte_present, pte_protnone};
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 pub const MLOCK_ONFAULT: u64 = 0x01;
@@ -147,7 +147,7 @@ impl Kernel {
         if newflags == oldflags || oldflags.intersects(VmFlags::SPECIAL | VmFlags::HUGETLB | VmFlags::DROPPABLE) {
             return Ok(());
         }
-        self.modify_vmas(pid, start, end, |_| Ok(newflags))?;
+        self.vma_modify_flags_range(pid, start, end, |_| Ok(newflags))?;
         let pages = ((end - start) >> 12) as i64;
         let nr = if !newflags.contains(VmFlags::LOCKED) {
             -pages

@@ -5,8 +5,9 @@
 //! `mm/vma.c`/`mm/mmap.c`. The maple tree is an ordered map keyed by
 //! `vm_start`; lookups are O(log n).
 
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::mmu_notifier::MmuNotifier;
-use crate::kernel::vma::{VmFlags, Vma};
+use crate::kernel::page::{Page, PageFlags};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -17,6 +18,19 @@ pub enum RssCounter {
     Anon = 1,
     Swap = 2,
     Shmem = 3,
+}
+
+/// `mm_counter()` (include/linux/mm.h): the RSS counter a mapped page is
+/// charged to: `MM_ANONPAGES` for an anonymous page, else
+/// `mm_counter_file()`: `MM_SHMEMPAGES` when swap-backed, `MM_FILEPAGES`.
+pub fn mm_counter(page: &Page) -> RssCounter {
+    if page.is_anon() {
+        RssCounter::Anon
+    } else if page.flags.contains(PageFlags::SWAPBACKED) {
+        RssCounter::Shmem
+    } else {
+        RssCounter::File
+    }
 }
 
 pub use crate::kernel::config::DEFAULT_MAX_MAP_COUNT;

@@ -1,20 +1,19 @@
-//! mmap(2), munmap(2), brk(2), address-space layout, and the VMA split and
-//! merge rules they rely on.
+//! mmap(2), munmap(2), brk(2) and the address-space layout; the VMA split
+//! and merge rules they rely on are in `kernel/vma.rs` (mm/vma.c).
 //!
-//! Follows `mm/mmap.c` (`do_mmap`, `__get_unmapped_area`, `brk`),
-//! `mm/vma.c` (`mmap_region`, `__split_vma`, `vma_merge_new_range`,
-//! `vma_modify`, `do_vmi_munmap`), `arch/x86/kernel/sys_x86_64.c`
+//! Follows `mm/mmap.c` (`do_mmap`, `__get_unmapped_area`, `brk`,
+//! `do_munmap`), `mm/vma.c` (`mmap_region`), `arch/x86/kernel/sys_x86_64.c`
 //! (`arch_get_unmapped_area_topdown`) and `mm/huge_memory.c`
 //! (`__thp_get_unmapped_area`).
 //! Simplifications: no hugetlb, no userfaultfd; pkeys only as the kernel
 //! uses them unasked (the execute-only key, `kernel/pkeys.rs`).
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, TASK_SIZE, page_align_up};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{FileKind, OpenFile};
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::shmem::InodeKind;
-use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 use std::rc::Rc;
 
@@ -450,7 +449,7 @@ impl Kernel {
                 vma.file = Some(VmaFile::Shmem { inode });
             }
             None => {
-                if self.try_merge_new(pid, &vma)? {
+                if self.vma_merge_new_range(pid, &vma)? {
                     self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
                     return Ok(addr);
                 }
@@ -459,7 +458,7 @@ impl Kernel {
                 let inode = *inode;
                 self.shmem_get(inode);
                 vma.file = Some(VmaFile::Shmem { inode });
-                if self.try_merge_new(pid, &vma)? {
+                if self.vma_merge_new_range(pid, &vma)? {
                     self.shmem_put(inode);
                     self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
                     return Ok(addr);
@@ -494,280 +493,10 @@ impl Kernel {
         Ok(())
     }
 
-    // ---- VMA merge and split (mm/vma.c) ------------------------------
-
-    /// `is_mergeable_vma()` + `is_mergeable_anon_vma()` + pgoff continuity:
-    /// can `a` (lower) and `b` (upper, starting at a.end) become one VMA?
-    pub fn can_merge(a: &Vma, b: &Vma) -> bool {
-        a.end == b.start
-            && (a.flags ^ b.flags).difference(VmFlags::IGNORE_MERGE).is_empty()
-            && !a.flags.intersects(VmFlags::SPECIAL)
-            && a.file == b.file
-            && a.same_ops(b)
-            && a.ops.as_ref().is_none_or(|o| !o.has_close())
-            && a.tag == b.tag
-            && Kernel::anon_vmas_mergeable(a, b)
-            && a.pgoff + a.pages() == b.pgoff
-    }
-
-    /// `is_mergeable_anon_vma()` (mm/vma.c): the same anon_vma, or only one
-    /// of the two has one and that one's chain is singular
-    /// (`!vma_had_uncowed_parents()`).
-    pub fn anon_vmas_mergeable(a: &Vma, b: &Vma) -> bool {
-        match (a.anon_vma, b.anon_vma) {
-            (None, None) => true,
-            (Some(x), Some(y)) => x == y,
-            (Some(_), None) => !a.anon_chain_forked,
-            (None, Some(_)) => !b.anon_chain_forked,
-        }
-    }
-
-    /// `vma_merge_new_range()`: extend a neighbour instead of adding `new`.
-    fn try_merge_new(&mut self, pid: Pid, new: &Vma) -> KResult<bool> {
-        let mm = self.mm_mut(pid)?;
-        let prev = mm.prev_vma(new.start).filter(|p| Kernel::can_merge(p, new)).map(|p| p.start);
-        let next = mm.vma_at(new.end).filter(|n| Kernel::can_merge(new, n)).map(|n| n.start);
-        match (prev, next) {
-            (Some(p), Some(n)) => {
-                let (pv, nv) = (mm.vmas[&p].anon_vma, mm.vmas[&n].anon_vma);
-                if pv.is_some() && nv.is_some() && pv != nv {
-                    // Only the left merge is allowed.
-                    if let Some(v) = mm.vmas.get_mut(&p) {
-                        v.end = new.end;
-                        v.flags |= new.flags & VmFlags::STICKY;
-                    }
-                } else if let Some(nx) = mm.remove(n) {
-                    if let Some(v) = mm.vmas.get_mut(&p) {
-                        v.end = nx.end;
-                        v.anon_vma = v.anon_vma.or(nx.anon_vma);
-                        v.flags |= (new.flags | nx.flags) & VmFlags::STICKY;
-                    }
-                }
-                Ok(true)
-            }
-            (Some(p), None) => {
-                if let Some(v) = mm.vmas.get_mut(&p) {
-                    v.end = new.end;
-                    v.flags |= new.flags & VmFlags::STICKY;
-                }
-                Ok(true)
-            }
-            (None, Some(n)) => {
-                if let Some(mut nx) = mm.remove(n) {
-                    nx.start = new.start;
-                    nx.pgoff = new.pgoff;
-                    nx.flags |= new.flags & VmFlags::STICKY;
-                    mm.insert(nx);
-                }
-                Ok(true)
-            }
-            (None, None) => Ok(false),
-        }
-    }
-
-    /// `__split_vma()`: split the VMA containing `addr` at `addr`.
-    /// `split_vma()` checks `map_count` against `max_map_count` first.
-    pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        self.split_vma_limit(pid, addr, true)
-    }
-
-    /// `__split_vma()` (the munmap path) does not check `map_count`: its
-    /// caller checks it only for a split in the middle of one VMA, letting
-    /// the count go above the limit temporarily (mm/vma.c).
-    pub fn split_vma_limit(&mut self, pid: Pid, addr: u64, check_map_count: bool) -> KResult<()> {
-        let mm = self.mm_mut(pid)?;
-        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
-        if v.start == addr {
-            return Ok(());
-        }
-        if let Some(ops) = &v.ops {
-            ops.may_split(v, addr)?;
-        }
-        if check_map_count && mm.map_count() >= mm.max_map_count {
-            return Err(Errno::ENOMEM);
-        }
-        let start = v.start;
-        let Some(lo) = mm.vmas.get_mut(&start) else { return Ok(()) };
-        let mut hi = lo.clone();
-        lo.end = addr;
-        hi.pgoff += (addr - start) >> 12;
-        hi.start = addr;
-        if let Some(ops) = &hi.ops {
-            ops.open(&hi);
-        }
-        // vm_area_dup() takes a reference on the file for the new half.
-        let shmem = hi.shmem_inode();
-        mm.insert(hi);
-        if let Some(inode) = shmem {
-            self.shmem_get(inode);
-        }
-        Ok(())
-    }
-
-    /// After a VMA's flags changed (`vma_modify` + merge): merge the VMA at
-    /// `start` with its neighbours where the rules allow.
-    pub fn merge_around(&mut self, pid: Pid, start: u64) -> KResult<()> {
-        let mm = self.mm_mut(pid)?;
-        let Some(v) = mm.vmas.get(&start).cloned() else { return Ok(()) };
-        let mut cur_start = start;
-        // A VMA merged away drops its file reference (remove_vma/fput).
-        let mut gone = Vec::new();
-        if let Some(p) = mm.prev_vma(v.start).filter(|p| Kernel::can_merge(p, &v)).map(|p| p.start) {
-            mm.remove(start);
-            gone.extend(v.shmem_inode());
-            if let Some(pv) = mm.vmas.get_mut(&p) {
-                pv.end = v.end;
-                pv.anon_vma = pv.anon_vma.or(v.anon_vma);
-                pv.flags |= v.flags & VmFlags::STICKY;
-            }
-            cur_start = p;
-        }
-        if let Some(cur) = mm.vmas.get(&cur_start).cloned() {
-            if let Some(n) = mm.vma_at(cur.end).filter(|n| Kernel::can_merge(&cur, n)).map(|n| n.start) {
-                if let Some(nx) = mm.remove(n) {
-                    gone.extend(nx.shmem_inode());
-                    if let Some(c) = mm.vmas.get_mut(&cur_start) {
-                        c.end = nx.end;
-                        c.anon_vma = c.anon_vma.or(nx.anon_vma);
-                        c.flags |= nx.flags & VmFlags::STICKY;
-                    }
-                }
-            }
-        }
-        for inode in gone {
-            self.shmem_put(inode);
-        }
-        Ok(())
-    }
-
-    /// Apply `change` to every VMA in `[start, end)` (which the caller has
-    /// checked is fully mapped when it must be), splitting at the edges
-    /// and merging afterwards, as `vma_modify_flags()` does. `change`
-    /// returns the new flags; a VMA whose flags stay the same is left alone.
-    pub fn modify_vmas(
-        &mut self,
-        pid: Pid,
-        start: u64,
-        end: u64,
-        mut change: impl FnMut(&Vma) -> KResult<VmFlags>,
-    ) -> KResult<()> {
-        for vstart in self.mm(pid)?.starts_in(start, end) {
-            let Some(v) = self.mm(pid)?.vmas.get(&vstart).cloned() else { continue };
-            let newflags = change(&v)?;
-            if newflags == v.flags {
-                continue;
-            }
-            let (s, e) = (v.start.max(start), v.end.min(end));
-            self.split_vma(pid, s)?;
-            if e < v.end {
-                self.split_vma(pid, e)?;
-            }
-            if let Some(m) = self.mm_mut(pid)?.vmas.get_mut(&s) {
-                m.flags = newflags;
-            }
-            self.merge_around(pid, s)?;
-        }
-        Ok(())
-    }
-
-    // ---- munmap ------------------------------------------------------
-
-    /// munmap(2): `do_vmi_munmap()`.
+    /// `do_munmap()` (mm/mmap.c): munmap of `[start, start + len)`, through
+    /// `do_vmi_munmap()` (kernel/vma.rs).
     pub fn do_munmap(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<u64> {
-        if start & !PAGE_MASK != 0 || start > TASK_SIZE || len > TASK_SIZE - start {
-            return Err(Errno::EINVAL);
-        }
-        let end = start + page_align_up(len).ok_or(Errno::EINVAL)?;
-        if end == start {
-            return Err(Errno::EINVAL);
-        }
-        let mm = self.mm(pid)?;
-        let vmas: Vec<Vma> = mm.vmas_in(start, end).cloned().collect();
-        if vmas.is_empty() {
-            return Ok(0);
-        }
-        // vms_gather_munmap_vmas(): a split inside the first VMA first (after
-        // the map_count and seal checks of that VMA), then each VMA is
-        // checked for a seal (the first split stays when one refuses, as
-        // on the host), then the split at the end.
-        let first = &vmas[0];
-        if start > first.start {
-            if end < first.end && mm.map_count() >= mm.max_map_count {
-                return Err(Errno::ENOMEM);
-            }
-            if first.flags.contains(VmFlags::SEALED) {
-                return Err(Errno::EPERM);
-            }
-            self.split_vma_limit(pid, start, false)?;
-        }
-        if vmas.iter().any(|v| v.flags.contains(VmFlags::SEALED)) {
-            return Err(Errno::EPERM);
-        }
-        self.split_vma_limit(pid, end, false)?;
-        self.unmap_range(hv, pid, start, end, true)?;
-        Ok(0)
-    }
-
-    /// Tear down every VMA fully inside `[start, end)` (already split):
-    /// MMU notifiers, zap, page-table freeing, close.
-    pub fn unmap_range(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        start: u64,
-        end: u64,
-        free_tables: bool,
-    ) -> KResult<()> {
-        self.mmu_notifier_invalidate(hv, pid, start, end);
-        let starts = self.mm(pid)?.starts_in(start, end);
-        for s in &starts {
-            let Some(v) = self.mm(pid)?.vmas.get(s).cloned() else { continue };
-            self.zap_vma_range(hv, pid, &v, v.start, v.end, true);
-        }
-        let mut removed = Vec::new();
-        {
-            let mm = self.mm_mut(pid)?;
-            for s in &starts {
-                if let Some(v) = mm.remove(*s) {
-                    mm.stat_account(v.flags, -(v.pages() as i64));
-                    if v.flags.contains(VmFlags::LOCKED) {
-                        mm.locked_vm = mm.locked_vm.saturating_sub(v.pages());
-                    }
-                    removed.push(v);
-                }
-            }
-        }
-        if free_tables {
-            self.free_pgtables(pid, start, end)?;
-        }
-        for v in removed {
-            self.remove_vma(hv, v);
-        }
-        Ok(())
-    }
-
-    /// `remove_vma()`: `vm_ops->close` and drop the file reference.
-    pub fn remove_vma(&mut self, hv: &mut Hypervisor, v: Vma) {
-        if let Some(ops) = v.ops.clone() {
-            ops.close(self, hv, &v);
-        }
-        if let Some(VmaFile::Shmem { inode }) = v.file {
-            self.shmem_put(inode);
-        }
-    }
-
-    /// `free_pgtables()`: free the page tables wholly inside the hole left
-    /// between the neighbouring VMAs.
-    pub fn free_pgtables(&mut self, pid: Pid, start: u64, end: u64) -> KResult<()> {
-        let mm = self.mm(pid)?;
-        let floor = mm.prev_vma(start).map_or(0, |v| v.end);
-        let ceiling = mm.find_vma(end).map_or(TASK_SIZE + PAGE_SIZE, |v| v.start);
-        let pgd = mm.pgd;
-        let freed = self.pt.free_empty_tables(pgd, floor, ceiling);
-        for f in freed {
-            self.free_pt_page(f);
-        }
-        Ok(())
+        self.do_vmi_munmap(hv, pid, start, len)
     }
 
     // ---- brk ---------------------------------------------------------

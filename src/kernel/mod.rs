@@ -6,7 +6,8 @@
 //! `mk_pte_frame` (`pfn_pte`), `pte_pfn`, `set_pte` and `page_to_mfn`.
 
 pub mod config;
-pub mod errno;
+/// The errno values, one definition for the whole crate (`crate::errno`).
+pub use crate::errno;
 pub mod file;
 pub mod fork;
 pub mod gup;
@@ -15,14 +16,15 @@ pub mod memory;
 pub mod mincore;
 pub mod mlock;
 pub mod mm;
+pub mod mm_types;
 pub mod mmap;
 pub mod mmu_notifier;
 pub mod mprotect;
 pub mod mremap;
 pub mod mseal;
 pub mod msync;
+pub mod p2m;
 pub mod page;
-pub mod pagetable;
 pub mod pkeys;
 pub mod pte;
 pub mod shmem;
@@ -33,16 +35,16 @@ pub mod variant;
 pub mod vma;
 pub mod xen;
 
+use crate::arch::pagetable::{PageTables, PteSlot};
 use crate::arch::x86_64::Pte;
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
-use crate::hv::mmu::PteMaddr;
-use crate::hv::p2m::P2m;
+use crate::types::DomId;
+use crate::xen::interface::xen::PteMaddr;
 use errno::{Errno, KResult};
 use file::FdTable;
 use mm::{Mm, Rlimits};
+use p2m::P2m;
 use page::{MemMap, Mfn, PageFlags, Pfn};
-use pagetable::{PageTables, PteSlot};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use variant::Variant;

@@ -5,16 +5,16 @@
 //! PROT_SEM effect, no NUMA hinting PTEs.
 
 use crate::arch::x86_64::{PAGE_MASK, PteFlags, page_align_up};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::mmap::{
     PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE, calc_vm_prot_bits,
 };
 use crate::kernel::page::PageFlags;
 use crate::kernel::pkeys::arch_override_mprotect_pkey;
 use crate::kernel::pte::{pte_modify, pte_protnone, vm_get_page_prot};
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
 
 impl Kernel {
@@ -63,7 +63,7 @@ impl Kernel {
             // mask_off_old_flags = VM_ACCESS_FLAGS | VM_FLAGS_CLEAR (the pkey).
             let pkeys = self.cfg.pkeys;
             let new_vma_pkey = arch_override_mprotect_pkey(self.mm_mut(pid)?, pkeys, &v, prot);
-            let mut newflags =
+            let newflags =
                 newprot | VmFlags::from_pkey(new_vma_pkey) | (v.flags & !(VmFlags::ACCESS | VmFlags::PKEY_MASK));
             // VM_MAY% must allow every requested VM_%.
             let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
@@ -72,41 +72,58 @@ impl Kernel {
             }
             let nstart = tmp.max(v.start);
             let nend = v.end.min(end);
-            if v.flags.contains(VmFlags::SEALED) {
-                return Err(Errno::EPERM);
-            }
-            // mprotect_fixup(): private memory becoming writable is charged.
-            if newflags.contains(VmFlags::WRITE)
-                && !v.flags.intersects(
-                    VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE,
-                )
-            {
-                self.vm_enough_memory(pid, (nend - nstart) >> 12)?;
-                newflags |= VmFlags::ACCOUNT;
-            } else if !newflags.contains(VmFlags::WRITE)
-                && v.flags.contains(VmFlags::ACCOUNT)
-                && v.is_anonymous()
-                && v.anon_vma.is_none()
-            {
-                // An anonymous VMA that never had a page and becomes
-                // read-only stops being charged (mprotect_fixup).
-                newflags.remove(VmFlags::ACCOUNT);
-            }
-            if newflags != v.flags {
-                self.modify_vmas(pid, nstart, nend, |_| Ok(newflags))?;
-                self.change_protection(hv, pid, nstart, nend)?;
-                if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED
-                    && newflags.contains(VmFlags::WRITE)
-                {
-                    let _ = self.mm_populate_range(hv, pid, nstart, nend - nstart, true);
-                }
-            }
+            self.mprotect_fixup(hv, pid, &v, nstart, nend, newflags)?;
             tmp = self.mm(pid)?.vma_at(nstart).map_or(nend, |w| w.end.max(nend));
         }
         if tmp < end {
             return Err(Errno::ENOMEM);
         }
         Ok(0)
+    }
+
+    /// `mprotect_fixup()`: give `[nstart, nend)` of the VMA `v` the flags
+    /// `newflags`: refuse a sealed VMA, charge private memory becoming
+    /// writable, `vma_modify_flags()`, `change_protection()`, and populate
+    /// a locked VMA becoming writable.
+    pub fn mprotect_fixup(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        v: &Vma,
+        nstart: u64,
+        nend: u64,
+        mut newflags: VmFlags,
+    ) -> KResult<()> {
+        if v.flags.contains(VmFlags::SEALED) {
+            return Err(Errno::EPERM);
+        }
+        // mprotect_fixup(): private memory becoming writable is charged.
+        if newflags.contains(VmFlags::WRITE)
+            && !v
+                .flags
+                .intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE)
+        {
+            self.vm_enough_memory(pid, (nend - nstart) >> 12)?;
+            newflags |= VmFlags::ACCOUNT;
+        } else if !newflags.contains(VmFlags::WRITE)
+            && v.flags.contains(VmFlags::ACCOUNT)
+            && v.is_anonymous()
+            && v.anon_vma.is_none()
+        {
+            // An anonymous VMA that never had a page and becomes
+            // read-only stops being charged (mprotect_fixup).
+            newflags.remove(VmFlags::ACCOUNT);
+        }
+        if newflags != v.flags {
+            self.vma_modify_flags(pid, v, nstart, nend, newflags)?;
+            self.change_protection(hv, pid, nstart, nend)?;
+            if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED
+                && newflags.contains(VmFlags::WRITE)
+            {
+                let _ = self.mm_populate_range(hv, pid, nstart, nend - nstart, true);
+            }
+        }
+        Ok(())
     }
 
     /// `change_protection()` over `[start, end)`: every PTE takes the new

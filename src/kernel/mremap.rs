@@ -16,12 +16,12 @@
 //! no `vm_ops->mremap`.
 
 use crate::arch::x86_64::{PAGE_MASK, TASK_SIZE};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::mmap::MAP_FIXED;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 
 pub const MREMAP_MAYMOVE: u64 = 1;
@@ -283,7 +283,7 @@ impl Kernel {
             if vma.flags.contains(VmFlags::LOCKED) {
                 mm.locked_vm += pages;
             }
-            self.merge_around(pid, vma.start)?;
+            self.vma_merge_existing_range(pid, vma.start)?;
             return Ok(vrm.addr);
         }
         if vrm.flags & MREMAP_MAYMOVE == 0 {
@@ -379,7 +379,7 @@ impl Kernel {
             let _ = self.do_munmap(hv, pid, vrm.new_addr, vrm.new_len);
             return Err(Errno::ENOMEM);
         }
-        self.merge_around(pid, vrm.new_addr)?;
+        self.vma_merge_existing_range(pid, vrm.new_addr)?;
         if vrm.flags & MREMAP_DONTUNMAP != 0 {
             // dontunmap_complete(): the whole source VMA loses its lock
             // flags (locked_vm is left as it is); a fully moved VMA loses

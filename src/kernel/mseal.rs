@@ -9,10 +9,10 @@
 //! madvise.rs). mlock/munlock and non-discarding advice stay allowed.
 
 use crate::arch::x86_64::PAGE_MASK;
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
-use crate::kernel::vma::VmFlags;
+use crate::kernel::mm_types::VmFlags;
 use crate::kernel::{Kernel, Pid};
 
 impl Kernel {
@@ -32,7 +32,7 @@ impl Kernel {
     /// `mseal_apply()`: set VM_SEALED on every VMA of `[start, end)`,
     /// splitting at the edges and merging as `vma_modify_flags()` does.
     fn mseal_apply(&mut self, pid: Pid, start: u64, end: u64) -> KResult<()> {
-        self.modify_vmas(pid, start, end, |v| Ok(v.flags | VmFlags::SEALED))
+        self.vma_modify_flags_range(pid, start, end, |v| Ok(v.flags | VmFlags::SEALED))
     }
 
     /// mseal(2) (`do_mseal`): `flags` (an unsigned long) must be 0.

@@ -7,10 +7,10 @@
 //! MS_INVALIDATE is a no-op beyond its EBUSY check, as in Linux.
 
 use crate::arch::x86_64::PAGE_MASK;
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::mlock::page_align_wrapping;
-use crate::kernel::vma::{VmFlags, VmaFile};
+use crate::kernel::mm_types::{VmFlags, VmaFile};
 use crate::kernel::{Kernel, Pid};
 
 pub const MS_ASYNC: u64 = 1;

@@ -7,38 +7,9 @@
 //! large folios); the buddy allocator is a LIFO free list, so allocation order
 //! is deterministic but not the kernel's.
 
-use crate::kernel::errno::{Errno, KResult};
+use crate::errno::{Errno, KResult};
+pub use crate::types::{Mfn, Pfn};
 use bitflags::bitflags;
-use std::fmt;
-
-/// A guest pseudo-physical frame number.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Pfn(pub u64);
-
-/// A machine frame number (what a PV guest's PTEs hold).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Mfn(pub u64);
-
-impl fmt::Debug for Pfn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pfn {:#x}", self.0)
-    }
-}
-impl fmt::Debug for Mfn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "mfn {:#x}", self.0)
-    }
-}
-impl fmt::Display for Pfn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
-impl fmt::Display for Mfn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
 
 bitflags! {
     /// Page flags and page types the model uses (`enum pageflags`,

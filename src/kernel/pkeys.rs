@@ -12,8 +12,8 @@
 //! ([`crate::kernel::config::MachineConfig::pkeys`]) every key is 0.
 
 use crate::kernel::mm::Mm;
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::mmap::PROT_EXEC;
-use crate::kernel::vma::{VmFlags, Vma};
 
 /// `arch_max_pkey()` on x86-64.
 const ARCH_MAX_PKEY: u8 = 16;

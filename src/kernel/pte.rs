@@ -5,7 +5,7 @@
 //! (`protection_map`), `arch/x86/include/asm/xen/page.h`.
 
 use crate::arch::x86_64::{Pte, PteFlags};
-use crate::kernel::vma::VmFlags;
+use crate::kernel::mm_types::VmFlags;
 
 /// `_PAGE_PROTNONE` is `_PAGE_GLOBAL` (bit 8) in a user PTE.
 pub const PROTNONE: PteFlags = PteFlags::GLOBAL;

@@ -5,8 +5,8 @@
 //! `shmem_file_read_iter`), `mm/truncate.c` (`truncate_pagecache`),
 //! `kernel/sys.c` (`do_prlimit`).
 
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::{FileKind, IoctlArg, O_ACCMODE, O_RDWR, OpenFile};
 use crate::kernel::memory::Access;
 use crate::kernel::mm::Rlimit;

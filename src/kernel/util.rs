@@ -6,8 +6,8 @@
 //! the commit limit is not modelled (see `Overcommit::Never`), so only
 //! modes 0 and 1 can refuse or allow differently.
 
+use crate::errno::{Errno, KResult};
 use crate::kernel::config::Overcommit;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::{Kernel, Pid};
 
 impl Kernel {

@@ -1,311 +1,300 @@
-//! `struct vm_area_struct`, its flags and its operations.
+//! VMA merge, split, modify and munmap: Linux's `mm/vma.c` (6.18), under
+//! its names (`vma_merge_new_range`, `vma_merge_existing_range`,
+//! `commit_merge`, `__split_vma`, `split_vma`, `vma_modify_flags`,
+//! `do_vmi_munmap`, `remove_vma`), and `free_pgtables` (mm/memory.c).
+//! The `vm_area_struct` itself is in `kernel/mm_types.rs`.
 //!
-//! Follows `include/linux/mm.h` (VM_* values) and `include/linux/mm_types.h`.
+//! Simplification: the merge state (`struct vma_merge_struct`) is passed
+//! as arguments; the maple-tree iterator is the mm's ordered map.
 
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, TASK_SIZE, page_align_up};
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::Kernel;
-use crate::kernel::errno::KResult;
-use crate::kernel::page::Pfn;
-use bitflags::bitflags;
-use std::fmt;
-use std::rc::Rc;
+use crate::kernel::mm::Mm;
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
+use crate::kernel::{Kernel, Pid};
 
-bitflags! {
-    /// `vm_flags_t`, values as in include/linux/mm.h (x86-64).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-    pub struct VmFlags: u64 {
-        const READ        = 0x0000_0001;
-        const WRITE       = 0x0000_0002;
-        const EXEC        = 0x0000_0004;
-        const SHARED      = 0x0000_0008;
-        const MAYREAD     = 0x0000_0010;
-        const MAYWRITE    = 0x0000_0020;
-        const MAYEXEC     = 0x0000_0040;
-        const MAYSHARE    = 0x0000_0080;
-        const GROWSDOWN   = 0x0000_0100;
-        const UFFD_MISSING = 0x0000_0200;
-        const PFNMAP      = 0x0000_0400;
-        /// `VM_MAYBE_GUARD` (bit 11): guard markers may be in the page
-        /// tables (set by MADV_GUARD_INSTALL, shown as "gu" in smaps).
-        const MAYBE_GUARD = 0x0000_0800;
-        const UFFD_WP     = 0x0000_1000;
-        const LOCKED      = 0x0000_2000;
-        const IO          = 0x0000_4000;
-        const SEQ_READ    = 0x0000_8000;
-        const RAND_READ   = 0x0001_0000;
-        const DONTCOPY    = 0x0002_0000;
-        const DONTEXPAND  = 0x0004_0000;
-        const LOCKONFAULT = 0x0008_0000;
-        const ACCOUNT     = 0x0010_0000;
-        const NORESERVE   = 0x0020_0000;
-        const HUGETLB     = 0x0040_0000;
-        const SYNC        = 0x0080_0000;
-        const ARCH_1      = 0x0100_0000;
-        const WIPEONFORK  = 0x0200_0000;
-        const DONTDUMP    = 0x0400_0000;
-        const SOFTDIRTY   = 0x0800_0000;
-        const MIXEDMAP    = 0x1000_0000;
-        const HUGEPAGE    = 0x2000_0000;
-        const NOHUGEPAGE  = 0x4000_0000;
-        const MERGEABLE   = 0x8000_0000;
-        /// `VM_PKEY_BIT0..3` = `VM_HIGH_ARCH_0..3` (bits 32-35): the VMA's
-        /// protection key on x86-64 with pkeys. smaps prints them as
-        /// `ProtectionKey:`, not in VmFlags.
-        const PKEY_BIT0   = 1 << 32;
-        const PKEY_BIT1   = 1 << 33;
-        const PKEY_BIT2   = 1 << 34;
-        const PKEY_BIT3   = 1 << 35;
-        /// `VM_DROPPABLE` (VM_HIGH_ARCH_BIT_... on 64-bit: bit 40).
-        const DROPPABLE   = 1 << 40;
-        /// `VM_SEALED` (bit 42), set by mseal(2).
-        const SEALED      = 1 << 42;
+/// `is_mergeable_vma()` + `is_mergeable_anon_vma()` + pgoff continuity
+/// (`can_vma_merge_before/after`): can `a` (lower) and `b` (upper,
+/// starting at a.end) become one VMA?
+pub fn is_mergeable_vma(a: &Vma, b: &Vma) -> bool {
+    a.end == b.start
+        && (a.flags ^ b.flags).difference(VmFlags::IGNORE_MERGE).is_empty()
+        && !a.flags.intersects(VmFlags::SPECIAL)
+        && a.file == b.file
+        && a.same_ops(b)
+        && a.ops.as_ref().is_none_or(|o| !o.has_close())
+        && a.tag == b.tag
+        && is_mergeable_anon_vma(a, b)
+        && a.pgoff + a.pages() == b.pgoff
+}
+
+/// `is_mergeable_anon_vma()`: the same anon_vma, or only one of the two
+/// has one and that one's chain is singular (`!vma_had_uncowed_parents()`).
+pub fn is_mergeable_anon_vma(a: &Vma, b: &Vma) -> bool {
+    match (a.anon_vma, b.anon_vma) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x == y,
+        (Some(_), None) => !a.anon_chain_forked,
+        (None, Some(_)) => !b.anon_chain_forked,
     }
 }
 
-impl VmFlags {
-    /// `VM_SPECIAL`: never merged, never expanded.
-    pub const SPECIAL: VmFlags = VmFlags::IO.union(VmFlags::DONTEXPAND).union(VmFlags::PFNMAP).union(VmFlags::MIXEDMAP);
-    pub const LOCKED_MASK: VmFlags = VmFlags::LOCKED.union(VmFlags::LOCKONFAULT);
-    pub const ACCESS: VmFlags = VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::EXEC);
-    /// `VM_STICKY`: flags a merged VMA keeps if either part had them.
-    pub const STICKY: VmFlags = VmFlags::SOFTDIRTY.union(VmFlags::MAYBE_GUARD);
-    /// `VM_IGNORE_MERGE`: flags that do not stop two VMAs merging.
-    pub const IGNORE_MERGE: VmFlags = VmFlags::STICKY;
-
-    /// `ARCH_VM_PKEY_FLAGS`.
-    pub const PKEY_MASK: VmFlags =
-        VmFlags::PKEY_BIT0.union(VmFlags::PKEY_BIT1).union(VmFlags::PKEY_BIT2).union(VmFlags::PKEY_BIT3);
-    /// `VM_PKEY_SHIFT`.
-    pub const PKEY_SHIFT: u32 = 32;
-
-    /// `vma_pkey()` (arch/x86/include/asm/pkeys.h).
-    pub fn pkey(self) -> u8 {
-        ((self & VmFlags::PKEY_MASK).bits() >> VmFlags::PKEY_SHIFT) as u8
-    }
-
-    /// The pkey bits of `calc_vm_prot_bits(prot, pkey)`
-    /// (`arch_calc_vm_prot_bits`).
-    pub fn from_pkey(pkey: u8) -> VmFlags {
-        VmFlags::from_bits_truncate(u64::from(pkey & 0xf) << VmFlags::PKEY_SHIFT)
-    }
-
-    /// `is_cow_mapping()`: private and may become writable.
-    pub fn is_cow(self) -> bool {
-        self & (VmFlags::SHARED | VmFlags::MAYWRITE) == VmFlags::MAYWRITE
-    }
+/// `commit_merge()`: the VMA at `target` now spans `[start, end)` (with
+/// `pgoff` at `start`), takes the anon_vma of what it absorbed when it has
+/// none (`dup_anon_vma`) and keeps the sticky flags of both. The absorbed
+/// VMA, if any, the caller has already removed.
+fn commit_merge(mm: &mut Mm, target: u64, start: u64, pgoff: u64, end: u64, anon_vma: Option<u32>, sticky: VmFlags) {
+    let Some(mut v) = mm.remove(target) else { return };
+    v.start = start;
+    v.pgoff = pgoff;
+    v.end = end;
+    v.anon_vma = v.anon_vma.or(anon_vma);
+    v.flags |= sticky & VmFlags::STICKY;
+    mm.insert(v);
 }
 
-/// `show_smap_vma_flags()` (fs/proc/task_mmu.c): two letters per flag, in
-/// bit order, each followed by a space.
-pub fn smaps_vmflags(f: VmFlags) -> String {
-    const M: [(VmFlags, &str); 34] = [
-        (VmFlags::READ, "rd"),
-        (VmFlags::WRITE, "wr"),
-        (VmFlags::EXEC, "ex"),
-        (VmFlags::SHARED, "sh"),
-        (VmFlags::MAYREAD, "mr"),
-        (VmFlags::MAYWRITE, "mw"),
-        (VmFlags::MAYEXEC, "me"),
-        (VmFlags::MAYSHARE, "ms"),
-        (VmFlags::GROWSDOWN, "gd"),
-        (VmFlags::UFFD_MISSING, "um"),
-        (VmFlags::PFNMAP, "pf"),
-        (VmFlags::MAYBE_GUARD, "gu"),
-        (VmFlags::UFFD_WP, "uw"),
-        (VmFlags::LOCKED, "lo"),
-        (VmFlags::IO, "io"),
-        (VmFlags::SEQ_READ, "sr"),
-        (VmFlags::RAND_READ, "rr"),
-        (VmFlags::DONTCOPY, "dc"),
-        (VmFlags::DONTEXPAND, "de"),
-        (VmFlags::LOCKONFAULT, "lf"),
-        (VmFlags::ACCOUNT, "ac"),
-        (VmFlags::NORESERVE, "nr"),
-        (VmFlags::HUGETLB, "ht"),
-        (VmFlags::SYNC, "sf"),
-        (VmFlags::ARCH_1, "ar"),
-        (VmFlags::WIPEONFORK, "wf"),
-        (VmFlags::DONTDUMP, "dd"),
-        (VmFlags::SOFTDIRTY, "sd"),
-        (VmFlags::MIXEDMAP, "mm"),
-        (VmFlags::HUGEPAGE, "hg"),
-        (VmFlags::NOHUGEPAGE, "nh"),
-        (VmFlags::MERGEABLE, "mg"),
-        (VmFlags::DROPPABLE, "dp"),
-        (VmFlags::SEALED, "sl"),
-    ];
-    let mut s = String::new();
-    for (b, n) in M {
-        if f.contains(b) {
-            s.push_str(n);
-            s.push(' ');
+impl Kernel {
+    /// `vma_merge_new_range()`: extend a neighbour instead of adding `new`.
+    pub fn vma_merge_new_range(&mut self, pid: Pid, new: &Vma) -> KResult<bool> {
+        let mm = self.mm_mut(pid)?;
+        let prev = mm.prev_vma(new.start).filter(|p| is_mergeable_vma(p, new)).map(|p| (p.start, p.pgoff));
+        let next = mm.vma_at(new.end).filter(|n| is_mergeable_vma(new, n)).map(|n| n.start);
+        match (prev, next) {
+            (Some((p, ppgoff)), Some(n)) => {
+                let (pv, nv) = (mm.vmas[&p].anon_vma, mm.vmas[&n].anon_vma);
+                if pv.is_some() && nv.is_some() && pv != nv {
+                    // Only the left merge is allowed.
+                    commit_merge(mm, p, p, ppgoff, new.end, None, new.flags);
+                } else if let Some(nx) = mm.remove(n) {
+                    commit_merge(mm, p, p, ppgoff, nx.end, nx.anon_vma, new.flags | nx.flags);
+                }
+                Ok(true)
+            }
+            (Some((p, ppgoff)), None) => {
+                commit_merge(mm, p, p, ppgoff, new.end, None, new.flags);
+                Ok(true)
+            }
+            (None, Some(n)) => {
+                let end = mm.vmas[&n].end;
+                commit_merge(mm, n, new.start, new.pgoff, end, None, new.flags);
+                Ok(true)
+            }
+            (None, None) => Ok(false),
         }
     }
-    s
-}
 
-/// What a VMA maps, beyond anonymous memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VmaFile {
-    /// A shmem/tmpfs inode (files, memfd, shared anonymous memory).
-    Shmem { inode: u32 },
-    /// A character device (gntdev, privcmd); its driver supplies `ops`.
-    Device { name: String, dev: (u32, u32), ino: u64 },
-}
+    /// `split_vma()`: `__split_vma()` after checking `map_count` against
+    /// `max_map_count`. A split at a VMA's start is no split and passes.
+    pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
+        let mm = self.mm(pid)?;
+        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
+        if v.start == addr {
+            return Ok(());
+        }
+        if let Some(ops) = &v.ops {
+            ops.may_split(v, addr)?;
+        }
+        if mm.map_count() >= mm.max_map_count {
+            return Err(Errno::ENOMEM);
+        }
+        self.__split_vma(pid, addr)
+    }
 
-/// What a driver may do for its VMAs (`struct vm_operations_struct`).
-/// The kernel calls these where Linux does; those that change state get the
-/// kernel and hypervisor handed in (the VMA is out of the tree by then).
-pub trait VmOperations: fmt::Debug {
-    /// Whether the VMA has `vm_ops->find_special_page` (Linux 4.0-6.17;
-    /// `find_normal_page` since 6.18).
-    fn has_find_special_page(&self) -> bool {
-        false
-    }
-    /// `vm_ops->find_special_page(vma, addr)`.
-    fn find_special_page(&self, _vma: &Vma, _addr: u64) -> Option<Pfn> {
-        None
-    }
-    /// Model instrumentation, not a kernel hook: the `struct page` the
-    /// driver's own bookkeeping says stands for `addr` (gntdev: the map's
-    /// page for that index), whatever `vm_normal_page` finds. GUP audits its
-    /// answer against it (`gup-wrong-page`).
-    fn backing_page(&self, _vma: &Vma, _addr: u64) -> Option<Pfn> {
-        None
-    }
-    /// `vm_ops->may_split` (an error forbids splitting at `addr`).
-    fn may_split(&self, _vma: &Vma, _addr: u64) -> KResult<()> {
+    /// `__split_vma()`: split the VMA containing `addr` at `addr`. It does
+    /// not check `map_count`: the munmap path checks it only for a split in
+    /// the middle of one VMA, letting the count go above the limit
+    /// temporarily (mm/vma.c).
+    pub fn __split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
+        let mm = self.mm_mut(pid)?;
+        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
+        if v.start == addr {
+            return Ok(());
+        }
+        if let Some(ops) = &v.ops {
+            ops.may_split(v, addr)?;
+        }
+        let start = v.start;
+        let Some(lo) = mm.vmas.get_mut(&start) else { return Ok(()) };
+        let mut hi = lo.clone();
+        lo.end = addr;
+        hi.pgoff += (addr - start) >> 12;
+        hi.start = addr;
+        if let Some(ops) = &hi.ops {
+            ops.open(&hi);
+        }
+        // vm_area_dup() takes a reference on the file for the new half.
+        let shmem = hi.shmem_inode();
+        mm.insert(hi);
+        if let Some(inode) = shmem {
+            self.shmem_get(inode);
+        }
         Ok(())
     }
-    /// `vm_ops->open`: a new VMA now shares the driver's object (split, fork).
-    fn open(&self, _vma: &Vma) {}
-    /// `vm_ops->close`: the VMA is gone (already out of the tree).
-    fn close(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _vma: &Vma) {}
-    /// Whether `vm_ops->close` exists (it blocks VMA merging, mm/vma.c).
-    fn has_close(&self) -> bool {
-        false
-    }
-    /// `vm_ops->fault` for a PTE that is not there: the default is what a
-    /// driver without a fault handler gets (SIGBUS).
-    fn fault(&self, _vma: &Vma, _addr: u64) -> bool {
-        false
-    }
-    /// The driver's own type (`vma->vm_ops == &driver_vmops` tests).
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        None
-    }
-}
 
-/// Special names shown in /proc/PID/maps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VmaTag {
-    None,
-    Heap,
-    Stack,
-}
-
-#[derive(Clone)]
-pub struct Vma {
-    pub start: u64,
-    pub end: u64,
-    pub flags: VmFlags,
-    /// `vm_pgoff`: file offset in pages, or `addr >> PAGE_SHIFT` at creation
-    /// for anonymous memory.
-    pub pgoff: u64,
-    pub file: Option<VmaFile>,
-    /// The anon_vma id, once the first anonymous page was faulted in.
-    pub anon_vma: Option<u32>,
-    /// The VMA's `anon_vma_chain` is not singular: it was cloned at fork
-    /// with an anon_vma (the chain links the parent's anon_vma too), or
-    /// split/copied from such a VMA. Such a VMA neither merges with a VMA
-    /// without anon_vma nor lends its anon_vma to a neighbour
-    /// (mm/vma.c `vma_had_uncowed_parents`, mm/rmap.c `reusable_anon_vma`).
-    pub anon_chain_forked: bool,
-    pub ops: Option<Rc<dyn VmOperations>>,
-    pub tag: VmaTag,
-}
-
-impl fmt::Debug for Vma {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Vma({:#x}-{:#x} {:?} pgoff={:#x} av={:?} file={:?})",
-            self.start, self.end, self.flags, self.pgoff, self.anon_vma, self.file
-        )
+    /// `vma_merge_existing_range()`: after the VMA at `start` changed
+    /// (`vma_modify`, mremap), merge it with its neighbours where the rules
+    /// allow.
+    pub fn vma_merge_existing_range(&mut self, pid: Pid, start: u64) -> KResult<()> {
+        let mm = self.mm_mut(pid)?;
+        let Some(v) = mm.vmas.get(&start).cloned() else { return Ok(()) };
+        let mut cur_start = start;
+        // A VMA merged away drops its file reference (remove_vma/fput).
+        let mut gone = Vec::new();
+        if let Some((p, ppgoff)) = mm.prev_vma(v.start).filter(|p| is_mergeable_vma(p, &v)).map(|p| (p.start, p.pgoff))
+        {
+            mm.remove(start);
+            gone.extend(v.shmem_inode());
+            commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
+            cur_start = p;
+        }
+        if let Some(cur) = mm.vmas.get(&cur_start).cloned()
+            && let Some(n) = mm.vma_at(cur.end).filter(|n| is_mergeable_vma(&cur, n)).map(|n| n.start)
+            && let Some(nx) = mm.remove(n)
+        {
+            gone.extend(nx.shmem_inode());
+            commit_merge(mm, cur_start, cur.start, cur.pgoff, nx.end, nx.anon_vma, nx.flags);
+        }
+        for inode in gone {
+            self.shmem_put(inode);
+        }
+        Ok(())
     }
-}
 
-impl Vma {
-    pub fn anon(start: u64, end: u64, flags: VmFlags) -> Vma {
-        Vma {
-            start,
-            end,
-            flags,
-            pgoff: start >> 12,
-            file: None,
-            anon_vma: None,
-            anon_chain_forked: false,
-            ops: None,
-            tag: VmaTag::None,
+    /// `vma_modify_flags()`: give the part `[start, end)` of the VMA `v`
+    /// the flags `newflags`: split at the edges, set, merge
+    /// (`vma_modify()` → `vma_merge_existing_range()`).
+    pub fn vma_modify_flags(&mut self, pid: Pid, v: &Vma, start: u64, end: u64, newflags: VmFlags) -> KResult<()> {
+        let (s, e) = (v.start.max(start), v.end.min(end));
+        self.split_vma(pid, s)?;
+        if e < v.end {
+            self.split_vma(pid, e)?;
+        }
+        if let Some(m) = self.mm_mut(pid)?.vmas.get_mut(&s) {
+            m.flags = newflags;
+        }
+        self.vma_merge_existing_range(pid, s)
+    }
+
+    /// The callers' walk (`for_each_vma_range` in madvise, mlock, mseal):
+    /// `vma_modify_flags()` on every VMA in `[start, end)` (which the
+    /// caller has checked is fully mapped when it must be). `change`
+    /// returns the new flags; a VMA whose flags stay the same is left alone.
+    pub fn vma_modify_flags_range(
+        &mut self,
+        pid: Pid,
+        start: u64,
+        end: u64,
+        mut change: impl FnMut(&Vma) -> KResult<VmFlags>,
+    ) -> KResult<()> {
+        for vstart in self.mm(pid)?.starts_in(start, end) {
+            let Some(v) = self.mm(pid)?.vmas.get(&vstart).cloned() else { continue };
+            let newflags = change(&v)?;
+            if newflags == v.flags {
+                continue;
+            }
+            self.vma_modify_flags(pid, &v, start, end, newflags)?;
+        }
+        Ok(())
+    }
+
+    // ---- munmap ------------------------------------------------------
+
+    /// `do_vmi_munmap()`: munmap(2) of `[start, start + len)`.
+    pub fn do_vmi_munmap(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<u64> {
+        if start & !PAGE_MASK != 0 || start > TASK_SIZE || len > TASK_SIZE - start {
+            return Err(Errno::EINVAL);
+        }
+        let end = start + page_align_up(len).ok_or(Errno::EINVAL)?;
+        if end == start {
+            return Err(Errno::EINVAL);
+        }
+        let mm = self.mm(pid)?;
+        let vmas: Vec<Vma> = mm.vmas_in(start, end).cloned().collect();
+        if vmas.is_empty() {
+            return Ok(0);
+        }
+        // vms_gather_munmap_vmas(): a split inside the first VMA first (after
+        // the map_count and seal checks of that VMA), then each VMA is
+        // checked for a seal (the first split stays when one refuses, as
+        // on the host), then the split at the end.
+        let first = &vmas[0];
+        if start > first.start {
+            if end < first.end && mm.map_count() >= mm.max_map_count {
+                return Err(Errno::ENOMEM);
+            }
+            if first.flags.contains(VmFlags::SEALED) {
+                return Err(Errno::EPERM);
+            }
+            self.__split_vma(pid, start)?;
+        }
+        if vmas.iter().any(|v| v.flags.contains(VmFlags::SEALED)) {
+            return Err(Errno::EPERM);
+        }
+        self.__split_vma(pid, end)?;
+        self.unmap_range(hv, pid, start, end, true)?;
+        Ok(0)
+    }
+
+    /// Tear down every VMA fully inside `[start, end)` (already split):
+    /// MMU notifiers, zap, page-table freeing, close.
+    pub fn unmap_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        start: u64,
+        end: u64,
+        free_tables: bool,
+    ) -> KResult<()> {
+        self.mmu_notifier_invalidate(hv, pid, start, end);
+        let starts = self.mm(pid)?.starts_in(start, end);
+        for s in &starts {
+            let Some(v) = self.mm(pid)?.vmas.get(s).cloned() else { continue };
+            self.zap_vma_range(hv, pid, &v, v.start, v.end, true);
+        }
+        let mut removed = Vec::new();
+        {
+            let mm = self.mm_mut(pid)?;
+            for s in &starts {
+                if let Some(v) = mm.remove(*s) {
+                    mm.stat_account(v.flags, -(v.pages() as i64));
+                    if v.flags.contains(VmFlags::LOCKED) {
+                        mm.locked_vm = mm.locked_vm.saturating_sub(v.pages());
+                    }
+                    removed.push(v);
+                }
+            }
+        }
+        if free_tables {
+            self.free_pgtables(pid, start, end)?;
+        }
+        for v in removed {
+            self.remove_vma(hv, v);
+        }
+        Ok(())
+    }
+
+    /// `remove_vma()`: `vm_ops->close` and drop the file reference.
+    pub fn remove_vma(&mut self, hv: &mut Hypervisor, v: Vma) {
+        if let Some(ops) = v.ops.clone() {
+            ops.close(self, hv, &v);
+        }
+        if let Some(VmaFile::Shmem { inode }) = v.file {
+            self.shmem_put(inode);
         }
     }
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.end <= self.start
-    }
-    pub fn pages(&self) -> u64 {
-        self.len() >> 12
-    }
-    pub fn contains(&self, addr: u64) -> bool {
-        self.start <= addr && addr < self.end
-    }
-    pub fn is_anonymous(&self) -> bool {
-        self.file.is_none() && self.ops.is_none()
-    }
-    pub fn is_shared(&self) -> bool {
-        self.flags.contains(VmFlags::SHARED)
-    }
-    /// `linear_page_index()`.
-    pub fn linear_index(&self, addr: u64) -> u64 {
-        ((addr - self.start) >> 12) + self.pgoff
-    }
-    pub fn shmem_inode(&self) -> Option<u32> {
-        match self.file {
-            Some(VmaFile::Shmem { inode }) => Some(inode),
-            _ => None,
-        }
-    }
-    pub fn same_ops(&self, other: &Vma) -> bool {
-        match (&self.ops, &other.ops) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn flag_values_match_kernel() {
-        assert_eq!(VmFlags::DONTCOPY.bits(), 0x20000);
-        assert_eq!(VmFlags::MIXEDMAP.bits(), 0x1000_0000);
-        assert_eq!(VmFlags::SPECIAL.bits(), 0x1004_4400);
-        assert_eq!(
-            smaps_vmflags(
-                VmFlags::READ
-                    | VmFlags::WRITE
-                    | VmFlags::MAYREAD
-                    | VmFlags::MAYWRITE
-                    | VmFlags::MAYEXEC
-                    | VmFlags::ACCOUNT
-            ),
-            "rd wr mr mw me ac "
-        );
-        assert!((VmFlags::MAYWRITE | VmFlags::READ).is_cow());
-        assert!(!(VmFlags::MAYWRITE | VmFlags::SHARED).is_cow());
+    /// `free_pgtables()`: free the page tables wholly inside the hole left
+    /// between the neighbouring VMAs.
+    pub fn free_pgtables(&mut self, pid: Pid, start: u64, end: u64) -> KResult<()> {
+        let mm = self.mm(pid)?;
+        let floor = mm.prev_vma(start).map_or(0, |v| v.end);
+        let ceiling = mm.find_vma(end).map_or(TASK_SIZE + PAGE_SIZE, |v| v.start);
+        let pgd = mm.pgd;
+        let freed = self.pt.free_empty_tables(pgd, floor, ceiling);
+        for f in freed {
+            self.free_pt_page(f);
+        }
+        Ok(())
     }
 }

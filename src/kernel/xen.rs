@@ -22,18 +22,19 @@
 //! the balloon cannot grow (no `add_ballooned_pages`: `gnttab_alloc_pages`
 //! fails with ENOMEM when the unpopulated PFNs are used up).
 
+use crate::arch::x86_64::PAGE_OFFSET;
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::hv::grant_table::{
-    GNTMAP_CONTAINS_PTE, GNTTAB_NR_RESERVED_ENTRIES, GREFS_PER_GRANT_FRAME, GTF_PERMIT_ACCESS, GTF_READING,
-    GTF_READONLY, GTF_WRITING, GntSt, GnttabMapGrantRef, GnttabUnmapGrantRef, GuestMem, INVALID_GRANT_HANDLE,
-    PAGE_OFFSET,
-};
-use crate::hv::machine::DomId;
-use crate::hv::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY, foreign_frame};
+use crate::hv::grant_table::{GREFS_PER_GRANT_FRAME, GuestMem};
 use crate::kernel::Kernel;
-use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY, foreign_frame};
 use crate::kernel::page::{Mfn, PageFlags, Pfn};
 use crate::kernel::variant::UnmapPolicy;
+use crate::types::DomId;
+use crate::xen::interface::grant_table::{
+    GNTMAP_CONTAINS_PTE, GNTTAB_NR_RESERVED_ENTRIES, GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING, GntSt,
+    GnttabMapGrantRef, GnttabUnmapGrantRef, INVALID_GRANT_HANDLE,
+};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;

@@ -64,14 +64,14 @@ use super::op::{Addr, FdRef, Op, OpResult, PAGE_SIZE};
 use super::transcript::{
     HostInfo, PageInfo, ProcSnapshot, Snapshot, StepRecord, Transcript, VmaSnapshot, pages_in_range, parse_smaps,
 };
+use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::memory::{Access, VmFault};
 use crate::kernel::page::ZERO_PFN;
 use crate::kernel::uaccess::Signal;
 use crate::kernel::variant::Variant;
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
 use crate::world::World;
 
 /// Where the model maps its I/O scratch buffer: far below any range the

@@ -11,8 +11,8 @@
 //! (`[vsyscall]`), `[vdso]`/`[vvar]`, `[anon:NAME]` (PR_SET_VMA).
 
 use crate::kernel::mm::Mm;
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::shmem::Inode;
-use crate::kernel::vma::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 use std::fmt::Write;
 

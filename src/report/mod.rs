@@ -35,8 +35,8 @@ pub use picture::address_space_picture;
 pub use smaps::{MemSizeStats, ThpEnabled, smaps, smaps_gather, smaps_k, thp_eligible};
 
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::kernel::Kernel;
+use crate::types::DomId;
 use crate::world::World;
 
 /// The kernel of `dom` with the hypervisor, if the domain exists.

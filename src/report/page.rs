@@ -16,9 +16,9 @@
 
 use super::kernel_hv;
 use super::pagetable::flags_text;
-use crate::hv::machine::DomId;
-use crate::hv::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
+use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
 use crate::kernel::page::{Mapping, Pfn, ZERO_PFN};
+use crate::types::DomId;
 use crate::world::World;
 use std::fmt::Write;
 

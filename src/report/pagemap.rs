@@ -40,12 +40,12 @@
 use super::kernel_hv;
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags, TASK_SIZE};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{VmFlags, Vma};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
 use crate::world::World;
 use std::fmt::Write;
 
@@ -210,7 +210,7 @@ fn letter(k: &Kernel, hv: &Hypervisor, a: u64, slot: Slot<'_>) -> char {
             }
         },
         NormalPage::Zero => 'z',
-        NormalPage::Special | NormalPage::HookNone | NormalPage::Pfnmap => 's',
+        NormalPage::Special | NormalPage::HookNone => 's',
         NormalPage::Bad => '!',
     }
 }

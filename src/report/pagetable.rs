@@ -32,11 +32,11 @@
 use super::kernel_hv;
 use crate::arch::x86_64::{Pte, TASK_SIZE, flag_names};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::page::{Mfn, Pfn, page_flag_names};
 use crate::kernel::pte::{pte_present, pte_protnone};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
 use crate::world::World;
 use std::fmt::Write;
 
@@ -129,7 +129,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
 }
 
 /// What the guest kernel and the machine make of a present leaf entry.
-fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kernel::vma::Vma, addr: u64, pte: Pte) {
+fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kernel::mm_types::Vma, addr: u64, pte: Pte) {
     let np = k.vm_normal_page_quiet(hv, v, addr & crate::arch::x86_64::PAGE_MASK, pte);
     let _ = write!(out, "vm_normal_page: ");
     match np {
@@ -144,9 +144,6 @@ fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kerne
         }
         NormalPage::HookNone => {
             let _ = writeln!(out, "none (find_special_page found no page)");
-        }
-        NormalPage::Pfnmap => {
-            let _ = writeln!(out, "none (PFNMAP)");
         }
         NormalPage::Bad => {
             let _ = writeln!(out, "bad PTE (the kernel would print \"BUG: Bad page map\")");

@@ -18,7 +18,7 @@
 
 use super::maps::identity;
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE};
-use crate::kernel::vma::VmFlags;
+use crate::kernel::mm_types::VmFlags;
 use crate::kernel::{Kernel, Pid};
 use std::fmt::Write;
 

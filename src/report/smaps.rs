@@ -34,13 +34,13 @@ use super::kernel_hv;
 use super::maps::maps_line;
 use crate::arch::x86_64::{PAGE_SIZE, PMD_SIZE};
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::mm::Mm;
+use crate::kernel::mm_types::{VmFlags, Vma, smaps_vmflags};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{VmFlags, Vma, smaps_vmflags};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
 use crate::world::World;
 use std::fmt::Write;
 

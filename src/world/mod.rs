@@ -3,14 +3,14 @@
 
 pub mod xen;
 
+use crate::errno::{Errno, KResult};
 use crate::hv::HvDomain;
 use crate::hv::Hypervisor;
-use crate::hv::machine::DomId;
-use crate::hv::p2m::{INVALID_P2M_ENTRY, P2m};
 use crate::kernel::Kernel;
-use crate::kernel::errno::{Errno, KResult};
+use crate::kernel::p2m::{INVALID_P2M_ENTRY, P2m};
 use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::variant::Variant;
+use crate::types::DomId;
 
 pub use crate::kernel::config::{DEFAULT_MACHINE_FRAMES, MachineConfig};
 /// Default RAM of a domain declared without `pages=` (64 MiB).

@@ -13,14 +13,14 @@ use super::World;
 use crate::drivers;
 use crate::drivers::blkdev::{BlkDevFile, BlkDevNode, Disk};
 use crate::drivers::privcmd::PrivcmdFile;
-use crate::hv::grant_table::GntSt;
-use crate::hv::machine::DomId;
-use crate::hv::p2m::INVALID_P2M_ENTRY;
+use crate::errno::{Errno, KResult};
 use crate::hv::truth::Violation;
-use crate::kernel::errno::{Errno, KResult};
 use crate::kernel::file::FileKind;
+use crate::kernel::p2m::INVALID_P2M_ENTRY;
 use crate::kernel::page::{FIRST_FREE_PFN, Mapping, PageFlags, Pfn};
 use crate::kernel::{Kernel, Pid};
+use crate::types::DomId;
+use crate::xen::interface::grant_table::GntSt;
 use std::fmt;
 use std::rc::Rc;
 

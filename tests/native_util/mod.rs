@@ -8,8 +8,8 @@
 
 use mmsim::hv::Hypervisor;
 use mmsim::kernel::errno::{Errno, KResult};
+use mmsim::kernel::mm_types::smaps_vmflags;
 use mmsim::kernel::variant::Variant;
-use mmsim::kernel::vma::smaps_vmflags;
 use mmsim::kernel::{Kernel, Pid};
 use mmsim::world::World;
 use std::sync::atomic::{AtomicU64, Ordering};

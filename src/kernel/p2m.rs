@@ -1,11 +1,11 @@
-//! The PV physical-to-machine map a guest keeps (P2M) and Xen's global
-//! machine-to-physical table (M2P).
+//! The physical-to-machine map a PV guest keeps (P2M): guest kernel state,
+//! Xen never reads it.
 //!
 //! Follows `arch/x86/include/asm/xen/page.h` and `arch/x86/xen/p2m.c`:
 //! entries may be `INVALID_P2M_ENTRY` (~0), `FOREIGN_FRAME(m)` (top bit) or
 //! `IDENTITY_FRAME(m)` (bit BITS_PER_LONG-2).
 
-use crate::kernel::page::{Mfn, Pfn};
+use crate::types::{Mfn, Pfn};
 
 pub const INVALID_P2M_ENTRY: u64 = !0;
 pub const FOREIGN_FRAME_BIT: u64 = 1 << 63;
@@ -64,47 +64,5 @@ impl P2m {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Entries per chunk of the M2P (one 4 KiB page of them, as Xen maps it).
-const M2P_CHUNK: usize = 512;
-
-/// Xen's machine-to-phys table: for each MFN the PFN in its owner. Stored
-/// in chunks allocated on first write, so a huge machine costs only the
-/// frames domains were given.
-#[derive(Debug, Clone)]
-pub struct M2p {
-    nr_frames: u64,
-    chunks: Vec<Option<Box<[u64; M2P_CHUNK]>>>,
-}
-
-impl M2p {
-    pub fn new(nr_frames: u64) -> M2p {
-        M2p { nr_frames, chunks: Vec::new() }
-    }
-    /// A read of `machine_to_phys_mapping[mfn]`; `None` when out of range or
-    /// unset (the guest's read would fault or give ~0).
-    #[inline]
-    pub fn get(&self, mfn: Mfn) -> Option<Pfn> {
-        let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
-        match self.chunks.get(c) {
-            Some(Some(ch)) if ch[o] != INVALID_P2M_ENTRY => Some(Pfn(ch[o])),
-            _ => None,
-        }
-    }
-    pub fn set(&mut self, mfn: Mfn, pfn: Option<Pfn>) {
-        if mfn.0 >= self.nr_frames {
-            return;
-        }
-        let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
-        let v = pfn.map_or(INVALID_P2M_ENTRY, |p| p.0);
-        if self.chunks.get(c).is_none_or(|ch| ch.is_none()) && v == INVALID_P2M_ENTRY {
-            return;
-        }
-        if self.chunks.len() <= c {
-            self.chunks.resize_with(c + 1, || None);
-        }
-        self.chunks[c].get_or_insert_with(|| Box::new([INVALID_P2M_ENTRY; M2P_CHUNK]))[o] = v;
     }
 }

@@ -1,0 +1,3 @@
+//! Xen definitions shared by guest and hypervisor (Linux `include/xen/`).
+
+pub mod interface;
