@@ -12,11 +12,11 @@
 
 use crate::arch::x86_64::{PAGE_SIZE, Pte, flag_names};
 use crate::hv::machine::DomId;
-use crate::hv::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
+use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::page::{Mapping, Mfn, Pfn, page_flag_names};
 use crate::kernel::pte::pte_present;
-use crate::kernel::vma::{Vma, VmaFile, smaps_vmflags};
+use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
 use crate::kernel::{Kernel, Pid};
 use crate::world::World;
 use serde::Serialize;
@@ -312,7 +312,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
             if a.pin != 0 {
                 frames.insert(a.mfn.0);
             }
-            let names = crate::hv::grant_table::gtf_names(e.flags);
+            let names = crate::xen::interface::grant_table::gtf_names(e.flags);
             out.insert(
                 format!("g/{dom:04x}/{r:08x}"),
                 Item::Grant(GrantSnap {
@@ -388,7 +388,7 @@ fn vma_snap(
     pid: Pid,
     mm: &crate::kernel::mm::Mm,
     v: &Vma,
-    entries: &[(u64, crate::kernel::pagetable::PteSlot, Pte)],
+    entries: &[(u64, crate::arch::pagetable::PteSlot, Pte)],
 ) -> VmaSnap {
     let line = crate::report::maps_line(k, mm, v);
     let parts: Vec<&str> = line.split_whitespace().collect();
@@ -414,7 +414,7 @@ fn pagemap_rle(
     k: &Kernel,
     pid: Pid,
     v: &Vma,
-    entries: &[(u64, crate::kernel::pagetable::PteSlot, Pte)],
+    entries: &[(u64, crate::arch::pagetable::PteSlot, Pte)],
 ) -> String {
     let mut rle = Rle::default();
     let mut at = v.start;
@@ -512,7 +512,6 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
             NormalPage::Zero => "zero page".to_string(),
             NormalPage::Special => "none (special PTE in a PFNMAP/MIXEDMAP VMA)".to_string(),
             NormalPage::HookNone => "none (find_special_page found no page)".to_string(),
-            NormalPage::Pfnmap => "none (PFNMAP)".to_string(),
             NormalPage::Bad => "bad PTE (\"BUG: Bad page map\")".to_string(),
         });
         ws.pfn = if k.pv { k.mfn_to_pfn(&w.hv, Mfn(pte.frame())).map(|p| hex(p.0)) } else { Some(hex(pte.frame())) };
