@@ -51,9 +51,11 @@ fn out(w: &mut impl Write, s: &str) -> bool {
 /// Reads a script with a bounded reader: at most
 /// [`script::MAX_SOURCE_BYTES`] + 1 bytes are read, so `/dev/zero` or a
 /// huge file ends with the parser's "too large" error, not the allocator's.
+/// `-` is standard input.
 fn read_script(path: &str) -> std::io::Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
+    let f: Box<dyn Read> =
+        if path == "-" { Box::new(std::io::stdin().lock()) } else { Box::new(std::fs::File::open(path)?) };
     let mut buf = Vec::new();
     f.take(script::MAX_SOURCE_BYTES as u64 + 1).read_to_end(&mut buf)?;
     String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
@@ -68,8 +70,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run scenario files (.mms); exit 0 if all pass, 1 on a failed
-    /// expectation or broken invariant, 2 on a script error.
+    /// Run scenario files (.mms; `-` reads standard input); exit 0 if all
+    /// pass, 1 on a failed expectation or an unexpected (or missing
+    /// expected) violation, 2 on a script error.
     Run {
         #[arg(required = true)]
         files: Vec<String>,

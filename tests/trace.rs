@@ -77,7 +77,7 @@ fn every_violation_is_at_its_action_and_explained() {
             for e in &evs {
                 match e {
                     Event::Step { line, events, .. } => last_step = Some((*line, events)),
-                    Event::Violation { line, violation, context } => {
+                    Event::Violation { line, violation, context, .. } => {
                         seen += 1;
                         let (sl, events) = last_step.unwrap_or_else(|| {
                             panic!("{name} ({v}): {} at {line} before any action", violation.invariant)

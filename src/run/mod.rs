@@ -89,23 +89,38 @@ pub enum Event {
     },
     /// A broken invariant, at the line of the step that first broke it.
     /// `context` (when tracing): the struct page of the frames involved.
+    /// `expected`: the scenario's `expect violation` line names it.
     Violation {
         line: u32,
         violation: Violation,
         context: Option<String>,
+        expected: bool,
     },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub expectations_failed: u32,
+    /// Every violation reported, expected ones included.
     pub violations: u32,
+    /// The scenario states its violations (`expect violation ...`).
+    pub stated: bool,
+    /// Violations of the invariants the scenario expects.
+    pub violations_expected: u32,
+    /// Invariants the scenario expects that never broke.
+    pub expected_missing: Vec<String>,
 }
 
 impl Outcome {
-    /// 0 when every expectation held and no invariant broke, else 1.
+    /// Violations the scenario did not expect.
+    pub fn violations_unexpected(&self) -> u32 {
+        self.violations - self.violations_expected
+    }
+    /// 0 when every expectation held, no unexpected invariant broke and
+    /// every expected one did, else 1.
     pub fn status(&self) -> i32 {
-        if self.expectations_failed == 0 && self.violations == 0 { 0 } else { 1 }
+        let ok = self.expectations_failed == 0 && self.violations_unexpected() == 0 && self.expected_missing.is_empty();
+        if ok { 0 } else { 1 }
     }
 }
 
@@ -149,6 +164,8 @@ pub struct Runner<'s> {
     active: Vec<Violation>,
     /// Log lines already put into the trace: per domain, then Xen's.
     logs_seen: (Vec<usize>, usize),
+    /// The invariants reported so far.
+    fired: std::collections::BTreeSet<&'static str>,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -185,6 +202,7 @@ impl<'s> Runner<'s> {
             check_each_step: true,
             active: Vec::new(),
             logs_seen: (Vec::new(), 0),
+            fired: std::collections::BTreeSet::new(),
         }
     }
 
@@ -225,6 +243,10 @@ impl<'s> Runner<'s> {
         let last = self.script.steps.last().map_or(0, |s| s.line);
         for v in left {
             self.report(last, v, sink);
+        }
+        if let Some(want) = &self.script.expect_violations {
+            self.outcome.stated = true;
+            self.outcome.expected_missing = want.iter().filter(|n| !self.fired.contains(n.as_str())).cloned().collect();
         }
         Ok(self.outcome.clone())
     }
@@ -268,8 +290,13 @@ impl<'s> Runner<'s> {
 
     fn report(&mut self, line: u32, v: Violation, sink: &mut dyn FnMut(&Event)) {
         self.outcome.violations += 1;
+        let expected = self.script.expect_violations.as_ref().is_some_and(|w| w.iter().any(|n| n == v.invariant));
+        if expected {
+            self.outcome.violations_expected += 1;
+        }
+        self.fired.insert(v.invariant);
         let context = self.world.hv.trace.on().then(|| violation_context(&self.world, &v));
-        sink(&Event::Violation { line, violation: v, context });
+        sink(&Event::Violation { line, violation: v, context, expected });
     }
 
     /// The events recorded since the last call, with the kernels' and

@@ -94,8 +94,17 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
             }
             s
         }
-        Event::Violation { line, violation, context } => {
-            let mut s = format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message);
+        Event::Violation { line, violation, context, expected } => {
+            let mut s = if *expected {
+                format!(
+                    "{line:>4}  {} {}: {}\n",
+                    st.green("VIOLATION (expected)"),
+                    violation.invariant,
+                    violation.message
+                )
+            } else {
+                format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message)
+            };
             for l in context.iter().flat_map(|c| c.lines()) {
                 s.push_str("        ");
                 s.push_str(l);
@@ -108,13 +117,22 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
 
 pub fn outcome_text(o: &Outcome, st: Style) -> String {
     let verdict = if o.status() == 0 { st.green("PASS") } else { st.red("FAIL") };
-    format!(
-        "outcome: {verdict} ({} expectation{} failed, {} violation{})\n",
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    let mut s = format!(
+        "outcome: {verdict} ({} expectation{} failed, {} violation{}",
         o.expectations_failed,
-        if o.expectations_failed == 1 { "" } else { "s" },
+        plural(o.expectations_failed),
         o.violations,
-        if o.violations == 1 { "" } else { "s" }
-    )
+        plural(o.violations)
+    );
+    if o.stated {
+        s.push_str(&format!(": {} expected, {} unexpected", o.violations_expected, o.violations_unexpected()));
+        if !o.expected_missing.is_empty() {
+            s.push_str(&format!("; expected but never broken: {}", o.expected_missing.join(", ")));
+        }
+    }
+    s.push_str(")\n");
+    s
 }
 
 fn result_json(r: &CallResult) -> J {
@@ -146,7 +164,7 @@ pub fn event_json(file: &str, e: &Event) -> J {
         Event::Show { line, what, text } => {
             json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text })
         }
-        Event::Violation { line, violation: v, context } => {
+        Event::Violation { line, violation: v, context, .. } => {
             let mut o = json!({
                 "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
                 "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns

@@ -137,6 +137,12 @@ pub enum StmtKind {
     Action(ActionStmt),
     Show(Show),
     Check,
+    /// `expect violation NAME...` / `expect violations none`: the invariants
+    /// the run must break (each at least once), and that no other may. The
+    /// names are raw words; the checker validates them. Empty: `none`.
+    ExpectViolations {
+        names: Vec<Name>,
+    },
     /// A line that did not parse (its error is reported by the parser).
     /// `names` are the names it appears to declare or bind, so that the
     /// checker does not report every later use of them as unknown.

@@ -50,6 +50,7 @@ pub(super) fn check_into(script: Script, errors: &mut Vec<ScriptError>) -> Check
         src: script.src,
         lines,
         kernel: ck.kernel.map(|(k, _)| k),
+        expect_violations: ck.expect_violations.map(|(v, _)| v),
         machine: ck.machine.map(|(m, _)| m).unwrap_or_default(),
         domains: ck.domains,
         processes: ck.processes,
@@ -102,6 +103,7 @@ struct Checker {
     /// Processes that called `exit()`, with the line.
     exited: FxHashMap<ProcessId, u32>,
     kernel: Option<(KernelConfig, u32)>,
+    expect_violations: Option<(Vec<String>, u32)>,
     machine: Option<(MachineConfig, u32)>,
     /// The first line that is neither `kernel` nor `machine`.
     first_other: Option<u32>,
@@ -142,6 +144,7 @@ impl Checker {
             later,
             exited: FxHashMap::default(),
             kernel: None,
+            expect_violations: None,
             machine: None,
             first_other: None,
             domains: Vec::new(),
@@ -298,6 +301,10 @@ impl Checker {
                 }
             }
             StmtKind::Check => self.step(line, span, StepKind::Check),
+            StmtKind::ExpectViolations { names } => match self.expect_violations {
+                Some((_, first)) => self.error(super::expect::second_line(span, first)),
+                None => self.expect_violations = Some((super::expect::check_names(&names, &mut self.errors), line)),
+            },
             StmtKind::Broken { names } => {
                 for name in names {
                     self.names.entry(name).or_insert(Entry { kind: EntryKind::Poisoned, line });

@@ -185,6 +185,10 @@ pub struct CheckedScript {
     pub lines: LineIndex,
     /// The `kernel` line, if any (the CLI's `--kernel` may override it).
     pub kernel: Option<KernelConfig>,
+    /// `expect violation NAME...`: the invariants the run must break (each
+    /// at least once) and no others; `Some(empty)` for `expect violations
+    /// none`; `None` without the line (every violation fails the run).
+    pub expect_violations: Option<Vec<String>>,
     /// The `machine` line's settings (the defaults without one).
     pub machine: crate::kernel::config::MachineConfig,
     pub domains: Vec<DomainDecl>,

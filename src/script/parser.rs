@@ -15,7 +15,7 @@ use super::value::{Env, Ty, Value, eval, infer};
 pub type PResult<T> = Result<T, ScriptError>;
 
 /// Statement keywords; they cannot be used as names.
-pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file", "disk", "show", "check"];
+pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file", "disk", "show", "check", "expect"];
 
 /// Other reserved words.
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
@@ -86,6 +86,10 @@ fn parse_line(src: &str, start: usize, end: usize, toks: &mut Vec<Token>) -> PRe
         let (span, variant, unmap) = kernel_words(src, start, code_end, true)?;
         return Ok(Some((span, StmtKind::Kernel { variant, unmap })));
     }
+    if first_word(src, start, code_end).is_some_and(|(_, w)| w == "expect") {
+        let (span, names) = expect_words(src, start, code_end)?;
+        return Ok(Some((span, StmtKind::ExpectViolations { names })));
+    }
     lex_line_into(src, start, end, toks)?;
     let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
         return Ok(None);
@@ -126,6 +130,55 @@ pub fn kernel_words(src: &str, start: usize, end: usize, keyword: bool) -> PResu
         }
     }
     Ok((span, variant, unmap))
+}
+
+/// Splits an `expect violation NAME...` / `expect violations none` line
+/// into the invariant names (raw words, as for `kernel`: they hold `-`).
+fn expect_words(src: &str, start: usize, end: usize) -> PResult<(Span, Vec<Name>)> {
+    let mut ws = words(src, start, end);
+    let Some((kat, kw)) = ws.next() else {
+        return Err(ScriptError::new(Span::point(start), "expected `expect`"));
+    };
+    let mut span = Span::new(kat, kat + kw.len());
+    let help =
+        "write `expect violation INVARIANT...` (e.g. `expect violation gup-wrong-page`) or `expect violations none`";
+    match ws.next() {
+        Some((_, "violation" | "violations")) => {}
+        Some((at, w)) => {
+            return Err(ScriptError::new(Span::new(at, at + w.len()), format!("expected `violation`, found `{w}`"))
+                .with_help(help));
+        }
+        None => return Err(ScriptError::new(Span::point(span.end), "expected `violation`").with_help(help)),
+    }
+    let mut names: Vec<Name> = Vec::new();
+    let mut none = None;
+    for (at, w) in ws {
+        for (off, part) in w.split(',').scan(0, |o, p| {
+            let at = *o;
+            *o += p.len() + 1;
+            Some((at, p))
+        }) {
+            if part.is_empty() {
+                continue;
+            }
+            let wspan = Span::new(at + off, at + off + part.len());
+            span = span.to(wspan);
+            if part == "none" {
+                none = Some(wspan);
+            } else {
+                names.push(Spanned::new(part.to_owned(), wspan));
+            }
+        }
+    }
+    match none {
+        Some(s) if !names.is_empty() => {
+            Err(ScriptError::new(s, "`none` cannot stand beside invariant names").with_help(help))
+        }
+        None if names.is_empty() => {
+            Err(ScriptError::new(Span::point(span.end), "expected an invariant name or `none`").with_help(help))
+        }
+        _ => Ok((span, names)),
+    }
 }
 
 pub fn variant_help() -> String {
@@ -630,6 +683,21 @@ mod tests {
         assert!(matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8));
         assert!(matches!(one("file f in dom0"), StmtKind::File { size: None, .. }));
         assert!(matches!(one("check"), StmtKind::Check));
+    }
+
+    #[test]
+    fn expect_violation_lines() {
+        let names = |src: &str| match one(src) {
+            StmtKind::ExpectViolations { names } => names.into_iter().map(|n| n.node).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(names("expect violation gup-wrong-page # why"), ["gup-wrong-page"]);
+        assert_eq!(names("expect violations gup-wrong-page, dma-misdirected"), ["gup-wrong-page", "dma-misdirected"]);
+        assert!(names("expect violations none").is_empty());
+        assert_eq!(err("expect").message, "expected `violation`");
+        assert_eq!(err("expect violation").message, "expected an invariant name or `none`");
+        assert_eq!(err("expect nothing").span, Span::new(7, 14));
+        assert!(err("expect violations none gup-wrong-page").message.contains("`none` cannot"));
     }
 
     #[test]
