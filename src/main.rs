@@ -79,8 +79,8 @@ enum Cmd {
         /// Override the file's kernel line: 'VARIANT [unmap=deferred|immediate]'.
         #[arg(long)]
         kernel: Option<String>,
-        /// One JSON object per line (schema 1) instead of text; each step
-        /// carries the events it caused.
+        /// One JSON object per line (schema 2, docs/JSON.md) instead of
+        /// text; each step carries the events it caused.
         #[arg(long)]
         json: bool,
         /// Show the events each action caused, indented under it.
@@ -88,7 +88,12 @@ enum Cmd {
         trace: bool,
     },
     /// The seed's story: the built-in scenario under every kernel variant.
-    Demo,
+    Demo {
+        /// One JSON object per line (schema 2, docs/JSON.md): a `demo`
+        /// record per kernel variant.
+        #[arg(long)]
+        json: bool,
+    },
     /// Search action orders for invariant breaks; shrink and save reproducers.
     Explore {
         /// Kernel variant words, as for `run --kernel`.
@@ -124,6 +129,10 @@ enum Cmd {
         /// (bounded by --steps/--time; for short --length).
         #[arg(long)]
         exhaustive: bool,
+        /// One JSON object per line (schema 2, docs/JSON.md): a `finding`
+        /// per bug, then an `explore` summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -131,12 +140,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run { files, kernel, json, trace } => run(&files, kernel.as_deref(), json, trace),
-        Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive } => {
-            explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive)
+        Cmd::Explore { kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, json } => {
+            explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, json)
         }
-        Cmd::Demo => {
-            let color = std::io::stdout().is_terminal();
-            let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
+        Cmd::Demo { json } => {
+            let text =
+                if json { mmsim::demo::render_json() } else { mmsim::demo::render(std::io::stdout().is_terminal()) };
+            let _ = out(&mut std::io::stdout().lock(), &text);
             ExitCode::SUCCESS
         }
     }
@@ -150,6 +160,11 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
         Some(Ok(k)) => Some(k),
         Some(Err(errs)) => {
             eprint!("{}", script::render_errors("--kernel", kernel.unwrap_or_default(), &errs, estyle));
+            if json {
+                for e in &errs {
+                    println!("{}", output::error_json("--kernel", kernel.unwrap_or_default(), e));
+                }
+            }
             return ExitCode::from(2);
         }
     };
@@ -160,6 +175,9 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{f}: error: cannot read: {e}");
+                if json && writeln!(out, "{}", output::error_json_bare(f, &format!("cannot read: {e}"))).is_err() {
+                    return ExitCode::from(2);
+                }
                 failed += 1;
                 worst = worst.max(2);
                 continue;
@@ -169,13 +187,25 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
             Ok(c) => c,
             Err(errs) => {
                 eprint!("{}", script::render_errors(f, &src, &errs, estyle));
+                if json {
+                    for e in &errs {
+                        if writeln!(out, "{}", output::error_json(f, &src, e)).is_err() {
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
                 failed += 1;
                 worst = worst.max(2);
                 continue;
             }
         };
         let variant = effective_variant(&checked, over);
-        if !json && writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})"))).is_err() {
+        let head = if json {
+            writeln!(out, "{}", output::start_json(f, &variant.to_string()))
+        } else {
+            writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})")))
+        };
+        if head.is_err() {
             return ExitCode::from(worst);
         }
         let mut runner = Runner::new(&checked, variant);
@@ -217,6 +247,9 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
                 }
             }
             Err(e) => {
+                if json {
+                    let _ = writeln!(out, "{}", output::error_json(f, &src, &e));
+                }
                 let _ = out.flush();
                 eprint!("{}", script::render_errors(f, &src, &[e], estyle));
                 failed += 1;
@@ -224,8 +257,12 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool) -> ExitC
             }
         }
     }
-    if files.len() > 1 && !json {
-        let _ = writeln!(out, "{passed} passed, {failed} failed");
+    if files.len() > 1 {
+        let _ = if json {
+            writeln!(out, "{}", output::summary_json(passed, failed, worst))
+        } else {
+            writeln!(out, "{passed} passed, {failed} failed")
+        };
     }
     ExitCode::from(worst)
 }
@@ -243,6 +280,7 @@ fn explore(
     keep_going: bool,
     replay: Option<String>,
     exhaustive: bool,
+    json: bool,
 ) -> ExitCode {
     use mmsim::explore;
     let variant = match mmsim::run::parse_variant(kernel) {
@@ -294,6 +332,36 @@ fn explore(
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     let mut stdout = std::io::stdout().lock();
+    if json {
+        let mut open = true;
+        for f in &summary.found {
+            let text = f.scenario(variant);
+            let saved = out_dir.as_ref().and_then(|dir| {
+                let _ = std::fs::create_dir_all(dir);
+                let path = dir.join(format!("{}.mms", f.invariant));
+                match std::fs::write(&path, &text) {
+                    Ok(()) => Some(path.display().to_string()),
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        None
+                    }
+                }
+            });
+            let rec = serde_json::json!({
+                "schema": output::SCHEMA, "type": "finding", "kernel": variant.to_string(), "invariant": f.invariant,
+                "message": f.message, "seed": f.seed.to_string(), "choices": f.choices, "after_s": f.after.as_secs_f64(),
+                "steps_before": f.steps_before, "actions": f.ops.len(), "scenario": text, "saved": saved
+            });
+            open = open && out(&mut stdout, &format!("{rec}\n"));
+        }
+        let rec = serde_json::json!({
+            "schema": output::SCHEMA, "type": "explore", "kernel": variant.to_string(), "seed": seed.to_string(),
+            "shard": [si, sn], "sequences": summary.sequences, "steps": summary.steps, "elapsed_s": secs,
+            "found": summary.found.len()
+        });
+        let _ = open && out(&mut stdout, &format!("{rec}\n"));
+        return if summary.found.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let mut open = out(
         &mut stdout,
         &format!(

@@ -3,6 +3,7 @@
 //! expectations, runs `show` and `check`, and reports [`Event`]s as it goes.
 //! The caller decides how events look (see `output.rs`).
 
+pub mod data;
 pub mod output;
 
 use crate::arch::x86_64::PAGE_SIZE;
