@@ -15,6 +15,7 @@ pub fn show_data(what: &str, text: &str) -> J {
         "pagetable" => pagetable(text),
         "page" => pages(text),
         "grants" => grants(text),
+        "p2m" | "m2p" | "override" => xen_table(text),
         _ => json!({ "lines": text.lines().collect::<Vec<_>>() }),
     }
 }
@@ -175,4 +176,22 @@ fn grants(text: &str) -> J {
         }
     }
     json!({ "header": text.lines().next(), "entries": entries, "mappings": maps })
+}
+
+/// `show p2m` / `show m2p` / `show override` lines as entries with their
+/// `pfn`, raw `entry`, `mfn`, machine `owner` (whichever the line names).
+fn xen_table(text: &str) -> J {
+    let after = |l: &str, k: &str| l.split(k).nth(1).and_then(|r| r.split([' ', ',', ':']).next()).map(hex_str);
+    let entries: Vec<J> = text
+        .lines()
+        .map(|l| {
+            let entry = l.split(": ").nth(1).and_then(|r| r.split_whitespace().next()).filter(|w| w.starts_with("0x"));
+            json!({
+                "pfn": after(l, "pfn "), "mfn": after(l, "mfn "), "entry": entry.map(hex_str),
+                "owner": l.split("owner ").nth(1).map(|r| r.split(',').next().unwrap_or(r).trim()),
+                "text": l
+            })
+        })
+        .collect();
+    json!({ "entries": entries })
 }

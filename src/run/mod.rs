@@ -500,6 +500,56 @@ impl<'s> Runner<'s> {
                 let pfn = int(script::eval(pfn, &self.env)?, "the pfn")?;
                 report::page(&self.world, dom, pfn)
             }
+            ShowStep::P2m { domain, pfn, count } => {
+                let dom = self.dom(domain.0, span)?;
+                let range = match pfn {
+                    None => None,
+                    Some(p) => {
+                        let p = int(script::eval(p, &self.env)?, "the pfn")?;
+                        let c = match count {
+                            Some(c) => int(script::eval(c, &self.env)?, "the count")?,
+                            None => 1,
+                        };
+                        Some((p, c))
+                    }
+                };
+                report::xen_tables::p2m(&self.world, dom, range)
+            }
+            ShowStep::M2p { mfn, count } => {
+                let m = int(script::eval(mfn, &self.env)?, "the mfn")?;
+                let c = match count {
+                    Some(c) => int(script::eval(c, &self.env)?, "the count")?,
+                    None => 1,
+                };
+                report::xen_tables::m2p(&self.world, m, c)
+            }
+            ShowStep::Override(d) => {
+                let dom = self.dom(d.0, span)?;
+                report::xen_tables::m2p_override(&self.world, dom)
+            }
+            ShowStep::Picture { process, range } => {
+                let range = match range {
+                    Some((a, l)) => {
+                        let a = int(script::eval(a, &self.env)?, "the address")?;
+                        let l = int(script::eval(l, &self.env)?, "the length")?;
+                        Some((a, a.saturating_add(l)))
+                    }
+                    None => None,
+                };
+                match self.proc(process.0, span)? {
+                    Some((d, pid)) => {
+                        let k = self.world.kernel(d).map_err(|e| rt_err(span, e.to_string()))?;
+                        let (start, end) = range.unwrap_or_else(|| {
+                            let mm = k.mm(pid).ok();
+                            let first = mm.and_then(|m| m.vmas.values().next().map(|v| v.start)).unwrap_or(0);
+                            let last = mm.and_then(|m| m.vmas.values().next_back().map(|v| v.end)).unwrap_or(0);
+                            (first, last)
+                        });
+                        report::address_space_picture(k, pid, start, end, 64)
+                    }
+                    None => String::new(),
+                }
+            }
         })
     }
 

@@ -184,6 +184,24 @@ pub enum Show {
     },
     /// The domain kernel's log (dmesg) and the hypervisor's messages.
     Log(Name),
+    /// `show p2m DOMAIN [PFN [COUNT]]`
+    P2m {
+        domain: Name,
+        pfn: Option<Expr>,
+        count: Option<Expr>,
+    },
+    /// `show m2p MFN [COUNT]`
+    M2p {
+        mfn: Expr,
+        count: Option<Expr>,
+    },
+    /// `show override DOMAIN`
+    Override(Name),
+    /// `show picture PROCESS [ADDR LEN]`
+    Picture {
+        process: Name,
+        range: Option<(Expr, Expr)>,
+    },
 }
 
 /// An expression with its source span.

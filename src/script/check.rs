@@ -539,6 +539,26 @@ impl Checker {
                 self.int_expr(&mut pfn, "the frame number");
                 ShowStep::Page { domain: d?, pfn }
             }
+            Show::Override(d) => ShowStep::Override(self.want_domain(&d)?),
+            Show::P2m { domain, mut pfn, mut count } => {
+                let d = self.want_domain(&domain);
+                pfn.iter_mut().for_each(|e| self.int_expr(e, "the frame number"));
+                count.iter_mut().for_each(|e| self.int_expr(e, "the count"));
+                ShowStep::P2m { domain: d?, pfn, count }
+            }
+            Show::M2p { mut mfn, mut count } => {
+                self.int_expr(&mut mfn, "the machine frame number");
+                count.iter_mut().for_each(|e| self.int_expr(e, "the count"));
+                ShowStep::M2p { mfn, count }
+            }
+            Show::Picture { process, mut range } => {
+                let p = self.want_process(&process);
+                if let Some((a, l)) = &mut range {
+                    self.int_expr(a, "the address");
+                    self.int_expr(l, "the length");
+                }
+                ShowStep::Picture { process: p?, range }
+            }
         })
     }
 

@@ -139,6 +139,10 @@ pub enum ShowStep {
     Grants(DomainId),
     Page { domain: DomainId, pfn: Expr },
     Log(DomainId),
+    P2m { domain: DomainId, pfn: Option<Expr>, count: Option<Expr> },
+    M2p { mfn: Expr, count: Option<Expr> },
+    Override(DomainId),
+    Picture { process: ProcessId, range: Option<(Expr, Expr)> },
 }
 
 impl ShowStep {
@@ -152,6 +156,10 @@ impl ShowStep {
             ShowStep::Grants(_) => "grants",
             ShowStep::Log(_) => "log",
             ShowStep::Page { .. } => "page",
+            ShowStep::P2m { .. } => "p2m",
+            ShowStep::M2p { .. } => "m2p",
+            ShowStep::Override(_) => "override",
+            ShowStep::Picture { .. } => "picture",
         }
     }
 }

@@ -21,7 +21,8 @@ pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file"
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
 
 /// What `show` can show: the word after `show`.
-pub const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log"];
+pub const SHOW_WHAT: &[&str] =
+    &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log", "p2m", "m2p", "override", "picture"];
 
 /// Parses a whole file. Always returns a script (with `Broken` statements
 /// for lines in error) and the errors found, in source order.
@@ -527,7 +528,10 @@ fn file_or_disk(c: &mut Cursor) -> PResult<StmtKind> {
 
 fn show(c: &mut Cursor) -> PResult<Show> {
     c.bump();
-    let what = c.word(SHOW_WHAT, "what to show (maps, smaps, pagemap, pagetable, grants, page, log)")?;
+    let what = c.word(
+        SHOW_WHAT,
+        "what to show (maps, smaps, pagemap, pagetable, grants, page, log, p2m, m2p, override, picture)",
+    )?;
     let show = match what.node.as_str() {
         "maps" => Show::Maps(c.ident("a process name")?),
         "smaps" => Show::Smaps(c.ident("a process name")?),
@@ -543,6 +547,23 @@ fn show(c: &mut Cursor) -> PResult<Show> {
         }
         "grants" => Show::Grants(c.ident("a domain name")?),
         "log" => Show::Log(c.ident("a domain name")?),
+        "override" => Show::Override(c.ident("a domain name")?),
+        "p2m" => {
+            let domain = c.ident("a domain name")?;
+            let pfn = if c.at_end() { None } else { Some(c.expr()?) };
+            let count = if c.at_end() { None } else { Some(c.expr()?) };
+            Show::P2m { domain, pfn, count }
+        }
+        "m2p" => {
+            let mfn = c.expr()?;
+            let count = if c.at_end() { None } else { Some(c.expr()?) };
+            Show::M2p { mfn, count }
+        }
+        "picture" => {
+            let process = c.ident("a process name")?;
+            let range = if c.at_end() { None } else { Some((c.expr()?, c.expr()?)) };
+            Show::Picture { process, range }
+        }
         _ => {
             let domain = c.ident("a domain name")?;
             Show::Page { domain, pfn: c.expr()? }
@@ -683,6 +704,18 @@ mod tests {
         assert!(matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8));
         assert!(matches!(one("file f in dom0"), StmtKind::File { size: None, .. }));
         assert!(matches!(one("check"), StmtKind::Check));
+    }
+
+    #[test]
+    fn xen_table_and_picture_shows() {
+        assert!(matches!(one("show p2m d"), StmtKind::Show(Show::P2m { pfn: None, count: None, .. })));
+        assert!(matches!(one("show p2m d 0x10 4"), StmtKind::Show(Show::P2m { pfn: Some(_), count: Some(_), .. })));
+        assert!(matches!(one("show m2p 0x4002"), StmtKind::Show(Show::M2p { count: None, .. })));
+        assert!(matches!(one("show override d"), StmtKind::Show(Show::Override(_))));
+        assert!(matches!(one("show picture p"), StmtKind::Show(Show::Picture { range: None, .. })));
+        assert!(matches!(one("show picture p a 8K"), StmtKind::Show(Show::Picture { range: Some(_), .. })));
+        assert_eq!(err("show picture p a").message, "expected an expression at the end of the line");
+        assert!(err("show m2p").message.starts_with("expected"));
     }
 
     #[test]
