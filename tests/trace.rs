@@ -254,3 +254,29 @@ p: store(a + 8192, \"z\")
     let k = kind(8);
     assert!(k.iter().any(|e| matches!(e, T::FaultSignal { signal: "SIGSEGV", code: "SEGV_MAPERR", .. })), "{k:#?}");
 }
+
+/// README's `--trace` excerpt of the seed is what `mmsim run --trace`
+/// prints: each of its lines is a line of the run under the fixed kernel
+/// (first block) or under `no-special-pte` (second block).
+#[test]
+fn readme_trace_excerpt_is_real_output() {
+    use mmsim::run::output::{Style, event_text};
+    let readme = include_str!("../README.md");
+    let excerpt = readme.split("<!-- trace-excerpt -->").nth(1).and_then(|r| r.split("<!-- /trace-excerpt -->").next());
+    let blocks: Vec<&str> =
+        excerpt.expect("README has the trace excerpt").split("```").filter(|b| b.trim().len() > 0).collect();
+    assert_eq!(blocks.len(), 2, "two blocks: fixed kernel, no-special-pte");
+    let src = include_str!("../examples/seed.mms");
+    let fixed = Variant::default();
+    let broken = Variant::new(VariantKind::NoSpecialPte);
+    for (block, v) in blocks.iter().zip([fixed, broken]) {
+        let text: String = run("seed.mms", src, v, true)
+            .iter()
+            .map(|e| event_text("examples/seed.mms", e, Style { color: false }))
+            .collect();
+        let lines: Vec<&str> = text.lines().collect();
+        for l in block.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(lines.contains(&l), "README line not in the --trace output under {v}: {l:?}\n{text}");
+        }
+    }
+}
