@@ -280,3 +280,32 @@ fn readme_trace_excerpt_is_real_output() {
         }
     }
 }
+
+/// `unpin_user_pages` says which pages it unpinned, in the order
+/// pin_user_pages handed them out.
+#[test]
+fn unpin_names_the_pages() {
+    let src = "domain host native
+process p in host
+p: a = mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+p: pins = pin_user_pages(a, 2, FOLL_WRITE) = 2
+p: unpin_user_pages(pins) = 2
+";
+    let evs = run("t.mms", src, Variant::default(), true);
+    let pinned: Vec<u64> = step_events(&evs, 4)
+        .iter()
+        .filter_map(|e| match e {
+            T::Gup { pfn, pin: true, .. } => Some(*pfn),
+            _ => None,
+        })
+        .collect();
+    let unpinned: Vec<u64> = step_events(&evs, 5)
+        .iter()
+        .filter_map(|e| match e {
+            T::Unpin { pfn, pin: true, .. } => Some(*pfn),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pinned.len(), 2, "{evs:#?}");
+    assert_eq!(unpinned, pinned);
+}

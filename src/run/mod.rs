@@ -754,8 +754,10 @@ impl<'s> Runner<'s> {
                 match self.pins.remove(&name) {
                     Some((d, _, pages)) => {
                         let n = pages.len() as u64;
-                        let (k, _) = self.world.kh(d).map_err(|e| rt_err(span, e.to_string()))?;
+                        let (k, hv) = self.world.kh(d).map_err(|e| rt_err(span, e.to_string()))?;
                         for p in pages {
+                            // unpin_user_page() for each page the pin handed out.
+                            hv.trace.emit(|| crate::trace::Event::Unpin { dom: d, pfn: p.pfn.0, pin: p.pinned });
                             k.gup_release(p);
                         }
                         CallResult::Value(n)
