@@ -12,16 +12,19 @@
 use crate::kernel::config::MachineConfig;
 use rustc_hash::FxHashMap;
 
-use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Show, Span, Stmt, StmtKind};
+use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Span, Stmt, StmtKind};
 use super::calls::{self, ArgKind, Call, CallSpec, Param};
 use super::checked::{
     Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl, FileId, KernelConfig,
-    KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind, UnmapPolicy,
+    KernelVariant, ProcessDecl, ProcessId, Step, StepKind, UnmapPolicy,
 };
 use super::consts;
 use super::diag::{LineIndex, ScriptError, did_you_mean};
 use super::parser::{KEYWORDS, RESERVED, variant_help};
 use super::value::{Ty, infer};
+
+mod setup;
+mod shows;
 
 /// Checks a parsed script; all errors found, in source order, on failure.
 pub fn check(script: Script) -> Result<CheckedScript, Vec<ScriptError>> {
@@ -313,32 +316,6 @@ impl Checker {
         }
     }
 
-    /// `kernel`/`machine` must come first and once; returns whether this one counts.
-    fn setup_order(&mut self, span: Span, what: &str, previous: Option<u32>) -> bool {
-        if let Some(first) = self.first_other {
-            self.error(
-                ScriptError::new(span, format!("`{what}` must come before the other statements"))
-                    .with_help(format!("line {first} comes first; move this line to the top")),
-            );
-            return false;
-        }
-        if let Some(prev) = previous {
-            self.error(ScriptError::new(span, format!("a second `{what}` line (the first is line {prev})")));
-            return false;
-        }
-        true
-    }
-
-    fn kernel_stmt(&mut self, span: Span, line: u32, variant: &Name, unmap: Option<&Name>) {
-        if !self.setup_order(span, "kernel", self.kernel.map(|k| k.1)) {
-            return;
-        }
-        match kernel_config(variant, unmap) {
-            Ok(cfg) => self.kernel = Some((cfg, line)),
-            Err(e) => self.error(e),
-        }
-    }
-
     /// Adds `name` to the namespace, reporting reserved names and clashes.
     fn declare(&mut self, name: &Name, kind: EntryKind, line: u32) {
         if !self.name_allowed(name) {
@@ -515,51 +492,6 @@ impl Checker {
         {
             self.error(ScriptError::new(e.span, format!("{what} must be a number, found {}", t.describe())));
         }
-    }
-
-    fn show(&mut self, show: Show) -> Option<ShowStep> {
-        Some(match show {
-            Show::Maps(p) => ShowStep::Maps(self.want_process(&p)?),
-            Show::Smaps(p) => ShowStep::Smaps(self.want_process(&p)?),
-            Show::Pagemap { process, mut addr, mut len } => {
-                let p = self.want_process(&process);
-                self.int_expr(&mut addr, "the address");
-                self.int_expr(&mut len, "the length");
-                ShowStep::Pagemap { process: p?, addr, len }
-            }
-            Show::Pagetable { process, mut addr } => {
-                let p = self.want_process(&process);
-                self.int_expr(&mut addr, "the address");
-                ShowStep::Pagetable { process: p?, addr }
-            }
-            Show::Grants(d) => ShowStep::Grants(self.want_domain(&d)?),
-            Show::Log(d) => ShowStep::Log(self.want_domain(&d)?),
-            Show::Page { domain, mut pfn } => {
-                let d = self.want_domain(&domain);
-                self.int_expr(&mut pfn, "the frame number");
-                ShowStep::Page { domain: d?, pfn }
-            }
-            Show::Override(d) => ShowStep::Override(self.want_domain(&d)?),
-            Show::P2m { domain, mut pfn, mut count } => {
-                let d = self.want_domain(&domain);
-                pfn.iter_mut().for_each(|e| self.int_expr(e, "the frame number"));
-                count.iter_mut().for_each(|e| self.int_expr(e, "the count"));
-                ShowStep::P2m { domain: d?, pfn, count }
-            }
-            Show::M2p { mut mfn, mut count } => {
-                self.int_expr(&mut mfn, "the machine frame number");
-                count.iter_mut().for_each(|e| self.int_expr(e, "the count"));
-                ShowStep::M2p { mfn, count }
-            }
-            Show::Picture { process, mut range } => {
-                let p = self.want_process(&process);
-                if let Some((a, l)) = &mut range {
-                    self.int_expr(a, "the address");
-                    self.int_expr(l, "the length");
-                }
-                ShowStep::Picture { process: p?, range }
-            }
-        })
     }
 
     fn actor(&mut self, name: &Name) -> Option<Actor> {
