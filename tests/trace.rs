@@ -264,7 +264,7 @@ fn readme_trace_excerpt_is_real_output() {
     let readme = include_str!("../README.md");
     let excerpt = readme.split("<!-- trace-excerpt -->").nth(1).and_then(|r| r.split("<!-- /trace-excerpt -->").next());
     let blocks: Vec<&str> =
-        excerpt.expect("README has the trace excerpt").split("```").filter(|b| b.trim().len() > 0).collect();
+        excerpt.expect("README has the trace excerpt").split("```").filter(|b| !b.trim().is_empty()).collect();
     assert_eq!(blocks.len(), 2, "two blocks: fixed kernel, no-special-pte");
     let src = include_str!("../examples/seed.mms");
     let fixed = Variant::default();
