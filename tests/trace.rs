@@ -309,3 +309,23 @@ p: unpin_user_pages(pins) = 2
     assert_eq!(pinned.len(), 2, "{evs:#?}");
     assert_eq!(unpinned, pinned);
 }
+
+/// A violation's context shows the frames' struct page, the page-table
+/// walk of the address it is about (its PTE holding domU's frame) and the
+/// grant mappings of that frame.
+#[test]
+fn violation_context_has_walk_and_grant() {
+    let src = include_str!("../examples/seed.mms");
+    let evs = run("seed.mms", src, Variant::new(VariantKind::NoSpecialPte), true);
+    let c = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::Violation { violation, context, .. } if violation.invariant == "gup-wrong-page" => context.clone(),
+            _ => None,
+        })
+        .expect("gup-wrong-page with context under no-special-pte");
+    assert!(c.pages.contains("d0 pfn 0x4fff:"), "{}", c.text());
+    assert_eq!(c.walks.len(), 1, "qemu maps the address: {}", c.text());
+    assert!(c.walks[0].contains("PTE[") && c.walks[0].contains("-> mfn 0x4002"), "{}", c.walks[0]);
+    assert!(c.grants.iter().any(|g| g.contains("d1 ref 0x8 mfn 0x4002")), "{:?}", c.grants);
+}

@@ -105,7 +105,7 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
             } else {
                 format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message)
             };
-            for l in context.iter().flat_map(|c| c.lines()) {
+            for l in context.iter().map(|c| c.text()).collect::<String>().lines() {
                 s.push_str("        ");
                 s.push_str(l);
                 s.push('\n');
@@ -200,7 +200,11 @@ pub fn event_json(file: &str, e: &Event) -> J {
                 "expected": expected
             });
             if let Some(c) = context {
-                o["context"] = json!({ "text": c, "pages": super::data::show_data("page", c) });
+                o["context"] = json!({
+                    "text": c.text(), "pages": super::data::show_data("page", &c.pages),
+                    "walks": c.walks.iter().map(|t| super::data::show_data("pagetable", t)).collect::<Vec<_>>(),
+                    "grants": c.grants
+                });
             }
             o
         }
