@@ -675,10 +675,10 @@ impl<'s> Runner<'s> {
             }
             Call::Fork => match k.sys_fork(hv, pid) {
                 Ok(child) => {
-                    if let Some(Binding::Child(cp)) = &a.bind {
-                        if let Some(slot) = self.procs.get_mut(cp.0) {
-                            *slot = Some((dom, child));
-                        }
+                    if let Some(Binding::Child(cp)) = &a.bind
+                        && let Some(slot) = self.procs.get_mut(cp.0)
+                    {
+                        *slot = Some((dom, child));
                     }
                     CallResult::Value(child as u64)
                 }

@@ -242,6 +242,18 @@ pub fn summary_json(passed: u32, failed: u32, status: u8) -> J {
     json!({ "schema": SCHEMA, "type": "summary", "passed": passed, "failed": failed, "status": status })
 }
 
+/// Lower-case hex of `b`, two digits a byte, in one allocation (results
+/// may be up to `MAX_BYTES`, 64 MiB).
+fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(DIGITS[(x >> 4) as usize] as char);
+        s.push(DIGITS[(x & 15) as usize] as char);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,16 +265,4 @@ mod tests {
         assert_eq!(format_bytes(&[0x5a; 4096]), "x\"5a\" * 4096");
         assert_eq!(format_bytes(&[0, 0]), "x\"0000\"");
     }
-}
-
-/// Lower-case hex of `b`, two digits a byte, in one allocation (results
-/// may be up to `MAX_BYTES`, 64 MiB).
-fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(DIGITS[(x >> 4) as usize] as char);
-        s.push(DIGITS[(x & 15) as usize] as char);
-    }
-    s
 }
