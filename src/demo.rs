@@ -173,6 +173,28 @@ pub fn render(color: bool) -> String {
     s
 }
 
+/// The demo as JSON lines (schema 2): one `demo` record per kernel variant.
+pub fn render_json() -> String {
+    let mut s = String::new();
+    for kind in Variant::ALL {
+        let v = Variant::new(kind);
+        let rec = match tell(v) {
+            Ok((st, _)) => serde_json::json!({
+                "schema": crate::run::output::SCHEMA, "type": "demo", "kernel": v.to_string(), "about": blurb(kind),
+                "pread": st.pread, "gup": st.gup, "dma": st.dma, "domu_sees": st.domu_sees,
+                "violations": st.violations, "passed": st.passed
+            }),
+            Err(e) => serde_json::json!({
+                "schema": crate::run::output::SCHEMA, "type": "error", "file": "seed", "line": null,
+                "column": null, "message": e, "help": null
+            }),
+        };
+        s.push_str(&rec.to_string());
+        s.push('\n');
+    }
+    s
+}
+
 /// qemu's address space and the page-table walk of the gntdev page, in the
 /// fixed kernel.
 fn inside(w: &World, st: Style) -> String {

@@ -57,9 +57,11 @@ fn err(s: &str) {
 /// Reads a script with a bounded reader: at most
 /// [`script::MAX_SOURCE_BYTES`] + 1 bytes are read, so `/dev/zero` or a
 /// huge file ends with the parser's "too large" error, not the allocator's.
+/// `-` is standard input.
 fn read_script(path: &str) -> std::io::Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
+    let f: Box<dyn Read> =
+        if path == "-" { Box::new(std::io::stdin().lock()) } else { Box::new(std::fs::File::open(path)?) };
     let mut buf = Vec::new();
     f.take(script::MAX_SOURCE_BYTES as u64 + 1).read_to_end(&mut buf)?;
     String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
@@ -74,16 +76,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run scenario files (.mms); exit 0 if all pass, 1 on a failed
-    /// expectation or broken invariant, 2 on a script error.
+    /// Run scenario files (.mms; `-` reads standard input); exit 0 if all
+    /// pass, 1 on a failed expectation or an unexpected (or missing
+    /// expected) violation, 2 on a script error.
     Run {
         #[arg(required = true)]
         files: Vec<String>,
         /// Override the file's kernel line: 'VARIANT [unmap=deferred|immediate]'.
         #[arg(long)]
         kernel: Option<String>,
-        /// One JSON object per line (schema 1) instead of text; each step
-        /// carries the events it caused.
+        /// One JSON object per line (schema 2, docs/JSON.md) instead of
+        /// text; each step carries the events it caused.
         #[arg(long)]
         json: bool,
         /// Show the events each action caused, indented under it.
@@ -100,6 +103,10 @@ enum Cmd {
         /// putting them side by side into DIR.
         #[arg(long, value_name = "DIR")]
         html: Option<std::path::PathBuf>,
+        /// One JSON object per line (schema 2, docs/JSON.md): a `demo`
+        /// record per kernel variant.
+        #[arg(long)]
+        json: bool,
     },
     /// Search action orders for invariant breaks; shrink and save reproducers.
     #[command(args_conflicts_with_subcommands = true)]
@@ -141,6 +148,10 @@ enum Cmd {
         /// (bounded by --steps/--time; for short --length).
         #[arg(long)]
         exhaustive: bool,
+        /// One JSON object per line (schema 2, docs/JSON.md): a `finding`
+        /// per bug, then an `explore` summary.
+        #[arg(long)]
+        json: bool,
         /// Also draw direct pins and their release, syscalls on driver
         /// mappings, qemu's exit, and fork under memory pressure (for
         /// --replay too: give it to replay a choice string found with it).
@@ -178,10 +189,12 @@ fn main() -> ExitCode {
             replay,
             exhaustive,
             reach,
-        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, reach),
-        Cmd::Demo { html } => {
-            let color = std::io::stdout().is_terminal();
-            let _ = out(&mut std::io::stdout().lock(), &mmsim::demo::render(color));
+            json,
+        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, reach, json),
+        Cmd::Demo { html, json } => {
+            let text =
+                if json { mmsim::demo::render_json() } else { mmsim::demo::render(std::io::stdout().is_terminal()) };
+            let _ = out(&mut std::io::stdout().lock(), &text);
             match html {
                 None => ExitCode::SUCCESS,
                 Some(dir) => match mmsim::html::demo::write(&dir) {
@@ -218,6 +231,11 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
         Some(Ok(k)) => Some(k),
         Some(Err(errs)) => {
             err(&script::render_errors("--kernel", kernel.unwrap_or_default(), &errs, estyle));
+            if json {
+                for e in &errs {
+                    println!("{}", output::error_json("--kernel", kernel.unwrap_or_default(), e));
+                }
+            }
             return ExitCode::from(2);
         }
     };
@@ -228,6 +246,9 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
             Ok(s) => s,
             Err(e) => {
                 err(&format!("{f}: error: cannot read: {e}\n"));
+                if json && writeln!(out, "{}", output::error_json_bare(f, &format!("cannot read: {e}"))).is_err() {
+                    return ExitCode::from(2);
+                }
                 failed += 1;
                 worst = worst.max(2);
                 continue;
@@ -237,6 +258,13 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
             Ok(c) => c,
             Err(errs) => {
                 err(&script::render_errors(f, &src, &errs, estyle));
+                if json {
+                    for e in &errs {
+                        if writeln!(out, "{}", output::error_json(f, &src, e)).is_err() {
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
                 failed += 1;
                 worst = worst.max(2);
                 continue;
@@ -254,7 +282,12 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
                 worst = worst.max(2);
             }
         }
-        if !json && writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})"))).is_err() {
+        let head = if json {
+            writeln!(out, "{}", output::start_json(f, &variant.to_string()))
+        } else {
+            writeln!(out, "{}", style.bold(&format!("== {f} (kernel {variant})")))
+        };
+        if head.is_err() {
             return ExitCode::from(worst);
         }
         let mut runner = Runner::new(&checked, variant);
@@ -296,6 +329,9 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
                 }
             }
             Err(e) => {
+                if json {
+                    let _ = writeln!(out, "{}", output::error_json(f, &src, &e));
+                }
                 let _ = out.flush();
                 err(&script::render_errors(f, &src, &[e], estyle));
                 failed += 1;
@@ -303,8 +339,12 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
             }
         }
     }
-    if files.len() > 1 && !json {
-        let _ = writeln!(out, "{passed} passed, {failed} failed");
+    if files.len() > 1 {
+        let _ = if json {
+            writeln!(out, "{}", output::summary_json(passed, failed, worst))
+        } else {
+            writeln!(out, "{passed} passed, {failed} failed")
+        };
     }
     ExitCode::from(worst)
 }
@@ -323,6 +363,7 @@ fn explore(
     replay: Option<String>,
     exhaustive: bool,
     reach: bool,
+    json: bool,
 ) -> ExitCode {
     use mmsim::explore;
     let variant = match mmsim::run::parse_variant(kernel) {
@@ -373,6 +414,36 @@ fn explore(
     bar.finish_and_clear();
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     let mut stdout = std::io::stdout().lock();
+    if json {
+        let mut open = true;
+        for f in &summary.found {
+            let text = f.scenario(variant);
+            let saved = out_dir.as_ref().and_then(|dir| {
+                let _ = std::fs::create_dir_all(dir);
+                let path = dir.join(format!("{}.mms", f.invariant));
+                match std::fs::write(&path, &text) {
+                    Ok(()) => Some(path.display().to_string()),
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        None
+                    }
+                }
+            });
+            let rec = serde_json::json!({
+                "schema": output::SCHEMA, "type": "finding", "kernel": variant.to_string(), "invariant": f.invariant,
+                "message": f.message, "seed": f.seed.to_string(), "choices": f.choices, "after_s": f.after.as_secs_f64(),
+                "steps_before": f.steps_before, "actions": f.ops.len(), "scenario": text, "saved": saved
+            });
+            open = open && out(&mut stdout, &format!("{rec}\n"));
+        }
+        let rec = serde_json::json!({
+            "schema": output::SCHEMA, "type": "explore", "kernel": variant.to_string(), "seed": seed.to_string(),
+            "shard": [si, sn], "sequences": summary.sequences, "steps": summary.steps, "elapsed_s": secs,
+            "found": summary.found.len()
+        });
+        let _ = open && out(&mut stdout, &format!("{rec}\n"));
+        return if summary.found.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let mut open = out(
         &mut stdout,
         &format!(

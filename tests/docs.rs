@@ -145,3 +145,11 @@ fn pagemap_letters_are_documented() {
     let gone: Vec<char> = letters.into_iter().filter(|c| !DOC.contains(&format!("| `{c}` |"))).collect();
     assert!(gone.is_empty(), "pagemap letters missing from docs/SCENARIO.md's table: {gone:?}");
 }
+
+#[test]
+fn every_invariant_name_is_documented() {
+    use mmsim::script::expect::INVARIANTS;
+    assert!(INVARIANTS.len() >= 20, "{INVARIANTS:?}");
+    let gone = missing(INVARIANTS.iter().copied(), |n| format!("`{n}`"));
+    assert!(gone.is_empty(), "invariants missing from docs/SCENARIO.md: {gone:?}");
+}

@@ -1,113 +1,137 @@
-//! Every line `--json` prints is one object of schema 1 (docs/SCENARIO.md
-//! "Running"): checked field by field over several runs, including failing
-//! ones and every kind of result.
+//! Every line `mmsim run --json`, `mmsim explore --json` and `mmsim demo
+//! --json` print validates against the published JSON Schema,
+//! docs/mmsim-2.schema.json (docs/JSON.md): every shipped scenario and
+//! example under every kernel variant, script errors, a run-time error,
+//! an exploration that finds something, the demo.
 
-use mmsim::run::output;
-use mmsim::run::{Runner, effective_variant};
-use mmsim::script;
 use serde_json::Value as J;
+use std::path::Path;
+use std::process::Command;
 
-fn json_lines(name: &str, src: &str) -> Vec<String> {
-    let checked = script::parse_and_check(name, src).expect("scenario checks");
-    let variant = effective_variant(&checked, None);
-    let mut lines = Vec::new();
-    let mut r = Runner::new(&checked, variant);
-    let o = r.run(&mut |e| lines.push(output::event_json(name, e).to_string())).expect("runs");
-    lines.push(output::outcome_json(name, &o).to_string());
-    lines
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("docs/mmsim-2.schema.json")).expect("schema file");
+    let schema: J = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
 }
 
-fn is_uint(v: &J) -> bool {
-    v.as_u64().is_some()
+fn mmsim(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mmsim")).args(args).current_dir(ROOT).output().expect("runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).expect("UTF-8"))
 }
 
-fn check_line(line: &str) -> Result<&'static str, String> {
-    let v: J = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}: {line}"))?;
-    let o = v.as_object().ok_or("not an object")?;
-    if o.get("schema") != Some(&J::from(1)) {
-        return Err(format!("schema is not 1: {line}"));
+fn mms_files(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(Path::new(ROOT).join(dir))
+        .expect("dir")
+        .flatten()
+        .map(|e| format!("{dir}/{}", e.file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".mms"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Validates each line; returns the records.
+fn validate(v: &jsonschema::Validator, what: &str, out: &str) -> Vec<J> {
+    let mut recs = Vec::new();
+    for (i, line) in out.lines().enumerate() {
+        let rec: J =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{what} line {}: not JSON: {e}: {line}", i + 1));
+        let errs: Vec<String> = v.iter_errors(&rec).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errs.is_empty(), "{what} line {}: {line}\n{}", i + 1, errs.join("\n"));
+        recs.push(rec);
     }
-    let ty = o.get("type").and_then(J::as_str).ok_or("no type")?;
-    let need_line = || if o.get("line").is_some_and(is_uint) { Ok(()) } else { Err(format!("no line: {line}")) };
-    match ty {
-        "step" => {
-            need_line()?;
-            for k in ["actor", "call"] {
-                o.get(k).and_then(J::as_str).ok_or(format!("{k} not a string: {line}"))?;
-            }
-            let r = o.get("result").and_then(J::as_object).ok_or("no result")?;
-            let ok = (r.len() == 1 && r.get("value").is_some_and(is_uint))
-                || (r.len() == 1 && r.get("errno").and_then(J::as_str).is_some_and(|s| s.starts_with('E')))
-                || (r.len() == 1
-                    && r.get("bytes")
-                        .and_then(J::as_str)
-                        .is_some_and(|s| s.len() % 2 == 0 && s.chars().all(|c| c.is_ascii_hexdigit())))
-                || (r.len() == 3
-                    && r.get("signal").and_then(J::as_str).is_some_and(|s| s == "SIGSEGV" || s == "SIGBUS")
-                    && r.get("code").and_then(J::as_str).is_some()
-                    && r.get("addr").is_some_and(is_uint));
-            if !ok {
-                return Err(format!("bad result: {line}"));
-            }
-            if let Some(e) = o.get("expect") {
-                if e != "held" && e != "failed" {
-                    return Err(format!("bad expect: {line}"));
-                }
-            }
-            Ok("step")
-        }
-        "show" => {
-            need_line()?;
-            o.get("what").and_then(J::as_str).ok_or("no what")?;
-            o.get("text").and_then(J::as_str).ok_or("no text")?;
-            Ok("show")
-        }
-        "violation" => {
-            need_line()?;
-            o.get("invariant").and_then(J::as_str).ok_or("no invariant")?;
-            o.get("message").and_then(J::as_str).ok_or("no message")?;
-            for k in ["domains", "pfns", "mfns"] {
-                let a = o.get(k).and_then(J::as_array).ok_or(format!("no {k}"))?;
-                if !a.iter().all(is_uint) {
-                    return Err(format!("{k} not numbers: {line}"));
-                }
-            }
-            Ok("violation")
-        }
-        "outcome" => {
-            for k in ["expectations_failed", "violations", "status"] {
-                if !o.get(k).is_some_and(is_uint) {
-                    return Err(format!("{k} missing: {line}"));
-                }
-            }
-            Ok("outcome")
-        }
-        other => Err(format!("unknown type {other}")),
-    }
+    recs
 }
 
 #[test]
-fn every_line_matches_schema_1() {
-    let scenarios = [
-        (
-            "native",
-            "domain host native\nprocess p in host mmap_base=0x7e0040000000\np: a = mmap(NULL, 8K, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: store(a, \"x\") = SIGSEGV:accerr\np: load(a, 2) = x\"0000\"\np: munmap(a, 0) = -EINVAL\np: munmap(a, 4096) = 1\nshow maps p\ncheck\n",
-        ),
-        ("seed", include_str!("../examples/seed.mms")),
-        ("broken", include_str!("../examples/seed-no-hook.broken.mms")),
-    ];
-    let mut kinds = std::collections::BTreeSet::new();
-    for (name, src) in scenarios {
-        for l in json_lines(name, src) {
-            match check_line(&l) {
-                Ok(k) => {
-                    kinds.insert(k);
-                }
-                Err(e) => panic!("{name}: {e}"),
-            }
+fn every_json_line_validates_against_the_published_schema() {
+    let v = validator();
+    let mut types = std::collections::BTreeMap::<String, usize>::new();
+    let mut count = |recs: &[J]| {
+        for r in recs {
+            *types.entry(r["type"].as_str().unwrap_or("?").to_string()).or_default() += 1;
         }
+    };
+    let mut files = mms_files("tests/scenarios");
+    files.extend(mms_files("examples"));
+    let mut args: Vec<&str> = vec!["run", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let (_, out) = mmsim(&args);
+    let recs = validate(&v, "run --json", &out);
+    assert_eq!(recs.iter().filter(|r| r["type"] == "start").count(), files.len());
+    assert_eq!(
+        recs.last().map(|r| r["type"].clone()),
+        Some(J::from("summary")),
+        "a multi-file run ends with its summary"
+    );
+    count(&recs);
+    for kernel in ["find-special-page", "m2p-override", "no-special-pte", "no-find-special-page unmap=deferred"] {
+        let mut a = vec!["run", "--json", "--kernel", kernel];
+        a.extend(files.iter().map(String::as_str));
+        let (_, out) = mmsim(&a);
+        count(&validate(&v, &format!("run --json --kernel {kernel}"), &out));
     }
-    for k in ["step", "show", "violation", "outcome"] {
-        assert!(kinds.contains(k), "no {k} line was produced, so it was not checked");
+    // Script errors (parse and check) and a run-time error, as records.
+    let dir = std::env::temp_dir().join(format!("mmsim-json-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.mms");
+    std::fs::write(&bad, "domain d native\nprocess p in d\np: mmap(NULL, 4096, PROT_READ)\nshow mpas p\n")
+        .expect("write");
+    let rt = dir.join("rt.mms");
+    std::fs::write(&rt, "domain d native\nprocess p in d\np: a = load(0, 0)\np: munmap(a, 4096)\n").expect("write");
+    let (status, out) = mmsim(&["run", "--json", bad.to_str().expect("path"), rt.to_str().expect("path")]);
+    assert_eq!(status, 2);
+    let recs = validate(&v, "run --json (errors)", &out);
+    let errors: Vec<&J> = recs.iter().filter(|r| r["type"] == "error").collect();
+    assert!(errors.len() >= 3, "{out}");
+    assert_eq!(
+        (errors[0]["line"].as_u64(), errors[0]["column"].as_u64()),
+        (Some(3), Some(30)),
+        "as the text says: `-:3:30: error: ...`: {out}"
+    );
+    assert!(errors.iter().any(|e| e["help"] == "did you mean `maps`?"), "{out}");
+    count(&recs);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (status, out) =
+        mmsim(&["explore", "--json", "--kernel", "no-special-pte", "--steps", "3000", "--length", "20"]);
+    assert_eq!(status, 1, "the broken kernel is found out: {out}");
+    let recs = validate(&v, "explore --json", &out);
+    assert_eq!(recs.last().map(|r| r["type"].clone()), Some(J::from("explore")));
+    count(&recs);
+    let (status, out) = mmsim(&["demo", "--json"]);
+    assert_eq!(status, 0);
+    let recs = validate(&v, "demo --json", &out);
+    assert_eq!(recs.len(), 4, "one record per kernel variant");
+    count(&recs);
+    for t in ["start", "step", "show", "violation", "outcome", "error", "summary", "finding", "explore", "demo"] {
+        assert!(types.contains_key(t), "no `{t}` record was produced, so none was checked: {types:?}");
     }
+}
+
+/// The schema says no: records that break it are refused (the validator
+/// is not vacuous).
+#[test]
+fn the_schema_refuses_wrong_records() {
+    let v = validator();
+    let bad = [
+        r#"{"schema":1,"type":"start","file":"f","kernel":"k"}"#,
+        r#"{"schema":2,"type":"step","file":"f","line":3,"actor":"p","call":"brk(0)","bind":null,"result":{"value":4096},"text":"4096","events":[]}"#,
+        r#"{"schema":2,"type":"violation","file":"f","line":3,"invariant":"x","message":"m","domains":[0],"pfns":[16],"mfns":[],"expected":false}"#,
+        r#"{"schema":2,"type":"outcome","file":"f"}"#,
+        r#"{"schema":2,"type":"nonsense"}"#,
+    ];
+    for b in bad {
+        let rec: J = serde_json::from_str(b).expect("JSON");
+        assert!(!v.is_valid(&rec), "accepted: {b}");
+    }
+}
+
+/// Same input, same bytes.
+#[test]
+fn json_output_is_deterministic() {
+    let a = mmsim(&["run", "--json", "examples/seed.mms", "examples/native.mms"]);
+    let b = mmsim(&["run", "--json", "examples/seed.mms", "examples/native.mms"]);
+    assert_eq!(a, b);
 }

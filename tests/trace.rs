@@ -77,7 +77,7 @@ fn every_violation_is_at_its_action_and_explained() {
             for e in &evs {
                 match e {
                     Event::Step { line, events, .. } => last_step = Some((*line, events)),
-                    Event::Violation { line, violation, context } => {
+                    Event::Violation { line, violation, context, .. } => {
                         seen += 1;
                         let (sl, events) = last_step.unwrap_or_else(|| {
                             panic!("{name} ({v}): {} at {line} before any action", violation.invariant)
@@ -253,4 +253,79 @@ p: store(a + 8192, \"z\")
     assert!(k.iter().any(|e| matches!(e, T::Fault { how: F::Cow, old_pfn: Some(_), pfn: Some(_), .. })), "{k:#?}");
     let k = kind(8);
     assert!(k.iter().any(|e| matches!(e, T::FaultSignal { signal: "SIGSEGV", code: "SEGV_MAPERR", .. })), "{k:#?}");
+}
+
+/// README's `--trace` excerpt of the seed is what `mmsim run --trace`
+/// prints: each of its lines is a line of the run under the fixed kernel
+/// (first block) or under `no-special-pte` (second block).
+#[test]
+fn readme_trace_excerpt_is_real_output() {
+    use mmsim::run::output::{Style, event_text};
+    let readme = include_str!("../README.md");
+    let excerpt = readme.split("<!-- trace-excerpt -->").nth(1).and_then(|r| r.split("<!-- /trace-excerpt -->").next());
+    let blocks: Vec<&str> =
+        excerpt.expect("README has the trace excerpt").split("```").filter(|b| !b.trim().is_empty()).collect();
+    assert_eq!(blocks.len(), 2, "two blocks: fixed kernel, no-special-pte");
+    let src = include_str!("../examples/seed.mms");
+    let fixed = Variant::default();
+    let broken = Variant::new(VariantKind::NoSpecialPte);
+    for (block, v) in blocks.iter().zip([fixed, broken]) {
+        let text: String = run("seed.mms", src, v, true)
+            .iter()
+            .map(|e| event_text("examples/seed.mms", e, Style { color: false }))
+            .collect();
+        let lines: Vec<&str> = text.lines().collect();
+        for l in block.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(lines.contains(&l), "README line not in the --trace output under {v}: {l:?}\n{text}");
+        }
+    }
+}
+
+/// `unpin_user_pages` says which pages it unpinned, in the order
+/// pin_user_pages handed them out.
+#[test]
+fn unpin_names_the_pages() {
+    let src = "domain host native
+process p in host
+p: a = mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+p: pins = pin_user_pages(a, 2, FOLL_WRITE) = 2
+p: unpin_user_pages(pins) = 2
+";
+    let evs = run("t.mms", src, Variant::default(), true);
+    let pinned: Vec<u64> = step_events(&evs, 4)
+        .iter()
+        .filter_map(|e| match e {
+            T::Gup { pfn, pin: true, .. } => Some(*pfn),
+            _ => None,
+        })
+        .collect();
+    let unpinned: Vec<u64> = step_events(&evs, 5)
+        .iter()
+        .filter_map(|e| match e {
+            T::Unpin { pfn, pin: true, .. } => Some(*pfn),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pinned.len(), 2, "{evs:#?}");
+    assert_eq!(unpinned, pinned);
+}
+
+/// A violation's context shows the frames' struct page, the page-table
+/// walk of the address it is about (its PTE holding domU's frame) and the
+/// grant mappings of that frame.
+#[test]
+fn violation_context_has_walk_and_grant() {
+    let src = include_str!("../examples/seed.mms");
+    let evs = run("seed.mms", src, Variant::new(VariantKind::NoSpecialPte), true);
+    let c = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::Violation { violation, context, .. } if violation.invariant == "gup-wrong-page" => context.clone(),
+            _ => None,
+        })
+        .expect("gup-wrong-page with context under no-special-pte");
+    assert!(c.pages.contains("d0 pfn 0x4fff:"), "{}", c.text());
+    assert_eq!(c.walks.len(), 1, "qemu maps the address: {}", c.text());
+    assert!(c.walks[0].contains("PTE[") && c.walks[0].contains("-> mfn 0x4002"), "{}", c.walks[0]);
+    assert!(c.grants.iter().any(|g| g.contains("d1 ref 0x8 mfn 0x4002")), "{:?}", c.grants);
 }

@@ -12,11 +12,11 @@
 
 use crate::arch::x86_64::{PAGE_SIZE, Pte, flag_names};
 use crate::hv::machine::DomId;
-use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
 use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
+use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
 use crate::kernel::page::{Mapping, Mfn, Pfn, page_flag_names};
 use crate::kernel::pte::pte_present;
-use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
 use crate::kernel::{Kernel, Pid};
 use crate::world::World;
 use serde::Serialize;

@@ -26,6 +26,7 @@ pub mod pagemap;
 pub mod pagetable;
 pub mod picture;
 pub mod smaps;
+pub mod xen_tables;
 
 pub use maps::{maps, maps_line};
 pub use page::page;

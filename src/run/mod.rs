@@ -3,7 +3,9 @@
 //! expectations, runs `show` and `check`, and reports [`Event`]s as it goes.
 //! The caller decides how events look (see `output.rs`).
 
+pub mod data;
 pub mod output;
+mod show;
 
 use crate::arch::x86_64::PAGE_SIZE;
 use crate::hv::machine::DomId;
@@ -20,8 +22,8 @@ use crate::kernel::uaccess::Signal as KSignal;
 use crate::kernel::variant::Variant;
 use crate::script::value::{MAX_BOUND_BYTES, MAX_BYTES};
 use crate::script::{
-    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, ScriptError, ShowStep, Span,
-    StepKind, Value,
+    self, Action, Actor, Binding, Call, CheckedScript, Env, ExpectedKind, KernelConfig, ScriptError, Span, StepKind,
+    Value,
 };
 use crate::world::xen::{DEFAULT_DISK_SECTORS, DiskId, XenResult};
 use crate::world::{DEFAULT_DOMAIN_PAGES, World};
@@ -89,23 +91,38 @@ pub enum Event {
     },
     /// A broken invariant, at the line of the step that first broke it.
     /// `context` (when tracing): the struct page of the frames involved.
+    /// `expected`: the scenario's `expect violation` line names it.
     Violation {
         line: u32,
         violation: Violation,
-        context: Option<String>,
+        context: Option<ViolationContext>,
+        expected: bool,
     },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub expectations_failed: u32,
+    /// Every violation reported, expected ones included.
     pub violations: u32,
+    /// The scenario states its violations (`expect violation ...`).
+    pub stated: bool,
+    /// Violations of the invariants the scenario expects.
+    pub violations_expected: u32,
+    /// Invariants the scenario expects that never broke.
+    pub expected_missing: Vec<String>,
 }
 
 impl Outcome {
-    /// 0 when every expectation held and no invariant broke, else 1.
+    /// Violations the scenario did not expect.
+    pub fn violations_unexpected(&self) -> u32 {
+        self.violations - self.violations_expected
+    }
+    /// 0 when every expectation held, no unexpected invariant broke and
+    /// every expected one did, else 1.
     pub fn status(&self) -> i32 {
-        if self.expectations_failed == 0 && self.violations == 0 { 0 } else { 1 }
+        let ok = self.expectations_failed == 0 && self.violations_unexpected() == 0 && self.expected_missing.is_empty();
+        if ok { 0 } else { 1 }
     }
 }
 
@@ -156,6 +173,8 @@ pub struct Runner<'s> {
     logs_seen: (Vec<usize>, usize),
     /// The time budget of [`Runner::run`] (default [`MAX_RUN_SECS`]).
     pub time_limit: std::time::Duration,
+    /// The invariants reported so far.
+    fired: std::collections::BTreeSet<&'static str>,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -193,6 +212,7 @@ impl<'s> Runner<'s> {
             active: Vec::new(),
             logs_seen: (Vec::new(), 0),
             time_limit: std::time::Duration::from_secs(MAX_RUN_SECS),
+            fired: std::collections::BTreeSet::new(),
         }
     }
 
@@ -255,6 +275,10 @@ impl<'s> Runner<'s> {
         for v in left {
             self.report(last, v, sink);
         }
+        if let Some(want) = &self.script.expect_violations {
+            self.outcome.stated = true;
+            self.outcome.expected_missing = want.iter().filter(|n| !self.fired.contains(n.as_str())).cloned().collect();
+        }
         Ok(self.outcome.clone())
     }
 
@@ -297,8 +321,13 @@ impl<'s> Runner<'s> {
 
     fn report(&mut self, line: u32, v: Violation, sink: &mut dyn FnMut(&Event)) {
         self.outcome.violations += 1;
+        let expected = self.script.expect_violations.as_ref().is_some_and(|w| w.iter().any(|n| n == v.invariant));
+        if expected {
+            self.outcome.violations_expected += 1;
+        }
+        self.fired.insert(v.invariant);
         let context = self.world.hv.trace.on().then(|| violation_context(&self.world, &v));
-        sink(&Event::Violation { line, violation: v, context });
+        sink(&Event::Violation { line, violation: v, context, expected });
     }
 
     /// The events recorded since the last call, with the kernels' and
@@ -458,49 +487,6 @@ impl<'s> Runner<'s> {
                 (Value::Bytes(b), CallResult::Bytes(got)) => b == *got,
                 _ => false,
             },
-        })
-    }
-
-    fn show(&mut self, s: &ShowStep, span: Span) -> Result<String, RunError> {
-        use crate::report;
-        let int = |v: Value, what: &str| v.as_int().ok_or_else(|| rt_err(span, format!("{what} must be a number")));
-        Ok(match s {
-            ShowStep::Maps(p) => match self.proc(p.0, span)? {
-                Some((d, pid)) => report::maps(self.world.kernel(d).map_err(|e| rt_err(span, e.to_string()))?, pid),
-                None => String::new(),
-            },
-            ShowStep::Smaps(p) => match self.proc(p.0, span)? {
-                Some((d, pid)) => report::smaps(&self.world, d, pid),
-                None => String::new(),
-            },
-            ShowStep::Pagemap { process, addr, len } => {
-                let a = int(script::eval(addr, &self.env)?, "the address")?;
-                let l = int(script::eval(len, &self.env)?, "the length")?;
-                match self.proc(process.0, span)? {
-                    Some((d, pid)) => report::pagemap_letters(&self.world, d, pid, a, l),
-                    None => String::new(),
-                }
-            }
-            ShowStep::Pagetable { process, addr } => {
-                let a = int(script::eval(addr, &self.env)?, "the address")?;
-                match self.proc(process.0, span)? {
-                    Some((d, pid)) => report::pagetable_walk(&self.world, d, pid, a),
-                    None => String::new(),
-                }
-            }
-            ShowStep::Grants(d) => {
-                let dom = self.dom(d.0, span)?;
-                self.world.show_grants(dom)
-            }
-            ShowStep::Log(d) => {
-                let dom = self.dom(d.0, span)?;
-                report::log(&self.world, dom)
-            }
-            ShowStep::Page { domain, pfn } => {
-                let dom = self.dom(domain.0, span)?;
-                let pfn = int(script::eval(pfn, &self.env)?, "the pfn")?;
-                report::page(&self.world, dom, pfn)
-            }
         })
     }
 
@@ -705,8 +691,10 @@ impl<'s> Runner<'s> {
                 match self.pins.remove(&name) {
                     Some((d, _, pages)) => {
                         let n = pages.len() as u64;
-                        let (k, _) = self.world.kh(d).map_err(|e| rt_err(span, e.to_string()))?;
+                        let (k, hv) = self.world.kh(d).map_err(|e| rt_err(span, e.to_string()))?;
                         for p in pages {
+                            // unpin_user_page() for each page the pin handed out.
+                            hv.trace.emit(|| crate::trace::Event::Unpin { dom: d, pfn: p.pfn.0, pin: p.pinned });
                             k.gup_release(p);
                         }
                         CallResult::Value(n)
@@ -716,10 +704,10 @@ impl<'s> Runner<'s> {
             }
             Call::Fork => match k.sys_fork(hv, pid) {
                 Ok(child) => {
-                    if let Some(Binding::Child(cp)) = &a.bind {
-                        if let Some(slot) = self.procs.get_mut(cp.0) {
-                            *slot = Some((dom, child));
-                        }
+                    if let Some(Binding::Child(cp)) = &a.bind
+                        && let Some(slot) = self.procs.get_mut(cp.0)
+                    {
+                        *slot = Some((dom, child));
                     }
                     CallResult::Value(child as u64)
                 }
@@ -731,19 +719,71 @@ impl<'s> Runner<'s> {
     }
 }
 
-/// What a reader needs to see of the frames a violation names: the
-/// `struct page` of each PFN in each domain involved (at most four).
-fn violation_context(w: &World, v: &Violation) -> String {
-    let mut out = String::new();
+/// What a reader needs to see of the frames a violation names (when
+/// tracing): their `struct page`s, the page-table walk of the address the
+/// message names, and the grant mappings of its machine frames.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViolationContext {
+    /// `show page` of each PFN in each domain involved (at most four).
+    pub pages: String,
+    /// `show pagetable` of the address the message names, in each process
+    /// of the domains involved that has a VMA there.
+    pub walks: Vec<String>,
+    /// The grant mappings (`show grants` lines) of the MFNs involved.
+    pub grants: Vec<String>,
+}
+
+impl ViolationContext {
+    /// All of it as text, as `--trace` prints it.
+    pub fn text(&self) -> String {
+        let mut s = self.pages.clone();
+        for w in &self.walks {
+            s.push_str(w);
+        }
+        for g in &self.grants {
+            s.push_str(g);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// The first `0x…` after ` at ` (or else ` for `) in a violation's
+/// message: the user address it is about.
+fn address_in(message: &str) -> Option<u64> {
+    let rest = message.split(" at 0x").nth(1).or_else(|| message.split(" for 0x").nth(1))?;
+    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    u64::from_str_radix(&hex, 16).ok()
+}
+
+fn violation_context(w: &World, v: &Violation) -> ViolationContext {
+    let mut c = ViolationContext::default();
     for &d in v.domains.iter().take(2) {
         let native = w.kernel(d).is_ok_and(|k| !k.pv);
         for &pfn in v.pfns.iter().take(4) {
             if native || w.kernel(d).is_ok_and(|k| k.mem.valid(crate::kernel::page::Pfn(pfn))) {
-                out.push_str(&crate::report::page(w, d, pfn));
+                c.pages.push_str(&crate::report::page(w, d, pfn));
+            }
+        }
+        if let (Some(addr), Ok(k)) = (address_in(&v.message), w.kernel(d)) {
+            for (&pid, _) in k.procs.iter().filter(|(pid, _)| k.mm(**pid).is_ok_and(|mm| mm.vma_at(addr).is_some())) {
+                c.walks.push(crate::report::pagetable_walk(w, d, pid, addr));
             }
         }
     }
-    out
+    for r in w.hv.grants.maps.values().filter(|r| v.mfns.contains(&r.mfn.0)) {
+        c.grants.push(format!(
+            "grant mapping d{} handle {:#x}: d{} ref {:#x} mfn {:#x} {} {}",
+            r.grantee,
+            r.handle,
+            r.granter,
+            r.gref,
+            r.mfn.0,
+            if r.readonly { "ro" } else { "rw" },
+            r.host.map_or("device".to_string(), |h| h.to_string())
+        ));
+    }
+    c
 }
 
 /// The action as written, without its expectation.

@@ -1,4 +1,4 @@
-//! How runs look: text for people, JSON lines (schema 1) for programs.
+//! How runs look: text for people, JSON lines (schema 2) for programs.
 //! docs/SCENARIO.md "Running" is the contract for both.
 
 use super::{CallResult, Event, Outcome};
@@ -94,9 +94,18 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
             }
             s
         }
-        Event::Violation { line, violation, context } => {
-            let mut s = format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message);
-            for l in context.iter().flat_map(|c| c.lines()) {
+        Event::Violation { line, violation, context, expected } => {
+            let mut s = if *expected {
+                format!(
+                    "{line:>4}  {} {}: {}\n",
+                    st.green("VIOLATION (expected)"),
+                    violation.invariant,
+                    violation.message
+                )
+            } else {
+                format!("{line:>4}  {} {}: {}\n", st.red("VIOLATION"), violation.invariant, violation.message)
+            };
+            for l in context.iter().map(|c| c.text()).collect::<String>().lines() {
                 s.push_str("        ");
                 s.push_str(l);
                 s.push('\n');
@@ -108,13 +117,32 @@ pub fn event_text(file: &str, e: &Event, st: Style) -> String {
 
 pub fn outcome_text(o: &Outcome, st: Style) -> String {
     let verdict = if o.status() == 0 { st.green("PASS") } else { st.red("FAIL") };
-    format!(
-        "outcome: {verdict} ({} expectation{} failed, {} violation{})\n",
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    let mut s = format!(
+        "outcome: {verdict} ({} expectation{} failed, {} violation{}",
         o.expectations_failed,
-        if o.expectations_failed == 1 { "" } else { "s" },
+        plural(o.expectations_failed),
         o.violations,
-        if o.violations == 1 { "" } else { "s" }
-    )
+        plural(o.violations)
+    );
+    if o.stated {
+        s.push_str(&format!(": {} expected, {} unexpected", o.violations_expected, o.violations_unexpected()));
+        if !o.expected_missing.is_empty() {
+            s.push_str(&format!("; expected but never broken: {}", o.expected_missing.join(", ")));
+        }
+    }
+    s.push_str(")\n");
+    s
+}
+
+/// The JSON schema version `--json` prints (docs/JSON.md,
+/// docs/mmsim-2.schema.json).
+pub const SCHEMA: u32 = 2;
+
+/// A number that may exceed 2^53 (an address, a PTE, an MFN) as JSON:
+/// a `"0x…"` string.
+pub fn hex_num(v: u64) -> J {
+    J::String(format!("{v:#x}"))
 }
 
 fn result_json(r: &CallResult) -> J {
@@ -125,42 +153,105 @@ fn result_json(r: &CallResult) -> J {
                 let name = crate::script::errno_name((-s) as i32).map_or_else(|| (-s).to_string(), str::to_string);
                 json!({ "errno": name })
             } else {
-                json!({ "value": v })
+                json!({ "value": hex_num(*v) })
             }
         }
-        CallResult::Bytes(b) => json!({ "bytes": hex(b) }),
-        CallResult::Signal { sig, code, addr } => json!({ "signal": sig, "code": code, "addr": addr }),
+        CallResult::Bytes(b) => json!({ "bytes": hex(b), "len": b.len() }),
+        CallResult::Signal { sig, code, addr } => json!({ "signal": sig, "code": code, "addr": hex_num(*addr) }),
     }
 }
 
-/// One event as a JSON object (schema 1).
+/// `NAME = CALL(...)` as (Some(NAME), `CALL(...)`).
+fn split_binding(call: &str) -> (Option<&str>, &str) {
+    let head = call.split('(').next().unwrap_or("");
+    match head.split_once('=') {
+        Some((name, _))
+            if !name.trim().is_empty() && name.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            let rest = &call[head.find('=').map_or(0, |i| i + 1)..];
+            (Some(name.trim()), rest.trim_start())
+        }
+        _ => (None, call),
+    }
+}
+
+/// One event as a JSON object (schema 2, docs/JSON.md).
 pub fn event_json(file: &str, e: &Event) -> J {
     match e {
         Event::Step { line, actor, call, result, expect, events } => {
-            let mut o = json!({ "schema": 1, "type": "step", "file": file, "line": line, "actor": actor, "call": call, "result": result_json(result), "events": events });
+            let (bind, call) = split_binding(call);
+            let mut o = json!({
+                "schema": SCHEMA, "type": "step", "file": file, "line": line, "actor": actor, "call": call,
+                "bind": bind, "result": result_json(result), "text": format_result(result), "events": events
+            });
             if let Some(x) = expect {
-                o["expect"] = json!(if x.held { "held" } else { "failed" });
+                o["expect"] = json!({ "held": x.held, "expected": x.expected, "actual": format_result(result) });
             }
             o
         }
         Event::Show { line, what, text } => {
-            json!({ "schema": 1, "type": "show", "file": file, "line": line, "what": what, "text": text })
+            json!({ "schema": SCHEMA, "type": "show", "file": file, "line": line, "what": what, "text": text, "data": super::data::show_data(what, text) })
         }
-        Event::Violation { line, violation: v, context } => {
+        Event::Violation { line, violation: v, context, expected } => {
+            let hexes = |xs: &[u64]| xs.iter().map(|&x| hex_num(x)).collect::<Vec<_>>();
             let mut o = json!({
-                "schema": 1, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
-                "message": v.message, "domains": v.domains, "pfns": v.pfns, "mfns": v.mfns
+                "schema": SCHEMA, "type": "violation", "file": file, "line": line, "invariant": v.invariant,
+                "message": v.message, "domains": v.domains, "pfns": hexes(&v.pfns), "mfns": hexes(&v.mfns),
+                "expected": expected
             });
             if let Some(c) = context {
-                o["context"] = json!(c);
+                o["context"] = json!({
+                    "text": c.text(), "pages": super::data::show_data("page", &c.pages),
+                    "walks": c.walks.iter().map(|t| super::data::show_data("pagetable", t)).collect::<Vec<_>>(),
+                    "grants": c.grants
+                });
             }
             o
         }
     }
 }
 
+/// The record that ends one file's run.
 pub fn outcome_json(file: &str, o: &Outcome) -> J {
-    json!({ "schema": 1, "type": "outcome", "file": file, "expectations_failed": o.expectations_failed, "violations": o.violations, "status": o.status() })
+    json!({
+        "schema": SCHEMA, "type": "outcome", "file": file, "expectations_failed": o.expectations_failed,
+        "violations": o.violations, "violations_expected": o.violations_expected,
+        "violations_unexpected": o.violations_unexpected(), "stated": o.stated,
+        "expected_missing": o.expected_missing, "status": o.status()
+    })
+}
+
+/// The record that starts one file's run: the kernel it runs under.
+pub fn start_json(file: &str, kernel: &str) -> J {
+    json!({ "schema": SCHEMA, "type": "start", "file": file, "kernel": kernel })
+}
+
+/// A script error (parse, check or run time) as a record.
+pub fn error_json(file: &str, src: &str, e: &crate::script::ScriptError) -> J {
+    let (line, column) = crate::script::LineIndex::new(src).line_col(src, e.span.start.min(src.len()));
+    json!({ "schema": SCHEMA, "type": "error", "file": file, "line": line, "column": column, "message": e.message, "help": e.help })
+}
+
+/// An error that has no position (an unreadable file, a bad option).
+pub fn error_json_bare(file: &str, message: &str) -> J {
+    json!({ "schema": SCHEMA, "type": "error", "file": file, "line": null, "column": null, "message": message, "help": null })
+}
+
+/// The record that ends a multi-file run.
+pub fn summary_json(passed: u32, failed: u32, status: u8) -> J {
+    json!({ "schema": SCHEMA, "type": "summary", "passed": passed, "failed": failed, "status": status })
+}
+
+/// Lower-case hex of `b`, two digits a byte, in one allocation (results
+/// may be up to `MAX_BYTES`, 64 MiB).
+fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(DIGITS[(x >> 4) as usize] as char);
+        s.push(DIGITS[(x & 15) as usize] as char);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -174,16 +265,4 @@ mod tests {
         assert_eq!(format_bytes(&[0x5a; 4096]), "x\"5a\" * 4096");
         assert_eq!(format_bytes(&[0, 0]), "x\"0000\"");
     }
-}
-
-/// Lower-case hex of `b`, two digits a byte, in one allocation (results
-/// may be up to `MAX_BYTES`, 64 MiB).
-fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(DIGITS[(x >> 4) as usize] as char);
-        s.push(DIGITS[(x & 15) as usize] as char);
-    }
-    s
 }

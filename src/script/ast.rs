@@ -137,6 +137,12 @@ pub enum StmtKind {
     Action(ActionStmt),
     Show(Show),
     Check,
+    /// `expect violation NAME...` / `expect violations none`: the invariants
+    /// the run must break (each at least once), and that no other may. The
+    /// names are raw words; the checker validates them. Empty: `none`.
+    ExpectViolations {
+        names: Vec<Name>,
+    },
     /// A line that did not parse (its error is reported by the parser).
     /// `names` are the names it appears to declare or bind, so that the
     /// checker does not report every later use of them as unknown.
@@ -178,6 +184,24 @@ pub enum Show {
     },
     /// The domain kernel's log (dmesg) and the hypervisor's messages.
     Log(Name),
+    /// `show p2m DOMAIN [PFN [COUNT]]`
+    P2m {
+        domain: Name,
+        pfn: Option<Expr>,
+        count: Option<Expr>,
+    },
+    /// `show m2p MFN [COUNT]`
+    M2p {
+        mfn: Expr,
+        count: Option<Expr>,
+    },
+    /// `show override DOMAIN`
+    Override(Name),
+    /// `show picture PROCESS [ADDR LEN]`
+    Picture {
+        process: Name,
+        range: Option<(Expr, Expr)>,
+    },
 }
 
 /// An expression with its source span.

@@ -12,16 +12,19 @@
 use crate::kernel::config::MachineConfig;
 use rustc_hash::FxHashMap;
 
-use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Show, Span, Stmt, StmtKind};
+use super::ast::{ActionStmt, DomainKind, ExpectedKind, Expr, ExprKind, Name, Script, Span, Stmt, StmtKind};
 use super::calls::{self, ArgKind, Call, CallSpec, Param};
 use super::checked::{
     Action, Actor, Binding, CheckedScript, DiskDecl, DiskId, DomainDecl, DomainId, FileDecl, FileId, KernelConfig,
-    KernelVariant, ProcessDecl, ProcessId, ShowStep, Step, StepKind, UnmapPolicy,
+    KernelVariant, ProcessDecl, ProcessId, Step, StepKind, UnmapPolicy,
 };
 use super::consts;
 use super::diag::{LineIndex, ScriptError, did_you_mean};
 use super::parser::{KEYWORDS, RESERVED, variant_help};
 use super::value::{Ty, infer};
+
+mod setup;
+mod shows;
 
 /// Checks a parsed script; all errors found, in source order, on failure.
 pub fn check(script: Script) -> Result<CheckedScript, Vec<ScriptError>> {
@@ -50,6 +53,7 @@ pub(super) fn check_into(script: Script, errors: &mut Vec<ScriptError>) -> Check
         src: script.src,
         lines,
         kernel: ck.kernel.map(|(k, _)| k),
+        expect_violations: ck.expect_violations.map(|(v, _)| v),
         machine: ck.machine.map(|(m, _)| m).unwrap_or_default(),
         domains: ck.domains,
         processes: ck.processes,
@@ -102,6 +106,7 @@ struct Checker {
     /// Processes that called `exit()`, with the line.
     exited: FxHashMap<ProcessId, u32>,
     kernel: Option<(KernelConfig, u32)>,
+    expect_violations: Option<(Vec<String>, u32)>,
     machine: Option<(MachineConfig, u32)>,
     /// The first line that is neither `kernel` nor `machine`.
     first_other: Option<u32>,
@@ -142,6 +147,7 @@ impl Checker {
             later,
             exited: FxHashMap::default(),
             kernel: None,
+            expect_violations: None,
             machine: None,
             first_other: None,
             domains: Vec::new(),
@@ -298,37 +304,15 @@ impl Checker {
                 }
             }
             StmtKind::Check => self.step(line, span, StepKind::Check),
+            StmtKind::ExpectViolations { names } => match self.expect_violations {
+                Some((_, first)) => self.error(super::expect::second_line(span, first)),
+                None => self.expect_violations = Some((super::expect::check_names(&names, &mut self.errors), line)),
+            },
             StmtKind::Broken { names } => {
                 for name in names {
                     self.names.entry(name).or_insert(Entry { kind: EntryKind::Poisoned, line });
                 }
             }
-        }
-    }
-
-    /// `kernel`/`machine` must come first and once; returns whether this one counts.
-    fn setup_order(&mut self, span: Span, what: &str, previous: Option<u32>) -> bool {
-        if let Some(first) = self.first_other {
-            self.error(
-                ScriptError::new(span, format!("`{what}` must come before the other statements"))
-                    .with_help(format!("line {first} comes first; move this line to the top")),
-            );
-            return false;
-        }
-        if let Some(prev) = previous {
-            self.error(ScriptError::new(span, format!("a second `{what}` line (the first is line {prev})")));
-            return false;
-        }
-        true
-    }
-
-    fn kernel_stmt(&mut self, span: Span, line: u32, variant: &Name, unmap: Option<&Name>) {
-        if !self.setup_order(span, "kernel", self.kernel.map(|k| k.1)) {
-            return;
-        }
-        match kernel_config(variant, unmap) {
-            Ok(cfg) => self.kernel = Some((cfg, line)),
-            Err(e) => self.error(e),
         }
     }
 
@@ -508,31 +492,6 @@ impl Checker {
         {
             self.error(ScriptError::new(e.span, format!("{what} must be a number, found {}", t.describe())));
         }
-    }
-
-    fn show(&mut self, show: Show) -> Option<ShowStep> {
-        Some(match show {
-            Show::Maps(p) => ShowStep::Maps(self.want_process(&p)?),
-            Show::Smaps(p) => ShowStep::Smaps(self.want_process(&p)?),
-            Show::Pagemap { process, mut addr, mut len } => {
-                let p = self.want_process(&process);
-                self.int_expr(&mut addr, "the address");
-                self.int_expr(&mut len, "the length");
-                ShowStep::Pagemap { process: p?, addr, len }
-            }
-            Show::Pagetable { process, mut addr } => {
-                let p = self.want_process(&process);
-                self.int_expr(&mut addr, "the address");
-                ShowStep::Pagetable { process: p?, addr }
-            }
-            Show::Grants(d) => ShowStep::Grants(self.want_domain(&d)?),
-            Show::Log(d) => ShowStep::Log(self.want_domain(&d)?),
-            Show::Page { domain, mut pfn } => {
-                let d = self.want_domain(&domain);
-                self.int_expr(&mut pfn, "the frame number");
-                ShowStep::Page { domain: d?, pfn }
-            }
-        })
     }
 
     fn actor(&mut self, name: &Name) -> Option<Actor> {

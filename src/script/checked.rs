@@ -139,6 +139,10 @@ pub enum ShowStep {
     Grants(DomainId),
     Page { domain: DomainId, pfn: Expr },
     Log(DomainId),
+    P2m { domain: DomainId, pfn: Option<Expr>, count: Option<Expr> },
+    M2p { mfn: Expr, count: Option<Expr> },
+    Override(DomainId),
+    Picture { process: ProcessId, range: Option<(Expr, Expr)> },
 }
 
 impl ShowStep {
@@ -152,6 +156,10 @@ impl ShowStep {
             ShowStep::Grants(_) => "grants",
             ShowStep::Log(_) => "log",
             ShowStep::Page { .. } => "page",
+            ShowStep::P2m { .. } => "p2m",
+            ShowStep::M2p { .. } => "m2p",
+            ShowStep::Override(_) => "override",
+            ShowStep::Picture { .. } => "picture",
         }
     }
 }
@@ -185,6 +193,10 @@ pub struct CheckedScript {
     pub lines: LineIndex,
     /// The `kernel` line, if any (the CLI's `--kernel` may override it).
     pub kernel: Option<KernelConfig>,
+    /// `expect violation NAME...`: the invariants the run must break (each
+    /// at least once) and no others; `Some(empty)` for `expect violations
+    /// none`; `None` without the line (every violation fails the run).
+    pub expect_violations: Option<Vec<String>>,
     /// The `machine` line's settings (the defaults without one).
     pub machine: crate::kernel::config::MachineConfig,
     pub domains: Vec<DomainDecl>,

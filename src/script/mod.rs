@@ -77,6 +77,7 @@ pub mod checked;
 pub mod consts;
 pub mod diag;
 pub mod errno;
+pub mod expect;
 mod expr;
 pub mod lexer;
 pub mod parser;

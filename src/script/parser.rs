@@ -15,13 +15,14 @@ use super::value::{Env, Ty, Value, eval, infer};
 pub type PResult<T> = Result<T, ScriptError>;
 
 /// Statement keywords; they cannot be used as names.
-pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file", "disk", "show", "check"];
+pub const KEYWORDS: &[&str] = &["kernel", "machine", "domain", "process", "file", "disk", "show", "check", "expect"];
 
 /// Other reserved words.
 pub const RESERVED: &[&str] = &["in", "NULL", "ok", "SIGSEGV", "SIGBUS"];
 
 /// What `show` can show: the word after `show`.
-pub const SHOW_WHAT: &[&str] = &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log"];
+pub const SHOW_WHAT: &[&str] =
+    &["maps", "smaps", "pagemap", "pagetable", "grants", "page", "log", "p2m", "m2p", "override", "picture"];
 
 /// Parses a whole file. Always returns a script (with `Broken` statements
 /// for lines in error) and the errors found, in source order.
@@ -86,6 +87,10 @@ fn parse_line(src: &str, start: usize, end: usize, toks: &mut Vec<Token>) -> PRe
         let (span, variant, unmap) = kernel_words(src, start, code_end, true)?;
         return Ok(Some((span, StmtKind::Kernel { variant, unmap })));
     }
+    if first_word(src, start, code_end).is_some_and(|(_, w)| w == "expect") {
+        let (span, names) = expect_words(src, start, code_end)?;
+        return Ok(Some((span, StmtKind::ExpectViolations { names })));
+    }
     lex_line_into(src, start, end, toks)?;
     let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
         return Ok(None);
@@ -126,6 +131,55 @@ pub fn kernel_words(src: &str, start: usize, end: usize, keyword: bool) -> PResu
         }
     }
     Ok((span, variant, unmap))
+}
+
+/// Splits an `expect violation NAME...` / `expect violations none` line
+/// into the invariant names (raw words, as for `kernel`: they hold `-`).
+fn expect_words(src: &str, start: usize, end: usize) -> PResult<(Span, Vec<Name>)> {
+    let mut ws = words(src, start, end);
+    let Some((kat, kw)) = ws.next() else {
+        return Err(ScriptError::new(Span::point(start), "expected `expect`"));
+    };
+    let mut span = Span::new(kat, kat + kw.len());
+    let help =
+        "write `expect violation INVARIANT...` (e.g. `expect violation gup-wrong-page`) or `expect violations none`";
+    match ws.next() {
+        Some((_, "violation" | "violations")) => {}
+        Some((at, w)) => {
+            return Err(ScriptError::new(Span::new(at, at + w.len()), format!("expected `violation`, found `{w}`"))
+                .with_help(help));
+        }
+        None => return Err(ScriptError::new(Span::point(span.end), "expected `violation`").with_help(help)),
+    }
+    let mut names: Vec<Name> = Vec::new();
+    let mut none = None;
+    for (at, w) in ws {
+        for (off, part) in w.split(',').scan(0, |o, p| {
+            let at = *o;
+            *o += p.len() + 1;
+            Some((at, p))
+        }) {
+            if part.is_empty() {
+                continue;
+            }
+            let wspan = Span::new(at + off, at + off + part.len());
+            span = span.to(wspan);
+            if part == "none" {
+                none = Some(wspan);
+            } else {
+                names.push(Spanned::new(part.to_owned(), wspan));
+            }
+        }
+    }
+    match none {
+        Some(s) if !names.is_empty() => {
+            Err(ScriptError::new(s, "`none` cannot stand beside invariant names").with_help(help))
+        }
+        None if names.is_empty() => {
+            Err(ScriptError::new(Span::point(span.end), "expected an invariant name or `none`").with_help(help))
+        }
+        _ => Ok((span, names)),
+    }
 }
 
 pub fn variant_help() -> String {
@@ -474,7 +528,10 @@ fn file_or_disk(c: &mut Cursor) -> PResult<StmtKind> {
 
 fn show(c: &mut Cursor) -> PResult<Show> {
     c.bump();
-    let what = c.word(SHOW_WHAT, "what to show (maps, smaps, pagemap, pagetable, grants, page, log)")?;
+    let what = c.word(
+        SHOW_WHAT,
+        "what to show (maps, smaps, pagemap, pagetable, grants, page, log, p2m, m2p, override, picture)",
+    )?;
     let show = match what.node.as_str() {
         "maps" => Show::Maps(c.ident("a process name")?),
         "smaps" => Show::Smaps(c.ident("a process name")?),
@@ -490,6 +547,23 @@ fn show(c: &mut Cursor) -> PResult<Show> {
         }
         "grants" => Show::Grants(c.ident("a domain name")?),
         "log" => Show::Log(c.ident("a domain name")?),
+        "override" => Show::Override(c.ident("a domain name")?),
+        "p2m" => {
+            let domain = c.ident("a domain name")?;
+            let pfn = if c.at_end() { None } else { Some(c.expr()?) };
+            let count = if c.at_end() { None } else { Some(c.expr()?) };
+            Show::P2m { domain, pfn, count }
+        }
+        "m2p" => {
+            let mfn = c.expr()?;
+            let count = if c.at_end() { None } else { Some(c.expr()?) };
+            Show::M2p { mfn, count }
+        }
+        "picture" => {
+            let process = c.ident("a process name")?;
+            let range = if c.at_end() { None } else { Some((c.expr()?, c.expr()?)) };
+            Show::Picture { process, range }
+        }
         _ => {
             let domain = c.ident("a domain name")?;
             Show::Page { domain, pfn: c.expr()? }
@@ -580,187 +654,4 @@ fn signal(c: &mut Cursor) -> PResult<Expected> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(src: &str) -> StmtKind {
-        let (script, errors) = parse("t", src);
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(script.stmts.len(), 1);
-        script.stmts.into_iter().next().expect("test").kind
-    }
-
-    fn err(src: &str) -> ScriptError {
-        let (_, errors) = parse("t", src);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        errors.into_iter().next().expect("test")
-    }
-
-    #[test]
-    fn setup_statements() {
-        match one("domain dom0 pv pages=4K privileged # c") {
-            StmtKind::Domain { name, kind, pages, privileged } => {
-                assert_eq!(name.node, "dom0");
-                assert_eq!(kind.node, DomainKind::Pv);
-                assert_eq!(pages.map(|p| p.node), Some(4096));
-                assert!(privileged.is_some());
-            }
-            other => panic!("{other:?}"),
-        }
-        match one("process p in host mmap_base=0x7e0040000000 uid=1000") {
-            StmtKind::Process { uid, mmap_base, brk, .. } => {
-                assert_eq!(uid.map(|v| v.node), Some(1000));
-                assert_eq!(mmap_base.map(|v| v.node), Some(0x7e00_4000_0000));
-                assert_eq!(brk, None);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(one("machine frames=1M"), StmtKind::Machine { frames: Some(f), .. } if f.node == 1 << 20));
-        match one("machine pkeys=off thp=never max_map_count=100 overcommit=always") {
-            StmtKind::Machine { frames: None, pkeys, thp, max_map_count, overcommit } => {
-                assert_eq!(pkeys.map(|p| p.node), Some(false));
-                assert_eq!(thp.map(|t| t.node), Some(crate::kernel::config::ThpEnabled::Never));
-                assert_eq!(max_map_count.map(|m| m.node), Some(100));
-                assert_eq!(overcommit.map(|o| o.node), Some(crate::kernel::config::Overcommit::Always));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(err("machine pkeys=maybe").message, "unknown value");
-        assert_eq!(err("machine pkey=on").help.as_deref(), Some("did you mean `pkeys`?"));
-        assert!(matches!(one("disk xvda in dom0 sectors=8"), StmtKind::Disk { sectors: Some(s), .. } if s.node == 8));
-        assert!(matches!(one("file f in dom0"), StmtKind::File { size: None, .. }));
-        assert!(matches!(one("check"), StmtKind::Check));
-    }
-
-    #[test]
-    fn kernel_line_keeps_raw_words() {
-        match one("kernel find-special-page unmap=immediate # x") {
-            StmtKind::Kernel { variant, unmap } => {
-                assert_eq!(variant.node, "find-special-page");
-                assert_eq!(variant.span, Span::new(7, 24));
-                let unmap = unmap.expect("test");
-                assert_eq!(unmap.node, "immediate");
-                assert_eq!(unmap.span, Span::new(31, 40));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(err("kernel").message, "expected a kernel variant");
-        assert_eq!(err("kernel m2p-override fast").span, Span::new(20, 24));
-    }
-
-    #[test]
-    fn actions() {
-        match one("qemu: off = ioctl(fd, IOCTL_GNTDEV_MAP_GRANT_REF, domU, [g]) = ok") {
-            StmtKind::Action(a) => {
-                assert_eq!(a.actor.node, "qemu");
-                assert_eq!(a.bind.map(|b| b.node), Some("off".to_owned()));
-                assert_eq!(a.call.node, "ioctl");
-                assert_eq!(a.args.len(), 4);
-                assert!(matches!(a.expect.map(|e| e.kind), Some(ExpectedKind::Ok)));
-            }
-            other => panic!("{other:?}"),
-        }
-        match one("p: munlockall()") {
-            StmtKind::Action(a) => {
-                assert!(a.args.is_empty() && a.bind.is_none() && a.expect.is_none())
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn expectations() {
-        let expect = |src: &str| match one(src) {
-            StmtKind::Action(a) => a.expect.expect("test").kind,
-            other => panic!("{other:?}"),
-        };
-        assert!(matches!(
-            expect("p: store(a, \"x\") = SIGSEGV"),
-            ExpectedKind::Signal { signal: Signal::Segv, code: None, addr: None }
-        ));
-        match expect("p: store(a + 4K, \"x\") = SIGSEGV:accerr@0x7e003ffff000") {
-            ExpectedKind::Signal { signal, code, addr } => {
-                assert_eq!(signal, Signal::Segv);
-                assert_eq!(code.map(|c| c.node), Some(SigCode::Accerr));
-                assert_eq!(addr.map(|a| a.kind), Some(ExprKind::Int(0x7e00_3fff_f000)));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            expect("p: touch(a, 1, r) = SIGBUS:adrerr"),
-            ExpectedKind::Signal { signal: Signal::Bus, .. }
-        ));
-        assert!(matches!(
-            expect("p: mmap(0,0,0,0,0,0) = -EINVAL"),
-            ExpectedKind::Value(Expr { kind: ExprKind::Neg(_), .. })
-        ));
-        assert!(matches!(
-            expect("d: read_page(p, 0, 4) = x\"5a5a5a5a\""),
-            ExpectedKind::Value(Expr { kind: ExprKind::Bytes(_), .. })
-        ));
-        assert_eq!(err("p: store(a, \"x\") = SIGSEGV:adrerr").message, "`adrerr` is not a SIGSEGV code");
-        assert_eq!(err("p: store(a, \"x\") = SIGKILL").message, "unknown signal `SIGKILL`");
-    }
-
-    #[test]
-    fn shows() {
-        match one("show pagemap p a + 4K 8K") {
-            StmtKind::Show(Show::Pagemap { process, addr, len }) => {
-                assert_eq!(process.node, "p");
-                assert!(matches!(addr.kind, ExprKind::Binary { .. }));
-                assert_eq!(len.kind, ExprKind::Int(8192));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(one("show grants domU"), StmtKind::Show(Show::Grants(_))));
-        assert!(matches!(one("show log dom0"), StmtKind::Show(Show::Log(_))));
-        assert!(matches!(one("show page domU p"), StmtKind::Show(Show::Page { .. })));
-        assert!(err("show mpas p").help.expect("test").contains("maps"));
-        assert!(err("show maps").message.contains("end of the line"));
-    }
-
-    #[test]
-    fn error_positions() {
-        let e = err("p: mmap(NULL, 4096,, 0)");
-        assert_eq!(e.span, Span::new(19, 20));
-        assert_eq!(e.message, "expected an expression, found `,`");
-        let e = err("p: mmap(NULL");
-        assert_eq!(e.span, Span::point(12));
-        assert_eq!(e.message, "expected `,` or `)` at the end of the line");
-        let e = err("p: f(1,)");
-        assert_eq!(e.span, Span::new(7, 8));
-        let e = err("p: f(1) 2");
-        assert_eq!(e.message, "expected the end of the line, found `2`");
-        let e = err("domian d pv");
-        assert_eq!(e.message, "unknown statement `domian`");
-        assert_eq!(e.help.as_deref(), Some("did you mean `domain`?"));
-        let e = err("domain d pv pagse=4");
-        assert_eq!(e.help.as_deref(), Some("did you mean `pages`?"));
-        assert_eq!(err("domain d pv pages").message, "`pages` needs a value");
-        assert_eq!(err("domain d pv privileged=1").message, "`privileged` takes no value");
-        assert_eq!(err("domain d pv pages=x").message, "`x` is not a constant");
-        assert_eq!(err("domain d pv pages=\"a\"").message, "expected a number, found bytes");
-        assert_eq!(err("domain d xen").message, "expected `native` or `pv`, found `xen`");
-        assert_eq!(err("process p on d").message, "expected `in`, found `on`");
-        assert_eq!(err("domain d pv pages=1 pages=2").message, "option `pages` given twice");
-    }
-
-    #[test]
-    fn broken_lines_keep_going_and_salvage_names() {
-        let (script, errors) = parse("t", "domain d pv $\np: a = f(\ncheck\n");
-        assert_eq!(errors.len(), 2);
-        assert!(matches!(&script.stmts[0].kind, StmtKind::Broken { names } if names == &["d"]));
-        assert!(matches!(&script.stmts[1].kind, StmtKind::Broken { names } if names == &["a"]));
-        assert!(matches!(script.stmts[2].kind, StmtKind::Check));
-        assert_eq!(script.stmts[2].line, 3);
-    }
-
-    #[test]
-    fn crlf_and_blank_lines() {
-        let (script, errors) = parse("t", "\r\n  # only a comment\r\ncheck\r\n");
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(script.stmts.len(), 1);
-        assert_eq!(script.stmts[0].line, 3);
-        assert_eq!(script.stmts[0].span, Span::new(22, 27));
-    }
-}
+mod tests;

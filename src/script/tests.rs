@@ -560,3 +560,20 @@ fn deepest_expressions_fit_a_small_stack() {
     let handle = std::thread::Builder::new().stack_size(512 * 1024).spawn(work);
     assert!(handle.map(|h| h.join().is_ok()).unwrap_or(false));
 }
+
+#[test]
+fn expect_violation_names_are_checked() {
+    let c = checked("domain d native\nexpect violation gup-wrong-page dma-misdirected\n");
+    assert_eq!(c.expect_violations, Some(vec!["gup-wrong-page".to_string(), "dma-misdirected".to_string()]));
+    assert_eq!(checked("expect violations none\n").expect_violations, Some(vec![]));
+    assert_eq!(checked("domain d native\n").expect_violations, None);
+    let e = errors("expect violation gup-wrong-pgae\n");
+    assert_eq!(e[0].message, "unknown invariant `gup-wrong-pgae`");
+    assert_eq!(e[0].help.as_deref(), Some("did you mean `gup-wrong-page`?"));
+    let e = errors("expect violation grant-leak grant-leak\n");
+    assert!(e[0].message.contains("named twice"), "{e:?}");
+    let e = errors("expect violation grant-leak\nexpect violations none\n");
+    assert!(e[0].message.contains("a second `expect violation` line (the first is line 1)"), "{e:?}");
+    // A keyword: not a name.
+    assert!(!errors("domain expect native\n").is_empty());
+}

@@ -1,8 +1,10 @@
 # Found by mmsim explore: gup-wrong-page: d0: GUP at 0x7ffff7ffe000 found pfn 0x0 (mfn 0x0); the driver's page for it is pfn 0x1fff (mfn 0x1003)
 # seed 8195237237126968761 choices 8.a.5.6.5.1.0.4.6.a.f.4.5.8.3.1.3.4.0.9.2.0.3.f.4.4.0.b.0.2.1.3.4.1.3.0.1.a.8.5.0.0.b.0.2.1.2.4.1.a.5.1.0.3.d.2.1.3.0.2.7.0.3.8.0.0.2.0.6.1.2.3.6.1.0.0.d.4.1.2.0.1.b.3.4.0.8.0.0.1.0.0.2.1.3.a.0.0.0.5.0.2.a.0.0
 # Fails under `kernel no-special-pte`; passes under find-special-page.
-# status: 1
+# status: 0
+# (it breaks invariants, and says which on its `expect violation` line)
 kernel no-special-pte
+expect violation gup-wrong-page dma-misdirected
 domain dom0 pv privileged pages=4096
 domain domU pv pages=4096
 domain host native pages=4096

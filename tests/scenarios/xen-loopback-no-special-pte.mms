@@ -8,8 +8,10 @@
 # sits on the wrong page. The expectations are the fixed kernel's and hold.
 # Expected values: reference 5.2 (loopback paragraph: "GUP returns A
 # instead of the gntdev page B ... defeating 3.6").
-# status: 1
+# status: 0
+# (it breaks invariants, and says which on its `expect violation` line)
 kernel no-special-pte
+expect violation gup-wrong-page
 domain dom0 pv privileged
 domain domU pv
 process app in domU
