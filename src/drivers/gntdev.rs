@@ -414,8 +414,16 @@ impl VmOperations for GntdevVmOps {
     fn find_special_page(&self, _vma: &Vma, addr: u64) -> Option<Pfn> {
         self.page_for(addr)
     }
+    /// The map's page while its grant is mapped; once the notifier (or an
+    /// unmap ioctl) has taken the slot's grant down, no page stands for
+    /// the address any more (GUP's `-EFAULT` there is right).
     fn backing_page(&self, _vma: &Vma, addr: u64) -> Option<Pfn> {
-        self.page_for(addr)
+        let s = self.map.st.borrow();
+        let i = usize::try_from(addr.wrapping_sub(s.pages_vm_start) >> 12).ok()?;
+        if s.being_removed.get(i).copied().unwrap_or(true) {
+            return None;
+        }
+        s.pages.get(i).copied()
     }
     /// `gntdev_vma_open()`.
     fn open(&self, _vma: &Vma) {

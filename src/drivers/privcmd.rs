@@ -74,6 +74,11 @@ impl VmOperations for PrivcmdVmOps {
     fn has_close(&self) -> bool {
         true
     }
+    /// `privcmd_may_split()` (drivers/xen/privcmd.c, 6.12): "Forbid
+    /// splitting, avoids double free via privcmd_close()".
+    fn may_split(&self, _vma: &Vma, _addr: u64) -> KResult<()> {
+        Err(Errno::EINVAL)
+    }
     // privcmd_fault(): VM_FAULT_SIGBUS, the default.
     fn as_any(&self) -> Option<&dyn Any> {
         Some(self)

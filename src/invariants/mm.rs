@@ -150,7 +150,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             // Driver mappings (gntdev, privcmd) are written by the driver or
             // by Xen (GNTTABOP_map_grant_ref, xen_remap_domain_gfn_range),
             // never through the core mm's accounting; grant pages neither.
-            if page.flags.contains(PageFlags::FOREIGN) || matches!(vma.file, Some(VmaFile::Device { .. })) {
+            // An anonymous page there is a COW copy the core mm made
+            // (`wp_page_copy`), counted as anywhere else.
+            if page.flags.contains(PageFlags::FOREIGN)
+                || (matches!(vma.file, Some(VmaFile::Device { .. })) && !page.is_anon())
+            {
                 continue;
             }
             exp.entry(pfn).or_default().ptes += 1;

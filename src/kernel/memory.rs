@@ -8,7 +8,7 @@
 //! readahead; every fault is handled to completion (no retry).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PAGE_MASK, Pte, PteFlags};
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
@@ -409,6 +409,16 @@ impl Kernel {
         self.put_page(pfn);
     }
 
+    /// `__wp_page_copy_user()` without a source page: "a best-effort copy
+    /// by just copying from the original user address. If that fails, we
+    /// just zero-fill it." The user address reads the frame `pte` names.
+    fn copy_from_user_frame(&self, hv: &mut Hypervisor, dst: Pfn, pte: Pte) {
+        match (self.page_to_mfn(dst), self.pte_machine_frame(pte)) {
+            (Some(d), Some(s)) if hv.machine.valid(s) => hv.machine.copy(d, s),
+            _ => self.clear_page(hv, dst),
+        }
+    }
+
     /// `folio_add_new_anon_rmap()` with RMAP_EXCLUSIVE.
     pub fn folio_add_new_anon_rmap(&mut self, pfn: Pfn, av: u32, index: u64) {
         let p = self.mem.page_mut(pfn);
@@ -443,14 +453,29 @@ impl Kernel {
         self.wp_page_copy(hv, vmf, np)
     }
 
-    /// `wp_page_copy()`: a private copy (of the old page, or zeros).
+    /// `wp_page_copy()` (mm/memory.c, Linux 6.12): a private copy of the
+    /// old page; of the zero page, zeros; of a special PTE without a page
+    /// (`__wp_page_copy_user` with no source page), whatever the user
+    /// address reads, i.e. the frame the old PTE names. Then the MMU
+    /// notifier runs for the page (`MMU_NOTIFY_CLEAR`) and the PTE is
+    /// re-checked: if a subscriber removed it (gntdev unmapping its grant),
+    /// the copy is dropped and the fault retried (`pte_same` failed).
     fn wp_page_copy(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>, old: NormalPage) -> Result<(), VmFault> {
         let Vmf { pid, vma, address: addr, pte: slot, .. } = *vmf;
+        let orig_pte = self.pt.get(slot);
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
         let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
-        match old.page() {
-            Some(src) => self.copy_page(hv, new, src),
-            None => self.clear_page(hv, new),
+        match old {
+            NormalPage::Page(src) => self.copy_page(hv, new, src),
+            NormalPage::Zero => self.clear_page(hv, new),
+            _ => self.copy_from_user_frame(hv, new, orig_pte),
+        }
+        let page_addr = addr & PAGE_MASK;
+        self.mmu_notifier_invalidate(hv, pid, page_addr, page_addr + PAGE_SIZE);
+        if self.pt.get(slot) != orig_pte {
+            // The PTE changed under us: release the copy, retry the fault.
+            self.put_page(new);
+            return Ok(());
         }
         self.folio_add_new_anon_rmap(new, av, vma.linear_index(addr));
         let prot = vm_get_page_prot(vma.flags);

@@ -129,8 +129,20 @@ impl Kernel {
     /// `change_protection()` over `[start, end)`: every PTE takes the new
     /// VMA's protections; private writable memory keeps write access only on
     /// exclusive anonymous pages (`can_change_pte_writable`).
+    ///
+    /// `change_pud_range()` (mm/mprotect.c, 6.12) starts the MMU notifier
+    /// (`MMU_NOTIFY_PROTECTION_VMA`) at the first populated PUD entry and
+    /// covers the rest of the range; subscribers that do not look at the
+    /// event (gntdev's `gntdev_invalidate`) unmap their pages, so their
+    /// PTEs are gone before the walk below. Simplification: one notifier
+    /// range per call, from the first populated PUD entry to `end`, where
+    /// Linux starts one per PGD entry.
     pub fn change_protection(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64) -> KResult<()> {
         let pgd = self.mm(pid)?.pgd;
+        if let Some(&(first, _, _)) = self.pt.leaf_entries(pgd, start, end).first() {
+            const PUD_MASK: u64 = !((1u64 << 30) - 1);
+            self.mmu_notifier_invalidate(hv, pid, (first & PUD_MASK).max(start), end);
+        }
         let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
         for v in vmas {
             let prot = vm_get_page_prot(v.flags);
