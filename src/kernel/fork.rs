@@ -131,7 +131,7 @@ impl Kernel {
                     self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
                     let d = self.pte_alloc(child, addr)?;
                     let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
-                    self.set_pte(hv, d, entry)?;
+                    self.set_pte_batched(hv, d, entry);
                     self.mm_mut(child)?.add_rss(RssCounter::Anon, 1);
                     continue;
                 }
@@ -147,7 +147,7 @@ impl Kernel {
             if cow && pte.write() {
                 // ptep_set_wrprotect() in the parent.
                 let wp = pte.clear(PteFlags::RW);
-                self.set_pte(hv, sslot, wp)?;
+                self.set_pte_batched(hv, sslot, wp);
                 cpte = cpte.clear(PteFlags::RW);
             }
             if src.flags.contains(VmFlags::SHARED) {
@@ -155,15 +155,9 @@ impl Kernel {
             }
             cpte = cpte.clear(PteFlags::ACCESSED);
             let d = self.pte_alloc(child, addr)?;
-            if let Err(e) = self.set_pte(hv, d, cpte) {
-                // Undo the reference we took; Xen refused the copy.
-                if let NormalPage::Page(pfn) = np {
-                    let p = self.mem.page_mut(pfn);
-                    p.mapcount -= 1;
-                    self.put_page(pfn);
-                }
-                return Err(e);
-            }
+            // A copy Xen refuses is dropped with a WARN; the reference,
+            // mapcount and RSS taken above stay, as in Linux.
+            self.set_pte_batched(hv, d, cpte);
         }
         Ok(())
     }

@@ -293,6 +293,40 @@ impl Kernel {
         Ok(())
     }
 
+    /// `set_pte_at()` inside lazy MMU mode (`arch_enter_lazy_mmu_mode`, as
+    /// `copy_page_range` and `move_ptes` run): in a PV guest the update is
+    /// queued in a multicall (`xen_batched_set_pte`, arch/x86/xen/mmu_pv.c)
+    /// and a refusal only shows at `xen_mc_flush()` (arch/x86/xen/
+    /// multicalls.c, 6.12): `WARN_ON(ret)` and the failed call logged; the
+    /// caller goes on and the entry stays what Xen has (the write is
+    /// dropped). Simplifications: one call per batch ("1 of 1"), and `arg`
+    /// shows the update's `ptr` (the PTE's machine address), where Linux
+    /// prints the kernel address of the request.
+    pub fn set_pte_batched(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte) {
+        if !self.pv {
+            self.pt.set(slot, new);
+            return;
+        }
+        let old = self.pt.get(slot);
+        let at = PteMaddr { table: Mfn(slot.table), index: slot.index };
+        match hv.mmu_update(self.domid, at, old, new, None) {
+            Ok(()) => self.pt.set(slot, new),
+            Err(e) => {
+                const HYPERVISOR_MMU_UPDATE: u32 = 1; // __HYPERVISOR_mmu_update
+                self.log(None, "WARNING: CPU: 0 at arch/x86/xen/multicalls.c:190 xen_mc_flush".to_string());
+                self.log(None, "1 of 1 multicall(s) failed: cpu 0".to_string());
+                self.log(
+                    None,
+                    format!(
+                        "  call  1: op={HYPERVISOR_MMU_UPDATE} arg=[{:x}] result={}",
+                        at.maddr(),
+                        e.errno().as_ret() as i64
+                    ),
+                );
+            }
+        }
+    }
+
     /// Read page contents through the guest's view (`kmap` + memcpy).
     pub fn read_page(&self, hv: &Hypervisor, pfn: Pfn, off: usize, buf: &mut [u8]) -> KResult<()> {
         let mfn = self.page_to_mfn(pfn).ok_or(Errno::EFAULT)?;

@@ -420,13 +420,11 @@ impl Kernel {
             let dst = addr - old + new;
             let Ok(dslot) = self.pte_alloc(pid, dst) else { return Err(done) };
             if pte_present(pte) {
-                if self.set_pte(hv, slot, crate::arch::x86_64::Pte::NONE).is_err() {
-                    return Err(done);
-                }
-                if self.set_pte(hv, dslot, pte).is_err() {
-                    let _ = self.set_pte(hv, slot, pte);
-                    return Err(done);
-                }
+                // ptep_get_and_clear() then set_pte_at() in lazy MMU mode:
+                // an entry Xen refuses at the new place is dropped with a
+                // WARN (set_pte_batched), and mremap goes on.
+                self.set_pte_batched(hv, slot, crate::arch::x86_64::Pte::NONE);
+                self.set_pte_batched(hv, dslot, pte);
             } else {
                 self.pt.set(slot, crate::arch::x86_64::Pte::NONE);
                 self.pt.set(dslot, pte);

@@ -1,11 +1,10 @@
 "use strict";
 /* The one place that knows the shape of the run's records (the objects
- * `mmsim run --json` prints, schema 1). Everything else reads what
+ * `mmsim run --json` prints, schema 2, docs/JSON.md). Everything else reads what
  * adaptRecord returns:
  *   {type: "step"|"show"|"violation"|"other", actor, call, result, expect,
  *    events: [text], invariant, message, context, what, text}
- * Schema 2 (hex strings for big numbers, bind separate from call, structured
- * show data) needs changes here only. */
+ * A later schema needs changes here only. */
 function fmtNum(v) {
   if (typeof v === "string") return v;
   if (typeof v !== "number") return JSON.stringify(v);
@@ -55,8 +54,13 @@ function adaptRecord(r) {
   if (t === "step") {
     let call = r.call;
     if (r.bind && typeof call === "string" && call.indexOf("=") < 0) call = r.bind + " = " + call;
-    return { type: "step", actor: r.actor, call: call, result: fmtResult(r.result),
-      expect: r.expect || null, events: (r.events || []).map(fmtEvent) };
+    // Schema 2: `text` is the result as the text mode prints it; `expect`
+    // is {held, expected, actual}.
+    const result = typeof r.text === "string" ? r.text : fmtResult(r.result);
+    let expect = r.expect || null;
+    if (expect && typeof expect === "object") expect = expect.held ? "held" : "failed";
+    return { type: "step", actor: r.actor, call: call, result: result,
+      expect: expect, events: (r.events || []).map(fmtEvent) };
   }
   if (t === "show") {
     const text = typeof r.text === "string" ? r.text : JSON.stringify(r.data !== undefined ? r.data : r, null, 1);
