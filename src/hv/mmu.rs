@@ -11,7 +11,8 @@
 //! "Attempt to implicitly unmap a granted PTE" (a debug Xen's check in
 //! `put_page_from_l1e`; the model refuses the write, where Xen crashes the
 //! domain). The hypercall-level checks of `do_mmu_update` come first:
-//! an unknown foreign domain is `-ESRCH` (`get_pg_owner`), a foreign owner
+//! an unknown foreign domain, or the caller naming its own id, is `-ESRCH`
+//! (`get_pg_owner`), a foreign owner
 //! without privilege `-EPERM` (`xsm_mmu_update`).
 //! Simplification: no page-type (writable page table) tracking, no
 //! PAT/cache-attribute checks, no MMIO (a frame beyond machine memory is
@@ -34,6 +35,8 @@ pub enum MmuError {
     BadMfn { dom: DomId, mfn: u64 },
     #[error("d{dom}: attempt to implicitly unmap a granted PTE at {maddr:#x}")]
     ImplicitGrantUnmap { dom: DomId, maddr: u64 },
+    #[error("d{dom}: Cannot specify itself as foreign domain")]
+    SelfForeign { dom: DomId },
     #[error("d{dom}: unknown domain {foreign} as page owner")]
     UnknownDomain { dom: DomId, foreign: DomId },
 }
@@ -48,7 +51,7 @@ impl MmuError {
             MmuError::NotOwner { .. } => Errno::EBUSY,
             MmuError::BadMfn { .. } | MmuError::NotPrivileged { .. } => Errno::EPERM,
             MmuError::ImplicitGrantUnmap { .. } => Errno::EPERM,
-            MmuError::UnknownDomain { .. } => Errno::ESRCH,
+            MmuError::UnknownDomain { .. } | MmuError::SelfForeign { .. } => Errno::ESRCH,
         }
     }
 }
@@ -109,6 +112,13 @@ impl Hypervisor {
         new: Pte,
         foreign: Option<DomId>,
     ) -> Result<(), MmuError> {
+        // get_pg_owner(): a caller naming its own domain id (not
+        // DOMID_SELF) is refused, -ESRCH.
+        if foreign == Some(dom) {
+            let e = MmuError::SelfForeign { dom };
+            self.warn(e.to_string());
+            return Err(e);
+        }
         if let Some(f) = foreign.filter(|&f| f != dom) {
             if self.domain(f).is_none() {
                 let e = MmuError::UnknownDomain { dom, foreign: f };

@@ -70,4 +70,3 @@ pub(super) fn violation_context(w: &World, v: &Violation) -> ViolationContext {
     }
     c
 }
-

@@ -3,9 +3,9 @@
 //! expectations, runs `show` and `check`, and reports [`Event`]s as it goes.
 //! The caller decides how events look (see `output.rs`).
 
+mod context;
 pub mod data;
 pub mod output;
-mod context;
 pub use context::ViolationContext;
 use context::violation_context;
 mod show;
