@@ -32,7 +32,7 @@ impl Kernel {
             return Ok(0);
         }
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
-        let mut end = start.checked_add(len).filter(|&e| e > start).ok_or(Errno::ENOMEM)?;
+        let end = start.checked_add(len).filter(|&e| e > start).ok_or(Errno::ENOMEM)?;
         // arch_validate_prot()
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
             return Err(Errno::EINVAL);
@@ -47,8 +47,12 @@ impl Kernel {
             }
         } else if first.start > start {
             return Err(Errno::ENOMEM);
+        } else if grows & PROT_GROWSUP != 0 {
+            // `if (!(vma->vm_flags & VM_GROWSUP)) goto out` with -EINVAL
+            // (mm/mprotect.c): VM_GROWSUP is VM_NONE on x86-64, so
+            // PROT_GROWSUP always fails there.
+            return Err(Errno::EINVAL);
         }
-        let _ = &mut end;
         let mut tmp = start;
         let newprot = calc_vm_prot_bits(prot);
         // for_each_vma_range(): after each mprotect_fixup() the walk goes on
