@@ -43,7 +43,8 @@ pub struct Story {
     pub passed: bool,
 }
 
-fn blurb(v: VariantKind) -> &'static str {
+/// One line on what a kernel variant stands for.
+pub(crate) fn blurb(v: VariantKind) -> &'static str {
     match v {
         VariantKind::FindSpecialPage => "Linux >= 4.0: special PTE, vm_ops->find_special_page",
         VariantKind::M2pOverride => "Linux 2.6.39-3.19: m2p override table in mfn_to_pfn",

@@ -2,18 +2,9 @@
 //! and an index putting the four side by side.
 
 use super::page::{IndexEntry, index, render};
-use crate::demo::{SEED_SCENARIO, tell};
-use crate::kernel::variant::{Variant, VariantKind};
+use crate::demo::{SEED_SCENARIO, blurb, tell};
+use crate::kernel::variant::Variant;
 use std::path::{Path, PathBuf};
-
-fn blurb(v: VariantKind) -> &'static str {
-    match v {
-        VariantKind::FindSpecialPage => "Linux >= 4.0: special PTE, vm_ops->find_special_page",
-        VariantKind::M2pOverride => "Linux 2.6.39-3.19: m2p override table in mfn_to_pfn",
-        VariantKind::NoSpecialPte => "no special bit, no override: M2P decides",
-        VariantKind::NoFindSpecialPage => "special PTE without the hook",
-    }
-}
 
 /// The pages as `(file name, contents)`: one per variant, then index.html.
 pub fn pages() -> Result<Vec<(String, String)>, String> {

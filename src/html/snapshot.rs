@@ -14,8 +14,8 @@ use crate::arch::x86_64::{PAGE_SIZE, Pte, flag_names};
 use crate::hv::machine::DomId;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
-use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
-use crate::kernel::page::{Mapping, Mfn, Pfn, page_flag_names};
+use crate::kernel::p2m::{INVALID_P2M_ENTRY, entry_mfn, entry_tags};
+use crate::kernel::page::{Mfn, Pfn, page_flag_names};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 use crate::world::World;
@@ -214,7 +214,7 @@ impl InPlay {
             T::P2mSet { dom, pfn, entry } => {
                 self.page(*dom, *pfn);
                 if *entry != INVALID_P2M_ENTRY {
-                    self.frame(entry & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT));
+                    self.frame(entry_mfn(*entry));
                 }
             }
             T::M2pOverride { dom, mfn, pfn, .. } => {
@@ -346,7 +346,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
     // struct pages first: their P2M names more frames.
     for &(d, pfn) in &pages {
         let Ok(k) = w.kernel(d) else { continue };
-        if let Some(ps) = page_snap(w, k, d, pfn) {
+        if let Some(ps) = page_snap(k, d, pfn) {
             if let Some(m) = k.p2m.pfn_to_mfn(Pfn(pfn)) {
                 frames.insert(m.0);
             }
@@ -520,27 +520,11 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
     ws
 }
 
-fn page_snap(w: &World, k: &Kernel, dom: DomId, pfn: u64) -> Option<PageSnap> {
-    let _ = w;
+fn page_snap(k: &Kernel, dom: DomId, pfn: u64) -> Option<PageSnap> {
     let p = k.mem.get(Pfn(pfn))?;
-    let mapping = match p.mapping {
-        Mapping::None => "none".to_string(),
-        Mapping::Anon(av) => format!("anon_vma {av}"),
-        Mapping::File(ino) => match k.shmem.get(ino) {
-            Some(i) => format!("inode {} ({})", i.ino, i.path()),
-            None => format!("inode id {ino} (gone)"),
-        },
-    };
+    let mapping = crate::report::page::mapping_text(k, p.mapping);
     let raw = k.p2m.raw(Pfn(pfn));
-    let mut tags = Vec::new();
-    if raw != INVALID_P2M_ENTRY {
-        if raw & FOREIGN_FRAME_BIT != 0 {
-            tags.push("FOREIGN");
-        }
-        if raw & IDENTITY_FRAME_BIT != 0 {
-            tags.push("IDENTITY");
-        }
-    }
+    let tags = if raw == INVALID_P2M_ENTRY { Vec::new() } else { entry_tags(raw) };
     let held = k.gup_held.get(&Pfn(pfn)).copied().unwrap_or_default();
     Some(PageSnap {
         dom,

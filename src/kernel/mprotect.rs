@@ -143,7 +143,8 @@ impl Kernel {
     /// Linux starts one per PGD entry.
     pub fn change_protection(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64) -> KResult<()> {
         let pgd = self.mm(pid)?.pgd;
-        if let Some(&(first, _, _)) = self.pt.leaf_entries(pgd, start, end).first() {
+        let leaves = self.pt.leaf_entries(pgd, start, end);
+        if let Some(&(first, _, _)) = leaves.first() {
             const PUD_MASK: u64 = !((1u64 << 30) - 1);
             self.mmu_notifier_invalidate(hv, pid, (first & PUD_MASK).max(start), end);
         }
@@ -152,7 +153,9 @@ impl Kernel {
             let prot = vm_get_page_prot(v.flags);
             let (s, e) = (v.start.max(start), v.end.min(end));
             let try_write = !v.flags.contains(VmFlags::SHARED) && v.flags.contains(VmFlags::WRITE);
-            for (addr, slot, pte) in self.pt.leaf_entries(pgd, s, e) {
+            for &(addr, slot, _) in leaves.iter().filter(|(a, _, _)| (s..e).contains(a)) {
+                // Read again: the notifier may have cleared it.
+                let pte = self.pt.get(slot);
                 if is_guard_marker(pte) || !crate::kernel::pte::pte_present(pte) {
                     continue;
                 }

@@ -11,6 +11,23 @@ pub const INVALID_P2M_ENTRY: u64 = !0;
 pub const FOREIGN_FRAME_BIT: u64 = 1 << 63;
 pub const IDENTITY_FRAME_BIT: u64 = 1 << 62;
 
+/// The tag bits a valid P2M entry carries, by name (`FOREIGN`, `IDENTITY`).
+pub fn entry_tags(raw: u64) -> Vec<&'static str> {
+    let mut tags = Vec::new();
+    if raw & FOREIGN_FRAME_BIT != 0 {
+        tags.push("FOREIGN");
+    }
+    if raw & IDENTITY_FRAME_BIT != 0 {
+        tags.push("IDENTITY");
+    }
+    tags
+}
+
+/// The machine frame of a valid P2M entry, without its tag bits.
+pub fn entry_mfn(raw: u64) -> u64 {
+    raw & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT)
+}
+
 pub fn foreign_frame(m: Mfn) -> u64 {
     m.0 | FOREIGN_FRAME_BIT
 }

@@ -16,7 +16,7 @@
 
 use super::kernel_hv;
 use super::pagetable::flags_text;
-use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
+use crate::kernel::p2m::{INVALID_P2M_ENTRY, entry_mfn, entry_tags};
 use crate::kernel::page::{Mapping, Pfn, ZERO_PFN};
 use crate::types::DomId;
 use crate::world::World;
@@ -36,14 +36,7 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
         );
     };
     let mut out = String::new();
-    let mapping = match p.mapping {
-        Mapping::None => "none".to_string(),
-        Mapping::Anon(av) => format!("anon_vma {av}"),
-        Mapping::File(ino) => match k.shmem.get(ino) {
-            Some(i) => format!("inode {} ({})", i.ino, i.path()),
-            None => format!("inode id {ino} (gone)"),
-        },
-    };
+    let mapping = mapping_text(k, p.mapping);
     let _ = writeln!(
         out,
         "d{dom} pfn {:#x}: refcount {} mapcount {} mapping {mapping} index {:#x} private {:#x}{}",
@@ -59,14 +52,8 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
     if raw == INVALID_P2M_ENTRY {
         let _ = writeln!(out, "p2m: invalid (no machine frame)");
     } else {
-        let mut tags = String::new();
-        if raw & FOREIGN_FRAME_BIT != 0 {
-            tags.push_str(" FOREIGN");
-        }
-        if raw & IDENTITY_FRAME_BIT != 0 {
-            tags.push_str(" IDENTITY");
-        }
-        let mfn = raw & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT);
+        let tags: String = entry_tags(raw).iter().map(|t| format!(" {t}")).collect();
+        let mfn = entry_mfn(raw);
         let owner = match hv.machine.owner(crate::kernel::page::Mfn(mfn)) {
             Some(o) => format!("d{o}"),
             None if hv.machine.valid(crate::kernel::page::Mfn(mfn)) => "nobody".to_string(),
@@ -81,4 +68,16 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
     let held = k.gup_held.get(&pfn).copied().unwrap_or_default();
     let _ = writeln!(out, "gup: {} gets, {} pins", held.gets, held.pins);
     out
+}
+
+/// `page->mapping` as `show page` prints it.
+pub fn mapping_text(k: &crate::kernel::Kernel, mapping: Mapping) -> String {
+    match mapping {
+        Mapping::None => "none".to_string(),
+        Mapping::Anon(av) => format!("anon_vma {av}"),
+        Mapping::File(ino) => match k.shmem.get(ino) {
+            Some(i) => format!("inode {} ({})", i.ino, i.path()),
+            None => format!("inode id {ino} (gone)"),
+        },
+    }
 }

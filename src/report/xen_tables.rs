@@ -13,7 +13,7 @@
 use super::kernel_hv;
 use crate::hv::Hypervisor;
 use crate::hv::machine::DomId;
-use crate::kernel::p2m::{FOREIGN_FRAME_BIT, IDENTITY_FRAME_BIT, INVALID_P2M_ENTRY};
+use crate::kernel::p2m::{INVALID_P2M_ENTRY, entry_mfn, entry_tags};
 use crate::kernel::page::{Mfn, Pfn};
 use crate::world::World;
 use std::fmt::Write;
@@ -69,14 +69,8 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
         } else if raw == INVALID_P2M_ENTRY {
             let _ = writeln!(out, "invalid (INVALID_P2M_ENTRY)");
         } else {
-            let mut tags = String::new();
-            if raw & FOREIGN_FRAME_BIT != 0 {
-                tags.push_str(" FOREIGN");
-            }
-            if raw & IDENTITY_FRAME_BIT != 0 {
-                tags.push_str(" IDENTITY");
-            }
-            let mfn = raw & !(FOREIGN_FRAME_BIT | IDENTITY_FRAME_BIT);
+            let tags: String = entry_tags(raw).iter().map(|t| format!(" {t}")).collect();
+            let mfn = entry_mfn(raw);
             let _ = writeln!(
                 out,
                 "{raw:#x}{tags} -> mfn {mfn:#x}, machine owner {}, m2p -> {}",
