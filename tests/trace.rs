@@ -244,7 +244,11 @@ p: store(a + 8192, \"z\")
     let evs = run("t.mms", src, Variant::default(), true);
     let kind = |l: u32| -> Vec<T> { step_events(&evs, l) };
     use mmsim::trace::FaultKind as F;
-    assert!(matches!(kind(4)[..], [T::Fault { how: F::ZeroPage, .. }]), "{:#?}", kind(4));
+    // The read allocates the page tables (mm_page_alloc) and maps the zero
+    // page: no data page is allocated.
+    let k = kind(4);
+    let faults: Vec<&T> = k.iter().filter(|e| !matches!(e, T::PageAlloc { .. })).collect();
+    assert!(matches!(faults[..], [T::Fault { how: F::ZeroPage, .. }]), "{k:#?}");
     // The zero page has no struct page to copy: a zeroed new page.
     let k = kind(5);
     assert!(k.iter().any(|e| matches!(e, T::Fault { how: F::Cow, old_pfn: None, pfn: Some(_), .. })), "{k:#?}");
@@ -253,6 +257,51 @@ p: store(a + 8192, \"z\")
     assert!(k.iter().any(|e| matches!(e, T::Fault { how: F::Cow, old_pfn: Some(_), pfn: Some(_), .. })), "{k:#?}");
     let k = kind(8);
     assert!(k.iter().any(|e| matches!(e, T::FaultSignal { signal: "SIGSEGV", code: "SEGV_MAPERR", .. })), "{k:#?}");
+}
+
+/// The page allocator's events (`mm_page_alloc`, `mm_page_free`, from
+/// include/trace/events/kmem.h) come in order among the events that caused
+/// them: a first write to an anonymous page allocates the PUD, PMD and PTE
+/// tables (`__pud_alloc`, `__pmd_alloc`, `__pte_alloc`; the PGD exists and
+/// the P4D is folded), then the data page (`do_anonymous_page`'s
+/// `vma_alloc_zeroed_movable_folio`) before the fault maps it. munmap zaps
+/// the PTE, then frees the page (`tlb_finish_mmu` after `zap_pte_range`),
+/// then the now empty tables (`free_pgtables`).
+#[test]
+fn page_allocation_and_free_are_in_the_trace() {
+    let src = "domain host native
+process p in host
+p: a = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+p: store(a, \"x\")
+p: munmap(a, 4096)
+";
+    let evs = run("t.mms", src, Variant::default(), true);
+    let w = step_events(&evs, 4);
+    let allocs: Vec<u64> =
+        w.iter().filter_map(|e| if let T::PageAlloc { pfn, .. } = e { Some(*pfn) } else { None }).collect();
+    assert_eq!(allocs.len(), 4, "three tables and the data page: {w:#?}");
+    let fault_at = w.iter().position(|e| matches!(e, T::Fault { .. })).expect("the fault");
+    let T::Fault { pfn: Some(page), .. } = w[fault_at] else { panic!("{w:#?}") };
+    assert_eq!(allocs[3], page, "the data page is the last allocation: {w:#?}");
+    assert!(
+        matches!(w[fault_at - 1], T::PageAlloc { pfn, .. } if pfn == page),
+        "allocated before the fault maps it: {w:#?}"
+    );
+    let u = step_events(&evs, 5);
+    let zap = u.iter().position(|e| matches!(e, T::Zap { pfn: Some(p), .. } if *p == page)).expect("the zap");
+    let frees: Vec<u64> =
+        u.iter().filter_map(|e| if let T::PageFree { pfn, .. } = e { Some(*pfn) } else { None }).collect();
+    let first_free = u.iter().position(|e| matches!(e, T::PageFree { .. })).expect("a free");
+    assert!(first_free > zap, "freed after the zap: {u:#?}");
+    assert_eq!(frees[0], page, "the data page goes first, then the tables: {u:#?}");
+    let mut tables = frees[1..].to_vec();
+    tables.sort();
+    let mut want = allocs[..3].to_vec();
+    want.sort();
+    assert_eq!(tables, want, "free_pgtables frees the three tables: {u:#?}");
+    // The text form is the kernel's tracepoint format.
+    let line = mmsim::trace::text::event_line(&T::PageAlloc { dom: 0, pfn: page });
+    assert_eq!(line, format!("mm_page_alloc d0: pfn={page:#x} order=0"));
 }
 
 /// README's `--trace` excerpt of the seed is what `mmsim run --trace`

@@ -8,6 +8,7 @@
 //! is deterministic but not the kernel's.
 
 use crate::errno::{Errno, KResult};
+use crate::trace::{Event, Trace};
 pub use crate::types::{Mfn, Pfn};
 use bitflags::bitflags;
 
@@ -110,6 +111,10 @@ pub struct MemMap {
     free: Vec<u32>,
     /// Fault injection: fail the next N allocations with ENOMEM (tests).
     pub fail_next: u32,
+    /// The world's event trace (`mm_page_alloc` / `mm_page_free`), and the
+    /// domain this memmap belongs to; off unless someone asked for events.
+    trace: Trace,
+    dom: u16,
 }
 
 /// `highest_memmap_pfn` is `len - 1`; PFN 0 is reserved (as the first page of
@@ -138,7 +143,25 @@ impl MemMap {
         }
         // LIFO: push highest first so that the lowest PFN is handed out first.
         let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
-        MemMap { pages, free, fail_next: 0 }
+        MemMap { pages, free, fail_next: 0, trace: Trace::default(), dom: 0 }
+    }
+
+    /// Record this domain's page allocations and frees in `trace` (a
+    /// handle on the world's buffer, `Trace::share`).
+    pub fn attach_trace(&mut self, dom: u16, trace: Trace) {
+        self.dom = dom;
+        self.trace = trace;
+    }
+
+    /// `trace_mm_page_alloc()` (mm/page_alloc.c, include/trace/events/kmem.h).
+    fn traced_alloc(&mut self, pfn: u64) {
+        let dom = self.dom;
+        self.trace.emit(|| Event::PageAlloc { dom, pfn });
+    }
+    /// `trace_mm_page_free()` (mm/page_alloc.c, include/trace/events/kmem.h).
+    fn traced_free(&mut self, pfn: u64) {
+        let dom = self.dom;
+        self.trace.emit(|| Event::PageFree { dom, pfn });
     }
 
     pub fn len(&self) -> u64 {
@@ -186,6 +209,7 @@ impl MemMap {
         let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
         let p = &mut self.pages[pfn as usize];
         *p = Page { refcount: 1, ..Page::default() };
+        self.traced_alloc(pfn as u64);
         Ok(Pfn(pfn as u64))
     }
 
@@ -212,6 +236,7 @@ impl MemMap {
         }
         *p = Page { flags: PageFlags::BUDDY, ..Page::default() };
         self.free.push(pfn.0 as u32);
+        self.traced_free(pfn.0);
         Ok(true)
     }
 
@@ -220,6 +245,7 @@ impl MemMap {
     pub fn take_free(&mut self, pfn: Pfn) -> bool {
         if let Some(pos) = self.free.iter().rposition(|&f| f as u64 == pfn.0) {
             self.free.swap_remove(pos);
+            self.traced_alloc(pfn.0);
             true
         } else {
             false
@@ -230,6 +256,7 @@ impl MemMap {
         if let Some(p) = self.get_mut(pfn) {
             *p = Page { flags: PageFlags::BUDDY, ..Page::default() };
             self.free.push(pfn.0 as u32);
+            self.traced_free(pfn.0);
         }
     }
 }

@@ -221,7 +221,7 @@ impl<'s> Runner<'s> {
 
     /// Record the causal event trace (`Event::Step::events`).
     pub fn enable_trace(&mut self) {
-        self.world.hv.trace.enable();
+        self.world.enable_trace();
     }
 
     /// The value bound to a script variable, if any.
@@ -260,11 +260,17 @@ impl<'s> Runner<'s> {
             }
             let pending = self.step(step.line, step.span, &step.kind, sink)?;
             self.world.run_deferred_work();
-            if let Some(mut e) = pending {
-                if let Event::Step { events, .. } = &mut e {
-                    *events = self.take_trace();
+            match pending {
+                Some(mut e) => {
+                    if let Event::Step { events, .. } = &mut e {
+                        *events = self.take_trace();
+                    }
+                    sink(&e);
                 }
-                sink(&e);
+                // A declaration (domain, process, disk) prints no record:
+                // what building it did (the process's PGD allocation) is
+                // setup, not the next action's doing.
+                None => drop(self.take_trace()),
             }
             if self.check_each_step && !matches!(step.kind, StepKind::Show(_)) {
                 self.check_now(step.line, sink);

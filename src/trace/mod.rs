@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 use serde::Serializer;
+use std::sync::{Arc, Mutex};
 
 fn hex<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{v:#x}"))
@@ -217,6 +218,18 @@ pub enum Event {
     DeferredQueued { dom: u16, what: String },
     /// Deferred work ran (after the step, as a timer would).
     DeferredRun { dom: u16, what: String },
+    /// `mm_page_alloc`: the page allocator handed out a page (order 0).
+    PageAlloc {
+        dom: u16,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+    },
+    /// `mm_page_free`: a page went back to the page allocator (order 0).
+    PageFree {
+        dom: u16,
+        #[serde(serialize_with = "hex")]
+        pfn: u64,
+    },
     /// A line of a guest kernel's log (dmesg).
     KernelLog { dom: u16, line: String },
     /// A line of Xen's console.
@@ -224,31 +237,46 @@ pub enum Event {
 }
 
 /// The per-world trace buffer, off by default.
+///
+/// One buffer serves the whole world: the hypervisor holds it and every
+/// guest kernel's page allocator holds a handle to the same buffer
+/// (`Trace::share`), so page allocations and frees land in order among the
+/// faults and hypercalls that caused them. Off, a handle is `None` and
+/// `emit` is one branch.
 #[derive(Debug, Default)]
 pub struct Trace {
-    on: bool,
-    events: Vec<Event>,
+    sink: Option<Arc<Mutex<Vec<Event>>>>,
 }
 
 impl Trace {
     /// Start recording.
     pub fn enable(&mut self) {
-        self.on = true;
+        if self.sink.is_none() {
+            self.sink = Some(Arc::default());
+        }
     }
     #[inline]
     pub fn on(&self) -> bool {
-        self.on
+        self.sink.is_some()
+    }
+    /// Another handle on the same buffer (off if this one is off).
+    pub fn share(&self) -> Trace {
+        Trace { sink: self.sink.clone() }
     }
     /// Record the event `f` builds, only when recording.
     #[inline]
     pub fn emit(&mut self, f: impl FnOnce() -> Event) {
-        if self.on {
-            self.events.push(f());
+        if let Some(s) = &self.sink {
+            let e = f();
+            s.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         }
     }
     /// The events recorded since the last take.
     pub fn take(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+        match &self.sink {
+            Some(s) => std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Vec::new(),
+        }
     }
 }
 

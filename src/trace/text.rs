@@ -98,6 +98,9 @@ pub fn event_line(e: &Event) -> String {
         Event::Check { dom, function, check, errno } => format!("{function} d{dom}: -{errno}: {check}"),
         Event::DeferredQueued { dom, what } => format!("deferred d{dom}: {what}"),
         Event::DeferredRun { dom, what } => format!("deferred work d{dom} ran: {what}"),
+        // include/trace/events/kmem.h: "page=%p pfn=0x%lx order=%d ..."
+        Event::PageAlloc { dom, pfn } => format!("mm_page_alloc d{dom}: pfn={pfn:#x} order=0"),
+        Event::PageFree { dom, pfn } => format!("mm_page_free d{dom}: pfn={pfn:#x} order=0"),
         Event::KernelLog { dom, line } => format!("dmesg d{dom}: {line}"),
         Event::XenLog { line } => format!("xen: {line}"),
     }

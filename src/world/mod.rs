@@ -75,10 +75,20 @@ impl World {
         for i in 0..pages {
             self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
         }
-        let kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
+        let mut kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
+        kernel.mem.attach_trace(id, self.hv.trace.share());
         self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
         self.domains.push(Domain { id, name: name.to_string(), kernel });
         Ok(id)
+    }
+
+    /// Record the causal event trace: the hypervisor's buffer, shared with
+    /// every kernel's page allocator (domains built later share it too).
+    pub fn enable_trace(&mut self) {
+        self.hv.trace.enable();
+        for d in &mut self.domains {
+            d.kernel.mem.attach_trace(d.id, self.hv.trace.share());
+        }
     }
 
     pub fn domain_by_name(&self, name: &str) -> Option<DomId> {
