@@ -16,5 +16,6 @@ pub mod run;
 pub mod script;
 pub mod trace;
 pub mod types;
+pub mod uapi;
 pub mod world;
 pub mod xen;

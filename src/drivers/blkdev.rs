@@ -31,7 +31,7 @@ use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::hv::truth::Violation;
 use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
-use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, GupPage};
+use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, FollFlags, GupPage};
 use crate::kernel::page::{Mfn, PageFlags, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
@@ -245,7 +245,7 @@ impl Disk {
         let last = req.addr.checked_add(len - 1).ok_or(Errno::EFAULT)?;
         let first_page = req.addr & PAGE_MASK;
         let npages = ((last & PAGE_MASK) - first_page) / PAGE_SIZE + 1;
-        let flags = FOLL_PIN | if req.to_device { 0 } else { FOLL_WRITE };
+        let flags = FOLL_PIN | if req.to_device { FollFlags::empty() } else { FOLL_WRITE };
         let pages = k.get_user_pages(hv, req.pid, first_page, npages, flags)?;
         if pages.is_empty() {
             return Err(Errno::EFAULT);

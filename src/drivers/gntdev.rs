@@ -23,7 +23,6 @@
 //! path (the device exists in PV guests only). `find_special_page` does no
 //! bounds check in Linux; the model answers "no page" out of range.
 
-use super::ioc;
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
@@ -45,19 +44,18 @@ use std::rc::{Rc, Weak};
 
 pub const GNTDEV_PATH: &str = "/dev/xen/gntdev";
 
-/// `IOCTL_GNTDEV_MAP_GRANT_REF`: `_IOC(_IOC_NONE, 'G', 0, sizeof(struct ioctl_gntdev_map_grant_ref))`.
-pub const IOCTL_GNTDEV_MAP_GRANT_REF: u64 = ioc(0, b'G', 0, 24);
-/// `IOCTL_GNTDEV_UNMAP_GRANT_REF` (`struct ioctl_gntdev_unmap_grant_ref`, 16 bytes).
-pub const IOCTL_GNTDEV_UNMAP_GRANT_REF: u64 = ioc(0, b'G', 1, 16);
-/// `IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR` (24 bytes).
-pub const IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR: u64 = ioc(0, b'G', 2, 24);
-/// `IOCTL_GNTDEV_SET_UNMAP_NOTIFY` (`struct ioctl_gntdev_unmap_notify`, 16 bytes).
-pub const IOCTL_GNTDEV_SET_UNMAP_NOTIFY: u64 = ioc(0, b'G', 7, 16);
+pub use super::{
+    IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, IOCTL_GNTDEV_MAP_GRANT_REF, IOCTL_GNTDEV_SET_UNMAP_NOTIFY,
+    IOCTL_GNTDEV_UNMAP_GRANT_REF,
+};
 
-/// `UNMAP_NOTIFY_CLEAR_BYTE`.
-pub const UNMAP_NOTIFY_CLEAR_BYTE: u32 = 0x1;
-/// `UNMAP_NOTIFY_SEND_EVENT`.
-pub const UNMAP_NOTIFY_SEND_EVENT: u32 = 0x2;
+crate::uapi::uapi_family! {
+    /// `UNMAP_NOTIFY_*` (include/uapi/xen/gntdev.h).
+    pub static UNMAP_NOTIFY_FAMILY: Flags "UNMAP_NOTIFY_", u32 {
+        UNMAP_NOTIFY_CLEAR_BYTE = 0x1,
+        UNMAP_NOTIFY_SEND_EVENT = 0x2,
+    }
+}
 
 /// The `limit` module parameter: grants one map request may have.
 pub const GNTDEV_LIMIT: u64 = 64 * 1024;

@@ -16,7 +16,6 @@
 //! paging). Simplifications: no `IOCTL_PRIVCMD_RESTRICT`, no hypercall or
 //! resource ioctls, no auto-translated path.
 
-use super::ioc;
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -33,8 +32,7 @@ use std::rc::Rc;
 
 pub const PRIVCMD_PATH: &str = "/dev/xen/privcmd";
 
-/// `IOCTL_PRIVCMD_MMAPBATCH_V2`: `_IOC(_IOC_NONE, 'P', 4, sizeof(struct privcmd_mmapbatch_v2))`.
-pub const IOCTL_PRIVCMD_MMAPBATCH_V2: u64 = ioc(0, b'P', 4, 32);
+pub use super::IOCTL_PRIVCMD_MMAPBATCH_V2;
 
 #[derive(Debug, Default)]
 pub struct PrivcmdNode;

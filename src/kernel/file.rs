@@ -90,11 +90,47 @@ pub struct OpenFile {
     pub flags: u64,
 }
 
-pub const O_ACCMODE: u64 = 3;
-pub const O_RDONLY: u64 = 0;
-pub const O_WRONLY: u64 = 1;
-pub const O_RDWR: u64 = 2;
-pub const O_DIRECT: u64 = 0o40000;
+crate::uapi::uapi_family! {
+    /// Open flags, x86-64 values (octal in include/uapi/asm-generic/fcntl.h).
+    pub static O_FAMILY: Flags "O_", u64 {
+        O_RDONLY = 0o0,
+        O_WRONLY = 0o1,
+        O_RDWR = 0o2,
+        O_CREAT = 0o100,
+        O_EXCL = 0o200,
+        O_NOCTTY = 0o400,
+        O_TRUNC = 0o1000,
+        O_APPEND = 0o2000,
+        O_NONBLOCK = 0o4000,
+        O_DSYNC = 0o10000,
+        O_DIRECT = 0o40000,
+        O_LARGEFILE = 0o100000,
+        O_DIRECTORY = 0o200000,
+        O_NOFOLLOW = 0o400000,
+        O_NOATIME = 0o1000000,
+        O_CLOEXEC = 0o2000000,
+        /// `__O_SYNC | O_DSYNC`.
+        O_SYNC = 0o4010000,
+        O_PATH = 0o10000000,
+        /// `__O_TMPFILE | O_DIRECTORY`.
+        O_TMPFILE = 0o20200000,
+    }
+    aliases {
+        O_ACCMODE = 0o3,
+        O_NDELAY = 0o4000,
+    }
+}
+
+crate::uapi::uapi_family! {
+    /// `MFD_*` (include/uapi/linux/memfd.h).
+    pub static MFD_FAMILY: Flags "MFD_", u64 {
+        MFD_CLOEXEC = 0x1,
+        MFD_ALLOW_SEALING = 0x2,
+        MFD_HUGETLB = 0x4,
+        MFD_NOEXEC_SEAL = 0x8,
+        MFD_EXEC = 0x10,
+    }
+}
 
 impl OpenFile {
     pub fn readable(&self) -> bool {

@@ -17,27 +17,55 @@ use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, pte_protnone};
 use crate::kernel::{Kernel, Pid};
 
-pub const FOLL_WRITE: u64 = 1 << 0;
-pub const FOLL_GET: u64 = 1 << 1;
-pub const FOLL_DUMP: u64 = 1 << 2;
-pub const FOLL_FORCE: u64 = 1 << 3;
-pub const FOLL_NOWAIT: u64 = 1 << 4;
-pub const FOLL_NOFAULT: u64 = 1 << 5;
-pub const FOLL_HWPOISON: u64 = 1 << 6;
-pub const FOLL_ANON: u64 = 1 << 7;
-pub const FOLL_LONGTERM: u64 = 1 << 8;
-pub const FOLL_SPLIT_PMD: u64 = 1 << 9;
-pub const FOLL_PCI_P2PDMA: u64 = 1 << 10;
-pub const FOLL_INTERRUPTIBLE: u64 = 1 << 11;
-pub const FOLL_HONOR_NUMA_FAULT: u64 = 1 << 12;
-/// Internal flags (mm/internal.h).
-pub const FOLL_TOUCH: u64 = 1 << 16;
-pub const FOLL_TRIED: u64 = 1 << 17;
-pub const FOLL_REMOTE: u64 = 1 << 18;
-pub const FOLL_PIN: u64 = 1 << 19;
-pub const FOLL_FAST_ONLY: u64 = 1 << 20;
-pub const FOLL_UNLOCKABLE: u64 = 1 << 21;
-pub const FOLL_MADV_POPULATE: u64 = 1 << 22;
+/// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
+/// for each flag, and the name table the script language uses.
+macro_rules! foll_flags {
+    ($($name:ident = $v:expr),* $(,)?) => {
+        bitflags::bitflags! {
+            /// GUP flags: the public ones (include/linux/mm_types.h, `enum {
+            /// FOLL_WRITE = 1 << 0, ... FOLL_HONOR_NUMA_FAULT = 1 << 12 }`) and the
+            /// internal ones (mm/internal.h, `FOLL_TOUCH = 1 << 16` ...
+            /// `FOLL_MADV_POPULATE = 1 << 22`). Unknown bits are kept
+            /// (`from_bits_retain`), as a caller's `unsigned int` keeps them.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+            pub struct FollFlags: u64 {
+                $(const $name = $v;)*
+            }
+        }
+        $(pub const $name: FollFlags = FollFlags::$name;)*
+        /// The `FOLL_*` names as a constant family.
+        pub static FOLL_FAMILY: &crate::uapi::Family = &crate::uapi::Family {
+            prefix: "FOLL_",
+            kind: crate::uapi::FamilyKind::Flags,
+            names: &[$((stringify!($name), $v)),*],
+            aliases: &[],
+        };
+    };
+}
+
+foll_flags! {
+    FOLL_WRITE = 1 << 0,
+    FOLL_GET = 1 << 1,
+    FOLL_DUMP = 1 << 2,
+    FOLL_FORCE = 1 << 3,
+    FOLL_NOWAIT = 1 << 4,
+    FOLL_NOFAULT = 1 << 5,
+    FOLL_HWPOISON = 1 << 6,
+    FOLL_ANON = 1 << 7,
+    FOLL_LONGTERM = 1 << 8,
+    FOLL_SPLIT_PMD = 1 << 9,
+    FOLL_PCI_P2PDMA = 1 << 10,
+    FOLL_INTERRUPTIBLE = 1 << 11,
+    FOLL_HONOR_NUMA_FAULT = 1 << 12,
+    // Internal (mm/internal.h).
+    FOLL_TOUCH = 1 << 16,
+    FOLL_TRIED = 1 << 17,
+    FOLL_REMOTE = 1 << 18,
+    FOLL_PIN = 1 << 19,
+    FOLL_FAST_ONLY = 1 << 20,
+    FOLL_UNLOCKABLE = 1 << 21,
+    FOLL_MADV_POPULATE = 1 << 22,
+}
 
 /// One page GUP handed out: which page, and whether it was pinned or got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,33 +86,33 @@ enum Follow {
 
 impl Kernel {
     /// `check_vma_flags()`.
-    pub fn check_vma_flags(vma: &Vma, gup_flags: u64) -> KResult<()> {
+    pub fn check_vma_flags(vma: &Vma, gup_flags: FollFlags) -> KResult<()> {
         let f = vma.flags;
         if f.intersects(VmFlags::IO | VmFlags::PFNMAP) {
             return Err(Errno::EFAULT);
         }
-        if gup_flags & FOLL_ANON != 0 && !vma.is_anonymous() {
+        if gup_flags.contains(FOLL_ANON) && !vma.is_anonymous() {
             return Err(Errno::EFAULT);
         }
-        if gup_flags & FOLL_WRITE != 0 {
+        if gup_flags.contains(FOLL_WRITE) {
             if !f.contains(VmFlags::WRITE) {
-                if gup_flags & FOLL_FORCE == 0 || !f.is_cow() {
+                if !gup_flags.contains(FOLL_FORCE) || !f.is_cow() {
                     return Err(Errno::EFAULT);
                 }
             }
-        } else if !f.contains(VmFlags::READ) && (gup_flags & FOLL_FORCE == 0 || !f.contains(VmFlags::MAYREAD)) {
+        } else if !f.contains(VmFlags::READ) && (!gup_flags.contains(FOLL_FORCE) || !f.contains(VmFlags::MAYREAD)) {
             return Err(Errno::EFAULT);
         }
         // gups are data accesses: the VMA's protection key applies unless
         // the access is FOLL_REMOTE.
-        if !crate::kernel::pkeys::arch_vma_access_permitted(vma, gup_flags & FOLL_REMOTE != 0) {
+        if !crate::kernel::pkeys::arch_vma_access_permitted(vma, gup_flags.contains(FOLL_REMOTE)) {
             return Err(Errno::EFAULT);
         }
         Ok(())
     }
 
     /// `follow_page_pte()`.
-    fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: u64) -> Follow {
+    fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: FollFlags) -> Follow {
         let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
         let Some(slot) = self.pt.lookup(pgd, addr) else { return Follow::NoPage { unshare: false } };
         let pte = self.pt.get(slot);
@@ -95,8 +123,8 @@ impl Kernel {
         let page = np.page();
         // can_follow_write_pte(): writable PTE, or FOLL_FORCE on an
         // exclusive anonymous page in a COW mapping whose PTE is dirty.
-        if flags & FOLL_WRITE != 0 && !pte.write() {
-            let forced_ok = flags & FOLL_FORCE != 0
+        if flags.contains(FOLL_WRITE) && !pte.write() {
+            let forced_ok = flags.contains(FOLL_FORCE)
                 && vma.flags.is_cow()
                 && pte.dirty()
                 && page.is_some_and(|p| self.mem.page(p).flags.contains(PageFlags::ANON_EXCLUSIVE));
@@ -106,13 +134,13 @@ impl Kernel {
         }
         let pfn = match np {
             NormalPage::Page(p) => p,
-            _ if flags & FOLL_DUMP != 0 => return Follow::Err(Errno::EFAULT),
+            _ if flags.contains(FOLL_DUMP) => return Follow::Err(Errno::EFAULT),
             NormalPage::Zero => ZERO_PFN,
             _ => {
                 // follow_pfn_pte(): touch, then -EEXIST.
-                if flags & FOLL_TOUCH != 0 {
+                if flags.contains(FOLL_TOUCH) {
                     let mut e = pte.set(PteFlags::ACCESSED);
-                    if flags & FOLL_WRITE != 0 {
+                    if flags.contains(FOLL_WRITE) {
                         e = e.set(PteFlags::DIRTY);
                     }
                     if e != pte {
@@ -133,7 +161,7 @@ impl Kernel {
             }
         };
         // gup_must_unshare(): a read-only pin of a shared anonymous page.
-        if !pte.write() && flags & FOLL_PIN != 0 && pfn != ZERO_PFN {
+        if !pte.write() && flags.contains(FOLL_PIN) && pfn != ZERO_PFN {
             let p = self.mem.page(pfn);
             if p.is_anon() && !p.flags.contains(PageFlags::ANON_EXCLUSIVE) {
                 return Follow::NoPage { unshare: true };
@@ -144,17 +172,17 @@ impl Kernel {
         }
         // try_grab_folio()
         if pfn != ZERO_PFN {
-            if flags & FOLL_PIN != 0 {
+            if flags.contains(FOLL_PIN) {
                 self.mem.page_mut(pfn).refcount += GUP_PIN_COUNTING_BIAS;
                 self.gup_held.entry(pfn).or_default().pins += 1;
-            } else if flags & FOLL_GET != 0 {
+            } else if flags.contains(FOLL_GET) {
                 self.mem.get_page(pfn);
                 self.gup_held.entry(pfn).or_default().gets += 1;
             }
-            if flags & FOLL_TOUCH != 0 {
+            if flags.contains(FOLL_TOUCH) {
                 let p = self.mem.page_mut(pfn);
                 p.flags |= PageFlags::REFERENCED;
-                if flags & FOLL_WRITE != 0 && !pte.dirty() {
+                if flags.contains(FOLL_WRITE) && !pte.dirty() {
                     p.flags |= PageFlags::DIRTY;
                 }
             }
@@ -217,13 +245,13 @@ impl Kernel {
         pid: Pid,
         vma: &Vma,
         addr: u64,
-        flags: u64,
+        flags: FollFlags,
         unshare: bool,
     ) -> KResult<()> {
-        if flags & FOLL_NOFAULT != 0 {
+        if flags.contains(FOLL_NOFAULT) {
             return Err(Errno::EFAULT);
         }
-        let write = flags & FOLL_WRITE != 0 || unshare;
+        let write = flags.contains(FOLL_WRITE) || unshare;
         match self.handle_mm_fault(hv, pid, vma, addr & PAGE_MASK, write) {
             Ok(()) => Ok(()),
             Err(VmFault::Oom) => Err(Errno::ENOMEM),
@@ -240,9 +268,9 @@ impl Kernel {
         pid: Pid,
         start: u64,
         nr: u64,
-        flags: u64,
+        flags: FollFlags,
     ) -> KResult<Vec<GupPage>> {
-        let want_pages = flags & (FOLL_GET | FOLL_PIN) != 0;
+        let want_pages = flags.intersects(FOLL_GET | FOLL_PIN);
         let mut out = Vec::new();
         if nr == 0 {
             return Ok(out);
@@ -290,7 +318,7 @@ impl Kernel {
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {
-                        let pin = flags & FOLL_PIN != 0;
+                        let pin = flags.contains(FOLL_PIN);
                         let dom = self.domid;
                         hv.trace.emit(|| crate::trace::Event::Gup { dom, pid, addr, pfn: pfn.0, pin });
                         out.push(GupPage { addr, pfn, pinned: pin });

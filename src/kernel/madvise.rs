@@ -35,7 +35,7 @@
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::gup::FOLL_WRITE;
+use crate::kernel::gup::{FOLL_WRITE, FollFlags};
 use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
@@ -43,33 +43,38 @@ use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 
-pub const MADV_NORMAL: i32 = 0;
-pub const MADV_RANDOM: i32 = 1;
-pub const MADV_SEQUENTIAL: i32 = 2;
-pub const MADV_WILLNEED: i32 = 3;
-pub const MADV_DONTNEED: i32 = 4;
-pub const MADV_FREE: i32 = 8;
-pub const MADV_REMOVE: i32 = 9;
-pub const MADV_DONTFORK: i32 = 10;
-pub const MADV_DOFORK: i32 = 11;
-pub const MADV_MERGEABLE: i32 = 12;
-pub const MADV_UNMERGEABLE: i32 = 13;
-pub const MADV_HUGEPAGE: i32 = 14;
-pub const MADV_NOHUGEPAGE: i32 = 15;
-pub const MADV_DONTDUMP: i32 = 16;
-pub const MADV_DODUMP: i32 = 17;
-pub const MADV_WIPEONFORK: i32 = 18;
-pub const MADV_KEEPONFORK: i32 = 19;
-pub const MADV_COLD: i32 = 20;
-pub const MADV_PAGEOUT: i32 = 21;
-pub const MADV_POPULATE_READ: i32 = 22;
-pub const MADV_POPULATE_WRITE: i32 = 23;
-pub const MADV_DONTNEED_LOCKED: i32 = 24;
-pub const MADV_COLLAPSE: i32 = 25;
-pub const MADV_HWPOISON: i32 = 100;
-pub const MADV_SOFT_OFFLINE: i32 = 101;
-pub const MADV_GUARD_INSTALL: i32 = 102;
-pub const MADV_GUARD_REMOVE: i32 = 103;
+crate::uapi::uapi_family! {
+    /// `MADV_*` (include/uapi/asm-generic/mman-common.h).
+    pub static MADV_FAMILY: Enum "MADV_", i32 {
+        MADV_NORMAL = 0,
+        MADV_RANDOM = 1,
+        MADV_SEQUENTIAL = 2,
+        MADV_WILLNEED = 3,
+        MADV_DONTNEED = 4,
+        MADV_FREE = 8,
+        MADV_REMOVE = 9,
+        MADV_DONTFORK = 10,
+        MADV_DOFORK = 11,
+        MADV_MERGEABLE = 12,
+        MADV_UNMERGEABLE = 13,
+        MADV_HUGEPAGE = 14,
+        MADV_NOHUGEPAGE = 15,
+        MADV_DONTDUMP = 16,
+        MADV_DODUMP = 17,
+        MADV_WIPEONFORK = 18,
+        MADV_KEEPONFORK = 19,
+        MADV_COLD = 20,
+        MADV_PAGEOUT = 21,
+        MADV_POPULATE_READ = 22,
+        MADV_POPULATE_WRITE = 23,
+        MADV_DONTNEED_LOCKED = 24,
+        MADV_COLLAPSE = 25,
+        MADV_HWPOISON = 100,
+        MADV_SOFT_OFFLINE = 101,
+        MADV_GUARD_INSTALL = 102,
+        MADV_GUARD_REMOVE = 103,
+    }
+}
 
 /// `madvise_behavior_valid()` for this configuration (KSM and THP on,
 /// MEMORY_FAILURE off).
@@ -453,7 +458,7 @@ impl Kernel {
         let mut addr = start;
         while addr < end {
             let vma = self.mm(pid)?.vma_at(addr).cloned().ok_or(Errno::ENOMEM)?;
-            let gup = if write { FOLL_WRITE } else { 0 };
+            let gup = if write { FOLL_WRITE } else { FollFlags::empty() };
             if Kernel::check_vma_flags(&vma, gup).is_err() {
                 return Err(Errno::EINVAL);
             }

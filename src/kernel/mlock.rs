@@ -17,10 +17,21 @@ use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::pte::{pte_present, pte_protnone};
 use crate::kernel::{Kernel, Pid};
 
-pub const MLOCK_ONFAULT: u64 = 0x01;
-pub const MCL_CURRENT: u64 = 1;
-pub const MCL_FUTURE: u64 = 2;
-pub const MCL_ONFAULT: u64 = 4;
+crate::uapi::uapi_family! {
+    /// `MLOCK_*` (include/uapi/asm-generic/mman-common.h).
+    pub static MLOCK_FAMILY: Flags "MLOCK_", u64 {
+        MLOCK_ONFAULT = 0x01,
+    }
+}
+
+crate::uapi::uapi_family! {
+    /// `MCL_*` (arch/x86 uses include/uapi/asm-generic/mman.h).
+    pub static MCL_FAMILY: Flags "MCL_", u64 {
+        MCL_CURRENT = 1,
+        MCL_FUTURE = 2,
+        MCL_ONFAULT = 4,
+    }
+}
 
 /// `PAGE_ALIGN()` on an unsigned long: wraps to 0 near the top, as in C.
 pub fn page_align_wrapping(x: u64) -> u64 {

@@ -42,7 +42,7 @@ pub struct Rlimit {
     pub max: u64,
 }
 
-pub const RLIM_INFINITY: u64 = u64::MAX;
+pub use super::syscalls::RLIM_INFINITY;
 
 #[derive(Clone, Debug)]
 pub struct Rlimits {

@@ -17,33 +17,53 @@ use crate::kernel::shmem::InodeKind;
 use crate::kernel::{Kernel, Pid};
 use std::rc::Rc;
 
-pub const PROT_READ: u64 = 0x1;
-pub const PROT_WRITE: u64 = 0x2;
-pub const PROT_EXEC: u64 = 0x4;
-pub const PROT_SEM: u64 = 0x8;
-pub const PROT_GROWSDOWN: u64 = 0x0100_0000;
-pub const PROT_GROWSUP: u64 = 0x0200_0000;
+crate::uapi::uapi_family! {
+    /// `PROT_*` (include/uapi/asm-generic/mman-common.h).
+    pub static PROT_FAMILY: Flags "PROT_", u64 {
+        PROT_NONE = 0x0,
+        PROT_READ = 0x1,
+        PROT_WRITE = 0x2,
+        PROT_EXEC = 0x4,
+        PROT_SEM = 0x8,
+        PROT_GROWSDOWN = 0x0100_0000,
+        PROT_GROWSUP = 0x0200_0000,
+    }
+}
 
-pub const MAP_SHARED: u64 = 0x01;
-pub const MAP_PRIVATE: u64 = 0x02;
-pub const MAP_SHARED_VALIDATE: u64 = 0x03;
-pub const MAP_DROPPABLE: u64 = 0x08;
-pub const MAP_TYPE: u64 = 0x0f;
-pub const MAP_FIXED: u64 = 0x10;
-pub const MAP_ANONYMOUS: u64 = 0x20;
-pub const MAP_32BIT: u64 = 0x40;
-pub const MAP_GROWSDOWN: u64 = 0x0100;
-pub const MAP_DENYWRITE: u64 = 0x0800;
-pub const MAP_EXECUTABLE: u64 = 0x1000;
-pub const MAP_LOCKED: u64 = 0x2000;
-pub const MAP_NORESERVE: u64 = 0x4000;
-pub const MAP_POPULATE: u64 = 0x8000;
-pub const MAP_NONBLOCK: u64 = 0x10000;
-pub const MAP_STACK: u64 = 0x20000;
-pub const MAP_HUGETLB: u64 = 0x40000;
-pub const MAP_SYNC: u64 = 0x80000;
-pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
-pub const MAP_UNINITIALIZED: u64 = 0x4000000;
+crate::uapi::uapi_family! {
+    /// `MAP_*` (include/uapi/linux/mman.h, asm-generic/mman-common.h,
+    /// arch/x86/include/uapi/asm/mman.h, asm-generic/hugetlb_encode.h).
+    pub static MAP_FAMILY: Flags "MAP_", u64 {
+        MAP_SHARED = 0x01,
+        MAP_PRIVATE = 0x02,
+        MAP_SHARED_VALIDATE = 0x03,
+        MAP_DROPPABLE = 0x08,
+        MAP_FIXED = 0x10,
+        MAP_ANONYMOUS = 0x20,
+        MAP_32BIT = 0x40,
+        MAP_GROWSDOWN = 0x0100,
+        MAP_DENYWRITE = 0x0800,
+        MAP_EXECUTABLE = 0x1000,
+        MAP_LOCKED = 0x2000,
+        MAP_NORESERVE = 0x4000,
+        MAP_POPULATE = 0x8000,
+        MAP_NONBLOCK = 0x1_0000,
+        MAP_STACK = 0x2_0000,
+        MAP_HUGETLB = 0x4_0000,
+        MAP_SYNC = 0x8_0000,
+        MAP_FIXED_NOREPLACE = 0x10_0000,
+        MAP_UNINITIALIZED = 0x400_0000,
+    }
+    aliases {
+        MAP_ANON = 0x20,
+        MAP_FILE = 0,
+        MAP_TYPE = 0x0f,
+        MAP_HUGE_SHIFT = 26,
+        MAP_HUGE_MASK = 0x3f,
+        MAP_HUGE_2MB = 21 << 26,
+        MAP_HUGE_1GB = 30 << 26,
+    }
+}
 
 /// `LEGACY_MAP_MASK` (include/linux/mman.h).
 pub const LEGACY_MAP_MASK: u64 = MAP_SHARED

@@ -24,9 +24,14 @@ use crate::kernel::mmap::MAP_FIXED;
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 
-pub const MREMAP_MAYMOVE: u64 = 1;
-pub const MREMAP_FIXED: u64 = 2;
-pub const MREMAP_DONTUNMAP: u64 = 4;
+crate::uapi::uapi_family! {
+    /// `MREMAP_*` (include/uapi/linux/mman.h).
+    pub static MREMAP_FAMILY: Flags "MREMAP_", u64 {
+        MREMAP_MAYMOVE = 1,
+        MREMAP_FIXED = 2,
+        MREMAP_DONTUNMAP = 4,
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RemapType {

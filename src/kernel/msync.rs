@@ -13,9 +13,14 @@ use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, VmaFile};
 use crate::kernel::{Kernel, Pid};
 
-pub const MS_ASYNC: u64 = 1;
-pub const MS_INVALIDATE: u64 = 2;
-pub const MS_SYNC: u64 = 4;
+crate::uapi::uapi_family! {
+    /// `MS_*` (include/uapi/asm-generic/mman-common.h).
+    pub static MS_FAMILY: Flags "MS_", u64 {
+        MS_ASYNC = 1,
+        MS_INVALIDATE = 2,
+        MS_SYNC = 4,
+    }
+}
 
 impl Kernel {
     /// msync(2): `flags` is an `int`. Holes are skipped and reported as

@@ -15,13 +15,40 @@ use crate::kernel::uaccess::Signal;
 use crate::kernel::{Kernel, Pid};
 use std::rc::Rc;
 
-pub const O_CREAT: u64 = 0o100;
-pub const O_TRUNC: u64 = 0o1000;
+pub use crate::kernel::file::{O_CREAT, O_TRUNC};
 
-pub const RLIMIT_DATA: u64 = 2;
-pub const RLIMIT_STACK: u64 = 3;
-pub const RLIMIT_MEMLOCK: u64 = 8;
-pub const RLIMIT_AS: u64 = 9;
+crate::uapi::uapi_family! {
+    /// `RLIMIT_*` (include/uapi/asm-generic/resource.h).
+    pub static RLIMIT_FAMILY: Enum "RLIMIT_", u64 {
+        RLIMIT_CPU = 0,
+        RLIMIT_FSIZE = 1,
+        RLIMIT_DATA = 2,
+        RLIMIT_STACK = 3,
+        RLIMIT_CORE = 4,
+        RLIMIT_RSS = 5,
+        RLIMIT_NPROC = 6,
+        RLIMIT_NOFILE = 7,
+        RLIMIT_MEMLOCK = 8,
+        RLIMIT_AS = 9,
+        RLIMIT_LOCKS = 10,
+        RLIMIT_SIGPENDING = 11,
+        RLIMIT_MSGQUEUE = 12,
+        RLIMIT_NICE = 13,
+        RLIMIT_RTPRIO = 14,
+        RLIMIT_RTTIME = 15,
+    }
+    aliases {
+        RLIMIT_NLIMITS = 16,
+        RLIM_NLIMITS = 16,
+    }
+}
+
+crate::uapi::uapi_family! {
+    /// `RLIM_INFINITY` (include/uapi/asm-generic/resource.h).
+    pub static RLIM_FAMILY: Enum "RLIM_", u64 {
+        RLIM_INFINITY = u64::MAX,
+    }
+}
 
 /// `MAX_LFS_FILESIZE` on 64-bit.
 const MAX_LFS_FILESIZE: u64 = i64::MAX as u64;

@@ -18,7 +18,7 @@ use crate::invariants;
 use crate::kernel::Pid;
 use crate::kernel::errno::Errno;
 use crate::kernel::file::IoctlArg;
-use crate::kernel::gup::{FOLL_PIN, GupPage};
+use crate::kernel::gup::{FOLL_PIN, FollFlags, GupPage};
 use crate::kernel::memory::VmFault;
 use crate::kernel::mmap::DEFAULT_MMAP_BASE;
 use crate::kernel::uaccess::Signal as KSignal;
@@ -674,7 +674,7 @@ impl<'s> Runner<'s> {
             Call::Pwrite => res(k.sys_pwrite(hv, pid, int(0)?, int(1)?, int(2)?, int(3)?)),
             Call::PinUserPages => {
                 let (start, n, flags) = (int(0)?, int(1)?, int(2)?);
-                match k.get_user_pages(hv, pid, start, n, flags | FOLL_PIN) {
+                match k.get_user_pages(hv, pid, start, n, FollFlags::from_bits_retain(flags) | FOLL_PIN) {
                     Ok(pages) => {
                         let count = pages.len() as u64;
                         if let Some(Binding::Var(name)) = &a.bind {

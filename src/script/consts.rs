@@ -1,5 +1,8 @@
 //! Linux x86-64 constant names a script may use, and the reverse lookups the
-//! interpreter needs to print values symbolically.
+//! interpreter needs to print values symbolically. Each family is defined
+//! once, beside the kernel code that implements it (`uapi_family!` in
+//! kernel/mmap.rs, madvise.rs, ..., drivers/mod.rs; errno in `crate::errno`);
+//! this file gathers them.
 //!
 //! Sources (Linux 6.18): include/uapi/asm-generic/mman-common.h,
 //! include/uapi/linux/mman.h, arch/x86/include/uapi/asm/mman.h,
@@ -19,305 +22,24 @@ use rustc_hash::FxHashMap;
 
 use super::errno;
 
-/// How a family's values combine, for printing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FamilyKind {
-    /// One value at a time (`MADV_*`, `RLIMIT_*`).
-    Enum,
-    /// Bits or'ed together (`PROT_*`, `MAP_*`).
-    Flags,
-}
-
-/// A group of related constants sharing a prefix.
-#[derive(Debug)]
-pub struct Family {
-    pub prefix: &'static str,
-    pub kind: FamilyKind,
-    /// Canonical names: the ones printed by the reverse lookups.
-    pub names: &'static [(&'static str, u64)],
-    /// Accepted on input, never printed (`MAP_ANON`, `EWOULDBLOCK`, masks).
-    pub aliases: &'static [(&'static str, u64)],
-}
-
-/// `_IOC(dir, type, nr, size)` of include/uapi/asm-generic/ioctl.h.
-pub const fn ioc(dir: u64, ty: u8, nr: u8, size: u64) -> u64 {
-    (dir << 30) | (size << 16) | ((ty as u64) << 8) | nr as u64
-}
-
-/// `_IOC_NONE`.
-pub const IOC_NONE: u64 = 0;
-
-/// Struct sizes on x86-64, from include/uapi/xen/gntdev.h and privcmd.h.
-pub mod sizes {
-    /// `struct ioctl_gntdev_map_grant_ref`: u32 count, u32 pad, u64 index, one 8-byte ref.
-    pub const GNTDEV_MAP_GRANT_REF: u64 = 24;
-    /// `struct ioctl_gntdev_unmap_grant_ref`: u64 index, u32 count, u32 pad.
-    pub const GNTDEV_UNMAP_GRANT_REF: u64 = 16;
-    /// `struct ioctl_gntdev_get_offset_for_vaddr`: u64 vaddr, u64 offset, u32 count, u32 pad.
-    pub const GNTDEV_GET_OFFSET_FOR_VADDR: u64 = 24;
-    /// `struct ioctl_gntdev_set_max_grants`: u32 count.
-    pub const GNTDEV_SET_MAX_GRANTS: u64 = 4;
-    /// `struct ioctl_gntdev_unmap_notify`: u64 index, u32 action, u32 port.
-    pub const GNTDEV_UNMAP_NOTIFY: u64 = 16;
-    /// `struct ioctl_gntdev_grant_copy`: unsigned int count, pointer.
-    pub const GNTDEV_GRANT_COPY: u64 = 16;
-    /// `struct privcmd_hypercall`: `u64 op`, `u64 arg[5]`.
-    pub const PRIVCMD_HYPERCALL: u64 = 48;
-    /// `struct privcmd_mmap`: int num, domid_t dom, pointer.
-    pub const PRIVCMD_MMAP: u64 = 16;
-    /// `struct privcmd_mmapbatch`: int num, domid_t dom, u64 addr, pointer.
-    pub const PRIVCMD_MMAPBATCH: u64 = 24;
-    /// `struct privcmd_mmapbatch_v2`: unsigned num, domid_t dom, u64 addr, two pointers.
-    pub const PRIVCMD_MMAPBATCH_V2: u64 = 32;
-}
-
-pub const IOCTL_GNTDEV_MAP_GRANT_REF: u64 = ioc(IOC_NONE, b'G', 0, sizes::GNTDEV_MAP_GRANT_REF);
-pub const IOCTL_GNTDEV_UNMAP_GRANT_REF: u64 = ioc(IOC_NONE, b'G', 1, sizes::GNTDEV_UNMAP_GRANT_REF);
-pub const IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR: u64 = ioc(IOC_NONE, b'G', 2, sizes::GNTDEV_GET_OFFSET_FOR_VADDR);
-pub const IOCTL_GNTDEV_SET_MAX_GRANTS: u64 = ioc(IOC_NONE, b'G', 3, sizes::GNTDEV_SET_MAX_GRANTS);
-pub const IOCTL_GNTDEV_SET_UNMAP_NOTIFY: u64 = ioc(IOC_NONE, b'G', 7, sizes::GNTDEV_UNMAP_NOTIFY);
-pub const IOCTL_GNTDEV_GRANT_COPY: u64 = ioc(IOC_NONE, b'G', 8, sizes::GNTDEV_GRANT_COPY);
-pub const IOCTL_PRIVCMD_HYPERCALL: u64 = ioc(IOC_NONE, b'P', 0, sizes::PRIVCMD_HYPERCALL);
-pub const IOCTL_PRIVCMD_MMAP: u64 = ioc(IOC_NONE, b'P', 2, sizes::PRIVCMD_MMAP);
-pub const IOCTL_PRIVCMD_MMAPBATCH: u64 = ioc(IOC_NONE, b'P', 3, sizes::PRIVCMD_MMAPBATCH);
-pub const IOCTL_PRIVCMD_MMAPBATCH_V2: u64 = ioc(IOC_NONE, b'P', 4, sizes::PRIVCMD_MMAPBATCH_V2);
-
-pub const RLIM_INFINITY: u64 = u64::MAX;
-
-static PROT: Family = Family {
-    prefix: "PROT_",
-    kind: FamilyKind::Flags,
-    names: &[
-        ("PROT_NONE", 0x0),
-        ("PROT_READ", 0x1),
-        ("PROT_WRITE", 0x2),
-        ("PROT_EXEC", 0x4),
-        ("PROT_SEM", 0x8),
-        ("PROT_GROWSDOWN", 0x0100_0000),
-        ("PROT_GROWSUP", 0x0200_0000),
-    ],
-    aliases: &[],
+pub use crate::drivers::sizes;
+pub use crate::drivers::{
+    IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, IOCTL_GNTDEV_GRANT_COPY, IOCTL_GNTDEV_MAP_GRANT_REF,
+    IOCTL_GNTDEV_SET_MAX_GRANTS, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, IOCTL_GNTDEV_UNMAP_GRANT_REF, IOCTL_PRIVCMD_HYPERCALL,
+    IOCTL_PRIVCMD_MMAP, IOCTL_PRIVCMD_MMAPBATCH, IOCTL_PRIVCMD_MMAPBATCH_V2,
 };
+pub use crate::kernel::syscalls::RLIM_INFINITY;
+pub use crate::uapi::{Family, FamilyKind, IOC_NONE, ioc};
 
-static MAP: Family = Family {
-    prefix: "MAP_",
-    kind: FamilyKind::Flags,
-    names: &[
-        ("MAP_SHARED", 0x01),
-        ("MAP_PRIVATE", 0x02),
-        ("MAP_SHARED_VALIDATE", 0x03),
-        ("MAP_DROPPABLE", 0x08),
-        ("MAP_FIXED", 0x10),
-        ("MAP_ANONYMOUS", 0x20),
-        ("MAP_32BIT", 0x40),
-        ("MAP_GROWSDOWN", 0x0100),
-        ("MAP_DENYWRITE", 0x0800),
-        ("MAP_EXECUTABLE", 0x1000),
-        ("MAP_LOCKED", 0x2000),
-        ("MAP_NORESERVE", 0x4000),
-        ("MAP_POPULATE", 0x8000),
-        ("MAP_NONBLOCK", 0x1_0000),
-        ("MAP_STACK", 0x2_0000),
-        ("MAP_HUGETLB", 0x4_0000),
-        ("MAP_SYNC", 0x8_0000),
-        ("MAP_FIXED_NOREPLACE", 0x10_0000),
-        ("MAP_UNINITIALIZED", 0x400_0000),
-    ],
-    aliases: &[
-        ("MAP_ANON", 0x20),
-        ("MAP_FILE", 0),
-        ("MAP_TYPE", 0x0f),
-        ("MAP_HUGE_SHIFT", 26),
-        ("MAP_HUGE_MASK", 0x3f),
-        ("MAP_HUGE_2MB", 21 << 26),
-        ("MAP_HUGE_1GB", 30 << 26),
-    ],
-};
-
-static MREMAP: Family = Family {
-    prefix: "MREMAP_",
-    kind: FamilyKind::Flags,
-    names: &[("MREMAP_MAYMOVE", 1), ("MREMAP_FIXED", 2), ("MREMAP_DONTUNMAP", 4)],
-    aliases: &[],
-};
-
-static MADV: Family = Family {
-    prefix: "MADV_",
-    kind: FamilyKind::Enum,
-    names: &[
-        ("MADV_NORMAL", 0),
-        ("MADV_RANDOM", 1),
-        ("MADV_SEQUENTIAL", 2),
-        ("MADV_WILLNEED", 3),
-        ("MADV_DONTNEED", 4),
-        ("MADV_FREE", 8),
-        ("MADV_REMOVE", 9),
-        ("MADV_DONTFORK", 10),
-        ("MADV_DOFORK", 11),
-        ("MADV_MERGEABLE", 12),
-        ("MADV_UNMERGEABLE", 13),
-        ("MADV_HUGEPAGE", 14),
-        ("MADV_NOHUGEPAGE", 15),
-        ("MADV_DONTDUMP", 16),
-        ("MADV_DODUMP", 17),
-        ("MADV_WIPEONFORK", 18),
-        ("MADV_KEEPONFORK", 19),
-        ("MADV_COLD", 20),
-        ("MADV_PAGEOUT", 21),
-        ("MADV_POPULATE_READ", 22),
-        ("MADV_POPULATE_WRITE", 23),
-        ("MADV_DONTNEED_LOCKED", 24),
-        ("MADV_COLLAPSE", 25),
-        ("MADV_HWPOISON", 100),
-        ("MADV_SOFT_OFFLINE", 101),
-        ("MADV_GUARD_INSTALL", 102),
-        ("MADV_GUARD_REMOVE", 103),
-    ],
-    aliases: &[],
-};
-
-static MLOCK: Family =
-    Family { prefix: "MLOCK_", kind: FamilyKind::Flags, names: &[("MLOCK_ONFAULT", 1)], aliases: &[] };
-
-static MCL: Family = Family {
-    prefix: "MCL_",
-    kind: FamilyKind::Flags,
-    names: &[("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)],
-    aliases: &[],
-};
-
-static MS: Family = Family {
-    prefix: "MS_",
-    kind: FamilyKind::Flags,
-    names: &[("MS_ASYNC", 1), ("MS_INVALIDATE", 2), ("MS_SYNC", 4)],
-    aliases: &[],
-};
-
-static MFD: Family = Family {
-    prefix: "MFD_",
-    kind: FamilyKind::Flags,
-    names: &[
-        ("MFD_CLOEXEC", 0x1),
-        ("MFD_ALLOW_SEALING", 0x2),
-        ("MFD_HUGETLB", 0x4),
-        ("MFD_NOEXEC_SEAL", 0x8),
-        ("MFD_EXEC", 0x10),
-    ],
-    aliases: &[],
-};
-
-/// x86-64 values (octal in include/uapi/asm-generic/fcntl.h).
-static O: Family = Family {
-    prefix: "O_",
-    kind: FamilyKind::Flags,
-    names: &[
-        ("O_RDONLY", 0o0),
-        ("O_WRONLY", 0o1),
-        ("O_RDWR", 0o2),
-        ("O_CREAT", 0o100),
-        ("O_EXCL", 0o200),
-        ("O_NOCTTY", 0o400),
-        ("O_TRUNC", 0o1000),
-        ("O_APPEND", 0o2000),
-        ("O_NONBLOCK", 0o4000),
-        ("O_DSYNC", 0o10000),
-        ("O_DIRECT", 0o40000),
-        ("O_LARGEFILE", 0o100000),
-        ("O_DIRECTORY", 0o200000),
-        ("O_NOFOLLOW", 0o400000),
-        ("O_NOATIME", 0o1000000),
-        ("O_CLOEXEC", 0o2000000),
-        // __O_SYNC | O_DSYNC
-        ("O_SYNC", 0o4010000),
-        ("O_PATH", 0o10000000),
-        // __O_TMPFILE | O_DIRECTORY
-        ("O_TMPFILE", 0o20200000),
-    ],
-    aliases: &[("O_ACCMODE", 0o3), ("O_NDELAY", 0o4000)],
-};
-
-static RLIMIT: Family = Family {
-    prefix: "RLIMIT_",
-    kind: FamilyKind::Enum,
-    names: &[
-        ("RLIMIT_CPU", 0),
-        ("RLIMIT_FSIZE", 1),
-        ("RLIMIT_DATA", 2),
-        ("RLIMIT_STACK", 3),
-        ("RLIMIT_CORE", 4),
-        ("RLIMIT_RSS", 5),
-        ("RLIMIT_NPROC", 6),
-        ("RLIMIT_NOFILE", 7),
-        ("RLIMIT_MEMLOCK", 8),
-        ("RLIMIT_AS", 9),
-        ("RLIMIT_LOCKS", 10),
-        ("RLIMIT_SIGPENDING", 11),
-        ("RLIMIT_MSGQUEUE", 12),
-        ("RLIMIT_NICE", 13),
-        ("RLIMIT_RTPRIO", 14),
-        ("RLIMIT_RTTIME", 15),
-    ],
-    aliases: &[("RLIMIT_NLIMITS", 16), ("RLIM_NLIMITS", 16)],
-};
-
-static RLIM: Family =
-    Family { prefix: "RLIM_", kind: FamilyKind::Enum, names: &[("RLIM_INFINITY", RLIM_INFINITY)], aliases: &[] };
-
-/// GUP flags: the public ones (include/linux/mm_types.h, `enum { FOLL_WRITE
-/// = 1 << 0, ... FOLL_HONOR_NUMA_FAULT = 1 << 12 }`) and the internal ones
-/// (mm/internal.h, `FOLL_TOUCH = 1 << 16` ... `FOLL_MADV_POPULATE = 1 << 22`).
-static FOLL: Family = Family {
-    prefix: "FOLL_",
-    kind: FamilyKind::Flags,
-    names: &[
-        ("FOLL_WRITE", 1 << 0),
-        ("FOLL_GET", 1 << 1),
-        ("FOLL_DUMP", 1 << 2),
-        ("FOLL_FORCE", 1 << 3),
-        ("FOLL_NOWAIT", 1 << 4),
-        ("FOLL_NOFAULT", 1 << 5),
-        ("FOLL_HWPOISON", 1 << 6),
-        ("FOLL_ANON", 1 << 7),
-        ("FOLL_LONGTERM", 1 << 8),
-        ("FOLL_SPLIT_PMD", 1 << 9),
-        ("FOLL_PCI_P2PDMA", 1 << 10),
-        ("FOLL_INTERRUPTIBLE", 1 << 11),
-        ("FOLL_HONOR_NUMA_FAULT", 1 << 12),
-        ("FOLL_TOUCH", 1 << 16),
-        ("FOLL_TRIED", 1 << 17),
-        ("FOLL_REMOTE", 1 << 18),
-        ("FOLL_PIN", 1 << 19),
-        ("FOLL_FAST_ONLY", 1 << 20),
-        ("FOLL_UNLOCKABLE", 1 << 21),
-        ("FOLL_MADV_POPULATE", 1 << 22),
-    ],
-    aliases: &[],
-};
-
-static IOCTL: Family = Family {
-    prefix: "IOCTL_",
-    kind: FamilyKind::Enum,
-    names: &[
-        ("IOCTL_GNTDEV_MAP_GRANT_REF", IOCTL_GNTDEV_MAP_GRANT_REF),
-        ("IOCTL_GNTDEV_UNMAP_GRANT_REF", IOCTL_GNTDEV_UNMAP_GRANT_REF),
-        ("IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR", IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR),
-        ("IOCTL_GNTDEV_SET_MAX_GRANTS", IOCTL_GNTDEV_SET_MAX_GRANTS),
-        ("IOCTL_GNTDEV_SET_UNMAP_NOTIFY", IOCTL_GNTDEV_SET_UNMAP_NOTIFY),
-        ("IOCTL_GNTDEV_GRANT_COPY", IOCTL_GNTDEV_GRANT_COPY),
-        ("IOCTL_PRIVCMD_HYPERCALL", IOCTL_PRIVCMD_HYPERCALL),
-        ("IOCTL_PRIVCMD_MMAP", IOCTL_PRIVCMD_MMAP),
-        ("IOCTL_PRIVCMD_MMAPBATCH", IOCTL_PRIVCMD_MMAPBATCH),
-        ("IOCTL_PRIVCMD_MMAPBATCH_V2", IOCTL_PRIVCMD_MMAPBATCH_V2),
-    ],
-    aliases: &[],
-};
-
-static UNMAP_NOTIFY: Family = Family {
-    prefix: "UNMAP_NOTIFY_",
-    kind: FamilyKind::Flags,
-    names: &[("UNMAP_NOTIFY_CLEAR_BYTE", 0x1), ("UNMAP_NOTIFY_SEND_EVENT", 0x2)],
-    aliases: &[],
-};
+use crate::drivers::{IOCTL_FAMILY, gntdev::UNMAP_NOTIFY_FAMILY};
+use crate::kernel::file::{MFD_FAMILY, O_FAMILY};
+use crate::kernel::gup::FOLL_FAMILY;
+use crate::kernel::madvise::MADV_FAMILY;
+use crate::kernel::mlock::{MCL_FAMILY, MLOCK_FAMILY};
+use crate::kernel::mmap::{MAP_FAMILY, PROT_FAMILY};
+use crate::kernel::mremap::MREMAP_FAMILY;
+use crate::kernel::msync::MS_FAMILY;
+use crate::kernel::syscalls::{RLIM_FAMILY, RLIMIT_FAMILY};
 
 /// `io_submit` opcodes: `READ`/`WRITE` are the script's short names for
 /// `IOCB_CMD_PREAD`/`IOCB_CMD_PWRITE` (include/uapi/linux/aio_abi.h).
@@ -334,20 +56,20 @@ static PAGE: Family =
 /// Every family, errno last.
 pub fn families() -> [&'static Family; 17] {
     [
-        &PROT,
-        &MAP,
-        &MREMAP,
-        &MADV,
-        &MLOCK,
-        &MCL,
-        &MS,
-        &MFD,
-        &O,
-        &RLIMIT,
-        &RLIM,
-        &FOLL,
-        &IOCTL,
-        &UNMAP_NOTIFY,
+        &PROT_FAMILY,
+        &MAP_FAMILY,
+        &MREMAP_FAMILY,
+        &MADV_FAMILY,
+        &MLOCK_FAMILY,
+        &MCL_FAMILY,
+        &MS_FAMILY,
+        &MFD_FAMILY,
+        &O_FAMILY,
+        &RLIMIT_FAMILY,
+        &RLIM_FAMILY,
+        FOLL_FAMILY,
+        &IOCTL_FAMILY,
+        &UNMAP_NOTIFY_FAMILY,
         &IOCB,
         &PAGE,
         errno::family(),
