@@ -187,6 +187,13 @@ impl Mm {
     }
 }
 
+/// `vma_is_initial_heap()` (include/linux/mm.h, 6.12): the VMA overlaps
+/// `[start_brk, brk)`, bounds strict: a VMA that starts exactly at the
+/// break, or ends exactly at `start_brk`, is not `[heap]`.
+pub fn vma_is_initial_heap(mm: &Mm, v: &Vma) -> bool {
+    v.start < mm.brk && v.end > mm.start_brk
+}
+
 /// `is_exec_mapping()` (mm/internal.h).
 pub fn is_exec_mapping(f: VmFlags) -> bool {
     f & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::EXEC | VmFlags::GROWSDOWN) == VmFlags::EXEC

@@ -268,14 +268,19 @@ impl Kernel {
         Ok(p.capable() || p.rlimits.memlock.cur != 0)
     }
 
-    /// `may_expand_vm()`: RLIMIT_AS and RLIMIT_DATA.
+    /// `may_expand_vm()` (mm/mmap.c, 6.12): RLIMIT_AS, then RLIMIT_DATA for
+    /// a data mapping, with the "Workaround for Valgrind": a soft data limit
+    /// of 0 lets the mapping through while it fits under the hard limit.
+    /// The `ignore_rlimit_data` boot option is off (its default); the
+    /// kernel's one-time `pr_warn_once` is not modelled.
     pub fn may_expand_vm(&self, pid: Pid, flags: VmFlags, npages: u64) -> KResult<bool> {
         let p = self.proc_ref(pid)?;
         if p.mm.total_vm + npages > p.rlimits.as_.cur >> 12 {
             return Ok(false);
         }
-        if crate::kernel::mm::is_data_mapping(flags) && p.mm.data_vm + npages > p.rlimits.data.cur >> 12 {
-            return Ok(false);
+        let data = &p.rlimits.data;
+        if crate::kernel::mm::is_data_mapping(flags) && p.mm.data_vm + npages > data.cur >> 12 {
+            return Ok(data.cur == 0 && p.mm.data_vm + npages <= data.max >> 12);
         }
         Ok(true)
     }
@@ -434,12 +439,15 @@ impl Kernel {
     ) -> KResult<u64> {
         let end = addr + len;
         let pglen = len >> 12;
-        if !self.may_expand_vm(pid, vm_flags, pglen)? {
-            let overlap: u64 =
-                self.mm(pid)?.vmas_in(addr, end).map(|v| (v.end.min(end) - v.start.max(addr)) >> 12).sum();
-            if !self.may_expand_vm(pid, vm_flags, pglen - overlap)? {
-                return Err(Errno::ENOMEM);
-            }
+        // __mmap_region() (mm/mmap.c, 6.12): vms_gather_munmap_vmas() first
+        // (splits at both ends, -EPERM for a sealed VMA before any limit is
+        // looked at), then may_expand_vm() with the pages being replaced
+        // deducted. On a failure after the gather, vms_abort_munmap_vmas()
+        // reattaches the VMAs as they are: split, not merged back.
+        let overlaps = self.vms_gather_munmap_vmas(pid, addr, end)?;
+        let overlap: u64 = self.mm(pid)?.vmas_in(addr, end).map(|v| (v.end.min(end) - v.start.max(addr)) >> 12).sum();
+        if !self.may_expand_vm(pid, vm_flags, pglen - overlap)? {
+            return Err(Errno::ENOMEM);
         }
         // accountable_mapping(): charge what the VMAs being replaced had
         // not charged already (`map->charged -= vms->nr_accounted`),
@@ -456,8 +464,8 @@ impl Kernel {
             }
             vm_flags |= VmFlags::ACCOUNT;
         }
-        if self.mm(pid)?.overlaps(addr, end) {
-            self.do_munmap(hv, pid, addr, len)?;
+        if overlaps {
+            self.unmap_range(hv, pid, addr, end, true)?;
         }
         let mut vma = Vma::anon(addr, end, vm_flags);
         vma.pgoff = pgoff;
@@ -539,7 +547,14 @@ impl Kernel {
             return Ok(brk);
         }
         if brk <= old {
-            // Shrinking: munmap the tail (do_vmi_align_munmap).
+            // "Always allow shrinking brk" (mm/mmap.c, 6.12), but only over
+            // a mapping: `brkvma = vma_find(&vmi, oldbrk)` from newbrk, and
+            // no VMA in [newbrk, oldbrk) is `goto out` (the old break). Any
+            // VMA found there is unmapped with the tail, heap or not.
+            if !self.mm(pid)?.overlaps(newbrk, oldbrk) {
+                return Ok(old);
+            }
+            // Then munmap the tail (do_vmi_align_munmap).
             match self.do_munmap(hv, pid, newbrk, oldbrk - newbrk) {
                 Ok(_) => {
                     self.mm_mut(pid)?.brk = brk;

@@ -101,14 +101,26 @@ impl Kernel {
         if v.flags.contains(VmFlags::SEALED) {
             return Err(Errno::EPERM);
         }
-        // mprotect_fixup(): private memory becoming writable is charged.
-        if newflags.contains(VmFlags::WRITE)
-            && !v
+        if newflags == v.flags {
+            return Ok(());
+        }
+        let nrpages = (nend - nstart) >> 12;
+        if newflags.contains(VmFlags::WRITE) {
+            // mprotect_fixup() (mm/mprotect.c, 6.12): "Check space limits
+            // when area turns into data": RLIMIT_DATA (and RLIMIT_AS) as
+            // may_expand_vm() sees the new flags, unless the old flags
+            // would fail it too.
+            if !self.may_expand_vm(pid, newflags, nrpages)? && self.may_expand_vm(pid, v.flags, nrpages)? {
+                return Err(Errno::ENOMEM);
+            }
+            // Private memory becoming writable is charged.
+            if !v
                 .flags
                 .intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE)
-        {
-            self.vm_enough_memory(pid, (nend - nstart) >> 12)?;
-            newflags |= VmFlags::ACCOUNT;
+            {
+                self.vm_enough_memory(pid, nrpages)?;
+                newflags |= VmFlags::ACCOUNT;
+            }
         } else if !newflags.contains(VmFlags::WRITE)
             && v.flags.contains(VmFlags::ACCOUNT)
             && v.is_anonymous()
@@ -126,6 +138,11 @@ impl Kernel {
             {
                 let _ = self.mm_populate_range(hv, pid, nstart, nend - nstart, true);
             }
+            // vm_stat_account(oldflags, -nrpages), then (newflags, nrpages):
+            // a range turning writable becomes data_vm.
+            let mm = self.mm_mut(pid)?;
+            mm.stat_account(v.flags, -(nrpages as i64));
+            mm.stat_account(newflags, nrpages as i64);
         }
         Ok(())
     }

@@ -355,7 +355,7 @@ impl Kernel {
         }
         if nv.tag == VmaTag::Heap {
             let mm = self.mm(pid)?;
-            if !(nv.start <= mm.brk && nv.end >= mm.start_brk) {
+            if !crate::kernel::mm::vma_is_initial_heap(mm, &nv) {
                 nv.tag = VmaTag::None;
             }
         }

@@ -209,15 +209,25 @@ impl Kernel {
         if end == start {
             return Err(Errno::EINVAL);
         }
+        if self.vms_gather_munmap_vmas(pid, start, end)? {
+            self.unmap_range(hv, pid, start, end, true)?;
+        }
+        Ok(0)
+    }
+
+    /// `vms_gather_munmap_vmas()` (mm/vma.c, 6.12): the VMAs of
+    /// `[start, end)` split at both ends, ready to unmap. A split inside the
+    /// first VMA first (after the map_count and seal checks of that VMA),
+    /// then each VMA is checked for a seal (the first split stays when one
+    /// refuses, as on the host), then the split at the end. `false` when no
+    /// VMA intersects the range. The split VMAs stay split whatever the
+    /// caller does next: `vms_abort_munmap_vmas()` only reattaches them.
+    pub fn vms_gather_munmap_vmas(&mut self, pid: Pid, start: u64, end: u64) -> KResult<bool> {
         let mm = self.mm(pid)?;
         let vmas: Vec<Vma> = mm.vmas_in(start, end).cloned().collect();
         if vmas.is_empty() {
-            return Ok(0);
+            return Ok(false);
         }
-        // vms_gather_munmap_vmas(): a split inside the first VMA first (after
-        // the map_count and seal checks of that VMA), then each VMA is
-        // checked for a seal (the first split stays when one refuses, as
-        // on the host), then the split at the end.
         let first = &vmas[0];
         if start > first.start {
             if end < first.end && mm.map_count() >= mm.max_map_count {
@@ -232,8 +242,7 @@ impl Kernel {
             return Err(Errno::EPERM);
         }
         self.__split_vma(pid, end)?;
-        self.unmap_range(hv, pid, start, end, true)?;
-        Ok(0)
+        Ok(true)
     }
 
     /// Tear down every VMA fully inside `[start, end)` (already split):

@@ -83,9 +83,9 @@ pub(crate) fn identity(k: &Kernel, mm: &Mm, v: &Vma) -> Identity {
             Identity { offset, dev: *dev, ino: *ino, name: Some(escape_path(name)) }
         }
         None => {
-            // The kernel's rule, not the VMA's tag: a file-less VMA that
-            // touches [start_brk, brk] is the heap.
-            let name = if v.start <= mm.brk && v.end >= mm.start_brk {
+            // The kernel's rule (fs/proc/task_mmu.c get_vma_name ->
+            // vma_is_initial_heap), not the VMA's tag.
+            let name = if crate::kernel::mm::vma_is_initial_heap(mm, v) {
                 Some("[heap]".to_string())
             } else if v.tag == VmaTag::Stack {
                 Some("[stack]".to_string())
