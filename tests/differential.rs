@@ -449,3 +449,64 @@ fn mms_output_parses() {
         );
     }
 }
+
+/// Issue 13's native points the host can run, each compared with the
+/// model and checked against the answer the kernel source gives:
+/// overcommit heuristic (mm/util.c `__vm_enough_memory`), `MAP_HUGETLB`
+/// without a pool (mm/mmap.c `ksys_mmap_pgoff`, fs/hugetlbfs/inode.c), and
+/// `mincore` failing with an errno (mm/mincore.c `do_mincore`).
+#[test]
+fn issue13_memory_cases() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !host_ready("issue13_memory_cases") {
+        return;
+    }
+    let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<u64>().ok());
+    let no_pool = read("/proc/sys/vm/nr_hugepages") == Some(0);
+    let guess = read("/proc/sys/vm/overcommit_memory") == Some(0);
+    const RW: i32 = 3;
+    const PRIV_ANON: i32 = 0x02 | 0x20;
+    const HUGETLB: i32 = 0x40000;
+    const FIXED: i32 = 0x10;
+    let mmap =
+        |addr: Addr, len: u64, flags: i32| Op::Mmap { p: 0, addr, len, prot: RW, flags, fd: FdRef::None, off: 0 };
+    let mut cases: Vec<(&str, Vec<Op>, i64)> = vec![(
+        "mincore over an unmapped page is -ENOMEM",
+        vec![mmap(Addr::Off(0), PS, PRIV_ANON | FIXED), Op::Mincore { p: 0, addr: Addr::Off(0), len: 2 * PS }],
+        -12,
+    )];
+    if guess {
+        cases.push((
+            "100 TiB private writable is more than RAM + swap: -ENOMEM",
+            vec![mmap(Addr::NULL, 100 << 40, PRIV_ANON)],
+            -12,
+        ));
+    } else {
+        println!("issue13_memory_cases: not compared: overcommit (vm.overcommit_memory is not 0)");
+    }
+    if no_pool {
+        cases.push(("MAP_HUGETLB without a pool: -ENOMEM", vec![mmap(Addr::NULL, PS, PRIV_ANON | HUGETLB)], -12));
+        cases.push((
+            "MAP_HUGETLB at a fixed address not 2 MiB aligned: -EINVAL",
+            vec![mmap(Addr::Off(PS), 2 << 20, PRIV_ANON | HUGETLB | FIXED)],
+            -22,
+        ));
+        cases.push((
+            "MAP_HUGETLB with a huge page size x86-64 has no hstate for (64 KiB): -EINVAL",
+            vec![mmap(Addr::NULL, 2 << 20, PRIV_ANON | HUGETLB | (16 << 26))],
+            -22,
+        ));
+    } else {
+        println!("issue13_memory_cases: not compared: MAP_HUGETLB (this host has a hugetlb pool)");
+    }
+    let host = HostConfig::default();
+    let cmp = CompareConfig::default();
+    for (what, ops, want) in cases {
+        let (h, m, d) = run_both(&ops, &host, &ModelConfig::from_host(&host), &cmp).expect("runs");
+        let last = ops.len() - 1;
+        assert_eq!(h.steps[last].result, OpResult::Ret(want), "host: {what}");
+        assert_eq!(m.steps[last].result, OpResult::Ret(want), "model: {what}");
+        assert!(d.is_none(), "{what}: {}", d.map(|d| d.to_string()).unwrap_or_default());
+        println!("issue13_memory_cases: agree: {what}");
+    }
+}

@@ -150,9 +150,38 @@ pub struct FdTable {
 /// `RLIMIT_NOFILE` default soft limit.
 pub const NR_OPEN_DEFAULT: usize = 1024;
 
+/// `/dev/null` (drivers/char/mem.c `null_fops`): what a
+/// new process's standard descriptors are open on. Reads give end of file,
+/// writes take everything; it has no `mmap` (`-ENODEV`).
+#[derive(Debug)]
+pub struct DevNull;
+
+impl FileOperations for DevNull {
+    fn path(&self) -> String {
+        "/dev/null".to_owned()
+    }
+    /// `read_null`: 0.
+    fn read(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _addr: u64, _len: u64, _off: u64) -> KResult<u64> {
+        Ok(0)
+    }
+    /// `write_null`: the whole count.
+    fn write(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _addr: u64, len: u64, _off: u64) -> KResult<u64> {
+        Ok(len)
+    }
+}
+
 impl FdTable {
-    /// `get_unused_fd_flags()`: the lowest free slot (0, 1, 2 are free too: a
-    /// scenario process has no stdio).
+    /// A new process's table: descriptors 0, 1 and 2 (stdin, stdout,
+    /// stderr) open on `/dev/null`, `O_RDWR`, one open file as a shell's
+    /// `</dev/null >&0 2>&0` would leave them; so the first `open` returns 3
+    /// (`get_unused_fd_flags`). Simplification: the model has no terminal,
+    /// so stdio is `/dev/null`.
+    pub fn with_stdio() -> FdTable {
+        let null = Rc::new(OpenFile { kind: FileKind::Device(Rc::new(DevNull)), flags: O_RDWR });
+        FdTable { fds: vec![Some(null.clone()), Some(null.clone()), Some(null)] }
+    }
+
+    /// `get_unused_fd_flags()`: the lowest free slot.
     pub fn install(&mut self, f: Rc<OpenFile>) -> KResult<i32> {
         if let Some(i) = self.fds.iter().position(|s| s.is_none()) {
             self.fds[i] = Some(f);

@@ -302,7 +302,14 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let src = if flags & MAP_ANONYMOUS == 0 {
-            MapSource::File(self.proc_ref(pid)?.files.get(fd)?)
+            let f = self.proc_ref(pid)?.files.get(fd)?;
+            // ksys_mmap_pgoff(): MAP_HUGETLB on a file not on hugetlbfs.
+            if flags & MAP_HUGETLB != 0 {
+                return Err(Errno::EINVAL);
+            }
+            MapSource::File(f)
+        } else if flags & MAP_HUGETLB != 0 {
+            return self.mmap_hugetlb_anon(pid, addr, len, flags);
         } else {
             MapSource::Anon
         };

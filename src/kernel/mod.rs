@@ -11,6 +11,7 @@ pub use crate::errno;
 pub mod file;
 pub mod fork;
 pub mod gup;
+pub mod hugetlb;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;
@@ -176,7 +177,7 @@ impl Kernel {
         mm.max_map_count = self.cfg.max_map_count;
         self.procs.insert(
             pid,
-            Process { pid, parent: None, uid, mm, files: FdTable::default(), rlimits: Rlimits::default() },
+            Process { pid, parent: None, uid, mm, files: FdTable::with_stdio(), rlimits: Rlimits::default() },
         );
         Ok(pid)
     }

@@ -682,11 +682,17 @@ impl Checker {
             ExpectedKind::Value(e) => {
                 if let Some(t) = self.typed(e)
                     && (!t.fits(ret) || t == Ty::Domain || t == Ty::List)
+                    && !(ret == Ty::Bytes && t == Ty::Int && super::value::is_errno_constant(e))
                 {
-                    self.error(ScriptError::new(
+                    let err = ScriptError::new(
                         e.span,
                         format!("`{}` returns {}, but the expectation is {}", spec.name, ret.describe(), t.describe()),
-                    ));
+                    );
+                    self.error(if ret == Ty::Bytes && t == Ty::Int {
+                        err.with_help("a call that returns bytes may be expected to fail with a constant `-ERRNO`")
+                    } else {
+                        err
+                    });
                 }
             }
         }

@@ -436,6 +436,16 @@ fn expectations_must_fit_the_call() {
     assert_eq!(msg, "`munmap` makes no user access, so it cannot raise SIGSEGV");
     let (_, _, msg) = one_error(&format!("{HOST}p: munmap(0, 4K) = x\"00\"\n"));
     assert_eq!(msg, "`munmap` returns a number, but the expectation is bytes");
+    // A call that returns bytes may be expected to fail: a constant -ERRNO
+    // (issue 13: `mincore(addr, len) = -ENOMEM`), not any other number.
+    checked(&format!("{HOST}p: mincore(0x1000, 4K) = -ENOMEM\np: load(0x1000, 1) = -EFAULT\n"));
+    checked("domain d native\nd: read_page(1, 0, 4) = -(EINVAL)\n");
+    let (_, _, msg) = one_error(&format!("{HOST}p: mincore(0x1000, 4K) = 0\n"));
+    assert_eq!(msg, "`mincore` returns bytes, but the expectation is a number");
+    let (_, _, msg) = one_error(&format!("{HOST}p: mincore(0x1000, 4K) = -5000\n"));
+    assert_eq!(msg, "`mincore` returns bytes, but the expectation is a number");
+    let (_, _, msg) = one_error(&format!("{HOST}p: n = munmap(0, 4K)\np: mincore(0x1000, 4K) = n\n"));
+    assert_eq!(msg, "`mincore` returns bytes, but the expectation is a number");
     let (_, _, msg) = one_error(&format!("{HOST}p: load(0, 1) = SIGBUS@\"x\"\n"));
     assert_eq!(msg, "the signal address must be a number, found bytes");
     let (_, _, msg) = one_error(&format!("{HOST}p: load(0, 1) = SIGBUS@nowhere\n"));

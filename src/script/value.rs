@@ -397,6 +397,24 @@ impl Evaluator<'_> {
     }
 }
 
+/// Whether `e` is a constant `-ERRNO` (a value in `[-4095, -1]`, the
+/// kernel's `IS_ERR_VALUE` range): the expectation a call that returns
+/// bytes (`load`, `read_page`, `mincore` without `vec`) may have for its
+/// failure.
+pub fn is_errno_constant(e: &Expr) -> bool {
+    fn constant(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Int(_) | ExprKind::Const { .. } => true,
+            ExprKind::Neg(x) => constant(x),
+            ExprKind::Binary { lhs, rhs, .. } => constant(lhs) && constant(rhs),
+            _ => false,
+        }
+    }
+    constant(e)
+        && matches!(eval(e, &Env::new()),
+            Ok(Value::Int(v)) if (v as i64) < 0 && (v as i64) >= -4095)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
