@@ -11,6 +11,7 @@ pub use crate::errno;
 pub mod file;
 pub mod fork;
 pub mod gup;
+pub mod hung_task;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;
