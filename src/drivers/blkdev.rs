@@ -449,6 +449,17 @@ impl DeviceNode for BlkDevNode {
             }
         }
     }
+    fn io_refs_on_page(&self, pfn: Pfn) -> i32 {
+        let bias = crate::kernel::page::GUP_PIN_COUNTING_BIAS;
+        self.disk
+            .in_flight()
+            .iter()
+            .filter(|r| r.result.is_none())
+            .flat_map(|r| r.pages.iter())
+            .filter(|p| p.pfn == pfn)
+            .map(|p| if p.pinned { bias } else { 1 })
+            .sum()
+    }
     fn wait_io_on_pages(&self, k: &mut Kernel, hv: &mut Hypervisor, pfns: &[Pfn]) {
         for r in self.disk.in_flight() {
             if r.result.is_some() || !r.pages.iter().any(|p| pfns.contains(&p.pfn)) {

@@ -485,6 +485,30 @@ impl MmuNotifier for GntdevNotifier {
         }
         unmap_grant_pages(k, hv, &map, ((mstart - map_start) >> 12) as usize, ((mend - mstart) >> 12) as usize);
     }
+
+    /// In the synchronous era (`unmap=deferred`, 4.0-5.18) the notifier
+    /// sleeps in `gnttab_unmap_refs_sync()` until no page of the batch has
+    /// `page_count() > 1`; a live slot in the range whose count stays above
+    /// 1 once in-flight I/O completes (a pin never released) is waited on
+    /// for ever. `unmap_grant_pages()` skips slots already being removed.
+    fn waits_forever_on(&self, k: &Kernel, start: u64, end: u64) -> Option<Pfn> {
+        if k.variant.unmap != UnmapPolicy::Deferred {
+            return None;
+        }
+        let map = self.map.upgrade()?;
+        let s = map.st.borrow();
+        let map_start = s.pages_vm_start;
+        let map_end = map_start.saturating_add((s.count as u64) << 12);
+        if s.live_grants == 0 || map_start >= end || map_end <= start {
+            return None;
+        }
+        let lo = ((start.max(map_start) - map_start) >> 12) as usize;
+        let hi = ((end.min(map_end) - map_start) >> 12) as usize;
+        (lo..hi).filter(|&i| !s.being_removed.get(i).copied().unwrap_or(true)).find_map(|i| {
+            let pfn = *s.pages.get(i)?;
+            (k.mem.page(pfn).refcount - k.io_refs_on_page(pfn) > 1).then_some(pfn)
+        })
+    }
 }
 
 // ---- file operations ---------------------------------------------------------

@@ -225,6 +225,11 @@ pub trait DeviceNode: fmt::Debug {
     /// kernel path that sleeps until that I/O is done (one thread, so the
     /// device completes it now).
     fn wait_io_on_pages(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pfns: &[crate::kernel::page::Pfn]) {}
+    /// The references requests in flight hold on `pfn` (1 per FOLL_GET,
+    /// `GUP_PIN_COUNTING_BIAS` per FOLL_PIN), dropped when they complete.
+    fn io_refs_on_page(&self, _pfn: crate::kernel::page::Pfn) -> i32 {
+        0
+    }
 }
 
 impl Kernel {
@@ -234,5 +239,9 @@ impl Kernel {
         for n in nodes {
             n.wait_io_on_pages(self, hv, pfns);
         }
+    }
+    /// The references in-flight device I/O holds on `pfn`.
+    pub fn io_refs_on_page(&self, pfn: crate::kernel::page::Pfn) -> i32 {
+        self.devices.values().map(|n| n.io_refs_on_page(pfn)).sum()
     }
 }

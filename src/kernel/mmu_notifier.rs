@@ -13,6 +13,11 @@ pub trait MmuNotifier: fmt::Debug {
     fn release(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid) {
         self.invalidate_range_start(k, hv, pid, 0, u64::MAX);
     }
+    /// A page in `[start, end)` that `invalidate_range_start` would wait on
+    /// for ever (kernel/hung_task.rs); asked before the call changes anything.
+    fn waits_forever_on(&self, _k: &Kernel, _start: u64, _end: u64) -> Option<crate::kernel::page::Pfn> {
+        None
+    }
 }
 
 impl Kernel {

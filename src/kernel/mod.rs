@@ -12,6 +12,7 @@ pub mod file;
 pub mod fork;
 pub mod gup;
 pub mod hugetlb;
+pub mod hung_task;
 pub mod madvise;
 pub mod memory;
 pub mod mincore;

@@ -4,6 +4,7 @@
 //! The caller decides how events look (see `output.rs`).
 
 mod context;
+mod hang;
 pub mod data;
 pub mod output;
 pub use context::ViolationContext;
@@ -46,6 +47,14 @@ pub enum CallResult {
         sig: &'static str,
         code: &'static str,
         addr: u64,
+    },
+    /// The call never returns (run/hang.rs): the page whose count holds it.
+    Hung {
+        syscall: &'static str,
+        pfn: u64,
+        page_count: i32,
+        pins: u32,
+        gets: u32,
     },
 }
 
@@ -178,6 +187,8 @@ pub struct Runner<'s> {
     pub time_limit: std::time::Duration,
     /// The invariants reported so far.
     fired: std::collections::BTreeSet<&'static str>,
+    /// Hung processes (script index) and the line where each blocked.
+    hung: BTreeMap<usize, u32>,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -209,6 +220,7 @@ impl<'s> Runner<'s> {
             procs: vec![None; script.processes.len()],
             disks: vec![None; script.disks.len()],
             pins: BTreeMap::new(),
+            hung: BTreeMap::new(),
             disk_refs: Vec::new(),
             outcome: Outcome::default(),
             check_each_step: true,
@@ -411,12 +423,12 @@ impl<'s> Runner<'s> {
                 self.disk_refs.extend(self.world.disk_by_id(id));
             }
             StepKind::Action(a) => {
-                let result = self.action(a, span)?;
+                let result = self.action(a, span, line)?;
                 if let Some(Binding::Var(name)) = &a.bind {
                     let v = match &result {
                         CallResult::Value(v) => Value::Int(*v),
                         CallResult::Bytes(b) => Value::Bytes(b.clone()),
-                        CallResult::Signal { .. } => Value::Int(Errno::EFAULT.as_ret()),
+                        CallResult::Signal { .. } | CallResult::Hung { .. } => Value::Int(Errno::EFAULT.as_ret()),
                     };
                     if self.env.bound_bytes_after(name, &v) > MAX_BOUND_BYTES {
                         return Err(rt_err(
@@ -477,7 +489,8 @@ impl<'s> Runner<'s> {
         Ok(match (&e.kind, r) {
             (ExpectedKind::Ok, CallResult::Value(v)) => (*v as i64) >= 0,
             (ExpectedKind::Ok, CallResult::Bytes(_)) => true,
-            (ExpectedKind::Ok, CallResult::Signal { .. }) => false,
+            (ExpectedKind::Ok, CallResult::Signal { .. } | CallResult::Hung { .. }) => false,
+            (ExpectedKind::Hung, r) => matches!(r, CallResult::Hung { .. }),
             (ExpectedKind::Signal { signal, code, addr }, CallResult::Signal { sig, code: c, addr: at }) => {
                 let sig_ok = signal.name() == *sig;
                 let code_ok = code.as_ref().is_none_or(|cd| cd.node.name() == *c);
@@ -499,7 +512,8 @@ impl<'s> Runner<'s> {
         })
     }
 
-    fn action(&mut self, a: &Action, span: Span) -> Result<CallResult, RunError> {
+    fn action(&mut self, a: &Action, span: Span, line: u32) -> Result<CallResult, RunError> {
+        self.refuse_if_hung(a, span)?;
         let args = self.eval_args(a)?;
         let int = |i: usize| -> Result<u64, RunError> {
             match args.get(i) {
@@ -522,6 +536,9 @@ impl<'s> Runner<'s> {
         match a.actor {
             Actor::Process(p) => {
                 let Some((dom, pid)) = self.proc(p.0, span)? else { return Ok(CallResult::errno(Errno::ESRCH)) };
+                if let Some(h) = self.hang_before(a, line, dom, pid, &int)? {
+                    return Ok(h);
+                }
                 self.process_call(a, span, dom, pid, &args, &int, &bytes, &res)
             }
             Actor::Domain(d) => {

@@ -295,6 +295,8 @@ pub enum ExpectedKind {
     Signal { signal: Signal, code: Option<Spanned<SigCode>>, addr: Option<Expr> },
     /// `= 4096`, `= -EINVAL`, `= x"5a5a"`, `= a + 4K`.
     Value(Expr),
+    /// `HUNG`: the call never returns (the process is blocked for ever).
+    Hung,
 }
 
 /// The signals a user access can raise in the model.

@@ -679,6 +679,14 @@ impl Checker {
                     self.int_expr(addr, "the signal address");
                 }
             }
+            ExpectedKind::Hung => {
+                if !matches!(spec.name, "munmap" | "madvise" | "mprotect" | "mremap" | "mmap" | "exit") {
+                    self.error(
+                        ScriptError::new(exp.span, format!("`{}` never waits on an MMU notifier, so it cannot hang", spec.name))
+                            .with_help("HUNG is the result of munmap, madvise, mprotect, mremap, mmap (MAP_FIXED) and exit"),
+                    );
+                }
+            }
             ExpectedKind::Value(e) => {
                 if let Some(t) = self.typed(e)
                     && (!t.fits(ret) || t == Ty::Domain || t == Ty::List)

@@ -1,0 +1,58 @@
+//! Calls that never return: a task the kernel would leave sleeping for ever
+//! (kernel/hung_task.rs) ends its step with the result `HUNG`, and the
+//! process runs nothing more (docs/SCENARIO.md "Hung tasks").
+
+use super::{CallResult, RunError, Runner, rt_err};
+use crate::hv::machine::DomId;
+use crate::kernel::Pid;
+use crate::kernel::hung_task::InvalidatingCall;
+use crate::kernel::mmap::MAP_FIXED;
+use crate::script::{Action, Call, Span};
+
+impl Runner<'_> {
+    /// A hung process's later action is refused: a run error naming the
+    /// line where it blocked.
+    pub(super) fn refuse_if_hung(&self, a: &Action, span: Span) -> Result<(), RunError> {
+        let crate::script::Actor::Process(p) = a.actor else { return Ok(()) };
+        match self.hung.get(&p.0) {
+            Some(line) => Err(rt_err(
+                span,
+                format!(
+                    "`{}` is blocked for ever since line {line} (its call there is HUNG); a hung process runs no further actions",
+                    self.script.actor_name(a.actor)
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Before `a` runs: would it sleep for ever? Then nothing changes, the
+    /// kernel log gets the hung-task detector's line, and the result is
+    /// `HUNG`.
+    pub(super) fn hang_before(
+        &mut self,
+        a: &Action,
+        line: u32,
+        dom: DomId,
+        pid: Pid,
+        int: &dyn Fn(usize) -> Result<u64, RunError>,
+    ) -> Result<Option<CallResult>, RunError> {
+        let call = match a.call.call {
+            Call::Munmap => InvalidatingCall::Munmap { addr: int(0)?, len: int(1)? },
+            Call::Madvise => InvalidatingCall::Madvise { addr: int(0)?, len: int(1)?, behavior: int(2)? as i32 },
+            Call::Mprotect => InvalidatingCall::Mprotect { addr: int(0)?, len: int(1)? },
+            Call::Mremap => InvalidatingCall::Mremap { addr: int(0)?, old_len: int(1)? },
+            Call::Mmap if int(3)? & MAP_FIXED != 0 => InvalidatingCall::MmapFixed { addr: int(0)?, len: int(1)? },
+            Call::Exit => InvalidatingCall::Exit,
+            _ => return Ok(None),
+        };
+        let comm = self.script.actor_name(a.actor).to_string();
+        let Ok((k, _)) = self.world.kh(dom) else { return Ok(None) };
+        let Some(t) = k.check_hung_task(pid, call) else { return Ok(None) };
+        k.log(Some(pid), t.message(&comm));
+        if let crate::script::Actor::Process(p) = a.actor {
+            self.hung.insert(p.0, line);
+        }
+        Ok(Some(CallResult::Hung { syscall: t.syscall, pfn: t.pfn.0, page_count: t.refcount, pins: t.pins, gets: t.gets }))
+    }
+}
