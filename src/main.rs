@@ -157,6 +157,15 @@ enum Cmd {
         /// --replay too: give it to replay a choice string found with it).
         #[arg(long)]
         reach: bool,
+        /// Draw every sequence afresh at random, without novelty guidance
+        /// (by default sequences that found new coverage are kept and
+        /// mutated; docs/EXPLORE.md).
+        #[arg(long)]
+        uniform: bool,
+        /// Count the distinct abstract states reached (slower; for
+        /// comparing search strategies).
+        #[arg(long)]
+        count_states: bool,
     },
 }
 
@@ -189,8 +198,24 @@ fn main() -> ExitCode {
             replay,
             exhaustive,
             reach,
+            uniform,
+            count_states,
             json,
-        } => explore(&kernel, seed, steps, length, time, shard, jobs, out, keep_going, replay, exhaustive, reach, json),
+        } => explore(
+            &kernel,
+            seed,
+            steps,
+            length,
+            time,
+            shard,
+            jobs,
+            out,
+            keep_going,
+            replay,
+            exhaustive,
+            Search { reach, guided: !uniform, count_states },
+            json,
+        ),
         Cmd::Demo { html, json } => {
             let text =
                 if json { mmsim::demo::render_json() } else { mmsim::demo::render(std::io::stdout().is_terminal()) };
@@ -349,6 +374,14 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
     ExitCode::from(worst)
 }
 
+/// How `explore` searches: `--reach`, novelty guidance (off with
+/// `--uniform`), `--count-states`.
+struct Search {
+    reach: bool,
+    guided: bool,
+    count_states: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn explore(
     kernel: &str,
@@ -362,10 +395,11 @@ fn explore(
     keep_going: bool,
     replay: Option<String>,
     exhaustive: bool,
-    reach: bool,
+    search: Search,
     json: bool,
 ) -> ExitCode {
     use mmsim::explore;
+    let Search { reach, guided, count_states } = search;
     let variant = match mmsim::run::parse_variant(kernel) {
         Ok(v) => v,
         Err(errs) => {
@@ -395,6 +429,8 @@ fn explore(
         jobs,
         stop_at_first: !keep_going,
         reach,
+        guided,
+        count_states,
     };
     let bar = indicatif::ProgressBar::new(steps.unwrap_or(0));
     bar.set_style(
@@ -455,8 +491,25 @@ fn explore(
             summary.found.len()
         ),
     );
+    if summary.features > 0 || summary.states > 0 {
+        let mut line = String::from("coverage:");
+        if summary.features > 0 {
+            line.push_str(&format!(" {} features (novelty guidance)", summary.features));
+        }
+        if summary.states > 0 {
+            line.push_str(&format!(" {} distinct abstract states", summary.states));
+        }
+        if summary.pruned > 0 {
+            line.push_str(&format!(", {} subtrees skipped as already-visited states", summary.pruned));
+        }
+        open = open && out(&mut stdout, &format!("{line}\n"));
+    }
     if let Some(c) = summary.covered {
-        let words = if c {
+        let words = if c && summary.pruned > 0 {
+            format!(
+                "covered every sequence of {length} actions (the whole bounded space, up to abstract states: a skipped subtree began at a state already explored at equal or smaller depth)\n"
+            )
+        } else if c {
             format!("covered every sequence of {length} actions (the whole bounded space)\n")
         } else {
             format!("did not cover every sequence of {length} actions: the budget ran out or it stopped at a bug\n")

@@ -19,6 +19,8 @@ fn cfg(variant: Variant, steps: u64) -> Config {
         jobs: 1,
         stop_at_first: true,
         reach: false,
+        guided: true,
+        count_states: false,
     }
 }
 
@@ -307,13 +309,16 @@ fn slurm_and_kubernetes_files_map_the_index_to_the_shard() {
 
 /// `--reach` draws what the plain generator never does: direct pins and
 /// their release, syscalls on driver mappings, qemu's exit, memory
-/// pressure and copy-on-write in a child; every sequence still checks and
+/// pressure and copy-on-write in a child, every other call the language has
+/// on driver mappings (advice, mlock, msync, mincore, user accesses), the
+/// other gntdev ioctls, close, and domU writing and freeing granted pages;
+/// every sequence still checks and
 /// runs (no generator bug), and a replay of its choices gives it again.
 #[test]
 fn reach_draws_the_wider_action_set() {
     use explore::chooser::Chooser;
     let mut all = String::new();
-    for i in 0..150 {
+    for i in 0..300 {
         let mut c = Chooser::random(explore::sequence_seed(7, i));
         let ops = explore::generate::generate_with(&mut c, 30, true);
         let t = explore::run_ops(Variant::default(), &ops);
@@ -335,8 +340,24 @@ fn reach_draws_the_wider_action_set() {
         "qemu: exit()",
         "MAP_POPULATE, -1, 0)",
         ": touch(big",
+        "qemu: madvise(a",
+        ", MADV_DOFORK)",
+        "qemu: mlock(a",
+        "qemu: msync(a",
+        "qemu: mincore(a",
+        "IOCTL_GNTDEV_SET_UNMAP_NOTIFY",
+        "IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR",
+        "qemu: close(",
+        "domU: free_page(",
+        "domU: write_page(",
+        "qemu: store(a",
+        "qemu: load(a",
     ] {
-        assert!(all.contains(needle), "never drawn: {needle}");
+        assert!(
+            all.contains(needle),
+            "never drawn: {needle}\n{}",
+            all.lines().filter(|l| l.contains("store(") || l.contains("load(")).take(20).collect::<Vec<_>>().join("\n")
+        );
     }
     // The plain generator draws none of it.
     let mut c = Chooser::random(1);

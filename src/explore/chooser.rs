@@ -24,6 +24,10 @@ enum Source {
     Random(SplitMix64),
     /// Replay these choices; past their end, choose 0.
     Replay(Vec<u32>, usize),
+    /// Replay these choices (clamped to each choice's arity, so any vector
+    /// gives a feasible sequence); past their end, draw at random. The
+    /// mutated sequences of novelty guidance ([`super::novelty`]).
+    Guided(Vec<u32>, usize, SplitMix64),
 }
 
 /// Draws choices and records them, so any run can be replayed.
@@ -42,6 +46,10 @@ impl Chooser {
     pub fn replay(choices: Vec<u32>) -> Chooser {
         Chooser { src: Source::Replay(choices, 0), made: Vec::new(), arity: Vec::new() }
     }
+    /// Replay `prefix`, then draw from `seed` (see [`Source::Guided`]).
+    pub fn guided(prefix: Vec<u32>, seed: u64) -> Chooser {
+        Chooser { src: Source::Guided(prefix, 0, SplitMix64::new(seed)), made: Vec::new(), arity: Vec::new() }
+    }
     /// A choice among `n` options (`n >= 1`), in `0..n`.
     pub fn choose(&mut self, n: u32) -> u32 {
         let n = n.max(1);
@@ -49,6 +57,14 @@ impl Chooser {
             Source::Random(r) => (r.next_u64() % n as u64) as u32,
             Source::Replay(v, i) => {
                 let c = v.get(*i).copied().unwrap_or(0).min(n - 1);
+                *i += 1;
+                c
+            }
+            Source::Guided(v, i, r) => {
+                let c = match v.get(*i) {
+                    Some(&c) => c % n,
+                    None => (r.next_u64() % n as u64) as u32,
+                };
                 *i += 1;
                 c
             }
@@ -79,7 +95,12 @@ impl Chooser {
     /// The next choice vector in a depth-first enumeration after this run,
     /// or None when the space (as far as this run saw it) is exhausted.
     pub fn next_exhaustive(&self) -> Option<Vec<u32>> {
-        let mut v = self.made.clone();
+        self.next_exhaustive_from(self.made.len())
+    }
+    /// [`Chooser::next_exhaustive`] that skips every run sharing this run's
+    /// first `len` choices (the subtree below that prefix).
+    pub fn next_exhaustive_from(&self, len: usize) -> Option<Vec<u32>> {
+        let mut v = self.made[..len.min(self.made.len())].to_vec();
         while let Some(last) = v.pop() {
             let n = self.arity[v.len()];
             if last + 1 < n {

@@ -59,6 +59,25 @@ struct State {
 }
 
 impl State {
+    /// A hash of the state without variable names (see [`Marked::shapes`]).
+    fn shape(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.pages.len().hash(&mut h);
+        self.grants.iter().map(|g| g.1).collect::<Vec<_>>().hash(&mut h);
+        (self.gntdev.is_some(), self.privcmd.is_some(), self.disk.is_some()).hash(&mut h);
+        for m in &self.maps {
+            (&m.grants, m.addr.is_some(), &m.mapped_pages).hash(&mut h);
+        }
+        (self.reqs.len(), self.children.len(), self.mfns.len()).hash(&mut h);
+        self.app_maps.iter().map(|a| a.1).collect::<Vec<_>>().hash(&mut h);
+        self.pc_addr.as_ref().map(|p| p.1).hash(&mut h);
+        self.pins.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().hash(&mut h);
+        (self.qemu_dead, self.reach).hash(&mut h);
+        self.qemu_big.iter().map(|b| b.1).collect::<Vec<_>>().hash(&mut h);
+        h.finish()
+    }
+
     fn var(&mut self, p: &str) -> String {
         self.n += 1;
         format!("{p}{}", self.n)
@@ -80,19 +99,45 @@ pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
 /// mappings (and pins) live; memory pressure in dom0 (big populated
 /// mappings) before fork and copy-on-write in the child.
 pub fn generate_with(c: &mut Chooser, steps: usize, reach: bool) -> Vec<Op> {
+    generate_marked(c, steps, reach).ops
+}
+
+/// A generated sequence with, for each action, where its choices start in
+/// the chooser's record and the generator's state after it.
+#[derive(Clone, Debug, Default)]
+pub struct Marked {
+    pub ops: Vec<Op>,
+    /// `starts[i]`: the index in [`Chooser::made`] of the first choice
+    /// drawn for `ops[i]` (the first action draws none: it is fixed).
+    pub starts: Vec<usize>,
+    /// `shapes[i]`: a hash of what the generator knows after `ops[i]`
+    /// (live pages, grants, maps, pins, requests, children, ...), without
+    /// variable names: with the model's own state (see
+    /// [`super::novelty::abstract_state`]) it decides what can follow.
+    pub shapes: Vec<u64>,
+}
+
+/// [`generate_with`], marking where each action's choices start.
+pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     let mut s = State { reach, ..State::default() };
-    let mut ops = Vec::new();
-    ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
+    let mut m = Marked::default();
+    m.ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
+    m.starts.push(0);
+    m.shapes.push(s.shape());
     // Every drawn kind is feasible, so a draw that yields nothing is rare;
     // the bound on attempts keeps the enumeration finite regardless.
     let mut attempts = 0usize;
-    while ops.len() < steps && attempts < steps.saturating_mul(4) {
+    let mut start = c.made().len();
+    while m.ops.len() < steps && attempts < steps.saturating_mul(4) {
         attempts += 1;
         if let Some(op) = one(c, &mut s) {
-            ops.push(Op { line: op });
+            m.ops.push(Op { line: op });
+            m.starts.push(start);
+            m.shapes.push(s.shape());
+            start = c.made().len();
         }
     }
-    ops
+    m
 }
 
 /// The op kinds that can produce an action in this state (each kind keeps
@@ -116,6 +161,9 @@ fn feasible(s: &State) -> Vec<u32> {
         if !s.children.is_empty() {
             k.push(21);
         }
+        if s.reach && !s.pages.is_empty() {
+            k.push(25);
+        }
         k.sort_unstable();
         return k;
     }
@@ -129,11 +177,24 @@ fn feasible(s: &State) -> Vec<u32> {
             k.push(17);
         }
         if mapped || s.pc_addr.is_some() {
-            k.push(18);
+            // Twice the weight: ten calls share this kind.
+            k.extend([18, 26]);
         }
         k.extend([19, 20]);
         if !s.children.is_empty() {
             k.push(21);
+        }
+        if mapped || pc_mapped || !s.qemu_big.is_empty() {
+            k.push(22);
+        }
+        if s.gntdev.is_some() && !s.maps.is_empty() {
+            k.push(23);
+        }
+        if s.gntdev.is_some() || s.privcmd.is_some() || s.disk.is_some() {
+            k.push(24);
+        }
+        if !s.pages.is_empty() {
+            k.push(25);
         }
     }
     if !s.pages.is_empty() {
@@ -288,7 +349,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let (v, who) = s.pins.remove(i);
             Some(format!("{who}: unpin_user_pages({v})"))
         }
-        18 => driver_syscall(c, s),
+        18 | 26 => driver_syscall(c, s),
         19 => {
             // Exit is rare: one in eight draws of this kind.
             if !c.chance(1, 8) {
@@ -309,14 +370,78 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 bytes >> 20
             ))
         }
-        _ => {
+        21 => {
             // A child writes to memory it shares copy-on-write with qemu.
             let ch = c.pick(&s.children)?.clone();
             let (a, bytes) = c.pick(&s.qemu_big)?.clone();
             let len = if c.chance(1, 2) { bytes } else { bytes / 2 };
             Some(format!("{ch}: touch({a}, {len}, w)"))
         }
+        22 => access(c, s),
+        23 => {
+            // The other gntdev ioctls (drivers/xen/gntdev.c).
+            let fd = s.gntdev.clone()?;
+            let m = c.pick(&s.maps)?.clone();
+            match (c.choose(2), &m.addr) {
+                (0, Some(a)) => Some(format!("qemu: ioctl({fd}, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, {a})")),
+                _ => Some(format!(
+                    "qemu: ioctl({fd}, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, {}, UNMAP_NOTIFY_CLEAR_BYTE, 0)",
+                    m.off
+                )),
+            }
+        }
+        24 => {
+            // close() of a driver or disk fd: its mappings (and requests)
+            // stay; nothing more is drawn on the fd.
+            let mut fds = Vec::new();
+            fds.extend(s.gntdev.iter().map(|f| (0, f.clone())));
+            fds.extend(s.privcmd.iter().map(|f| (1, f.clone())));
+            fds.extend(s.disk.iter().map(|f| (2, f.clone())));
+            let (which, fd) = c.pick(&fds)?.clone();
+            match which {
+                0 => s.gntdev = None,
+                1 => s.privcmd = None,
+                _ => s.disk = None,
+            }
+            Some(format!("qemu: close({fd})"))
+        }
+        _ => {
+            // domU writes into or frees a page it may have granted
+            // (freeing a frame still grant-mapped is `grant-frame-freed`).
+            let p = c.pick(&s.pages)?.clone();
+            if c.chance(1, 3) {
+                return Some(format!("domU: free_page({p})"));
+            }
+            Some(format!("domU: write_page({p}, 0, \"via domU\")"))
+        }
     }
+}
+
+/// A user access by qemu (or a forked child, which inherits what
+/// `MADV_DOFORK` made copyable) to a driver mapping or qemu's memory.
+fn access(c: &mut Chooser, s: &mut State) -> Option<String> {
+    let mut targets: Vec<String> = Vec::new();
+    for m in &s.maps {
+        if let Some(a) = &m.addr {
+            targets.extend((0..m.mapped_pages.len()).map(|p| plus(a, p as u64 * 4096)));
+        }
+    }
+    if let Some((a, true)) = &s.pc_addr {
+        targets.push(a.clone());
+    }
+    // Driver mappings first (three in four) when there are any.
+    if targets.is_empty() || c.chance(1, 4) {
+        targets.extend(s.qemu_big.iter().map(|b| b.0.clone()));
+    }
+    let a = c.pick(&targets)?.clone();
+    let mut who = vec!["qemu".to_string()];
+    who.extend(s.children.iter().cloned());
+    let w = c.pick(&who)?.clone();
+    Some(match c.choose(3) {
+        0 => format!("{w}: load({a}, 4)"),
+        1 => format!("{w}: store({a}, \"hi\")"),
+        _ => format!("{w}: touch({a}, 4096, w)"),
+    })
 }
 
 /// `pin_user_pages` of a gntdev, privcmd or native page.
@@ -350,13 +475,32 @@ fn driver_syscall(c: &mut Chooser, s: &mut State) -> Option<String> {
         targets.push((a.clone(), 4096));
     }
     let (a, len) = c.pick(&targets)?.clone();
-    Some(match c.choose(4) {
+    Some(match c.choose(10) {
         0 => format!("qemu: madvise({a}, {len}, MADV_DONTNEED)"),
         1 => format!("qemu: mprotect({a}, {len}, {})", c.pick(&PROTS)?),
         2 => format!("qemu: mremap({a}, {len}, {}, MREMAP_MAYMOVE)", len * 2),
-        _ => format!("qemu: munmap({a}, {len})"),
+        3 => format!("qemu: munmap({a}, {len})"),
+        // What fork does with the VMA, and the other advice.
+        4 => format!("qemu: madvise({a}, {len}, MADV_DOFORK)"),
+        5 => format!("qemu: madvise({a}, {len}, {})", c.pick(&ADVICE)?),
+        6 => format!("qemu: {}({a}, {len})", if c.chance(1, 2) { "mlock" } else { "munlock" }),
+        7 => format!("qemu: msync({a}, {len}, MS_SYNC)"),
+        8 => format!("qemu: mincore({a}, {len})"),
+        _ => format!("qemu: mremap({a}, {len}, 4096, 0)"),
     })
 }
+
+/// The advice [`driver_syscall`] gives a driver mapping besides
+/// MADV_DONTNEED and MADV_DOFORK (each has its own path in mm/madvise.c).
+const ADVICE: [&str; 7] = [
+    "MADV_DONTFORK",
+    "MADV_WIPEONFORK",
+    "MADV_FREE",
+    "MADV_WILLNEED",
+    "MADV_POPULATE_WRITE",
+    "MADV_COLD",
+    "MADV_PAGEOUT",
+];
 
 /// The privcmd stages possible now: 0 open, 1 learn an MFN, 2 mmap,
 /// 3 MMAPBATCH_V2, 4 I/O into the mapping.

@@ -7,6 +7,7 @@
 pub mod campaign;
 pub mod chooser;
 pub mod generate;
+pub mod novelty;
 
 use crate::kernel::variant::Variant;
 use crate::run::{Event, Runner};
@@ -44,7 +45,23 @@ pub fn run_ops(variant: Variant, ops: &[Op]) -> Trial {
 
 /// Run `ops` in `world` under `variant` with a `check` after every action;
 /// with `events`, record the event stream (the trace, rendered as text).
-fn run_text(variant: Variant, world: &str, ops: &[Op], mut events: Option<&mut Vec<String>>) -> Trial {
+fn run_text(variant: Variant, world: &str, ops: &[Op], events: Option<&mut Vec<String>>) -> Trial {
+    run_observed(variant, world, ops, false, events, &mut |_| {}, &mut |_, _| {})
+}
+
+/// [`run_text`] that also passes every event to `on_event` and calls
+/// `after(runner, i)` once action `i` and its `check` are done (novelty
+/// guidance and the exhaustive state cache read the model there); with
+/// `trace`, the steps carry their trace events.
+pub fn run_observed(
+    variant: Variant,
+    world: &str,
+    ops: &[Op],
+    trace: bool,
+    mut events: Option<&mut Vec<String>>,
+    on_event: &mut dyn FnMut(&Event),
+    after: &mut dyn FnMut(&Runner<'_>, usize),
+) -> Trial {
     let text = generate::script_in(world, ops, true);
     let res = catch_unwind(AssertUnwindSafe(|| {
         let checked = match script::parse_and_check("explore", &text) {
@@ -54,20 +71,29 @@ fn run_text(variant: Variant, world: &str, ops: &[Op], mut events: Option<&mut V
         let mut r = Runner::new(&checked, variant);
         // The generated script has its own `check` after every action.
         r.check_each_step = false;
-        if events.is_some() {
+        if trace || events.is_some() {
             r.enable_trace();
         }
         let mut first: Option<(String, String, u32)> = None;
-        let run = r.run(&mut |e: &Event| {
-            if let Some(ev) = events.as_deref_mut() {
-                ev.push(crate::run::output::event_text("explore", e, crate::run::output::Style { color: false }));
-            }
-            if let Event::Violation { line, violation, .. } = e
-                && first.is_none()
-            {
-                first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
-            }
-        });
+        let run = r.run_observed(
+            &mut |e: &Event| {
+                on_event(e);
+                if let Some(ev) = events.as_deref_mut() {
+                    ev.push(crate::run::output::event_text("explore", e, crate::run::output::Style { color: false }));
+                }
+                if let Event::Violation { line, violation, .. } = e
+                    && first.is_none()
+                {
+                    first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
+                }
+            },
+            // Steps alternate action, check: step 2i + 1 ends action i.
+            &mut |r, i| {
+                if i % 2 == 1 {
+                    after(r, i / 2)
+                }
+            },
+        );
         if run.is_err() {
             return Trial::Invalid;
         }
@@ -218,6 +244,12 @@ pub struct Config {
     pub stop_at_first: bool,
     /// Draw the wider action set of [`generate::generate_with`].
     pub reach: bool,
+    /// Novelty guidance ([`novelty`]): mutate sequences that found new
+    /// coverage (the default); false draws every sequence afresh.
+    pub guided: bool,
+    /// Count the distinct abstract states reached ([`novelty::abstract_state`]
+    /// after every action: costs time; for measurements).
+    pub count_states: bool,
 }
 
 /// A bug and its minimal reproducer.
@@ -306,6 +338,21 @@ pub struct Summary {
     /// bound (`--length`) was run, `Some(false)` when the budget ran out
     /// first (or it stopped at the first bug); `None` for random search.
     pub covered: Option<bool>,
+    /// Distinct abstract states reached (with `count_states`, or exhaustive).
+    pub states: u64,
+    /// Coverage features found (guided search).
+    pub features: u64,
+    /// Exhaustive mode: subtrees skipped because their prefix reached an
+    /// abstract state already seen at equal or smaller depth.
+    pub pruned: u64,
+}
+
+/// Run `work(worker)` on `jobs` threads (one when the pool cannot start).
+pub(crate) fn run_workers(jobs: usize, work: &(dyn Fn(u64) + Sync)) {
+    match rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build() {
+        Ok(p) => p.install(|| (0..jobs.max(1) as u64).into_par_iter().for_each(work)),
+        Err(_) => work(0),
+    }
 }
 
 /// The seed of sequence `i` of a campaign.
@@ -315,13 +362,16 @@ pub fn sequence_seed(seed: u64, i: u64) -> u64 {
 
 /// Run a campaign; `progress(steps, sequences, found)` is called now and then.
 pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Summary {
+    if cfg.guided {
+        return novelty::explore_guided(cfg, progress);
+    }
+    let all_states = std::sync::Mutex::new(std::collections::HashSet::<u64>::new());
     let start = Instant::now();
     let steps = AtomicU64::new(0);
     let seqs = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let found = std::sync::Mutex::new(Vec::<Found>::new());
     let (si, sn) = (cfg.shard.0, cfg.shard.1.max(1));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.jobs.max(1)).build();
     let work = |worker: u64| {
         let mut k = 0u64;
         loop {
@@ -337,8 +387,16 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
             k += 1;
             let seed = sequence_seed(cfg.seed, idx);
             let mut c = Chooser::random(seed);
-            let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
-            let t = run_ops(cfg.variant, &ops);
+            let (ops, t) = if cfg.count_states {
+                let m = generate::generate_marked(&mut c, cfg.length, cfg.reach);
+                let o = novelty::observe(cfg, &m, false, true);
+                all_states.lock().unwrap_or_else(|e| e.into_inner()).extend(o.states);
+                (m.ops, o.trial)
+            } else {
+                let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
+                let t = run_ops(cfg.variant, &ops);
+                (ops, t)
+            };
             let before = steps.fetch_add(ops.len() as u64, Ordering::Relaxed);
             let n = seqs.fetch_add(1, Ordering::Relaxed) + 1;
             if matches!(t, Trial::Violation { .. } | Trial::Panic { .. }) {
@@ -359,10 +417,7 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
             }
         }
     };
-    match pool {
-        Ok(p) => p.install(|| (0..cfg.jobs.max(1) as u64).into_par_iter().for_each(work)),
-        Err(_) => work(0),
-    }
+    run_workers(cfg.jobs, &work);
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     // Deterministic order whatever the threads did.
     found.sort_by(|a, b| (&a.invariant, &a.signature).cmp(&(&b.invariant, &b.signature)));
@@ -372,6 +427,8 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
         elapsed: start.elapsed(),
         found,
         covered: None,
+        states: all_states.into_inner().map(|s| s.len() as u64).unwrap_or(0),
+        ..Summary::default()
     }
 }
 
@@ -391,14 +448,20 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
     let start = Instant::now();
     let mut sum = Summary::default();
     let mut next = Some(Vec::new());
+    let mut cache = novelty::StateCache::default();
     while let Some(choices) = next.take() {
         if cfg.time.is_some_and(|t| start.elapsed() >= t) || cfg.max_steps.is_some_and(|m| sum.steps >= m) {
             next = Some(choices);
             break;
         }
         let mut c = Chooser::replay(choices);
-        let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
-        let t = run_ops(cfg.variant, &ops);
+        let m = generate::generate_marked(&mut c, cfg.length, cfg.reach);
+        let o = novelty::observe(cfg, &m, false, true);
+        // Where each action's choices end: the next one's start.
+        let ends: Vec<usize> =
+            (0..m.ops.len()).map(|i| m.starts.get(i + 1).copied().unwrap_or(c.made().len())).collect();
+        let skip_from = cache.visit(&o.states, c.made(), &ends);
+        let (ops, t) = (m.ops, o.trial);
         let before = sum.steps;
         sum.steps += ops.len() as u64;
         sum.sequences += 1;
@@ -417,9 +480,18 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         if sum.sequences.is_multiple_of(16) {
             progress(sum.steps, sum.sequences, sum.found.len());
         }
-        next = c.next_exhaustive();
+        next = match skip_from {
+            // Skip every sequence below the prefix that reached a state
+            // already explored from there at equal or smaller depth.
+            Some(i) if ends[i] < c.made().len() => {
+                sum.pruned += 1;
+                c.next_exhaustive_from(ends[i])
+            }
+            _ => c.next_exhaustive(),
+        };
     }
     sum.covered = Some(next.is_none());
+    sum.states = cache.len() as u64;
     sum.elapsed = start.elapsed();
     sum
 }
