@@ -85,6 +85,7 @@ fn result_class(r: &CallResult) -> u64 {
         CallResult::Value(_) => 0,
         CallResult::Bytes(_) => 1,
         CallResult::Signal { sig, code, .. } => h64(&(sig, code)),
+        CallResult::Hung { .. } => 2,
     }
 }
 
