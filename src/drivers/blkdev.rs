@@ -520,6 +520,8 @@ impl BlkDevFile {
     }
 }
 
+/// Simplification: no `f_op->mmap` (Linux's `def_blk_fops` has
+/// `blkdev_mmap`, a page-cache mapping): `mmap` of the device is -ENODEV.
 impl FileOperations for BlkDevFile {
     fn path(&self) -> String {
         format!("/dev/{}", self.disk.name)

@@ -614,6 +614,9 @@ impl FileOperations for GntdevFile {
     }
 
     /// `gntdev_mmap()` for a PV guest.
+    fn has_mmap(&self) -> bool {
+        true
+    }
     fn mmap(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, vma: &mut Vma) -> KResult<()> {
         let dom = k.domid;
         let check = |hv: &mut Hypervisor, what: String| {

@@ -152,6 +152,9 @@ impl FileOperations for PrivcmdFile {
     }
     /// `privcmd_mmap()`: DONTCOPY because `copy_page_range` cannot recreate
     /// these mappings.
+    fn has_mmap(&self) -> bool {
+        true
+    }
     fn mmap(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, vma: &mut Vma) -> KResult<()> {
         vma.flags |= VmFlags::IO | VmFlags::PFNMAP | VmFlags::DONTCOPY | VmFlags::DONTEXPAND | VmFlags::DONTDUMP;
         vma.ops = Some(Rc::new(PrivcmdVmOps::default()));

@@ -40,6 +40,11 @@ pub trait FileOperations: fmt::Debug {
     fn dev_ino(&self) -> ((u32, u32), u64) {
         ((0, 6), 0)
     }
+    /// Whether `f_op->mmap` is set: do_mmap() (mm/mmap.c) refuses a file
+    /// without one with -ENODEV before anything is unmapped.
+    fn has_mmap(&self) -> bool {
+        false
+    }
     /// `f_op->mmap`: set up `vma` (flags, ops) and possibly its PTEs.
     /// The VMA is not yet in the tree.
     fn mmap(&self, _k: &mut Kernel, _hv: &mut Hypervisor, _pid: Pid, _vma: &mut Vma) -> KResult<()> {

@@ -405,6 +405,10 @@ impl Kernel {
                 if !f.readable() {
                     return Err(Errno::EACCES);
                 }
+                // do_mmap(): `if (!file->f_op->mmap) return -ENODEV;`
+                if matches!(&f.kind, FileKind::Device(d) if !d.has_mmap()) {
+                    return Err(Errno::ENODEV);
+                }
                 if vm_flags.contains(VmFlags::GROWSDOWN) {
                     return Err(Errno::EINVAL);
                 }
