@@ -597,7 +597,12 @@ impl<'s> Runner<'s> {
         // Calls that need the world rather than one kernel.
         match c {
             Call::IoSubmit => {
-                return Ok(res(self.world.io_submit(dom, pid, int(0)?, int(1)? != 0, int(2)?, int(3)?, int(4)?)));
+                return Ok(res(self.world.io_submit(
+                    dom,
+                    pid,
+                    int(0)?,
+                    crate::world::xen::Iocb { write: int(1)? != 0, addr: int(2)?, len: int(3)?, off: int(4)? },
+                )));
             }
             Call::IoComplete => return Ok(res(self.world.io_complete(dom, pid, int(0)?))),
             _ => {}
