@@ -9,6 +9,7 @@ use mmsim::drivers::privcmd::{IOCTL_PRIVCMD_MMAPBATCH_V2, PRIVCMD_PATH};
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::{UnmapPolicy, Variant};
+use mmsim::world::xen::Iocb;
 use xen_common::*;
 
 const BIG: [u64; 9] = [0, 1, 7, 8, 511, 512, 1 << 32, 1 << 44, u64::MAX];
@@ -125,8 +126,8 @@ fn sweep(v: Variant, seed: u64) {
     }
     for &n in &BIG {
         let _ = x.w.io_complete(d0, q, n);
-        let _ = x.w.io_submit(d0, q, n, false, n, n, n);
-        let _ = x.w.io_submit(d0, 999, disk, false, n, n, n);
+        let _ = x.w.io_submit(d0, q, n, Iocb { write: false, addr: n, len: n, off: n });
+        let _ = x.w.io_submit(d0, 999, disk, Iocb { write: false, addr: n, len: n, off: n });
     }
     let c = x.fork(q).unwrap();
     let _ = x.exit(c);

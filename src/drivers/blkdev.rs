@@ -60,6 +60,20 @@ pub struct Disk {
     ino: u64,
 }
 
+/// One user I/O as a file's read/write or `io_submit` hands it to the
+/// block layer: the task, the direction, the user buffer (`struct
+/// iov_iter`: a source when the device reads memory) and the position
+/// (`kiocb->ki_pos`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserIo {
+    pub pid: Pid,
+    /// Memory to device (`IOCB_CMD_PWRITE`, `write()`).
+    pub to_device: bool,
+    pub addr: u64,
+    pub len: u64,
+    pub off: u64,
+}
+
 /// One asynchronous request.
 #[derive(Clone, Debug)]
 pub struct IoRequest {
@@ -179,18 +193,8 @@ impl Disk {
     /// Submit: the block layer's checks and the pinning of user pages
     /// (`blkdev_{read,write}_iter` + `blkdev_direct_IO` up to `submit_bio`).
     /// The request always gets an id; a failure completes it at once.
-    #[allow(clippy::too_many_arguments)]
-    pub fn submit(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        to_device: bool,
-        direct: bool,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> u64 {
+    pub fn submit(&self, k: &mut Kernel, hv: &mut Hypervisor, io: UserIo, direct: bool) -> u64 {
+        let UserIo { pid, to_device, addr, len, off } = io;
         let id = self.next_req.get() + 1;
         self.next_req.set(id);
         let mut req =
@@ -235,7 +239,11 @@ impl Disk {
         if !direct {
             // Buffered: a plain copy now (aio on a buffered file completes
             // at submit).
-            req.result = Some(self.copy_buffered(k, hv, req.pid, req.to_device, req.addr, len, req.off));
+            req.result = Some(self.copy_buffered(
+                k,
+                hv,
+                UserIo { pid: req.pid, to_device: req.to_device, addr: req.addr, len, off: req.off },
+            ));
             return Ok(());
         }
         // blkdev_dio_invalid(): logical block size and DMA alignment.
@@ -261,17 +269,8 @@ impl Disk {
 
     /// The buffered path: copy page by page through user memory; a fault
     /// part-way gives a short count, a fault at once -EFAULT.
-    #[allow(clippy::too_many_arguments)]
-    fn copy_buffered(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        to_device: bool,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    fn copy_buffered(&self, k: &mut Kernel, hv: &mut Hypervisor, io: UserIo) -> KResult<u64> {
+        let UserIo { pid, to_device, addr, len, off } = io;
         let mut done = 0u64;
         while done < len {
             let a = addr.wrapping_add(done);
@@ -367,7 +366,6 @@ fn result_words(r: &KResult<u64>) -> String {
 }
 
 /// Ground-truth checks of one page's DMA (model instrumentation).
-#[allow(clippy::too_many_arguments)]
 fn audit_dma(
     hv: &mut Hypervisor,
     dom: DomId,
@@ -383,7 +381,7 @@ fn audit_dma(
     let mut out = Vec::new();
     match target {
         None => out.push(Violation {
-            invariant: "dma-misdirected",
+            invariant: crate::invariants::Invariant::DmaMisdirected.as_str(),
             message: format!(
                 "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {}",
                 req.pid, req.id, truth_s()
@@ -393,7 +391,7 @@ fn audit_dma(
             mfns: truth.map(|t| t.0).into_iter().collect(),
         }),
         Some(m) if Some(m) != truth => out.push(Violation {
-            invariant: "dma-misdirected",
+            invariant: crate::invariants::Invariant::DmaMisdirected.as_str(),
             message: format!(
                 "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {}",
                 req.pid,
@@ -413,7 +411,7 @@ fn audit_dma(
         let granted = hv.grant_maps_of_frame(m).any(|r| r.grantee == dom && (req.to_device || !r.readonly));
         if o != Some(dom) && !granted {
             out.push(Violation {
-                invariant: "dma-not-granted",
+                invariant: crate::invariants::Invariant::DmaNotGranted.as_str(),
                 message: format!(
                     "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), a frame d{dom} neither owns nor has mapped by a grant",
                     req.pid,
@@ -503,18 +501,9 @@ impl BlkDevFile {
         self.flags & O_DIRECT != 0
     }
     /// Submit and complete at once.
-    #[allow(clippy::too_many_arguments)]
-    fn sync_io(
-        &self,
-        k: &mut Kernel,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        to_device: bool,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
-        let id = self.disk.submit(k, hv, pid, to_device, self.direct(), addr, len, off);
+    fn sync_io(&self, k: &mut Kernel, hv: &mut Hypervisor, io: UserIo) -> KResult<u64> {
+        let pid = io.pid;
+        let id = self.disk.submit(k, hv, io, self.direct());
         let req = self.disk.take_request(id, Some(pid)).ok_or(Errno::EIO)?;
         self.disk.complete(k, hv, req, "blkdev_direct_IO (synchronous)")
     }
@@ -530,10 +519,10 @@ impl FileOperations for BlkDevFile {
         ((0, 6), self.disk.ino)
     }
     fn read(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, off: u64) -> KResult<u64> {
-        self.sync_io(k, hv, pid, false, addr, len, off)
+        self.sync_io(k, hv, UserIo { pid, to_device: false, addr, len, off })
     }
     fn write(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, off: u64) -> KResult<u64> {
-        self.sync_io(k, hv, pid, true, addr, len, off)
+        self.sync_io(k, hv, UserIo { pid, to_device: true, addr, len, off })
     }
     fn as_any(&self) -> Option<&dyn Any> {
         Some(self)

@@ -48,6 +48,7 @@
 //! size of any address space.
 
 use super::Violation;
+use super::name::Invariant;
 use crate::arch::x86_64::{PAGE_SIZE, TASK_SIZE};
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
@@ -92,12 +93,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn report(&mut self, invariant: &'static str, pfn: Option<Pfn>, message: String) {
+    fn report(&mut self, invariant: Invariant, pfn: Option<Pfn>, message: String) {
         let k = self.k;
         let pfns: Vec<u64> = pfn.into_iter().map(|p| p.0).collect();
         let mfns: Vec<u64> = pfn.and_then(|p| k.page_to_mfn(p)).into_iter().map(|m| m.0).collect();
         self.out.push(Violation {
-            invariant,
+            invariant: invariant.as_str(),
             message: format!("d{}: {message}", k.domid),
             domains: vec![k.domid],
             pfns,
@@ -117,7 +118,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         for t in k.pt.all_tables_under(mm.pgd) {
             if !live_tables.insert(t) {
                 cx.report(
-                    "pagetable-frame",
+                    Invariant::PagetableFrame,
                     k.pt_pages.get(&t).copied(),
                     format!("pid {pid}: page table {t:#x} is also used by another page table"),
                 );
@@ -128,7 +129,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             let Some(vma) = mm.vma_at(addr) else {
                 let pfn = if pte_present(pte) { Some(k.pte_pfn(hv, pte)) } else { None };
                 cx.report(
-                    "pte-outside-vma",
+                    Invariant::PteOutsideVma,
                     pfn,
                     format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0),
                 );
@@ -141,7 +142,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             let Some(page) = k.mem.get(pfn) else { continue };
             if page.flags.contains(PageFlags::BUDDY) {
                 cx.report(
-                    "free-page-mapped",
+                    Invariant::FreePageMapped,
                     Some(pfn),
                     format!("pid {pid}: PTE at {addr:#x} maps free pfn {:#x}", pfn.0),
                 );
@@ -171,7 +172,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             let have = mm.get_rss(c);
             let want = rss[c as usize];
             if have != want {
-                cx.report("rss-counter", None, format!("pid {pid}: {name} is {have}, the page tables map {want}"));
+                cx.report(
+                    Invariant::RssCounter,
+                    None,
+                    format!("pid {pid}: {name} is {have}, the page tables map {want}"),
+                );
             }
         }
     }
@@ -181,7 +186,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         for (&index, &pfn) in &ino.pages {
             let Some(page) = k.mem.get(pfn) else {
                 cx.report(
-                    "page-cache-mismatch",
+                    Invariant::PageCacheMismatch,
                     None,
                     format!("inode {} index {index:#x}: pfn {:#x} beyond the memmap", ino.ino, pfn.0),
                 );
@@ -189,7 +194,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             };
             if page.flags.contains(PageFlags::BUDDY) {
                 cx.report(
-                    "free-page-referenced",
+                    Invariant::FreePageReferenced,
                     Some(pfn),
                     format!("inode {} index {index:#x}: page cache holds free pfn {:#x}", ino.ino, pfn.0),
                 );
@@ -197,7 +202,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             }
             if page.mapping != Mapping::File(ino.id) || page.index != index {
                 cx.report(
-                    "page-cache-mismatch",
+                    Invariant::PageCacheMismatch,
                     Some(pfn),
                     format!(
                         "inode {} index {index:#x}: pfn {:#x} has mapping {:?} index {:#x}",
@@ -208,7 +213,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             let e = exp.entry(pfn).or_default();
             e.cache += 1;
             if e.cache > 1 {
-                cx.report("page-cache-mismatch", Some(pfn), format!("pfn {:#x} is in the page cache twice", pfn.0));
+                cx.report(
+                    Invariant::PageCacheMismatch,
+                    Some(pfn),
+                    format!("pfn {:#x} is in the page cache twice", pfn.0),
+                );
             }
         }
     }
@@ -220,7 +229,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         match k.mem.get(pfn) {
             Some(page) if page.flags.contains(PageFlags::BUDDY) => {
                 cx.report(
-                    "free-page-referenced",
+                    Invariant::FreePageReferenced,
                     Some(pfn),
                     format!("GUP still holds free pfn {:#x} ({} gets, {} pins)", pfn.0, h.gets, h.pins),
                 );
@@ -230,7 +239,9 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                 e.gets += i64::from(h.gets);
                 e.pins += i64::from(h.pins);
             }
-            None => cx.report("free-page-referenced", None, format!("GUP holds pfn {:#x} beyond the memmap", pfn.0)),
+            None => {
+                cx.report(Invariant::FreePageReferenced, None, format!("GUP holds pfn {:#x} beyond the memmap", pfn.0))
+            }
         }
     }
 
@@ -241,7 +252,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         if f.contains(PageFlags::BUDDY) {
             if page.refcount != 0 || page.mapcount != 0 {
                 cx.report(
-                    "free-page-state",
+                    Invariant::FreePageState,
                     Some(pfn),
                     format!("free pfn {:#x} has refcount {} mapcount {}", pfn.0, page.refcount, page.mapcount),
                 );
@@ -250,7 +261,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         }
         if f.contains(PageFlags::TABLE) && !table_pfns.contains(&pfn) {
             cx.report(
-                "pagetable-leak",
+                Invariant::PagetableLeak,
                 Some(pfn),
                 format!("pfn {:#x} is a page-table page the kernel no longer knows", pfn.0),
             );
@@ -270,14 +281,14 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             && k.shmem.get(id).is_some()
         {
             cx.report(
-                "page-cache-mismatch",
+                Invariant::PageCacheMismatch,
                 Some(pfn),
                 format!("pfn {:#x} names inode id {id} index {:#x} but is not in its page cache", pfn.0, page.index),
             );
         }
         if i64::from(page.mapcount) != e.ptes {
             cx.report(
-                "page-mapcount",
+                Invariant::PageMapcount,
                 Some(pfn),
                 format!("{kind} pfn {:#x}: mapcount {}, but {} PTEs map it", pfn.0, page.mapcount, e.ptes),
             );
@@ -286,7 +297,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         if i64::from(page.refcount) != want {
             if want == 0 {
                 cx.report(
-                    "page-leak",
+                    Invariant::PageLeak,
                     Some(pfn),
                     format!(
                         "{kind} pfn {:#x}: refcount {} mapcount {}, but nothing maps, caches or pins it (leaked)",
@@ -295,7 +306,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                 );
             } else {
                 cx.report(
-                    "page-refcount",
+                    Invariant::PageRefcount,
                     Some(pfn),
                     format!(
                         "{kind} pfn {:#x}: refcount {}, expected {want} ({} PTEs, {} page cache, {} GUP gets, {} pins)",
@@ -314,28 +325,28 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             Some(p) if p.flags.contains(PageFlags::TABLE) && !p.flags.contains(PageFlags::BUDDY) => {
                 if p.refcount != 1 {
                     cx.report(
-                        "page-refcount",
+                        Invariant::PageRefcount,
                         Some(pfn),
                         format!("page-table pfn {:#x}: refcount {}, expected 1", pfn.0, p.refcount),
                     );
                 }
                 if p.mapcount != 0 {
                     cx.report(
-                        "page-mapcount",
+                        Invariant::PageMapcount,
                         Some(pfn),
                         format!("page-table pfn {:#x}: mapcount {}, expected 0", pfn.0, p.mapcount),
                     );
                 }
             }
             _ => cx.report(
-                "pagetable-frame",
+                Invariant::PagetableFrame,
                 Some(pfn),
                 format!("page table {frame:#x} lives in pfn {:#x}, which is not a page-table page", pfn.0),
             ),
         }
         if !live_tables.contains(&frame) {
             cx.report(
-                "pagetable-leak",
+                Invariant::PagetableLeak,
                 Some(pfn),
                 format!("page table {frame:#x} (pfn {:#x}) is not reachable from any process", pfn.0),
             );
@@ -344,18 +355,22 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
     let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages.contains_key(t)).collect();
     unknown.sort_unstable();
     for t in unknown {
-        cx.report("pagetable-frame", None, format!("page table {t:#x} is reachable but was never allocated as one"));
+        cx.report(
+            Invariant::PagetableFrame,
+            None,
+            format!("page table {t:#x} is reachable but was never allocated as one"),
+        );
     }
 
     // 6. What the kernel itself complained about.
     for ev in k.dmesg.iter().skip(k.dmesg_reported) {
         let m = &ev.message;
         let inv = if m.contains("Bad page map") {
-            "bad-page-map"
+            Invariant::BadPageMap
         } else if m.contains("Bad page state") {
-            "bad-page-state"
+            Invariant::BadPageState
         } else if m.contains("rss counter") || m.contains("rss-counter") {
-            "bad-rss-counter"
+            Invariant::BadRssCounter
         } else {
             continue;
         };

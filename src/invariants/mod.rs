@@ -3,10 +3,12 @@
 //! what each kernel's bookkeeping believes.
 
 pub mod mm;
+pub mod name;
 pub mod xen;
 
 pub use crate::hv::truth::Violation;
 use crate::world::World;
+pub use name::Invariant;
 
 /// Every invariant, now: the violations observed as they happened since the
 /// last call (drained), then the state checks.

@@ -165,6 +165,17 @@ pub const MAX_RUN_SECS: u64 = 30;
 /// script (e.g. a variable holding bytes used as an address).
 pub type RunError = ScriptError;
 
+/// One process call as `Runner::process_call` sees it: the action, its
+/// evaluated arguments and the accessors that read them as the call wants.
+struct CallCx<'c> {
+    a: &'c Action,
+    span: Span,
+    args: &'c [Value],
+    int: &'c dyn Fn(usize) -> Result<u64, RunError>,
+    bytes: &'c dyn Fn(usize) -> Result<Vec<u8>, RunError>,
+    res: &'c dyn Fn(Result<u64, Errno>) -> CallResult,
+}
+
 pub struct Runner<'s> {
     pub script: &'s CheckedScript,
     pub world: World,
@@ -539,7 +550,7 @@ impl<'s> Runner<'s> {
                 if let Some(h) = self.hang_before(a, line, dom, pid, &int)? {
                     return Ok(h);
                 }
-                self.process_call(a, span, dom, pid, &args, &int, &bytes, &res)
+                self.process_call(CallCx { a, span, args: &args, int: &int, bytes: &bytes, res: &res }, dom, pid)
             }
             Actor::Domain(d) => {
                 let dom = self.dom(d.0, span)?;
@@ -595,18 +606,8 @@ impl<'s> Runner<'s> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn process_call(
-        &mut self,
-        a: &Action,
-        span: Span,
-        dom: DomId,
-        pid: Pid,
-        args: &[Value],
-        int: &dyn Fn(usize) -> Result<u64, RunError>,
-        bytes: &dyn Fn(usize) -> Result<Vec<u8>, RunError>,
-        res: &dyn Fn(Result<u64, Errno>) -> CallResult,
-    ) -> Result<CallResult, RunError> {
+    fn process_call(&mut self, cx: CallCx<'_>, dom: DomId, pid: Pid) -> Result<CallResult, RunError> {
+        let CallCx { a, span, args, int, bytes, res } = cx;
         let sig = |r: Result<(), KSignal>| match r {
             Ok(()) => CallResult::Value(0),
             Err(s) => CallResult::from_signal(s),
@@ -619,7 +620,12 @@ impl<'s> Runner<'s> {
         // Calls that need the world rather than one kernel.
         match c {
             Call::IoSubmit => {
-                return Ok(res(self.world.io_submit(dom, pid, int(0)?, int(1)? != 0, int(2)?, int(3)?, int(4)?)));
+                return Ok(res(self.world.io_submit(
+                    dom,
+                    pid,
+                    int(0)?,
+                    crate::world::xen::Iocb { write: int(1)? != 0, addr: int(2)?, len: int(3)?, off: int(4)? },
+                )));
             }
             Call::IoComplete => return Ok(res(self.world.io_complete(dom, pid, int(0)?))),
             _ => {}

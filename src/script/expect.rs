@@ -6,37 +6,10 @@
 use super::ast::{Name, Span};
 use super::diag::{ScriptError, did_you_mean};
 
-/// Every invariant name the model reports (`Violation::invariant`): the
-/// Xen ground truth (src/hv/truth.rs, src/invariants/xen.rs) and the mm
-/// invariants (src/invariants/mm.rs). Kept here so that a misspelt name in
-/// a scenario is a script error, not a silent never-matching expectation.
-pub const INVARIANTS: &[&str] = &[
-    // Xen: the model's ground truth.
-    "gup-wrong-page",
-    "dma-misdirected",
-    "dma-not-granted",
-    "grant-leak",
-    "grant-pte-lost",
-    "grant-ro-writable",
-    "grant-frame-freed",
-    "foreign-pte",
-    "xen-implicit-grant-unmap",
-    // mm: what the kernel's own debug checks would say.
-    "bad-page-map",
-    "bad-page-state",
-    "bad-rss-counter",
-    "free-page-mapped",
-    "free-page-referenced",
-    "free-page-state",
-    "page-cache-mismatch",
-    "page-leak",
-    "page-mapcount",
-    "page-refcount",
-    "pagetable-frame",
-    "pagetable-leak",
-    "pte-outside-vma",
-    "rss-counter",
-];
+/// Every invariant name the model reports (`Violation::invariant`), from
+/// the one enum `crate::invariants::Invariant`. A misspelt name in a
+/// scenario is a script error, not a silent never-matching expectation.
+pub const INVARIANTS: &[&str] = crate::invariants::Invariant::NAMES;
 
 /// The names of an `expect violation` line, checked: each known, none
 /// twice. Errors are appended to `errors`.

@@ -11,7 +11,7 @@
 
 use super::World;
 use crate::drivers;
-use crate::drivers::blkdev::{BlkDevFile, BlkDevNode, Disk};
+use crate::drivers::blkdev::{BlkDevFile, BlkDevNode, Disk, UserIo};
 use crate::drivers::privcmd::PrivcmdFile;
 use crate::errno::{Errno, KResult};
 use crate::hv::truth::Violation;
@@ -72,6 +72,17 @@ pub type XenResult<T> = Result<T, XenError>;
 /// A disk: its domain in the high 16 bits, its number there in the low.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DiskId(pub u32);
+
+/// The fields of one `struct iocb` (include/uapi/linux/aio_abi.h) that
+/// `World::io_submit` reads: `aio_lio_opcode` (PWRITE = `write`),
+/// `aio_buf`, `aio_nbytes`, `aio_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iocb {
+    pub write: bool,
+    pub addr: u64,
+    pub len: u64,
+    pub off: u64,
+}
 
 pub use crate::drivers::blkdev::DEFAULT_DISK_SECTORS;
 
@@ -159,17 +170,8 @@ impl World {
     /// direction), EINVAL (a negative offset, or not a block device in the
     /// model); every other error (alignment, GUP) is the request's result,
     /// reported by `io_complete`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn io_submit(
-        &mut self,
-        dom: DomId,
-        pid: Pid,
-        fd: u64,
-        write: bool,
-        addr: u64,
-        len: u64,
-        off: u64,
-    ) -> KResult<u64> {
+    pub fn io_submit(&mut self, dom: DomId, pid: Pid, fd: u64, io: Iocb) -> KResult<u64> {
+        let Iocb { write, addr, len, off } = io;
         let (k, hv) = self.kh(dom)?;
         let f = k.proc_ref(pid)?.files.get(fd)?;
         if write && !f.writable() || !write && !f.readable() {
@@ -184,7 +186,7 @@ impl World {
         let blk = ops.as_any().and_then(|a| a.downcast_ref::<BlkDevFile>()).ok_or(Errno::EINVAL)?;
         let disk = blk.disk.clone();
         let direct = blk.direct();
-        Ok(disk.submit(k, hv, pid, write, direct, addr, len, off))
+        Ok(disk.submit(k, hv, UserIo { pid, to_device: write, addr, len, off }, direct))
     }
 
     /// `io_complete(req)`: the device finishes request `req` of `pid` (DMA,
@@ -248,7 +250,7 @@ impl World {
         if let Some(m) = k.page_to_mfn(p) {
             for r in hv.grant_maps_of_frame(m).filter(|r| r.granter == dom).copied().collect::<Vec<_>>() {
                 hv.observed.push(Violation {
-                    invariant: "grant-frame-freed",
+                    invariant: crate::invariants::Invariant::GrantFrameFreed.as_str(),
                     message: format!(
                         "d{dom} freed pfn {:#x} (mfn {:#x}) while d{} has it mapped through grant ref {:#x} (handle {:#x})",
                         p.0, m.0, r.grantee, r.gref, r.handle

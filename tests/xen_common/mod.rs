@@ -12,7 +12,7 @@ use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::{UnmapPolicy, Variant, VariantKind};
 use mmsim::world::World;
-use mmsim::world::xen::DiskId;
+use mmsim::world::xen::{DiskId, Iocb};
 
 pub const PS: u64 = 4096;
 
@@ -117,7 +117,7 @@ impl X {
         k.user_write(hv, pid, addr, data)
     }
     pub fn io_submit(&mut self, pid: Pid, fd: u64, write: bool, addr: u64, len: u64, off: u64) -> KResult<u64> {
-        let r = self.w.io_submit(self.dom0, pid, fd, write, addr, len, off);
+        let r = self.w.io_submit(self.dom0, pid, fd, Iocb { write, addr, len, off });
         self.w.run_deferred_work();
         r
     }
