@@ -12,11 +12,9 @@
 //!
 //! Simplifications, each where the model has no machinery for the real
 //! thing:
-//! - MADV_FREE drops at once every exclusively mapped, otherwise
-//!   unreferenced anonymous page in the range, as if reclaim ran right
-//!   after the call (Linux marks them lazy-free and frees them only under
-//!   memory pressure; until then they keep their contents). Shared (COW)
-//!   pages, the zero page and pinned pages stay.
+//! - MADV_FREE marks pages lazy-free as Linux does and leaves them mapped;
+//!   reclaim (the domain call `reclaim()`, kernel/vmscan.rs) discards the
+//!   clean ones. Nothing else runs reclaim in the model.
 //! - There is no swap (as on a machine with no swap device): MADV_PAGEOUT
 //!   leaves anonymous and shmem pages resident with their contents and
 //!   only clears PG_referenced; MADV_COLD clears the PTE young bit and
@@ -295,8 +293,8 @@ impl Kernel {
     }
 
     /// `madvise_dontneed_free()`: MADV_DONTNEED(_LOCKED) zaps the range
-    /// (private COW copies included, guard markers kept); MADV_FREE is
-    /// modelled as immediate reclaim of lazy-free pages (see module doc).
+    /// (private COW copies included, guard markers kept); MADV_FREE marks
+    /// the pages lazy-free.
     fn madvise_dontneed_free(
         &mut self,
         hv: &mut Hypervisor,
@@ -324,21 +322,36 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         self.mmu_notifier_invalidate(hv, pid, start, end);
+        // madvise_free_pte_range() (mm/madvise.c, 6.12): a dirty folio is
+        // cleaned only when mapped once; the PTE loses its young and dirty
+        // bits; folio_mark_lazyfree() (mm/swap.c) moves an anonymous,
+        // swap-backed, evictable folio to the lazy-free LRU (lru_lazyfree:
+        // PG_active, PG_referenced and PG_swapbacked cleared). The pages
+        // stay mapped with their contents until reclaim discards the clean
+        // ones (kernel/vmscan.rs).
         let pgd = self.mm(pid)?.pgd;
-        let mut drop = Vec::new();
-        for (addr, _, pte) in self.pt.leaf_entries(pgd, start, end) {
+        for (addr, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
             if !pte_present(pte) {
                 continue;
             }
-            if let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) {
-                let p = self.mem.page(pfn);
-                if p.is_anon() && p.mapcount == 1 && p.refcount == 1 {
-                    drop.push(addr);
+            let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) else { continue };
+            let p = self.mem.page(pfn);
+            if p.flags.contains(PageFlags::DIRTY) {
+                if p.mapcount != 1 {
+                    continue;
                 }
+                self.mem.page_mut(pfn).flags.remove(PageFlags::DIRTY);
             }
-        }
-        for addr in drop {
-            self.zap_vma_range(hv, pid, vma, addr, addr + PAGE_SIZE, false);
+            if pte.young() || pte.dirty() {
+                self.pt.set(slot, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+            }
+            let p = self.mem.page_mut(pfn);
+            if p.is_anon()
+                && p.flags.contains(PageFlags::SWAPBACKED | PageFlags::LRU)
+                && !p.flags.contains(PageFlags::UNEVICTABLE)
+            {
+                p.flags.remove(PageFlags::ACTIVE | PageFlags::REFERENCED | PageFlags::SWAPBACKED);
+            }
         }
         Ok(())
     }
