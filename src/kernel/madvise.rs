@@ -16,8 +16,9 @@
 //!   reclaim (the domain call `reclaim()`, kernel/vmscan.rs) discards the
 //!   clean ones. Nothing else runs reclaim in the model.
 //! - There is no swap (as on a machine with no swap device): MADV_PAGEOUT
-//!   leaves anonymous and shmem pages resident with their contents and
-//!   only clears PG_referenced; MADV_COLD clears the PTE young bit and
+//!   leaves anonymous pages resident with their contents and only clears
+//!   PG_referenced, and unmaps shmem pages mapped once (dirty ones stay in
+//!   the page cache, clean ones leave it: `pageout_shmem_page`); MADV_COLD clears the PTE young bit and
 //!   PG_referenced/PG_active of exclusively mapped pages; MADV_WILLNEED has
 //!   nothing to read in and succeeds.
 //! - KSM never merges pages: MADV_MERGEABLE/UNMERGEABLE only set/clear
@@ -40,6 +41,7 @@ use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
+use crate::types::Pfn;
 
 pub const MADV_NORMAL: i32 = 0;
 pub const MADV_RANDOM: i32 = 1;
@@ -356,6 +358,32 @@ impl Kernel {
         Ok(())
     }
 
+    /// MADV_PAGEOUT of a shmem page mapped once: `reclaim_pages()` ->
+    /// `shrink_folio_list()` (mm/vmscan.c, 6.12) unmaps it
+    /// (`try_to_unmap_one`, the PTE's dirty bit going to the folio); a
+    /// dirty folio is then written out, which without swap fails
+    /// (`shmem_writepage`: `!total_swap_pages` -> redirty,
+    /// AOP_WRITEPAGE_ACTIVATE), so it stays in the page cache; a clean one
+    /// (only ever read) is removed from it (`__remove_mapping`) and freed:
+    /// the next access reads a fresh zero page.
+    fn pageout_shmem_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, pfn: Pfn, dirty: bool) {
+        if dirty {
+            self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
+        }
+        self.zap_vma_range(hv, pid, vma, addr, addr + PAGE_SIZE, false);
+        let p = self.mem.page(pfn);
+        if p.flags.contains(PageFlags::DIRTY) || p.mapcount != 0 || p.refcount != 1 {
+            return;
+        }
+        let (Mapping::File(inode), index) = (p.mapping, p.index) else { return };
+        let Some(i) = self.shmem.get_mut(inode) else { return };
+        if i.pages.get(&index) == Some(&pfn) {
+            i.pages.remove(&index);
+            self.mem.page_mut(pfn).mapping = Mapping::None;
+            self.put_page(pfn);
+        }
+    }
+
     /// `madvise_cold()` / `madvise_pageout()` with no swap (module doc).
     fn madvise_cold_or_pageout(
         &mut self,
@@ -379,6 +407,10 @@ impl Kernel {
             let p = self.mem.page(pfn);
             // Folios mapped elsewhere, or off the LRU, are left alone.
             if !p.flags.contains(PageFlags::LRU) || p.mapcount != 1 {
+                continue;
+            }
+            if pageout && !p.is_anon() {
+                self.pageout_shmem_page(hv, pid, vma, addr, pfn, pte.dirty());
                 continue;
             }
             if !pageout && pte.young() {
