@@ -350,6 +350,94 @@ fn max_map_count_pressure() {
     println!("max_map_count_pressure: {cases} sequences in {:.1?}", t0.elapsed());
 }
 
+/// Issue 13's native corners that the oracle's ops reach, as fixed
+/// sequences: a partial-page ftruncate of a memfd dirties the EOF page
+/// (shmem_undo_range, mm/shmem.c), a MAP_FIXED over a sealed range is
+/// -EPERM and leaves the first VMA split (vms_gather_munmap_vmas, mm/vma.c).
+/// Every step's result and every snapshot (maps, smaps, pagemap) must agree.
+#[test]
+fn corner_cases_agree() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !host_ready("corner_cases_agree") {
+        return;
+    }
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let anon = |off: u64, pages: u64, prot: i32, flags: i32| Op::Mmap {
+        p: 0,
+        addr: Addr::Off(off),
+        len: pages * PS,
+        prot,
+        flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+        fd: FdRef::None,
+        off: 0,
+    };
+    let memfd = |flags: i32, prot: i32| Op::Mmap {
+        p: 0,
+        addr: Addr::Off(0),
+        len: 2 * PS,
+        prot,
+        flags: flags | libc::MAP_FIXED,
+        fd: FdRef::Slot(0),
+        off: 0,
+    };
+    let cases: Vec<Vec<Op>> = vec![
+        // ftruncate to mid-page: the page holding EOF becomes dirty.
+        vec![
+            Op::MemfdCreate { p: 0, slot: 0, flags: 0 },
+            Op::Ftruncate { p: 0, fd: FdRef::Slot(0), len: 2 * PS },
+            memfd(libc::MAP_SHARED, rw),
+            Op::Touch { p: 0, addr: Addr::Off(0), len: 2 * PS, write: false },
+            Op::Snapshot,
+            Op::Ftruncate { p: 0, fd: FdRef::Slot(0), len: PS + 1000 },
+            Op::Snapshot,
+            Op::Ftruncate { p: 0, fd: FdRef::Slot(0), len: PS },
+            Op::Snapshot,
+        ],
+        // The same through a private read-only mapping.
+        vec![
+            Op::MemfdCreate { p: 0, slot: 0, flags: 0 },
+            Op::Ftruncate { p: 0, fd: FdRef::Slot(0), len: 2 * PS },
+            memfd(libc::MAP_PRIVATE, libc::PROT_READ),
+            Op::Touch { p: 0, addr: Addr::Off(PS), len: PS, write: false },
+            Op::Ftruncate { p: 0, fd: FdRef::Slot(0), len: PS + 5 },
+            Op::Snapshot,
+        ],
+        // MAP_FIXED from an unsealed VMA into a sealed one: -EPERM, split left.
+        vec![
+            anon(0, 8, rw, libc::MAP_FIXED),
+            anon(8 * PS, 8, libc::PROT_READ, libc::MAP_FIXED),
+            Op::Mseal { p: 0, addr: Addr::Off(8 * PS), len: 8 * PS, flags: 0 },
+            anon(2 * PS, 8, libc::PROT_READ, libc::MAP_FIXED),
+            anon(12 * PS, 8, libc::PROT_READ, libc::MAP_FIXED),
+            Op::Snapshot,
+        ],
+    ];
+    let host = HostConfig { snapshots: SnapshotMode::Explicit, ..HostConfig::default() };
+    for (i, ops) in cases.iter().enumerate() {
+        let (h, _m, d) = run_both(ops, &host, &ModelConfig::from_host(&host), &CompareConfig::default()).expect("runs");
+        if let Some(d) = d {
+            panic!("corner case {i} diverges: {d}");
+        }
+        let eperm = -(libc::EPERM as i64);
+        if i == 2 {
+            assert_eq!((h.steps[3].result.ret(), h.steps[4].result.ret()), (Some(eperm), Some(eperm)));
+            let vmas = &h.steps[5].snapshot.as_ref().expect("snapshot")[0].vmas;
+            assert_eq!(vmas.len(), 3, "the host split the first VMA: {vmas:?}");
+        } else {
+            let dirty = |k: usize| {
+                let s = h.steps[k].snapshot.as_ref().expect("snapshot");
+                s[0].vmas.iter().map(|v| v.smaps.private_dirty_kb).sum::<u64>()
+            };
+            if i == 0 {
+                assert_eq!((dirty(4), dirty(6), dirty(8)), (0, 4, 0), "host smaps Private_Dirty");
+            } else {
+                assert_eq!(dirty(5), 4, "host smaps Private_Dirty");
+            }
+        }
+        println!("corner case {i}: agree");
+    }
+}
+
 /// Replays the ops (JSON array of `Op`) in the file named by
 /// `MMSIM_DIFF_REPLAY` on both sides and prints the comparison.
 /// `cargo test --release --test differential replay -- --ignored --nocapture`

@@ -12,14 +12,13 @@
 //!
 //! Simplifications, each where the model has no machinery for the real
 //! thing:
-//! - MADV_FREE drops at once every exclusively mapped, otherwise
-//!   unreferenced anonymous page in the range, as if reclaim ran right
-//!   after the call (Linux marks them lazy-free and frees them only under
-//!   memory pressure; until then they keep their contents). Shared (COW)
-//!   pages, the zero page and pinned pages stay.
+//! - MADV_FREE marks pages lazy-free as Linux does and leaves them mapped;
+//!   reclaim (the domain call `reclaim()`, kernel/vmscan.rs) discards the
+//!   clean ones. Nothing else runs reclaim in the model.
 //! - There is no swap (as on a machine with no swap device): MADV_PAGEOUT
-//!   leaves anonymous and shmem pages resident with their contents and
-//!   only clears PG_referenced; MADV_COLD clears the PTE young bit and
+//!   leaves anonymous pages resident with their contents and only clears
+//!   PG_referenced, and unmaps shmem pages mapped once (dirty ones stay in
+//!   the page cache, clean ones leave it: `pageout_shmem_page`); MADV_COLD clears the PTE young bit and
 //!   PG_referenced/PG_active of exclusively mapped pages; MADV_WILLNEED has
 //!   nothing to read in and succeeds.
 //! - KSM never merges pages: MADV_MERGEABLE/UNMERGEABLE only set/clear
@@ -42,6 +41,7 @@ use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
+use crate::types::Pfn;
 
 crate::uapi::uapi_family! {
     /// `MADV_*` (include/uapi/asm-generic/mman-common.h).
@@ -300,8 +300,8 @@ impl Kernel {
     }
 
     /// `madvise_dontneed_free()`: MADV_DONTNEED(_LOCKED) zaps the range
-    /// (private COW copies included, guard markers kept); MADV_FREE is
-    /// modelled as immediate reclaim of lazy-free pages (see module doc).
+    /// (private COW copies included, guard markers kept); MADV_FREE marks
+    /// the pages lazy-free.
     fn madvise_dontneed_free(
         &mut self,
         hv: &mut Hypervisor,
@@ -329,23 +329,64 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         self.mmu_notifier_invalidate(hv, pid, start, end);
+        // madvise_free_pte_range() (mm/madvise.c, 6.12): a dirty folio is
+        // cleaned only when mapped once; the PTE loses its young and dirty
+        // bits; folio_mark_lazyfree() (mm/swap.c) moves an anonymous,
+        // swap-backed, evictable folio to the lazy-free LRU (lru_lazyfree:
+        // PG_active, PG_referenced and PG_swapbacked cleared). The pages
+        // stay mapped with their contents until reclaim discards the clean
+        // ones (kernel/vmscan.rs).
         let pgd = self.mm(pid)?.pgd;
-        let mut drop = Vec::new();
-        for (addr, _, pte) in self.pt.leaf_entries(pgd, start, end) {
+        for (addr, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
             if !pte_present(pte) {
                 continue;
             }
-            if let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) {
-                let p = self.mem.page(pfn);
-                if p.is_anon() && p.mapcount == 1 && p.refcount == 1 {
-                    drop.push(addr);
+            let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) else { continue };
+            let p = self.mem.page(pfn);
+            if p.flags.contains(PageFlags::DIRTY) {
+                if p.mapcount != 1 {
+                    continue;
                 }
+                self.mem.page_mut(pfn).flags.remove(PageFlags::DIRTY);
+            }
+            if pte.young() || pte.dirty() {
+                self.pt.set(slot, pte.clear(PteFlags::ACCESSED | PteFlags::DIRTY));
+            }
+            let p = self.mem.page_mut(pfn);
+            if p.is_anon()
+                && p.flags.contains(PageFlags::SWAPBACKED | PageFlags::LRU)
+                && !p.flags.contains(PageFlags::UNEVICTABLE)
+            {
+                p.flags.remove(PageFlags::ACTIVE | PageFlags::REFERENCED | PageFlags::SWAPBACKED);
             }
         }
-        for addr in drop {
-            self.zap_vma_range(hv, pid, vma, addr, addr + PAGE_SIZE, false);
-        }
         Ok(())
+    }
+
+    /// MADV_PAGEOUT of a shmem page mapped once: `reclaim_pages()` ->
+    /// `shrink_folio_list()` (mm/vmscan.c, 6.12) unmaps it
+    /// (`try_to_unmap_one`, the PTE's dirty bit going to the folio); a
+    /// dirty folio is then written out, which without swap fails
+    /// (`shmem_writepage`: `!total_swap_pages` -> redirty,
+    /// AOP_WRITEPAGE_ACTIVATE), so it stays in the page cache; a clean one
+    /// (only ever read) is removed from it (`__remove_mapping`) and freed:
+    /// the next access reads a fresh zero page.
+    fn pageout_shmem_page(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, pfn: Pfn, dirty: bool) {
+        if dirty {
+            self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
+        }
+        self.zap_vma_range(hv, pid, vma, addr, addr + PAGE_SIZE, false);
+        let p = self.mem.page(pfn);
+        if p.flags.contains(PageFlags::DIRTY) || p.mapcount != 0 || p.refcount != 1 {
+            return;
+        }
+        let (Mapping::File(inode), index) = (p.mapping, p.index) else { return };
+        let Some(i) = self.shmem.get_mut(inode) else { return };
+        if i.pages.get(&index) == Some(&pfn) {
+            i.pages.remove(&index);
+            self.mem.page_mut(pfn).mapping = Mapping::None;
+            self.put_page(pfn);
+        }
     }
 
     /// `madvise_cold()` / `madvise_pageout()` with no swap (module doc).
@@ -371,6 +412,10 @@ impl Kernel {
             let p = self.mem.page(pfn);
             // Folios mapped elsewhere, or off the LRU, are left alone.
             if !p.flags.contains(PageFlags::LRU) || p.mapcount != 1 {
+                continue;
+            }
+            if pageout && !p.is_anon() {
+                self.pageout_shmem_page(hv, pid, vma, addr, pfn, pte.dirty());
                 continue;
             }
             if !pageout && pte.young() {

@@ -35,6 +35,7 @@ pub mod uaccess;
 pub mod util;
 pub mod variant;
 pub mod vma;
+pub mod vmscan;
 pub mod xen;
 
 use crate::arch::pagetable::{PageTables, PteSlot};

@@ -145,9 +145,13 @@ impl Kernel {
                 self.zap_vma_range(hv, pid, &v, s, v.end, false);
             }
         }
-        // Zero the tail of the last partial page (truncate_inode_partial_folio).
+        // shmem_undo_range() (mm/shmem.c, 6.12, lines 1073-1085): the page
+        // holding the new EOF, if in the page cache, is marked dirty
+        // (folio_mark_dirty: smaps counts it in Private/Shared_Dirty even
+        // when only read) and its tail zeroed (truncate_inode_partial_folio).
         if size % 4096 != 0 {
             if let Some(&p) = self.shmem.get(inode).and_then(|i| i.pages.get(&(size / 4096))) {
+                self.mem.page_mut(p).flags |= crate::kernel::page::PageFlags::DIRTY;
                 let off = (size % 4096) as usize;
                 let _ = self.write_page(hv, p, off, &vec![0u8; 4096 - off]);
             }

@@ -222,6 +222,13 @@ impl World {
         Ok(k.mem.alloc()?.0)
     }
 
+    /// `reclaim()`: one reclaim pass over the domain's lazy-free pages
+    /// (`Kernel::shrink_lazyfree`, mm/vmscan.c); the number of pages freed.
+    pub fn reclaim(&mut self, dom: DomId) -> XenResult<u64> {
+        let (k, hv) = self.kh(dom)?;
+        Ok(k.shrink_lazyfree(hv))
+    }
+
     /// A page the domain may read or write: EINVAL for PFNs beyond the
     /// memmap, reserved, ballooned or free pages.
     fn check_page(k: &Kernel, pfn: u64) -> XenResult<Pfn> {
