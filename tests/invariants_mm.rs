@@ -214,7 +214,7 @@ fn stray_pte_is_reported() {
     assert!(out.message.contains(&format!("at {stray:#x} is outside every VMA")), "{}", out.message);
     // A guard marker outside any VMA is stray too.
     let (k, _) = w.kh(d).unwrap();
-    k.pt.set(slot, mmsim::kernel::memory::GUARD_MARKER);
+    k.pt.set(slot, mmsim::kernel::memory::guard_marker());
     assert_eq!(names(&check(&w)), ["pte-outside-vma"]);
 }
 

@@ -6,7 +6,7 @@
 
 use mmsim::arch::x86_64::{PteFlags, TASK_SIZE};
 use mmsim::hv::machine::DomId;
-use mmsim::kernel::memory::GUARD_MARKER;
+use mmsim::kernel::memory::guard_marker;
 use mmsim::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::page::{PageFlags, Pfn};
@@ -64,7 +64,7 @@ fn letters_kinds_and_lines() {
     kk.user_read(hv, p, a + 2 * PS, 1).unwrap(); // z
     kk.user_write(hv, p, a + 65 * PS, b"x").unwrap(); // p on line 2 after fork
     let slot = kk.pte_alloc(p, a + 3 * PS).unwrap();
-    kk.pt.set(slot, GUARD_MARKER); // g
+    kk.pt.set(slot, guard_marker()); // g
     let fd = kk.sys_memfd_create(p, "m").unwrap();
     kk.sys_ftruncate(hv, p, fd, 2 * PS).unwrap();
     let f = kk.sys_mmap(hv, p, 0x7e00_0010_0000, 2 * PS, RW, MAP_SHARED | MAP_FIXED, fd, 0).unwrap();

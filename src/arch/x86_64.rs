@@ -53,6 +53,32 @@ bitflags! {
     }
 }
 
+/// `SWP_TYPE_BITS` (arch/x86/include/asm/pgtable_64.h): a swap entry's
+/// type is the top five bits of a non-present PTE.
+pub const SWP_TYPE_BITS: u32 = 5;
+/// `SWP_OFFSET_FIRST_BIT` = `_PAGE_BIT_PROTNONE + 1` (bit 9).
+pub const SWP_OFFSET_FIRST_BIT: u32 = 9;
+/// `SWP_OFFSET_SHIFT` = `SWP_OFFSET_FIRST_BIT + SWP_TYPE_BITS`.
+pub const SWP_OFFSET_SHIFT: u32 = SWP_OFFSET_FIRST_BIT + SWP_TYPE_BITS;
+
+/// `__swp_entry(type, offset)` turned into a PTE (`__swp_entry_to_pte`):
+/// the offset is stored inverted (the L1TF mitigation: a non-present PTE
+/// never names real memory), shifted up to drop the type's bits and down
+/// again, the type in the top five bits.
+pub fn swp_entry_to_pte(ty: u64, offset: u64) -> Pte {
+    Pte(((!offset) << SWP_OFFSET_SHIFT >> SWP_TYPE_BITS) | (ty << (64 - SWP_TYPE_BITS)))
+}
+
+/// `__swp_type(pte_to_swp_entry(pte))`.
+pub fn pte_swp_type(p: Pte) -> u64 {
+    p.0 >> (64 - SWP_TYPE_BITS)
+}
+
+/// `__swp_offset(pte_to_swp_entry(pte))`.
+pub fn pte_swp_offset(p: Pte) -> u64 {
+    (!p.0) << SWP_TYPE_BITS >> SWP_OFFSET_SHIFT
+}
+
 /// `_PAGE_PKEY_BIT0`: the pkey field's shift in a PTE.
 pub const PTE_PKEY_SHIFT: u32 = 59;
 
@@ -169,6 +195,18 @@ mod tests {
         assert_eq!(p.0, 0x1234_201);
         assert_eq!(p.frame(), 0x1234);
         assert!(p.special() && p.present() && !p.write());
+    }
+
+    #[test]
+    fn swap_entry_encoding() {
+        // make_pte_marker(PTE_MARKER_GUARD): type 31, offset 4, computed by
+        // hand from __swp_entry: (~4 << 14 >> 5) | (31 << 59).
+        let p = swp_entry_to_pte(31, 4);
+        assert_eq!(p.0, 0xffff_ffff_ffff_f600);
+        assert!(!p.present() && p.0 & PteFlags::GLOBAL.bits() == 0, "neither PRESENT nor PROTNONE");
+        assert_eq!((pte_swp_type(p), pte_swp_offset(p)), (31, 4));
+        let q = swp_entry_to_pte(3, 0x12345);
+        assert_eq!((pte_swp_type(q), pte_swp_offset(q)), (3, 0x12345));
     }
 
     #[test]

@@ -58,12 +58,21 @@ impl Kernel {
         if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
             let _ = self.exit_mm(hv, child);
             self.procs.remove(&child);
+            // copy_process() allocates the pid after copy_mm(): a fork that
+            // fails there uses none, so the next fork gets this one.
+            if self.next_pid == child + 1 {
+                self.next_pid = child;
+            }
             return Err(e);
         }
         Ok(child)
     }
 
-    /// `dup_mmap()`.
+    /// `dup_mmap()`. On failure the caller tears the child's mm down with
+    /// `exit_mmap()` (kernel/fork.c: dup_mm() -> "free_pt: mmput(mm)"),
+    /// which undoes every VMA, PTE, reference and RSS count copied so far:
+    /// each copied entry is in the child's tables before its reference is
+    /// counted, so teardown finds them all.
     fn dup_mmap(&mut self, hv: &mut Hypervisor, parent: Pid, child: Pid, old: &Mm) -> KResult<()> {
         for v in old.vmas.values() {
             if v.flags.contains(VmFlags::DONTCOPY) {
@@ -119,17 +128,27 @@ impl Kernel {
             if !pte_present(pte) {
                 continue;
             }
+            // copy_pte_range(): the child's table first
+            // (pte_alloc_map_lock), so that a failure takes no reference.
+            let d = self.pte_alloc(child, addr)?;
             let np = self.vm_normal_page(hv, src, addr, pte);
             let mut cpte = pte;
             if let NormalPage::Page(pfn) = np {
                 let pg = self.mem.page(pfn);
                 if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
-                    // copy_present_page(): a pinned page is copied now.
-                    let av = self.anon_vma_prepare(child, dst.start)?;
+                    // copy_present_page(): a pinned page is copied now, into
+                    // the folio copy_pte_range() allocated first
+                    // (folio_prealloc; -ENOMEM before anything is taken).
                     let new = self.mem.alloc()?;
+                    let av = match self.anon_vma_prepare(child, dst.start) {
+                        Ok(av) => av,
+                        Err(e) => {
+                            let _ = self.mem.put_page(new);
+                            return Err(e);
+                        }
+                    };
                     self.copy_page(hv, new, pfn);
                     self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
-                    let d = self.pte_alloc(child, addr)?;
                     let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
                     self.set_pte_batched(hv, d, entry);
                     self.mm_mut(child)?.add_rss(RssCounter::Anon, 1);
@@ -154,7 +173,6 @@ impl Kernel {
                 cpte = cpte.clear(PteFlags::DIRTY);
             }
             cpte = cpte.clear(PteFlags::ACCESSED);
-            let d = self.pte_alloc(child, addr)?;
             // A copy Xen refuses is dropped with a WARN; the reference,
             // mapcount and RSS taken above stay, as in Linux.
             self.set_pte_batched(hv, d, cpte);
@@ -193,9 +211,15 @@ impl Kernel {
         }
         let mm = self.mm_mut(pid)?;
         mm.locked_vm = 0;
-        if mm.rss.iter().any(|&r| r != 0) {
-            let rss = mm.rss;
-            self.log(Some(pid), format!("BUG: non-zero rss counters at exit: {rss:?}"));
+        // check_mm() (kernel/fork.c): one alert per non-zero counter, named
+        // as resident_page_types[] names them. `mm:%p` is a hashed pointer
+        // in Linux; the model has no address for the mm and prints the pid.
+        let rss = mm.rss;
+        const TYPES: [&str; 4] = ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"];
+        for (ty, x) in TYPES.iter().zip(rss) {
+            if x != 0 {
+                self.log(Some(pid), format!("BUG: Bad rss-counter state mm:{pid:016x} type:{ty} val:{x}"));
+            }
         }
         Ok(())
     }

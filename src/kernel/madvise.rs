@@ -35,7 +35,7 @@ use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::gup::{FOLL_WRITE, FollFlags};
-use crate::kernel::memory::{GUARD_MARKER, NormalPage, is_guard_marker};
+use crate::kernel::memory::{NormalPage, guard_marker, is_guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::{Mapping, PageFlags};
@@ -537,7 +537,7 @@ impl Kernel {
         while addr < end {
             let slot = self.pte_alloc(pid, addr)?;
             if self.pt.get(slot).is_none() {
-                self.pt.set(slot, GUARD_MARKER);
+                self.pt.set(slot, guard_marker());
             }
             addr += PAGE_SIZE;
         }

@@ -18,12 +18,26 @@ use crate::kernel::pte::{pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
-/// A PTE marker for a guard region (`PTE_MARKER_GUARD`): not present, the
-/// swap-entry encoding is the model's own (software bit 10 + no frame).
-pub const GUARD_MARKER: Pte = Pte(PteFlags::SOFTW2.bits());
+/// `SWP_PTE_MARKER` (include/linux/swap.h): the last swap type,
+/// `(1 << MAX_SWAPFILES_SHIFT) - SWP_PTE_MARKER_NUM` = 31.
+pub const SWP_PTE_MARKER: u64 = 31;
+/// `PTE_MARKER_GUARD` (include/linux/swapops.h, 6.13+): `BIT(2)`.
+pub const PTE_MARKER_GUARD: u64 = 1 << 2;
 
+/// A PTE marker for a guard region as Linux stores it: `make_pte_marker(
+/// PTE_MARKER_GUARD)` = `swp_entry_to_pte(swp_entry(SWP_PTE_MARKER,
+/// PTE_MARKER_GUARD))` in x86-64's swap-entry encoding
+/// (arch/x86/include/asm/pgtable_64.h `__swp_entry`): 0xfffffffffffff600,
+/// not present (bits 0 and 8 clear).
+pub fn guard_marker() -> Pte {
+    crate::arch::x86_64::swp_entry_to_pte(SWP_PTE_MARKER, PTE_MARKER_GUARD)
+}
+
+/// `is_guard_pte_marker()`: a non-present, non-none PTE whose swap type is
+/// `SWP_PTE_MARKER` and whose marker has `PTE_MARKER_GUARD`.
 pub fn is_guard_marker(p: Pte) -> bool {
-    p == GUARD_MARKER
+    use crate::arch::x86_64::{pte_swp_offset, pte_swp_type};
+    !p.is_none() && !pte_present(p) && pte_swp_type(p) == SWP_PTE_MARKER && pte_swp_offset(p) & PTE_MARKER_GUARD != 0
 }
 
 /// What `vm_normal_page()` found: a page, or why there is none.

@@ -109,12 +109,19 @@ impl Page {
 pub struct MemMap {
     pages: Vec<Page>,
     free: Vec<u32>,
-    /// Fault injection: fail the next N allocations with ENOMEM (tests).
+    /// Fault injection (`fail_page_alloc`, lib/fault-inject.c
+    /// `should_fail_ex` with probability 100): after the budget
+    /// [`MemMap::fail_space`] is spent, fail the next N allocations with
+    /// ENOMEM (`times`).
     pub fail_next: u32,
     /// The world's event trace (`mm_page_alloc` / `mm_page_free`), and the
     /// domain this memmap belongs to; off unless someone asked for events.
     trace: Trace,
     dom: u16,
+    /// `fail_page_alloc/space`: bytes of allocations that still succeed
+    /// before failures start ("if (atomic_read(&attr->space) > size) {
+    /// atomic_sub(size, &attr->space); return false; }").
+    pub fail_space: u64,
 }
 
 /// `highest_memmap_pfn` is `len - 1`; PFN 0 is reserved (as the first page of
@@ -143,7 +150,7 @@ impl MemMap {
         }
         // LIFO: push highest first so that the lowest PFN is handed out first.
         let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
-        MemMap { pages, free, fail_next: 0, trace: Trace::default(), dom: 0 }
+        MemMap { pages, free, fail_next: 0, fail_space: 0, trace: Trace::default(), dom: 0 }
     }
 
     /// Record this domain's page allocations and frees in `trace` (a
@@ -203,8 +210,12 @@ impl MemMap {
     /// `alloc_page(GFP_KERNEL)`: refcount 1, flags clear.
     pub fn alloc(&mut self) -> KResult<Pfn> {
         if self.fail_next > 0 {
-            self.fail_next -= 1;
-            return Err(Errno::ENOMEM);
+            if self.fail_space > 4096 {
+                self.fail_space -= 4096;
+            } else {
+                self.fail_next -= 1;
+                return Err(Errno::ENOMEM);
+            }
         }
         let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
         let p = &mut self.pages[pfn as usize];
@@ -290,6 +301,13 @@ mod tests {
         assert!(m.alloc().is_ok());
         assert_eq!(m.alloc(), Err(Errno::ENOMEM));
         m.fail_next = 1;
+        assert_eq!(m.alloc(), Err(Errno::ENOMEM), "injected before the free list is looked at");
+        let mut m = MemMap::new(8, 8);
+        // space 2 pages + 1 byte: two allocations succeed, the third fails.
+        (m.fail_space, m.fail_next) = (2 * 4096 + 1, 1);
+        assert!(m.alloc().is_ok() && m.alloc().is_ok());
+        assert_eq!(m.alloc(), Err(Errno::ENOMEM));
+        assert!(m.alloc().is_ok(), "times 1: one failure");
     }
 
     #[test]

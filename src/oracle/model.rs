@@ -287,6 +287,10 @@ impl<'a> ModelRun<'a> {
         if let Some((cur, max)) = cfg.memlock {
             k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.rlimits.memlock = crate::kernel::mm::Rlimit { cur, max };
         }
+        // The host worker closes every descriptor it inherits, stdio
+        // included (worker/setup.rs arrange_fds: close_range), so the
+        // model's process starts without descriptors 0-2 as well.
+        k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.files = crate::kernel::file::FdTable::default();
         if let Some(n) = cfg.max_map_count {
             k.mm_mut(pid).map_err(|e| setup_err("mm", e))?.max_map_count = n;
         }

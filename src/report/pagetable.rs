@@ -100,7 +100,12 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
         if s.level == 1 {
             leaf = Some(e);
             if is_guard_marker(e) {
-                let _ = writeln!(out, " guard marker (not present)");
+                let _ = writeln!(
+                    out,
+                    " guard marker (not present): swap type {} (SWP_PTE_MARKER), marker {:#x} (PTE_MARKER_GUARD)",
+                    crate::arch::x86_64::pte_swp_type(e),
+                    crate::arch::x86_64::pte_swp_offset(e)
+                );
                 continue;
             }
             if !pte_present(e) {

@@ -568,6 +568,7 @@ impl<'s> Runner<'s> {
                 Ok(match a.call.call {
                     Call::AllocPage => xen(self.world.alloc_page(dom)),
                     Call::Reclaim => xen(self.world.reclaim(dom)),
+                    Call::FailPageAlloc => xen(self.world.fail_page_alloc(dom, int(0)?, int(1)?)),
                     Call::FreePage => xen(self.world.free_page(dom, int(0)?)),
                     Call::WritePage => xen(self.world.write_page(dom, int(0)?, int(1)?, &bytes(2)?)),
                     Call::ReadPage => match self.world.read_page(dom, int(0)?, int(1)?, int(2)?) {

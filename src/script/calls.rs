@@ -67,6 +67,7 @@ pub enum Call {
     // domain: kernel-level calls
     AllocPage,
     Reclaim,
+    FailPageAlloc,
     FreePage,
     WritePage,
     ReadPage,
@@ -219,6 +220,7 @@ pub static CALLS: &[CallSpec] = &[
     spec!(Process "exit" Exit () req 0 -> Int),
     spec!(Domain "alloc_page" AllocPage () req 0 -> Int),
     spec!(Domain "reclaim" Reclaim () req 0 -> Int),
+    spec!(Domain "fail_page_alloc" FailPageAlloc (int("space"), int("times")) req 2 -> Int),
     spec!(Domain "free_page" FreePage (int("pfn")) req 1 -> Int),
     spec!(Domain "write_page" WritePage (int("pfn"), int("off"), p("data", ArgKind::Bytes)) req 3 -> Int),
     spec!(Domain "read_page" ReadPage (int("pfn"), int("off"), int("len")) req 3 -> Bytes),

@@ -229,6 +229,18 @@ impl World {
         Ok(k.shrink_lazyfree(hv))
     }
 
+    /// `fail_page_alloc` fault injection (Documentation/fault-injection/
+    /// fault-injection.rst, /sys/kernel/debug/fail_page_alloc with
+    /// probability 100): once `space` bytes of page allocations have been
+    /// made, the next `times` allocations of the domain's kernel fail
+    /// (page tables, anonymous and page-cache pages, `alloc_page`). 0.
+    pub fn fail_page_alloc(&mut self, dom: DomId, space: u64, times: u64) -> XenResult<u64> {
+        let (k, _) = self.kh(dom)?;
+        k.mem.fail_space = space;
+        k.mem.fail_next = u32::try_from(times).unwrap_or(u32::MAX);
+        Ok(0)
+    }
+
     /// A page the domain may read or write: EINVAL for PFNs beyond the
     /// memmap, reserved, ballooned or free pages.
     fn check_page(k: &Kernel, pfn: u64) -> XenResult<Pfn> {

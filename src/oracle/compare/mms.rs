@@ -84,6 +84,8 @@ pub fn to_mms(ops: &[Op], host: Option<&Transcript>, base: u64, range_len: u64, 
     let _ = writeln!(s, "# Expectations are the host's results. Range: {base:#x}+{}.", fmt_len(range_len));
     let _ = writeln!(s, "domain host native");
     let _ = writeln!(s, "process p0 in host mmap_base={:#x}", base + range_len);
+    let _ = writeln!(s, "\n# The oracle's worker closes its standard descriptors (close_range).");
+    let _ = writeln!(s, "p0: close(0) = 0\np0: close(1) = 0\np0: close(2) = 0");
     let _ = writeln!(s, "\n# The oracle's guard pages around the range.");
     let guard = "PROT_NONE, MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED, -1, 0";
     let _ = writeln!(s, "p0: mmap({:#x}, 4K, {guard}) = {:#x}", base - PAGE_SIZE, base - PAGE_SIZE);
