@@ -629,7 +629,7 @@ impl Kernel {
     /// `__gnttab_unmap_refs_async()`.
     #[allow(non_snake_case)]
     fn __gnttab_unmap_refs_async(&mut self, hv: &mut Hypervisor, mut item: GntabUnmapQueueData) {
-        if self.variant.unmap == UnmapPolicy::Deferred && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1) {
+        if self.variant.unmap != UnmapPolicy::Immediate && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1) {
             let delay = GNTTAB_UNMAP_REFS_DELAY * (item.age as u64 + 1);
             self.xen.unmap_work.push(UnmapWork { due_ms: self.xen.now_ms.saturating_add(delay), item });
             return;

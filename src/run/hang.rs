@@ -53,6 +53,12 @@ impl Runner<'_> {
         if let crate::script::Actor::Process(p) = a.actor {
             self.hung.insert(p.0, line);
         }
-        Ok(Some(CallResult::Hung { syscall: t.syscall, pfn: t.pfn.0, page_count: t.refcount, pins: t.pins, gets: t.gets }))
+        Ok(Some(CallResult::Hung {
+            syscall: t.syscall,
+            pfn: t.pfn.0,
+            page_count: t.refcount,
+            pins: t.pins,
+            gets: t.gets,
+        }))
     }
 }

@@ -4,8 +4,8 @@
 //! The caller decides how events look (see `output.rs`).
 
 mod context;
-mod hang;
 pub mod data;
+mod hang;
 pub mod output;
 pub use context::ViolationContext;
 use context::violation_context;

@@ -682,8 +682,13 @@ impl Checker {
             ExpectedKind::Hung => {
                 if !matches!(spec.name, "munmap" | "madvise" | "mprotect" | "mremap" | "mmap" | "exit") {
                     self.error(
-                        ScriptError::new(exp.span, format!("`{}` never waits on an MMU notifier, so it cannot hang", spec.name))
-                            .with_help("HUNG is the result of munmap, madvise, mprotect, mremap, mmap (MAP_FIXED) and exit"),
+                        ScriptError::new(
+                            exp.span,
+                            format!("`{}` never waits on an MMU notifier, so it cannot hang", spec.name),
+                        )
+                        .with_help(
+                            "HUNG is the result of munmap, madvise, mprotect, mremap, mmap (MAP_FIXED) and exit",
+                        ),
                     );
                 }
             }
@@ -777,7 +782,7 @@ pub fn kernel_config(variant: &Name, unmap: Option<&Name>) -> Result<KernelConfi
             Some(p) => Some(p),
             None => {
                 return Err(ScriptError::new(u.span, format!("unknown unmap policy `{}`", u.node))
-                    .with_help("unmap= takes deferred or immediate"));
+                    .with_help("unmap= takes deferred, immediate or async"));
             }
         },
     };
