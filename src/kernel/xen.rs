@@ -393,6 +393,9 @@ impl Kernel {
     ) -> KResult<()> {
         let domid = self.domid;
         hv.gnttab_map_grant_ref(domid, map_ops, &mut self.guest_mem());
+        // Linux 6.12 warns on GNTST_no_device_space only; current Xen
+        // reports maptrack exhaustion as GNTST_no_space, which falls
+        // through the switch silently.
         if map_ops.iter().any(|o| o.status == GntSt::NoDeviceSpace) {
             self.log(None, "xen:grant_table: maptrack limit reached, can't map all guest pages".to_string());
         }

@@ -14,8 +14,8 @@
 # (kernel/hung_task.c check_hung_task, line 134).
 # The model decides the hang before munmap changes anything: the VMA, the
 # PTE, the grant and the counters stay as they were (no invariant breaks),
-# the result is HUNG, and qemu runs nothing more. Another process of the
-# same domain still runs. xen-gntdev-pin-unmap-async.mms is the same in
+# the result is HUNG, and qemu runs nothing more (its later actions do
+# not run and are HUNG too). Another process of the same domain still runs. xen-gntdev-pin-unmap-async.mms is the same in
 # the 5.19+ era, where munmap returns.
 # status: 0
 kernel find-special-page
@@ -35,6 +35,7 @@ show pagetable qemu a
 show page dom0 0x4fff
 show grants domU
 show log dom0
+qemu: unpin_user_pages(w) = HUNG
 other: b = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok
 other: store(b, "still runs") = 0
 check
