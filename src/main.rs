@@ -82,7 +82,7 @@ enum Cmd {
     Run {
         #[arg(required = true)]
         files: Vec<String>,
-        /// Override the file's kernel line: 'VARIANT [unmap=deferred|immediate]'.
+        /// Override the file's kernel line: 'VARIANT [unmap=deferred|immediate|async]'.
         #[arg(long)]
         kernel: Option<String>,
         /// One JSON object per line (schema 2, docs/JSON.md) instead of

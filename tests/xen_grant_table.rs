@@ -6,10 +6,12 @@
 //! frontend side (drivers/xen/grant-table.c).
 //!
 //! Reachable statuses, each tested here: okay, general_error, bad_domain,
-//! bad_gntref, bad_handle, no_device_space, bad_page. Not reachable in the
-//! model: bad_virt_addr, bad_dev_addr (modern Xen reports a bus-address
-//! mismatch as general_error), permission_denied (no XSM policy),
-//! bad_copy_arg / address_too_big (no grant copy), eagain (no paging).
+//! bad_gntref, bad_handle, no_space (maptrack exhausted; current Xen, was
+//! no_device_space), bad_page, bad_dev_addr (unmap of a device mapping with
+//! the wrong bus address; `unmap_common` in current Xen). Not reachable in
+//! the model: bad_virt_addr, no_device_space (no I/O MMU),
+//! permission_denied (no XSM policy), bad_copy_arg / address_too_big (no
+//! grant copy), eagain (no paging).
 
 mod xen_common;
 use mmsim::arch::x86_64::PteFlags;
@@ -196,7 +198,7 @@ fn bad_page_for_a_frame_the_granter_does_not_own() {
 }
 
 #[test]
-fn no_device_space_when_maptrack_is_full() {
+fn no_space_when_maptrack_is_full() {
     let mut x = x();
     x.w.hv.set_max_maptrack_frames(x.dom0, 1);
     // An entry takes at most 127 pins of a kind (`act->pin & 0x80808080`
@@ -213,7 +215,11 @@ fn no_device_space_when_maptrack_is_full() {
         statuses.push(map(&mut x, addr, GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU).status);
     }
     assert!(statuses[..255].iter().all(|s| *s == GntSt::Okay), "{statuses:?}");
-    assert_eq!(statuses[255], GntSt::NoDeviceSpace);
+    // Current Xen map_grant_ref: `op->status = GNTST_no_space` when
+    // get_maptrack_handle() fails ("gnttab: GNTST_no_space"; earlier Xen
+    // said GNTST_no_device_space, -7, an I/O MMU status).
+    assert_eq!(statuses[255], GntSt::NoSpace);
+    assert_eq!(statuses[255].code(), -13);
     assert_eq!(x.w.hv.grant_table(x.domu).unwrap().active[grefs[2] as usize].pin, 55 * GNTPIN_HSTR_INC);
     assert!(x.w.hv.log.iter().any(|l| l.contains("Failed to obtain maptrack handle")));
 }
@@ -296,4 +302,64 @@ fn grants_need_a_pv_guest() {
     let (k, hv) = w.kh(n).unwrap();
     let pid = k.spawn(0, 0x7fff_f7ff_f000, 0x5555_0000_0000).unwrap();
     assert_eq!(k.sys_open(hv, pid, "/dev/xen/gntdev", O_RDWR), Err(Errno::ENOENT), "no device outside Xen");
+}
+
+#[test]
+fn pin_overflow_is_checked_per_counter_kind() {
+    // Xen 4.15+ map_grant_ref: `act->pin & GNTPIN_incr2oflow_mask(pin_incr)`
+    // checks only the counters this op increments; the fixed 0x80808080
+    // mask before it refused any map once one counter reached 128.
+    let mut x = x();
+    let (_p, g) = x.grant_page(0, false);
+    let nr = x.w.kernel(x.dom0).unwrap().mem.len();
+    let kaddr = |i: u64| mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1 - i));
+    for i in 0..128u64 {
+        let op = map(&mut x, kaddr(i), GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU);
+        assert_eq!(op.status, GntSt::Okay, "read-only map {i}");
+    }
+    let pin = x.w.hv.grant_table(x.domu).unwrap().active[g as usize].pin;
+    assert_eq!(pin, 128 * GNTPIN_HSTR_INC, "hstr counter at 0x80: its top bit set");
+    // A writable host map increments hstw only: allowed.
+    let rw = map(&mut x, kaddr(128), GNTMAP_HOST_MAP, g as u32, DOMU);
+    assert_eq!(rw.status, GntSt::Okay, "hstw is not the counter at risk");
+    assert_eq!(gntpin_incr2oflow_mask(gntpin_incr(GNTMAP_HOST_MAP)), 0x80);
+    assert_eq!(gntpin_incr2oflow_mask(gntpin_incr(GNTMAP_HOST_MAP | GNTMAP_READONLY)), 0x8000);
+    // Another read-only host map would overflow hstr: general_error.
+    let ro = map(&mut x, kaddr(129), GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU);
+    assert_eq!(ro.status, GntSt::GeneralError);
+    assert!(
+        x.w.hv.log.iter().any(|l| l.contains("or risk of counter overflow 00008001, or subpage 0")),
+        "{:?}",
+        x.w.hv.log
+    );
+}
+
+#[test]
+fn unmap_with_a_wrong_bus_address_is_bad_dev_addr() {
+    // Current Xen unmap_common: `op->dev_bus_addr && (flags &
+    // GNTMAP_device_map) && op->dev_bus_addr != mfn_to_maddr(act->mfn)` is
+    // GNTST_bad_dev_addr, "Bus address doesn't match gntref"; the mapping
+    // stays.
+    let mut x = x();
+    let (_p, g) = x.grant_page(0, false);
+    let nr = x.w.kernel(x.dom0).unwrap().mem.len();
+    let kaddr = mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1));
+    let op = map(&mut x, kaddr, GNTMAP_HOST_MAP | GNTMAP_DEVICE_MAP, g as u32, DOMU);
+    assert_eq!(op.status, GntSt::Okay);
+    assert_ne!(op.dev_bus_addr, 0);
+    let unmap_dev = |x: &mut X, bus: u64| {
+        let d0 = x.dom0;
+        let (k, hv) = x.w.kh(d0).unwrap();
+        let nr = k.mem.len();
+        let mut u = [GnttabUnmapGrantRef::new(kaddr, op.handle)];
+        u[0].dev_bus_addr = bus;
+        hv.gnttab_unmap_grant_ref(d0, &mut u, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
+        u[0].status
+    };
+    assert_eq!(unmap_dev(&mut x, op.dev_bus_addr + 4096), GntSt::BadDevAddr);
+    assert_eq!(GntSt::BadDevAddr.code(), -6);
+    assert!(x.w.hv.log.iter().any(|l| l.contains("Bus address doesn't match gntref")));
+    assert_eq!(entry(&x, g).flags & GTF_WRITING, GTF_WRITING, "still mapped");
+    assert_eq!(unmap_dev(&mut x, op.dev_bus_addr), GntSt::Okay);
+    assert_eq!(entry(&x, g).flags & (GTF_READING | GTF_WRITING), 0, "both mappings gone");
 }

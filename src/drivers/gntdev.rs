@@ -456,25 +456,28 @@ impl MmuNotifier for GntdevNotifier {
         let mstart = start.max(map_start);
         let mend = end.min(map_end);
         let (dom, offset, pages) = (k.domid, (mstart - map_start) >> 12, (mend - mstart) >> 12);
-        let deferred = k.variant.unmap == UnmapPolicy::Deferred;
+        let policy = k.variant.unmap;
+        let deferred = policy == UnmapPolicy::Deferred;
         hv.trace.emit(|| crate::trace::Event::MmuNotifier {
             dom,
             pid: _pid,
             start,
             end,
             subscriber: "gntdev_mmu_ops (gntdev_invalidate)",
-            action: if deferred {
-                format!("gnttab_unmap_refs_sync: waits for in-flight I/O on the pages, then unmap_grant_pages(offset {offset}, {pages} pages)")
-            } else {
-                format!("unmap_grant_pages(offset {offset}, {pages} pages) at once")
+            action: match policy {
+                UnmapPolicy::Deferred => format!("gnttab_unmap_refs_sync: waits for in-flight I/O on the pages, then unmap_grant_pages(offset {offset}, {pages} pages)"),
+                UnmapPolicy::Async => format!("unmap_grant_pages(offset {offset}, {pages} pages) through gnttab_unmap_refs_async, not waited for"),
+                UnmapPolicy::Immediate => format!("unmap_grant_pages(offset {offset}, {pages} pages) at once"),
             },
         });
         if deferred {
             // Linux 4.0-5.18: the notifier unmapped with
             // gnttab_unmap_refs_sync(), sleeping until no page of the batch
             // was in use, so in-flight O_DIRECT I/O finished into the grant
-            // before the PTEs went. (5.19+ made this async, and zap may then
-            // meet a live grant PTE: see reference 3.5.)
+            // before the PTEs went. 5.19+ (UnmapPolicy::Async, 6.12
+            // gntdev.c __unmap_grant_pages: gnttab_unmap_refs_async with
+            // __unmap_grant_pages_done) does not wait: while a page is in
+            // use the unmap is retried later and zap meets the live PTE.
             let pfns: Vec<Pfn> = {
                 let s = map.st.borrow();
                 let lo = ((mstart - map_start) >> 12) as usize;

@@ -51,6 +51,30 @@ pub const GNTPIN_HSTW_MASK: u32 = 0xff;
 pub const GNTPIN_HSTR_MASK: u32 = 0xff << 8;
 pub const GNTPIN_DEVW_MASK: u32 = 0xff << 16;
 pub const GNTPIN_DEVR_MASK: u32 = 0xff << 24;
+/// `GNTPIN_cntr_width`: each of the four counters is a byte.
+pub const GNTPIN_CNTR_WIDTH: u32 = 8;
+
+/// `GNTPIN_incr2oflow_mask(x)`: the top bit of each counter `x` increments.
+/// Xen checks only the counters a map is going to increment ("gnttab:
+/// adjust pin count overflow checks", Xen 4.15; before, one fixed mask
+/// 0x80808080 over all four).
+pub fn gntpin_incr2oflow_mask(incr: u32) -> u32 {
+    incr << (GNTPIN_CNTR_WIDTH - 1)
+}
+
+/// The `pin_incr` of a map op: one increment per kind of mapping it asks
+/// for (`map_grant_ref`), 0 when it asks for none.
+pub fn gntpin_incr(flags: u32) -> u32 {
+    let ro = flags & GNTMAP_READONLY != 0;
+    let mut incr = 0;
+    if flags & GNTMAP_DEVICE_MAP != 0 {
+        incr += if ro { GNTPIN_DEVR_INC } else { GNTPIN_DEVW_INC };
+    }
+    if flags & GNTMAP_HOST_MAP != 0 {
+        incr += if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC };
+    }
+    incr
+}
 
 // ---- tables --------------------------------------------------------------
 
@@ -296,7 +320,7 @@ impl Hypervisor {
     pub fn map_grant_ref(&mut self, ld: DomId, op: &mut GnttabMapGrantRef, mem: &mut GuestMem<'_>) {
         op.handle = INVALID_GRANT_HANDLE;
         op.dev_bus_addr = 0;
-        if op.flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
+        if gntpin_incr(op.flags) == 0 {
             op.status = GntSt::BadGntref;
             self.grant_log(ld, &format!("Bad flags in grant map op: {:x}", op.flags), op.status);
             return;
@@ -310,7 +334,9 @@ impl Hypervisor {
         }
         // (xsm_grant_mapref: no XSM policy, always allowed.)
         let Some(handle) = self.grant_table_mut(ld).get_maptrack_handle() else {
-            op.status = GntSt::NoDeviceSpace;
+            // Current Xen: GNTST_no_space ("gnttab: GNTST_no_space"; it was
+            // GNTST_no_device_space, an I/O MMU status).
+            op.status = GntSt::NoSpace;
             self.grant_log(ld, "Failed to obtain maptrack handle", op.status);
             return;
         };
@@ -339,8 +365,13 @@ impl Hypervisor {
             return GntSt::BadGntref;
         }
         let act = rgt.active[r];
-        if act.pin != 0 && (act.domid != ld || act.pin & 0x8080_8080 != 0) {
-            let msg = format!("Bad domain ({} != {ld}), or risk of counter overflow {:08x}", act.domid, act.pin);
+        // Only the counters this op increments are checked for overflow
+        // (GNTPIN_incr2oflow_mask(pin_incr)).
+        if act.pin != 0 && (act.domid != ld || act.pin & gntpin_incr2oflow_mask(gntpin_incr(op.flags)) != 0) {
+            let msg = format!(
+                "Bad domain ({} != {ld}), or risk of counter overflow {:08x}, or subpage 0",
+                act.domid, act.pin
+            );
             self.grant_log(ld, &msg, GntSt::GeneralError);
             return GntSt::GeneralError;
         }
@@ -388,12 +419,7 @@ impl Hypervisor {
         let rgt = self.grant_table_mut(rd);
         let a = &mut rgt.active[r];
         let old_pin = a.pin;
-        if op.flags & GNTMAP_DEVICE_MAP != 0 {
-            a.pin += if ro { GNTPIN_DEVR_INC } else { GNTPIN_DEVW_INC };
-        }
-        if op.flags & GNTMAP_HOST_MAP != 0 {
-            a.pin += if ro { GNTPIN_HSTR_INC } else { GNTPIN_HSTW_INC };
-        }
+        a.pin += gntpin_incr(op.flags);
         let mfn = a.mfn;
         let mut host = None;
         if op.flags & GNTMAP_HOST_MAP != 0 {
@@ -498,8 +524,10 @@ impl Hypervisor {
             self.grant_log(ld, &format!("Unstable d{rd} handle {:#x}", op.handle), op.status);
             return;
         };
-        if op.dev_bus_addr != 0 && op.dev_bus_addr != act.mfn.0 << PAGE_SHIFT {
-            op.status = GntSt::GeneralError;
+        // unmap_common: only a device mapping's bus address is checked, and
+        // a mismatch is GNTST_bad_dev_addr (it was GNTST_general_error).
+        if op.dev_bus_addr != 0 && flags & GNTMAP_DEVICE_MAP != 0 && op.dev_bus_addr != act.mfn.0 << PAGE_SHIFT {
+            op.status = GntSt::BadDevAddr;
             let msg =
                 format!("Bus address doesn't match gntref ({:x} != {:x})", op.dev_bus_addr, act.mfn.0 << PAGE_SHIFT);
             self.grant_log(ld, &msg, op.status);

@@ -65,15 +65,31 @@ impl HungTask {
 /// A syscall that hands a range to `mmu_notifier_invalidate_range_start`.
 #[derive(Clone, Copy, Debug)]
 pub enum InvalidatingCall {
-    Munmap { addr: u64, len: u64 },
+    Munmap {
+        addr: u64,
+        len: u64,
+    },
     /// Only the zapping behaviours (`MADV_DONTNEED`, `MADV_DONTNEED_LOCKED`,
     /// `MADV_REMOVE`) reach the notifier.
-    Madvise { addr: u64, len: u64, behavior: i32 },
-    Mprotect { addr: u64, len: u64 },
+    Madvise {
+        addr: u64,
+        len: u64,
+        behavior: i32,
+    },
+    Mprotect {
+        addr: u64,
+        len: u64,
+    },
     /// The old range of a move or shrink.
-    Mremap { addr: u64, old_len: u64 },
+    Mremap {
+        addr: u64,
+        old_len: u64,
+    },
     /// `mmap(MAP_FIXED)` over what is mapped there.
-    MmapFixed { addr: u64, len: u64 },
+    MmapFixed {
+        addr: u64,
+        len: u64,
+    },
     Exit,
 }
 

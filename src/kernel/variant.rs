@@ -10,6 +10,20 @@ pub enum VariantKind {
     FindSpecialPage,
     /// Linux 2.6.39-3.19: no special bit; `mfn_to_pfn()` consults the
     /// m2p override table (first match wins).
+    ///
+    /// gntdev itself is today's driver, not 3.x's. The 3.x driver
+    /// (spinlock `priv->lock`, `gntdev_vmops` with open/close only,
+    /// `mn_invl_range_start`) differed: mmap was refused only while
+    /// `map->vma` was set and `gntdev_vma_close` cleared it, so a new mmap
+    /// of the map after munmap worked (today: one mmap per map, ever);
+    /// offsets came from `map->vma->vm_start` and closing any piece of a
+    /// split VMA cleared `map->vma`, so after a partial munmap the notifier
+    /// skipped the rest (grants unmapped at the last put; fixed in 2022 by
+    /// "xen/gntdev: Accommodate VMA splitting"); early 3.x PV mappings were
+    /// `VM_PFNMAP` (GUP refuses them); with no `fault` handler a fault on
+    /// an empty gntdev address reached `do_anonymous_page` until Linux 4.2
+    /// ("mm: avoid setting up anonymous pages into file mapping"), where
+    /// the model gives SIGBUS. Stated in README.md, not modelled.
     M2pOverride,
     /// Neither: the M2P lookup of the foreign MFN decides.
     NoSpecialPte,
@@ -19,10 +33,18 @@ pub enum VariantKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnmapPolicy {
-    /// `gnttab_unmap_refs_async()`: wait while any page of the batch is in use.
+    /// Linux 4.0-5.18: gntdev's notifier unmaps with
+    /// `gnttab_unmap_refs_sync()` and sleeps until no page of the batch is
+    /// in use (in-flight O_DIRECT completes first; a pin never released
+    /// hangs the task, kernel/hung_task.rs).
     Deferred,
-    /// Unmap at once, whatever I/O is in flight.
+    /// Linux 2.6.39-3.19: unmap at once, whatever I/O is in flight.
     Immediate,
+    /// Linux 5.19+ ("xen/gntdev: Avoid blocking in unmap_grant_pages()"):
+    /// the notifier queues `gnttab_unmap_refs_async()` and returns; while a
+    /// page is in use the grant stays mapped and the retry runs later, so
+    /// the zap that follows meets the live grant PTE.
+    Async,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,13 +77,14 @@ impl VariantKind {
 }
 
 impl UnmapPolicy {
-    pub const ALL: [UnmapPolicy; 2] = [UnmapPolicy::Deferred, UnmapPolicy::Immediate];
+    pub const ALL: [UnmapPolicy; 3] = [UnmapPolicy::Deferred, UnmapPolicy::Immediate, UnmapPolicy::Async];
 
     /// The word after `unmap=`.
     pub fn name(self) -> &'static str {
         match self {
             UnmapPolicy::Deferred => "deferred",
             UnmapPolicy::Immediate => "immediate",
+            UnmapPolicy::Async => "async",
         }
     }
 
@@ -77,7 +100,11 @@ impl Default for Variant {
 }
 
 impl Variant {
-    /// The variant with its historical unmap policy.
+    /// The variant with the unmap era of the kernels its name stands for:
+    /// `find-special-page` is the 4.0 series that added the hook together
+    /// with the synchronous unmap (`Deferred`, 4.0-5.18; `Async` is 5.19+);
+    /// `m2p-override` is 2.6.39-3.19 (`Immediate`); the two what-if
+    /// variants keep `Immediate`.
     pub fn new(kind: VariantKind) -> Variant {
         let unmap = match kind {
             VariantKind::FindSpecialPage => UnmapPolicy::Deferred,
@@ -127,5 +154,8 @@ mod tests {
         assert_eq!(VariantKind::from_name("no-special-pte"), Some(VariantKind::NoSpecialPte));
         assert_eq!(VariantKind::from_name("bogus"), None);
         assert_eq!(UnmapPolicy::from_name("later"), None);
+        assert_eq!(UnmapPolicy::from_name("async"), Some(UnmapPolicy::Async));
+        v.unmap = UnmapPolicy::Async;
+        assert_eq!(v.to_string(), "find-special-page unmap=async");
     }
 }

@@ -393,6 +393,9 @@ impl Kernel {
     ) -> KResult<()> {
         let domid = self.domid;
         hv.gnttab_map_grant_ref(domid, map_ops, &mut self.guest_mem());
+        // Linux 6.12 warns on GNTST_no_device_space only; current Xen
+        // reports maptrack exhaustion as GNTST_no_space, which falls
+        // through the switch silently.
         if map_ops.iter().any(|o| o.status == GntSt::NoDeviceSpace) {
             self.log(None, "xen:grant_table: maptrack limit reached, can't map all guest pages".to_string());
         }
@@ -629,7 +632,7 @@ impl Kernel {
     /// `__gnttab_unmap_refs_async()`.
     #[allow(non_snake_case)]
     fn __gnttab_unmap_refs_async(&mut self, hv: &mut Hypervisor, mut item: GntabUnmapQueueData) {
-        if self.variant.unmap == UnmapPolicy::Deferred && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1) {
+        if self.variant.unmap != UnmapPolicy::Immediate && item.pages.iter().any(|&p| self.mem.page(p).refcount > 1) {
             let delay = GNTTAB_UNMAP_REFS_DELAY * (item.age as u64 + 1);
             self.xen.unmap_work.push(UnmapWork { due_ms: self.xen.now_ms.saturating_add(delay), item });
             return;

@@ -1,29 +1,21 @@
 //! Calls that never return: a task the kernel would leave sleeping for ever
 //! (kernel/hung_task.rs) ends its step with the result `HUNG`, and the
-//! process runs nothing more (docs/SCENARIO.md "Hung tasks").
+//! process runs nothing more: each later action of it gets the same result
+//! without running (docs/SCENARIO.md "Hung tasks").
 
-use super::{CallResult, RunError, Runner, rt_err};
+use super::{CallResult, RunError, Runner};
 use crate::hv::machine::DomId;
 use crate::kernel::Pid;
 use crate::kernel::hung_task::InvalidatingCall;
 use crate::kernel::mmap::MAP_FIXED;
-use crate::script::{Action, Call, Span};
+use crate::script::{Action, Call};
 
 impl Runner<'_> {
-    /// A hung process's later action is refused: a run error naming the
-    /// line where it blocked.
-    pub(super) fn refuse_if_hung(&self, a: &Action, span: Span) -> Result<(), RunError> {
-        let crate::script::Actor::Process(p) = a.actor else { return Ok(()) };
-        match self.hung.get(&p.0) {
-            Some(line) => Err(rt_err(
-                span,
-                format!(
-                    "`{}` is blocked for ever since line {line} (its call there is HUNG); a hung process runs no further actions",
-                    self.script.actor_name(a.actor)
-                ),
-            )),
-            None => Ok(()),
-        }
+    /// A hung process's later action does not run: it is still blocked in
+    /// the call that hung, whose result it gets again.
+    pub(super) fn still_hung(&self, a: &Action) -> Option<CallResult> {
+        let crate::script::Actor::Process(p) = a.actor else { return None };
+        self.hung.get(&p.0).cloned()
     }
 
     /// Before `a` runs: would it sleep for ever? Then nothing changes, the
@@ -50,9 +42,17 @@ impl Runner<'_> {
         let Ok((k, _)) = self.world.kh(dom) else { return Ok(None) };
         let Some(t) = k.check_hung_task(pid, call) else { return Ok(None) };
         k.log(Some(pid), t.message(&comm));
+        let r = CallResult::Hung {
+            line,
+            syscall: t.syscall,
+            pfn: t.pfn.0,
+            page_count: t.refcount,
+            pins: t.pins,
+            gets: t.gets,
+        };
         if let crate::script::Actor::Process(p) = a.actor {
-            self.hung.insert(p.0, line);
+            self.hung.insert(p.0, r.clone());
         }
-        Ok(Some(CallResult::Hung { syscall: t.syscall, pfn: t.pfn.0, page_count: t.refcount, pins: t.pins, gets: t.gets }))
+        Ok(Some(r))
     }
 }

@@ -4,8 +4,8 @@
 //! The caller decides how events look (see `output.rs`).
 
 mod context;
-mod hang;
 pub mod data;
+mod hang;
 pub mod output;
 pub use context::ViolationContext;
 use context::violation_context;
@@ -48,8 +48,10 @@ pub enum CallResult {
         code: &'static str,
         addr: u64,
     },
-    /// The call never returns (run/hang.rs): the page whose count holds it.
+    /// The call never returns (run/hang.rs): the line where it blocked and
+    /// the page whose count holds it.
     Hung {
+        line: u32,
         syscall: &'static str,
         pfn: u64,
         page_count: i32,
@@ -198,8 +200,9 @@ pub struct Runner<'s> {
     pub time_limit: std::time::Duration,
     /// The invariants reported so far.
     fired: std::collections::BTreeSet<&'static str>,
-    /// Hung processes (script index) and the line where each blocked.
-    hung: BTreeMap<usize, u32>,
+    /// Hung processes (script index) and the result of the call each is
+    /// blocked in.
+    hung: BTreeMap<usize, CallResult>,
 }
 
 fn rt_err(span: Span, msg: impl Into<String>) -> RunError {
@@ -524,7 +527,9 @@ impl<'s> Runner<'s> {
     }
 
     fn action(&mut self, a: &Action, span: Span, line: u32) -> Result<CallResult, RunError> {
-        self.refuse_if_hung(a, span)?;
+        if let Some(r) = self.still_hung(a) {
+            return Ok(r);
+        }
         let args = self.eval_args(a)?;
         let int = |i: usize| -> Result<u64, RunError> {
             match args.get(i) {

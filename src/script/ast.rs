@@ -90,7 +90,7 @@ impl DomainKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StmtKind {
-    /// `kernel VARIANT [unmap=deferred|immediate]`: the raw words; the checker
+    /// `kernel VARIANT [unmap=deferred|immediate|async]`: the raw words; the checker
     /// validates them.
     Kernel {
         variant: Name,

@@ -679,12 +679,13 @@ impl Checker {
                     self.int_expr(addr, "the signal address");
                 }
             }
+            // Any process call: a hung process's later actions are HUNG too.
             ExpectedKind::Hung => {
-                if !matches!(spec.name, "munmap" | "madvise" | "mprotect" | "mremap" | "mmap" | "exit") {
-                    self.error(
-                        ScriptError::new(exp.span, format!("`{}` never waits on an MMU notifier, so it cannot hang", spec.name))
-                            .with_help("HUNG is the result of munmap, madvise, mprotect, mremap, mmap (MAP_FIXED) and exit"),
-                    );
+                if spec.actor != super::calls::ActorKind::Process {
+                    self.error(ScriptError::new(
+                        exp.span,
+                        format!("`{}` is not a process call, so it cannot hang", spec.name),
+                    ));
                 }
             }
             ExpectedKind::Value(e) => {
@@ -783,7 +784,7 @@ pub fn kernel_config(variant: &Name, unmap: Option<&Name>) -> Result<KernelConfi
             Some(p) => Some(p),
             None => {
                 return Err(ScriptError::new(u.span, format!("unknown unmap policy `{}`", u.node))
-                    .with_help("unmap= takes deferred or immediate"));
+                    .with_help("unmap= takes deferred, immediate or async"));
             }
         },
     };

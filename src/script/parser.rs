@@ -126,7 +126,7 @@ pub fn kernel_words(src: &str, start: usize, end: usize, keyword: bool) -> PResu
             }
             None => {
                 return Err(ScriptError::new(wspan, format!("unknown kernel option `{w}`"))
-                    .with_help("the only option is unmap=deferred|immediate"));
+                    .with_help("the only option is unmap=deferred|immediate|async"));
             }
         }
     }

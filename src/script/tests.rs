@@ -456,6 +456,13 @@ fn expectations_must_fit_the_call() {
 }
 
 #[test]
+fn hung_is_an_expectation_of_process_calls() {
+    // A hung process's later actions are HUNG too, so any process call may
+    // expect it; a domain's call may not.
+    checked(&format!("{HOST}p: munmap(0x1000, 4K) = HUNG\np: load(0x1000, 2) = HUNG\np: exit() = HUNG\n"));
+}
+
+#[test]
 fn setup_statements_and_shows() {
     let c = checked(
         "machine frames=1024\ndomain d pv pages=256\nprocess p in d uid=1000 brk=0x600000\nfile f in d size=8K\n\

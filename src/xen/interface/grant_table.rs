@@ -81,10 +81,14 @@ pub enum GntSt {
     BadCopyArg,
     AddressTooBig,
     Eagain,
+    /// `GNTST_no_space` (-13, "Out of space (handles etc)"): what current
+    /// Xen's `map_grant_ref` returns when no maptrack handle is left
+    /// (it returned `GNTST_no_device_space` before).
+    NoSpace,
 }
 
 impl GntSt {
-    pub const ALL: [GntSt; 13] = [
+    pub const ALL: [GntSt; 14] = [
         GntSt::Okay,
         GntSt::GeneralError,
         GntSt::BadDomain,
@@ -98,6 +102,7 @@ impl GntSt {
         GntSt::BadCopyArg,
         GntSt::AddressTooBig,
         GntSt::Eagain,
+        GntSt::NoSpace,
     ];
     /// The `int16_t status` value.
     pub fn code(self) -> i16 {
@@ -115,6 +120,7 @@ impl GntSt {
             GntSt::BadCopyArg => -10,
             GntSt::AddressTooBig => -11,
             GntSt::Eagain => -12,
+            GntSt::NoSpace => -13,
         }
     }
     pub fn from_code(c: i16) -> Option<GntSt> {
@@ -136,6 +142,7 @@ impl GntSt {
             GntSt::BadCopyArg => "GNTST_bad_copy_arg",
             GntSt::AddressTooBig => "GNTST_address_too_big",
             GntSt::Eagain => "GNTST_eagain",
+            GntSt::NoSpace => "GNTST_no_space",
         }
     }
     pub fn is_ok(self) -> bool {
