@@ -7,6 +7,7 @@
 pub mod campaign;
 pub mod chooser;
 pub mod generate;
+pub mod goldens;
 pub mod novelty;
 
 use crate::kernel::variant::Variant;
