@@ -76,6 +76,7 @@ pub fn run_observed(
             r.enable_trace();
         }
         let mut first: Option<(String, String, u32)> = None;
+        let mut checks = 0usize;
         let run = r.run_observed(
             &mut |e: &Event| {
                 on_event(e);
@@ -88,10 +89,12 @@ pub fn run_observed(
                     first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
                 }
             },
-            // Steps alternate action, check: step 2i + 1 ends action i.
+            // After the declarations, steps alternate action, check: the
+            // k-th `check` ends action k.
             &mut |r, i| {
-                if i % 2 == 1 {
-                    after(r, i / 2)
+                if matches!(r.script.steps.get(i).map(|s| &s.kind), Some(script::StepKind::Check)) {
+                    after(r, checks);
+                    checks += 1;
                 }
             },
         );
@@ -484,7 +487,7 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         next = match skip_from {
             // Skip every sequence below the prefix that reached a state
             // already explored from there at equal or smaller depth.
-            Some(i) if ends[i] < c.made().len() => {
+            Some(i) if ends.get(i).is_some_and(|&e| e < c.made().len()) => {
                 sum.pruned += 1;
                 c.next_exhaustive_from(ends[i])
             }
