@@ -152,8 +152,8 @@ pub fn check_deterministic(variant: Variant, world: &str, ops: &[Op]) -> Result<
 
 /// The cause signature of a bug: the invariant, the action of its shrunk
 /// reproducer that broke it (the last), and the set of kinds of action
-/// before it (`actor call`, with an ioctl's command, an open's path and an
-/// mmap's flags), sorted: two interleavings of the same setup meet, and two
+/// before it (`actor call`, with an ioctl's command, an open's path, an
+/// mmap's flags and a madvise's advice), sorted: two interleavings of the same setup meet, and two
 /// different ways to break one invariant stay apart.
 pub fn signature(invariant: &str, ops: &[Op]) -> String {
     let Some((last, before)) = ops.split_last() else {
@@ -178,6 +178,7 @@ fn action_kind(line: &str) -> String {
         "ioctl" => args.get(1).map(|a| format!(" {a}")),
         "open" => args.first().map(|a| format!(" {a}")),
         "mmap" => args.get(3).map(|a| format!(" {a}")),
+        "madvise" => args.get(2).map(|a| format!(" {a}")),
         _ => None,
     };
     format!("{actor} {call}{}", detail.unwrap_or_default())
