@@ -166,6 +166,11 @@ enum Cmd {
         /// comparing search strategies).
         #[arg(long)]
         count_states: bool,
+        /// After the campaign, compare its bugs with the invariants the
+        /// golden scenarios in DIR (`expect violation`) name for this kernel
+        /// setting: print those found and those missed.
+        #[arg(long)]
+        goldens: Option<std::path::PathBuf>,
     },
 }
 
@@ -200,6 +205,7 @@ fn main() -> ExitCode {
             reach,
             uniform,
             count_states,
+            goldens,
             json,
         } => explore(
             &kernel,
@@ -213,7 +219,7 @@ fn main() -> ExitCode {
             keep_going,
             replay,
             exhaustive,
-            Search { reach, guided: !uniform, count_states },
+            Search { reach, guided: !uniform, count_states, goldens },
             json,
         ),
         Cmd::Demo { html, json } => {
@@ -380,6 +386,7 @@ struct Search {
     reach: bool,
     guided: bool,
     count_states: bool,
+    goldens: Option<std::path::PathBuf>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -399,7 +406,7 @@ fn explore(
     json: bool,
 ) -> ExitCode {
     use mmsim::explore;
-    let Search { reach, guided, count_states } = search;
+    let Search { reach, guided, count_states, goldens } = search;
     let variant = match mmsim::run::parse_variant(kernel) {
         Ok(v) => v,
         Err(errs) => {
@@ -503,6 +510,27 @@ fn explore(
             line.push_str(&format!(", {} subtrees skipped as already-visited states", summary.pruned));
         }
         open = open && out(&mut stdout, &format!("{line}\n"));
+    }
+    if let Some(dir) = &goldens {
+        match explore::goldens::expected(dir) {
+            Ok(exp) => {
+                let want: Vec<String> =
+                    exp.get(&variant.to_string()).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                let missed = explore::goldens::missed(&exp, variant, &summary.found);
+                let found: Vec<&String> = want.iter().filter(|w| !missed.contains(w)).collect();
+                open = open
+                    && out(
+                        &mut stdout,
+                        &format!(
+                            "goldens: {} expected for this setting; found [{}]; missed [{}]\n",
+                            want.len(),
+                            found.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                            missed.join(" ")
+                        ),
+                    );
+            }
+            Err(e) => err(&format!("--goldens {}: {e}\n", dir.display())),
+        }
     }
     if let Some(c) = summary.covered {
         let words = if c && summary.pruned > 0 {

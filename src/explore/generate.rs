@@ -56,6 +56,8 @@ struct State {
     qemu_dead: bool,
     /// qemu's big populated mappings (memory pressure): (address, bytes).
     qemu_big: Vec<(String, u64)>,
+    /// Pages domU granted at least once.
+    granted: std::collections::BTreeSet<String>,
 }
 
 impl State {
@@ -75,6 +77,7 @@ impl State {
         self.pins.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().hash(&mut h);
         (self.qemu_dead, self.reach).hash(&mut h);
         self.qemu_big.iter().map(|b| b.1).collect::<Vec<_>>().hash(&mut h);
+        self.pages.iter().map(|p| self.granted.contains(p)).collect::<Vec<_>>().hash(&mut h);
         h.finish()
     }
 
@@ -233,6 +236,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
         }
         2 | 3 => {
             let p = c.pick(&s.pages)?.clone();
+            s.granted.insert(p.clone());
             let ro = c.chance(1, 4);
             let v = s.var("g");
             s.grants.push((v.clone(), ro));
@@ -409,7 +413,12 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             // domU writes into or frees a page it may have granted
             // (freeing a frame still grant-mapped is `grant-frame-freed`).
             let p = c.pick(&s.pages)?.clone();
-            if c.chance(1, 3) {
+            // A page is freed only if it was never granted: a kernel that
+            // frees a page it granted breaks the grant protocol itself
+            // (`grant-frame-freed`), which is no bug of Linux or Xen.
+            if !s.granted.contains(&p) && c.chance(1, 3) {
+                // Nor is a freed page used again.
+                s.pages.retain(|x| *x != p);
                 return Some(format!("domU: free_page({p})"));
             }
             Some(format!("domU: write_page({p}, 0, \"via domU\")"))

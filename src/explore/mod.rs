@@ -7,6 +7,7 @@
 pub mod campaign;
 pub mod chooser;
 pub mod generate;
+pub mod goldens;
 pub mod novelty;
 
 use crate::kernel::variant::Variant;
@@ -75,6 +76,7 @@ pub fn run_observed(
             r.enable_trace();
         }
         let mut first: Option<(String, String, u32)> = None;
+        let mut checks = 0usize;
         let run = r.run_observed(
             &mut |e: &Event| {
                 on_event(e);
@@ -87,10 +89,12 @@ pub fn run_observed(
                     first = Some((violation.invariant.to_string(), violation.message.clone(), *line));
                 }
             },
-            // Steps alternate action, check: step 2i + 1 ends action i.
+            // After the declarations, steps alternate action, check: the
+            // k-th `check` ends action k.
             &mut |r, i| {
-                if i % 2 == 1 {
-                    after(r, i / 2)
+                if matches!(r.script.steps.get(i).map(|s| &s.kind), Some(script::StepKind::Check)) {
+                    after(r, checks);
+                    checks += 1;
                 }
             },
         );
@@ -148,8 +152,8 @@ pub fn check_deterministic(variant: Variant, world: &str, ops: &[Op]) -> Result<
 
 /// The cause signature of a bug: the invariant, the action of its shrunk
 /// reproducer that broke it (the last), and the set of kinds of action
-/// before it (`actor call`, with an ioctl's command, an open's path and an
-/// mmap's flags), sorted: two interleavings of the same setup meet, and two
+/// before it (`actor call`, with an ioctl's command, an open's path, an
+/// mmap's flags and a madvise's advice), sorted: two interleavings of the same setup meet, and two
 /// different ways to break one invariant stay apart.
 pub fn signature(invariant: &str, ops: &[Op]) -> String {
     let Some((last, before)) = ops.split_last() else {
@@ -174,6 +178,7 @@ fn action_kind(line: &str) -> String {
         "ioctl" => args.get(1).map(|a| format!(" {a}")),
         "open" => args.first().map(|a| format!(" {a}")),
         "mmap" => args.get(3).map(|a| format!(" {a}")),
+        "madvise" => args.get(2).map(|a| format!(" {a}")),
         _ => None,
     };
     format!("{actor} {call}{}", detail.unwrap_or_default())
@@ -483,7 +488,7 @@ pub fn explore_exhaustive(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sy
         next = match skip_from {
             // Skip every sequence below the prefix that reached a state
             // already explored from there at equal or smaller depth.
-            Some(i) if ends[i] < c.made().len() => {
+            Some(i) if ends.get(i).is_some_and(|&e| e < c.made().len()) => {
                 sum.pruned += 1;
                 c.next_exhaustive_from(ends[i])
             }
