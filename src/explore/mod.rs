@@ -54,6 +54,7 @@ fn run_text(variant: Variant, world: &str, ops: &[Op], mut events: Option<&mut V
         let mut r = Runner::new(&checked, variant);
         // The generated script has its own `check` after every action.
         r.check_each_step = false;
+        r.incremental = Some(crate::invariants::Incremental::new());
         if events.is_some() {
             r.enable_trace();
         }

@@ -110,6 +110,15 @@ pub struct MemMap {
     free: Vec<u32>,
     /// Fault injection: fail the next N allocations with ENOMEM (tests).
     pub fail_next: u32,
+    /// The PFNs whose `struct page` was handed out mutably since the last
+    /// [`MemMap::take_touched`]; `None` (the default) records nothing.
+    /// Model bookkeeping for the incremental invariant check
+    /// (`invariants::Incremental`), not a kernel structure.
+    touched: Option<Vec<u32>>,
+    /// Recording began at boot ([`MemMap::record_touched_from_boot`]) and
+    /// nobody has taken the record yet: every page not in it is as
+    /// [`MemMap::new`] made it.
+    touched_from_boot: bool,
 }
 
 /// `highest_memmap_pfn` is `len - 1`; PFN 0 is reserved (as the first page of
@@ -138,7 +147,7 @@ impl MemMap {
         }
         // LIFO: push highest first so that the lowest PFN is handed out first.
         let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
-        MemMap { pages, free, fail_next: 0 }
+        MemMap { pages, free, fail_next: 0, touched: None, touched_from_boot: false }
     }
 
     pub fn len(&self) -> u64 {
@@ -162,7 +171,30 @@ impl MemMap {
         self.pages.get(pfn.0 as usize)
     }
     pub fn get_mut(&mut self, pfn: Pfn) -> Option<&mut Page> {
+        if let Some(t) = &mut self.touched
+            && pfn.0 < self.pages.len() as u64
+        {
+            t.push(pfn.0 as u32);
+        }
         self.pages.get_mut(pfn.0 as usize)
+    }
+    /// Start recording touched PFNs (from now on, and empty).
+    pub fn record_touched(&mut self) {
+        self.touched = Some(Vec::new());
+        self.touched_from_boot = false;
+    }
+    /// Start recording on a memmap fresh from [`MemMap::new`], nothing
+    /// changed yet (`World::add_domain` calls it right after booting).
+    pub fn record_touched_from_boot(&mut self) {
+        self.touched = Some(Vec::new());
+        self.touched_from_boot = true;
+    }
+    /// The PFNs touched since the last call (unsorted, maybe repeated) and
+    /// whether the record began at boot; recording goes on. `None` if
+    /// nothing was recording.
+    pub fn take_touched(&mut self) -> Option<(Vec<u32>, bool)> {
+        let from_boot = std::mem::replace(&mut self.touched_from_boot, false);
+        self.touched.as_mut().map(|t| (std::mem::take(t), from_boot))
     }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
@@ -171,7 +203,11 @@ impl MemMap {
     }
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
         let last = self.pages.len() - 1;
-        &mut self.pages[(pfn.0 as usize).min(last)]
+        let i = (pfn.0 as usize).min(last);
+        if let Some(t) = &mut self.touched {
+            t.push(i as u32);
+        }
+        &mut self.pages[i]
     }
     pub fn iter(&self) -> impl Iterator<Item = (Pfn, &Page)> {
         self.pages.iter().enumerate().map(|(i, p)| (Pfn(i as u64), p))
@@ -184,6 +220,9 @@ impl MemMap {
             return Err(Errno::ENOMEM);
         }
         let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
+        if let Some(t) = &mut self.touched {
+            t.push(pfn);
+        }
         let p = &mut self.pages[pfn as usize];
         *p = Page { refcount: 1, ..Page::default() };
         Ok(Pfn(pfn as u64))
