@@ -101,3 +101,21 @@ fn golden_scenarios_same_verdicts_and_output() {
     assert!(violating > 0, "no golden scenario made a check find a violation");
     println!("{violating} checks with violations compared");
 }
+
+/// Issue 12's endurance run: 10^7 explore steps under the fixed kernel
+/// (`find-special-page`), no violation and no panic. About 2 minutes of
+/// CPU on this machine, so ignored by default:
+/// `cargo test --release --test invariants_incremental -- --ignored`.
+#[test]
+#[ignore]
+fn find_special_page_ten_million_steps() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mmsim"))
+        .args(["explore", "--kernel", "find-special-page", "--steps", "10000000", "--seed", "3", "--jobs", "2"])
+        .output()
+        .expect("run mmsim");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    assert!(text.contains(" 0 found"), "violations or panics found");
+    assert!(text.contains("10000"), "fewer steps than asked");
+}
