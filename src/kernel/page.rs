@@ -133,18 +133,13 @@ impl MemMap {
     /// no memory behind them, for Xen's `gnttab_alloc_pages()`).
     pub fn new(populated: u64, total: u64) -> MemMap {
         let total = total.max(populated).max(FIRST_FREE_PFN);
-        let mut pages = vec![Page::default(); total as usize];
-        for p in pages.iter_mut().take(FIRST_FREE_PFN as usize) {
-            p.flags = PageFlags::RESERVED;
-            p.refcount = 1;
-        }
         let populated = populated.max(FIRST_FREE_PFN);
-        for p in &mut pages[FIRST_FREE_PFN as usize..populated as usize] {
-            p.flags = PageFlags::BUDDY;
-        }
-        for p in &mut pages[populated as usize..] {
-            p.flags = PageFlags::BALLOON;
-        }
+        // One pass over the memmap (this is per-domain-build work).
+        let mut pages = Vec::with_capacity(total as usize);
+        let page = |flags, refcount| Page { flags, refcount, ..Page::default() };
+        pages.extend(std::iter::repeat_n(page(PageFlags::RESERVED, 1), FIRST_FREE_PFN as usize));
+        pages.extend(std::iter::repeat_n(page(PageFlags::BUDDY, 0), (populated - FIRST_FREE_PFN) as usize));
+        pages.extend(std::iter::repeat_n(page(PageFlags::BALLOON, 0), (total - populated) as usize));
         // LIFO: push highest first so that the lowest PFN is handed out first.
         let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
         MemMap { pages, free, fail_next: 0, touched: None, touched_from_boot: false }
