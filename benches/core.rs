@@ -13,6 +13,8 @@ const MPROTECT_PAGES: u64 = 65_536;
 
 fn world(pages: u64) -> (World, u16, u32) {
     let mut w = World::new(pages + 4096, Variant::default());
+    // The default limit (1 GiB of guest RAM) is below these domains.
+    w.hv.machine.max_assigned = pages + 4096;
     let d = w.add_domain("host", false, pages + 2048, false).expect("domain");
     let (k, _) = w.kh(d).expect("kernel");
     let pid = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("process");

@@ -72,6 +72,7 @@ pub fn run_observed(
         let mut r = Runner::new(&checked, variant);
         // The generated script has its own `check` after every action.
         r.check_each_step = false;
+        r.incremental = Some(crate::invariants::Incremental::new());
         if trace || events.is_some() {
             r.enable_trace();
         }

@@ -55,7 +55,7 @@ use crate::kernel::Kernel;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::VmaFile;
-use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, Page, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::pte_present;
 use crate::world::World;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -63,9 +63,59 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub fn check(w: &World) -> Vec<Violation> {
     let mut out = Vec::new();
     for d in &w.domains {
-        check_kernel(&d.kernel, &w.hv, &mut out);
+        check_kernel(&d.kernel, &w.hv, Scope::All, &mut out);
     }
     out
+}
+
+/// Which `struct page`s the memmap pass (rules `page-*`, `free-page-state`,
+/// `pagetable-leak` of a PG_table page, `page-cache-mismatch` of a page
+/// naming an inode) looks at.
+pub enum Scope<'a> {
+    /// Every page of the memmap: the full check.
+    All,
+    /// Only these PFNs (sorted, unique), plus every page the page tables,
+    /// page cache, GUP ledger or `pt_pages` reference now. The incremental
+    /// check (`super::Incremental`) passes the pages whose `struct page`
+    /// changed and those referenced at the last check: any other page is
+    /// unchanged and was, and is, expected to be unreferenced, so its
+    /// verdict is the last check's.
+    Only(&'a [u32]),
+}
+
+/// Check one kernel; returns the pages referenced now (PTEs, page cache,
+/// GUP, page-table pages), which the next incremental check must revisit.
+pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Violation>) -> Vec<u32> {
+    let mut cx = Ctx { k, out };
+    let (exp, live_tables) = expected(&mut cx, hv);
+    let table_pfns: FxHashSet<Pfn> = k.pt_pages.values().copied().collect();
+    let mut referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
+    referenced.sort_unstable();
+    referenced.dedup();
+
+    // 4. Every struct page (or those in scope).
+    match scope {
+        Scope::All => {
+            for (pfn, page) in k.mem.iter() {
+                check_page(&mut cx, pfn, page, &exp, &table_pfns);
+            }
+        }
+        Scope::Only(extra) => {
+            let mut pfns: Vec<u32> = Vec::with_capacity(extra.len() + referenced.len());
+            pfns.extend_from_slice(extra);
+            pfns.extend_from_slice(&referenced);
+            pfns.sort_unstable();
+            pfns.dedup();
+            for pfn in pfns {
+                let pfn = Pfn(u64::from(pfn));
+                if let Some(page) = k.mem.get(pfn) {
+                    check_page(&mut cx, pfn, page, &exp, &table_pfns);
+                }
+            }
+        }
+    }
+    tables_and_log(&mut cx, &live_tables);
+    referenced
 }
 
 /// What the rest of the kernel says about one page.
@@ -107,8 +157,10 @@ impl Ctx<'_> {
     }
 }
 
-fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
-    let mut cx = Ctx { k, out };
+/// Rules 1-3: walk the page tables, page cache and GUP ledger, reporting
+/// what is wrong there, and count what each page should hold.
+fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxHashSet<u64>) {
+    let k = cx.k;
     let mut exp: FxHashMap<Pfn, Expected> = FxHashMap::default();
     let mut live_tables: FxHashSet<u64> = FxHashSet::default();
 
@@ -245,9 +297,13 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
         }
     }
 
-    // 4. Every struct page.
-    let table_pfns: FxHashSet<Pfn> = k.pt_pages.values().copied().collect();
-    for (pfn, page) in k.mem.iter() {
+    (exp, live_tables)
+}
+
+/// The rules of one `struct page` against what the rest of the kernel says.
+fn check_page(cx: &mut Ctx<'_>, pfn: Pfn, page: &Page, exp: &FxHashMap<Pfn, Expected>, table_pfns: &FxHashSet<Pfn>) {
+    let k = cx.k;
+    {
         let f = page.flags;
         if f.contains(PageFlags::BUDDY) {
             if page.refcount != 0 || page.mapcount != 0 {
@@ -257,7 +313,7 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                     format!("free pfn {:#x} has refcount {} mapcount {}", pfn.0, page.refcount, page.mapcount),
                 );
             }
-            continue;
+            return;
         }
         if f.contains(PageFlags::TABLE) && !table_pfns.contains(&pfn) {
             cx.report(
@@ -265,15 +321,15 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
                 Some(pfn),
                 format!("pfn {:#x} is a page-table page the kernel no longer knows", pfn.0),
             );
-            continue;
+            return;
         }
         if f.intersects(EXEMPT) || pfn == ZERO_PFN {
-            continue;
+            return;
         }
         let kind = match page.mapping {
             Mapping::Anon(_) => "anon",
             Mapping::File(_) => "file",
-            Mapping::None => continue,
+            Mapping::None => return,
         };
         let e = exp.get(&pfn).copied().unwrap_or_default();
         if let Mapping::File(id) = page.mapping
@@ -316,7 +372,11 @@ fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) {
             }
         }
     }
+}
 
+/// Rules 5-6: page-table pages and the kernel's own complaints.
+fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
+    let k = cx.k;
     // 5. Page-table pages.
     let mut tables: Vec<(u64, Pfn)> = k.pt_pages.iter().map(|(&f, &p)| (f, p)).collect();
     tables.sort_unstable();

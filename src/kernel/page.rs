@@ -122,6 +122,15 @@ pub struct MemMap {
     /// before failures start ("if (atomic_read(&attr->space) > size) {
     /// atomic_sub(size, &attr->space); return false; }").
     pub fail_space: u64,
+    /// The PFNs whose `struct page` was handed out mutably since the last
+    /// [`MemMap::take_touched`]; `None` (the default) records nothing.
+    /// Model bookkeeping for the incremental invariant check
+    /// (`invariants::Incremental`), not a kernel structure.
+    touched: Option<Vec<u32>>,
+    /// Recording began at boot ([`MemMap::record_touched_from_boot`]) and
+    /// nobody has taken the record yet: every page not in it is as
+    /// [`MemMap::new`] made it.
+    touched_from_boot: bool,
 }
 
 /// `highest_memmap_pfn` is `len - 1`; PFN 0 is reserved (as the first page of
@@ -136,21 +145,25 @@ impl MemMap {
     /// no memory behind them, for Xen's `gnttab_alloc_pages()`).
     pub fn new(populated: u64, total: u64) -> MemMap {
         let total = total.max(populated).max(FIRST_FREE_PFN);
-        let mut pages = vec![Page::default(); total as usize];
-        for p in pages.iter_mut().take(FIRST_FREE_PFN as usize) {
-            p.flags = PageFlags::RESERVED;
-            p.refcount = 1;
-        }
         let populated = populated.max(FIRST_FREE_PFN);
-        for p in &mut pages[FIRST_FREE_PFN as usize..populated as usize] {
-            p.flags = PageFlags::BUDDY;
-        }
-        for p in &mut pages[populated as usize..] {
-            p.flags = PageFlags::BALLOON;
-        }
+        // One pass over the memmap (this is per-domain-build work).
+        let mut pages = Vec::with_capacity(total as usize);
+        let page = |flags, refcount| Page { flags, refcount, ..Page::default() };
+        pages.extend(std::iter::repeat_n(page(PageFlags::RESERVED, 1), FIRST_FREE_PFN as usize));
+        pages.extend(std::iter::repeat_n(page(PageFlags::BUDDY, 0), (populated - FIRST_FREE_PFN) as usize));
+        pages.extend(std::iter::repeat_n(page(PageFlags::BALLOON, 0), (total - populated) as usize));
         // LIFO: push highest first so that the lowest PFN is handed out first.
         let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
-        MemMap { pages, free, fail_next: 0, fail_space: 0, trace: Trace::default(), dom: 0 }
+        MemMap {
+            pages,
+            free,
+            fail_next: 0,
+            fail_space: 0,
+            trace: Trace::default(),
+            dom: 0,
+            touched: None,
+            touched_from_boot: false,
+        }
     }
 
     /// Record this domain's page allocations and frees in `trace` (a
@@ -192,7 +205,30 @@ impl MemMap {
         self.pages.get(pfn.0 as usize)
     }
     pub fn get_mut(&mut self, pfn: Pfn) -> Option<&mut Page> {
+        if let Some(t) = &mut self.touched
+            && pfn.0 < self.pages.len() as u64
+        {
+            t.push(pfn.0 as u32);
+        }
         self.pages.get_mut(pfn.0 as usize)
+    }
+    /// Start recording touched PFNs (from now on, and empty).
+    pub fn record_touched(&mut self) {
+        self.touched = Some(Vec::new());
+        self.touched_from_boot = false;
+    }
+    /// Start recording on a memmap fresh from [`MemMap::new`], nothing
+    /// changed yet (`World::add_domain` calls it right after booting).
+    pub fn record_touched_from_boot(&mut self) {
+        self.touched = Some(Vec::new());
+        self.touched_from_boot = true;
+    }
+    /// The PFNs touched since the last call (unsorted, maybe repeated) and
+    /// whether the record began at boot; recording goes on. `None` if
+    /// nothing was recording.
+    pub fn take_touched(&mut self) -> Option<(Vec<u32>, bool)> {
+        let from_boot = std::mem::replace(&mut self.touched_from_boot, false);
+        self.touched.as_mut().map(|t| (std::mem::take(t), from_boot))
     }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
@@ -201,7 +237,11 @@ impl MemMap {
     }
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
         let last = self.pages.len() - 1;
-        &mut self.pages[(pfn.0 as usize).min(last)]
+        let i = (pfn.0 as usize).min(last);
+        if let Some(t) = &mut self.touched {
+            t.push(i as u32);
+        }
+        &mut self.pages[i]
     }
     pub fn iter(&self) -> impl Iterator<Item = (Pfn, &Page)> {
         self.pages.iter().enumerate().map(|(i, p)| (Pfn(i as u64), p))
@@ -218,6 +258,9 @@ impl MemMap {
             }
         }
         let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
+        if let Some(t) = &mut self.touched {
+            t.push(pfn);
+        }
         let p = &mut self.pages[pfn as usize];
         *p = Page { refcount: 1, ..Page::default() };
         self.traced_alloc(pfn as u64);

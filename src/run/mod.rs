@@ -192,6 +192,10 @@ pub struct Runner<'s> {
     /// Check every invariant after each step (default), reporting each
     /// violation at the step that broke it; off, only `check` does.
     pub check_each_step: bool,
+    /// Run the checks incrementally (`invariants::Incremental`: the same
+    /// verdicts, a cost that does not grow with memory); `None`, the full
+    /// pass over every memmap.
+    pub incremental: Option<invariants::Incremental>,
     /// State violations seen at the last check (reported once while they last).
     active: Vec<Violation>,
     /// Log lines already put into the trace: per domain, then Xen's.
@@ -238,6 +242,7 @@ impl<'s> Runner<'s> {
             disk_refs: Vec::new(),
             outcome: Outcome::default(),
             check_each_step: true,
+            incremental: None,
             active: Vec::new(),
             logs_seen: (Vec::new(), 0),
             time_limit: std::time::Duration::from_secs(MAX_RUN_SECS),
@@ -273,6 +278,9 @@ impl<'s> Runner<'s> {
         sink: &mut dyn FnMut(&Event),
         after: &mut dyn FnMut(&Runner<'s>, usize),
     ) -> Result<Outcome, RunError> {
+        if self.incremental.is_some() {
+            self.world.record_touched = true;
+        }
         let start = std::time::Instant::now();
         for (i, step) in self.script.steps.iter().enumerate() {
             if start.elapsed() > self.time_limit {
@@ -339,7 +347,10 @@ impl<'s> Runner<'s> {
     /// reported; state violations only when they were not broken before.
     fn check_now(&mut self, line: u32, sink: &mut dyn FnMut(&Event)) {
         let observed = std::mem::take(&mut self.world.hv.observed);
-        let state = invariants::check_state(&mut self.world);
+        let state = match &mut self.incremental {
+            Some(inc) => inc.check_state(&mut self.world),
+            None => invariants::check_state(&mut self.world),
+        };
         for v in observed {
             self.report(line, v, sink);
         }
@@ -474,7 +485,11 @@ impl<'s> Runner<'s> {
             }
             StepKind::Check => {
                 if !self.check_each_step {
-                    for v in invariants::check_world(&mut self.world) {
+                    let found = match &mut self.incremental {
+                        Some(inc) => inc.check_world(&mut self.world),
+                        None => invariants::check_world(&mut self.world),
+                    };
+                    for v in found {
                         self.report(line, v, sink);
                     }
                 }

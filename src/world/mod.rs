@@ -39,6 +39,10 @@ pub struct World {
     pub variant: Variant,
     /// The machine every domain's kernel runs on.
     pub machine: MachineConfig,
+    /// Domains built from now on record which `struct page`s change, from
+    /// boot (`MemMap::record_touched_from_boot`), for the incremental
+    /// invariant check (`invariants::Incremental`).
+    pub record_touched: bool,
 }
 
 impl World {
@@ -48,7 +52,7 @@ impl World {
     }
 
     pub fn with_machine(machine: MachineConfig, variant: Variant) -> World {
-        World { hv: Hypervisor::new(machine.frames), domains: Vec::new(), variant, machine }
+        World { hv: Hypervisor::new(machine.frames), domains: Vec::new(), variant, machine, record_touched: false }
     }
 
     /// Build a domain: give it `pages` machine frames, set up its P2M (PV)
@@ -77,6 +81,9 @@ impl World {
         }
         let mut kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
         kernel.mem.attach_trace(id, self.hv.trace.share());
+        if self.record_touched {
+            kernel.mem.record_touched_from_boot();
+        }
         self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
         self.domains.push(Domain { id, name: name.to_string(), kernel });
         Ok(id)
