@@ -6,35 +6,9 @@ use std::hint::black_box;
 
 const FAULT_PAGES: usize = 262_144;
 const MPROTECT_PAGES: usize = 65_536;
-const PAGE: usize = 4096;
-
-fn map(pages: usize) -> *mut u8 {
-    // SAFETY: a fresh anonymous private mapping; checked for MAP_FAILED.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            pages * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(p, libc::MAP_FAILED);
-    p.cast()
-}
-
-fn unmap(p: *mut u8, pages: usize) {
-    // SAFETY: p came from map(pages).
-    unsafe { libc::munmap(p.cast(), pages * PAGE) };
-}
-
-fn touch(p: *mut u8, pages: usize) {
-    for i in 0..pages {
-        // SAFETY: within the mapping made by map(pages).
-        unsafe { std::ptr::write_volatile(p.add(i * PAGE), 0) };
-    }
-}
+#[path = "common/host_mem.rs"]
+mod host_mem;
+use host_mem::{PAGE, map, touch, unmap};
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("host");

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 const FAULT_PAGES: u64 = 262_144;
 const MPROTECT_PAGES: u64 = 65_536;
-const PAGE: usize = 4096;
+#[path = "common/host_mem.rs"]
+mod host_mem;
+use host_mem::PAGE;
 const RUNS: usize = 3;
 
 /// A native domain big enough for `pages` touched pages, their page tables
@@ -41,34 +43,6 @@ fn model_map(w: &mut World, d: u16, pid: u32, pages: u64) -> u64 {
 
 fn model_anon(w: &World, d: u16, pid: u32) -> i64 {
     w.kernel(d).expect("kernel").mm(pid).expect("mm").get_rss(RssCounter::Anon)
-}
-
-fn host_map(pages: usize) -> *mut u8 {
-    // SAFETY: a fresh anonymous private mapping; checked for MAP_FAILED.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            pages * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(p, libc::MAP_FAILED);
-    p.cast()
-}
-
-fn host_unmap(p: *mut u8, pages: usize) {
-    // SAFETY: p came from host_map(pages).
-    unsafe { libc::munmap(p.cast(), pages * PAGE) };
-}
-
-fn host_touch(p: *mut u8, pages: usize) {
-    for i in 0..pages {
-        // SAFETY: within the mapping made by host_map(pages).
-        unsafe { std::ptr::write_volatile(p.add(i * PAGE), 1) };
-    }
 }
 
 /// Pages of the mapping resident, by mincore(2).
@@ -127,12 +101,12 @@ fn write_faults() -> Row {
         e
     });
     let host = best(&mut || {
-        let p = host_map(FAULT_PAGES as usize);
+        let p = host_mem::map(FAULT_PAGES as usize);
         let t = Instant::now();
-        host_touch(p, FAULT_PAGES as usize);
+        host_mem::touch(p, FAULT_PAGES as usize);
         let e = t.elapsed();
         assert_eq!(host_resident(p, FAULT_PAGES as usize), FAULT_PAGES as i64, "host: every page faulted in");
-        host_unmap(p, FAULT_PAGES as usize);
+        host_mem::unmap(p, FAULT_PAGES as usize);
         e
     });
     Row { op: "write fault x 262144", model, host }
@@ -173,7 +147,7 @@ fn mprotect_split() -> Row {
     let mut host_tally = Tally::default();
     let mut host_maps = 0;
     let host = best(&mut || {
-        let p = host_map(MPROTECT_PAGES as usize);
+        let p = host_mem::map(MPROTECT_PAGES as usize);
         let mut t2 = Tally::default();
         let t = Instant::now();
         for i in (0..MPROTECT_PAGES as usize).step_by(2) {
@@ -184,7 +158,7 @@ fn mprotect_split() -> Row {
         let e = t.elapsed();
         host_tally = t2;
         host_maps = host_map_count();
-        host_unmap(p, MPROTECT_PAGES as usize);
+        host_mem::unmap(p, MPROTECT_PAGES as usize);
         e
     });
     // The host process starts with its binary's and libraries' mappings,
@@ -215,8 +189,8 @@ fn fork_exit() -> Row {
         black_box(w);
         e
     });
-    let p = host_map(FAULT_PAGES as usize);
-    host_touch(p, FAULT_PAGES as usize);
+    let p = host_mem::map(FAULT_PAGES as usize);
+    host_mem::touch(p, FAULT_PAGES as usize);
     let host = best(&mut || {
         let t = Instant::now();
         // SAFETY: the child only calls _exit.
@@ -233,7 +207,7 @@ fn fork_exit() -> Row {
         e
     });
     assert_eq!(host_resident(p, FAULT_PAGES as usize), FAULT_PAGES as i64, "host: the parent keeps its pages");
-    host_unmap(p, FAULT_PAGES as usize);
+    host_mem::unmap(p, FAULT_PAGES as usize);
     Row { op: "fork+exit, 262144 touched pages", model, host }
 }
 

@@ -113,65 +113,72 @@ enum Cmd {
     Explore {
         #[command(subcommand)]
         action: Option<ExploreCmd>,
-        /// Kernel variant words, as for `run --kernel`.
-        #[arg(long, default_value = "find-special-page")]
-        kernel: String,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Stop after this many actions in all (at least 1).
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        steps: Option<u64>,
-        /// Actions per generated sequence (1 to 10000; also for --replay).
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=MAX_LENGTH))]
-        length: u64,
-        /// Stop after this many seconds (0 < T <= 604800, one week).
-        #[arg(long, value_parser = parse_time)]
-        time: Option<f64>,
-        /// Run only shard I of N (`I/N`), to split a campaign across machines.
-        #[arg(long, default_value = "0/1", value_parser = parse_shard)]
-        shard: (u64, u64),
-        /// Worker threads (1 to 4 x the available cores).
-        #[arg(short = 'j', long, default_value_t = 1, value_parser = parse_jobs)]
-        jobs: usize,
-        /// Save each reproducer as DIR/<invariant>-<cause id>.mms (with its
-        /// step-through page beside it, .html) and the shard's summary as
-        /// DIR/summary.json (for `explore merge`).
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-        /// Keep going after the first bug (collect one per distinct cause).
-        #[arg(long)]
-        keep_going: bool,
-        /// Replay one sequence from its printed choice string.
-        #[arg(long)]
-        replay: Option<String>,
-        /// Enumerate choices depth-first instead of drawing them at random
-        /// (bounded by --steps/--time; for short --length).
-        #[arg(long)]
-        exhaustive: bool,
-        /// One JSON object per line (schema 2, docs/JSON.md): a `finding`
-        /// per bug, then an `explore` summary.
-        #[arg(long)]
-        json: bool,
-        /// Also draw direct pins and their release, syscalls on driver
-        /// mappings, qemu's exit, and fork under memory pressure (for
-        /// --replay too: give it to replay a choice string found with it).
-        #[arg(long)]
-        reach: bool,
-        /// Draw every sequence afresh at random, without novelty guidance
-        /// (by default sequences that found new coverage are kept and
-        /// mutated; docs/EXPLORE.md).
-        #[arg(long)]
-        uniform: bool,
-        /// Count the distinct abstract states reached (slower; for
-        /// comparing search strategies).
-        #[arg(long)]
-        count_states: bool,
-        /// After the campaign, compare its bugs with the invariants the
-        /// golden scenarios in DIR (`expect violation`) name for this kernel
-        /// setting: print those found and those missed.
-        #[arg(long)]
-        goldens: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        args: ExploreArgs,
     },
+}
+
+/// The options of `mmsim explore` (without a subcommand).
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// Kernel variant words, as for `run --kernel`.
+    #[arg(long, default_value = "find-special-page")]
+    kernel: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many actions in all (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: Option<u64>,
+    /// Actions per generated sequence (1 to 10000; also for --replay).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=MAX_LENGTH))]
+    length: u64,
+    /// Stop after this many seconds (0 < T <= 604800, one week).
+    #[arg(long, value_parser = parse_time)]
+    time: Option<f64>,
+    /// Run only shard I of N (`I/N`), to split a campaign across machines.
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    shard: (u64, u64),
+    /// Worker threads (1 to 4 x the available cores).
+    #[arg(short = 'j', long, default_value_t = 1, value_parser = parse_jobs)]
+    jobs: usize,
+    /// Save each reproducer as DIR/<invariant>-<cause id>.mms (with its
+    /// step-through page beside it, .html) and the shard's summary as
+    /// DIR/summary.json (for `explore merge`).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// Keep going after the first bug (collect one per distinct cause).
+    #[arg(long)]
+    keep_going: bool,
+    /// Replay one sequence from its printed choice string.
+    #[arg(long)]
+    replay: Option<String>,
+    /// Enumerate choices depth-first instead of drawing them at random
+    /// (bounded by --steps/--time; for short --length).
+    #[arg(long)]
+    exhaustive: bool,
+    /// One JSON object per line (schema 2, docs/JSON.md): a `finding`
+    /// per bug, then an `explore` summary.
+    #[arg(long)]
+    json: bool,
+    /// Also draw direct pins and their release, syscalls on driver
+    /// mappings, qemu's exit, and fork under memory pressure (for
+    /// --replay too: give it to replay a choice string found with it).
+    #[arg(long)]
+    reach: bool,
+    /// Draw every sequence afresh at random, without novelty guidance
+    /// (by default sequences that found new coverage are kept and
+    /// mutated; docs/EXPLORE.md).
+    #[arg(long)]
+    uniform: bool,
+    /// Count the distinct abstract states reached (slower; for
+    /// comparing search strategies).
+    #[arg(long)]
+    count_states: bool,
+    /// After the campaign, compare its bugs with the invariants the
+    /// golden scenarios in DIR (`expect violation`) name for this kernel
+    /// setting: print those found and those missed.
+    #[arg(long)]
+    goldens: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -189,39 +196,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Run { files, kernel, json, trace, html } => run(&files, kernel.as_deref(), json, trace, html.as_deref()),
         Cmd::Explore { action: Some(ExploreCmd::Merge { dirs }), .. } => merge(&dirs),
-        Cmd::Explore {
-            action: None,
-            kernel,
-            seed,
-            steps,
-            length,
-            time,
-            shard,
-            jobs,
-            out,
-            keep_going,
-            replay,
-            exhaustive,
-            reach,
-            uniform,
-            count_states,
-            goldens,
-            json,
-        } => explore(
-            &kernel,
-            seed,
-            steps,
-            length,
-            time,
-            shard,
-            jobs,
-            out,
-            keep_going,
-            replay,
-            exhaustive,
-            Search { reach, guided: !uniform, count_states, goldens },
-            json,
-        ),
+        Cmd::Explore { action: None, args } => explore(args),
         Cmd::Demo { html, json } => {
             let text =
                 if json { mmsim::demo::render_json() } else { mmsim::demo::render(std::io::stdout().is_terminal()) };
@@ -380,33 +355,28 @@ fn run(files: &[String], kernel: Option<&str>, json: bool, trace: bool, html: Op
     ExitCode::from(worst)
 }
 
-/// How `explore` searches: `--reach`, novelty guidance (off with
-/// `--uniform`), `--count-states`.
-struct Search {
-    reach: bool,
-    guided: bool,
-    count_states: bool,
-    goldens: Option<std::path::PathBuf>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn explore(
-    kernel: &str,
-    seed: u64,
-    steps: Option<u64>,
-    length: u64,
-    time: Option<f64>,
-    shard: (u64, u64),
-    jobs: usize,
-    out_dir: Option<std::path::PathBuf>,
-    keep_going: bool,
-    replay: Option<String>,
-    exhaustive: bool,
-    search: Search,
-    json: bool,
-) -> ExitCode {
+fn explore(args: ExploreArgs) -> ExitCode {
     use mmsim::explore;
-    let Search { reach, guided, count_states, goldens } = search;
+    let ExploreArgs {
+        kernel,
+        seed,
+        steps,
+        length,
+        time,
+        shard,
+        jobs,
+        out: out_dir,
+        keep_going,
+        replay,
+        exhaustive,
+        json,
+        reach,
+        uniform,
+        count_states,
+        goldens,
+    } = args;
+    let guided = !uniform;
+    let kernel = kernel.as_str();
     let variant = match mmsim::run::parse_variant(kernel) {
         Ok(v) => v,
         Err(errs) => {

@@ -17,6 +17,7 @@ use chooser::Chooser;
 use generate::Op;
 use rayon::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -361,6 +362,38 @@ pub(crate) fn run_workers(jobs: usize, work: &(dyn Fn(u64) + Sync)) {
     }
 }
 
+/// Keep `bug` unless a finding with the same cause signature is kept
+/// already; with `stop_at_first`, tell every worker to stop.
+pub(crate) fn keep_finding(found: &Mutex<Vec<Found>>, stop: &AtomicBool, stop_at_first: bool, bug: Found) {
+    let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
+    if !f.iter().any(|x| x.signature == bug.signature) {
+        f.push(bug);
+    }
+    if stop_at_first {
+        stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Call `progress` every 16th sequence (`n` is the sequence count).
+pub(crate) fn report_progress(
+    found: &Mutex<Vec<Found>>,
+    steps: &AtomicU64,
+    n: u64,
+    progress: &(dyn Fn(u64, u64, usize) + Sync),
+) {
+    if n.is_multiple_of(16) {
+        let nf = found.lock().map(|f| f.len()).unwrap_or(0);
+        progress(steps.load(Ordering::Relaxed), n, nf);
+    }
+}
+
+/// The findings in a deterministic order, whatever the threads did.
+pub(crate) fn sorted_findings(found: Mutex<Vec<Found>>) -> Vec<Found> {
+    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    found.sort_by(|a, b| (&a.invariant, &a.signature).cmp(&(&b.invariant, &b.signature)));
+    found
+}
+
 /// The seed of sequence `i` of a campaign.
 pub fn sequence_seed(seed: u64, i: u64) -> u64 {
     chooser::SplitMix64::new(seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).next_u64()
@@ -409,24 +442,13 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
                 let mut new = Found::new(cfg.variant, &ops, &t, seed, c.encode());
                 new.after = start.elapsed();
                 new.steps_before = before;
-                let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
-                if !f.iter().any(|x| x.signature == new.signature) {
-                    f.push(new);
-                }
-                if cfg.stop_at_first {
-                    stop.store(true, Ordering::Relaxed);
-                }
+                keep_finding(&found, &stop, cfg.stop_at_first, new);
             }
-            if n.is_multiple_of(16) {
-                let nf = found.lock().map(|f| f.len()).unwrap_or(0);
-                progress(steps.load(Ordering::Relaxed), n, nf);
-            }
+            report_progress(&found, &steps, n, progress);
         }
     };
     run_workers(cfg.jobs, &work);
-    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    // Deterministic order whatever the threads did.
-    found.sort_by(|a, b| (&a.invariant, &a.signature).cmp(&(&b.invariant, &b.signature)));
+    let found = sorted_findings(found);
     Summary {
         sequences: seqs.load(Ordering::Relaxed),
         steps: steps.load(Ordering::Relaxed),

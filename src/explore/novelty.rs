@@ -321,23 +321,13 @@ pub fn explore_guided(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync))
                 let mut bug = Found::new(cfg.variant, &m.ops, &o.trial, seed, c.encode());
                 bug.after = start.elapsed();
                 bug.steps_before = before;
-                let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
-                if !f.iter().any(|x| x.signature == bug.signature) {
-                    f.push(bug);
-                }
-                if cfg.stop_at_first {
-                    stop.store(true, Ordering::Relaxed);
-                }
+                super::keep_finding(&found, &stop, cfg.stop_at_first, bug);
             }
-            if n.is_multiple_of(16) {
-                let nf = found.lock().map(|f| f.len()).unwrap_or(0);
-                progress(steps.load(Ordering::Relaxed), n, nf);
-            }
+            super::report_progress(&found, &steps, n, progress);
         }
     };
     super::run_workers(cfg.jobs, &work);
-    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    found.sort_by(|a, b| (&a.invariant, &a.signature).cmp(&(&b.invariant, &b.signature)));
+    let found = super::sorted_findings(found);
     Summary {
         sequences: seqs.load(Ordering::Relaxed),
         steps: steps.load(Ordering::Relaxed),
