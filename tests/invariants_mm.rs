@@ -164,6 +164,67 @@ fn correct_pv_world_has_no_violation() {
     life(true);
 }
 
+/// fork and exit of a mapping spanning several leaf tables (1200 pages
+/// starting 1 MiB below a 2 MiB boundary: three PMDs), and mprotect splitting
+/// every other page then merging back. kernel/fork.c dup_mmap() and
+/// mm/memory.c copy_present_ptes(): every page gets a second mapping and
+/// reference, both PTEs lose RW, the child's MM_ANONPAGES counts each page
+/// once; exit_mmap() gives all of it back. mm/vma.c: each mprotect of one
+/// page inside a VMA splits it (map_count + 2, + 1 at the VMA's first
+/// page);
+/// the same protection over the whole range merges everything into one.
+fn fork_exit_and_split_merge(pv: bool) {
+    let (mut w, d, p) = world(pv);
+    const N: u64 = 1200;
+    let (k, hv) = w.kh(d).unwrap();
+    let a = k.sys_mmap(hv, p, 0x7e00_0010_0000, N * PS, RW, ANON | MAP_FIXED, NOFD, 0).unwrap();
+    k.sys_touch(hv, p, a, N * PS, true).unwrap();
+    let c = k.sys_fork(hv, p).unwrap();
+    assert_clean(&w, d, p, "fork");
+    let k = w.kernel(d).unwrap();
+    assert_eq!(k.mm(c).unwrap().get_rss(RssCounter::Anon), N as i64, "child MM_ANONPAGES");
+    assert_eq!(k.mm(p).unwrap().get_rss(RssCounter::Anon), N as i64, "parent MM_ANONPAGES");
+    for i in [0, 255, 256, 511, 512, 767, 768, N - 1] {
+        let addr = a + i * PS;
+        let pfn = anon_pfn(&w, d, p, addr);
+        assert_eq!(anon_pfn(&w, d, c, addr), pfn, "page {i}: child maps the parent's page");
+        let k = w.kernel(d).unwrap();
+        for pid in [p, c] {
+            assert!(!k.pt.pte(k.mm(pid).unwrap().pgd, addr).write(), "page {i} of {pid}: write-protected");
+        }
+        let pg = k.mem.page(pfn);
+        assert_eq!((pg.refcount, pg.mapcount), (2, 2), "page {i}: two mappings, two references");
+    }
+    let (k, hv) = w.kh(d).unwrap();
+    k.sys_exit(hv, c).unwrap();
+    assert_clean(&w, d, p, "exit of the child");
+    let k = w.kernel(d).unwrap();
+    assert!(!k.dmesg.iter().any(|e| e.message.contains("Bad rss-counter")), "{:?}", k.dmesg);
+    let pg = k.mem.page(anon_pfn(&w, d, p, a + 300 * PS));
+    assert_eq!((pg.refcount, pg.mapcount), (1, 1), "the parent's page alone again");
+    let (k, hv) = w.kh(d).unwrap();
+    let before = k.mm(p).unwrap().map_count();
+    for i in (0..64).step_by(2) {
+        k.sys_mprotect(hv, p, a + i * PS, PS, PROT_READ).unwrap();
+    }
+    assert_eq!(k.mm(p).unwrap().map_count(), before + 63, "32 read-only pages split off");
+    assert_clean(&w, d, p, "mprotect every other page");
+    let (k, hv) = w.kh(d).unwrap();
+    k.sys_mprotect(hv, p, a, N * PS, RW).unwrap();
+    assert_eq!(k.mm(p).unwrap().map_count(), before, "one protection again: merged back");
+    assert_clean(&w, d, p, "mprotect of the whole range");
+}
+
+#[test]
+fn fork_exit_and_split_merge_native() {
+    fork_exit_and_split_merge(false);
+}
+
+#[test]
+fn fork_exit_and_split_merge_pv() {
+    fork_exit_and_split_merge(true);
+}
+
 /// One mapped anonymous page in a fresh world.
 fn one_page() -> (World, DomId, Pid, u64, Pfn) {
     let (mut w, d, p) = world(false);

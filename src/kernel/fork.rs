@@ -5,7 +5,8 @@
 //! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
-use crate::arch::x86_64::{Pte, PteFlags};
+use crate::arch::pagetable::PteSlot;
+use crate::arch::x86_64::{PMD_SHIFT, Pte, PteFlags, table_index};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
@@ -115,10 +116,36 @@ impl Kernel {
         Ok(())
     }
 
-    /// `copy_page_range()` for one VMA.
+    /// `copy_page_range()` for one VMA. As `copy_pte_range()` does, the
+    /// RSS of the child is counted in a local `rss[]` and added once
+    /// (`add_mm_rss_vec()`), on success and on failure alike, so teardown
+    /// of a failed fork finds the counters matching the copied entries.
     fn copy_page_range(&mut self, hv: &mut Hypervisor, parent: Pid, child: Pid, src: &Vma, dst: &Vma) -> KResult<()> {
+        let mut rss = [0i64; 4];
+        let r = self.copy_pte_range(hv, parent, child, src, dst, &mut rss);
+        let mm = self.mm_mut(child)?;
+        for (c, n) in rss.iter().enumerate() {
+            mm.rss[c] += n;
+        }
+        r
+    }
+
+    /// The PTE loop of `copy_page_range()` (`copy_pte_range()`,
+    /// `copy_present_ptes()`): the child's leaf table is allocated once per
+    /// PMD (`pte_alloc_map_lock()` per table in Linux), not once per PTE.
+    fn copy_pte_range(
+        &mut self,
+        hv: &mut Hypervisor,
+        parent: Pid,
+        child: Pid,
+        src: &Vma,
+        dst: &Vma,
+        rss: &mut [i64; 4],
+    ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
         let cow = src.flags.is_cow();
+        // The child's leaf table for the current PMD: (addr >> PMD_SHIFT, table).
+        let mut dst_table: Option<(u64, u64)> = None;
         for (addr, sslot, pte) in self.pt.leaf_entries(pgd, src.start, src.end) {
             if is_guard_marker(pte) {
                 let d = self.pte_alloc(child, addr)?;
@@ -130,7 +157,14 @@ impl Kernel {
             }
             // copy_pte_range(): the child's table first
             // (pte_alloc_map_lock), so that a failure takes no reference.
-            let d = self.pte_alloc(child, addr)?;
+            let d = match dst_table {
+                Some((pmd, table)) if pmd == addr >> PMD_SHIFT => PteSlot { table, index: table_index(addr, 1) as u16 },
+                _ => {
+                    let d = self.pte_alloc(child, addr)?;
+                    dst_table = Some((addr >> PMD_SHIFT, d.table));
+                    d
+                }
+            };
             let np = self.vm_normal_page(hv, src, addr, pte);
             let mut cpte = pte;
             if let NormalPage::Page(pfn) = np {
@@ -151,7 +185,7 @@ impl Kernel {
                     self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
                     let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
                     self.set_pte_batched(hv, d, entry);
-                    self.mm_mut(child)?.add_rss(RssCounter::Anon, 1);
+                    rss[RssCounter::Anon as usize] += 1;
                     continue;
                 }
                 let p = self.mem.page_mut(pfn);
@@ -161,7 +195,7 @@ impl Kernel {
                 if p.is_anon() {
                     p.flags.remove(PageFlags::ANON_EXCLUSIVE);
                 }
-                self.mm_mut(child)?.add_rss(c, 1);
+                rss[c as usize] += 1;
             }
             if cow && pte.write() {
                 // ptep_set_wrprotect() in the parent.

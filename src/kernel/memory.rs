@@ -511,6 +511,15 @@ impl Kernel {
 
     /// `folio_remove_rmap_pte()` + RSS: one mapping of `pfn` went away.
     pub fn page_remove_rmap(&mut self, pid: Pid, vma: &Vma, addr: u64, pfn: Pfn) {
+        let c = self.folio_remove_rmap_pte(vma, addr, pfn);
+        if let Ok(mm) = self.mm_mut(pid) {
+            mm.add_rss(c, -1);
+        }
+    }
+
+    /// `folio_remove_rmap_pte()`: drop one mapcount of `pfn`; returns the
+    /// RSS counter (`mm_counter()`) the caller takes the page off.
+    fn folio_remove_rmap_pte(&mut self, vma: &Vma, addr: u64, pfn: Pfn) -> RssCounter {
         let p = self.mem.page_mut(pfn);
         p.mapcount -= 1;
         let (anon, mc) = (p.is_anon(), p.mapcount);
@@ -522,9 +531,7 @@ impl Kernel {
             let pte = Pte::NONE;
             self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
         }
-        if let Ok(mm) = self.mm_mut(pid) {
-            mm.add_rss(c, -1);
-        }
+        c
     }
 
     /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
@@ -651,6 +658,9 @@ impl Kernel {
     ) {
         let Ok(mm) = self.mm(pid) else { return };
         let entries = self.pt.leaf_entries(mm.pgd, start, end);
+        // zap_pte_range() counts in a local `rss[]` and adds it once
+        // (`add_mm_rss_vec()`).
+        let mut rss = [0i64; 4];
         for (addr, slot, pte) in entries {
             if is_guard_marker(pte) {
                 if drop_markers {
@@ -673,10 +683,15 @@ impl Kernel {
                     if pte.dirty() && !self.mem.page(pfn).is_anon() {
                         self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
                     }
-                    self.page_remove_rmap(pid, vma, addr, pfn);
+                    rss[self.folio_remove_rmap_pte(vma, addr, pfn) as usize] -= 1;
                     self.put_page(pfn);
                 }
                 _ => {}
+            }
+        }
+        if let Ok(mm) = self.mm_mut(pid) {
+            for (c, n) in rss.iter().enumerate() {
+                mm.rss[c] += n;
             }
         }
     }

@@ -59,8 +59,16 @@ impl Kernel {
         // from the end of the VMA now holding the range just changed
         // (`tmp = vma_iter_end(&vmi)`), which a merge with the next VMA
         // may have extended.
+        // The first VMA was found above (`tmp` is in it).
+        let mut found = Some(first);
         while tmp < end {
-            let Some(v) = self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() else { break };
+            let v = match found.take() {
+                Some(v) => v,
+                None => match self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() {
+                    Some(v) => v,
+                    None => break,
+                },
+            };
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
             }
@@ -161,10 +169,9 @@ impl Kernel {
     pub fn change_protection(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, end: u64) -> KResult<()> {
         let pgd = self.mm(pid)?.pgd;
         let leaves = self.pt.leaf_entries(pgd, start, end);
-        if let Some(&(first, _, _)) = leaves.first() {
-            const PUD_MASK: u64 = !((1u64 << 30) - 1);
-            self.mmu_notifier_invalidate(hv, pid, (first & PUD_MASK).max(start), end);
-        }
+        let Some(&(first, _, _)) = leaves.first() else { return Ok(()) };
+        const PUD_MASK: u64 = !((1u64 << 30) - 1);
+        self.mmu_notifier_invalidate(hv, pid, (first & PUD_MASK).max(start), end);
         let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
         for v in vmas {
             let prot = vm_get_page_prot(v.flags);

@@ -45,6 +45,16 @@ pub fn is_mergeable_anon_vma(a: &Vma, b: &Vma) -> bool {
 /// none (`dup_anon_vma`) and keeps the sticky flags of both. The absorbed
 /// VMA, if any, the caller has already removed.
 fn commit_merge(mm: &mut Mm, target: u64, start: u64, pgoff: u64, end: u64, anon_vma: Option<u32>, sticky: VmFlags) {
+    if start == target {
+        // The target keeps its start: updated in place, no re-keying.
+        if let Some(v) = mm.vmas.get_mut(&target) {
+            v.pgoff = pgoff;
+            v.end = end;
+            v.anon_vma = v.anon_vma.or(anon_vma);
+            v.flags |= sticky & VmFlags::STICKY;
+        }
+        return;
+    }
     let Some(mut v) = mm.remove(target) else { return };
     v.start = start;
     v.pgoff = pgoff;
@@ -87,18 +97,7 @@ impl Kernel {
     /// `split_vma()`: `__split_vma()` after checking `map_count` against
     /// `max_map_count`. A split at a VMA's start is no split and passes.
     pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        let mm = self.mm(pid)?;
-        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
-        if v.start == addr {
-            return Ok(());
-        }
-        if let Some(ops) = &v.ops {
-            ops.may_split(v, addr)?;
-        }
-        if mm.map_count() >= mm.max_map_count {
-            return Err(Errno::ENOMEM);
-        }
-        self.__split_vma(pid, addr)
+        self.split_vma_at(pid, addr, true)
     }
 
     /// `__split_vma()`: split the VMA containing `addr` at `addr`. It does
@@ -106,16 +105,26 @@ impl Kernel {
     /// the middle of one VMA, letting the count go above the limit
     /// temporarily (mm/vma.c).
     pub fn __split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
+        self.split_vma_at(pid, addr, false)
+    }
+
+    /// The split itself, with one lookup of the VMA: `vm_ops->may_split`,
+    /// then (for `split_vma()`) the `map_count` check, then the lower half
+    /// shrinks in place and the upper half (`vm_area_dup()`) is inserted.
+    fn split_vma_at(&mut self, pid: Pid, addr: u64, check_count: bool) -> KResult<()> {
         let mm = self.mm_mut(pid)?;
-        let Some(v) = mm.vma_at(addr) else { return Ok(()) };
-        if v.start == addr {
+        let full = mm.map_count() >= mm.max_map_count;
+        let Some(lo) = mm.vma_at_mut(addr) else { return Ok(()) };
+        if lo.start == addr {
             return Ok(());
         }
-        if let Some(ops) = &v.ops {
-            ops.may_split(v, addr)?;
+        if let Some(ops) = &lo.ops {
+            ops.may_split(lo, addr)?;
         }
-        let start = v.start;
-        let Some(lo) = mm.vmas.get_mut(&start) else { return Ok(()) };
+        if check_count && full {
+            return Err(Errno::ENOMEM);
+        }
+        let start = lo.start;
         let mut hi = lo.clone();
         lo.end = addr;
         hi.pgoff += (addr - start) >> 12;
@@ -137,23 +146,31 @@ impl Kernel {
     /// allow.
     pub fn vma_merge_existing_range(&mut self, pid: Pid, start: u64) -> KResult<()> {
         let mm = self.mm_mut(pid)?;
-        let Some(v) = mm.vmas.get(&start).cloned() else { return Ok(()) };
+        // The VMA and the one before it (`prev_vma()`) in one walk.
+        let mut it = mm.vmas.range(..=start);
+        let Some((_, v)) = it.next_back().filter(|(k, _)| **k == start) else { return Ok(()) };
+        let prev = it.next_back().map(|(_, p)| p).filter(|p| p.end <= start && is_mergeable_vma(p, v));
         let mut cur_start = start;
         // A VMA merged away drops its file reference (remove_vma/fput).
         let mut gone = Vec::new();
-        if let Some((p, ppgoff)) = mm.prev_vma(v.start).filter(|p| is_mergeable_vma(p, &v)).map(|p| (p.start, p.pgoff))
-        {
-            mm.remove(start);
-            gone.extend(v.shmem_inode());
-            commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
-            cur_start = p;
+        if let Some((p, ppgoff)) = prev.map(|p| (p.start, p.pgoff)) {
+            if let Some(v) = mm.remove(start) {
+                gone.extend(v.shmem_inode());
+                commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
+                cur_start = p;
+            }
         }
-        if let Some(cur) = mm.vmas.get(&cur_start).cloned()
-            && let Some(n) = mm.vma_at(cur.end).filter(|n| is_mergeable_vma(&cur, n)).map(|n| n.start)
+        // The next VMA is the one starting at the end of this one
+        // (`vma_at(cur.end)`: VMAs do not overlap).
+        let next = mm.vmas.get(&cur_start).and_then(|cur| {
+            let n = mm.vmas.get(&cur.end).filter(|n| is_mergeable_vma(cur, n))?;
+            Some((cur.start, cur.pgoff, n.start))
+        });
+        if let Some((cs, cpgoff, n)) = next
             && let Some(nx) = mm.remove(n)
         {
             gone.extend(nx.shmem_inode());
-            commit_merge(mm, cur_start, cur.start, cur.pgoff, nx.end, nx.anon_vma, nx.flags);
+            commit_merge(mm, cur_start, cs, cpgoff, nx.end, nx.anon_vma, nx.flags);
         }
         for inode in gone {
             self.shmem_put(inode);
