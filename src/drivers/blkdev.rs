@@ -32,7 +32,7 @@ use crate::hv::Hypervisor;
 use crate::hv::truth::Violation;
 use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
 use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, FollFlags, GupPage};
-use crate::kernel::page::{Mfn, PageFlags, Pfn};
+use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 use crate::types::DomId;
@@ -262,7 +262,7 @@ impl Disk {
         let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
         req.len = len.min(covered);
         let pgd = k.mm(req.pid)?.pgd;
-        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.pt.pte(pgd, p.addr))).collect();
+        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.page_tables().pte(pgd, p.addr))).collect();
         req.pages = pages;
         Ok(())
     }
@@ -348,7 +348,9 @@ impl Disk {
         }
         for page in &req.pages {
             if !req.to_device {
-                k.mem.page_mut(page.pfn).flags |= PageFlags::DIRTY;
+                // A read from the device wrote the pages: bio_set_pages_dirty()
+                // (block/bio.c) marks them dirty, as set_page_dirty_lock() does.
+                k.set_page_dirty_lock(page.pfn);
             }
             k.gup_release(*page);
         }

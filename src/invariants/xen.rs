@@ -68,7 +68,7 @@ fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
     for d in w.domains.iter().filter(|d| d.kernel.pv) {
         let k = &d.kernel;
         for (pid, p) in &k.procs {
-            for (addr, slot, pte) in k.pt.leaf_entries(p.mm.pgd, 0, TASK_SIZE) {
+            for (addr, slot, pte) in k.page_tables().leaf_entries(p.mm.pgd, 0, TASK_SIZE) {
                 if !pte.present() {
                     continue;
                 }
@@ -124,8 +124,8 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             });
         }
         if let (Some(HostMapping::Pte(at)), Ok(k)) = (r.host, w.kernel(r.grantee)) {
-            let pte = k.pt.entry(at.table.0, at.index as usize);
-            if !k.pt.has_table(at.table.0) || !pte.present() || pte.frame() != r.mfn.0 {
+            let pte = k.page_tables().entry(at.table.0, at.index as usize);
+            if !k.page_tables().has_table(at.table.0) || !pte.present() || pte.frame() != r.mfn.0 {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
                     invariant: crate::invariants::Invariant::GrantPteLost.as_str(),
@@ -152,7 +152,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
         let freed = match (w.hv.machine.owner(r.mfn), granter_pfn, w.kernel(r.granter)) {
             (Some(o), _, _) if o != r.granter => Some(format!("the frame now belongs to d{o}")),
             (None, _, _) => Some("the frame is free machine memory".to_string()),
-            (_, Some(p), Ok(k)) if k.mem.get(p).is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) => {
+            (_, Some(p), Ok(k)) if k.memmap().get(p).is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) => {
                 Some(format!("d{} freed its pfn {:#x}", r.granter, p.0))
             }
             _ => None,

@@ -86,7 +86,7 @@ pub fn pte_to_pagemap_entry(k: &Kernel, hv: &Hypervisor, vma: &Vma, addr: u64, p
             flags |= PM_GUARD_REGION;
         }
     }
-    if let Some(p) = page.and_then(|pfn| k.mem.get(pfn)) {
+    if let Some(p) = page.and_then(|pfn| k.memmap().get(pfn)) {
         if !p.is_anon() {
             flags |= PM_FILE;
         }
@@ -120,7 +120,7 @@ enum Slot<'a> {
 /// Cost: the populated PTEs and VMAs of the range plus one step a page.
 fn for_each_page<'a>(k: &'a Kernel, pid: Pid, start: u64, end: u64, mut f: impl FnMut(u64, Slot<'a>)) {
     let Ok(mm) = k.mm(pid) else { return };
-    let entries = k.pt.leaf_entries(mm.pgd, start, end);
+    let entries = k.page_tables().leaf_entries(mm.pgd, start, end);
     let mut ei = entries.iter().peekable();
     let mut vmas = mm.vmas_in(start, end).peekable();
     let mut a = start;
@@ -191,7 +191,7 @@ fn letter(k: &Kernel, hv: &Hypervisor, a: u64, slot: Slot<'_>) -> char {
         return '?';
     }
     match k.vm_normal_page_quiet(hv, v, a, pte) {
-        NormalPage::Page(pfn) => match k.mem.get(pfn) {
+        NormalPage::Page(pfn) => match k.memmap().get(pfn) {
             None => '!',
             Some(p) if p.flags.contains(PageFlags::FOREIGN) => 'G',
             Some(p) if p.is_anon() => {

@@ -57,7 +57,7 @@ fn frame_text(k: &Kernel, hv: &Hypervisor, frame: u64, table: bool) -> String {
     if !k.pv {
         return format!("pfn {frame:#x}");
     }
-    let pfn = if table { k.pt_pages.get(&frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
+    let pfn = if table { k.pt_pages().get(&frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
     match pfn {
         Some(p) => format!("mfn {frame:#x} (pfn {:#x})", p.0),
         None => format!("mfn {frame:#x} (mfn_to_pfn: none)"),
@@ -87,7 +87,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
             let _ = writeln!(out, "no vma");
         }
     }
-    let steps = k.pt.walk(mm.pgd, addr);
+    let steps = k.page_tables().walk(mm.pgd, addr);
     let mut leaf = None;
     for s in &steps {
         let name = LEVEL_NAMES.get(s.level as usize).copied().unwrap_or("?");
@@ -174,7 +174,7 @@ fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kerne
 
 /// `pfn 0x.. (anon, refcount N, mapcount N, flags ...)`.
 pub(crate) fn page_summary(k: &Kernel, pfn: Pfn) -> String {
-    match k.mem.get(pfn) {
+    match k.memmap().get(pfn) {
         Some(p) => {
             let kind = match p.mapping {
                 crate::kernel::page::Mapping::Anon(_) => "anon",

@@ -72,13 +72,13 @@ pub struct MemSizeStats {
 pub fn smaps_gather(k: &Kernel, hv: &Hypervisor, mm: &Mm, vma: &Vma) -> MemSizeStats {
     let mut mss = MemSizeStats::default();
     let locked = vma.flags.contains(VmFlags::LOCKED);
-    for (addr, _slot, pte) in k.pt.leaf_entries(mm.pgd, vma.start, vma.end) {
+    for (addr, _slot, pte) in k.page_tables().leaf_entries(mm.pgd, vma.start, vma.end) {
         // smaps_pte_entry(): no swap in the model, so only present PTEs count.
         if !pte_present(pte) {
             continue;
         }
         let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
-        let Some(page) = k.mem.get(pfn) else { continue };
+        let Some(page) = k.memmap().get(pfn) else { continue };
         smaps_account(&mut mss, page, pte.young(), pte.dirty(), locked);
     }
     mss
