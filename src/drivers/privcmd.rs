@@ -20,7 +20,7 @@ use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
 use crate::kernel::mm_types::{VmFlags, VmOperations, Vma};
-use crate::kernel::pte::vm_get_page_prot;
+use crate::kernel::pte::{PteKind, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::types::DomId;
 use std::any::Any;
@@ -110,8 +110,9 @@ impl PrivcmdFile {
             if addr < vma.start || end > vma.end || end < addr {
                 return Err(Errno::EINVAL);
             }
-            // privcmd_vma_range_is_mapped()
-            if !k.page_tables().leaf_entries(mm.pgd, addr, end).is_empty() {
+            // privcmd_vma_range_is_mapped(): is_mapped_fn() is -EBUSY on
+            // any entry not pte_none() (pte_entries() gives only those).
+            if k.pte_entries(mm.pgd, addr, end).iter().any(|e| e.kind != PteKind::None) {
                 return Err(Errno::EINVAL);
             }
         }

@@ -12,11 +12,11 @@
 
 use crate::arch::x86_64::{PAGE_SIZE, Pte, flag_names};
 use crate::hv::machine::DomId;
-use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::memory::NormalPage;
 use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
 use crate::kernel::p2m::{INVALID_P2M_ENTRY, entry_mfn, entry_tags};
 use crate::kernel::page::{Mfn, Pfn, page_flag_names};
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 use crate::world::World;
 use serde::Serialize;
@@ -284,7 +284,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
                     if walks.len() < MAX_WALKS_PER_PROC {
                         walks.insert(*a);
                     }
-                    if pte_present(*pte) {
+                    if PteKind::of(*pte).is_present() {
                         if let Some(m) = k.pte_machine_frame(*pte) {
                             frames.insert(m.0);
                         }
@@ -482,11 +482,12 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
     let mut leaf = None;
     for s in k.page_tables().walk(mm.pgd, addr) {
         let e = s.entry;
+        let kind = PteKind::of(e);
         let (to, note) = if e.is_none() {
             (None, "none")
-        } else if s.level == 1 && is_guard_marker(e) {
+        } else if s.level == 1 && kind.is_guard() {
             (None, "guard marker")
-        } else if (s.level == 1 && !pte_present(e)) || (s.level != 1 && !e.present()) {
+        } else if (s.level == 1 && !kind.is_present()) || (s.level != 1 && !e.present()) {
             (None, "not present")
         } else {
             (Some(hex(e.frame())), "")
@@ -505,7 +506,7 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
         });
     }
     if let (Some(pte), Some(v)) = (leaf, mm.vma_at(addr))
-        && pte_present(pte)
+        && PteKind::of(pte).is_present()
     {
         ws.normal = Some(match k.vm_normal_page_quiet(&w.hv, v, addr, pte) {
             NormalPage::Page(p) => format!("page pfn {:#x}", p.0),

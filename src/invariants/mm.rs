@@ -52,11 +52,11 @@ use super::name::Invariant;
 use crate::arch::x86_64::{PAGE_SIZE, TASK_SIZE};
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::VmaFile;
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, Page, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pte::pte_present;
 use crate::world::World;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -177,9 +177,9 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
             }
         }
         let mut rss = [0i64; 4];
-        for (addr, _slot, pte) in k.page_tables().leaf_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
+        for PteEntry { addr, pte, kind, .. } in k.pte_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
             let Some(vma) = mm.vma_at(addr) else {
-                let pfn = if pte_present(pte) { Some(k.pte_pfn(hv, pte)) } else { None };
+                let pfn = kind.is_present().then(|| k.pte_pfn(hv, pte));
                 cx.report(
                     Invariant::PteOutsideVma,
                     pfn,
@@ -187,7 +187,7 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
                 );
                 continue;
             };
-            if !pte_present(pte) {
+            if !kind.is_present() {
                 continue;
             }
             let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };

@@ -38,6 +38,7 @@ use super::Violation;
 use crate::arch::x86_64::TASK_SIZE;
 use crate::hv::grant_table::HostMapping;
 use crate::kernel::page::{Mfn, PageFlags};
+use crate::kernel::pte::PteKind;
 use crate::world::World;
 use crate::xen::interface::grant_table::GTF_READONLY;
 use crate::xen::interface::xen::PteMaddr;
@@ -68,11 +69,11 @@ fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
     for d in w.domains.iter().filter(|d| d.kernel.pv) {
         let k = &d.kernel;
         for (pid, p) in &k.procs {
-            for (addr, slot, pte) in k.page_tables().leaf_entries(p.mm.pgd, 0, TASK_SIZE) {
-                if !pte.present() {
-                    continue;
-                }
-                let mfn = Mfn(pte.frame());
+            for e in k.pte_entries(p.mm.pgd, 0, TASK_SIZE) {
+                // _PAGE_PRESENT: an entry the MMU follows.
+                let (addr, slot) = (e.addr, e.slot);
+                let PteKind::Present { frame, protnone: false, .. } = e.kind else { continue };
+                let mfn = Mfn(frame);
                 let owner = w.hv.machine.owner(mfn);
                 if owner == Some(d.id) {
                     continue;

@@ -3,17 +3,21 @@
 //! The memmap, the P2M, the page tables, the page-table pages and the GUP
 //! references held are private to `crate::kernel`. Observers (report/,
 //! invariants/, html/, run/, the world's checks) read them through the
-//! read-only views here; drivers and the world change them only through
+//! read-only views here, and decode leaf entries through the one typed
+//! walker ([`Kernel::pte_entry`], [`Kernel::pte_entries`]: each entry with
+//! its [`PteKind`]); drivers and the world change them only through
 //! kernel functions under Linux's names (`get_user_pages`,
 //! `set_page_dirty_lock`, `xen_remap_pfn`, `alloc_page`...). The few
 //! non-Linux entry points here are the model's instrumentation (the
 //! allocator's trace and touched-page record, `fail_page_alloc`) and, for
 //! tests that corrupt state on purpose, [`Kernel::internals_mut`].
 
-use crate::arch::pagetable::PageTables;
+use crate::arch::pagetable::{PageTables, PteSlot};
+use crate::arch::x86_64::Pte;
 use crate::errno::KResult;
 use crate::kernel::p2m::P2m;
 use crate::kernel::page::{MemMap, Pfn};
+use crate::kernel::pte::PteKind;
 use crate::kernel::{GupHeld, Kernel};
 use crate::trace::Trace;
 use crate::types::DomId;
@@ -94,5 +98,38 @@ impl Kernel {
             gup_held: &mut self.gup_held,
             pt_pages: &self.pt_pages,
         }
+    }
+}
+
+/// One leaf entry of a walk: the address it maps, where it lives, its raw
+/// value and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteEntry {
+    pub addr: u64,
+    pub slot: PteSlot,
+    pub pte: Pte,
+    pub kind: PteKind,
+}
+
+impl Kernel {
+    /// The leaf entry mapping `addr` in the tables under `pgd`
+    /// (`pte_offset_map()` + `ptep_get()`), decoded; `None` when a table on
+    /// the way is missing (`pte_offset_map()` fails: the entry reads as
+    /// none).
+    pub fn pte_entry(&self, pgd: u64, addr: u64) -> Option<PteEntry> {
+        let slot = self.pt.lookup(pgd, addr)?;
+        let pte = self.pt.get(slot);
+        Some(PteEntry { addr, slot, pte, kind: PteKind::of(pte) })
+    }
+
+    /// The non-none leaf entries under `pgd` in `[start, end)`, ascending,
+    /// decoded: what `walk_page_range()`'s `pte_entry` callbacks see
+    /// (mm/pagewalk.c), visiting only tables that exist.
+    pub fn pte_entries(&self, pgd: u64, start: u64, end: u64) -> Vec<PteEntry> {
+        self.pt
+            .leaf_entries(pgd, start, end)
+            .into_iter()
+            .map(|(addr, slot, pte)| PteEntry { addr, slot, pte, kind: PteKind::of(pte) })
+            .collect()
     }
 }

@@ -11,10 +11,11 @@
 use crate::arch::x86_64::{PAGE_MASK, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::{NormalPage, VmFault};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pte::{pte_present, pte_protnone};
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 
 /// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
@@ -114,11 +115,12 @@ impl Kernel {
     /// `follow_page_pte()`.
     fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: FollFlags) -> Follow {
         let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
-        let Some(slot) = self.pt.lookup(pgd, addr) else { return Follow::NoPage { unshare: false } };
-        let pte = self.pt.get(slot);
-        if !pte_present(pte) || pte_protnone(pte) {
+        // pte_offset_map_lock(); !pte_present() or pte_protnone(): no page.
+        let Some(PteEntry { slot, pte, kind: PteKind::Present { protnone: false, .. }, .. }) =
+            self.pte_entry(pgd, addr)
+        else {
             return Follow::NoPage { unshare: false };
-        }
+        };
         let np = self.vm_normal_page(hv, vma, addr, pte);
         let page = np.page();
         // can_follow_write_pte(): writable PTE, or FOLL_FORCE on an
