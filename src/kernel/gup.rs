@@ -69,11 +69,36 @@ foll_flags! {
 }
 
 /// One page GUP handed out: which page, and whether it was pinned or got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// It is the reference itself (the `struct page *` a caller of
+/// `get_user_pages`/`pin_user_pages` must `put_page`/`unpin_user_page`
+/// once): not `Copy` or `Clone`, only GUP makes one, and
+/// [`Kernel::gup_release`] takes it by value. Releasing a page once:
+///
+/// ```
+/// use mmsim::kernel::{Kernel, gup::GupPage};
+/// fn release_once(k: &mut Kernel, page: GupPage) {
+///     k.gup_release(page);
+/// }
+/// ```
+///
+/// and twice, which does not compile (use of a moved value):
+///
+/// ```compile_fail,E0382
+/// use mmsim::kernel::{Kernel, gup::GupPage};
+/// fn release_twice(k: &mut Kernel, page: GupPage) {
+///     k.gup_release(page);
+///     k.gup_release(page);
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
 pub struct GupPage {
     pub addr: u64,
     pub pfn: Pfn,
     pub pinned: bool,
+    /// Only GUP hands a reference out: code outside this module cannot
+    /// build a `GupPage` to release a reference it never got.
+    _reference: (),
 }
 
 enum Follow {
@@ -323,7 +348,7 @@ impl Kernel {
                         let pin = flags.contains(FOLL_PIN);
                         let dom = self.domid;
                         hv.trace.emit(|| crate::trace::Event::Gup { dom, pid, addr, pfn: pfn.0, pin });
-                        out.push(GupPage { addr, pfn, pinned: pin });
+                        out.push(GupPage { addr, pfn, pinned: pin, _reference: () });
                     }
                 }
                 Ok(None) => {}

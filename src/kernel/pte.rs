@@ -161,6 +161,9 @@ mod tests {
         let none_prot = PteKind::of(Pte::new(5, vm_get_page_prot(VmFlags::empty())));
         assert_eq!(none_prot, PteKind::Present { frame: 5, special: false, protnone: true, write: false });
         let f = vm_get_page_prot(VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED) | PteFlags::SPECIAL;
-        assert_eq!(PteKind::of(Pte::new(7, f)), PteKind::Present { frame: 7, special: true, protnone: false, write: true });
+        assert_eq!(
+            PteKind::of(Pte::new(7, f)),
+            PteKind::Present { frame: 7, special: true, protnone: false, write: true }
+        );
     }
 }
