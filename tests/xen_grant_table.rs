@@ -44,7 +44,7 @@ fn map(x: &mut X, host_addr: u64, flags: u32, gref: u32, dom: u16) -> GnttabMapG
     let d0 = x.dom0;
     let (k, hv) = x.w.kh(d0).unwrap();
     let mut op = [GnttabMapGrantRef::new(host_addr, flags, gref, dom)];
-    hv.gnttab_map_grant_ref(d0, &mut op, &mut k.guest_mem());
+    hv.gnttab_map_grant_ref(d0, &mut op, &mut k.internals_mut().guest_mem());
     op[0]
 }
 
@@ -52,7 +52,7 @@ fn unmap(x: &mut X, host_addr: u64, handle: u32) -> GntSt {
     let d0 = x.dom0;
     let (k, hv) = x.w.kh(d0).unwrap();
     let mut op = [GnttabUnmapGrantRef::new(host_addr, handle)];
-    hv.gnttab_unmap_grant_ref(d0, &mut op, &mut k.guest_mem());
+    hv.gnttab_unmap_grant_ref(d0, &mut op, &mut k.internals_mut().guest_mem());
     op[0].status
 }
 
@@ -175,7 +175,7 @@ fn general_error_when_pinned_by_another_domain() {
         g as u32,
         1,
     )];
-    hv.gnttab_map_grant_ref(d2, &mut op, &mut k.guest_mem());
+    hv.gnttab_map_grant_ref(d2, &mut op, &mut k.internals_mut().guest_mem());
     assert_eq!(op[0].status, GntSt::GeneralError);
     assert!(x.w.hv.log.iter().any(|l| l.contains("Bad domain (0 != 2)")), "{:?}", x.w.hv.log);
 }
@@ -349,7 +349,7 @@ fn unmap_with_a_wrong_bus_address_is_bad_dev_addr() {
         let (k, hv) = x.w.kh(d0).unwrap();
         let mut u = [GnttabUnmapGrantRef::new(kaddr, op.handle)];
         u[0].dev_bus_addr = bus;
-        hv.gnttab_unmap_grant_ref(d0, &mut u, &mut k.guest_mem());
+        hv.gnttab_unmap_grant_ref(d0, &mut u, &mut k.internals_mut().guest_mem());
         u[0].status
     };
     assert_eq!(unmap_dev(&mut x, op.dev_bus_addr + 4096), GntSt::BadDevAddr);

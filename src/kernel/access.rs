@@ -11,10 +11,28 @@
 //! non-Linux entry points here are the model's instrumentation (the
 //! allocator's trace and touched-page record, `fail_page_alloc`) and, for
 //! tests that corrupt state on purpose, [`Kernel::internals_mut`].
+//!
+//! Outside `crate::kernel` the fields themselves are out of reach (a
+//! private field, E0616):
+//!
+//! ```compile_fail,E0616
+//! fn poke(k: &mut mmsim::kernel::Kernel) {
+//!     let _ = &mut k.pt;
+//! }
+//! ```
+//!
+//! while the view compiles:
+//!
+//! ```
+//! fn peek(k: &mmsim::kernel::Kernel) -> usize {
+//!     k.page_tables().nr_tables()
+//! }
+//! ```
 
 use crate::arch::pagetable::{PageTables, PteSlot};
 use crate::arch::x86_64::Pte;
 use crate::errno::KResult;
+use crate::hv::grant_table::GuestMem;
 use crate::kernel::p2m::P2m;
 use crate::kernel::page::{MemMap, Pfn};
 use crate::kernel::pte::PteKind;
@@ -32,6 +50,14 @@ pub struct Internals<'a> {
     pub p2m: &'a mut P2m,
     pub gup_held: &'a mut FxHashMap<Pfn, GupHeld>,
     pub pt_pages: &'a FxHashMap<u64, Pfn>,
+}
+
+impl<'a> Internals<'a> {
+    /// What a grant-table hypercall sees of this guest (its page tables
+    /// and direct-map size), for tests that issue one directly.
+    pub fn guest_mem(self) -> GuestMem<'a> {
+        GuestMem { nr_pfns: self.mem.len(), pt: self.pt }
+    }
 }
 
 impl Kernel {

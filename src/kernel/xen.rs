@@ -152,9 +152,8 @@ impl Kernel {
         hv.m2p.get(mfn)
     }
 
-    /// The hypercall's view of this guest's memory: what Xen reads and
-    /// writes of a PV guest directly (its page tables, its PFN count).
-    pub fn guest_mem(&mut self) -> GuestMem<'_> {
+    /// The hypercall's view of this guest's memory.
+    fn guest_mem(&mut self) -> GuestMem<'_> {
         let nr_pfns = self.mem.len();
         GuestMem { pt: &mut self.pt, nr_pfns }
     }
