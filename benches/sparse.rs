@@ -29,7 +29,7 @@ fn main() {
     println!(
         "sparse64g: rss pages in model {}, page tables {}",
         k.mm(p).map(|m| m.rss[1]).unwrap_or(0),
-        k.pt.nr_tables()
+        k.page_tables().nr_tables()
     );
     println!("sparse64g: peak host RSS {} MB", ru.ru_maxrss / 1024);
 }

@@ -100,7 +100,7 @@ pub fn tell(variant: Variant) -> Result<(Story, World), String> {
         let hv = &w.hv;
         if let Ok(k) = w.kernel(dom) {
             if let Ok(mm) = k.mm(pid) {
-                let pte = k.pt.pte(mm.pgd, a);
+                let pte = k.page_tables().pte(mm.pgd, a);
                 if let Some(vma) = mm.vma_at(a).cloned() {
                     let backing = vma.ops.as_ref().and_then(|o| o.backing_page(&vma, a));
                     gup = match k.vm_normal_page_quiet(hv, &vma, a, pte) {
@@ -218,7 +218,7 @@ fn inside(w: &World, st: Style) -> String {
         s.push_str(&st.bold(&format!("  The page-table walk of {:#x}", v.start)));
         s.push('\n');
         const LEVEL: [&str; 5] = ["", "PTE", "PMD", "PUD", "PGD"];
-        for step in k.pt.walk(mm.pgd, v.start) {
+        for step in k.page_tables().walk(mm.pgd, v.start) {
             let names = crate::arch::x86_64::flag_names(step.entry).join(" ");
             let names = names.replace("SPECIAL", &st.red("SPECIAL"));
             let mut line =

@@ -55,7 +55,7 @@ fn assert_clean(w: &World, d: DomId, p: Pid, step: &str) {
 
 fn anon_pfn(w: &World, d: DomId, p: Pid, addr: u64) -> Pfn {
     let k = w.kernel(d).unwrap();
-    k.pte_pfn(&w.hv, k.pt.pte(k.mm(p).unwrap().pgd, addr))
+    k.pte_pfn(&w.hv, k.page_tables().pte(k.mm(p).unwrap().pgd, addr))
 }
 
 /// A life of a process and its child, checked after every step: anonymous
@@ -151,7 +151,7 @@ fn life(pv: bool) {
     assert!(k.dmesg.is_empty(), "{:?}", k.dmesg);
     // 4096 pages, PFNs 0 and 1 reserved: only the tmpfs file's two cached
     // pages are still in use (the PGD went with the process).
-    assert_eq!(k.mem.nr_free(), 4096 - 2 - 2, "only the tmpfs file's pages remain");
+    assert_eq!(k.memmap().nr_free(), 4096 - 2 - 2, "only the tmpfs file's pages remain");
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn one_page() -> (World, DomId, Pid, u64, Pfn) {
 #[test]
 fn bumped_refcount_is_reported() {
     let (mut w, d, _p, _a, pfn) = one_page();
-    w.kh(d).unwrap().0.mem.page_mut(pfn).refcount += 1;
+    w.kh(d).unwrap().0.internals_mut().mem.page_mut(pfn).refcount += 1;
     let v = check(&w);
     assert_eq!(names(&v), ["page-refcount"], "{v:#?}");
     assert_eq!(v[0].pfns, [pfn.0]);
@@ -254,7 +254,7 @@ fn bumped_refcount_is_reported() {
 #[test]
 fn bumped_mapcount_is_reported() {
     let (mut w, d, _p, _a, pfn) = one_page();
-    w.kh(d).unwrap().0.mem.page_mut(pfn).mapcount += 1;
+    w.kh(d).unwrap().0.internals_mut().mem.page_mut(pfn).mapcount += 1;
     let v = check(&w);
     assert_eq!(names(&v), ["page-mapcount"], "{v:#?}");
     assert_eq!(v[0].pfns, [pfn.0]);
@@ -268,14 +268,14 @@ fn stray_pte_is_reported() {
     let stray = a + 64 * PS;
     assert!(k.mm(p).unwrap().vma_at(stray).is_none());
     let slot = k.pte_alloc(p, stray).unwrap();
-    k.pt.set(slot, Pte::new(pfn.0, PteFlags::PRESENT | PteFlags::USER));
+    k.internals_mut().pt.set(slot, Pte::new(pfn.0, PteFlags::PRESENT | PteFlags::USER));
     let v = check(&w);
     assert!(names(&v).contains(&"pte-outside-vma"), "{v:#?}");
     let out = v.iter().find(|v| v.invariant == "pte-outside-vma").unwrap();
     assert!(out.message.contains(&format!("at {stray:#x} is outside every VMA")), "{}", out.message);
     // A guard marker outside any VMA is stray too.
     let (k, _) = w.kh(d).unwrap();
-    k.pt.set(slot, mmsim::kernel::memory::guard_marker());
+    k.internals_mut().pt.set(slot, mmsim::kernel::memory::guard_marker());
     assert_eq!(names(&check(&w)), ["pte-outside-vma"]);
 }
 
@@ -283,7 +283,7 @@ fn stray_pte_is_reported() {
 #[test]
 fn leaked_page_is_reported_after_exit() {
     let (mut w, d, p, _a, pfn) = one_page();
-    w.kh(d).unwrap().0.mem.get_page(pfn);
+    w.kh(d).unwrap().0.internals_mut().mem.get_page(pfn);
     assert_eq!(names(&check(&w)), ["page-refcount"]);
     let (k, hv) = w.kh(d).unwrap();
     k.sys_exit(hv, p).unwrap();
@@ -308,9 +308,9 @@ fn mapped_free_page_is_reported() {
     let (mut w, d, p, a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
     let free = Pfn(0x800);
-    assert!(k.mem.page(free).flags.contains(mmsim::kernel::page::PageFlags::BUDDY));
+    assert!(k.memmap().page(free).flags.contains(mmsim::kernel::page::PageFlags::BUDDY));
     let slot = k.pte_alloc(p, a + PS).unwrap();
-    k.pt.set(slot, Pte::new(free.0, PteFlags::PRESENT | PteFlags::USER));
+    k.internals_mut().pt.set(slot, Pte::new(free.0, PteFlags::PRESENT | PteFlags::USER));
     let v = check(&w);
     assert!(names(&v).contains(&"free-page-mapped"), "{v:#?}");
     assert_eq!(v.iter().find(|v| v.invariant == "free-page-mapped").unwrap().pfns, [free.0]);
@@ -320,8 +320,8 @@ fn mapped_free_page_is_reported() {
 fn free_page_with_references_is_reported() {
     let (mut w, d, _p, _a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
-    k.mem.page_mut(Pfn(0x800)).refcount = 1;
-    k.gup_held.entry(Pfn(0x801)).or_default().gets = 1;
+    k.internals_mut().mem.page_mut(Pfn(0x800)).refcount = 1;
+    k.internals_mut().gup_held.entry(Pfn(0x801)).or_default().gets = 1;
     let v = check(&w);
     assert_eq!(names(&v), ["free-page-referenced", "free-page-state"], "{v:#?}");
 }
@@ -361,14 +361,14 @@ fn page_cache_mismatch_is_reported() {
     assert!(check(&w).is_empty());
     let pfn = anon_pfn(&w, d, p, f);
     let (k, _) = w.kh(d).unwrap();
-    assert!(matches!(k.mem.page(pfn).mapping, Mapping::File(_)));
-    k.mem.page_mut(pfn).index = 7;
+    assert!(matches!(k.memmap().page(pfn).mapping, Mapping::File(_)));
+    k.internals_mut().mem.page_mut(pfn).index = 7;
     let v = check(&w);
     assert_eq!(names(&v), ["page-cache-mismatch"], "{v:#?}");
     // The page cache reference counts: dropping it from the cache leaves a
     // page with one reference too many, and a mapping naming a live inode.
     let (k, _) = w.kh(d).unwrap();
-    k.mem.page_mut(pfn).index = 0;
+    k.internals_mut().mem.page_mut(pfn).index = 0;
     for i in k.shmem.inodes.values_mut() {
         i.pages.clear();
     }
@@ -381,8 +381,8 @@ fn page_table_page_counts_are_checked() {
     let (mut w, d, p, _a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
     let pgd = k.mm(p).unwrap().pgd;
-    let pfn = k.pt_pages[&pgd];
-    k.mem.page_mut(pfn).refcount += 1;
+    let pfn = k.pt_pages()[&pgd];
+    k.internals_mut().mem.page_mut(pfn).refcount += 1;
     let v = check(&w);
     assert_eq!(names(&v), ["page-refcount"], "{v:#?}");
     assert!(v[0].message.contains("page-table pfn"), "{}", v[0].message);
@@ -405,10 +405,10 @@ fn gup_references_are_counted() {
     let (mut w, d, p, a, pfn) = one_page();
     let (k, hv) = w.kh(d).unwrap();
     let pins = k.get_user_pages(hv, p, a, 1, FOLL_PIN | FOLL_WRITE).unwrap();
-    assert_eq!(k.mem.page(pfn).refcount, 1025);
+    assert_eq!(k.memmap().page(pfn).refcount, 1025);
     assert!(check(&w).is_empty());
     let (k, _) = w.kh(d).unwrap();
-    k.gup_held.clear();
+    k.internals_mut().gup_held.clear();
     let v = check(&w);
     assert_eq!(names(&v), ["page-refcount"], "{v:#?}");
     assert!(v[0].message.contains("refcount 1025, expected 1"), "{}", v[0].message);

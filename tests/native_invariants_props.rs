@@ -139,7 +139,7 @@ fn run(ops: &[Op]) {
     assert!(v.is_empty(), "after every exit: {v:#?}");
     let k = w.kernel(d).expect("kernel");
     assert!(k.procs.is_empty());
-    assert_eq!(k.pt.nr_tables(), 0, "page tables left behind");
+    assert_eq!(k.page_tables().nr_tables(), 0, "page tables left behind");
 }
 
 proptest! {

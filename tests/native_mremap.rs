@@ -49,7 +49,7 @@ fn shrink_grow_move_keep_pages() {
         let a = d.a(off);
         let (k, hv) = d.k();
         let pgd = k.mm(pid).unwrap().pgd;
-        k.pte_pfn(hv, k.pt.pte(pgd, a))
+        k.pte_pfn(hv, k.page_tables().pte(pgd, a))
     };
     let before = pfn_at(&mut d, 0);
     assert_eq!(d.mremap(0, 4 * P, 2 * P, 0, 0), Ok(d.a(0)));

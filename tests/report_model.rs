@@ -64,7 +64,7 @@ fn letters_kinds_and_lines() {
     kk.user_read(hv, p, a + 2 * PS, 1).unwrap(); // z
     kk.user_write(hv, p, a + 65 * PS, b"x").unwrap(); // p on line 2 after fork
     let slot = kk.pte_alloc(p, a + 3 * PS).unwrap();
-    kk.pt.set(slot, guard_marker()); // g
+    kk.internals_mut().pt.set(slot, guard_marker()); // g
     let fd = kk.sys_memfd_create(p, "m").unwrap();
     kk.sys_ftruncate(hv, p, fd, 2 * PS).unwrap();
     let f = kk.sys_mmap(hv, p, 0x7e00_0010_0000, 2 * PS, RW, MAP_SHARED | MAP_FIXED, fd, 0).unwrap();
@@ -97,15 +97,19 @@ fn letters_for_special_foreign_and_bad() {
     let a = kk.sys_mmap(hv, p, 0x7e00_0000_0000, 4 * PS, RW, ANON | MAP_FIXED, NOFD, 0).unwrap();
     kk.mm_mut(p).unwrap().vma_at_mut(a).unwrap().flags |= VmFlags::PFNMAP | VmFlags::IO;
     let s = kk.pte_alloc(p, a).unwrap();
-    kk.pt.set(s, mmsim::arch::x86_64::Pte::new(0x100, PteFlags::PRESENT | PteFlags::USER | PteFlags::SPECIAL));
+    kk.internals_mut()
+        .pt
+        .set(s, mmsim::arch::x86_64::Pte::new(0x100, PteFlags::PRESENT | PteFlags::USER | PteFlags::SPECIAL));
     let b = kk.sys_mmap(hv, p, 0x7e00_0010_0000, 2 * PS, RW, ANON | MAP_FIXED, NOFD, 0).unwrap();
     let s = kk.pte_alloc(p, b).unwrap();
     // Special outside PFNMAP/MIXEDMAP and not the zero page: bad.
-    kk.pt.set(s, mmsim::arch::x86_64::Pte::new(0x100, PteFlags::PRESENT | PteFlags::USER | PteFlags::SPECIAL));
+    kk.internals_mut()
+        .pt
+        .set(s, mmsim::arch::x86_64::Pte::new(0x100, PteFlags::PRESENT | PteFlags::USER | PteFlags::SPECIAL));
     let s = kk.pte_alloc(p, b + PS).unwrap();
-    let pfn = kk.mem.alloc().unwrap();
-    kk.mem.page_mut(pfn).flags |= PageFlags::FOREIGN;
-    kk.pt.set(s, mmsim::arch::x86_64::Pte::new(pfn.0, PteFlags::PRESENT | PteFlags::USER));
+    let pfn = kk.alloc_page().unwrap();
+    kk.internals_mut().mem.page_mut(pfn).flags |= PageFlags::FOREIGN;
+    kk.internals_mut().pt.set(s, mmsim::arch::x86_64::Pte::new(pfn.0, PteFlags::PRESENT | PteFlags::USER));
     assert_eq!(report::pagemap_letters(&w, d, p, a, PS), "0x7e0000000000: s\n");
     assert_eq!(report::pagemap_letters(&w, d, p, b, 2 * PS), "0x7e0000100000: !G\n");
     // The report does not log what it looks at.
@@ -193,7 +197,7 @@ fn pagetable_walk_and_pagemap_pv() {
     let a = kk.sys_mmap(hv, p, 0, PS, RW, ANON, NOFD, 0).unwrap();
     kk.user_write(hv, p, a, b"x").unwrap();
     let kk = k(&w, d);
-    let pte = kk.pt.pte(kk.mm(p).unwrap().pgd, a);
+    let pte = kk.page_tables().pte(kk.mm(p).unwrap().pgd, a);
     let mfn = pte.frame();
     let pfn = kk.pte_pfn(&w.hv, pte).0;
     assert_ne!(mfn, pfn, "domU's frames are not identity mapped");
@@ -215,7 +219,7 @@ fn page_dump() {
     let (kk, hv) = w.kh(d).unwrap();
     let a = kk.sys_mmap(hv, p, 0, PS, RW, ANON, NOFD, 0).unwrap();
     kk.user_write(hv, p, a, b"x").unwrap();
-    let pfn = kk.pte_pfn(hv, kk.pt.pte(kk.mm(p).unwrap().pgd, a));
+    let pfn = kk.pte_pfn(hv, kk.page_tables().pte(kk.mm(p).unwrap().pgd, a));
     let s = report::page(&w, d, pfn.0);
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(
@@ -289,11 +293,11 @@ fn smaps_lazyfree_locked_and_thp_policies() {
     let a = kk.sys_mmap(hv, p, 0x7e00_0000_0000, 2 * PS, RW, ANON | MAP_FIXED, NOFD, 0).unwrap();
     kk.user_write(hv, p, a, b"x").unwrap();
     kk.user_write(hv, p, a + PS, b"x").unwrap();
-    let slot = kk.pt.lookup(kk.mm(p).unwrap().pgd, a).unwrap();
-    let pte = kk.pt.get(slot);
-    kk.pt.set(slot, pte.clear(PteFlags::DIRTY));
+    let slot = kk.page_tables().lookup(kk.mm(p).unwrap().pgd, a).unwrap();
+    let pte = kk.page_tables().get(slot);
+    kk.internals_mut().pt.set(slot, pte.clear(PteFlags::DIRTY));
     let pfn = kk.pte_pfn(hv, pte);
-    kk.mem.page_mut(pfn).flags.remove(PageFlags::SWAPBACKED);
+    kk.internals_mut().mem.page_mut(pfn).flags.remove(PageFlags::SWAPBACKED);
     kk.mm_mut(p).unwrap().vma_at_mut(a).unwrap().flags |= VmFlags::LOCKED;
     let s = report::smaps(&w, d, p);
     for want in [

@@ -94,13 +94,13 @@ fn io_submit_pins_and_io_complete_transfers() {
     assert_eq!(r, 1);
     let pfn = {
         let (k, hv) = x.w.kh(x.dom0).unwrap();
-        k.pte_pfn(hv, k.pt.pte(k.mm(q).unwrap().pgd, a))
+        k.pte_pfn(hv, k.page_tables().pte(k.mm(q).unwrap().pgd, a))
     };
-    assert_eq!(x.w.kernel(x.dom0).unwrap().mem.page(pfn).refcount, 1 + 1024, "pinned until completion");
+    assert_eq!(x.w.kernel(x.dom0).unwrap().memmap().page(pfn).refcount, 1 + 1024, "pinned until completion");
     assert_eq!(x.w.disk_read(x.disk, 4096, 1), Ok(vec![0]), "no DMA before completion");
     assert_eq!(x.io_complete(q, r), Ok(4096));
     assert_eq!(x.w.disk_read(x.disk, 4096, 1), Ok(vec![0x44]));
-    assert_eq!(x.w.kernel(x.dom0).unwrap().mem.page(pfn).refcount, 1);
+    assert_eq!(x.w.kernel(x.dom0).unwrap().memmap().page(pfn).refcount, 1);
     assert_eq!(x.io_complete(q, r), Err(Errno::EINVAL), "reaped once");
     // Errors of the request itself come with the completion.
     let bad = x.io_submit(q, d, false, a + 1, 512, 0).unwrap();

@@ -306,7 +306,7 @@ fn failed_mmaps_report_the_status_and_leave_nothing_mapped() {
             (x.domu, x.w.gnttab_grant_foreign_access(x.domu, p, x.domu, false).unwrap())
         }),
         ("GNTST_bad_page", |x| {
-            let pfn = x.w.kernel(x.domu).unwrap().mem.len() - 1;
+            let pfn = x.w.kernel(x.domu).unwrap().memmap().len() - 1;
             (x.domu, x.w.gnttab_grant_foreign_access(x.domu, pfn, x.dom0, false).unwrap())
         }),
     ];
@@ -377,7 +377,7 @@ fn loopback_maps_its_own_grant() {
         // restores its P2M entry (m2p_remove_override).
         let mfn = x.w.pfn_to_mfn(d0, p).unwrap();
         assert_eq!(x.munmap(q, a, PS), Ok(0));
-        assert_eq!(x.w.kernel(d0).unwrap().p2m.raw(mmsim::kernel::page::Pfn(p)), mfn, "{kind:?}");
+        assert_eq!(x.w.kernel(d0).unwrap().p2m().raw(mmsim::kernel::page::Pfn(p)), mfn, "{kind:?}");
     }
 }
 
@@ -393,7 +393,7 @@ fn grant_page_state_after_map_and_unmap() {
     let q = x.qemu;
     let mfn = x.w.pfn_to_mfn(x.domu, ps[0]).unwrap();
     let k = x.w.kernel(x.dom0).unwrap();
-    let pte = k.pt.pte(k.mm(q).unwrap().pgd, a);
+    let pte = k.page_tables().pte(k.mm(q).unwrap().pgd, a);
     assert!(pte.present() && pte.write() && pte.special() && pte.frame() == mfn);
     let pfn = k
         .mm(q)
@@ -405,20 +405,20 @@ fn grant_page_state_after_map_and_unmap() {
         .unwrap()
         .find_special_page(k.mm(q).unwrap().vma_at(a).unwrap(), a)
         .unwrap();
-    let page = k.mem.page(pfn);
+    let page = k.memmap().page(pfn);
     assert!(page.flags.contains(PageFlags::FOREIGN | PageFlags::PRIVATE));
     assert_eq!(mmsim::kernel::xen::page_foreign(page), Some((x.domu, gs[0] as u32)));
     assert_eq!((page.refcount, page.mapcount), (1, 0));
-    assert_eq!(k.p2m.raw(pfn), mfn | FOREIGN_FRAME_BIT);
+    assert_eq!(k.p2m().raw(pfn), mfn | FOREIGN_FRAME_BIT);
     assert!(pfn.0 >= 4096, "a PFN above dom0's RAM (ballooned)");
     assert_eq!(x.munmap(q, a, PS), Ok(0));
     let k = x.w.kernel(x.dom0).unwrap();
-    assert_eq!(k.p2m.raw(pfn), INVALID_P2M_ENTRY);
-    assert!(!k.mem.page(pfn).flags.contains(PageFlags::BALLOON), "the map (and its pages) lives while listed");
+    assert_eq!(k.p2m().raw(pfn), INVALID_P2M_ENTRY);
+    assert!(!k.memmap().page(pfn).flags.contains(PageFlags::BALLOON), "the map (and its pages) lives while listed");
     assert_eq!(x.unmap_grant_ref(q, fd, 0, 1), Ok(0));
     let k = x.w.kernel(x.dom0).unwrap();
-    assert!(k.mem.page(pfn).flags.contains(PageFlags::BALLOON), "gnttab_free_pages: back in the balloon");
-    assert!(!k.mem.page(pfn).flags.intersects(PageFlags::FOREIGN | PageFlags::PRIVATE));
-    assert_eq!(k.mem.page(Pfn(pfn.0)).refcount, 0);
+    assert!(k.memmap().page(pfn).flags.contains(PageFlags::BALLOON), "gnttab_free_pages: back in the balloon");
+    assert!(!k.memmap().page(pfn).flags.intersects(PageFlags::FOREIGN | PageFlags::PRIVATE));
+    assert_eq!(k.memmap().page(Pfn(pfn.0)).refcount, 0);
     clean(&mut x);
 }

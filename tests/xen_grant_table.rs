@@ -43,18 +43,16 @@ fn pte_addr(x: &mut X, addr: u64) -> u64 {
 fn map(x: &mut X, host_addr: u64, flags: u32, gref: u32, dom: u16) -> GnttabMapGrantRef {
     let d0 = x.dom0;
     let (k, hv) = x.w.kh(d0).unwrap();
-    let nr = k.mem.len();
     let mut op = [GnttabMapGrantRef::new(host_addr, flags, gref, dom)];
-    hv.gnttab_map_grant_ref(d0, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
+    hv.gnttab_map_grant_ref(d0, &mut op, &mut k.internals_mut().guest_mem());
     op[0]
 }
 
 fn unmap(x: &mut X, host_addr: u64, handle: u32) -> GntSt {
     let d0 = x.dom0;
     let (k, hv) = x.w.kh(d0).unwrap();
-    let nr = k.mem.len();
     let mut op = [GnttabUnmapGrantRef::new(host_addr, handle)];
-    hv.gnttab_unmap_grant_ref(d0, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
+    hv.gnttab_unmap_grant_ref(d0, &mut op, &mut k.internals_mut().guest_mem());
     op[0].status
 }
 
@@ -79,7 +77,7 @@ fn okay_map_writes_the_pte_and_pins_the_entry() {
     assert_eq!(entry(&x, g).flags, GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING);
     let pte = {
         let (k, _) = x.w.kh(x.dom0).unwrap();
-        k.pt.pte(k.mm(x.qemu).unwrap().pgd, A)
+        k.page_tables().pte(k.mm(x.qemu).unwrap().pgd, A)
     };
     assert_eq!(pte.frame(), mfn);
     assert!(pte.flags().contains(PteFlags::PRESENT | PteFlags::USER | PteFlags::RW | PteFlags::SPECIAL | PteFlags::NX));
@@ -171,14 +169,13 @@ fn general_error_when_pinned_by_another_domain() {
     let h = pte_addr(&mut x, A);
     assert_eq!(map(&mut x, h, USER_MAP, g as u32, DOMU).status, GntSt::Okay);
     let (k, hv) = x.w.kh(d2).unwrap();
-    let nr = k.mem.len();
     let mut op = [GnttabMapGrantRef::new(
         mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(100)),
         GNTMAP_HOST_MAP,
         g as u32,
         1,
     )];
-    hv.gnttab_map_grant_ref(d2, &mut op, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
+    hv.gnttab_map_grant_ref(d2, &mut op, &mut k.internals_mut().guest_mem());
     assert_eq!(op[0].status, GntSt::GeneralError);
     assert!(x.w.hv.log.iter().any(|l| l.contains("Bad domain (0 != 2)")), "{:?}", x.w.hv.log);
 }
@@ -188,7 +185,7 @@ fn bad_page_for_a_frame_the_granter_does_not_own() {
     let mut x = x();
     // A PFN above domU's RAM has no memory: Linux grants frame ~0 anyway.
     let (k, _) = x.w.kh(x.domu).unwrap();
-    let ballooned = k.mem.len() - 1;
+    let ballooned = k.memmap().len() - 1;
     assert_eq!(x.w.pfn_to_mfn(x.domu, ballooned), Ok(u64::MAX));
     let g = x.w.gnttab_grant_foreign_access(x.domu, ballooned, x.dom0, false).unwrap();
     assert_eq!(entry(&x, g).frame, u32::MAX);
@@ -205,7 +202,7 @@ fn no_space_when_maptrack_is_full() {
     // is "risk of counter overflow"): use three grants.
     let grefs: Vec<u64> = (0..3).map(|_| x.grant_page(0, true).1).collect();
     let k = x.w.kernel(x.dom0).unwrap();
-    let nr = k.mem.len();
+    let nr = k.memmap().len();
     // Kernel-address maps of local pages: 255 handles fit in one maptrack
     // page (one entry always stays on the free list).
     let mut statuses = Vec::new();
@@ -228,7 +225,7 @@ fn no_space_when_maptrack_is_full() {
 fn pin_counter_overflow_is_general_error() {
     let mut x = x();
     let (_p, g) = x.grant_page(0, true);
-    let nr = x.w.kernel(x.dom0).unwrap().mem.len();
+    let nr = x.w.kernel(x.dom0).unwrap().memmap().len();
     let st: Vec<GntSt> = (0..129u64)
         .map(|i| {
             let addr = mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1 - i));
@@ -311,7 +308,7 @@ fn pin_overflow_is_checked_per_counter_kind() {
     // mask before it refused any map once one counter reached 128.
     let mut x = x();
     let (_p, g) = x.grant_page(0, false);
-    let nr = x.w.kernel(x.dom0).unwrap().mem.len();
+    let nr = x.w.kernel(x.dom0).unwrap().memmap().len();
     let kaddr = |i: u64| mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1 - i));
     for i in 0..128u64 {
         let op = map(&mut x, kaddr(i), GNTMAP_HOST_MAP | GNTMAP_READONLY, g as u32, DOMU);
@@ -342,7 +339,7 @@ fn unmap_with_a_wrong_bus_address_is_bad_dev_addr() {
     // stays.
     let mut x = x();
     let (_p, g) = x.grant_page(0, false);
-    let nr = x.w.kernel(x.dom0).unwrap().mem.len();
+    let nr = x.w.kernel(x.dom0).unwrap().memmap().len();
     let kaddr = mmsim::kernel::xen::pfn_to_kaddr(mmsim::kernel::page::Pfn(nr - 1));
     let op = map(&mut x, kaddr, GNTMAP_HOST_MAP | GNTMAP_DEVICE_MAP, g as u32, DOMU);
     assert_eq!(op.status, GntSt::Okay);
@@ -350,10 +347,9 @@ fn unmap_with_a_wrong_bus_address_is_bad_dev_addr() {
     let unmap_dev = |x: &mut X, bus: u64| {
         let d0 = x.dom0;
         let (k, hv) = x.w.kh(d0).unwrap();
-        let nr = k.mem.len();
         let mut u = [GnttabUnmapGrantRef::new(kaddr, op.handle)];
         u[0].dev_bus_addr = bus;
-        hv.gnttab_unmap_grant_ref(d0, &mut u, &mut GuestMem { pt: &mut k.pt, nr_pfns: nr });
+        hv.gnttab_unmap_grant_ref(d0, &mut u, &mut k.internals_mut().guest_mem());
         u[0].status
     };
     assert_eq!(unmap_dev(&mut x, op.dev_bus_addr + 4096), GntSt::BadDevAddr);

@@ -181,7 +181,7 @@ fn io_of_an_exited_process_is_completed_by_the_device() {
     assert_eq!(x.domu_page(p, 4), vec![0x5a; 4]);
     assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS);
     assert!(x.w.hv.grants.maps.is_empty());
-    assert!(x.w.kernel(x.dom0).unwrap().gup_held.is_empty());
+    assert!(x.w.kernel(x.dom0).unwrap().gup_held().is_empty());
     let v = x.check();
     assert!(v.is_empty(), "{v:#?}");
 }

@@ -49,7 +49,7 @@ fn mmapbatch_maps_foreign_frames() {
     x.store(q, a, b"dom0 was here").unwrap();
     assert_eq!(x.w.read_page(x.domu, ps[0], 0, 4).unwrap(), b"dom0");
     let (k, _) = x.w.kh(x.dom0).unwrap();
-    let pte = k.pt.pte(k.mm(q).unwrap().pgd, a);
+    let pte = k.page_tables().pte(k.mm(q).unwrap().pgd, a);
     assert!(pte.special() && pte.frame() == mfns[0]);
     let v = x.check();
     assert!(v.is_empty(), "privileged foreign mappings are allowed: {v:#?}");

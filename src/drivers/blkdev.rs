@@ -32,7 +32,7 @@ use crate::hv::Hypervisor;
 use crate::hv::truth::Violation;
 use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
 use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE, FollFlags, GupPage};
-use crate::kernel::page::{Mfn, PageFlags, Pfn};
+use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 use crate::types::DomId;
@@ -74,8 +74,8 @@ pub struct UserIo {
     pub off: u64,
 }
 
-/// One asynchronous request.
-#[derive(Clone, Debug)]
+/// One asynchronous request. It owns the pins of its pages (not `Clone`).
+#[derive(Debug)]
 pub struct IoRequest {
     pub id: u64,
     pub pid: Pid,
@@ -174,9 +174,10 @@ impl Disk {
         }
     }
 
-    /// Requests in flight (for checks and reports).
-    pub fn in_flight(&self) -> Vec<IoRequest> {
-        self.requests.borrow().values().cloned().collect()
+    /// Requests in flight (for checks and reports), by id. A request owns
+    /// its pages' GUP references, so it is lent, never copied.
+    pub fn in_flight(&self) -> std::cell::Ref<'_, BTreeMap<u64, IoRequest>> {
+        self.requests.borrow()
     }
     pub fn has_request(&self, id: u64) -> bool {
         self.requests.borrow().contains_key(&id)
@@ -262,7 +263,7 @@ impl Disk {
         let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
         req.len = len.min(covered);
         let pgd = k.mm(req.pid)?.pgd;
-        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.pt.pte(pgd, p.addr))).collect();
+        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.page_tables().pte(pgd, p.addr))).collect();
         req.pages = pages;
         Ok(())
     }
@@ -295,7 +296,13 @@ impl Disk {
     /// frames the guest programmed (`page_to_mfn` now), then the pages are
     /// unpinned (`bio_release_pages`, dirtying pages read into).
     /// `during`: the function the completion runs in (for the trace).
-    pub fn complete(&self, k: &mut Kernel, hv: &mut Hypervisor, req: IoRequest, during: &'static str) -> KResult<u64> {
+    pub fn complete(
+        &self,
+        k: &mut Kernel,
+        hv: &mut Hypervisor,
+        mut req: IoRequest,
+        during: &'static str,
+    ) -> KResult<u64> {
         let dom = k.domid;
         if let Some(r) = req.result {
             hv.trace.emit(|| Event::IoReaped { dom, req: req.id, result: result_words(&r) });
@@ -346,11 +353,14 @@ impl Disk {
                 hv.machine.write(m, in_page, &data);
             }
         }
-        for page in &req.pages {
+        // __bio_release_pages(bio, mark_dirty) (block/bio.c): a read from
+        // the device wrote the pages, so each is dirtied under its lock
+        // (folio_mark_dirty, as set_page_dirty_lock() does), then unpinned.
+        for page in std::mem::take(&mut req.pages) {
             if !req.to_device {
-                k.mem.page_mut(page.pfn).flags |= PageFlags::DIRTY;
+                k.set_page_dirty_lock(page.pfn);
             }
-            k.gup_release(*page);
+            k.gup_release(page);
         }
         hv.trace.emit(|| Event::BioComplete { dom, req: req.id, result: req.len.to_string() });
         Ok(req.len)
@@ -441,8 +451,9 @@ impl DeviceNode for BlkDevNode {
     /// `exit_aio()`: the device completes the task's requests (DMA and
     /// unpin), the results are dropped with the ioctx.
     fn exit_aio(&self, k: &mut Kernel, hv: &mut Hypervisor, pid: Pid) {
-        for r in self.disk.in_flight().into_iter().filter(|r| r.pid == pid) {
-            if let Some(r) = self.disk.take_request(r.id, Some(pid)) {
+        let ids: Vec<u64> = self.disk.in_flight().values().filter(|r| r.pid == pid).map(|r| r.id).collect();
+        for id in ids {
+            if let Some(r) = self.disk.take_request(id, Some(pid)) {
                 let _ = self.disk.complete(k, hv, r, "exit_aio");
             }
         }
@@ -451,7 +462,7 @@ impl DeviceNode for BlkDevNode {
         let bias = crate::kernel::page::GUP_PIN_COUNTING_BIAS;
         self.disk
             .in_flight()
-            .iter()
+            .values()
             .filter(|r| r.result.is_none())
             .flat_map(|r| r.pages.iter())
             .filter(|p| p.pfn == pfn)
@@ -459,11 +470,15 @@ impl DeviceNode for BlkDevNode {
             .sum()
     }
     fn wait_io_on_pages(&self, k: &mut Kernel, hv: &mut Hypervisor, pfns: &[Pfn]) {
-        for r in self.disk.in_flight() {
-            if r.result.is_some() || !r.pages.iter().any(|p| pfns.contains(&p.pfn)) {
-                continue;
-            }
-            if let Some(req) = self.disk.take_request(r.id, None) {
+        let waiting: Vec<u64> = self
+            .disk
+            .in_flight()
+            .values()
+            .filter(|r| r.result.is_none() && r.pages.iter().any(|p| pfns.contains(&p.pfn)))
+            .map(|r| r.id)
+            .collect();
+        for id in waiting {
+            if let Some(req) = self.disk.take_request(id, None) {
                 let (id, pid, to_device, addr, off) = (req.id, req.pid, req.to_device, req.addr, req.off);
                 let res = self.disk.complete(k, hv, req, "gnttab_unmap_refs_sync (waiting for in-flight I/O)");
                 // The caller's io_getevents() will collect it later.

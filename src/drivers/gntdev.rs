@@ -509,7 +509,7 @@ impl MmuNotifier for GntdevNotifier {
         let hi = ((end.min(map_end) - map_start) >> 12) as usize;
         (lo..hi).filter(|&i| !s.being_removed.get(i).copied().unwrap_or(true)).find_map(|i| {
             let pfn = *s.pages.get(i)?;
-            (k.mem.page(pfn).refcount - k.io_refs_on_page(pfn) > 1).then_some(pfn)
+            (k.memmap().page(pfn).refcount - k.io_refs_on_page(pfn) > 1).then_some(pfn)
         })
     }
 }

@@ -16,16 +16,13 @@
 //! paging). Simplifications: no `IOCTL_PRIVCMD_RESTRICT`, no hypercall or
 //! resource ioctls, no auto-translated path.
 
-use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
 use crate::kernel::mm_types::{VmFlags, VmOperations, Vma};
-use crate::kernel::page::Mfn;
-use crate::kernel::pte::vm_get_page_prot;
+use crate::kernel::pte::{PteKind, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::types::DomId;
-use crate::xen::interface::xen::PteMaddr;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -113,31 +110,15 @@ impl PrivcmdFile {
             if addr < vma.start || end > vma.end || end < addr {
                 return Err(Errno::EINVAL);
             }
-            // privcmd_vma_range_is_mapped()
-            if !k.pt.leaf_entries(mm.pgd, addr, end).is_empty() {
+            // privcmd_vma_range_is_mapped(): is_mapped_fn() is -EBUSY on
+            // any entry not pte_none() (pte_entries() gives only those).
+            if k.pte_entries(mm.pgd, addr, end).iter().any(|e| e.kind != PteKind::None) {
                 return Err(Errno::EINVAL);
             }
         }
-        let prot = vm_get_page_prot(vma.flags) | PteFlags::SPECIAL;
+        // mmap_batch_fn(): xen_remap_domain_gfn_array(vma, .., vma->vm_page_prot, m->dom, ..).
         let mut errs = vec![0i64; frames.len()];
-        for (i, &mfn) in frames.iter().enumerate() {
-            let va = addr + ((i as u64) << 12);
-            let slot = match k.pte_alloc(pid, va) {
-                Ok(s) => s,
-                Err(e) => {
-                    errs[i] = -(e.0 as i64);
-                    continue;
-                }
-            };
-            let at = PteMaddr { table: Mfn(slot.table), index: slot.index };
-            // pte_mkspecial(mfn_pte(mfn, prot)) through HYPERVISOR_mmu_update(.., domid).
-            let new = Pte::new(mfn, prot);
-            let old = k.pt.get(slot);
-            match hv.mmu_update(k.domid, at, old, new, Some(dom)) {
-                Ok(()) => k.pt.set(slot, new),
-                Err(e) => errs[i] = -(e.errno().0 as i64),
-            }
-        }
+        k.xen_remap_domain_gfn_array(hv, pid, &vma, addr, &frames, &mut errs, vm_get_page_prot(vma.flags), dom)?;
         self.errs.replace(errs);
         Ok(0)
     }

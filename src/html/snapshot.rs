@@ -12,11 +12,11 @@
 
 use crate::arch::x86_64::{PAGE_SIZE, Pte, flag_names};
 use crate::hv::machine::DomId;
-use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::memory::NormalPage;
 use crate::kernel::mm_types::{Vma, VmaFile, smaps_vmflags};
 use crate::kernel::p2m::{INVALID_P2M_ENTRY, entry_mfn, entry_tags};
 use crate::kernel::page::{Mfn, Pfn, page_flag_names};
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 use crate::world::World;
 use serde::Serialize;
@@ -265,12 +265,12 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
                 name: d.name.clone(),
                 pv: k.pv,
                 privileged: hd.is_some_and(|h| h.privileged),
-                base: k.p2m.pfn_to_mfn(Pfn(0)).map(|m| hex(m.0)),
+                base: k.p2m().pfn_to_mfn(Pfn(0)).map(|m| hex(m.0)),
                 pages: k.totalram_pages,
                 m2p_override: ovr,
             }),
         );
-        let mut held: Vec<_> = k.gup_held.iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| p.0).collect();
+        let mut held: Vec<_> = k.gup_held().iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| p.0).collect();
         held.sort_unstable();
         pages.extend(held.into_iter().map(|p| (d.id, p)));
         for (&pid, p) in &k.procs {
@@ -279,12 +279,12 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
             let mm = &p.mm;
             let mut walks: BTreeSet<u64> = BTreeSet::new();
             for v in mm.vmas.values() {
-                let entries = k.pt.leaf_entries(mm.pgd, v.start, v.end);
+                let entries = k.page_tables().leaf_entries(mm.pgd, v.start, v.end);
                 for (a, _, pte) in &entries {
                     if walks.len() < MAX_WALKS_PER_PROC {
                         walks.insert(*a);
                     }
-                    if pte_present(*pte) {
+                    if PteKind::of(*pte).is_present() {
                         if let Some(m) = k.pte_machine_frame(*pte) {
                             frames.insert(m.0);
                         }
@@ -347,7 +347,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
     for &(d, pfn) in &pages {
         let Ok(k) = w.kernel(d) else { continue };
         if let Some(ps) = page_snap(k, d, pfn) {
-            if let Some(m) = k.p2m.pfn_to_mfn(Pfn(pfn)) {
+            if let Some(m) = k.p2m().pfn_to_mfn(Pfn(pfn)) {
                 frames.insert(m.0);
             }
             out.insert(format!("s/{d:04x}/{pfn:016x}"), Item::Page(ps));
@@ -480,13 +480,14 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
     let mut ws = WalkSnap { dom, pid, addr: hex(addr), levels: Vec::new(), normal: None, pfn: None, mfn: None };
     let Ok(mm) = k.mm(pid) else { return ws };
     let mut leaf = None;
-    for s in k.pt.walk(mm.pgd, addr) {
+    for s in k.page_tables().walk(mm.pgd, addr) {
         let e = s.entry;
+        let kind = PteKind::of(e);
         let (to, note) = if e.is_none() {
             (None, "none")
-        } else if s.level == 1 && is_guard_marker(e) {
+        } else if s.level == 1 && kind.is_guard() {
             (None, "guard marker")
-        } else if (s.level == 1 && !pte_present(e)) || (s.level != 1 && !e.present()) {
+        } else if (s.level == 1 && !kind.is_present()) || (s.level != 1 && !e.present()) {
             (None, "not present")
         } else {
             (Some(hex(e.frame())), "")
@@ -505,7 +506,7 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
         });
     }
     if let (Some(pte), Some(v)) = (leaf, mm.vma_at(addr))
-        && pte_present(pte)
+        && PteKind::of(pte).is_present()
     {
         ws.normal = Some(match k.vm_normal_page_quiet(&w.hv, v, addr, pte) {
             NormalPage::Page(p) => format!("page pfn {:#x}", p.0),
@@ -521,11 +522,11 @@ pub fn walk_snap(w: &World, k: &Kernel, dom: DomId, pid: Pid, addr: u64) -> Walk
 }
 
 fn page_snap(k: &Kernel, dom: DomId, pfn: u64) -> Option<PageSnap> {
-    let p = k.mem.get(Pfn(pfn))?;
+    let p = k.memmap().get(Pfn(pfn))?;
     let mapping = crate::report::page::mapping_text(k, p.mapping);
-    let raw = k.p2m.raw(Pfn(pfn));
+    let raw = k.p2m().raw(Pfn(pfn));
     let tags = if raw == INVALID_P2M_ENTRY { Vec::new() } else { entry_tags(raw) };
-    let held = k.gup_held.get(&Pfn(pfn)).copied().unwrap_or_default();
+    let held = k.gup_held().get(&Pfn(pfn)).copied().unwrap_or_default();
     Some(PageSnap {
         dom,
         pfn: hex(pfn),
@@ -537,7 +538,7 @@ fn page_snap(k: &Kernel, dom: DomId, pfn: u64) -> Option<PageSnap> {
         private: hex(p.private),
         p2m: if raw == INVALID_P2M_ENTRY { "invalid".to_string() } else { hex(raw) },
         p2m_tags: tags,
-        mfn: k.p2m.pfn_to_mfn(Pfn(pfn)).map(|m| hex(m.0)),
+        mfn: k.p2m().pfn_to_mfn(Pfn(pfn)).map(|m| hex(m.0)),
         gup_gets: held.gets,
         gup_pins: held.pins,
     })

@@ -52,11 +52,11 @@ use super::name::Invariant;
 use crate::arch::x86_64::{PAGE_SIZE, TASK_SIZE};
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::VmaFile;
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, Mapping, Page, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pte::pte_present;
 use crate::world::World;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -88,7 +88,7 @@ pub enum Scope<'a> {
 pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Violation>) -> Vec<u32> {
     let mut cx = Ctx { k, out };
     let (exp, live_tables) = expected(&mut cx, hv);
-    let table_pfns: FxHashSet<Pfn> = k.pt_pages.values().copied().collect();
+    let table_pfns: FxHashSet<Pfn> = k.pt_pages().values().copied().collect();
     let mut referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
     referenced.sort_unstable();
     referenced.dedup();
@@ -96,7 +96,7 @@ pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Vio
     // 4. Every struct page (or those in scope).
     match scope {
         Scope::All => {
-            for (pfn, page) in k.mem.iter() {
+            for (pfn, page) in k.memmap().iter() {
                 check_page(&mut cx, pfn, page, &exp, &table_pfns);
             }
         }
@@ -108,7 +108,7 @@ pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Vio
             pfns.dedup();
             for pfn in pfns {
                 let pfn = Pfn(u64::from(pfn));
-                if let Some(page) = k.mem.get(pfn) {
+                if let Some(page) = k.memmap().get(pfn) {
                     check_page(&mut cx, pfn, page, &exp, &table_pfns);
                 }
             }
@@ -167,19 +167,19 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
     // 1. Page tables of every process: PTEs inside VMAs, RSS, PTE counts.
     for (&pid, p) in &k.procs {
         let mm = &p.mm;
-        for t in k.pt.all_tables_under(mm.pgd) {
+        for t in k.page_tables().all_tables_under(mm.pgd) {
             if !live_tables.insert(t) {
                 cx.report(
                     Invariant::PagetableFrame,
-                    k.pt_pages.get(&t).copied(),
+                    k.pt_pages().get(&t).copied(),
                     format!("pid {pid}: page table {t:#x} is also used by another page table"),
                 );
             }
         }
         let mut rss = [0i64; 4];
-        for (addr, _slot, pte) in k.pt.leaf_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
+        for PteEntry { addr, pte, kind, .. } in k.pte_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
             let Some(vma) = mm.vma_at(addr) else {
-                let pfn = if pte_present(pte) { Some(k.pte_pfn(hv, pte)) } else { None };
+                let pfn = kind.is_present().then(|| k.pte_pfn(hv, pte));
                 cx.report(
                     Invariant::PteOutsideVma,
                     pfn,
@@ -187,11 +187,11 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
                 );
                 continue;
             };
-            if !pte_present(pte) {
+            if !kind.is_present() {
                 continue;
             }
             let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
-            let Some(page) = k.mem.get(pfn) else { continue };
+            let Some(page) = k.memmap().get(pfn) else { continue };
             if page.flags.contains(PageFlags::BUDDY) {
                 cx.report(
                     Invariant::FreePageMapped,
@@ -236,7 +236,7 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
     // 2. Page cache: one reference a cached page.
     for ino in k.shmem.inodes.values() {
         for (&index, &pfn) in &ino.pages {
-            let Some(page) = k.mem.get(pfn) else {
+            let Some(page) = k.memmap().get(pfn) else {
                 cx.report(
                     Invariant::PageCacheMismatch,
                     None,
@@ -275,10 +275,10 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
     }
 
     // 3. Outstanding GUP references.
-    let mut held: Vec<_> = k.gup_held.iter().collect();
+    let mut held: Vec<_> = k.gup_held().iter().collect();
     held.sort_unstable_by_key(|(p, _)| **p);
     for (&pfn, h) in held {
-        match k.mem.get(pfn) {
+        match k.memmap().get(pfn) {
             Some(page) if page.flags.contains(PageFlags::BUDDY) => {
                 cx.report(
                     Invariant::FreePageReferenced,
@@ -378,10 +378,10 @@ fn check_page(cx: &mut Ctx<'_>, pfn: Pfn, page: &Page, exp: &FxHashMap<Pfn, Expe
 fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
     let k = cx.k;
     // 5. Page-table pages.
-    let mut tables: Vec<(u64, Pfn)> = k.pt_pages.iter().map(|(&f, &p)| (f, p)).collect();
+    let mut tables: Vec<(u64, Pfn)> = k.pt_pages().iter().map(|(&f, &p)| (f, p)).collect();
     tables.sort_unstable();
     for (frame, pfn) in tables {
-        match k.mem.get(pfn) {
+        match k.memmap().get(pfn) {
             Some(p) if p.flags.contains(PageFlags::TABLE) && !p.flags.contains(PageFlags::BUDDY) => {
                 if p.refcount != 1 {
                     cx.report(
@@ -412,7 +412,7 @@ fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
             );
         }
     }
-    let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages.contains_key(t)).collect();
+    let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages().contains_key(t)).collect();
     unknown.sort_unstable();
     for t in unknown {
         cx.report(

@@ -94,13 +94,13 @@ impl Incremental {
         let mut referenced = FxHashMap::default();
         for d in &mut w.domains {
             let prev = if self.clean { self.referenced.remove(&d.id) } else { None };
-            let now = match (d.kernel.mem.take_touched(), prev) {
+            let now = match (d.kernel.take_touched(), prev) {
                 // A fresh memmap is clean whatever the rest says: its pages
                 // are free, reserved or ballooned out.
                 (Some((t, true)), _) => incremental(&d.kernel, &w.hv, t, &[], &mut out),
                 (Some((t, false)), Some(p)) => incremental(&d.kernel, &w.hv, t, &p, &mut out),
                 _ => {
-                    d.kernel.mem.record_touched();
+                    d.kernel.record_touched();
                     mm::check_kernel(&d.kernel, &w.hv, mm::Scope::All, &mut out)
                 }
             };

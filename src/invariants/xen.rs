@@ -38,6 +38,7 @@ use super::Violation;
 use crate::arch::x86_64::TASK_SIZE;
 use crate::hv::grant_table::HostMapping;
 use crate::kernel::page::{Mfn, PageFlags};
+use crate::kernel::pte::PteKind;
 use crate::world::World;
 use crate::xen::interface::grant_table::GTF_READONLY;
 use crate::xen::interface::xen::PteMaddr;
@@ -68,11 +69,11 @@ fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
     for d in w.domains.iter().filter(|d| d.kernel.pv) {
         let k = &d.kernel;
         for (pid, p) in &k.procs {
-            for (addr, slot, pte) in k.pt.leaf_entries(p.mm.pgd, 0, TASK_SIZE) {
-                if !pte.present() {
-                    continue;
-                }
-                let mfn = Mfn(pte.frame());
+            for e in k.pte_entries(p.mm.pgd, 0, TASK_SIZE) {
+                // _PAGE_PRESENT: an entry the MMU follows.
+                let (addr, slot) = (e.addr, e.slot);
+                let PteKind::Present { frame, protnone: false, .. } = e.kind else { continue };
+                let mfn = Mfn(frame);
                 let owner = w.hv.machine.owner(mfn);
                 if owner == Some(d.id) {
                     continue;
@@ -124,8 +125,8 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             });
         }
         if let (Some(HostMapping::Pte(at)), Ok(k)) = (r.host, w.kernel(r.grantee)) {
-            let pte = k.pt.entry(at.table.0, at.index as usize);
-            if !k.pt.has_table(at.table.0) || !pte.present() || pte.frame() != r.mfn.0 {
+            let pte = k.page_tables().entry(at.table.0, at.index as usize);
+            if !k.page_tables().has_table(at.table.0) || !pte.present() || pte.frame() != r.mfn.0 {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
                     invariant: crate::invariants::Invariant::GrantPteLost.as_str(),
@@ -152,7 +153,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
         let freed = match (w.hv.machine.owner(r.mfn), granter_pfn, w.kernel(r.granter)) {
             (Some(o), _, _) if o != r.granter => Some(format!("the frame now belongs to d{o}")),
             (None, _, _) => Some("the frame is free machine memory".to_string()),
-            (_, Some(p), Ok(k)) if k.mem.get(p).is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) => {
+            (_, Some(p), Ok(k)) if k.memmap().get(p).is_some_and(|pg| pg.flags.contains(PageFlags::BUDDY)) => {
                 Some(format!("d{} freed its pfn {:#x}", r.granter, p.0))
             }
             _ => None,

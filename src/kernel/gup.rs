@@ -11,10 +11,11 @@
 use crate::arch::x86_64::{PAGE_MASK, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::{NormalPage, VmFault};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pte::{pte_present, pte_protnone};
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 
 /// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
@@ -68,11 +69,36 @@ foll_flags! {
 }
 
 /// One page GUP handed out: which page, and whether it was pinned or got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// It is the reference itself (the `struct page *` a caller of
+/// `get_user_pages`/`pin_user_pages` must `put_page`/`unpin_user_page`
+/// once): not `Copy` or `Clone`, only GUP makes one, and
+/// [`Kernel::gup_release`] takes it by value. Releasing a page once:
+///
+/// ```
+/// use mmsim::kernel::{Kernel, gup::GupPage};
+/// fn release_once(k: &mut Kernel, page: GupPage) {
+///     k.gup_release(page);
+/// }
+/// ```
+///
+/// and twice, which does not compile (use of a moved value):
+///
+/// ```compile_fail,E0382
+/// use mmsim::kernel::{Kernel, gup::GupPage};
+/// fn release_twice(k: &mut Kernel, page: GupPage) {
+///     k.gup_release(page);
+///     k.gup_release(page);
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
 pub struct GupPage {
     pub addr: u64,
     pub pfn: Pfn,
     pub pinned: bool,
+    /// Only GUP hands a reference out: code outside this module cannot
+    /// build a `GupPage` to release a reference it never got.
+    _reference: (),
 }
 
 enum Follow {
@@ -114,11 +140,12 @@ impl Kernel {
     /// `follow_page_pte()`.
     fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: FollFlags) -> Follow {
         let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
-        let Some(slot) = self.pt.lookup(pgd, addr) else { return Follow::NoPage { unshare: false } };
-        let pte = self.pt.get(slot);
-        if !pte_present(pte) || pte_protnone(pte) {
+        // pte_offset_map_lock(); !pte_present() or pte_protnone(): no page.
+        let Some(PteEntry { slot, pte, kind: PteKind::Present { protnone: false, .. }, .. }) =
+            self.pte_entry(pgd, addr)
+        else {
             return Follow::NoPage { unshare: false };
-        }
+        };
         let np = self.vm_normal_page(hv, vma, addr, pte);
         let page = np.page();
         // can_follow_write_pte(): writable PTE, or FOLL_FORCE on an
@@ -321,7 +348,7 @@ impl Kernel {
                         let pin = flags.contains(FOLL_PIN);
                         let dom = self.domid;
                         hv.trace.emit(|| crate::trace::Event::Gup { dom, pid, addr, pfn: pfn.0, pin });
-                        out.push(GupPage { addr, pfn, pinned: pin });
+                        out.push(GupPage { addr, pfn, pinned: pin, _reference: () });
                     }
                 }
                 Ok(None) => {}

@@ -34,12 +34,13 @@
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PMD_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::gup::{FOLL_WRITE, FollFlags};
-use crate::kernel::memory::{NormalPage, guard_marker, is_guard_marker};
+use crate::kernel::memory::{NormalPage, guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::page::{Mapping, PageFlags};
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 use crate::types::Pfn;
 
@@ -337,8 +338,8 @@ impl Kernel {
         // stay mapped with their contents until reclaim discards the clean
         // ones (kernel/vmscan.rs).
         let pgd = self.mm(pid)?.pgd;
-        for (addr, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
-            if !pte_present(pte) {
+        for PteEntry { addr, slot, pte, kind } in self.pte_entries(pgd, start, end) {
+            if !kind.is_present() {
                 continue;
             }
             let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) else { continue };
@@ -404,8 +405,8 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let pgd = self.mm(pid)?.pgd;
-        for (addr, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
-            if !pte_present(pte) {
+        for PteEntry { addr, slot, pte, kind } in self.pte_entries(pgd, start, end) {
+            if !kind.is_present() {
                 continue;
             }
             let NormalPage::Page(pfn) = self.vm_normal_page(hv, vma, addr, pte) else { continue };
@@ -471,8 +472,8 @@ impl Kernel {
                 let s = v.start + ((lo - v.pgoff) << 12);
                 let e = v.start + ((hi - v.pgoff) << 12);
                 self.mmu_notifier_invalidate(hv, pid, s, e);
-                for (addr, _, pte) in self.pt.leaf_entries(pgd, s, e) {
-                    if !pte_present(pte) {
+                for PteEntry { addr, pte, kind, .. } in self.pte_entries(pgd, s, e) {
+                    if !kind.is_present() {
                         continue;
                     }
                     if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, pte) {
@@ -526,8 +527,7 @@ impl Kernel {
             v.flags |= VmFlags::MAYBE_GUARD;
         }
         let pgd = self.mm(pid)?.pgd;
-        let populated =
-            self.pt.leaf_entries(pgd, start, end).into_iter().any(|(_, _, p)| !p.is_none() && !is_guard_marker(p));
+        let populated = self.pte_entries(pgd, start, end).iter().any(|e| e.kind != PteKind::None && !e.kind.is_guard());
         if populated {
             self.mmu_notifier_invalidate(hv, pid, start, end);
             let cur = self.mm(pid)?.vmas.get(&vma.start).cloned().unwrap_or_else(|| vma.clone());
@@ -551,8 +551,8 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let pgd = self.mm(pid)?.pgd;
-        for (_, slot, pte) in self.pt.leaf_entries(pgd, start, end) {
-            if is_guard_marker(pte) {
+        for PteEntry { slot, kind, .. } in self.pte_entries(pgd, start, end) {
+            if kind.is_guard() {
                 self.pt.set(slot, Pte::NONE);
             }
         }
@@ -577,11 +577,11 @@ impl Kernel {
         let pgd = self.mm(pid)?.pgd;
         let mut block = hstart;
         while block < hend {
-            let entries = self.pt.leaf_entries(pgd, block, block + PMD_SIZE);
+            let entries = self.pte_entries(pgd, block, block + PMD_SIZE);
             // hpage_collapse_scan_pmd(): no page table, a marker, or no
             // writable PTE makes the block fail.
-            let writable = entries.iter().any(|(_, _, p)| pte_present(*p) && p.write());
-            if entries.iter().any(|(_, _, p)| is_guard_marker(*p)) || !writable || !f.contains(VmFlags::WRITE) {
+            let writable = entries.iter().any(|e| matches!(e.kind, PteKind::Present { write: true, .. }));
+            if entries.iter().any(|e| e.kind.is_guard()) || !writable || !f.contains(VmFlags::WRITE) {
                 return Err(Errno::EINVAL);
             }
             self.faultin_vma_range(hv, pid, vma, block, block + PMD_SIZE, true)?;

@@ -14,9 +14,7 @@
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, TASK_SIZE};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::memory::is_guard_marker;
 use crate::kernel::mm_types::VmaFile;
-use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 
 /// x86 `__access_ok()` for a runtime size: `ptr + size` neither wraps nor
@@ -43,12 +41,13 @@ impl Kernel {
                 }
             }
         }
-        for (a, _, pte) in self.pt.leaf_entries(mm.pgd, addr, end) {
-            let i = ((a - addr) >> 12) as usize;
-            if is_guard_marker(pte) || pte.is_none() {
+        for e in self.pte_entries(mm.pgd, addr, end) {
+            let i = ((e.addr - addr) >> 12) as usize;
+            if e.kind.is_none_mostly() {
                 continue; // pte_none_mostly(): page-cache answer stands
             }
-            vec[i] = u8::from(pte_present(pte));
+            // Present: 1; a swap entry: 0 (no swap in the model).
+            vec[i] = u8::from(e.kind.is_present());
         }
         Ok(vec)
     }

@@ -12,9 +12,10 @@
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PteFlags, TASK_SIZE};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::VmFault;
 use crate::kernel::mm_types::{VmFlags, Vma};
-use crate::kernel::pte::{pte_present, pte_protnone};
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 
 crate::uapi::uapi_family! {
@@ -59,16 +60,17 @@ impl Kernel {
             let mut done = false;
             for _ in 0..4 {
                 let pgd = self.mm(pid)?.pgd;
-                let slot = self.pt.lookup(pgd, addr);
-                let pte = slot.map(|s| self.pt.get(s)).unwrap_or_default();
-                if pte_present(pte) && !pte_protnone(pte) && (!write || pte.write()) {
+                if let Some(PteEntry { slot, pte, kind: PteKind::Present { protnone: false, write: w, .. }, .. }) =
+                    self.pte_entry(pgd, addr)
+                    && (!write || w)
+                {
                     // FOLL_TOUCH: mark young (and dirty for a write).
                     let mut n = pte.set(PteFlags::ACCESSED);
                     if write {
                         n = n.set(PteFlags::DIRTY);
                     }
-                    if let (Some(s), true) = (slot, n != pte) {
-                        self.pt.set(s, n);
+                    if n != pte {
+                        self.pt.set(slot, n);
                     }
                     done = true;
                     break;
@@ -78,7 +80,7 @@ impl Kernel {
                     Err(VmFault::Oom) => return Err(Errno::ENOMEM),
                     Err(_) => return Err(Errno::EFAULT),
                 }
-                if pte_protnone(self.pt.pte(pgd, addr)) {
+                if matches!(self.pte_entry(pgd, addr).map(|e| e.kind), Some(PteKind::Present { protnone: true, .. })) {
                     // A PROT_NONE VMA gets a PROT_NONE PTE: FOLL_FORCE
                     // reads accept it.
                     done = true;

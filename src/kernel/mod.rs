@@ -5,6 +5,7 @@
 //! places where the two differ are the paravirt hooks in this file:
 //! `mk_pte_frame` (`pfn_pte`), `pte_pfn`, `set_pte` and `page_to_mfn`.
 
+pub mod access;
 pub mod config;
 /// The errno values, one definition for the whole crate (`crate::errno`).
 pub use crate::errno;
@@ -27,6 +28,7 @@ pub mod mseal;
 pub mod msync;
 pub mod p2m;
 pub mod page;
+pub mod page_writeback;
 pub mod pkeys;
 pub mod pte;
 pub mod shmem;
@@ -95,9 +97,12 @@ pub struct Kernel {
     pub totalram_pages: u64,
     pub pv: bool,
     pub variant: Variant,
-    pub mem: MemMap,
-    pub p2m: P2m,
-    pub pt: PageTables,
+    // The memmap, P2M and page tables are the kernel's own: code outside
+    // `crate::kernel` reads them through the accessors of access.rs and
+    // changes them only through kernel functions.
+    pub(in crate::kernel) mem: MemMap,
+    pub(in crate::kernel) p2m: P2m,
+    pub(in crate::kernel) pt: PageTables,
     pub procs: BTreeMap<Pid, Process>,
     next_pid: Pid,
     pub shmem: shmem::Shmem,
@@ -105,9 +110,9 @@ pub struct Kernel {
     pub dmesg: Vec<KernelEvent>,
     /// How many dmesg lines a ground-truth check has already reported.
     pub dmesg_reported: usize,
-    pub gup_held: FxHashMap<Pfn, GupHeld>,
+    pub(in crate::kernel) gup_held: FxHashMap<Pfn, GupHeld>,
     /// Page-table pages: frame held in parent entries -> PFN.
-    pub pt_pages: FxHashMap<u64, Pfn>,
+    pub(in crate::kernel) pt_pages: FxHashMap<u64, Pfn>,
     /// Guest-side Xen state (m2p override, balloon).
     pub xen: xen::GuestXen,
     /// Device nodes by path (`/dev/xen/gntdev`, `/dev/xvda`, ...).

@@ -67,6 +67,67 @@ pub fn pte_modify(p: Pte, newprot: PteFlags) -> Pte {
     Pte((p.0 & !PROT_BITS.bits()) | (newprot & PROT_BITS).bits())
 }
 
+/// What a leaf PTE is, decoded once: the answer of `pte_none()`,
+/// `is_pte_marker()`, `pte_present()`, `pte_special()`, `pte_protnone()`
+/// (include/linux/pgtable.h, include/linux/swapops.h,
+/// arch/x86/include/asm/pgtable.h) that callers would otherwise work out
+/// from the raw value each on its own. [`Kernel::pte_entry`] and
+/// [`Kernel::pte_entries`] hand it out with the raw entry.
+///
+/// [`Kernel::pte_entry`]: crate::kernel::Kernel::pte_entry
+/// [`Kernel::pte_entries`]: crate::kernel::Kernel::pte_entries
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PteKind {
+    /// `pte_none()`.
+    None,
+    /// A PTE marker (`is_pte_marker()`: swap type `SWP_PTE_MARKER`) with
+    /// its marker bits (`pte_marker_get()`: `PTE_MARKER_GUARD`...).
+    Marker(u64),
+    /// Any other non-present, non-none entry (a swap, migration or
+    /// hwpoison entry; the model makes none).
+    Swap,
+    /// `pte_present()` (a PROT_NONE entry included): `frame` is the
+    /// entry's frame field (a PFN natively, an MFN in a PV guest; the
+    /// guest's `pte_pfn()` is `Kernel::pte_pfn`).
+    Present {
+        frame: u64,
+        /// `pte_special()`: no `struct page` to use (`vm_normal_page`).
+        special: bool,
+        /// `pte_protnone()`: present for the kernel, not for the MMU.
+        protnone: bool,
+        /// `pte_write()`.
+        write: bool,
+    },
+}
+
+impl PteKind {
+    /// Decode a raw leaf entry.
+    pub fn of(p: Pte) -> PteKind {
+        use crate::arch::x86_64::{pte_swp_offset, pte_swp_type};
+        if p.is_none() {
+            PteKind::None
+        } else if pte_present(p) {
+            PteKind::Present { frame: p.frame(), special: p.special(), protnone: pte_protnone(p), write: p.write() }
+        } else if pte_swp_type(p) == crate::kernel::memory::SWP_PTE_MARKER {
+            PteKind::Marker(pte_swp_offset(p))
+        } else {
+            PteKind::Swap
+        }
+    }
+    /// `is_guard_pte_marker()`: a marker with `PTE_MARKER_GUARD`.
+    pub fn is_guard(self) -> bool {
+        matches!(self, PteKind::Marker(m) if m & crate::kernel::memory::PTE_MARKER_GUARD != 0)
+    }
+    /// `pte_present()`.
+    pub fn is_present(self) -> bool {
+        matches!(self, PteKind::Present { .. })
+    }
+    /// `pte_none_mostly()` (include/linux/mm_inline.h): none, or a marker.
+    pub fn is_none_mostly(self) -> bool {
+        matches!(self, PteKind::None | PteKind::Marker(_))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +141,29 @@ mod tests {
         let none = vm_get_page_prot(VmFlags::empty());
         let p = Pte::new(5, none);
         assert!(pte_present(p) && pte_protnone(p) && !p.present());
+    }
+
+    /// `PteKind::of` answers as the kernel's predicates do: a guard marker
+    /// is `is_pte_marker()` with `PTE_MARKER_GUARD` and not `pte_present()`;
+    /// a PROT_NONE entry is `pte_present()` and `pte_protnone()`; a swap
+    /// entry of type 0 is neither none, marker nor present.
+    #[test]
+    fn pte_kind() {
+        use crate::arch::x86_64::swp_entry_to_pte;
+        use crate::kernel::memory::{PTE_MARKER_GUARD, guard_marker};
+        assert_eq!(PteKind::of(Pte::NONE), PteKind::None);
+        let g = PteKind::of(guard_marker());
+        assert_eq!(g, PteKind::Marker(PTE_MARKER_GUARD));
+        assert!(g.is_guard() && g.is_none_mostly() && !g.is_present());
+        let swap = PteKind::of(swp_entry_to_pte(0, 5));
+        assert_eq!(swap, PteKind::Swap);
+        assert!(!swap.is_guard() && !swap.is_none_mostly() && !swap.is_present());
+        let none_prot = PteKind::of(Pte::new(5, vm_get_page_prot(VmFlags::empty())));
+        assert_eq!(none_prot, PteKind::Present { frame: 5, special: false, protnone: true, write: false });
+        let f = vm_get_page_prot(VmFlags::READ | VmFlags::WRITE | VmFlags::SHARED) | PteFlags::SPECIAL;
+        assert_eq!(
+            PteKind::of(Pte::new(7, f)),
+            PteKind::Present { frame: 7, special: true, protnone: false, write: true }
+        );
     }
 }

@@ -11,9 +11,9 @@
 
 use crate::arch::x86_64::{PAGE_SIZE, PteFlags};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::page::PageFlags;
-use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 use crate::types::Pfn;
 use std::collections::BTreeMap;
@@ -42,8 +42,8 @@ impl Kernel {
             let pgd = mm.pgd;
             let vmas: Vec<_> = mm.vmas.values().filter(|v| v.is_anonymous()).cloned().collect();
             for v in vmas {
-                for (addr, _, pte) in self.pt.leaf_entries(pgd, v.start, v.end) {
-                    if !pte_present(pte) {
+                for PteEntry { addr, pte, kind, .. } in self.pte_entries(pgd, v.start, v.end) {
+                    if !kind.is_present() {
                         continue;
                     }
                     if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, pte) {

@@ -665,4 +665,71 @@ impl Kernel {
         }
         any
     }
+
+    /// `xen_remap_domain_gfn_array()` (include/xen/xen-ops.h) for a PV
+    /// guest: `xen_remap_pfn(.., err_ptr, prot, domid, false)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn xen_remap_domain_gfn_array(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: crate::kernel::Pid,
+        vma: &crate::kernel::mm_types::Vma,
+        addr: u64,
+        gfn: &[u64],
+        err_ptr: &mut [i64],
+        prot: crate::arch::x86_64::PteFlags,
+        domid: DomId,
+    ) -> KResult<u64> {
+        self.xen_remap_pfn(hv, pid, vma, addr, gfn, err_ptr, prot, domid)
+    }
+
+    /// `xen_remap_pfn()` (arch/x86/xen/mmu_pv.c, 6.12): for each frame,
+    /// `remap_area_pfn_pte_fn` builds `pte_mkspecial(mfn_pte(mfn, prot))`
+    /// for the PTE `apply_to_page_range` found (allocating tables) and
+    /// `HYPERVISOR_mmu_update(.., domid)` writes it; a refused frame's error
+    /// goes to `err_ptr[i]` and the rest go on. Returns the frames mapped.
+    /// Simplifications: one `mmu_update` per frame (no batches of
+    /// `REMAP_BATCH_SIZE`); a table that cannot be allocated fails that
+    /// frame only (Linux gives up on the call); the `BUG_ON` on a VMA
+    /// without `VM_PFNMAP|VM_IO` is -EINVAL.
+    #[allow(clippy::too_many_arguments)]
+    pub fn xen_remap_pfn(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: crate::kernel::Pid,
+        vma: &crate::kernel::mm_types::Vma,
+        addr: u64,
+        mfns: &[u64],
+        err_ptr: &mut [i64],
+        prot: crate::arch::x86_64::PteFlags,
+        domid: DomId,
+    ) -> KResult<u64> {
+        use crate::kernel::mm_types::VmFlags;
+        if !vma.flags.contains(VmFlags::PFNMAP | VmFlags::IO) || err_ptr.len() < mfns.len() {
+            return Err(Errno::EINVAL);
+        }
+        let mut mapped = 0;
+        for (i, &mfn) in mfns.iter().enumerate() {
+            let va = addr + ((i as u64) << 12);
+            let slot = match self.pte_alloc(pid, va) {
+                Ok(s) => s,
+                Err(e) => {
+                    err_ptr[i] = -(e.0 as i64);
+                    continue;
+                }
+            };
+            let at = crate::xen::interface::xen::PteMaddr { table: Mfn(slot.table), index: slot.index };
+            let new = crate::arch::x86_64::Pte::new(mfn, prot | crate::arch::x86_64::PteFlags::SPECIAL);
+            let old = self.pt.get(slot);
+            match hv.mmu_update(self.domid, at, old, new, Some(domid)) {
+                Ok(()) => {
+                    self.pt.set(slot, new);
+                    err_ptr[i] = 0;
+                    mapped += 1;
+                }
+                Err(e) => err_ptr[i] = -(e.errno().0 as i64),
+            }
+        }
+        Ok(mapped)
+    }
 }

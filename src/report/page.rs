@@ -28,11 +28,11 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
         return format!("no domain {dom}\n");
     };
     let pfn = Pfn(pfn);
-    let Some(p) = k.mem.get(pfn) else {
+    let Some(p) = k.memmap().get(pfn) else {
         return format!(
             "d{dom} pfn {:#x}: invalid (beyond the memmap; highest pfn {:#x})\n",
             pfn.0,
-            k.mem.highest_pfn().0
+            k.memmap().highest_pfn().0
         );
     };
     let mut out = String::new();
@@ -48,7 +48,7 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
         if pfn == ZERO_PFN { " (zero page)" } else { "" }
     );
     let _ = writeln!(out, "flags: {}", flags_text(p.flags));
-    let raw = k.p2m.raw(pfn);
+    let raw = k.p2m().raw(pfn);
     if raw == INVALID_P2M_ENTRY {
         let _ = writeln!(out, "p2m: invalid (no machine frame)");
     } else {
@@ -65,7 +65,7 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
         };
         let _ = writeln!(out, "p2m: {raw:#x}{tags} -> mfn {mfn:#x}, machine owner {owner}, m2p -> {m2p}");
     }
-    let held = k.gup_held.get(&pfn).copied().unwrap_or_default();
+    let held = k.gup_held().get(&pfn).copied().unwrap_or_default();
     let _ = writeln!(out, "gup: {} gets, {} pins", held.gets, held.pins);
     out
 }

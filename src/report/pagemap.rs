@@ -40,10 +40,10 @@
 use super::kernel_hv;
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags, TASK_SIZE};
 use crate::hv::Hypervisor;
-use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::memory::NormalPage;
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::PageFlags;
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 use crate::types::DomId;
 use crate::world::World;
@@ -71,22 +71,23 @@ pub fn pte_to_pagemap_entry(k: &Kernel, hv: &Hypervisor, vma: &Vma, addr: u64, p
     let mut frame = 0;
     let mut flags = 0;
     let mut page = None;
-    if pte_present(pte) {
+    let kind = PteKind::of(pte);
+    if kind.is_present() {
         frame = k.pte_pfn(hv, pte).0;
         flags |= PM_PRESENT;
         page = k.vm_normal_page_quiet(hv, vma, addr, pte).page();
         if pte.flags().contains(PteFlags::SOFT_DIRTY) {
             flags |= PM_SOFT_DIRTY;
         }
-    } else if !pte.is_none() {
+    } else if kind != PteKind::None {
         // is_swap_pte(): every non-present, non-none entry.
         flags |= PM_SWAP;
-        if is_guard_marker(pte) {
+        if kind.is_guard() {
             frame = GUARD_MARKER_FRAME;
             flags |= PM_GUARD_REGION;
         }
     }
-    if let Some(p) = page.and_then(|pfn| k.mem.get(pfn)) {
+    if let Some(p) = page.and_then(|pfn| k.memmap().get(pfn)) {
         if !p.is_anon() {
             flags |= PM_FILE;
         }
@@ -120,7 +121,7 @@ enum Slot<'a> {
 /// Cost: the populated PTEs and VMAs of the range plus one step a page.
 fn for_each_page<'a>(k: &'a Kernel, pid: Pid, start: u64, end: u64, mut f: impl FnMut(u64, Slot<'a>)) {
     let Ok(mm) = k.mm(pid) else { return };
-    let entries = k.pt.leaf_entries(mm.pgd, start, end);
+    let entries = k.page_tables().leaf_entries(mm.pgd, start, end);
     let mut ei = entries.iter().peekable();
     let mut vmas = mm.vmas_in(start, end).peekable();
     let mut a = start;
@@ -181,17 +182,14 @@ fn letter(k: &Kernel, hv: &Hypervisor, a: u64, slot: Slot<'_>) -> char {
         Slot::NoVma => return '.',
         Slot::Entry(v, p) => (v, p),
     };
-    if pte.is_none() {
-        return '.';
-    }
-    if is_guard_marker(pte) {
-        return 'g';
-    }
-    if !pte_present(pte) {
-        return '?';
+    match PteKind::of(pte) {
+        PteKind::None => return '.',
+        k if k.is_guard() => return 'g',
+        PteKind::Present { .. } => {}
+        _ => return '?',
     }
     match k.vm_normal_page_quiet(hv, v, a, pte) {
-        NormalPage::Page(pfn) => match k.mem.get(pfn) {
+        NormalPage::Page(pfn) => match k.memmap().get(pfn) {
             None => '!',
             Some(p) if p.flags.contains(PageFlags::FOREIGN) => 'G',
             Some(p) if p.is_anon() => {

@@ -32,9 +32,9 @@
 use super::kernel_hv;
 use crate::arch::x86_64::{Pte, TASK_SIZE, flag_names};
 use crate::hv::Hypervisor;
-use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::memory::NormalPage;
 use crate::kernel::page::{Mfn, Pfn, page_flag_names};
-use crate::kernel::pte::{pte_present, pte_protnone};
+use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
 use crate::types::DomId;
 use crate::world::World;
@@ -57,7 +57,7 @@ fn frame_text(k: &Kernel, hv: &Hypervisor, frame: u64, table: bool) -> String {
     if !k.pv {
         return format!("pfn {frame:#x}");
     }
-    let pfn = if table { k.pt_pages.get(&frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
+    let pfn = if table { k.pt_pages().get(&frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
     match pfn {
         Some(p) => format!("mfn {frame:#x} (pfn {:#x})", p.0),
         None => format!("mfn {frame:#x} (mfn_to_pfn: none)"),
@@ -87,7 +87,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
             let _ = writeln!(out, "no vma");
         }
     }
-    let steps = k.pt.walk(mm.pgd, addr);
+    let steps = k.page_tables().walk(mm.pgd, addr);
     let mut leaf = None;
     for s in &steps {
         let name = LEVEL_NAMES.get(s.level as usize).copied().unwrap_or("?");
@@ -99,7 +99,8 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
         }
         if s.level == 1 {
             leaf = Some(e);
-            if is_guard_marker(e) {
+            let kind = PteKind::of(e);
+            if kind.is_guard() {
                 let _ = writeln!(
                     out,
                     " guard marker (not present): swap type {} (SWP_PTE_MARKER), marker {:#x} (PTE_MARKER_GUARD)",
@@ -108,7 +109,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
                 );
                 continue;
             }
-            if !pte_present(e) {
+            if !kind.is_present() {
                 let _ = writeln!(out, " not present {}", flag_names(e).join(" "));
                 continue;
             }
@@ -117,7 +118,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
             continue;
         }
         let _ = write!(out, " -> {} {}", frame_text(k, hv, e.frame(), s.level != 1), flag_names(e).join(" "));
-        if s.level == 1 && pte_protnone(e) {
+        if s.level == 1 && matches!(PteKind::of(e), PteKind::Present { protnone: true, .. }) {
             out.push_str(" (PROT_NONE)");
         }
         if e.special() {
@@ -126,7 +127,7 @@ pub fn pagetable_walk_k(k: &Kernel, hv: &Hypervisor, pid: Pid, addr: u64) -> Str
         out.push('\n');
     }
     if let (Some(pte), Some(v)) = (leaf, vma)
-        && pte_present(pte)
+        && PteKind::of(pte).is_present()
     {
         describe_leaf(&mut out, k, hv, v, addr, pte);
     }
@@ -174,7 +175,7 @@ fn describe_leaf(out: &mut String, k: &Kernel, hv: &Hypervisor, v: &crate::kerne
 
 /// `pfn 0x.. (anon, refcount N, mapcount N, flags ...)`.
 pub(crate) fn page_summary(k: &Kernel, pfn: Pfn) -> String {
-    match k.mem.get(pfn) {
+    match k.memmap().get(pfn) {
         Some(p) => {
             let kind = match p.mapping {
                 crate::kernel::page::Mapping::Anon(_) => "anon",

@@ -34,11 +34,11 @@ use super::kernel_hv;
 use super::maps::maps_line;
 use crate::arch::x86_64::{PAGE_SIZE, PMD_SIZE};
 use crate::hv::Hypervisor;
+use crate::kernel::access::PteEntry;
 use crate::kernel::memory::NormalPage;
 use crate::kernel::mm::Mm;
 use crate::kernel::mm_types::{VmFlags, Vma, smaps_vmflags};
 use crate::kernel::page::PageFlags;
-use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 use crate::types::DomId;
 use crate::world::World;
@@ -72,13 +72,13 @@ pub struct MemSizeStats {
 pub fn smaps_gather(k: &Kernel, hv: &Hypervisor, mm: &Mm, vma: &Vma) -> MemSizeStats {
     let mut mss = MemSizeStats::default();
     let locked = vma.flags.contains(VmFlags::LOCKED);
-    for (addr, _slot, pte) in k.pt.leaf_entries(mm.pgd, vma.start, vma.end) {
+    for PteEntry { addr, pte, kind, .. } in k.pte_entries(mm.pgd, vma.start, vma.end) {
         // smaps_pte_entry(): no swap in the model, so only present PTEs count.
-        if !pte_present(pte) {
+        if !kind.is_present() {
             continue;
         }
         let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
-        let Some(page) = k.mem.get(pfn) else { continue };
+        let Some(page) = k.memmap().get(pfn) else { continue };
         smaps_account(&mut mss, page, pte.young(), pte.dirty(), locked);
     }
     mss

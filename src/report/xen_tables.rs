@@ -42,7 +42,7 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
     if !k.pv {
         return format!("d{dom}: a native domain has no P2M (pfn == machine frame)\n");
     }
-    let len = k.p2m.len();
+    let len = k.p2m().len();
     let mut out = String::new();
     let (from, count, all) = match range {
         Some((p, c)) => (p, c, true),
@@ -52,7 +52,7 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
     let mut skipped = 0u64;
     let mut pfn = from;
     while pfn < from.saturating_add(count) {
-        let raw = k.p2m.raw(Pfn(pfn));
+        let raw = k.p2m().raw(Pfn(pfn));
         if !all && raw == INVALID_P2M_ENTRY {
             pfn += 1;
             continue;

@@ -46,7 +46,7 @@ pub(super) fn violation_context(w: &World, v: &Violation) -> ViolationContext {
     for &d in v.domains.iter().take(2) {
         let native = w.kernel(d).is_ok_and(|k| !k.pv);
         for &pfn in v.pfns.iter().take(4) {
-            if native || w.kernel(d).is_ok_and(|k| k.mem.valid(crate::kernel::page::Pfn(pfn))) {
+            if native || w.kernel(d).is_ok_and(|k| k.memmap().valid(crate::kernel::page::Pfn(pfn))) {
                 c.pages.push_str(&crate::report::page(w, d, pfn));
             }
         }

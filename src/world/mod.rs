@@ -63,7 +63,7 @@ impl World {
         }
         let id = self.domains.len() as DomId;
         let extra = if pv { UNPOPULATED_PFNS } else { 0 };
-        let described: u64 = self.domains.iter().map(|d| d.kernel.mem.len()).sum();
+        let described: u64 = self.domains.iter().map(|d| d.kernel.memmap().len()).sum();
         if described.saturating_add(pages).saturating_add(extra) > MAX_MODEL_PFNS {
             return Err(Errno::ENOMEM);
         }
@@ -80,9 +80,9 @@ impl World {
             self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
         }
         let mut kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
-        kernel.mem.attach_trace(id, self.hv.trace.share());
+        kernel.attach_trace(id, self.hv.trace.share());
         if self.record_touched {
-            kernel.mem.record_touched_from_boot();
+            kernel.record_touched_from_boot();
         }
         self.hv.domains.push(HvDomain { id, name: name.to_string(), pv, privileged });
         self.domains.push(Domain { id, name: name.to_string(), kernel });
@@ -94,7 +94,7 @@ impl World {
     pub fn enable_trace(&mut self) {
         self.hv.trace.enable();
         for d in &mut self.domains {
-            d.kernel.mem.attach_trace(d.id, self.hv.trace.share());
+            d.kernel.attach_trace(d.id, self.hv.trace.share());
         }
     }
 
@@ -151,20 +151,20 @@ mod tests {
             k.sys_mmap(hv, p, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0).expect("test");
         k.user_write(hv, p, a, b"parent").expect("test");
         let c = k.sys_fork(hv, p).expect("test");
-        let pfn_before = k.pte_pfn(hv, k.pt.pte(k.mm(p).expect("test").pgd, a));
-        assert_eq!(k.mem.page(pfn_before).mapcount, 2);
+        let pfn_before = k.pte_pfn(hv, k.page_tables().pte(k.mm(p).expect("test").pgd, a));
+        assert_eq!(k.memmap().page(pfn_before).mapcount, 2);
         k.user_write(hv, c, a, b"child!").expect("test");
         assert_eq!(k.user_read(hv, p, a, 6).expect("test"), b"parent");
         assert_eq!(k.user_read(hv, c, a, 6).expect("test"), b"child!");
-        assert_eq!(k.mem.page(pfn_before).mapcount, 1);
+        assert_eq!(k.memmap().page(pfn_before).mapcount, 1);
         // The parent's page is exclusive again only after its own write fault.
         k.user_write(hv, p, a, b"P").expect("test");
-        let pfn_after = k.pte_pfn(hv, k.pt.pte(k.mm(p).expect("test").pgd, a));
+        let pfn_after = k.pte_pfn(hv, k.page_tables().pte(k.mm(p).expect("test").pgd, a));
         assert_eq!(pfn_after, pfn_before, "reused, not copied: refcount was 1");
         k.sys_exit(hv, c).expect("test");
         k.sys_exit(hv, p).expect("test");
         assert!(k.dmesg.is_empty(), "{:?}", k.dmesg);
-        assert_eq!(k.mem.nr_free() as u64, 8192 - 2, "everything freed at exit");
+        assert_eq!(k.memmap().nr_free() as u64, 8192 - 2, "everything freed at exit");
     }
 
     #[test]

@@ -219,7 +219,7 @@ impl World {
     /// `alloc_page()` (GFP_KERNEL, not zeroed): the PFN.
     pub fn alloc_page(&mut self, dom: DomId) -> XenResult<u64> {
         let (k, _) = self.kh(dom)?;
-        Ok(k.mem.alloc()?.0)
+        Ok(k.alloc_page()?.0)
     }
 
     /// `reclaim()`: one reclaim pass over the domain's lazy-free pages
@@ -236,8 +236,7 @@ impl World {
     /// (page tables, anonymous and page-cache pages, `alloc_page`). 0.
     pub fn fail_page_alloc(&mut self, dom: DomId, space: u64, times: u64) -> XenResult<u64> {
         let (k, _) = self.kh(dom)?;
-        k.mem.fail_space = space;
-        k.mem.fail_next = u32::try_from(times).unwrap_or(u32::MAX);
+        k.fail_page_alloc(space, u32::try_from(times).unwrap_or(u32::MAX));
         Ok(0)
     }
 
@@ -245,7 +244,7 @@ impl World {
     /// memmap, reserved, ballooned or free pages.
     fn check_page(k: &Kernel, pfn: u64) -> XenResult<Pfn> {
         let p = Pfn(pfn);
-        let page = k.mem.get(p).ok_or(Errno::EINVAL)?;
+        let page = k.memmap().get(p).ok_or(Errno::EINVAL)?;
         if pfn < FIRST_FREE_PFN || page.flags.intersects(PageFlags::BALLOON | PageFlags::BUDDY) || page.refcount <= 0 {
             return Err(Errno::EINVAL.into());
         }
@@ -261,7 +260,7 @@ impl World {
     pub fn free_page(&mut self, dom: DomId, pfn: u64) -> XenResult<u64> {
         let (k, hv) = self.kh(dom)?;
         let p = Self::check_page(k, pfn)?;
-        let pg = k.mem.page(p);
+        let pg = k.memmap().page(p);
         let owned = PageFlags::TABLE | PageFlags::PRIVATE | PageFlags::FOREIGN;
         if pg.flags.intersects(owned) || pg.mapcount != 0 || pg.mapping != Mapping::None {
             return Err(Errno::EINVAL.into());
@@ -294,7 +293,7 @@ impl World {
             return Err(Errno::EINVAL.into());
         }
         // Page tables are read-only to a PV guest: the write faults.
-        if k.mem.page(p).flags.contains(PageFlags::TABLE) && k.pv {
+        if k.memmap().page(p).flags.contains(PageFlags::TABLE) && k.pv {
             return Err(Errno::EFAULT.into());
         }
         k.write_page(hv, p, off as usize, data)?;
@@ -326,7 +325,7 @@ impl World {
         readonly: bool,
     ) -> XenResult<u64> {
         let (k, hv) = self.kh(dom)?;
-        let frame = k.p2m.pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0);
+        let frame = k.p2m().pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0);
         Ok(k.gnttab_grant_foreign_access(hv, grantee, frame, readonly)? as u64)
     }
 
@@ -360,7 +359,7 @@ impl World {
     /// (`INVALID_P2M_ENTRY`) when there is no memory behind the PFN.
     pub fn pfn_to_mfn(&self, dom: DomId, pfn: u64) -> XenResult<u64> {
         let k = self.kernel(dom)?;
-        Ok(k.p2m.pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0))
+        Ok(k.p2m().pfn_to_mfn(Pfn(pfn)).map_or(INVALID_P2M_ENTRY, |m| m.0))
     }
 
     // ---- time ---------------------------------------------------------------
