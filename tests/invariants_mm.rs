@@ -190,9 +190,9 @@ fn fork_exit_and_split_merge(pv: bool) {
         assert_eq!(anon_pfn(&w, d, c, addr), pfn, "page {i}: child maps the parent's page");
         let k = w.kernel(d).unwrap();
         for pid in [p, c] {
-            assert!(!k.pt.pte(k.mm(pid).unwrap().pgd, addr).write(), "page {i} of {pid}: write-protected");
+            assert!(!k.page_tables().pte(k.mm(pid).unwrap().pgd, addr).write(), "page {i} of {pid}: write-protected");
         }
-        let pg = k.mem.page(pfn);
+        let pg = k.memmap().page(pfn);
         assert_eq!((pg.refcount, pg.mapcount), (2, 2), "page {i}: two mappings, two references");
     }
     let (k, hv) = w.kh(d).unwrap();
@@ -200,7 +200,7 @@ fn fork_exit_and_split_merge(pv: bool) {
     assert_clean(&w, d, p, "exit of the child");
     let k = w.kernel(d).unwrap();
     assert!(!k.dmesg.iter().any(|e| e.message.contains("Bad rss-counter")), "{:?}", k.dmesg);
-    let pg = k.mem.page(anon_pfn(&w, d, p, a + 300 * PS));
+    let pg = k.memmap().page(anon_pfn(&w, d, p, a + 300 * PS));
     assert_eq!((pg.refcount, pg.mapcount), (1, 1), "the parent's page alone again");
     let (k, hv) = w.kh(d).unwrap();
     let before = k.mm(p).unwrap().map_count();
