@@ -283,7 +283,8 @@ pub fn explore_guided(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync))
     let jobs = cfg.jobs.max(1) as u64;
     let work = |worker: u64| {
         let mut corpus = Corpus::default();
-        let mut seen: HashSet<u64> = HashSet::new();
+        // Keys are hashes already: FxHash, not SipHash again.
+        let mut seen: rustc_hash::FxHashSet<u64> = rustc_hash::FxHashSet::default();
         let mut k = 0u64;
         while !stop.load(Ordering::Relaxed)
             && !cfg.time.is_some_and(|t| start.elapsed() >= t)
