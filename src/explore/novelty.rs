@@ -33,8 +33,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 fn h64<T: Hash + ?Sized>(x: &T) -> u64 {
-    // SipHash with fixed keys: the same on every run and machine.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // FxHash: the same on every run and every 64-bit host, and several
+    // times cheaper than SipHash; only equality of these values matters
+    // (feature and state sets), so a collision is all a weaker hash risks.
+    let mut h = rustc_hash::FxHasher::default();
     x.hash(&mut h);
     h.finish()
 }
@@ -47,7 +49,7 @@ fn h64<T: Hash + ?Sized>(x: &T) -> u64 {
 /// allocator's state are left out: two states this hash calls equal may
 /// still differ there (a simplification of the exhaustive state cache).
 pub fn abstract_state(w: &World) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     for (d, dom) in w.domains.iter().enumerate() {
         d.hash(&mut h);
         let k = &dom.kernel;
