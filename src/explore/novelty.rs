@@ -96,7 +96,7 @@ fn result_class(r: &CallResult) -> u64 {
 fn event_kind(e: &T) -> u64 {
     let d = std::mem::discriminant(e);
     match e {
-        T::Fault { write, how, .. } => h64(&(d, write, format!("{how:?}"))),
+        T::Fault { write, how, .. } => h64(&(d, write, std::mem::discriminant(how))),
         T::FaultSignal { signal, why, .. } => h64(&(d, signal, why)),
         T::Zap { pfn, .. } => h64(&(d, pfn.is_some())),
         T::Gup { pin, .. } | T::Unpin { pin, .. } => h64(&(d, pin)),
