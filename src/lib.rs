@@ -14,6 +14,7 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod script;
+pub mod shrink;
 pub mod trace;
 pub mod types;
 pub mod uapi;

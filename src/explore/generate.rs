@@ -64,20 +64,26 @@ impl State {
     /// A hash of the state without variable names (see [`Marked::shapes`]).
     fn shape(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // FxHash, element by element: no vectors built (this runs after
+        // every generated action).
+        let mut h = rustc_hash::FxHasher::default();
         self.pages.len().hash(&mut h);
-        self.grants.iter().map(|g| g.1).collect::<Vec<_>>().hash(&mut h);
+        self.grants.len().hash(&mut h);
+        self.grants.iter().for_each(|g| g.1.hash(&mut h));
         (self.gntdev.is_some(), self.privcmd.is_some(), self.disk.is_some()).hash(&mut h);
         for m in &self.maps {
             (&m.grants, m.addr.is_some(), &m.mapped_pages).hash(&mut h);
         }
         (self.reqs.len(), self.children.len(), self.mfns.len()).hash(&mut h);
-        self.app_maps.iter().map(|a| a.1).collect::<Vec<_>>().hash(&mut h);
+        self.app_maps.len().hash(&mut h);
+        self.app_maps.iter().for_each(|a| a.1.hash(&mut h));
         self.pc_addr.as_ref().map(|p| p.1).hash(&mut h);
-        self.pins.iter().map(|p| p.1.as_str()).collect::<Vec<_>>().hash(&mut h);
+        self.pins.len().hash(&mut h);
+        self.pins.iter().for_each(|p| p.1.hash(&mut h));
         (self.qemu_dead, self.reach).hash(&mut h);
-        self.qemu_big.iter().map(|b| b.1).collect::<Vec<_>>().hash(&mut h);
-        self.pages.iter().map(|p| self.granted.contains(p)).collect::<Vec<_>>().hash(&mut h);
+        self.qemu_big.len().hash(&mut h);
+        self.qemu_big.iter().for_each(|b| b.1.hash(&mut h));
+        self.pages.iter().for_each(|p| self.granted.contains(p).hash(&mut h));
         h.finish()
     }
 

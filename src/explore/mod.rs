@@ -205,34 +205,27 @@ fn same_bug(a: &Trial, b: &Trial) -> bool {
     }
 }
 
-/// Greedy shrinking: cut the tail after the failing action, then drop
+/// Greedy shrinking ([`crate::shrink::greedy`], shared with the
+/// differential tests): cut the tail after the failing action, then drop
 /// single actions while the same bug still shows, until nothing can go.
 pub fn shrink(variant: Variant, ops: &[Op], bug: &Trial) -> Vec<Op> {
-    let mut cur: Vec<Op> = match bug {
-        Trial::Violation { at, .. } => ops[..(*at + 1).min(ops.len())].to_vec(),
-        _ => ops.to_vec(),
+    let at = match bug {
+        Trial::Violation { at, .. } => Some(*at),
+        _ => None,
     };
-    loop {
-        let mut changed = false;
-        let mut i = cur.len();
-        while i > 0 {
-            i -= 1;
-            let mut cand = cur.clone();
-            cand.remove(i);
-            let t = run_ops(variant, &cand);
-            if same_bug(&t, bug) {
-                cur = match &t {
-                    Trial::Violation { at, .. } => cand[..(*at + 1).min(cand.len())].to_vec(),
-                    _ => cand,
-                };
-                changed = true;
-                i = i.min(cur.len());
-            }
-        }
-        if !changed {
-            return cur;
-        }
-    }
+    let drop = |cur: &[Op], i: usize, _| {
+        let mut cand = cur.to_vec();
+        cand.remove(i);
+        Some(cand)
+    };
+    let fails = |cand: &[Op]| {
+        let t = run_ops(variant, cand);
+        same_bug(&t, bug).then_some(match t {
+            Trial::Violation { at, .. } => Some(at),
+            _ => None,
+        })
+    };
+    crate::shrink::greedy(ops, at, 1, None, drop, fails)
 }
 
 #[derive(Clone, Debug)]

@@ -33,8 +33,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 fn h64<T: Hash + ?Sized>(x: &T) -> u64 {
-    // SipHash with fixed keys: the same on every run and machine.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // FxHash: the same on every run and every 64-bit host, and several
+    // times cheaper than SipHash; only equality of these values matters
+    // (feature and state sets), so a collision is all a weaker hash risks.
+    let mut h = rustc_hash::FxHasher::default();
     x.hash(&mut h);
     h.finish()
 }
@@ -47,7 +49,7 @@ fn h64<T: Hash + ?Sized>(x: &T) -> u64 {
 /// allocator's state are left out: two states this hash calls equal may
 /// still differ there (a simplification of the exhaustive state cache).
 pub fn abstract_state(w: &World) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     for (d, dom) in w.domains.iter().enumerate() {
         d.hash(&mut h);
         let k = &dom.kernel;
@@ -94,7 +96,7 @@ fn result_class(r: &CallResult) -> u64 {
 fn event_kind(e: &T) -> u64 {
     let d = std::mem::discriminant(e);
     match e {
-        T::Fault { write, how, .. } => h64(&(d, write, format!("{how:?}"))),
+        T::Fault { write, how, .. } => h64(&(d, write, std::mem::discriminant(how))),
         T::FaultSignal { signal, why, .. } => h64(&(d, signal, why)),
         T::Zap { pfn, .. } => h64(&(d, pfn.is_some())),
         T::Gup { pin, .. } | T::Unpin { pin, .. } => h64(&(d, pin)),
@@ -283,7 +285,8 @@ pub fn explore_guided(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync))
     let jobs = cfg.jobs.max(1) as u64;
     let work = |worker: u64| {
         let mut corpus = Corpus::default();
-        let mut seen: HashSet<u64> = HashSet::new();
+        // Keys are hashes already: FxHash, not SipHash again.
+        let mut seen: rustc_hash::FxHashSet<u64> = rustc_hash::FxHashSet::default();
         let mut k = 0u64;
         while !stop.load(Ordering::Relaxed)
             && !cfg.time.is_some_and(|t| start.elapsed() >= t)

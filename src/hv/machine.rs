@@ -44,20 +44,29 @@ pub const MAX_STORED_FRAMES: usize = 1 << 16;
 /// Frames per chunk of the frame table (one page of `FrameInfo`s' worth).
 const CHUNK: usize = 512;
 
-/// Per-frame owners, in chunks allocated on first assignment: a machine of
-/// 2^40 frames with one small domain costs a few chunks.
+/// Per-frame owners, in chunks allocated on first write; a domain build's
+/// contiguous assignment is kept as a range ([`FrameTable::set_range`])
+/// and spelt out only in the chunks later written: a machine of 2^40
+/// frames costs a few chunks, and building a domain nothing per frame.
 #[derive(Debug, Default)]
 struct FrameTable {
     chunks: Vec<Option<Box<[FrameInfo; CHUNK]>>>,
+    /// `(first frame, end, owner)`: the owner in an unwritten chunk (the
+    /// latest range wins), else free.
+    ranges: Vec<(u64, u64, DomId)>,
 }
 
 impl FrameTable {
+    fn from_ranges(&self, i: u64) -> FrameInfo {
+        let owner = self.ranges.iter().rev().find(|&&(a, b, _)| (a..b).contains(&i)).map_or(DOMID_FREE, |r| r.2);
+        FrameInfo { owner }
+    }
     #[inline]
     fn get(&self, i: u64) -> FrameInfo {
         let (c, o) = ((i / CHUNK as u64) as usize, (i % CHUNK as u64) as usize);
         match self.chunks.get(c) {
             Some(Some(ch)) => ch[o],
-            _ => FrameInfo { owner: DOMID_FREE },
+            _ => self.from_ranges(i),
         }
     }
     #[inline]
@@ -66,7 +75,31 @@ impl FrameTable {
         if self.chunks.len() <= c {
             self.chunks.resize_with(c + 1, || None);
         }
-        self.chunks[c].get_or_insert_with(|| Box::new([FrameInfo { owner: DOMID_FREE }; CHUNK]))[o] = f;
+        if self.chunks[c].is_none() {
+            let base = (c * CHUNK) as u64;
+            let ch: [FrameInfo; CHUNK] = std::array::from_fn(|k| self.from_ranges(base + k as u64));
+            self.chunks[c] = Some(Box::new(ch));
+        }
+        if let Some(ch) = &mut self.chunks[c] {
+            ch[o] = f;
+        }
+    }
+    /// `set(i, owner)` for every `i` in `start..end`.
+    fn set_range(&mut self, start: u64, end: u64, owner: DomId) {
+        if start >= end {
+            return;
+        }
+        self.ranges.push((start, end, owner));
+        let (c0, c1) = ((start / CHUNK as u64) as usize, ((end - 1) / CHUNK as u64) as usize);
+        for c in c0..=c1.min(self.chunks.len().saturating_sub(1)) {
+            if let Some(Some(ch)) = self.chunks.get_mut(c) {
+                for (o, e) in ch.iter_mut().enumerate() {
+                    if (start..end).contains(&((c * CHUNK + o) as u64)) {
+                        e.owner = owner;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -116,9 +149,7 @@ impl Machine {
         if end > self.nr_frames() || end > self.max_assigned {
             return Err(Errno::ENOMEM);
         }
-        for i in start..end {
-            self.frames.set(i, FrameInfo { owner: dom });
-        }
+        self.frames.set_range(start, end, dom);
         self.next_free = end;
         Ok(Mfn(start))
     }
@@ -176,5 +207,31 @@ impl Machine {
     /// [`MAX_STORED_FRAMES`] limit).
     pub fn stored_frames(&self) -> usize {
         self.contents.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Assignment by range reads as frame-by-frame ownership, with later
+    /// single changes on top.
+    #[test]
+    fn assign_by_range_reads_per_frame() {
+        let mut m = Machine::new(4096);
+        m.set_owner(Mfn(10), 7);
+        assert_eq!(m.assign(0, 1000), Ok(Mfn(0)));
+        assert_eq!(m.assign(1, 600), Ok(Mfn(1000)));
+        m.set_owner(Mfn(1100), 3);
+        for f in 0..4200u64 {
+            let want = match f {
+                1100 => Some(3),
+                0..1000 => Some(0),
+                1000..1600 => Some(1),
+                _ => None,
+            };
+            assert_eq!(m.owner(Mfn(f)), want.filter(|_| f < 4096), "frame {f}");
+        }
+        assert_eq!(m.assign(2, 4096), Err(Errno::ENOMEM));
     }
 }

@@ -74,7 +74,7 @@ pub fn check(w: &World) -> Vec<Violation> {
 pub enum Scope<'a> {
     /// Every page of the memmap: the full check.
     All,
-    /// Only these PFNs (sorted, unique), plus every page the page tables,
+    /// Only these PFNs (any order, repeats allowed), plus every page the page tables,
     /// page cache, GUP ledger or `pt_pages` reference now. The incremental
     /// check (`super::Incremental`) passes the pages whose `struct page`
     /// changed and those referenced at the last check: any other page is
@@ -89,9 +89,8 @@ pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Vio
     let mut cx = Ctx { k, out };
     let (exp, live_tables) = expected(&mut cx, hv);
     let table_pfns: FxHashSet<Pfn> = k.pt_pages().values().copied().collect();
-    let mut referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
-    referenced.sort_unstable();
-    referenced.dedup();
+    // Unsorted, maybe repeated: the next check only takes the union.
+    let referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
 
     // 4. Every struct page (or those in scope).
     match scope {
@@ -101,21 +100,47 @@ pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Vio
             }
         }
         Scope::Only(extra) => {
-            let mut pfns: Vec<u32> = Vec::with_capacity(extra.len() + referenced.len());
-            pfns.extend_from_slice(extra);
-            pfns.extend_from_slice(&referenced);
-            pfns.sort_unstable();
-            pfns.dedup();
-            for pfn in pfns {
+            for pfn in union_ascending(extra, &referenced, k.memmap().len()) {
                 let pfn = Pfn(u64::from(pfn));
-                if let Some(page) = k.memmap().get(pfn) {
-                    check_page(&mut cx, pfn, page, &exp, &table_pfns);
-                }
+                check_page(&mut cx, pfn, k.memmap().page(pfn), &exp, &table_pfns);
             }
         }
     }
     tables_and_log(&mut cx, &live_tables);
     referenced
+}
+
+/// The PFNs below `len` in `a` or `b` (any order, repeats allowed), once
+/// each and ascending, as the full pass visits them: by sorting when they
+/// are few, else through a bitmap up to the highest one (sorting thousands
+/// of referenced pages after every step cost more than checking them).
+fn union_ascending(a: &[u32], b: &[u32], len: u64) -> Vec<u32> {
+    let n = a.len() + b.len();
+    let Some(max) = a.iter().chain(b).copied().filter(|&p| u64::from(p) < len).max() else {
+        return Vec::new();
+    };
+    let words = max as usize / 64 + 1;
+    if n * 8 < words {
+        let mut v: Vec<u32> = a.iter().chain(b).copied().filter(|&p| u64::from(p) < len).collect();
+        v.sort_unstable();
+        v.dedup();
+        return v;
+    }
+    let mut bits = vec![0u64; words];
+    for &p in a.iter().chain(b) {
+        if u64::from(p) < len {
+            bits[p as usize / 64] |= 1 << (p % 64);
+        }
+    }
+    let mut out = Vec::with_capacity(n.min(words * 64));
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            out.push((w * 64) as u32 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
+    out
 }
 
 /// What the rest of the kernel says about one page.
@@ -161,7 +186,11 @@ impl Ctx<'_> {
 /// what is wrong there, and count what each page should hold.
 fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxHashSet<u64>) {
     let k = cx.k;
-    let mut exp: FxHashMap<Pfn, Expected> = FxHashMap::default();
+    // Sized for the pages the RSS counters say are mapped: no rehashing
+    // while thousands of PTEs are counted (a hint only).
+    let hint: i64 = k.procs.values().map(|p| p.mm.rss.iter().sum::<i64>()).sum();
+    let mut exp: FxHashMap<Pfn, Expected> =
+        FxHashMap::with_capacity_and_hasher(hint.clamp(0, 1 << 20) as usize, Default::default());
     let mut live_tables: FxHashSet<u64> = FxHashSet::default();
 
     // 1. Page tables of every process: PTEs inside VMAs, RSS, PTE counts.
@@ -436,5 +465,24 @@ fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
         };
         let who = ev.pid.map_or(String::new(), |p| format!("pid {p}: "));
         cx.report(inv, None, format!("{who}{m}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::union_ascending;
+
+    /// Both ways (sort, bitmap) give the sorted, deduplicated union below
+    /// the memmap's end.
+    #[test]
+    fn union_is_sorted_unique_and_bounded() {
+        assert_eq!(union_ascending(&[9, 3, 3], &[1000, 3, 7], 500), vec![3, 7, 9]);
+        let a: Vec<u32> = (0..300).map(|i| (i * 37) % 640).collect();
+        let b: Vec<u32> = (0..300).map(|i| (i * 11) % 700).collect();
+        let mut want: Vec<u32> = a.iter().chain(&b).copied().filter(|&p| p < 650).collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(union_ascending(&a, &b, 650), want);
+        assert!(union_ascending(&[], &[], 10).is_empty());
     }
 }

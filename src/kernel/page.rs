@@ -105,10 +105,26 @@ impl Page {
 }
 
 /// The memmap (`mem_map` / vmemmap) of one kernel plus its free list.
+///
+/// Built lazily so that booting a domain costs nothing per page (model
+/// bookkeeping, not a kernel structure): `struct page`s live in chunks of
+/// [`MEMMAP_CHUNK`] allocated on the first mutable access, and a page of a
+/// chunk never touched reads as boot left it (reserved, free, or
+/// ballooned out by its PFN). The free list keeps the never-allocated PFNs
+/// as a range below its stack, in the same LIFO order an explicit list
+/// pushed highest first would give.
 #[derive(Debug)]
 pub struct MemMap {
-    pages: Vec<Page>,
+    /// PFNs described: `[0, len)`.
+    len: u64,
+    /// `[FIRST_FREE_PFN, populated)` have memory behind them at boot.
+    populated: u64,
+    chunks: Vec<Option<Box<[Page]>>>,
+    /// The top of the free list: PFNs freed (or handed back) since boot.
     free: Vec<u32>,
+    /// The bottom of the free list: `[fresh.0, fresh.1)`, never allocated,
+    /// handed out lowest first once `free` is empty.
+    fresh: (u32, u32),
     /// Fault injection (`fail_page_alloc`, lib/fault-inject.c
     /// `should_fail_ex` with probability 100): after the budget
     /// [`MemMap::fail_space`] is spent, fail the next N allocations with
@@ -139,30 +155,90 @@ pub const ZERO_PFN: Pfn = Pfn(1);
 /// Pages at the bottom of the memmap that are never handed out.
 pub const FIRST_FREE_PFN: u64 = 2;
 
+/// `struct page`s per chunk of a lazily built [`MemMap`].
+const MEMMAP_CHUNK: usize = 512;
+
+/// A page as boot leaves it: the reserved ones below [`FIRST_FREE_PFN`]
+/// (refcount 1), the free ones (`PGTY_buddy`), the unpopulated ones.
+static BOOT_RESERVED: Page = boot(PageFlags::RESERVED, 1);
+static BOOT_FREE: Page = boot(PageFlags::BUDDY, 0);
+static BOOT_BALLOON: Page = boot(PageFlags::BALLOON, 0);
+
+const fn boot(flags: PageFlags, refcount: i32) -> Page {
+    Page { flags, refcount, mapcount: 0, mapping: Mapping::None, index: 0, private: 0 }
+}
+
 impl MemMap {
     /// A memmap of `total` pfns, of which `[FIRST_FREE_PFN, populated)` start on
     /// the free list and `[populated, total)` are unpopulated (ballooned out,
-    /// no memory behind them, for Xen's `gnttab_alloc_pages()`).
+    /// no memory behind them, for Xen's `gnttab_alloc_pages()`). Costs no
+    /// work per page: see the type's doc.
     pub fn new(populated: u64, total: u64) -> MemMap {
         let total = total.max(populated).max(FIRST_FREE_PFN);
         let populated = populated.max(FIRST_FREE_PFN);
-        // One pass over the memmap (this is per-domain-build work).
-        let mut pages = Vec::with_capacity(total as usize);
-        let page = |flags, refcount| Page { flags, refcount, ..Page::default() };
-        pages.extend(std::iter::repeat_n(page(PageFlags::RESERVED, 1), FIRST_FREE_PFN as usize));
-        pages.extend(std::iter::repeat_n(page(PageFlags::BUDDY, 0), (populated - FIRST_FREE_PFN) as usize));
-        pages.extend(std::iter::repeat_n(page(PageFlags::BALLOON, 0), (total - populated) as usize));
-        // LIFO: push highest first so that the lowest PFN is handed out first.
-        let free = (FIRST_FREE_PFN as u32..populated as u32).rev().collect();
         MemMap {
-            pages,
-            free,
+            len: total,
+            populated,
+            chunks: std::iter::repeat_with(|| None).take(total.div_ceil(MEMMAP_CHUNK as u64) as usize).collect(),
+            free: Vec::new(),
+            fresh: (FIRST_FREE_PFN as u32, populated as u32),
             fail_next: 0,
             fail_space: 0,
             trace: Trace::default(),
             dom: 0,
             touched: None,
             touched_from_boot: false,
+        }
+    }
+
+    /// The `struct page` of `pfn` as boot left it.
+    fn boot_page(&self, pfn: u64) -> &'static Page {
+        if pfn < FIRST_FREE_PFN {
+            &BOOT_RESERVED
+        } else if pfn < self.populated {
+            &BOOT_FREE
+        } else {
+            &BOOT_BALLOON
+        }
+    }
+
+    /// The page of a valid `pfn`.
+    #[inline]
+    fn at(&self, pfn: u64) -> &Page {
+        let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
+        match self.chunks.get(c) {
+            Some(Some(ch)) => &ch[o],
+            _ => self.boot_page(pfn),
+        }
+    }
+
+    /// The page of a valid `pfn`, its chunk materialised.
+    #[inline]
+    fn at_mut(&mut self, pfn: u64) -> &mut Page {
+        let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
+        if self.chunks[c].is_none() {
+            let base = c as u64 * MEMMAP_CHUNK as u64;
+            let end = (base + MEMMAP_CHUNK as u64).min(self.len);
+            let chunk: Box<[Page]> = (base..end).map(|p| self.boot_page(p).clone()).collect();
+            self.chunks[c] = Some(chunk);
+        }
+        match &mut self.chunks[c] {
+            Some(ch) => &mut ch[o],
+            None => unreachable!("materialised above"),
+        }
+    }
+
+    /// Pop the free list (the stack, then the never-allocated range).
+    fn pop_free(&mut self) -> Option<u32> {
+        if let Some(p) = self.free.pop() {
+            return Some(p);
+        }
+        let (lo, hi) = self.fresh;
+        if lo < hi {
+            self.fresh.0 += 1;
+            Some(lo)
+        } else {
+            None
         }
     }
 
@@ -185,32 +261,33 @@ impl MemMap {
     }
 
     pub fn len(&self) -> u64 {
-        self.pages.len() as u64
+        self.len
     }
     pub fn is_empty(&self) -> bool {
-        self.pages.is_empty()
+        self.len == 0
     }
     /// `highest_memmap_pfn`.
     pub fn highest_pfn(&self) -> Pfn {
         Pfn(self.len().saturating_sub(1))
     }
     pub fn nr_free(&self) -> usize {
-        self.free.len()
+        self.free.len() + (self.fresh.1 - self.fresh.0) as usize
     }
     /// `pfn_valid()`.
     pub fn valid(&self, pfn: Pfn) -> bool {
         pfn.0 < self.len()
     }
     pub fn get(&self, pfn: Pfn) -> Option<&Page> {
-        self.pages.get(pfn.0 as usize)
+        (pfn.0 < self.len).then(|| self.at(pfn.0))
     }
     pub fn get_mut(&mut self, pfn: Pfn) -> Option<&mut Page> {
-        if let Some(t) = &mut self.touched
-            && pfn.0 < self.pages.len() as u64
-        {
+        if pfn.0 >= self.len {
+            return None;
+        }
+        if let Some(t) = &mut self.touched {
             t.push(pfn.0 as u32);
         }
-        self.pages.get_mut(pfn.0 as usize)
+        Some(self.at_mut(pfn.0))
     }
     /// Start recording touched PFNs (from now on, and empty).
     pub fn record_touched(&mut self) {
@@ -233,18 +310,41 @@ impl MemMap {
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
     pub fn page(&self, pfn: Pfn) -> &Page {
-        &self.pages[(pfn.0 as usize).min(self.pages.len() - 1)]
+        self.at(pfn.0.min(self.len - 1))
     }
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
-        let last = self.pages.len() - 1;
-        let i = (pfn.0 as usize).min(last);
+        let i = pfn.0.min(self.len - 1);
         if let Some(t) = &mut self.touched {
             t.push(i as u32);
         }
-        &mut self.pages[i]
+        self.at_mut(i)
+    }
+    /// The PFNs whose page has every flag of `flags`, ascending: the same
+    /// as filtering [`MemMap::iter`], without visiting the pages of a
+    /// chunk never touched one by one.
+    pub fn pfns_with(&self, flags: PageFlags) -> Vec<Pfn> {
+        let mut out = Vec::new();
+        let boot = [(0, FIRST_FREE_PFN, &BOOT_RESERVED), (FIRST_FREE_PFN, self.populated, &BOOT_FREE)];
+        let boot = boot.into_iter().chain([(self.populated, self.len, &BOOT_BALLOON)]);
+        let boot: Vec<(u64, u64, &Page)> = boot.filter(|b| b.2.flags.contains(flags)).collect();
+        for (c, ch) in self.chunks.iter().enumerate() {
+            let base = c as u64 * MEMMAP_CHUNK as u64;
+            match ch {
+                Some(ch) => out.extend(
+                    ch.iter().enumerate().filter(|(_, p)| p.flags.contains(flags)).map(|(o, _)| Pfn(base + o as u64)),
+                ),
+                None => {
+                    let end = (base + MEMMAP_CHUNK as u64).min(self.len);
+                    for &(lo, hi, _) in &boot {
+                        out.extend((lo.max(base)..hi.min(end)).map(Pfn));
+                    }
+                }
+            }
+        }
+        out
     }
     pub fn iter(&self) -> impl Iterator<Item = (Pfn, &Page)> {
-        self.pages.iter().enumerate().map(|(i, p)| (Pfn(i as u64), p))
+        (0..self.len).map(|i| (Pfn(i), self.at(i)))
     }
 
     /// `alloc_page(GFP_KERNEL)`: refcount 1, flags clear.
@@ -257,11 +357,11 @@ impl MemMap {
                 return Err(Errno::ENOMEM);
             }
         }
-        let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
+        let pfn = self.pop_free().ok_or(Errno::ENOMEM)?;
         if let Some(t) = &mut self.touched {
             t.push(pfn);
         }
-        let p = &mut self.pages[pfn as usize];
+        let p = self.at_mut(pfn as u64);
         *p = Page { refcount: 1, ..Page::default() };
         self.traced_alloc(pfn as u64);
         Ok(Pfn(pfn as u64))
@@ -297,6 +397,15 @@ impl MemMap {
     /// Take a free page off the free list for a caller that will own it by
     /// other means (balloon out). Returns false if it was not free.
     pub fn take_free(&mut self, pfn: Pfn) -> bool {
+        let (lo, hi) = self.fresh;
+        if !self.free.iter().any(|&f| f as u64 == pfn.0) && (lo as u64..hi as u64).contains(&pfn.0) {
+            // Spell the whole list out: the swap below moves the top of
+            // the list into the never-allocated range.
+            let mut all: Vec<u32> = (lo..hi).rev().collect();
+            all.append(&mut self.free);
+            self.free = all;
+            self.fresh = (hi, hi);
+        }
         if let Some(pos) = self.free.iter().rposition(|&f| f as u64 == pfn.0) {
             self.free.swap_remove(pos);
             self.traced_alloc(pfn.0);
@@ -351,6 +460,58 @@ mod tests {
         assert!(m.alloc().is_ok() && m.alloc().is_ok());
         assert_eq!(m.alloc(), Err(Errno::ENOMEM));
         assert!(m.alloc().is_ok(), "times 1: one failure");
+    }
+
+    /// The lazy free list hands out PFNs in the order an explicit LIFO
+    /// list pushed highest first gives (`take_free` swaps the top of the
+    /// list into the hole), whatever mix of calls comes.
+    #[test]
+    fn lazy_free_list_matches_explicit_list() {
+        for seed in 0..50u64 {
+            let mut m = MemMap::new(40, 48);
+            let mut model: Vec<u32> = (2..40).rev().collect();
+            let mut held: Vec<Pfn> = Vec::new();
+            let mut r = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            for _ in 0..200 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                match r % 3 {
+                    0 => {
+                        let got = m.alloc().ok();
+                        assert_eq!(got, model.pop().map(|p| Pfn(p as u64)));
+                        held.extend(got);
+                    }
+                    1 if !held.is_empty() => {
+                        let p = held.swap_remove((r >> 8) as usize % held.len());
+                        assert_eq!(m.put_page(p), Ok(true));
+                        model.push(p.0 as u32);
+                    }
+                    _ => {
+                        let p = Pfn((r >> 8) % 48);
+                        let want = model.iter().rposition(|&f| f as u64 == p.0);
+                        assert_eq!(m.take_free(p), want.is_some());
+                        if let Some(pos) = want {
+                            model.swap_remove(pos);
+                            m.page_mut(p).refcount = 1;
+                            held.push(p);
+                        }
+                    }
+                }
+                assert_eq!(m.nr_free(), model.len());
+            }
+        }
+    }
+
+    #[test]
+    fn pfns_with_is_a_filtered_iter() {
+        let mut m = MemMap::new(1000, 1700);
+        m.page_mut(Pfn(1200)).flags = PageFlags::FOREIGN;
+        m.page_mut(Pfn(5)).flags |= PageFlags::BALLOON;
+        for f in [PageFlags::BALLOON, PageFlags::BUDDY, PageFlags::RESERVED, PageFlags::FOREIGN] {
+            let want: Vec<Pfn> = m.iter().filter(|(_, p)| p.flags.contains(f)).map(|(p, _)| p).collect();
+            assert_eq!(m.pfns_with(f), want, "{f:?}");
+        }
     }
 
     #[test]

@@ -327,8 +327,7 @@ impl Kernel {
         let list = match &mut self.xen.balloon {
             Some(l) => l,
             None => {
-                let l: Vec<Pfn> =
-                    self.mem.iter().filter(|(_, p)| p.flags.contains(PageFlags::BALLOON)).map(|(f, _)| f).collect();
+                let l: Vec<Pfn> = self.mem.pfns_with(PageFlags::BALLOON);
                 self.xen.balloon.insert(l)
             }
         };

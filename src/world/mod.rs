@@ -8,7 +8,6 @@ use crate::hv::HvDomain;
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
 use crate::kernel::p2m::{INVALID_P2M_ENTRY, P2m};
-use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::variant::Variant;
 use crate::types::DomId;
 
@@ -76,9 +75,7 @@ impl World {
         } else {
             P2m::Native { base, len: pages }
         };
-        for i in 0..pages {
-            self.hv.m2p.set(Mfn(base.0 + i), Some(Pfn(i)));
-        }
+        self.hv.m2p.set_range(base.0, pages, 0);
         let mut kernel = Kernel::new(id, self.machine, pv, self.variant, pages, extra, p2m);
         kernel.attach_trace(id, self.hv.trace.share());
         if self.record_touched {

@@ -111,51 +111,23 @@ pub fn check_with(
 /// divergence persists (it returns the new diverging step): drop one op (a
 /// dropped fork takes its child's ops along and later processes are
 /// renumbered), or address an op to process 0. At most 400 attempts.
-pub fn shrink(ops: &[Op], step: Option<usize>, mut diverges: impl FnMut(&[Op]) -> Option<Option<usize>>) -> Vec<Op> {
-    let truncate = |v: &mut Vec<Op>, step: Option<usize>| {
-        if let Some(s) = step {
-            v.truncate(s + 1);
-        }
-    };
-    let mut cur = ops.to_vec();
-    truncate(&mut cur, step);
-    let mut budget = 400usize;
-    loop {
-        let mut progress = false;
-        for pass in 0..2 {
-            let mut i = cur.len();
-            while i > 0 && budget > 0 {
-                i -= 1;
-                if i >= cur.len() {
-                    continue;
+pub fn shrink(ops: &[Op], step: Option<usize>, diverges: impl FnMut(&[Op]) -> Option<Option<usize>>) -> Vec<Op> {
+    let candidate = |cur: &[Op], i: usize, pass: usize| {
+        let cand = if pass == 0 {
+            remove_op(cur, i)
+        } else {
+            match cur[i].p() {
+                Some(p) if p != 0 && !matches!(cur[i], Op::Exit { .. }) => {
+                    let mut c = cur.to_vec();
+                    set_p(&mut c[i], 0);
+                    c
                 }
-                let cand = if pass == 0 {
-                    remove_op(&cur, i)
-                } else {
-                    match cur[i].p() {
-                        Some(p) if p != 0 && !matches!(cur[i], Op::Exit { .. }) => {
-                            let mut c = cur.clone();
-                            set_p(&mut c[i], 0);
-                            c
-                        }
-                        _ => continue,
-                    }
-                };
-                if cand.is_empty() {
-                    continue;
-                }
-                budget -= 1;
-                if let Some(s) = diverges(&cand) {
-                    cur = cand;
-                    truncate(&mut cur, s);
-                    progress = true;
-                }
+                _ => return None,
             }
-        }
-        if !progress || budget == 0 {
-            return cur;
-        }
-    }
+        };
+        (!cand.is_empty()).then_some(cand)
+    };
+    crate::shrink::greedy(ops, step, 2, Some(400), candidate, diverges)
 }
 
 /// `ops` without op `i`. Processes are numbered in creation order (every
