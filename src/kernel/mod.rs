@@ -31,6 +31,8 @@ pub mod pkeys;
 pub mod pte;
 pub mod shmem;
 pub mod syscalls;
+#[cfg(test)]
+mod tests;
 pub mod uaccess;
 pub mod util;
 pub mod variant;

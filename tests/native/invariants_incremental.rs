@@ -105,7 +105,7 @@ fn golden_scenarios_same_verdicts_and_output() {
 /// Issue 12's endurance run: 10^7 explore steps under the fixed kernel
 /// (`find-special-page`), no violation and no panic. About 2 minutes of
 /// CPU on this machine, so ignored by default:
-/// `cargo test --release --test invariants_incremental -- --ignored`.
+/// `cargo test --release --test native invariants_incremental:: -- --ignored`.
 #[test]
 #[ignore]
 fn find_special_page_ten_million_steps() {

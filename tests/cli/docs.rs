@@ -10,7 +10,7 @@ use mmsim::script::consts::families;
 use mmsim::script::parser::{KEYWORDS, RESERVED, SHOW_WHAT};
 use mmsim::script::{SigCode, Signal};
 
-const DOC: &str = include_str!("../docs/SCENARIO.md");
+const DOC: &str = include_str!("../../docs/SCENARIO.md");
 
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
@@ -121,7 +121,7 @@ fn every_constant_is_documented() {
 /// The pagemap letters `show pagemap` can print are the ones in the table.
 #[test]
 fn pagemap_letters_are_documented() {
-    let src = include_str!("../src/report/pagemap.rs");
+    let src = include_str!("../../src/report/pagemap.rs");
     let mut letters: Vec<char> = Vec::new();
     for (i, _) in src.match_indices("=> '") {
         if let Some(c) = src[i + 4..].chars().next() {

@@ -13,7 +13,7 @@
 //! permission_denied (no XSM policy), bad_copy_arg / address_too_big (no
 //! grant copy), eagain (no paging).
 
-mod xen_common;
+use super::common::*;
 use mmsim::arch::x86_64::PteFlags;
 use mmsim::hv::grant_table::*;
 use mmsim::kernel::errno::Errno;
@@ -23,7 +23,6 @@ use mmsim::kernel::variant::VariantKind;
 use mmsim::world::xen::XenError;
 use mmsim::xen::interface::grant_table::*;
 use mmsim::xen::interface::xen::PteMaddr;
-use xen_common::*;
 
 const USER_MAP: u32 = GNTMAP_HOST_MAP | GNTMAP_APPLICATION_MAP | GNTMAP_CONTAINS_PTE | (1 << _GNTMAP_GUEST_AVAIL0);
 

@@ -3,12 +3,11 @@
 //! `blkdev_write_iter`, `blkdev_direct_IO`, `blkdev_dio_invalid`;
 //! block/bio.c `bio_iov_iter_get_pages`; fs/aio.c).
 
-mod xen_common;
+use super::common::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{O_DIRECT, O_RDONLY, O_RDWR};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::VariantKind;
-use xen_common::*;
 
 fn x() -> X {
     setup(variant(VariantKind::FindSpecialPage, None))

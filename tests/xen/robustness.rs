@@ -3,14 +3,13 @@
 //! counts of 0 and 2^32), in every kernel variant, then the invariants.
 //! Only "returns something" is asserted; the values are tested elsewhere.
 
-mod xen_common;
+use super::common::*;
 use mmsim::drivers::gntdev::*;
 use mmsim::drivers::privcmd::{IOCTL_PRIVCMD_MMAPBATCH_V2, PRIVCMD_PATH};
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::{UnmapPolicy, Variant};
 use mmsim::world::xen::Iocb;
-use xen_common::*;
 
 const BIG: [u64; 9] = [0, 1, 7, 8, 511, 512, 1 << 32, 1 << 44, u64::MAX];
 

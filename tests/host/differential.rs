@@ -20,7 +20,7 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
-#[path = "../src/oracle/gen.rs"]
+#[path = "../../src/oracle/gen.rs"]
 mod strategies;
 
 use std::sync::Mutex;
@@ -440,7 +440,7 @@ fn corner_cases_agree() {
 
 /// Replays the ops (JSON array of `Op`) in the file named by
 /// `MMSIM_DIFF_REPLAY` on both sides and prints the comparison.
-/// `cargo test --release --test differential replay -- --ignored --nocapture`
+/// `cargo test --release --test host differential::replay -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn replay() {

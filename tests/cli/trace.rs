@@ -310,12 +310,12 @@ p: munmap(a, 4096)
 #[test]
 fn readme_trace_excerpt_is_real_output() {
     use mmsim::run::output::{Style, event_text};
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let excerpt = readme.split("<!-- trace-excerpt -->").nth(1).and_then(|r| r.split("<!-- /trace-excerpt -->").next());
     let blocks: Vec<&str> =
         excerpt.expect("README has the trace excerpt").split("```").filter(|b| !b.trim().is_empty()).collect();
     assert_eq!(blocks.len(), 2, "two blocks: fixed kernel, no-special-pte");
-    let src = include_str!("../examples/seed.mms");
+    let src = include_str!("../../examples/seed.mms");
     let fixed = Variant::default();
     let broken = Variant::new(VariantKind::NoSpecialPte);
     for (block, v) in blocks.iter().zip([fixed, broken]) {
@@ -364,7 +364,7 @@ p: unpin_user_pages(pins) = 2
 /// grant mappings of that frame.
 #[test]
 fn violation_context_has_walk_and_grant() {
-    let src = include_str!("../examples/seed.mms");
+    let src = include_str!("../../examples/seed.mms");
     let evs = run("seed.mms", src, Variant::new(VariantKind::NoSpecialPte), true);
     let c = evs
         .iter()

@@ -3,7 +3,7 @@
 //! arch/x86/xen/mmu_pv.c `xen_remap_pfn`; Xen `do_mmu_update`,
 //! `get_pg_owner`, `xsm_mmu_update`, `get_page_from_l1e`).
 
-mod xen_common;
+use super::common::*;
 use mmsim::drivers::privcmd::{IOCTL_PRIVCMD_MMAPBATCH_V2, PRIVCMD_PATH};
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
@@ -11,7 +11,6 @@ use mmsim::kernel::memory::VmFault;
 use mmsim::kernel::mm_types::VmFlags;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::VariantKind;
-use xen_common::*;
 
 const DOMU: u64 = 1;
 

@@ -1,8 +1,7 @@
 //! mremap(2): the model against this machine's kernel (Linux 6.18).
-mod native_util;
+use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::mremap::*;
-use native_util::*;
 
 const MM: u64 = MREMAP_MAYMOVE;
 const FX: u64 = MREMAP_MAYMOVE | MREMAP_FIXED;

@@ -13,8 +13,7 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
-#[path = "peer_support.rs"]
-mod support;
+use super::peer_support as support;
 use support::*;
 
 use mmsim::oracle::{Addr, FdRef, Op};

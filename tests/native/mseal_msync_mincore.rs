@@ -1,8 +1,7 @@
 //! mseal(2), msync(2), mincore(2): the model against this machine's kernel.
-mod native_util;
+use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::msync::*;
-use native_util::*;
 
 #[test]
 fn mseal_checks_and_effects() {

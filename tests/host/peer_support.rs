@@ -1,6 +1,5 @@
 //! Helpers shared by the ported peer tests (`peer_ltp.rs`,
-//! `peer_kselftest.rs`), which include this file with `#[path]`. Built on
-//! its own it is an empty test crate.
+//! `peer_kselftest.rs`), modules beside it in the `host` test binary.
 //!
 //! Every ported case builds an op sequence, runs it on the host and in the
 //! model with [`both`] (which fails the test on a divergence and skips with

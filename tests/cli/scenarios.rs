@@ -58,7 +58,7 @@ fn golden_scenarios() {
             failures.push(format!("{name}: exit status {status}, header says {want}\n{text}"));
         }
         let snap = name.trim_end_matches(".mms").to_string();
-        insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(snap, text);
         });
     }
@@ -124,7 +124,7 @@ fn examples_behave_as_their_headers_say() {
 /// scenario is that file without the header comments.
 #[test]
 fn demo_runs_the_seed_example() {
-    let src = include_str!("../examples/seed.mms");
+    let src = include_str!("../../examples/seed.mms");
     let body: String = src.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     assert_eq!(body, mmsim::demo::SEED_SCENARIO);
 }

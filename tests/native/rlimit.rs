@@ -7,8 +7,7 @@
 //! model's relative to its own `data_vm` / `total_vm`, so both sides have
 //! the same number of pages left. The child sends every return value and,
 //! at each `Layout` op, the VMA boundaries inside the window.
-mod native_util;
-use native_util::*;
+use super::util::*;
 
 #[derive(Clone, Copy)]
 enum Op {

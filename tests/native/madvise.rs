@@ -1,9 +1,8 @@
 //! madvise(2): the model against this machine's kernel (Linux 6.18).
-mod native_util;
+use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::madvise::*;
 use mmsim::kernel::memory::VmFault;
-use native_util::*;
 
 const A: fn(i32) -> u64 = |a| a as u64;
 

@@ -3,7 +3,7 @@
 //! it), opened in headless Chromium and driven through the DevTools
 //! protocol: keys, clicks, what is on screen, the console.
 
-mod browser_cdp;
+use super::browser_cdp;
 
 use browser_cdp::{Browser, CHROMIUM};
 use serde_json::Value;
@@ -255,7 +255,7 @@ fn every_shipped_scenario_steps_in_chromium() {
 }
 
 /// Not a timed assert: prints how long a page takes to open and to step.
-/// `MMSIM_HTML_PAGE=/tmp/big.html cargo test --release --test browser -- --ignored --nocapture measure`
+/// `MMSIM_HTML_PAGE=/tmp/big.html cargo test --release --test cli -- --ignored --nocapture browser::measure`
 #[test]
 #[ignore]
 fn measure_page() {

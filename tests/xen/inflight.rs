@@ -8,14 +8,13 @@
 //! and its deferred list; arch/x86/xen/p2m.c `clear_foreign_p2m_mapping`
 //! (P2M back to INVALID at unmap); Linux 3.x `m2p_remove_override`.
 
-mod xen_common;
+use super::common::*;
 use mmsim::drivers::gntdev::GNTDEV_PATH;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{O_DIRECT, O_RDWR};
 use mmsim::kernel::variant::{UnmapPolicy, VariantKind};
 use mmsim::world::xen::XenError;
 use mmsim::xen::interface::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_WRITING};
-use xen_common::*;
 
 fn flags(x: &X, g: u64) -> u16 {
     x.w.hv.grant_table(x.domu).unwrap().shared[g as usize].flags

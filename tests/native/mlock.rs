@@ -1,8 +1,7 @@
 //! mlock(2) family: the model against this machine's kernel (Linux 6.18).
-mod native_util;
+use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::mlock::*;
-use native_util::*;
 
 #[test]
 fn mlock_munlock_layout_and_locked_vm() {

@@ -8,10 +8,9 @@
 //! (arch/x86/include/asm/xen/page.h) and `pte_pfn` reads as 0; the 3.x m2p
 //! override answers with the newest local page mapping the MFN.
 
-mod xen_common;
+use super::common::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::variant::VariantKind;
-use xen_common::*;
 
 #[test]
 fn find_special_page_o_direct_lands_in_the_granted_page() {

@@ -5,7 +5,7 @@
 //! (`gntdev_mmap`), the per-map interval notifier unmapping before zap
 //! (`gntdev_invalidate`), `find_special_page` by `pages_vm_start`.
 
-mod xen_common;
+use super::common::*;
 use mmsim::drivers::gntdev::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::file::{IoctlArg, O_DIRECT, O_RDWR};
@@ -15,7 +15,6 @@ use mmsim::kernel::mmap::*;
 use mmsim::kernel::mremap::{MREMAP_FIXED, MREMAP_MAYMOVE};
 use mmsim::kernel::variant::VariantKind;
 use mmsim::xen::interface::grant_table::{GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING};
-use xen_common::*;
 
 fn x() -> X {
     setup(variant(VariantKind::FindSpecialPage, None))
