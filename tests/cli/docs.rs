@@ -153,3 +153,41 @@ fn every_invariant_name_is_documented() {
     let gone = missing(INVARIANTS.iter().copied(), |n| format!("`{n}`"));
     assert!(gone.is_empty(), "invariants missing from docs/SCENARIO.md: {gone:?}");
 }
+
+/// Each integration-test directory (`tests/NAME/main.rs`, one binary) is
+/// named in ARCHITECTURE.md's "Tests" section, and every `.rs` file in it
+/// is a module its `main.rs` declares: a file dropped in without its `mod`
+/// line would never be compiled or run, silently.
+#[test]
+fn test_directories_declare_every_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let arch = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let section = arch.split("\n## Tests\n").nth(1).and_then(|s| s.split("\n## ").next()).expect("a Tests section");
+    let mut dirs = Vec::new();
+    for e in std::fs::read_dir(root.join("tests")).expect("tests/").flatten() {
+        let main = e.path().join("main.rs");
+        let Ok(text) = std::fs::read_to_string(&main) else { continue };
+        let name = e.file_name().to_string_lossy().to_string();
+        assert!(
+            section.contains(&format!("`tests/{name}/`")),
+            "tests/{name}/ is not in ARCHITECTURE.md's Tests section"
+        );
+        let mut files: Vec<String> = std::fs::read_dir(e.path())
+            .expect("read dir")
+            .flatten()
+            .map(|f| f.file_name().to_string_lossy().to_string())
+            .filter(|f| f.ends_with(".rs") && f != "main.rs")
+            .collect();
+        files.sort();
+        for f in files {
+            let m = f.trim_end_matches(".rs");
+            assert!(
+                text.lines().any(|l| l.trim() == format!("mod {m};")),
+                "tests/{name}/{f} has no `mod {m};` in main.rs"
+            );
+        }
+        dirs.push(name);
+    }
+    dirs.sort();
+    assert_eq!(dirs, ["cli", "host", "native", "report", "xen"]);
+}
