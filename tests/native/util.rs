@@ -341,7 +341,7 @@ extern "C" fn segv_handler(_sig: i32, info: *mut libc::siginfo_t, _ctx: *mut lib
 pub fn real_touch(addr: u64, write: bool) -> i32 {
     let (_, status) = in_child(|_| unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = segv_handler as usize;
+        sa.sa_sigaction = segv_handler as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
         if write {
