@@ -5,7 +5,7 @@
 //! Two ways to run the same rules: [`check_world`]/[`check_state`] look at
 //! every page of every memmap; [`Incremental`] looks only at the pages a
 //! step touched or that are referenced, and gives the same verdicts
-//! (`tests/invariants_incremental.rs` compares them after every step).
+//! (`tests/native/invariants_incremental.rs` compares them after every step).
 
 pub mod mm;
 pub mod name;

@@ -33,6 +33,8 @@ pub mod pkeys;
 pub mod pte;
 pub mod shmem;
 pub mod syscalls;
+#[cfg(test)]
+mod tests;
 pub mod uaccess;
 pub mod util;
 pub mod variant;

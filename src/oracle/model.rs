@@ -122,7 +122,7 @@ pub struct ModelConfig {
     /// `mm->max_map_count` of the first process (inherited at fork).
     /// `None`: the kernel default (65530). The host worker has about 40
     /// VMAs of its own outside the range; tests that run into the limit
-    /// calibrate this (see `tests/differential.rs`).
+    /// calibrate this (see `tests/host/differential.rs`).
     pub max_map_count: Option<usize>,
     /// The modelled machine (pkeys, THP mode, sysctls); `frames` is
     /// replaced by what `ram_pages` needs.
