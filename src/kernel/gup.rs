@@ -148,12 +148,14 @@ impl Kernel {
         };
         let np = self.vm_normal_page(hv, vma, addr, pte);
         let page = np.page();
-        // can_follow_write_pte(): writable PTE, or FOLL_FORCE on an
-        // exclusive anonymous page in a COW mapping whose PTE is dirty.
+        // can_follow_write_pte() (mm/gup.c, 6.x): writable PTE, or FOLL_FORCE
+        // on an exclusive anonymous page in a COW mapping that may be written
+        // but is not writable now (no pte_dirty() condition since 5.19).
         if flags.contains(FOLL_WRITE) && !pte.write() {
             let forced_ok = flags.contains(FOLL_FORCE)
                 && vma.flags.is_cow()
-                && pte.dirty()
+                && vma.flags.contains(VmFlags::MAYWRITE)
+                && !vma.flags.contains(VmFlags::WRITE)
                 && page.is_some_and(|p| self.mem.page(p).flags.contains(PageFlags::ANON_EXCLUSIVE));
             if !forced_ok {
                 return Follow::NoPage { unshare: false };

@@ -448,7 +448,7 @@ impl Kernel {
         let np = self.vm_normal_page(hv, vma, addr, pte);
         if vma.flags.contains(VmFlags::SHARED) {
             // wp_page_shared()/wp_pfn_shared(): just make it writable.
-            let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
+            let new = maybe_mkwrite(pte.set(PteFlags::DIRTY | PteFlags::ACCESSED), vma);
             self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
             self.fault_event(hv, vmf, FaultKind::Shared, np.page(), None);
             return Ok(());
@@ -458,7 +458,7 @@ impl Kernel {
             if p.is_anon() && (p.flags.contains(PageFlags::ANON_EXCLUSIVE) || (p.refcount == 1 && p.mapcount == 1)) {
                 // wp_page_reuse(): exclusive anonymous page, reuse it.
                 self.mem.page_mut(pfn).flags |= PageFlags::ANON_EXCLUSIVE;
-                let new = pte.set(PteFlags::RW | PteFlags::DIRTY | PteFlags::ACCESSED);
+                let new = maybe_mkwrite(pte.set(PteFlags::DIRTY | PteFlags::ACCESSED), vma);
                 self.set_pte(hv, slot, new).map_err(|_| VmFault::SigBus)?;
                 self.fault_event(hv, vmf, FaultKind::Reuse, Some(pfn), None);
                 return Ok(());
@@ -494,7 +494,7 @@ impl Kernel {
         self.folio_add_new_anon_rmap(new, av, vma.linear_index(addr));
         let prot = vm_get_page_prot(vma.flags);
         let frame = self.mk_pte_frame(new);
-        let entry = Pte::new(frame, prot | PteFlags::RW | PteFlags::DIRTY);
+        let entry = maybe_mkwrite(Pte::new(frame, prot | PteFlags::DIRTY), vma);
         if self.set_pte(hv, slot, entry).is_err() {
             self.undo_new_anon(new);
             return Err(VmFault::SigBus);
@@ -555,7 +555,9 @@ impl Kernel {
             let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
             self.copy_page(hv, new, cache);
             self.folio_add_new_anon_rmap(new, av, index);
-            if let Err(e) = self.install_pte(hv, slot, new, prot, PteFlags::RW | PteFlags::DIRTY) {
+            // set_pte_range(): maybe_mkwrite(pte_mkdirty(entry), vma).
+            let w = if vma.flags.contains(VmFlags::WRITE) { PteFlags::RW | PteFlags::DIRTY } else { PteFlags::DIRTY };
+            if let Err(e) = self.install_pte(hv, slot, new, prot, w) {
                 self.undo_new_anon(new);
                 return Err(e);
             }
@@ -695,4 +697,12 @@ impl Kernel {
             }
         }
     }
+}
+
+/// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA
+/// allows writing. A FOLL_FORCE write fault on a read-only private mapping
+/// (ptrace, /proc/PID/mem) breaks COW but leaves the PTE read-only; GUP then
+/// follows it through `can_follow_write_pte()`.
+fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
+    if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
 }

@@ -38,7 +38,6 @@ fn check_vma_flags_errors() {
 /// for VM_WRITE, and 6.x `can_follow_write_pte()` lets FOLL_FORCE follow
 /// the read-only PTE of an exclusive anonymous page.
 #[test]
-#[ignore = "model divergence: kernel/memory.rs do_wp_page sets PTE RW without VM_WRITE (kernel: maybe_mkwrite)"]
 fn foll_force_write_keeps_pte_read_only() {
     let mut t = T::new(256);
     t.anon(0, 2, RO).unwrap();
