@@ -496,46 +496,79 @@ fn mms_output_parses() {
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     );
     let strat = strategies::sequence(strategies::GenConfig::default());
-    let base = mmsim::oracle::DEFAULT_BASE;
-    let len = mmsim::oracle::DEFAULT_RANGE_LEN;
     for i in 0..300 {
         let ops = strat.new_tree(&mut runner).map(|t| t.current()).unwrap_or_default();
-        let t = mmsim::oracle::model::run_on_model(&ops, base, len).expect("model runs");
-        let d = mmsim::oracle::compare::Divergence {
-            step: Some(ops.len() - 1),
-            p: Some(0),
-            kind: mmsim::oracle::compare::Kind::Result,
-            at: String::new(),
-            host: "x".into(),
-            model: "y".into(),
-        };
-        let text = mmsim::oracle::compare::to_mms(&ops, Some(&t), base, len, if i % 2 == 0 { Some(&d) } else { None });
-        let checked = match mmsim::script::parse_and_check("gen.mms", &text) {
-            Ok(c) => c,
-            Err(errs) => panic!(
-                "sequence {i}: the scenario does not parse:\n{}\n{text}",
-                mmsim::script::render_errors("gen.mms", &text, &errs, false)
-            ),
-        };
-        // Run by the interpreter, the scenario reproduces what the model
-        // runner saw: every expectation (the model's own results) holds.
-        let variant = mmsim::run::effective_variant(&checked, None);
-        let mut failed = Vec::new();
-        let outcome = mmsim::run::Runner::new(&checked, variant)
-            .run(&mut |e| {
-                if let mmsim::run::Event::Step { line, call, result, expect: Some(x), .. } = e
-                    && !x.held
-                {
-                    failed.push(format!("line {line}: {call} = {result:?}, expected {}", x.expected));
-                }
-            })
-            .unwrap_or_else(|e| panic!("sequence {i}: the scenario does not run: {e:?}\n{text}"));
-        assert!(
-            outcome.expectations_failed == 0,
-            "sequence {i}: expectations failed when the interpreter runs the scenario:\n{}\n{text}",
-            failed.join("\n")
-        );
+        mms_round_trip(&format!("sequence {i}"), &ops, i % 2 == 0);
     }
+}
+
+/// The bug that once made `mms_output_parses` fail (sequence 270 of a
+/// broader generator): a write touch over non-canonical pages
+/// (0x800000000000 and up) faults on its first page with a general
+/// protection fault (SIGSEGV, SI_KERNEL, si_addr 0), but the writer
+/// expected 0 on every page before the last.
+#[test]
+fn mms_output_non_canonical_touch() {
+    for (addr, pages) in [(0x8000_0000_0000u64, 3u64), (0x7fff_ffff_f000, 2), (0xffff_ffff_ffff_f000, 1)] {
+        for write in [true, false] {
+            let ops = vec![
+                Op::Mmap {
+                    p: 0,
+                    addr: Addr::NULL,
+                    len: PS,
+                    prot: libc::PROT_READ,
+                    flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    fd: FdRef::None,
+                    off: 0,
+                },
+                Op::Touch { p: 0, addr: Addr::Abs(addr), len: pages * PS, write },
+            ];
+            mms_round_trip(&format!("touch {addr:#x} {pages} pages write {write}"), &ops, write);
+        }
+    }
+}
+
+/// Run `ops` in the model, write them as a scenario with the model's
+/// results as expectations, parse it and run it in the interpreter:
+/// every expectation must hold.
+fn mms_round_trip(what: &str, ops: &[Op], with_divergence: bool) {
+    let base = mmsim::oracle::DEFAULT_BASE;
+    let len = mmsim::oracle::DEFAULT_RANGE_LEN;
+    let t = mmsim::oracle::model::run_on_model(ops, base, len).expect("model runs");
+    let d = mmsim::oracle::compare::Divergence {
+        step: Some(ops.len() - 1),
+        p: Some(0),
+        kind: mmsim::oracle::compare::Kind::Result,
+        at: String::new(),
+        host: "x".into(),
+        model: "y".into(),
+    };
+    let text = mmsim::oracle::compare::to_mms(ops, Some(&t), base, len, with_divergence.then_some(&d));
+    let checked = match mmsim::script::parse_and_check("gen.mms", &text) {
+        Ok(c) => c,
+        Err(errs) => panic!(
+            "{what}: the scenario does not parse:\n{}\n{text}",
+            mmsim::script::render_errors("gen.mms", &text, &errs, false)
+        ),
+    };
+    // Run by the interpreter, the scenario reproduces what the model
+    // runner saw: every expectation (the model's own results) holds.
+    let variant = mmsim::run::effective_variant(&checked, None);
+    let mut failed = Vec::new();
+    let outcome = mmsim::run::Runner::new(&checked, variant)
+        .run(&mut |e| {
+            if let mmsim::run::Event::Step { line, call, result, expect: Some(x), .. } = e
+                && !x.held
+            {
+                failed.push(format!("line {line}: {call} = {result:?}, expected {}", x.expected));
+            }
+        })
+        .unwrap_or_else(|e| panic!("{what}: the scenario does not run: {e:?}\n{text}"));
+    assert!(
+        outcome.expectations_failed == 0,
+        "{what}: expectations failed when the interpreter runs the scenario:\n{}\n{text}",
+        failed.join("\n")
+    );
 }
 
 /// Issue 13's native points the host can run, each compared with the

@@ -335,7 +335,11 @@ fn touch_write_lines(who: &str, addr: u64, len: u64, res: Option<&OpResult>, bas
     let mut p = addr;
     loop {
         pages.push(p);
-        if stop.is_some_and(|st| st == p) || pages.len() > 16 {
+        // A non-canonical address is a general protection fault (SIGSEGV,
+        // SI_KERNEL, si_addr 0: arch/x86/kernel/traps.c
+        // `exc_general_protection`): the walk stops at the first such page,
+        // whatever address the signal reports.
+        if stop.is_some_and(|st| st == p) || (stop.is_some() && !canonical(p)) || pages.len() > 16 {
             break;
         }
         match (p & !(PAGE_SIZE - 1)).checked_add(PAGE_SIZE) {
@@ -361,6 +365,11 @@ fn touch_write_lines(who: &str, addr: u64, len: u64, res: Option<&OpResult>, bas
         out.push(format!("{who}touch({p:#x}, 1, w){e}"));
     }
     out.join("\n")
+}
+
+/// x86-64 with 4-level paging: is `a` a canonical address?
+fn canonical(a: u64) -> bool {
+    !(0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&a)
 }
 
 /// Convenience for tests: the host configuration with snapshots only at
