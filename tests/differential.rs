@@ -69,6 +69,36 @@ fn env_u64(name: &str) -> Option<u64> {
     })
 }
 
+/// The host has no hugetlb pool (`vm.nr_hugepages` 0), as the model.
+fn no_hugetlb_pool() -> bool {
+    std::fs::read_to_string("/proc/sys/vm/nr_hugepages").ok().and_then(|s| s.trim().parse::<u64>().ok()) == Some(0)
+}
+
+/// Probe: could the worker move its break into the range (the oracle
+/// answers brk(0) with the break, else a limit error)?
+fn brk_movable() -> bool {
+    let ops = [Op::Brk { p: 0, addr: Addr::NULL }];
+    let at = (mmsim::oracle::DEFAULT_BASE + mmsim::oracle::BRK_OFF) as i64;
+    run_on_host(&ops, &HostConfig::default()).is_ok_and(|t| t.steps[0].result == OpResult::Ret(at))
+}
+
+/// Probe: does the host kernel accept MADV_GUARD_INSTALL (Linux 6.13+)?
+fn guard_regions_supported() -> bool {
+    let ops = [
+        Op::Mmap {
+            p: 0,
+            addr: Addr::NULL,
+            len: PS,
+            prot: libc::PROT_READ | libc::PROT_WRITE,
+            flags: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            fd: FdRef::None,
+            off: 0,
+        },
+        Op::Madvise { p: 0, addr: Addr::Off(mmsim::oracle::DEFAULT_RANGE_LEN - PS), len: PS, advice: 102 },
+    ];
+    run_on_host(&ops, &HostConfig::default()).is_ok_and(|t| t.steps[1].result == OpResult::Ret(0))
+}
+
 #[test]
 fn random_sequences_agree() {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,11 +118,27 @@ fn random_sequences_agree() {
     let mut runner = TestRunner::new_with_rng(Config { failure_persistence: None, ..Config::default() }, rng);
     // The listed divergences can be switched back on to measure them.
     let on = |v: &str| std::env::var(v).is_ok_and(|x| x == "1");
+    let unprivileged = mmsim::oracle::host_info().is_ok_and(|i| i.euid != 0);
     let gcfg = strategies::GenConfig {
         madv_free: on("MMSIM_DIFF_MADV_FREE"),
         pageout: on("MMSIM_DIFF_PAGEOUT"),
+        broad: !on("MMSIM_DIFF_NARROW"),
+        hugetlb: no_hugetlb_pool(),
+        brk: brk_movable(),
+        guard: guard_regions_supported(),
         ..strategies::GenConfig::default()
     };
+    if !gcfg.hugetlb {
+        println!(
+            "random_sequences_agree: not generated: MAP_HUGETLB (this host has a hugetlb pool; the model has none)"
+        );
+    }
+    if !gcfg.guard {
+        println!("random_sequences_agree: not generated: MADV_GUARD_INSTALL/REMOVE (the host kernel refuses them)");
+    }
+    if !gcfg.brk {
+        println!("random_sequences_agree: not generated: brk (the worker cannot move its break: prctl PR_SET_MM_MAP)");
+    }
     let strat = strategies::sequence(gcfg);
     let host = HostConfig::default();
     let mut cmp = CompareConfig::default();
@@ -110,7 +156,6 @@ fn random_sequences_agree() {
     // Without CAP_IPC_LOCK, mlockall(MCL_CURRENT) weighs the worker's whole
     // address space (its binary and libraries, outside the range the model
     // holds) against RLIMIT_MEMLOCK: that call cannot be compared here.
-    let unprivileged = mmsim::oracle::host_info().is_ok_and(|i| i.euid != 0);
     if unprivileged {
         println!("random_sequences_agree: not compared (not root): mlockall(MCL_CURRENT) (dropped from sequences)");
     }
