@@ -309,7 +309,7 @@ impl Kernel {
             }
             MapSource::File(f)
         } else if flags & MAP_HUGETLB != 0 {
-            return self.mmap_hugetlb_anon(pid, addr, len, flags);
+            return self.mmap_hugetlb_anon(hv, pid, addr, len, flags);
         } else {
             MapSource::Anon
         };
