@@ -160,6 +160,7 @@ fn random_sequences_agree() {
     let mut oracle_errors = 0usize;
     let mut reports: Vec<Report> = Vec::new();
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut classes: std::collections::BTreeMap<&str, usize> = Default::default();
     // Without CAP_IPC_LOCK, mlockall(MCL_CURRENT) weighs the worker's whole
     // address space (its binary and libraries, outside the range the model
     // holds) against RLIMIT_MEMLOCK: that call cannot be compared here.
@@ -175,6 +176,18 @@ fn random_sequences_agree() {
             ops.retain(|op| !matches!(op, Op::Mlockall { flags, .. } if flags & 1 != 0));
         }
         ops_total += ops.len();
+        for op in &ops {
+            let class = match op {
+                Op::Mmap { flags, .. } if flags & libc::MAP_HUGETLB != 0 => "mmap MAP_HUGETLB",
+                Op::Mprotect { prot, .. } if prot & libc::PROT_GROWSUP != 0 => "mprotect PROT_GROWSUP",
+                Op::Madvise { advice: 102, .. } => "madvise GUARD_INSTALL",
+                Op::Setrlimit { .. } | Op::Brk { .. } | Op::Mseal { .. } | Op::Mlockall { .. } | Op::Fork { .. } => {
+                    op.name()
+                }
+                _ => continue,
+            };
+            *classes.entry(class).or_default() += 1;
+        }
         match check(&ops, &host, &cmp) {
             Ok(None) => agree += 1,
             Ok(Some(r)) => {
@@ -210,6 +223,7 @@ fn random_sequences_agree() {
         reports.len(),
         el / cases.max(1) as u32
     );
+    println!("  ops of issue 13's classes: {classes:?}");
     for (k, n) in &kinds {
         println!("  divergence kind {k}: {n}");
     }
