@@ -804,6 +804,25 @@ fn issue13_rlimit_brk_cases() {
             }),
         ),
         (
+            // do_brk_flags expands the heap VMA only if it can merge:
+            // is_mergeable_anon_vma refuses a forked child's (its
+            // anon_vma chain is not singular), so brk adds a VMA.
+            "brk in a forked child whose heap has pages adds a VMA",
+            vec![
+                Op::Brk { p: 0, addr: Addr::Off(BRK_OFF + 2 * PS) },
+                Op::Touch { p: 0, addr: Addr::Off(BRK_OFF), len: 2 * PS, write: true },
+                Op::Fork { p: 0 },
+                Op::Brk { p: 1, addr: Addr::Off(BRK_OFF + 4 * PS) },
+                Op::Brk { p: 0, addr: Addr::Off(BRK_OFF + 4 * PS) },
+                Op::Snapshot,
+            ],
+            Box::new(move |h| {
+                assert_eq!(h.steps[3].result.ret(), Some(heap(4)));
+                let s = h.steps[5].snapshot.as_ref().expect("snapshot");
+                assert_eq!((s[0].vmas.len(), s[1].vmas.len()), (1, 2), "parent, child: {s:?}");
+            }),
+        ),
+        (
             // do_mprotect_pkey: PROT_GROWSUP needs VM_GROWSUP, which x86-64
             // never sets.
             "mprotect with PROT_GROWSUP is -EINVAL on x86-64",
