@@ -14,6 +14,7 @@
 
 use crate::arch::x86_64::TASK_SIZE;
 use crate::errno::{Errno, KResult};
+use crate::hv::Hypervisor;
 use crate::kernel::mmap::{MAP_FIXED, MAP_FIXED_NOREPLACE};
 use crate::kernel::{Kernel, Pid};
 
@@ -39,7 +40,14 @@ fn hstate_sizelog(page_size_log: u64) -> Option<u64> {
 impl Kernel {
     /// The anonymous `MAP_HUGETLB` branch of `ksys_mmap_pgoff()` and what
     /// follows in `do_mmap()`: always an error here (see the module doc).
-    pub fn mmap_hugetlb_anon(&mut self, pid: Pid, addr: u64, len: u64, flags: u64) -> KResult<u64> {
+    pub fn mmap_hugetlb_anon(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        flags: u64,
+    ) -> KResult<u64> {
         // hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK): -EINVAL.
         let shift = hstate_sizelog((flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK).ok_or(Errno::EINVAL)?;
         let hsize = 1u64 << shift;
@@ -69,6 +77,17 @@ impl Kernel {
             if flags & MAP_FIXED_NOREPLACE != 0 && self.mm(pid)?.overlaps(addr, addr + len) {
                 return Err(Errno::EEXIST);
             }
+        }
+        // A MAP_FIXED over mappings: __mmap_region() (mm/vma.c) gathers
+        // them (a seal is -EPERM there, nothing changed), clears their
+        // PTEs before call_mmap() (vms_clean_up_area, the new VMA has a
+        // file), and when the file's mmap fails, vms_abort_munmap_vmas()
+        // "resort[s] to the old failure method of leaving a gap where the
+        // MAP_FIXED mapping failed": the old mappings are gone.
+        // Simplification: the RLIMIT_AS check between the two (which
+        // would leave them split instead) is not made here.
+        if flags & MAP_FIXED != 0 && flags & MAP_FIXED_NOREPLACE == 0 {
+            self.do_munmap(hv, pid, addr, len)?;
         }
         // hugetlbfs_file_mmap() -> hugetlb_reserve_pages() ->
         // hugetlb_acct_memory(): no free huge pages in the pool, -ENOMEM.

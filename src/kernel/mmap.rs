@@ -309,7 +309,7 @@ impl Kernel {
             }
             MapSource::File(f)
         } else if flags & MAP_HUGETLB != 0 {
-            return self.mmap_hugetlb_anon(pid, addr, len, flags);
+            return self.mmap_hugetlb_anon(hv, pid, addr, len, flags);
         } else {
             MapSource::Anon
         };
@@ -616,8 +616,18 @@ impl Kernel {
         let tag = |a: u64| if a >= start_brk { VmaTag::Heap } else { VmaTag::None };
         let mut vma = Vma::anon(addr, addr + len, flags);
         vma.tag = tag(addr);
+        // do_brk_flags(): expand the previous VMA when it can merge,
+        // anon_vma included (mm/vma.c `is_mergeable_anon_vma`: a forked
+        // child's heap, whose anon_vma chain is not singular, gets a new
+        // VMA).
         let merged = match mm.prev_vma(addr) {
-            Some(p) if p.end == addr && p.flags == flags && p.is_anonymous() && p.pgoff + p.pages() == vma.pgoff => {
+            Some(p)
+                if p.end == addr
+                    && p.flags == flags
+                    && p.is_anonymous()
+                    && p.pgoff + p.pages() == vma.pgoff
+                    && crate::kernel::vma::is_mergeable_anon_vma(p, &vma) =>
+            {
                 Some(p.start)
             }
             _ => None,

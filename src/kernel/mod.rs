@@ -67,6 +67,9 @@ pub struct Process {
     pub mm: Mm,
     pub files: FdTable,
     pub rlimits: Rlimits,
+    /// CAP_SYS_RESOURCE in the effective set (raising a hard rlimit):
+    /// root's unless dropped, as a container may (inherited at fork).
+    pub cap_sys_resource: bool,
 }
 
 impl Process {
@@ -186,7 +189,15 @@ impl Kernel {
         mm.max_map_count = self.cfg.max_map_count;
         self.procs.insert(
             pid,
-            Process { pid, parent: None, uid, mm, files: FdTable::with_stdio(), rlimits: Rlimits::default() },
+            Process {
+                pid,
+                parent: None,
+                uid,
+                mm,
+                files: FdTable::with_stdio(),
+                rlimits: Rlimits::default(),
+                cap_sys_resource: uid == 0,
+            },
         );
         Ok(pid)
     }

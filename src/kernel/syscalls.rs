@@ -276,7 +276,7 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let p = self.proc_mut(pid)?;
-        let cap = p.uid == 0;
+        let cap = p.cap_sys_resource;
         let slot = match resource {
             RLIMIT_DATA => &mut p.rlimits.data,
             RLIMIT_STACK => &mut p.rlimits.stack,

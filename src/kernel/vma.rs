@@ -11,7 +11,7 @@ use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, TASK_SIZE, page_align_up};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::Mm;
-use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
+use crate::kernel::mm_types::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::{Kernel, Pid};
 
 /// `is_mergeable_vma()` + `is_mergeable_anon_vma()` + pgoff continuity
@@ -24,7 +24,11 @@ pub fn is_mergeable_vma(a: &Vma, b: &Vma) -> bool {
         && a.file == b.file
         && a.same_ops(b)
         && a.ops.as_ref().is_none_or(|o| !o.has_close())
-        && a.tag == b.tag
+        // mm/vma.c `is_mergeable_vma` has no notion of a heap: a brk VMA
+        // merges with an anonymous mapping next to it (`[heap]` is derived
+        // from the brk bounds, `vma_is_initial_heap`). The stack tag
+        // stays: it marks the one initial stack.
+        && (a.tag == b.tag || (a.tag != VmaTag::Stack && b.tag != VmaTag::Stack))
         && is_mergeable_anon_vma(a, b)
         && a.pgoff + a.pages() == b.pgoff
 }

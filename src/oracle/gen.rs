@@ -9,9 +9,13 @@
 //! overflowing addresses and lengths, zero lengths, overlaps, MAP_FIXED
 //! over existing mappings, MAP_FIXED_NOREPLACE, mprotect splits and
 //! merges, madvise (DONTNEED then reads, guard regions, fork advice, ...),
-//! memfd + ftruncate + accesses past EOF (SIGBUS), fork then writes in
+//! memfd + ftruncate (often to a partial page) + accesses past EOF
+//! (SIGBUS), mseal then MAP_FIXED over the sealed range, fork then writes in
 //! both processes, mremap grow/shrink/move/DONTUNMAP, mlock/mlock2/
-//! mlockall, mseal, msync, mincore, pread/pwrite.
+//! mlockall, mseal, msync, mincore, pread/pwrite; with
+//! [`GenConfig::broad`] also issue 13's classes ([`broad_chunk`]:
+//! setrlimit and brk, PROT_GROWSUP, MAP_HUGETLB when
+//! [`GenConfig::hugetlb`]).
 //!
 //! Addresses are drawn from two windows of the range: the top
 //! `window_pages` pages (where unhinted mappings land) and the first 16
@@ -37,9 +41,16 @@
 #![allow(dead_code)]
 
 use mmsim::oracle::compare::set_p;
-use mmsim::oracle::{Addr, FdRef, Op, PAGE_SIZE};
+use mmsim::oracle::{Addr, BRK_OFF, FdRef, Lim, Op, PAGE_SIZE, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use proptest::collection::vec;
 use proptest::prelude::*;
+
+// The issue 13 strategies (a file of its own: this one would pass 800
+// lines). A file loaded with `#[path]` resolves its own `#[path]` from its
+// directory.
+#[path = "gen_broad.rs"]
+mod broad;
+pub use broad::broad_chunk;
 
 const PS: u64 = PAGE_SIZE;
 
@@ -62,6 +73,20 @@ pub struct GenConfig {
     pub mlockall: bool,
     /// Generate MADV_PAGEOUT (else MADV_COLD in its place).
     pub pageout: bool,
+    /// The issue 13 classes: setrlimit (RLIMIT_AS/DATA/MEMLOCK, soft and
+    /// hard, relative to the use) then mappings, mprotect and brk against
+    /// them; brk grow/shrink around mappings in the heap window; fork
+    /// chains writing shared pages; mremap across two VMAs; mseal then
+    /// MAP_FIXED over the sealed range; partial-page ftruncate of a mapped
+    /// memfd; PROT_GROWSUP.
+    pub broad: bool,
+    /// Generate MAP_HUGETLB (only where the host has no hugetlb pool: the
+    /// model has none).
+    pub hugetlb: bool,
+    /// Generate brk (the worker could move its break into the range).
+    pub brk: bool,
+    /// Generate MADV_GUARD_INSTALL/REMOVE (the host supports them).
+    pub guard: bool,
 }
 
 impl Default for GenConfig {
@@ -75,6 +100,10 @@ impl Default for GenConfig {
             madv_free: false,
             mlockall: true,
             pageout: false,
+            broad: true,
+            hugetlb: false,
+            brk: true,
+            guard: true,
         }
     }
 }
@@ -83,6 +112,20 @@ const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
 /// Addresses for calls that change or walk mappings.
 fn sys_addr(cfg: &GenConfig) -> BoxedStrategy<Addr> {
+    let base = sys_addr_base(cfg);
+    if !cfg.broad {
+        return base;
+    }
+    let heap = BRK_OFF;
+    prop_oneof![
+        12 => base,
+        // The heap window: the break starts at BRK_OFF.
+        1 => (0..24u64).prop_map(move |k| Addr::Off(heap + k * PS)),
+    ]
+    .boxed()
+}
+
+fn sys_addr_base(cfg: &GenConfig) -> BoxedStrategy<Addr> {
     let top = cfg.range_len - cfg.window_pages * PS;
     let w = cfg.window_pages;
     prop_oneof![
@@ -319,8 +362,11 @@ pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
                 .boxed(),
         ),
         (
-            1,
-            (p.clone(), sa.clone(), len(), prop_oneof![4 => Just(0u64), 1 => Just(1u64)])
+            // Sealed ranges, then MAP_FIXED/munmap/mprotect over them
+            // (issue 13: a seal's -EPERM comes before any limit check and
+            // leaves the first VMA split).
+            3,
+            (p.clone(), sa.clone(), len(), prop_oneof![6 => Just(0u64), 1 => Just(1u64)])
                 .prop_map(|(p, addr, len, flags)| Op::Mseal { p, addr, len, flags })
                 .boxed(),
         ),
@@ -357,7 +403,8 @@ pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
                 slot(),
                 prop_oneof![
                     4 => (0..=8u64).prop_map(|k| k * PS),
-                    1 => (0..=4u64, 1..PS).prop_map(|(k, d)| k * PS + d),
+                    // A partial last page (dirtied by shmem_undo_range).
+                    3 => (0..=4u64, 1..PS).prop_map(|(k, d)| k * PS + d),
                     1 => Just(u64::MAX),
                 ],
             )
@@ -408,6 +455,7 @@ pub fn op(cfg: &GenConfig) -> BoxedStrategy<Op> {
         (4, p.clone().prop_map(|p| Op::Fork { p }).boxed()),
         (1, p.clone().prop_map(|p| Op::Exit { p }).boxed()),
     ];
+    choices.extend(broad::broad_ops(cfg));
     if cfg.mlockall {
         choices.push((
             1,
@@ -592,10 +640,16 @@ pub fn sequence(cfg: GenConfig) -> BoxedStrategy<Vec<Op>> {
     let first = (sys_addr(&cfg), (1..=16u64), prop_oneof![Just(RW), Just(libc::PROT_READ)], anon_flags())
         .prop_map(|(addr, k, prot, flags)| Op::Mmap { p: 0, addr, len: k * PS, prot, flags, fd: FdRef::None, off: 0 });
     let c2 = cfg.clone();
-    let piece = prop_oneof![
-        6 => op(&cfg).prop_map(|o| vec![o]),
-        1 => chunk(&cfg),
-    ];
+    let piece = if cfg.broad {
+        prop_oneof![
+            12 => op(&cfg).prop_map(|o| vec![o]),
+            2 => chunk(&cfg),
+            1 => broad_chunk(&cfg),
+        ]
+        .boxed()
+    } else {
+        prop_oneof![6 => op(&cfg).prop_map(|o| vec![o]), 1 => chunk(&cfg)].boxed()
+    };
     (first, vec(piece, cfg.min_ops..=cfg.max_ops))
         .prop_map(move |(f, rest)| {
             let mut v = vec![f];
@@ -673,6 +727,12 @@ pub fn fixup(ops: Vec<Op>, cfg: &GenConfig) -> Vec<Op> {
             Op::Madvise { advice, .. } if big && (*advice == libc::MADV_HUGEPAGE || *advice == 25) => {
                 *advice = libc::MADV_NOHUGEPAGE;
             }
+            // The host has no guard regions (before Linux 6.13): probed by
+            // the test, which says so.
+            Op::Madvise { advice, .. } if !cfg.guard && (*advice == 102 || *advice == 103) => {
+                *advice = libc::MADV_NORMAL;
+            }
+            Op::Brk { .. } if !cfg.brk => continue,
             _ => {}
         }
         set_p(&mut op, p);

@@ -132,5 +132,5 @@ mod worker;
 
 pub use error::OracleError;
 pub use host::{DEFAULT_BASE, DEFAULT_RANGE_LEN, HostConfig, SnapshotMode, host_info, run_on_host};
-pub use op::{Addr, FdRef, Op, OpResult, PAGE_SIZE};
+pub use op::{Addr, BRK_OFF, FdRef, Lim, Op, OpResult, PAGE_SIZE, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 pub use transcript::{HostInfo, PageInfo, ProcSnapshot, Smaps, Snapshot, StepRecord, Transcript, VmaSnapshot};

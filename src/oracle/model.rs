@@ -134,6 +134,9 @@ pub struct ModelConfig {
     /// RLIMIT_MEMLOCK (`None`: the model's default), as the host worker's.
     pub uid: u32,
     pub memlock: Option<(u64, u64)>,
+    /// The first process has CAP_SYS_RESOURCE (root's, unless the host
+    /// worker runs without it, as in a container that drops it).
+    pub cap_sys_resource: bool,
 }
 
 impl Default for ModelConfig {
@@ -151,6 +154,7 @@ impl Default for ModelConfig {
             show_pfn: true,
             uid: 0,
             memlock: None,
+            cap_sys_resource: true,
         }
     }
 }
@@ -167,6 +171,7 @@ impl ModelConfig {
             show_pfn: info.as_ref().is_none_or(HostInfo::pfns_visible),
             uid: info.as_ref().map_or(0, |i| i.euid),
             memlock: info.as_ref().map(|i| i.memlock),
+            cap_sys_resource: super::host::cap_effective().map_or(true, |c| c >> 24 & 1 == 1),
             base: cfg.base.unwrap_or(super::DEFAULT_BASE),
             range_len: cfg.range_len,
             snapshots: cfg.snapshots,
@@ -182,6 +187,28 @@ impl ModelConfig {
 /// default), the range at `[base, base + range_len)`.
 pub fn run_on_model(ops: &[Op], base: u64, range_len: u64) -> Result<Transcript, OracleError> {
     run_on_model_cfg(ops, &ModelConfig { base, range_len, ..ModelConfig::default() })
+}
+
+/// The raw `(cur, max)` each [`Op::Setrlimit`] of `ops` passes in the
+/// model (its [`super::Lim::Used`] resolved against the model process's
+/// use at that step), `None` for other ops; for writing the ops as a
+/// scenario. Ops after an oracle error are `None`.
+pub fn resolved_rlimits(ops: &[Op], cfg: &ModelConfig) -> Vec<Option<(u64, u64)>> {
+    let mut out = vec![None; ops.len()];
+    let Ok(mut run) = ModelRun::new(cfg) else { return out };
+    for (step, op) in ops.iter().enumerate() {
+        if let Op::Setrlimit { p, resource, cur, max } = op
+            && let Some(pid) = run.procs.get(*p).filter(|pr| pr.alive).map(|pr| pr.pid)
+            && let Ok(mm) = run.kh().0.mm(pid)
+        {
+            let used = rlimit_use(mm, *resource);
+            out[step] = Some((cur.resolve(used), max.resolve(used)));
+        }
+        if run.exec(step, op).is_err() {
+            break;
+        }
+    }
+    out
 }
 
 /// Facts the model assumes about "its host" (the reference machine's
@@ -283,7 +310,9 @@ impl<'a> ModelRun<'a> {
         let mut world = World::with_machine(machine, Variant::default());
         let dom = world.add_domain("host", false, cfg.ram_pages, false).map_err(|e| setup_err("add_domain", e))?;
         let (k, hv) = world.kh(dom).map_err(|e| setup_err("kh", e))?;
-        let pid = k.spawn(cfg.uid, base + len, 0x5555_0000_0000).map_err(|e| setup_err("spawn", e))?;
+        // The break where the worker moves its own (op.rs `BRK_OFF`).
+        let start_brk = base + super::op::BRK_OFF;
+        let pid = k.spawn(cfg.uid, base + len, start_brk).map_err(|e| setup_err("spawn", e))?;
         if let Some((cur, max)) = cfg.memlock {
             k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.rlimits.memlock = crate::kernel::mm::Rlimit { cur, max };
         }
@@ -291,6 +320,7 @@ impl<'a> ModelRun<'a> {
         // included (worker/setup.rs arrange_fds: close_range), so the
         // model's process starts without descriptors 0-2 as well.
         k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.files = crate::kernel::file::FdTable::default();
+        k.proc_mut(pid).map_err(|e| setup_err("proc", e))?.cap_sys_resource = cfg.cap_sys_resource && cfg.uid == 0;
         if let Some(n) = cfg.max_map_count {
             k.mm_mut(pid).map_err(|e| setup_err("mm", e))?.max_map_count = n;
         }
@@ -586,6 +616,15 @@ impl<'a> ModelRun<'a> {
                     out
                 }
             }
+            Op::Setrlimit { resource, cur, max, .. } => {
+                let (k, _) = self.kh();
+                let used = rlimit_use(k.mm(pid).map_err(|e| setup_err("mm", e))?, *resource);
+                ret(k.sys_setrlimit(pid, *resource as u64, cur.resolve(used), max.resolve(used)))
+            }
+            Op::Brk { addr, .. } => {
+                let (k, hv) = self.kh();
+                ret(k.sys_brk(hv, pid, addr.resolve(b)))
+            }
             Op::Fork { .. } => {
                 if self.procs.len() >= self.cfg.max_procs {
                     return Err(OracleError::TooManyProcesses { step, max: self.cfg.max_procs });
@@ -655,6 +694,17 @@ impl<'a> ModelRun<'a> {
             vmas.push(VmaSnapshot::from_entry(e, pages, truncated));
         }
         ProcSnapshot { p, vmas }
+    }
+}
+
+/// What a process uses of an rlimit's resource, in pages (what the host
+/// reads as `VmSize`, `VmData`, `VmLck` of /proc/PID/status).
+fn rlimit_use(mm: &crate::kernel::mm::Mm, resource: u32) -> u64 {
+    match resource {
+        super::op::RLIMIT_AS => mm.total_vm,
+        super::op::RLIMIT_DATA => mm.data_vm,
+        super::op::RLIMIT_MEMLOCK => mm.locked_vm,
+        _ => 0,
     }
 }
 

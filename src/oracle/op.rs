@@ -66,8 +66,8 @@ pub enum FdRef {
 /// the kernel are absolute: the model places its range at the same `base`
 /// (see [`super::Transcript::base`]) so they compare as is.
 ///
-/// `brk` is deliberately absent: the real program break is not inside the
-/// reserved range and is shared with the worker's allocator.
+/// `brk` acts on a break that both sides place inside the range (see
+/// [`BRK_OFF`]): the worker moves its own there at setup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// `mmap(addr, len, prot, flags, fd, off)`.
@@ -130,9 +130,55 @@ pub enum Op {
     /// The process exits (`exit_group(0)`); its index becomes dead.
     /// Result `Ret(exit status)`.
     Exit { p: usize },
+    /// `setrlimit(resource, {cur, max})`: `Ret(0)` or `Ret(-errno)`. The
+    /// limits may be given relative to what the process uses at that
+    /// moment ([`Lim::Used`]): the worker's address space holds the test
+    /// process's own mappings, which the model does not have.
+    Setrlimit { p: usize, resource: u32, cur: Lim, max: Lim },
+    /// `brk(addr)`: `Ret(the new break)` (the old one on failure). The
+    /// break starts at `base + BRK_OFF` on both sides ([`BRK_OFF`]).
+    Brk { p: usize, addr: Addr },
     /// Record a snapshot of every live process (see
     /// [`super::SnapshotMode::Explicit`]). Result `Ret(0)`.
     Snapshot,
+}
+
+/// Where the program break starts, as an offset into the range: the worker
+/// moves its own break there at setup (`prctl(PR_SET_MM, PR_SET_MM_MAP)`,
+/// which also makes the data segment `end_data - start_data` empty for
+/// `check_data_rlimit`), and the model's
+/// process is created with it there. 32 pages up: above the low window of
+/// the generator, so that only ops aimed at the heap meet it.
+pub const BRK_OFF: u64 = 32 * PAGE_SIZE;
+
+/// `RLIMIT_AS`, `RLIMIT_DATA`, `RLIMIT_MEMLOCK` (include/uapi/asm-generic/resource.h).
+pub const RLIMIT_DATA: u32 = 2;
+pub const RLIMIT_MEMLOCK: u32 = 8;
+pub const RLIMIT_AS: u32 = 9;
+
+/// A limit of [`Op::Setrlimit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lim {
+    /// `RLIM_INFINITY`.
+    Inf,
+    /// This many bytes.
+    Abs(u64),
+    /// What the process uses of the resource now, in bytes, plus `d`
+    /// pages (saturating at 0): `total_vm` for `RLIMIT_AS`, `data_vm` for
+    /// `RLIMIT_DATA`, `locked_vm` for `RLIMIT_MEMLOCK` (`/proc/PID/status`
+    /// `VmSize`, `VmData`, `VmLck`), 0 for any other resource.
+    Used(i64),
+}
+
+impl Lim {
+    /// The raw value, given the process's use of the resource in pages.
+    pub fn resolve(self, used_pages: u64) -> u64 {
+        match self {
+            Lim::Inf => u64::MAX,
+            Lim::Abs(v) => v,
+            Lim::Used(d) => used_pages.saturating_add_signed(d).saturating_mul(PAGE_SIZE),
+        }
+    }
 }
 
 /// `match` on an op's process index: `$p` binds it in every variant but
@@ -162,6 +208,8 @@ macro_rules! match_p {
             | Op::Store { $p, .. }
             | Op::Touch { $p, .. }
             | Op::Fork { $p, .. }
+            | Op::Setrlimit { $p, .. }
+            | Op::Brk { $p, .. }
             | Op::Exit { $p, .. } => $some,
             Op::Snapshot => $none,
         }
@@ -205,6 +253,8 @@ impl Op {
             Op::Touch { .. } => "touch",
             Op::Fork { .. } => "fork",
             Op::Exit { .. } => "exit",
+            Op::Setrlimit { .. } => "setrlimit",
+            Op::Brk { .. } => "brk",
             Op::Snapshot => "snapshot",
         }
     }

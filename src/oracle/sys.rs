@@ -11,6 +11,7 @@ pub const SYS_WRITE: i64 = 1;
 pub const SYS_OPEN: i64 = 2;
 pub const SYS_CLOSE: i64 = 3;
 pub const SYS_MMAP: i64 = 9;
+pub const SYS_BRK: i64 = 12;
 pub const SYS_MPROTECT: i64 = 10;
 pub const SYS_MUNMAP: i64 = 11;
 pub const SYS_PREAD64: i64 = 17;

@@ -83,14 +83,29 @@ pub fn to_mms(ops: &[Op], host: Option<&Transcript>, base: u64, range_len: u64, 
     }
     let _ = writeln!(s, "# Expectations are the host's results. Range: {base:#x}+{}.", fmt_len(range_len));
     let _ = writeln!(s, "domain host native");
-    let _ = writeln!(s, "process p0 in host mmap_base={:#x}", base + range_len);
+    let _ = writeln!(
+        s,
+        "process p0 in host mmap_base={:#x} brk={:#x}",
+        base + range_len,
+        base + crate::oracle::op::BRK_OFF
+    );
     let _ = writeln!(s, "\n# The oracle's worker closes its standard descriptors (close_range).");
     let _ = writeln!(s, "p0: close(0) = 0\np0: close(1) = 0\np0: close(2) = 0");
     let _ = writeln!(s, "\n# The oracle's guard pages around the range.");
     let guard = "PROT_NONE, MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED, -1, 0";
     let _ = writeln!(s, "p0: mmap({:#x}, 4K, {guard}) = {:#x}", base - PAGE_SIZE, base - PAGE_SIZE);
     let _ = writeln!(s, "p0: mmap({:#x}, 4K, {guard}) = {:#x}", base + range_len, base + range_len);
-    if ops.iter().any(|o| matches!(o, Op::Pread { .. } | Op::Pwrite { .. })) {
+    // The model's process always has the scratch buffer; it counts in the
+    // use that relative rlimits start from.
+    let rlimits = if ops.iter().any(|o| matches!(o, Op::Setrlimit { .. })) {
+        crate::oracle::model::resolved_rlimits(
+            ops,
+            &crate::oracle::model::ModelConfig { base, range_len, ..Default::default() },
+        )
+    } else {
+        Vec::new()
+    };
+    if ops.iter().any(|o| matches!(o, Op::Pread { .. } | Op::Pwrite { .. } | Op::Setrlimit { .. })) {
         let _ = writeln!(
             s,
             "# The I/O buffer of pread/pwrite (outside the range).\np0: mmap({SCRATCH_ADDR:#x}, 1M, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_NORESERVE, -1, 0) = {SCRATCH_ADDR:#x}"
@@ -277,6 +292,21 @@ pub fn to_mms(ops: &[Op], host: Option<&Transcript>, base: u64, range_len: u64, 
                 }
                 format!("{who}exit()")
             }
+            Op::Setrlimit { resource, cur, max, .. } => {
+                let name =
+                    const_name_for("RLIMIT_", *resource as u64).map_or_else(|| resource.to_string(), str::to_string);
+                let lim = |v: u64| if v == u64::MAX { "RLIM_INFINITY".to_string() } else { format!("{v:#x}") };
+                match rlimits.get(i).copied().flatten() {
+                    Some((c, m)) => format!(
+                        "{who}setrlimit({name}, {}, {}){}  # {cur:?}, {max:?} (pages over the use)",
+                        lim(c),
+                        lim(m),
+                        exp(res)
+                    ),
+                    None => format!("# {who}setrlimit({name}, {cur:?}, {max:?}){}", exp(res)),
+                }
+            }
+            Op::Brk { addr, .. } => format!("{who}brk({}){}", a(addr), exp(res)),
             Op::Snapshot => String::new(),
         };
         let _ = writeln!(s, "{line}");
@@ -335,7 +365,11 @@ fn touch_write_lines(who: &str, addr: u64, len: u64, res: Option<&OpResult>, bas
     let mut p = addr;
     loop {
         pages.push(p);
-        if stop.is_some_and(|st| st == p) || pages.len() > 16 {
+        // A non-canonical address is a general protection fault (SIGSEGV,
+        // SI_KERNEL, si_addr 0: arch/x86/kernel/traps.c
+        // `exc_general_protection`): the walk stops at the first such page,
+        // whatever address the signal reports.
+        if stop.is_some_and(|st| st == p) || (stop.is_some() && !canonical(p)) || pages.len() > 16 {
             break;
         }
         match (p & !(PAGE_SIZE - 1)).checked_add(PAGE_SIZE) {
@@ -361,6 +395,11 @@ fn touch_write_lines(who: &str, addr: u64, len: u64, res: Option<&OpResult>, bas
         out.push(format!("{who}touch({p:#x}, 1, w){e}"));
     }
     out.join("\n")
+}
+
+/// x86-64 with 4-level paging: is `a` a canonical address?
+fn canonical(a: u64) -> bool {
+    !(0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&a)
 }
 
 /// Convenience for tests: the host configuration with snapshots only at

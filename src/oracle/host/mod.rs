@@ -99,6 +99,14 @@ pub fn run_on_host(ops: &[Op], cfg: &HostConfig) -> Result<Transcript, OracleErr
     }
 }
 
+/// The effective capabilities of this process (`CapEff` of
+/// /proc/self/status), which its workers inherit; `None` if unreadable.
+pub fn cap_effective() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let v = s.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(v.trim(), 16).ok()
+}
+
 /// Facts about the host (computed once per process).
 pub fn host_info() -> Result<HostInfo, OracleError> {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]

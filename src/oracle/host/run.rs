@@ -222,6 +222,11 @@ impl Run<'_> {
                 (opc::FORK, [slot as u64, 0, 0, 0, 0, 0])
             }
             Op::Exit { .. } => (opc::EXIT, [0; CMD_ARGS]),
+            Op::Setrlimit { resource, cur, max, .. } => {
+                let used = self.used_pages(p, *resource)?;
+                (opc::SETRLIMIT, [*resource as u64, cur.resolve(used), max.resolve(used), 0, 0, 0])
+            }
+            Op::Brk { addr, .. } => (opc::BRK, [addr.resolve(b), 0, 0, 0, 0, 0]),
             Op::Snapshot => return Ok(OpResult::Ret(0)),
         };
         let body_len = 1 + 8 * CMD_ARGS + payload.len();
@@ -284,6 +289,29 @@ impl Run<'_> {
         Ok(res)
     }
 
+    /// What process `p` uses of an rlimit's resource, in pages, for
+    /// [`crate::oracle::Lim::Used`]: `/proc/PID/status` `VmSize` (total_vm),
+    /// `VmData` (data_vm), `VmLck` (locked_vm), in kB (fs/proc/task_mmu.c
+    /// `task_mem`).
+    fn used_pages(&self, p: usize, resource: u32) -> Result<u64, OracleError> {
+        use crate::oracle::op::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
+        let key = match resource {
+            RLIMIT_AS => "VmSize:",
+            RLIMIT_DATA => "VmData:",
+            RLIMIT_MEMLOCK => "VmLck:",
+            _ => return Ok(0),
+        };
+        let pid = self.procs[p].pid;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|source| OracleError::Os { what: "reading /proc/<pid>/status", source })?;
+        let kb = text
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .ok_or_else(|| OracleError::Protocol { p, msg: format!("no {key} in /proc/{pid}/status") })?;
+        Ok(kb / 4)
+    }
+
     fn decode(&self, p: usize, step: usize, body: &[u8]) -> Result<OpResult, OracleError> {
         let bad = || OracleError::Protocol { p, msg: format!("malformed reply of {} bytes", body.len()) };
         let u64_at = |i: usize| -> Result<u64, OracleError> {
@@ -308,6 +336,7 @@ impl Run<'_> {
                     3 => "load length",
                     4 => "pages touched without a fault",
                     5 => "process slots",
+                    6 => "brk (the worker could not move its break: prctl(PR_SET_MM_MAP) failed)",
                     _ => "unknown command",
                 };
                 Err(OracleError::Limit { step, what, limit: 0 })

@@ -190,6 +190,13 @@ impl Worker {
                 }
                 self.reply_ret(0)
             }
+            opc::SETRLIMIT => {
+                let lim = [a[1], a[2]];
+                // SAFETY: `lim` is a `struct rlimit` on our stack.
+                self.reply_ret(unsafe { syscall3(SYS_SETRLIMIT, a[0], lim.as_ptr() as u64, 0) })
+            }
+            opc::BRK if !self.brk_home => self.reply_limit(6),
+            opc::BRK => self.reply_ret(unsafe { syscall3(SYS_BRK, a[0], 0, 0) }),
             opc::FORK => self.fork(a[0] as usize),
             opc::EXIT => exit_now(0),
             _ => self.reply_limit(0),

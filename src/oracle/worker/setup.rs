@@ -18,6 +18,8 @@ pub(super) struct Worker {
     pub(super) io_cap: usize,
     pub(super) vec_buf: *mut u8,
     pub(super) vec_cap: usize,
+    /// The break was moved into the range ([`super::super::op::BRK_OFF`]).
+    pub(super) brk_home: bool,
 }
 
 pub(super) struct SetupError {
@@ -137,7 +139,11 @@ pub(super) fn gap_end(buf: &[u8], addr: u64) -> u64 {
 }
 
 pub(super) fn read_self_maps(buf: &mut [u8]) -> Result<usize, SetupError> {
-    let path = b"/proc/self/maps\0";
+    read_self_file(b"/proc/self/maps\0", buf)
+}
+
+/// Read a whole /proc file (`path` NUL-terminated) into `buf`.
+fn read_self_file(path: &[u8], buf: &mut [u8]) -> Result<usize, SetupError> {
     // SAFETY: path is NUL-terminated.
     let fd = check(8, unsafe {
         syscall3(SYS_OPEN, path.as_ptr() as u64, libc::O_RDONLY as u64 | libc::O_CLOEXEC as u64, 0)
@@ -228,6 +234,10 @@ pub(super) fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError
     }
     // SAFETY: unmaps our own reservation.
     check(6, unsafe { syscall3(SYS_MUNMAP, base, len, 0) })?;
+    // SAFETY: io_buf is a fresh private mapping of io_cap bytes, used only
+    // through this slice here.
+    let brk_home =
+        move_brk(unsafe { core::slice::from_raw_parts_mut(io_buf, io_cap) }, base + crate::oracle::op::BRK_OFF);
 
     // SAFETY: io_buf is a fresh private mapping of io_cap bytes, used only
     // through this slice during setup.
@@ -283,8 +293,48 @@ pub(super) fn setup(init: &WorkerInit) -> Result<(Worker, u64, bool), SetupError
         io_cap: init.io_cap,
         vec_buf,
         vec_cap,
+        brk_home,
     };
     Ok((w, fills, in_range))
+}
+
+/// Move the program break (and an empty data segment) to `at`, in the
+/// range, with `prctl(PR_SET_MM, PR_SET_MM_MAP)` (kernel/sys.c
+/// `prctl_set_mm_map`: no CAP_SYS_RESOURCE needed, unlike the single
+/// `PR_SET_MM_*` options; CONFIG_CHECKPOINT_RESTORE). The other fields
+/// are the process's own, read from /proc/self/stat (fs/proc/array.c
+/// `do_task_stat`: fields 26-28 and 45-51). Afterwards `brk(2)` works from
+/// `at` with `check_data_rlimit` counting `brk - start_brk` only, as the
+/// model's process does. False when it fails.
+fn move_brk(buf: &mut [u8], at: u64) -> bool {
+    const PR_SET_MM: u64 = 35;
+    const PR_SET_MM_MAP: u64 = 14;
+    let Ok(n) = read_self_file(b"/proc/self/stat\0", buf) else { return false };
+    let text = &buf[..n];
+    let Some(close) = text.iter().rposition(|&c| c == b')') else { return false };
+    // Field k (1-based, proc(5)) is token k - 3 after the command name.
+    let mut f = [0u64; 52];
+    for (i, tok) in text[close + 1..].split(|&c| c == b' ' || c == b'\n').filter(|t| !t.is_empty()).enumerate() {
+        if i + 3 >= f.len() {
+            break;
+        }
+        let mut v = 0u64;
+        for &c in tok {
+            if !c.is_ascii_digit() {
+                v = 0;
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        }
+        f[i + 3] = v;
+    }
+    // struct prctl_mm_map (include/uapi/linux/prctl.h): start_code,
+    // end_code, start_data, end_data, start_brk, brk, start_stack,
+    // arg_start, arg_end, env_start, env_end, auxv, auxv_size | exe_fd.
+    let map: [u64; 13] = [f[26], f[27], at, at, at, at, f[28], f[48], f[49], f[50], f[51], 0, 0xffff_ffff << 32];
+    // SAFETY: `map` is a struct prctl_mm_map on our stack; the call changes
+    // only this process's mm bookkeeping.
+    unsafe { syscall6(SYS_PRCTL, PR_SET_MM, PR_SET_MM_MAP, map.as_ptr() as u64, 104, 0, 0) == 0 }
 }
 
 /// Entry point of the first worker, called in the child right after `fork`.
