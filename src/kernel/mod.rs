@@ -24,6 +24,7 @@ pub mod mmu_notifier;
 pub mod mprotect;
 pub mod mremap;
 pub mod mseal;
+pub mod oom_kill;
 pub mod msync;
 pub mod p2m;
 pub mod page;
@@ -63,6 +64,9 @@ pub struct Process {
     pub mm: Mm,
     pub files: FdTable,
     pub rlimits: Rlimits,
+    /// `task_struct::comm`: inherited at fork; the scenario runner names
+    /// each process after its script name (as if it had exec'd it).
+    pub comm: String,
 }
 
 impl Process {
@@ -112,6 +116,8 @@ pub struct Kernel {
     pub xen: xen::GuestXen,
     /// Device nodes by path (`/dev/xen/gntdev`, `/dev/xvda`, ...).
     pub devices: BTreeMap<String, std::rc::Rc<dyn file::DeviceNode>>,
+    /// The OOM killer's victims and ratelimits (kernel/oom_kill.rs).
+    pub oom: oom_kill::OomState,
 }
 
 impl Kernel {
@@ -145,6 +151,7 @@ impl Kernel {
             pt_pages: FxHashMap::default(),
             xen: xen::GuestXen::default(),
             devices: BTreeMap::new(),
+            oom: oom_kill::OomState::default(),
         }
     }
 
@@ -179,7 +186,15 @@ impl Kernel {
         mm.max_map_count = self.cfg.max_map_count;
         self.procs.insert(
             pid,
-            Process { pid, parent: None, uid, mm, files: FdTable::with_stdio(), rlimits: Rlimits::default() },
+            Process {
+                pid,
+                parent: None,
+                uid,
+                mm,
+                files: FdTable::with_stdio(),
+                rlimits: Rlimits::default(),
+                comm: String::new(),
+            },
         );
         Ok(pid)
     }
@@ -219,9 +234,12 @@ impl Kernel {
         if let Some(s) = self.pt.lookup(pgd, addr) {
             return Ok(s);
         }
-        // Tables are allocated one by one; collect first to keep borrows apart.
+        // Tables are allocated one by one; collect first to keep borrows
+        // apart. Only the missing levels (`__pud_alloc`, `__pmd_alloc`,
+        // `__pte_alloc` each run only where the entry is none).
+        let missing = self.pt.walk(pgd, addr).last().map_or(3, |s| (s.level as usize).saturating_sub(1));
         let mut fresh = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..missing {
             match self.alloc_pt_page() {
                 Ok(f) => fresh.push(f),
                 Err(e) => {

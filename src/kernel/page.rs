@@ -122,6 +122,10 @@ pub struct MemMap {
     /// before failures start ("if (atomic_read(&attr->space) > size) {
     /// atomic_sub(size, &attr->space); return false; }").
     pub fail_space: u64,
+    /// The last failed [`MemMap::alloc`] failed by fault injection
+    /// (`should_fail_alloc_page`), not for want of a free page: such a
+    /// failure never reaches the OOM killer (kernel/oom_kill.rs).
+    pub last_fail_injected: bool,
     /// The PFNs whose `struct page` was handed out mutably since the last
     /// [`MemMap::take_touched`]; `None` (the default) records nothing.
     /// Model bookkeeping for the incremental invariant check
@@ -159,6 +163,7 @@ impl MemMap {
             free,
             fail_next: 0,
             fail_space: 0,
+            last_fail_injected: false,
             trace: Trace::default(),
             dom: 0,
             touched: None,
@@ -254,9 +259,11 @@ impl MemMap {
                 self.fail_space -= 4096;
             } else {
                 self.fail_next -= 1;
+                self.last_fail_injected = true;
                 return Err(Errno::ENOMEM);
             }
         }
+        self.last_fail_injected = false;
         let pfn = self.free.pop().ok_or(Errno::ENOMEM)?;
         if let Some(t) = &mut self.touched {
             t.push(pfn);
