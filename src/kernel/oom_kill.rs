@@ -322,7 +322,8 @@ impl Kernel {
             self.oom.header_printed += 1;
             self.dump_header(current, gfp);
             let (name, uid) = (comm(self, victim), self.proc_ref(victim).map_or(0, |p| p.uid));
-            let line = format!("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task={name},pid={victim},uid={uid}");
+            let line =
+                format!("oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task={name},pid={victim},uid={uid}");
             self.log(Some(current), line);
         }
         let Ok(p) = self.proc_ref(victim) else { return };
