@@ -99,7 +99,8 @@ fn oom_badness_is_rss_plus_page_tables() {
 fn fault_injection_never_invokes_the_oom_killer() {
     // b fills memory (298 - 3 PGDs - a's 3 tables and 1 page - b's 3
     // tables = 288 pages), then injected failures: a's GUP fails with
-    // -ENOMEM with nobody killed; a's user store retries until they are
+    // -ENOMEM (mlock's populate error becomes -EAGAIN, mm/mlock.c
+    // __mlock_posix_error_return) with nobody killed; a's user store retries until they are
     // spent; the shortage behind them then kills b.
     let src = format!(
         "{HEAD}a: x = mmap(0, 16K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
@@ -108,7 +109,7 @@ fn fault_injection_never_invokes_the_oom_killer() {
          b: touch(y, 1152K, w) = 0\n\
          host: fail_page_alloc(0, 2) = 0\n\
          a: pin_user_pages(x + 4K, 1, FOLL_WRITE) = -ENOMEM\n\
-         a: mlock(x + 4K, 4K) = -ENOMEM\n\
+         a: mlock(x + 4K, 4K) = -EAGAIN\n\
          b: load(y, 1) = x\"00\"\n\
          host: fail_page_alloc(0, 3) = 0\n\
          a: store(x + 4K, \"a\") = 0\n"
