@@ -156,3 +156,27 @@ fn exhaustion_ends_in_kills_never_in_host_memory() {
     let kills = log.iter().filter(|l| l.starts_with("Out of memory: Killed process")).count();
     assert!(kills >= 9, "{kills} kills: {log:#?}");
 }
+
+#[test]
+fn no_killable_task_is_a_kernel_panic_and_ends_the_run() {
+    // The only task with memory is OOM_SCORE_ADJ_MIN: select_bad_process()
+    // finds nothing, out_of_memory() logs "Out of memory and no killable
+    // processes..." and panics ("System is deadlocked on memory",
+    // mm/oom_kill.c 6.12 lines 1169-1176). The model cannot go on with a
+    // dead kernel: the run ends with an error at the faulting step.
+    let src = "domain host native pages=300\nprocess p in host\n\
+               p: oom_score_adj(-1000) = 0\n\
+               p: m = mmap(0, 1200K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
+               p: touch(m, 1200K, w) = 0\n";
+    let checked = script::parse_and_check("t.mms", src).unwrap();
+    let mut r = Runner::new(&checked, effective_variant(&checked, None));
+    let err = r.run(&mut |_| {}).expect_err("the kernel panicked");
+    assert!(err.message.contains("System is deadlocked on memory"), "{}", err.message);
+    let at = &src[err.span.start..];
+    assert!(at.starts_with("p: touch") || at.starts_with("touch"), "at the touch: {at:?}");
+    let log: Vec<String> = r.world.kernel(0).unwrap().dmesg.iter().map(|e| e.message.clone()).collect();
+    let panics = log.iter().filter(|l| *l == "Kernel panic - not syncing: System is deadlocked on memory").count();
+    assert_eq!(panics, 1, "{log:#?}");
+    assert!(log.contains(&"Out of memory and no killable processes...".to_string()));
+    assert!(!log.iter().any(|l| l.contains("Killed process")));
+}

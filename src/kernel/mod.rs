@@ -67,6 +67,8 @@ pub struct Process {
     /// `task_struct::comm`: inherited at fork; the scenario runner names
     /// each process after its script name (as if it had exec'd it).
     pub comm: String,
+    /// `signal_struct::oom_score_adj` and `oom_score_adj_min`.
+    pub oom: oom_kill::OomScoreAdj,
 }
 
 impl Process {
@@ -194,6 +196,7 @@ impl Kernel {
                 files: FdTable::with_stdio(),
                 rlimits: Rlimits::default(),
                 comm: String::new(),
+                oom: oom_kill::OomScoreAdj::default(),
             },
         );
         Ok(pid)

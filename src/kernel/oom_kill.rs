@@ -35,8 +35,10 @@
 //! interval). The model has no init task: pid 1 is an ordinary process, not
 //! `is_global_init()`. A task whose exit would sleep for ever on a pinned
 //! grant (kernel/hung_task.rs) is not chosen (Linux would choose it and its
-//! exit would block). `oom_score_adj` is 0 for every task (no
-//! /proc/PID/oom_score_adj in the model).
+//! exit would block). A scenario sets `oom_score_adj` with the call
+//! `oom_score_adj(adj)`, a write of /proc/self/oom_score_adj. With no task
+//! left to kill, Linux panics; the model sets [`OomState::panicked`] and
+//! the runner ends the run there.
 
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -158,6 +160,18 @@ pub fn format_gfp(gfp: Gfp) -> String {
 /// `DEFAULT_RATELIMIT_BURST` (include/linux/ratelimit_types.h).
 const RATELIMIT_BURST: u32 = 10;
 
+/// `OOM_SCORE_ADJ_MIN` / `OOM_SCORE_ADJ_MAX` (include/uapi/linux/oom.h).
+pub const OOM_SCORE_ADJ_MIN: i16 = -1000;
+pub const OOM_SCORE_ADJ_MAX: i16 = 1000;
+
+/// `signal_struct::oom_score_adj` and `oom_score_adj_min` (copied at fork,
+/// kernel/fork.c copy_signal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OomScoreAdj {
+    pub adj: i16,
+    pub min: i16,
+}
+
 /// The OOM killer's state in one kernel.
 #[derive(Debug, Default)]
 pub struct OomState {
@@ -170,6 +184,8 @@ pub struct OomState {
     /// `oom_rs` and `pfoom_rs`: lines printed so far (ratelimit bursts).
     header_printed: u32,
     leaked_printed: u32,
+    /// `panic("System is deadlocked on memory")`: the kernel is dead.
+    pub panicked: bool,
 }
 
 /// `task_struct::comm` as the model knows it.
@@ -199,7 +215,9 @@ impl Kernel {
         loop {
             match alloc(self) {
                 Ok(x) => return Ok(x),
-                Err(Errno::ENOMEM) if !self.mem.last_fail_injected && !self.tsk_is_oom_victim(current) => {
+                Err(Errno::ENOMEM)
+                    if !self.mem.last_fail_injected && !self.tsk_is_oom_victim(current) && !self.oom.panicked =>
+                {
                     if !self.out_of_memory(hv, current, gfp) {
                         return Err(Errno::ENOMEM);
                     }
@@ -233,6 +251,7 @@ impl Kernel {
             self.dump_header(current, gfp);
             self.log(Some(current), "Out of memory and no killable processes...".to_string());
             self.log(Some(current), "Kernel panic - not syncing: System is deadlocked on memory".to_string());
+            self.oom.panicked = true;
             return false;
         };
         self.oom_kill_process(hv, current, gfp, victim, "Out of memory");
@@ -243,7 +262,10 @@ impl Kernel {
     /// `totalram_pages() + total_swap_pages` (`constrained_alloc`, no swap).
     pub fn oom_badness(&self, pid: Pid) -> Option<i64> {
         let p = self.proc_ref(pid).ok()?;
-        let adj: i64 = 0; // p->signal->oom_score_adj
+        let adj = p.oom.adj as i64;
+        if adj == OOM_SCORE_ADJ_MIN as i64 {
+            return None;
+        }
         let totalpages = self.totalram_pages as i64;
         let points = p.mm.get_rss(RssCounter::File)
             + p.mm.get_rss(RssCounter::Anon)
@@ -280,7 +302,7 @@ impl Kernel {
     /// `dump_header()` without `dump_stack()` and `show_mem()`: the
     /// "invoked oom-killer" line and `dump_tasks()`.
     fn dump_header(&mut self, current: Pid, gfp: Gfp) {
-        let adj = 0; // current->signal->oom_score_adj
+        let adj = self.proc_ref(current).map_or(0, |p| p.oom.adj);
         let line = format!("{} invoked oom-killer: gfp_mask={}, order=0, oom_score_adj={adj}", comm(self, current), {
             format_gfp(gfp)
         });
@@ -308,7 +330,7 @@ impl Kernel {
                 mm.total_vm,
                 anon + file + shmem,
                 self.mm_pgtables_bytes(pid),
-                0,
+                p.oom.adj,
                 p.comm
             );
             self.log(Some(current), line);
@@ -337,7 +359,7 @@ impl Kernel {
             kib(mm.get_rss(RssCounter::Shmem)),
             p.uid,
             self.mm_pgtables_bytes(victim) >> 10,
-            0
+            p.oom.adj
         );
         self.log(Some(current), line);
         self.oom.killed.push(victim);
@@ -361,7 +383,7 @@ impl Kernel {
     /// (each fails its first allocation), logging the warning each retry
     /// would (ratelimited: the first 10).
     pub fn pagefault_out_of_memory(&mut self, pid: Pid) -> bool {
-        if self.tsk_is_oom_victim(pid) {
+        if self.tsk_is_oom_victim(pid) || self.oom.panicked {
             return false;
         }
         let retries = self.mem.fail_next as u64 + 1;
@@ -382,6 +404,28 @@ impl Kernel {
         self.oom.sigkill_pending.remove(i);
         let _ = self.sys_exit(hv, pid);
         true
+    }
+
+    /// A write of `adj` to /proc/PID/oom_score_adj (fs/proc/base.c
+    /// `oom_score_adj_write` -> `__set_oom_adj`, not legacy): -EINVAL out of
+    /// [-1000, 1000]; -EACCES below `oom_score_adj_min` without
+    /// CAP_SYS_RESOURCE; a privileged write also sets the minimum. The
+    /// model has no vfork and no other process sharing the mm to update.
+    pub fn oom_score_adj_write(&mut self, pid: Pid, adj: i64) -> KResult<u64> {
+        if !(OOM_SCORE_ADJ_MIN as i64..=OOM_SCORE_ADJ_MAX as i64).contains(&adj) {
+            return Err(Errno::EINVAL);
+        }
+        let p = self.proc_mut(pid)?;
+        let adj = adj as i16;
+        let capable = p.capable();
+        if adj < p.oom.min && !capable {
+            return Err(Errno::EACCES);
+        }
+        p.oom.adj = adj;
+        if capable {
+            p.oom.min = adj;
+        }
+        Ok(0)
     }
 
     /// The tasks the OOM killer killed since the last call, in kill order.

@@ -525,7 +525,7 @@ impl<'s> Runner<'s> {
                 }
                 let r =
                     self.process_call(CallCx { a, span, args: &args, int: &int, bytes: &bytes, res: &res }, dom, pid)?;
-                Ok(self.after_call(dom, pid, line, r))
+                self.after_call(dom, pid, (line, span), r)
             }
             Actor::Domain(d) => {
                 let dom = self.dom(d.0, span)?;
@@ -641,6 +641,7 @@ impl<'s> Runner<'s> {
             }
             Call::Brk => res(k.sys_brk(hv, pid, int(0)?)),
             Call::Setrlimit => res(k.sys_setrlimit(pid, int(0)?, int(1)?, int(2)?)),
+            Call::OomScoreAdj => res(k.oom_score_adj_write(pid, int(0)? as i64)),
             Call::Store => sig(k.user_write(hv, pid, int(0)?, &bytes(1)?)),
             Call::Load => match k.user_read(hv, pid, int(0)?, {
                 let len = int(1)?;
