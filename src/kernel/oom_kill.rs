@@ -290,6 +290,13 @@ impl Kernel {
             if self.check_hung_task(pid, InvalidatingCall::Exit).is_some() {
                 continue; // stated simplification, see the module doc
             }
+            // tsk_is_oom_victim(task): already killed in this call (its
+            // exit failed to free it, or it is current). Linux aborts the
+            // scan and waits; the model skips it, so every retry of
+            // alloc_may_oom() kills a new task and the loop ends.
+            if self.oom.killed.contains(&pid) || self.tsk_is_oom_victim(pid) {
+                continue;
+            }
             let Some(points) = self.oom_badness(pid) else { continue };
             if chosen.is_some_and(|(_, best)| points < best) {
                 continue;
