@@ -11,7 +11,6 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
-use crate::kernel::oom_kill::{GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::PageFlags;
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid, Process};
@@ -34,21 +33,18 @@ impl Kernel {
             return Err(Errno::EAGAIN);
         }
         // dup_mmap() -> vm_area_dup(): each VMA copied is a slab object
-        // allocated from the domain's free memory (GFP_KERNEL: the OOM
-        // killer runs when it is exhausted). The model does not keep slab
-        // pages, so it charges all VMAs of the kernel, old and new, against
-        // the free pages at fork ([`VMAS_PER_SLAB_PAGE`] to a page).
-        let forking = p.mm.map_count();
-        self.reserve_may_oom(hv, parent, |k| {
-            let live: usize = k.procs.values().map(|q| q.mm.map_count()).sum();
-            (live + forking).div_ceil(VMAS_PER_SLAB_PAGE)
-        })?;
-        let p = self.proc_ref(parent)?;
+        // allocated from the domain's free memory; -ENOMEM when it is
+        // exhausted. The model does not keep slab pages, so it charges all
+        // VMAs of the kernel, old and new, against the free pages at fork
+        // ([`VMAS_PER_SLAB_PAGE`] to a page).
+        let live: usize = self.procs.values().map(|q| q.mm.map_count()).sum();
+        let need = (live + p.mm.map_count()).div_ceil(VMAS_PER_SLAB_PAGE);
+        if need > self.mem.nr_free() {
+            return Err(Errno::ENOMEM);
+        }
         let (uid, rl, files, comm, oom) = (p.uid, p.rlimits.clone(), p.files.clone(), p.comm.clone(), p.oom);
         let old = p.mm.clone();
-        // Page tables and the pinned pages' copies are allocated by the
-        // parent and may invoke the OOM killer (kernel/oom_kill.rs).
-        let pgd = self.alloc_may_oom(hv, parent, GFP_PGTABLE_USER_ALLOC, |k| k.alloc_pt_page())?;
+        let pgd = self.alloc_pt_page()?;
         let mut mm = Mm::new(pgd, old.mmap_base, old.start_brk);
         mm.brk = old.brk;
         // mlockall(MCL_FUTURE) and VM_LOCKED are not inherited.
@@ -59,12 +55,7 @@ impl Kernel {
         mm.execute_only_pkey = old.execute_only_pkey;
         let child = self.alloc_pid();
         self.procs.insert(child, Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl, comm, oom });
-        // copy_process() puts the child on the task list after copy_mm():
-        // the OOM killer does not see it while its mm is copied.
-        self.oom.hidden = Some(child);
-        let copied = self.dup_mmap(hv, parent, child, &old);
-        self.oom.hidden = None;
-        if let Err(e) = copied {
+        if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
             let _ = self.exit_mm(hv, child);
             self.procs.remove(&child);
             // copy_process() allocates the pid after copy_mm(): a fork that
@@ -130,7 +121,7 @@ impl Kernel {
         let cow = src.flags.is_cow();
         for (addr, sslot, pte) in self.pt.leaf_entries(pgd, src.start, src.end) {
             if is_guard_marker(pte) {
-                let d = self.alloc_may_oom(hv, parent, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
+                let d = self.pte_alloc(child, addr)?;
                 self.pt.set(d, pte);
                 continue;
             }
@@ -139,7 +130,7 @@ impl Kernel {
             }
             // copy_pte_range(): the child's table first
             // (pte_alloc_map_lock), so that a failure takes no reference.
-            let d = self.alloc_may_oom(hv, parent, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
+            let d = self.pte_alloc(child, addr)?;
             let np = self.vm_normal_page(hv, src, addr, pte);
             let mut cpte = pte;
             if let NormalPage::Page(pfn) = np {
@@ -148,7 +139,7 @@ impl Kernel {
                     // copy_present_page(): a pinned page is copied now, into
                     // the folio copy_pte_range() allocated first
                     // (folio_prealloc; -ENOMEM before anything is taken).
-                    let new = self.alloc_page_may_oom(hv, parent, GFP_USER_PAGE)?;
+                    let new = self.mem.alloc()?;
                     let av = match self.anon_vma_prepare(child, dst.start) {
                         Ok(av) => av,
                         Err(e) => {

@@ -186,9 +186,6 @@ pub struct OomState {
     leaked_printed: u32,
     /// `panic("System is deadlocked on memory")`: the kernel is dead.
     pub panicked: bool,
-    /// A child being forked: not on the task list yet (copy_process adds
-    /// it after copy_mm), so never the OOM killer's choice.
-    pub hidden: Option<Pid>,
 }
 
 /// `task_struct::comm` as the model knows it.
@@ -233,26 +230,6 @@ impl Kernel {
     /// One user page (`alloc_page(gfp)`) that may invoke the OOM killer.
     pub fn alloc_page_may_oom(&mut self, hv: &mut Hypervisor, current: Pid, gfp: Gfp) -> KResult<Pfn> {
         self.alloc_may_oom(hv, current, gfp, |k| k.mem.alloc())
-    }
-
-    /// A charge the model makes instead of slab pages it does not keep:
-    /// `pages(k)` pages must be free. When fewer are, the OOM killer runs
-    /// as it would for the `kmem_cache_alloc(GFP_KERNEL)` that needs a new
-    /// slab page (reported as gfp GFP_KERNEL, order 0: SLUB's slab order
-    /// and flags are not modelled); -ENOMEM once the caller is the victim.
-    /// Not an allocation, so fault injection does not apply.
-    pub fn reserve_may_oom(
-        &mut self,
-        hv: &mut Hypervisor,
-        current: Pid,
-        pages: impl Fn(&Kernel) -> usize,
-    ) -> KResult<()> {
-        while pages(self) > self.mem.nr_free() {
-            if self.tsk_is_oom_victim(current) || self.oom.panicked || !self.out_of_memory(hv, current, GFP_KERNEL) {
-                return Err(Errno::ENOMEM);
-            }
-        }
-        Ok(())
     }
 
     /// `tsk_is_oom_victim()`: SIGKILL from the OOM killer is pending.
@@ -317,7 +294,7 @@ impl Kernel {
             // exit failed to free it, or it is current). Linux aborts the
             // scan and waits; the model skips it, so every retry of
             // alloc_may_oom() kills a new task and the loop ends.
-            if self.oom.killed.contains(&pid) || self.tsk_is_oom_victim(pid) || self.oom.hidden == Some(pid) {
+            if self.oom.killed.contains(&pid) || self.tsk_is_oom_victim(pid) {
                 continue;
             }
             let Some(points) = self.oom_badness(pid) else { continue };
@@ -344,7 +321,7 @@ impl Kernel {
             "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name"
                 .to_string(),
         );
-        let pids: Vec<Pid> = self.procs.keys().copied().filter(|&p| self.oom.hidden != Some(p)).collect();
+        let pids: Vec<Pid> = self.procs.keys().copied().collect();
         for pid in pids {
             let Ok(p) = self.proc_ref(pid) else { continue };
             let mm = &p.mm;
