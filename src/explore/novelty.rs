@@ -88,6 +88,7 @@ fn result_class(r: &CallResult) -> u64 {
         CallResult::Bytes(_) => 1,
         CallResult::Signal { sig, code, .. } => h64(&(sig, code)),
         CallResult::Hung { .. } => 2,
+        CallResult::Killed { .. } => 3,
     }
 }
 

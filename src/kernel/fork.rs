@@ -43,7 +43,8 @@ impl Kernel {
         if need > self.mem.nr_free() {
             return Err(Errno::ENOMEM);
         }
-        let (uid, rl, files, cap_sys_resource) = (p.uid, p.rlimits.clone(), p.files.clone(), p.cap_sys_resource);
+        let (uid, rl, files, cap_sys_resource, comm, oom) =
+            (p.uid, p.rlimits.clone(), p.files.clone(), p.cap_sys_resource, p.comm.clone(), p.oom);
         let old = p.mm.clone();
         let pgd = self.alloc_pt_page()?;
         let mut mm = Mm::new(pgd, old.mmap_base, old.start_brk);
@@ -55,8 +56,10 @@ impl Kernel {
         mm.pkey_allocation_map = old.pkey_allocation_map;
         mm.execute_only_pkey = old.execute_only_pkey;
         let child = self.alloc_pid();
-        self.procs
-            .insert(child, Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl, cap_sys_resource });
+        self.procs.insert(
+            child,
+            Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl, cap_sys_resource, comm, oom },
+        );
         if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
             let _ = self.exit_mm(hv, child);
             self.procs.remove(&child);

@@ -13,6 +13,7 @@ use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
+use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
@@ -74,7 +75,8 @@ pub enum VmFault {
     PkuErr,
     /// SIGBUS, BUS_ADRERR.
     SigBus,
-    /// VM_FAULT_OOM.
+    /// VM_FAULT_OOM: no page, and the faulting task was the OOM killer's
+    /// victim (kernel/oom_kill.rs) or the allocation failed by injection.
     Oom,
 }
 
@@ -235,7 +237,15 @@ impl Kernel {
             }
             _ => {}
         }
-        self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, write)
+        match self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, write) {
+            // VM_FAULT_OOM in user mode (arch/x86/mm/fault.c): call
+            // pagefault_out_of_memory() and return to user space, which
+            // faults again, or dies of the OOM killer's SIGKILL.
+            Err(VmFault::Oom) if self.pagefault_out_of_memory(pid) => {
+                self.handle_mm_fault(hv, pid, &vma, addr & PAGE_MASK, write)
+            }
+            r => r,
+        }
     }
 
     /// Record a fault that ends in a signal (when tracing) and return it.
@@ -337,7 +347,8 @@ impl Kernel {
         addr: u64,
         write: bool,
     ) -> Result<(), VmFault> {
-        let slot = self.pte_alloc(pid, addr).map_err(|_| VmFault::Oom)?;
+        let slot = self.alloc_may_oom(hv, pid, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, addr));
+        let slot = slot.map_err(|_| VmFault::Oom)?;
         let pte = self.pt.get(slot);
         let vmf = Vmf { pid, vma, address: addr, pte: slot, orig_pte: pte, write };
         if is_guard_marker(pte) {
@@ -403,7 +414,7 @@ impl Kernel {
             return Ok(());
         }
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
-        let pfn = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        let pfn = self.alloc_page_may_oom(hv, pid, GFP_ANON_ZEROED).map_err(|_| VmFault::Oom)?;
         self.clear_page(hv, pfn);
         self.folio_add_new_anon_rmap(pfn, av, vma.linear_index(addr));
         let w = if vma.flags.contains(VmFlags::WRITE) { PteFlags::RW | PteFlags::DIRTY } else { PteFlags::empty() };
@@ -478,7 +489,9 @@ impl Kernel {
         let Vmf { pid, vma, address: addr, pte: slot, .. } = *vmf;
         let orig_pte = self.pt.get(slot);
         let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
-        let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        // folio_prealloc(): zeroed for the zero page's copy.
+        let gfp = if old == NormalPage::Zero { GFP_ANON_ZEROED } else { GFP_USER_PAGE };
+        let new = self.alloc_page_may_oom(hv, pid, gfp).map_err(|_| VmFault::Oom)?;
         match old {
             NormalPage::Page(src) => self.copy_page(hv, new, src),
             NormalPage::Zero => self.clear_page(hv, new),
@@ -547,12 +560,12 @@ impl Kernel {
             self.do_fault_around(hv, pid, vma, addr, inode);
         }
         let index = vma.linear_index(addr);
-        let cache = self.shmem_get_page(hv, inode, index)?;
+        let cache = self.shmem_get_page(hv, pid, inode, index)?;
         let prot = vm_get_page_prot(vma.flags);
         if write && !vma.flags.contains(VmFlags::SHARED) {
             // do_cow_fault(): a private anonymous copy of the cache page.
             let av = self.anon_vma_prepare(pid, vma.start).map_err(|_| VmFault::Oom)?;
-            let new = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+            let new = self.alloc_page_may_oom(hv, pid, GFP_USER_PAGE).map_err(|_| VmFault::Oom)?;
             self.copy_page(hv, new, cache);
             self.folio_add_new_anon_rmap(new, av, index);
             // set_pte_range(): maybe_mkwrite(pte_mkdirty(entry), vma).
@@ -626,8 +639,15 @@ impl Kernel {
     }
 
     /// `shmem_get_folio(SGP_CACHE)` for a fault: the page at `index`,
-    /// allocated zeroed if absent; beyond EOF is SIGBUS.
-    pub fn shmem_get_page(&mut self, hv: &mut Hypervisor, inode: u32, index: u64) -> Result<Pfn, VmFault> {
+    /// allocated zeroed if absent (by `current`, who may meet the OOM
+    /// killer); beyond EOF is SIGBUS.
+    pub fn shmem_get_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        current: Pid,
+        inode: u32,
+        index: u64,
+    ) -> Result<Pfn, VmFault> {
         let ino = self.shmem.get(inode).ok_or(VmFault::SigBus)?;
         if index >= ino.size.div_ceil(4096) {
             return Err(VmFault::SigBus);
@@ -635,7 +655,7 @@ impl Kernel {
         if let Some(&p) = ino.pages.get(&index) {
             return Ok(p);
         }
-        let pfn = self.mem.alloc().map_err(|_| VmFault::Oom)?;
+        let pfn = self.alloc_page_may_oom(hv, current, GFP_USER_PAGE).map_err(|_| VmFault::Oom)?;
         self.clear_page(hv, pfn);
         let p = self.mem.page_mut(pfn);
         p.mapping = Mapping::File(inode);

@@ -26,6 +26,7 @@ pub mod mprotect;
 pub mod mremap;
 pub mod mseal;
 pub mod msync;
+pub mod oom_kill;
 pub mod p2m;
 pub mod page;
 pub mod page_writeback;
@@ -70,6 +71,11 @@ pub struct Process {
     /// CAP_SYS_RESOURCE in the effective set (raising a hard rlimit):
     /// root's unless dropped, as a container may (inherited at fork).
     pub cap_sys_resource: bool,
+    /// `task_struct::comm`: inherited at fork; the scenario runner names
+    /// each process after its script name (as if it had exec'd it).
+    pub comm: String,
+    /// `signal_struct::oom_score_adj` and `oom_score_adj_min`.
+    pub oom: oom_kill::OomScoreAdj,
 }
 
 impl Process {
@@ -122,6 +128,8 @@ pub struct Kernel {
     pub xen: xen::GuestXen,
     /// Device nodes by path (`/dev/xen/gntdev`, `/dev/xvda`, ...).
     pub devices: BTreeMap<String, std::rc::Rc<dyn file::DeviceNode>>,
+    /// The OOM killer's victims and ratelimits (kernel/oom_kill.rs).
+    pub oom: oom_kill::OomState,
 }
 
 impl Kernel {
@@ -155,6 +163,7 @@ impl Kernel {
             pt_pages: FxHashMap::default(),
             xen: xen::GuestXen::default(),
             devices: BTreeMap::new(),
+            oom: oom_kill::OomState::default(),
         }
     }
 
@@ -197,6 +206,8 @@ impl Kernel {
                 files: FdTable::with_stdio(),
                 rlimits: Rlimits::default(),
                 cap_sys_resource: uid == 0,
+                comm: String::new(),
+                oom: oom_kill::OomScoreAdj::default(),
             },
         );
         Ok(pid)
@@ -237,9 +248,12 @@ impl Kernel {
         if let Some(s) = self.pt.lookup(pgd, addr) {
             return Ok(s);
         }
-        // Tables are allocated one by one; collect first to keep borrows apart.
+        // Tables are allocated one by one; collect first to keep borrows
+        // apart. Only the missing levels (`__pud_alloc`, `__pmd_alloc`,
+        // `__pte_alloc` each run only where the entry is none).
+        let missing = self.pt.walk(pgd, addr).last().map_or(3, |s| (s.level as usize).saturating_sub(1));
         let mut fresh = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..missing {
             match self.alloc_pt_page() {
                 Ok(f) => fresh.push(f),
                 Err(e) => {

@@ -138,6 +138,10 @@ pub struct MemMap {
     /// before failures start ("if (atomic_read(&attr->space) > size) {
     /// atomic_sub(size, &attr->space); return false; }").
     pub fail_space: u64,
+    /// The last failed [`MemMap::alloc`] failed by fault injection
+    /// (`should_fail_alloc_page`), not for want of a free page: such a
+    /// failure never reaches the OOM killer (kernel/oom_kill.rs).
+    pub last_fail_injected: bool,
     /// The PFNs whose `struct page` was handed out mutably since the last
     /// [`MemMap::take_touched`]; `None` (the default) records nothing.
     /// Model bookkeeping for the incremental invariant check
@@ -184,6 +188,7 @@ impl MemMap {
             fresh: (FIRST_FREE_PFN as u32, populated as u32),
             fail_next: 0,
             fail_space: 0,
+            last_fail_injected: false,
             trace: Trace::default(),
             dom: 0,
             touched: None,
@@ -354,9 +359,11 @@ impl MemMap {
                 self.fail_space -= 4096;
             } else {
                 self.fail_next -= 1;
+                self.last_fail_injected = true;
                 return Err(Errno::ENOMEM);
             }
         }
+        self.last_fail_injected = false;
         let pfn = self.pop_free().ok_or(Errno::ENOMEM)?;
         if let Some(t) = &mut self.touched {
             t.push(pfn);

@@ -247,7 +247,7 @@ impl Kernel {
                     if let Some(i) = self.shmem.get_mut(inode) {
                         i.size = i.size.max(o + n as u64);
                     }
-                    let p = self.shmem_get_page(hv, inode, o / 4096).map_err(|_| Errno::ENOMEM)?;
+                    let p = self.shmem_get_page(hv, pid, inode, o / 4096).map_err(|_| Errno::ENOMEM)?;
                     self.write_page(hv, p, in_page, &data[pos..pos + n])?;
                     self.mem.page_mut(p).flags |= crate::kernel::page::PageFlags::DIRTY;
                     pos += n;

@@ -7,6 +7,7 @@ mod checks;
 mod context;
 pub mod data;
 mod hang;
+mod killed;
 pub mod output;
 pub use context::ViolationContext;
 mod show;
@@ -58,6 +59,11 @@ pub enum CallResult {
         pins: u32,
         gets: u32,
     },
+    /// The process was killed by the OOM killer (run/killed.rs) at `line`:
+    /// the call did not return, and nothing of the process runs again.
+    Killed {
+        line: u32,
+    },
 }
 
 impl CallResult {
@@ -70,9 +76,10 @@ impl CallResult {
             VmFault::AccErr => ("SIGSEGV", "accerr"),
             VmFault::PkuErr => ("SIGSEGV", "pkuerr"),
             VmFault::SigBus => ("SIGBUS", "adrerr"),
-            // An OOM during a user access kills the task in Linux; the
-            // model reports it as SIGBUS (VM_FAULT_OOM has no signal code).
-            VmFault::Oom => ("SIGBUS", "adrerr"),
+            // VM_FAULT_OOM raises no signal: the task was the OOM killer's
+            // victim, and the runner reports the access as KILLED
+            // (run/killed.rs). Nothing else returns it to a user access.
+            VmFault::Oom => ("SIGKILL", ""),
         };
         CallResult::Signal { sig, code, addr: s.addr }
     }
@@ -204,8 +211,8 @@ pub struct Runner<'s> {
     pub time_limit: std::time::Duration,
     /// The invariants reported so far.
     fired: std::collections::BTreeSet<&'static str>,
-    /// Hung processes (script index) and the result of the call each is
-    /// blocked in.
+    /// Processes that run nothing more (script index): hung, with the
+    /// result of the call each is blocked in, or killed (`KILLED`).
     hung: BTreeMap<usize, CallResult>,
 }
 
@@ -369,6 +376,7 @@ impl<'s> Runner<'s> {
                     .spawn(decl.uid, decl.mmap_base.unwrap_or(DEFAULT_MMAP_BASE), decl.brk.unwrap_or(DEFAULT_START_BRK))
                     .map_err(|e| rt_err(decl.span, format!("cannot create process `{}`: {e}", decl.name)))?;
                 self.procs[p.0] = Some((dom, pid));
+                self.set_comm(dom, pid, &decl.name);
             }
             StepKind::File(f) => {
                 let decl = &script.files[f.0];
@@ -393,7 +401,9 @@ impl<'s> Runner<'s> {
                     let v = match &result {
                         CallResult::Value(v) => Value::Int(*v),
                         CallResult::Bytes(b) => Value::Bytes(b.clone()),
-                        CallResult::Signal { .. } | CallResult::Hung { .. } => Value::Int(Errno::EFAULT.as_ret()),
+                        CallResult::Signal { .. } | CallResult::Hung { .. } | CallResult::Killed { .. } => {
+                            Value::Int(Errno::EFAULT.as_ret())
+                        }
                     };
                     if self.env.bound_bytes_after(name, &v) > MAX_BOUND_BYTES {
                         return Err(rt_err(
@@ -458,8 +468,11 @@ impl<'s> Runner<'s> {
         Ok(match (&e.kind, r) {
             (ExpectedKind::Ok, CallResult::Value(v)) => (*v as i64) >= 0,
             (ExpectedKind::Ok, CallResult::Bytes(_)) => true,
-            (ExpectedKind::Ok, CallResult::Signal { .. } | CallResult::Hung { .. }) => false,
+            (ExpectedKind::Ok, CallResult::Signal { .. } | CallResult::Hung { .. } | CallResult::Killed { .. }) => {
+                false
+            }
             (ExpectedKind::Hung, r) => matches!(r, CallResult::Hung { .. }),
+            (ExpectedKind::Killed, r) => matches!(r, CallResult::Killed { .. }),
             (ExpectedKind::Signal { signal, code, addr }, CallResult::Signal { sig, code: c, addr: at }) => {
                 let sig_ok = signal.name() == *sig;
                 let code_ok = code.as_ref().is_none_or(|cd| cd.node.name() == *c);
@@ -510,7 +523,9 @@ impl<'s> Runner<'s> {
                 if let Some(h) = self.hang_before(a, line, dom, pid, &int)? {
                     return Ok(h);
                 }
-                self.process_call(CallCx { a, span, args: &args, int: &int, bytes: &bytes, res: &res }, dom, pid)
+                let r =
+                    self.process_call(CallCx { a, span, args: &args, int: &int, bytes: &bytes, res: &res }, dom, pid)?;
+                self.after_call(dom, pid, (line, span), r)
             }
             Actor::Domain(d) => {
                 let dom = self.dom(d.0, span)?;
@@ -626,6 +641,7 @@ impl<'s> Runner<'s> {
             }
             Call::Brk => res(k.sys_brk(hv, pid, int(0)?)),
             Call::Setrlimit => res(k.sys_setrlimit(pid, int(0)?, int(1)?, int(2)?)),
+            Call::OomScoreAdj => res(k.oom_score_adj_write(pid, int(0)? as i64)),
             Call::Store => sig(k.user_write(hv, pid, int(0)?, &bytes(1)?)),
             Call::Load => match k.user_read(hv, pid, int(0)?, {
                 let len = int(1)?;
@@ -702,6 +718,8 @@ impl<'s> Runner<'s> {
                         && let Some(slot) = self.procs.get_mut(cp.0)
                     {
                         *slot = Some((dom, child));
+                        let name = self.script.processes[cp.0].name.clone();
+                        self.set_comm(dom, child, &name);
                     }
                     CallResult::Value(child as u64)
                 }

@@ -37,6 +37,7 @@ pub fn format_result(r: &CallResult) -> String {
         CallResult::Value(v) => format_value(*v),
         CallResult::Bytes(b) => format_bytes(b),
         CallResult::Signal { sig, code, addr } => format!("{sig}:{code}@{addr:#x}"),
+        CallResult::Killed { line } => format!("KILLED (SIGKILL from the OOM killer at line {line})"),
         CallResult::Hung { line, syscall, pfn, page_count, pins, gets } => format!(
             "HUNG (in {syscall} since line {line}: pfn {pfn:#x} page_count {page_count}, {pins} pin(s), {gets} get(s))"
         ),
@@ -161,6 +162,7 @@ fn result_json(r: &CallResult) -> J {
         }
         CallResult::Bytes(b) => json!({ "bytes": hex(b), "len": b.len() }),
         CallResult::Signal { sig, code, addr } => json!({ "signal": sig, "code": code, "addr": hex_num(*addr) }),
+        CallResult::Killed { line } => json!({ "killed": { "line": line, "signal": "SIGKILL" } }),
         CallResult::Hung { line, syscall, pfn, page_count, pins, gets } => json!({
             "hung": { "line": line, "syscall": syscall, "pfn": hex_num(*pfn), "page_count": page_count, "pins": pins, "gets": gets }
         }),

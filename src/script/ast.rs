@@ -297,6 +297,9 @@ pub enum ExpectedKind {
     Value(Expr),
     /// `HUNG`: the call never returns (the process is blocked for ever).
     Hung,
+    /// `KILLED`: the OOM killer killed the process (during this call or
+    /// before it).
+    Killed,
 }
 
 /// The signals a user access can raise in the model.

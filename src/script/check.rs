@@ -688,6 +688,16 @@ impl Checker {
                     ));
                 }
             }
+            // Any process call: the OOM killer may choose its process in
+            // the call (a fault allocates) or before it (another's fault).
+            ExpectedKind::Killed => {
+                if spec.actor != super::calls::ActorKind::Process {
+                    self.error(ScriptError::new(
+                        exp.span,
+                        format!("`{}` is not a process call, so its process cannot be killed", spec.name),
+                    ));
+                }
+            }
             ExpectedKind::Value(e) => {
                 if let Some(t) = self.typed(e)
                     && (!t.fits(ret) || t == Ty::Domain || t == Ty::List)

@@ -56,7 +56,8 @@
 //! - `touch`'s `r`/`w` evaluate to 0/1 (1 = write); grant `rw`/`ro` to 0/1
 //!   (the kernel's `readonly` flag).
 //! - `ExpectedKind::Ok` matches a result whose value as `i64` is >= 0;
-//!   `ExpectedKind::Hung` matches a call that never returns (run/hang.rs).
+//!   `ExpectedKind::Hung` matches a call that never returns (run/hang.rs),
+//!   `ExpectedKind::Killed` one whose process the OOM killer killed (run/killed.rs).
 //! - `CheckedScript::kernel` is `None` without a `kernel` line; an absent
 //!   `unmap=` is `None` ("the variant's own policy", the interpreter's call).
 //!   `--kernel` words go through [`parse_kernel_override`].

@@ -621,6 +621,10 @@ fn expected(c: &mut Cursor) -> PResult<Expected> {
         c.bump();
         return Ok(Expected { span: t.span, kind: ExpectedKind::Hung });
     }
+    if t.tok == Tok::Ident && text == "KILLED" {
+        c.bump();
+        return Ok(Expected { span: t.span, kind: ExpectedKind::Killed });
+    }
     if t.tok == Tok::Ident && text.starts_with("SIG") && !text.contains(|ch: char| ch.is_ascii_lowercase()) {
         return signal(c);
     }

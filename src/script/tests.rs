@@ -463,6 +463,15 @@ fn hung_is_an_expectation_of_process_calls() {
 }
 
 #[test]
+fn killed_is_an_expectation_of_process_calls_only() {
+    // The OOM killer kills processes: any process call may expect KILLED,
+    // a domain's call may not.
+    checked(&format!("{HOST}p: touch(0x1000, 4K, w) = KILLED\np: munmap(0x1000, 4K) = KILLED\n"));
+    let (_, _, msg) = one_error(&format!("{HOST}host: alloc_page() = KILLED\n"));
+    assert_eq!(msg, "`alloc_page` is not a process call, so its process cannot be killed");
+}
+
+#[test]
 fn setup_statements_and_shows() {
     let c = checked(
         "machine frames=1024\ndomain d pv pages=256\nprocess p in d uid=1000 brk=0x600000\nfile f in d size=8K\n\

@@ -11,5 +11,6 @@ mod madvise;
 mod mlock;
 mod mremap;
 mod mseal_msync_mincore;
+mod oom;
 mod props;
 mod rlimit;
