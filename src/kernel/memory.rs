@@ -551,13 +551,17 @@ impl Kernel {
     fn do_fault(&mut self, hv: &mut Hypervisor, vmf: &Vmf<'_>) -> Result<(), VmFault> {
         let Vmf { pid, vma, address: addr, pte: slot, write, .. } = *vmf;
         let inode = vma.shmem_inode().ok_or(VmFault::SigBus)?;
+        if !write {
+            // do_read_fault(): should_fault_around() -> do_fault_around()
+            // before ->fault(), so the cached neighbours inside EOF are
+            // mapped even when the faulting page is past EOF and the access
+            // then ends in SIGBUS (filemap_map_pages clamps to the file's
+            // end, shmem_fault fails the page itself).
+            self.do_fault_around(hv, pid, vma, addr, inode);
+        }
         if self.shmem.get(inode).is_some_and(|i| vma.linear_index(addr) >= i.size.div_ceil(4096)) {
             let why = "shmem_get_folio: index beyond i_size (VM_FAULT_SIGBUS)";
             return Err(self.fault_signal(hv, pid, addr, write, VmFault::SigBus, why));
-        }
-        if !write {
-            // do_read_fault(): should_fault_around() -> do_fault_around().
-            self.do_fault_around(hv, pid, vma, addr, inode);
         }
         let index = vma.linear_index(addr);
         let cache = self.shmem_get_page(hv, pid, inode, index)?;
