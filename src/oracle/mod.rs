@@ -131,6 +131,8 @@ pub mod transcript;
 mod worker;
 
 pub use error::OracleError;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub use host::HostSession;
 pub use host::{DEFAULT_BASE, DEFAULT_RANGE_LEN, HostConfig, SnapshotMode, host_info, run_on_host};
 pub use op::{Addr, FdRef, Op, OpResult, PAGE_SIZE};
 pub use transcript::{HostInfo, PageInfo, ProcSnapshot, Smaps, Snapshot, StepRecord, Transcript, VmaSnapshot};

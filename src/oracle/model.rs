@@ -600,6 +600,14 @@ impl<'a> ModelRun<'a> {
                     Err(e) => OpResult::Ret(-(e.0 as i64)),
                 }
             }
+            Op::Setrlimit { resource, soft, hard, .. } => {
+                let (k, _) = self.kh();
+                ret(k.sys_setrlimit(pid, *resource as u64, *soft, *hard))
+            }
+            Op::Setuid { uid, .. } => {
+                let (k, _) = self.kh();
+                ret(k.sys_setuid(pid, *uid))
+            }
             Op::Exit { .. } => {
                 let (k, hv) = self.kh();
                 if let Err(e) = k.sys_exit(hv, pid) {

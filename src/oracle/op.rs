@@ -130,6 +130,14 @@ pub enum Op {
     /// The process exits (`exit_group(0)`); its index becomes dead.
     /// Result `Ret(exit status)`.
     Exit { p: usize },
+    /// `setrlimit(resource, {soft, hard})` (kernel/sys.c `do_prlimit`):
+    /// `Ret(0)` or `Ret(-errno)`. Values are raw (`u64::MAX` is
+    /// `RLIM_INFINITY`).
+    Setrlimit { p: usize, resource: u32, soft: u64, hard: u64 },
+    /// `setuid(uid)` (kernel/sys.c `__sys_setuid`): `Ret(0)` or
+    /// `Ret(-errno)`. From root this drops every capability the mm checks
+    /// (`CAP_IPC_LOCK` for mlock beyond `RLIMIT_MEMLOCK`).
+    Setuid { p: usize, uid: u32 },
     /// Record a snapshot of every live process (see
     /// [`super::SnapshotMode::Explicit`]). Result `Ret(0)`.
     Snapshot,
@@ -162,7 +170,9 @@ macro_rules! match_p {
             | Op::Store { $p, .. }
             | Op::Touch { $p, .. }
             | Op::Fork { $p, .. }
-            | Op::Exit { $p, .. } => $some,
+            | Op::Exit { $p, .. }
+            | Op::Setrlimit { $p, .. }
+            | Op::Setuid { $p, .. } => $some,
             Op::Snapshot => $none,
         }
     };
@@ -205,6 +215,8 @@ impl Op {
             Op::Touch { .. } => "touch",
             Op::Fork { .. } => "fork",
             Op::Exit { .. } => "exit",
+            Op::Setrlimit { .. } => "setrlimit",
+            Op::Setuid { .. } => "setuid",
             Op::Snapshot => "snapshot",
         }
     }

@@ -13,7 +13,7 @@ use crate::oracle::worker::{CMD_ARGS, FD_NONE, FD_RAW, FD_SLOT, FD_SLOTS, opc, t
 
 use super::imp::*;
 
-impl Run<'_> {
+impl Run {
     /// Register a new live process. Its /proc files are opened by
     /// [`Self::open_files`] once it is known to be running (the first
     /// worker may still fail its setup and exit).
@@ -222,8 +222,24 @@ impl Run<'_> {
                 (opc::FORK, [slot as u64, 0, 0, 0, 0, 0])
             }
             Op::Exit { .. } => (opc::EXIT, [0; CMD_ARGS]),
+            Op::Setrlimit { resource, soft, hard, .. } => (opc::SETRLIMIT, [*resource as u64, *soft, *hard, 0, 0, 0]),
+            Op::Setuid { uid, .. } => (opc::SETUID, [*uid as u64, 0, 0, 0, 0, 0]),
             Op::Snapshot => return Ok(OpResult::Ret(0)),
         };
+        self.transact(step, op, p, code, args, payload)
+    }
+
+    /// Send one command to process `p` and decode its reply (`op` names it
+    /// in errors and says whether it is a fork or an exit).
+    pub(super) fn transact(
+        &mut self,
+        step: usize,
+        op: &Op,
+        p: usize,
+        code: u8,
+        args: [u64; CMD_ARGS],
+        payload: &[u8],
+    ) -> Result<OpResult, OracleError> {
         let body_len = 1 + 8 * CMD_ARGS + payload.len();
         let mut msg = Vec::with_capacity(4 + body_len);
         msg.extend_from_slice(&(body_len as u32).to_le_bytes());

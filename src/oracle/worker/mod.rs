@@ -66,6 +66,8 @@ pub(super) mod opc {
     pub const TOUCH: u8 = 21;
     pub const FORK: u8 = 22;
     pub const EXIT: u8 = 23;
+    pub const SETRLIMIT: u8 = 24;
+    pub const SETUID: u8 = 25;
 }
 pub(super) const CMD_ARGS: usize = 6;
 pub(super) const CMD_HDR: usize = 1 + 8 * CMD_ARGS;
