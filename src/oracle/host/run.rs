@@ -226,15 +226,15 @@ impl Run {
             Op::Setuid { uid, .. } => (opc::SETUID, [*uid as u64, 0, 0, 0, 0, 0]),
             Op::Snapshot => return Ok(OpResult::Ret(0)),
         };
-        self.transact(step, op, p, code, args, payload)
+        self.transact(step, op.name(), p, code, args, payload)
     }
 
-    /// Send one command to process `p` and decode its reply (`op` names it
-    /// in errors and says whether it is a fork or an exit).
+    /// Send one command to process `p` and decode its reply (`name` names
+    /// it in errors; `code` says whether it is a fork or an exit).
     pub(super) fn transact(
         &mut self,
         step: usize,
-        op: &Op,
+        name: &'static str,
         p: usize,
         code: u8,
         args: [u64; CMD_ARGS],
@@ -251,7 +251,7 @@ impl Run {
 
         let deadline = Instant::now() + self.cfg.op_timeout;
         if let Err(f) = self.send(p, &msg, deadline) {
-            return Err(self.fail(f, step, op.name(), p));
+            return Err(self.fail(f, step, name, p));
         }
         if code == opc::EXIT {
             // No reply: wait for the process to end, then reap it.
@@ -271,10 +271,10 @@ impl Run {
         }
         let body = match self.recv(p, deadline) {
             Ok(b) => b,
-            Err(f) => return Err(self.fail(f, step, op.name(), p)),
+            Err(f) => return Err(self.fail(f, step, name, p)),
         };
         let res = self.decode(p, step, &body)?;
-        if let (Op::Fork { .. }, OpResult::Ret(pid)) = (op, &res)
+        if let (opc::FORK, OpResult::Ret(pid)) = (code, &res)
             && *pid > 0
         {
             {

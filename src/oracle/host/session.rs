@@ -70,10 +70,27 @@ impl HostSession {
         if !self.run.procs.get(p).is_some_and(|pr| pr.alive) {
             return Err(OracleError::NoSuchProcess { step, p });
         }
-        let op = Op::MemfdCreate { p, slot, flags: 0 };
         let mut args = [0u64; CMD_ARGS];
         args[0] = slot as u64;
-        self.run.transact(step, &op, p, opc::MEMFD_CREATE, args, name)
+        self.run.transact(step, "memfd_create", p, opc::MEMFD_CREATE, args, name)
+    }
+
+    /// A raw system call `nr(args...)` in process `p`: its return value
+    /// or `-errno`. For the argument checks no [`Op`] expresses (a
+    /// pointer argument into the range, such as mincore's vector); a call
+    /// that unmaps or overwrites the worker's own memory kills it, which is
+    /// reported as [`OracleError::WorkerDied`].
+    pub fn syscall(&mut self, p: usize, nr: i64, args: [u64; 6]) -> Result<i64, OracleError> {
+        let step = self.step;
+        self.step += 1;
+        if !self.run.procs.get(p).is_some_and(|pr| pr.alive) {
+            return Err(OracleError::NoSuchProcess { step, p });
+        }
+        let a = [nr as u64, args[0], args[1], args[2], args[3], args[4]];
+        match self.run.transact(step, "syscall", p, opc::SYSCALL, a, &args[5].to_le_bytes())? {
+            OpResult::Ret(v) => Ok(v),
+            r => Err(OracleError::Protocol { p, msg: format!("syscall {nr}: unexpected reply {r:?}") }),
+        }
     }
 
     /// A snapshot of every live process (parsed, as in a transcript).

@@ -204,6 +204,11 @@ impl Worker {
                 self.reply_ret(unsafe { syscall3(SYS_SETRLIMIT, a[0], rl.as_ptr() as u64, 0) })
             }
             opc::SETUID => self.reply_ret(unsafe { syscall3(SYS_SETUID, a[0], 0, 0) }),
+            opc::SYSCALL => {
+                // The sixth argument, if any, is the payload.
+                let a6 = payload.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                self.reply_ret(unsafe { syscall6(a[0] as i64, a[1], a[2], a[3], a[4], a[5], a6) })
+            }
             _ => self.reply_limit(0),
         }
     }
