@@ -743,3 +743,85 @@ fn concurrent_runs_from_several_threads() {
     assert_eq!(all_children().trim(), "");
     assert_eq!(fd_count(), fds);
 }
+
+/// A session runs ops one at a time and reads the worker's /proc files
+/// raw: the maps line of an unnamed mapping ends with "0 " (show_map_vma
+/// pads with one space when there is no name, fs/proc/task_mmu.c), the
+/// smaps block runs from that line to VmFlags, a written page's pagemap
+/// entry has PM_PRESENT (bit 63) and an untouched one is 0
+/// (Documentation/admin-guide/mm/pagemap.rst); a named memfd shows as
+/// "/memfd:NAME (deleted)" (mm/memfd.c prefixes "memfd:"); nothing is left
+/// behind when the session is dropped.
+#[test]
+fn session_step_by_step_with_raw_proc_files() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let fds = fd_count();
+    {
+        let mut s = HostSession::start(&HostConfig::default()).expect("session");
+        let b = s.base();
+        assert_eq!(s.exec(&anon_at(0, 2)).unwrap(), OpResult::Ret(b as i64));
+        assert_eq!(s.exec(&Op::Store { p: 0, addr: Addr::Off(0), bytes: vec![7] }).unwrap(), OpResult::Ret(0));
+        let maps = s.maps_lines(0).unwrap();
+        assert_eq!(maps, vec![format!("{:x}-{:x} rw-p 00000000 00:00 0 \n", b, b + 2 * PS)]);
+        let blocks = s.smaps_blocks(0).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert!(blocks[0].starts_with(&maps[0]), "{}", blocks[0]);
+        assert!(blocks[0].contains("\nRss:                   4 kB\n"), "{}", blocks[0]);
+        let last = blocks[0].lines().last().unwrap_or("");
+        assert!(last.starts_with("VmFlags: rd wr mr mw me ac"), "{last}");
+        let pm = s.pagemap_words(0, b, 2).unwrap();
+        assert_eq!((pm[0] >> 63, pm[1]), (1, 0), "{pm:#x?}");
+        assert_eq!(s.status_kb(0, "VmLck").unwrap(), Some(0));
+        // A raw mincore into a vector inside the range.
+        assert_eq!(s.syscall(0, libc::SYS_mincore, [b, 2 * PS, b + PS, 0, 0, 0]).unwrap(), 0);
+        assert_eq!(s.exec(&Op::Load { p: 0, addr: Addr::Off(PS), len: 2 }).unwrap(), OpResult::Bytes(vec![1, 0]));
+        assert_eq!(s.memfd_create_named(0, 3, b"hello").unwrap(), OpResult::Ret(0));
+        let fd = FdRef::Slot(3);
+        assert_eq!(s.exec(&Op::Ftruncate { p: 0, fd, len: PS }).unwrap(), OpResult::Ret(0));
+        let m = Op::Mmap { p: 0, addr: Addr::Off(0x10_0000), len: PS, prot: RW, flags: libc::MAP_SHARED, fd, off: 0 };
+        assert_eq!(s.exec(&m).unwrap(), OpResult::Ret((b + 0x10_0000) as i64));
+        let maps = s.maps_lines(0).unwrap();
+        assert!(maps[1].ends_with(" /memfd:hello (deleted)\n"), "{}", maps[1]);
+        assert_eq!(s.exec(&Op::Fork { p: 0 }).unwrap(), OpResult::Ret(1));
+        assert_eq!(s.maps_lines(1).unwrap(), maps, "the child has the same mappings");
+        assert!(s.snapshot().unwrap().len() == 2);
+    }
+    assert_eq!(children().trim(), "", "children left behind");
+    assert_eq!(fd_count(), fds, "descriptors leaked");
+}
+
+/// The Setrlimit and Setuid ops, on the host and in the model. Expected
+/// values: kernel/sys.c do_prlimit (`resource >= RLIM_NLIMITS` and
+/// `rlim_cur > rlim_max` are -EINVAL, raising the hard limit without
+/// CAP_SYS_RESOURCE -EPERM), __sys_setuid (`(uid_t)-1` -EINVAL; without
+/// CAP_SETUID only the current uid, else -EPERM), mm/mlock.c do_mlock
+/// (over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM).
+#[test]
+fn setrlimit_and_setuid_ops() {
+    let memlock = libc::RLIMIT_MEMLOCK as u32;
+    let ops = [
+        Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(4 * PS), max: Lim::raw(4 * PS) },
+        Op::Setuid { p: 0, uid: 65534 },
+        anon_at(0, 8),
+        Op::Mlock { p: 0, addr: Addr::Off(0), len: 8 * PS },
+        Op::Mlock { p: 0, addr: Addr::Off(0), len: 4 * PS },
+        Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(4 * PS), max: Lim::raw(8 * PS) },
+        Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(8 * PS), max: Lim::raw(4 * PS) },
+        Op::Setrlimit { p: 0, resource: 99, cur: Lim::raw(0), max: Lim::raw(0) },
+        Op::Setuid { p: 0, uid: 0 },
+        Op::Setuid { p: 0, uid: u32::MAX },
+        Op::Setuid { p: 0, uid: 65534 },
+    ];
+    let t = run(&ops);
+    if t.host.euid != 0 {
+        println!("setrlimit_and_setuid_ops: not compared (not root): setuid {}", ret(&t, 1));
+        return;
+    }
+    let einval = EINVAL;
+    let host: Vec<i64> = (0..ops.len()).map(|i| ret(&t, i)).collect();
+    let want = [0, 0, t.base as i64, ENOMEM, 0, EPERM, einval, einval, EPERM, einval, 0];
+    assert_eq!(host, want);
+    let m = mmsim::oracle::model::run_on_model(&ops, t.base, t.range_len).expect("model run");
+    let model: Vec<i64> = (0..ops.len()).map(|i| ret(&m, i)).collect();
+    assert_eq!(model, host, "model (left) vs host (right)");
+}

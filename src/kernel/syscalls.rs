@@ -292,6 +292,24 @@ impl Kernel {
         Ok(0)
     }
 
+    /// setuid(2), as kernel/sys.c `__sys_setuid`: an invalid uid
+    /// (`(uid_t)-1`) is EINVAL; with CAP_SETUID (root) every uid changes;
+    /// otherwise only a switch to the current uid is allowed, else EPERM.
+    /// Simplification: one uid per process (no separate real, effective,
+    /// saved and fs uids).
+    pub fn sys_setuid(&mut self, pid: Pid, uid: u32) -> KResult<u64> {
+        if uid == u32::MAX {
+            return Err(Errno::EINVAL);
+        }
+        let p = self.proc_mut(pid)?;
+        if p.capable() || p.uid == uid {
+            p.uid = uid;
+            Ok(0)
+        } else {
+            Err(Errno::EPERM)
+        }
+    }
+
     /// `touch` entry for the interpreter.
     pub fn sys_touch(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64, write: bool) -> Result<(), Signal> {
         self.user_touch(hv, pid, addr, len, if write { Access::Write } else { Access::Read })

@@ -40,7 +40,10 @@
 //!   -errno)`, `Bytes`, `Signal { sig, code, addr }`).
 //! * [`host`]: `run_on_host(&[Op], &HostConfig) -> Result<Transcript,
 //!   OracleError>`, [`HostConfig`] (`range_len`, `base`, [`SnapshotMode`],
-//!   caps and timeout), [`host_info`].
+//!   caps and timeout), [`host_info`]; `HostSession` the same workers op by
+//!   op, with the raw /proc text (maps lines, smaps blocks, pagemap words,
+//!   status fields), a raw system call and a named memfd, for tests that
+//!   interleave host and model calls (`tests/native`, `tests/report`).
 //! * [`transcript`]: [`Transcript`] (with the `base` the model must use),
 //!   [`StepRecord`], [`ProcSnapshot`], [`VmaSnapshot`] (raw maps line and
 //!   parsed fields, [`Smaps`], [`PageInfo`] per page), [`HostInfo`], and a
@@ -131,6 +134,8 @@ pub mod transcript;
 mod worker;
 
 pub use error::OracleError;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub use host::HostSession;
 pub use host::{DEFAULT_BASE, DEFAULT_RANGE_LEN, HostConfig, SnapshotMode, host_info, run_on_host};
 pub use op::{Addr, BRK_OFF, FdRef, Lim, Op, OpResult, PAGE_SIZE, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 pub use transcript::{HostInfo, PageInfo, ProcSnapshot, Smaps, Snapshot, StepRecord, Transcript, VmaSnapshot};

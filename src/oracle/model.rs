@@ -639,6 +639,10 @@ impl<'a> ModelRun<'a> {
                     Err(e) => OpResult::Ret(-(e.0 as i64)),
                 }
             }
+            Op::Setuid { uid, .. } => {
+                let (k, _) = self.kh();
+                ret(k.sys_setuid(pid, *uid))
+            }
             Op::Exit { .. } => {
                 let (k, hv) = self.kh();
                 if let Err(e) = k.sys_exit(hv, pid) {

@@ -138,6 +138,10 @@ pub enum Op {
     /// `brk(addr)`: `Ret(the new break)` (the old one on failure). The
     /// break starts at `base + BRK_OFF` on both sides ([`BRK_OFF`]).
     Brk { p: usize, addr: Addr },
+    /// `setuid(uid)` (kernel/sys.c `__sys_setuid`): `Ret(0)` or
+    /// `Ret(-errno)`. From root this drops every capability the mm checks
+    /// (`CAP_IPC_LOCK` for mlock beyond `RLIMIT_MEMLOCK`).
+    Setuid { p: usize, uid: u32 },
     /// Record a snapshot of every live process (see
     /// [`super::SnapshotMode::Explicit`]). Result `Ret(0)`.
     Snapshot,
@@ -171,6 +175,11 @@ pub enum Lim {
 }
 
 impl Lim {
+    /// A raw `rlim_t` value (`u64::MAX` is `RLIM_INFINITY`).
+    pub fn raw(v: u64) -> Lim {
+        if v == u64::MAX { Lim::Inf } else { Lim::Abs(v) }
+    }
+
     /// The raw value, given the process's use of the resource in pages.
     pub fn resolve(self, used_pages: u64) -> u64 {
         match self {
@@ -210,6 +219,7 @@ macro_rules! match_p {
             | Op::Fork { $p, .. }
             | Op::Setrlimit { $p, .. }
             | Op::Brk { $p, .. }
+            | Op::Setuid { $p, .. }
             | Op::Exit { $p, .. } => $some,
             Op::Snapshot => $none,
         }
@@ -255,6 +265,7 @@ impl Op {
             Op::Exit { .. } => "exit",
             Op::Setrlimit { .. } => "setrlimit",
             Op::Brk { .. } => "brk",
+            Op::Setuid { .. } => "setuid",
             Op::Snapshot => "snapshot",
         }
     }

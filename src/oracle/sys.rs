@@ -23,6 +23,7 @@ pub const SYS_MADVISE: i64 = 28;
 pub const SYS_CLONE: i64 = 56;
 pub const SYS_FTRUNCATE: i64 = 77;
 pub const SYS_SETRLIMIT: i64 = 160;
+pub const SYS_SETUID: i64 = 105;
 pub const SYS_MLOCK: i64 = 149;
 pub const SYS_MUNLOCK: i64 = 150;
 pub const SYS_MLOCKALL: i64 = 151;

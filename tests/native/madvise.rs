@@ -3,6 +3,7 @@ use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::madvise::*;
 use mmsim::kernel::memory::VmFault;
+use mmsim::oracle::{Addr, Op, OpResult};
 
 const A: fn(i32) -> u64 = |a| a as u64;
 
@@ -158,8 +159,8 @@ fn guard_regions() {
         assert_eq!(k.user_read(hv, pid, a, 1).unwrap_err().fault, VmFault::MapErr);
         assert_eq!(k.user_write(hv, pid, a, b"x").unwrap_err().fault, VmFault::MapErr);
     }
-    assert_eq!(real_touch(a, false), 100 + SEGV_MAPERR);
-    assert_eq!(real_touch(a, true), 100 + SEGV_MAPERR);
+    assert_eq!(d.real_touch(a, false), 100 + SEGV_MAPERR);
+    assert_eq!(d.real_touch(a, true), 100 + SEGV_MAPERR);
     // Markers survive DONTNEED; populate stops at them.
     d.madvise(0, 4 * P, A(MADV_DONTNEED)).unwrap();
     assert_eq!(d.madvise(0, 4 * P, A(MADV_POPULATE_READ)), Err(Errno::EFAULT));
@@ -188,7 +189,8 @@ fn guard_regions() {
     // Shared memory takes guards too.
     d.shared(8 * P, 2, RW).unwrap();
     assert_eq!(d.madvise(8 * P, P, A(MADV_GUARD_INSTALL)), Ok(0));
-    assert_eq!(real_touch(d.a(8 * P), false), 100 + SEGV_MAPERR);
+    let a8 = d.a(8 * P);
+    assert_eq!(d.real_touch(a8, false), 100 + SEGV_MAPERR);
     d.layout();
 }
 
@@ -290,13 +292,20 @@ fn fork_semantics() {
     // Kernel: in a child, page 0 keeps data, page 1 is unmapped (mincore
     // ENOMEM), page 2 reads zero.
     let (a0, a1, a2) = (d.a(0), d.a(P), d.a(2 * P));
-    let (out, _) = in_child(|fd| unsafe {
-        send(fd, std::ptr::read_volatile(a0 as *const u8) as i64);
-        let mut v = 0u8;
-        send(fd, ret(real(libc::SYS_mincore, &[a1, P, &mut v as *mut u8 as u64])));
-        send(fd, std::ptr::read_volatile(a2 as *const u8) as i64);
-    });
-    let real_child = decode(&out);
+    let c = d.host_fork(0);
+    let load = |d: &mut Dual, a: u64| match d.host_op(Op::Load { p: c, addr: Addr::Abs(a), len: 1 }) {
+        OpResult::Bytes(b) => b[0] as i64,
+        r => panic!("host child read: {r:?}"),
+    };
+    let r0 = load(&mut d, a0);
+    let r1 = match d.host_op(Op::Mincore { p: c, addr: Addr::Abs(a1), len: P }) {
+        OpResult::Bytes(v) => v.len() as i64,
+        OpResult::Ret(e) => e,
+        r => panic!("host child mincore: {r:?}"),
+    };
+    let r2 = load(&mut d, a2);
+    d.host_op(Op::Exit { p: c });
+    let real_child = vec![r0, r1, r2];
     let pid = d.pid;
     let (k, hv) = d.k();
     let c = k.sys_fork(hv, pid).unwrap();
@@ -317,7 +326,7 @@ fn guard_markers_copied_on_fork() {
     d.madvise(P, P, A(MADV_GUARD_INSTALL)).unwrap();
     let a = d.a(P);
     // real_touch forks: the child inherits the marker.
-    assert_eq!(real_touch(a, false), 100 + SEGV_MAPERR);
+    assert_eq!(d.real_touch(a, false), 100 + SEGV_MAPERR);
     let pid = d.pid;
     let (k, hv) = d.k();
     let c = k.sys_fork(hv, pid).unwrap();

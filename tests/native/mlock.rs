@@ -2,6 +2,7 @@
 use super::util::*;
 use mmsim::kernel::errno::Errno;
 use mmsim::kernel::mlock::*;
+use mmsim::oracle::{Addr, Lim, Op, OpResult};
 
 #[test]
 fn mlock_munlock_layout_and_locked_vm() {
@@ -30,9 +31,10 @@ fn mlock_munlock_layout_and_locked_vm() {
     // A length that wraps to zero does nothing and succeeds.
     assert_eq!(d.mlock(0, u64::MAX), Ok(0));
     let (m, r) = d.locked();
-    // VmLck covers every test's mappings in this process: compare ours.
+    // VmLck of the host worker: only this test's mappings are locked.
     assert_eq!(m, 3, "model locked_vm");
     assert!(r >= m);
+    assert_eq!(r, m, "host VmLck (pages)");
 }
 
 #[test]
@@ -60,27 +62,29 @@ fn mlockall_flags() {
     let mut d = Dual::new();
     let pid = d.pid;
     {
-        let (k, hv) = d.k();
         for f in [0, 4, 8, 1 | 8] {
+            let (k, hv) = d.k();
             assert_eq!(k.sys_mlockall(hv, pid, f), Err(Errno::EINVAL));
-            assert_eq!(real(libc::SYS_mlockall, &[f]), Err(Errno::EINVAL));
+            assert_eq!(d.real(libc::SYS_mlockall, &[f]), Err(Errno::EINVAL));
         }
     }
     let base = d.a(0);
-    let (out, _) = in_child(|fd| {
-        send(fd, ret(real(libc::SYS_mlockall, &[MCL_FUTURE | MCL_ONFAULT])));
-        let fl = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
-        send(fd, ret(real(libc::SYS_mmap, &[base, 2 * P, RW, fl, u64::MAX, 0])));
-        let mut v = [0u8; 2];
-        let _ = real(libc::SYS_mincore, &[base, 2 * P, v.as_mut_ptr() as u64]);
-        send(fd, v[0] as i64 + v[1] as i64);
-        send(fd, ret(real(libc::SYS_mlockall, &[MCL_FUTURE])));
-        send(fd, ret(real(libc::SYS_mmap, &[base + 4 * P, 2 * P, RW, fl, u64::MAX, 0])));
-        let _ = real(libc::SYS_mincore, &[base + 4 * P, 2 * P, v.as_mut_ptr() as u64]);
-        send(fd, v[0] as i64 + v[1] as i64);
-        send(fd, ret(real(libc::SYS_munlockall, &[])));
-    });
-    let r = decode(&out);
+    // The kernel side in a forked host process.
+    let c = d.host_fork(0);
+    let mut r = Vec::new();
+    let resident = |d: &mut Dual, a: u64| match d.host_op(Op::Mincore { p: c, addr: Addr::Abs(a), len: 2 * P }) {
+        OpResult::Bytes(v) => v.iter().map(|&b| b as i64).sum::<i64>(),
+        res => panic!("host mincore: {res:?}"),
+    };
+    let fl = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+    r.push(ret(d.real_in(c, libc::SYS_mlockall, &[MCL_FUTURE | MCL_ONFAULT])));
+    r.push(ret(d.real_in(c, libc::SYS_mmap, &[base, 2 * P, RW, fl, u64::MAX, 0])));
+    r.push(resident(&mut d, base));
+    r.push(ret(d.real_in(c, libc::SYS_mlockall, &[MCL_FUTURE])));
+    r.push(ret(d.real_in(c, libc::SYS_mmap, &[base + 4 * P, 2 * P, RW, fl, u64::MAX, 0])));
+    r.push(resident(&mut d, base + 4 * P));
+    r.push(ret(d.real_in(c, libc::SYS_munlockall, &[])));
+    d.host_op(Op::Exit { p: c });
     let (k, hv) = d.k();
     let fl = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
     let mut m = vec![ret(k.sys_mlockall(hv, pid, MCL_FUTURE | MCL_ONFAULT))];
@@ -97,8 +101,8 @@ fn mlockall_flags() {
     assert!(mm.def_flags.is_empty() && mm.locked_vm == 0);
 }
 
-/// RLIMIT_MEMLOCK for an unprivileged user: the kernel side runs in a
-/// child that drops to uid 65534.
+/// RLIMIT_MEMLOCK for an unprivileged user: the kernel side is a host
+/// worker that drops to uid 65534.
 #[test]
 fn rlimit_for_non_root() {
     let mut d = Dual::with_uid(1000);
@@ -126,35 +130,36 @@ fn rlimit_for_non_root() {
             call(0, &[base + 0x40_0000, P, RW, fl | libc::MAP_LOCKED as u64]),
         ]
     };
-    let (out, _) = in_child(|fd| {
+    // The kernel side: the host worker drops to uid 65534 after setting
+    // its RLIMIT_MEMLOCK (the model's process is uid 1000 with the same
+    // limit).
+    let e = |x: i32| -(x as i64);
+    let memlock = libc::RLIMIT_MEMLOCK as u32;
+    assert_eq!(
+        d.host_op(Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(4 * P), max: Lim::raw(4 * P) }),
+        OpResult::Ret(0)
+    );
+    assert_eq!(d.host_op(Op::Setuid { p: 0, uid: 65534 }), OpResult::Ret(0));
+    let r = {
         let mut call = |op: u32, a: &[u64]| -> i64 {
-            ret(match op {
-                0 => real(libc::SYS_mmap, &[a[0], a[1], a[2], a[3], u64::MAX, 0]),
-                1 => real(libc::SYS_mlock, a),
-                2 => real(libc::SYS_munlock, a),
-                3 => real(libc::SYS_mlockall, a),
-                4 => real(libc::SYS_munlockall, a),
+            match op {
+                0 => ret(d.real(libc::SYS_mmap, &[a[0], a[1], a[2], a[3], u64::MAX, 0])),
+                1 => ret(d.real(libc::SYS_mlock, a)),
+                2 => ret(d.real(libc::SYS_munlock, a)),
+                3 => ret(d.real(libc::SYS_mlockall, a)),
+                4 => ret(d.real(libc::SYS_munlockall, a)),
                 5 => {
-                    let rl = libc::rlimit { rlim_cur: a[0], rlim_max: a[1] };
-                    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl) } == 0 {
-                        Ok(0)
-                    } else {
-                        Err(Errno(libc::EPERM))
+                    match d.host_op(Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(a[0]), max: Lim::raw(a[1]) })
+                    {
+                        OpResult::Ret(v) => v,
+                        res => panic!("host setrlimit: {res:?}"),
                     }
                 }
-                _ => real(libc::SYS_mlock2, a),
-            })
+                _ => ret(d.real(libc::SYS_mlock2, a)),
+            }
         };
-        let rl = libc::rlimit { rlim_cur: 4 * P, rlim_max: 4 * P };
-        unsafe {
-            libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl);
-            libc::setuid(65534);
-        }
-        for v in script(&mut call) {
-            send(fd, v);
-        }
-    });
-    let r = decode(&out);
+        script(&mut call)
+    };
     let pid = d.pid;
     let (k, hv) = d.k();
     k.sys_setrlimit(pid, 8, 4 * P, 4 * P).unwrap();
@@ -171,7 +176,6 @@ fn rlimit_for_non_root() {
     };
     let m = script(&mut call);
     assert_eq!(m, r, "model (left) vs kernel (right)");
-    let e = |x: i32| -(x as i64);
     assert_eq!(&r[1..8], &[0, e(libc::ENOMEM), 0, e(libc::ENOMEM), 0, e(libc::ENOMEM), 0]);
     assert_eq!(&r[8..11], &[e(libc::EAGAIN), (base + 0x20_0000) as i64, e(libc::EAGAIN)]);
     assert_eq!(&r[13..], &[e(libc::EPERM), e(libc::EPERM), e(libc::EPERM), 0, e(libc::EPERM)]);

@@ -177,6 +177,7 @@ fn guard_markers_move() {
     assert_eq!(d.mremap(0, 4 * P, 4 * P, FX, 0x100000), Ok(d.a(0x100000)));
     assert_eq!(d.mincore(0x100000, 4).unwrap(), vec![1, 0, 0, 0]);
     assert_eq!(d.madvise(0x100000, 4 * P, 23), Err(Errno::EFAULT));
-    assert_eq!(real_touch(d.a(0x101000), false), 100 + SEGV_MAPERR);
+    let a = d.a(0x101000);
+    assert_eq!(d.real_touch(a, false), 100 + SEGV_MAPERR);
     d.layout();
 }

@@ -23,7 +23,7 @@ fn mseal_checks_and_effects() {
     assert_eq!(d.mprotect(P, P, RW), Err(Errno::EPERM), "even unchanged protections");
     let (pid, a) = (d.pid, d.a(P));
     let fl = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64;
-    let r = real(libc::SYS_mmap, &[a, P, RW, fl, u64::MAX, 0]);
+    let r = d.real(libc::SYS_mmap, &[a, P, RW, fl, u64::MAX, 0]);
     let (k, hv) = d.k();
     assert_eq!(k.sys_mmap(hv, pid, a, P, RW, fl, u64::MAX, 0), r);
     assert_eq!(r, Err(Errno::EPERM), "MAP_FIXED over a sealed VMA");
@@ -67,10 +67,10 @@ fn mincore_checks_and_residency() {
     d.fill(P, 1, 1);
     assert_eq!(d.mincore(0, 4).unwrap(), vec![0, 1, 0, 0]);
     assert_eq!(d.mincore(0, 8), Err(Errno::ENOMEM));
-    // Argument errors, same as the kernel.
-    let (pid, a) = (d.pid, d.a(0));
-    let mut v = [0u8; 8];
-    let vp = v.as_mut_ptr() as u64;
+    // Argument errors, same as the kernel. `vp` is a writable vector
+    // buffer mapped on both sides (in the window, after the cases' ranges).
+    d.anon(0x40_0000, 1, RW).unwrap();
+    let (pid, a, vp) = (d.pid, d.a(0), d.a(0x40_0000));
     let cases: [(u64, u64, u64); 7] = [
         (a + 1, P, vp),
         (0x7fff_ffff_f000, 2 * P, vp),
@@ -81,11 +81,10 @@ fn mincore_checks_and_residency() {
         (a, 0, 0),
     ];
     for (s, l, vec) in cases {
-        let r = real(libc::SYS_mincore, &[s, l, vec]);
+        let r = d.real(libc::SYS_mincore, &[s, l, vec]);
         let (k, hv) = d.k();
-        // Model user memory has nothing at these vec addresses: a valid
-        // kernel-side buffer maps to an unmapped model one, so compare
-        // the argument checks with sys_mincore and a model buffer.
+        // The argument checks with sys_mincore for the valid buffer, the
+        // copy to a bad vector with sys_mincore_user.
         let m =
             if vec == vp { k.sys_mincore(hv, pid, s, l).map(|_| 0) } else { k.sys_mincore_user(hv, pid, s, l, vec) };
         assert_eq!(m, r, "mincore({s:#x}, {l:#x}, {vec:#x})");
@@ -94,16 +93,17 @@ fn mincore_checks_and_residency() {
     d.anon(8 * P, 1, RW).unwrap();
     d.anon(10 * P, 1, RO).unwrap();
     let (b_rw, b_ro) = (d.a(8 * P), d.a(10 * P));
-    let r1 = real(libc::SYS_mincore, &[a, 4 * P, b_rw]);
-    let r2 = real(libc::SYS_mincore, &[a, 4 * P, b_ro]);
+    let r1 = d.real(libc::SYS_mincore, &[a, 4 * P, b_rw]);
+    let r2 = d.real(libc::SYS_mincore, &[a, 4 * P, b_ro]);
+    let host_vec = match d.host_op(mmsim::oracle::Op::Load { p: 0, addr: mmsim::oracle::Addr::Abs(b_rw), len: 4 }) {
+        mmsim::oracle::OpResult::Bytes(b) => b,
+        r => panic!("host read of the vector: {r:?}"),
+    };
     let (k, hv) = d.k();
     assert_eq!(k.sys_mincore_user(hv, pid, a, 4 * P, b_rw), r1);
     assert_eq!(k.sys_mincore_user(hv, pid, a, 4 * P, b_ro), r2);
     assert_eq!(r2, Err(Errno::EFAULT));
-    assert_eq!(
-        k.user_read(hv, pid, b_rw, 4).unwrap(),
-        unsafe { std::slice::from_raw_parts(b_rw as *const u8, 4) }.to_vec()
-    );
+    assert_eq!(k.user_read(hv, pid, b_rw, 4).unwrap(), host_vec);
 }
 
 #[test]

@@ -237,7 +237,9 @@ fn run_dual(ops: &[DOp]) {
                 if ok {
                     let (k, hv) = d.k();
                     if k.user_write(hv, pid, a, &[0x42]).is_ok() {
-                        unsafe { std::ptr::write_volatile(a as *mut u8, 0x42) };
+                        let op =
+                            mmsim::oracle::Op::Store { p: 0, addr: mmsim::oracle::Addr::Abs(a), bytes: vec![0x42] };
+                        assert_eq!(d.host_op(op), mmsim::oracle::OpResult::Ret(0), "host write at {a:#x}");
                     }
                 }
             }

@@ -2,11 +2,11 @@
 //! ranges, and what a refused MAP_FIXED leaves behind: the model against
 //! this machine's kernel (Linux 6.18), issue 13's "native corners".
 //!
-//! The kernel side runs in a forked child: its limits are set relative to
-//! what the child already has (VmData / VmSize in /proc/self/status), the
-//! model's relative to its own `data_vm` / `total_vm`, so both sides have
-//! the same number of pages left. The child sends every return value and,
-//! at each `Layout` op, the VMA boundaries inside the window.
+//! The kernel side is the test's host worker: its limits are set relative
+//! to what the worker already has (VmData / VmSize in its
+//! /proc/<pid>/status), the model's relative to its own `data_vm` /
+//! `total_vm`, so both sides have the same number of pages left. At each
+//! `Layout` op both give the VMA boundaries inside the window.
 use super::util::*;
 
 #[derive(Clone, Copy)]
@@ -26,58 +26,19 @@ const FIXED: i32 = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED;
 const NOREPLACE: i32 = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE;
 const SHARED: i32 = libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE;
 
-/// Read a /proc file into `buf` with raw syscalls: the child must not
-/// allocate (malloc growing or trimming the heap would change data_vm).
-fn read_proc(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
-    // SAFETY: plain open/read/close into a buffer we own.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
-        if fd < 0 {
-            return 0;
-        }
-        let mut n = 0;
-        while n < buf.len() {
-            let r = libc::read(fd, buf[n..].as_mut_ptr() as *mut _, buf.len() - n);
-            if r <= 0 {
-                break;
-            }
-            n += r as usize;
-        }
-        libc::close(fd);
-        n
-    }
-}
-
-fn status_kb(buf: &mut [u8], key: &str) -> u64 {
-    let n = read_proc(c"/proc/self/status", buf);
-    let s = std::str::from_utf8(&buf[..n]).unwrap_or("");
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The VMA boundaries inside the window, sent as a count then the values.
-fn send_layout(fd: i32, buf: &mut [u8], base: u64) {
-    let n = read_proc(c"/proc/self/maps", buf);
-    let s = std::str::from_utf8(&buf[..n]).unwrap_or("");
-    let mut vals = [0i64; 64];
-    let mut k = 0;
-    for l in s.lines() {
+/// The VMA boundaries inside the window, from the host worker's maps.
+fn host_layout(d: &Dual) -> Vec<i64> {
+    let mut vals = Vec::new();
+    for l in d.host.maps_lines(0).expect("host maps") {
         let Some((a, rest)) = l.split_once('-') else { continue };
         let b = rest.split_whitespace().next().unwrap_or("");
         let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else { continue };
-        if a < base + WINDOW && b > base && k + 2 <= vals.len() {
-            vals[k] = (a - base) as i64;
-            vals[k + 1] = (b - base) as i64;
-            k += 2;
+        if a < d.base + WINDOW && b > d.base {
+            vals.push((a - d.base) as i64);
+            vals.push((b - d.base) as i64);
         }
     }
-    send(fd, k as i64);
-    for v in &vals[..k] {
-        send(fd, *v);
-    }
+    vals
 }
 
 /// Run `ops` on both sides; returns the kernel's answers after checking
@@ -85,40 +46,32 @@ fn send_layout(fd: i32, buf: &mut [u8], base: u64) {
 fn run(ops: &[Op]) -> Vec<Vec<i64>> {
     let mut d = Dual::new();
     let base = d.a(0);
-    // Allocated before the fork: the child only reads into it.
-    let mut buf = vec![0u8; 4 << 20];
-    let (out, status) = in_child(|fd| {
-        for op in ops {
-            let one = |v: i64| {
-                send(fd, 1);
-                send(fd, v);
-            };
-            match *op {
-                Op::Mmap(o, l, p, f) => one(ret(real(libc::SYS_mmap, &[base + o, l, p, f as u64, u64::MAX, 0]))),
-                Op::Mprotect(o, l, p) => one(ret(real(libc::SYS_mprotect, &[base + o, l, p]))),
-                Op::Mseal(o, l) => one(ret(real(SYS_MSEAL, &[base + o, l, 0]))),
-                Op::Limit(res, cur, max) => {
-                    // VmData is mm->data_vm, VmSize total_vm
-                    // (fs/proc/task_mmu.c task_mem).
-                    let key = if res == libc::RLIMIT_DATA as i32 { "VmData:" } else { "VmSize:" };
-                    let used = 1024 * status_kb(&mut buf, key);
-                    let lim = |x: Option<u64>| x.map_or(0, |p| used + p * P);
-                    let rl = libc::rlimit { rlim_cur: lim(cur), rlim_max: lim(max) };
-                    // SAFETY: setrlimit on this (forked) process only.
-                    one(unsafe { libc::setrlimit(res as _, &rl) } as i64)
-                }
-                Op::Layout => send_layout(fd, &mut buf, base),
-            }
-        }
-    });
-    assert_eq!(status, 0, "child exit status");
-    let flat = decode(&out);
     let mut real = Vec::new();
-    let mut i = 0;
-    while i < flat.len() {
-        let n = flat[i] as usize;
-        real.push(flat[i + 1..i + 1 + n].to_vec());
-        i += 1 + n;
+    for op in ops {
+        let v = match *op {
+            Op::Mmap(o, l, p, f) => vec![ret(d.real(libc::SYS_mmap, &[base + o, l, p, f as u64, u64::MAX, 0]))],
+            Op::Mprotect(o, l, p) => vec![ret(d.real(libc::SYS_mprotect, &[base + o, l, p]))],
+            Op::Mseal(o, l) => vec![ret(d.real(SYS_MSEAL, &[base + o, l, 0]))],
+            Op::Limit(res, cur, max) => {
+                // VmData is mm->data_vm, VmSize total_vm
+                // (fs/proc/task_mmu.c task_mem).
+                let key = if res == libc::RLIMIT_DATA as i32 { "VmData" } else { "VmSize" };
+                let used = 1024 * d.host.status_kb(0, key).expect("host status").expect("status field");
+                let lim = |x: Option<u64>| x.map_or(0, |p| used + p * P);
+                let op = mmsim::oracle::Op::Setrlimit {
+                    p: 0,
+                    resource: res as u32,
+                    cur: mmsim::oracle::Lim::raw(lim(cur)),
+                    max: mmsim::oracle::Lim::raw(lim(max)),
+                };
+                match d.host_op(op) {
+                    mmsim::oracle::OpResult::Ret(v) => vec![v],
+                    r => panic!("host setrlimit: {r:?}"),
+                }
+            }
+            Op::Layout => host_layout(&d),
+        };
+        real.push(v);
     }
     let pid = d.pid;
     let mut model = Vec::new();

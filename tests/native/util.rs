@@ -1,9 +1,10 @@
 //! Shared harness of the native_* tests: run the same syscalls on the model
 //! and on this machine's kernel (Linux 6.18, the reference) and compare.
 //!
-//! Every test gets its own 4 GiB window of the real address space (tests run
-//! in parallel threads of one process), and the model uses the same
-//! addresses, so VMA layouts compare directly.
+//! The kernel side is an oracle worker process (`mmsim::oracle::HostSession`)
+//! per test, with a 4 GiB reserved range (the window); the model uses the
+//! same addresses, so VMA layouts compare directly. Forked children are
+//! further workers of the same session.
 #![allow(dead_code)]
 
 use mmsim::hv::Hypervisor;
@@ -11,29 +12,28 @@ use mmsim::kernel::errno::{Errno, KResult};
 use mmsim::kernel::mm_types::smaps_vmflags;
 use mmsim::kernel::variant::Variant;
 use mmsim::kernel::{Kernel, Pid};
+use mmsim::oracle::{Addr, HostConfig, HostSession, Op, OpResult, SnapshotMode};
 use mmsim::world::World;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const P: u64 = 4096;
 pub const WINDOW: u64 = 1 << 32;
-static NEXT: AtomicU64 = AtomicU64::new(0);
+/// Start of every test's window (each test has a worker of its own).
+pub const BASE: u64 = 0x2000_0000_0000;
 
 pub const SYS_MSEAL: i64 = 462;
 
-/// A model world plus a window of the real address space.
+/// A model world plus an oracle worker whose reserved range is the window.
 pub struct Dual {
     pub w: World,
     pub dom: mmsim::hv::machine::DomId,
     pub pid: Pid,
     pub base: u64,
+    pub host: HostSession,
 }
 
-/// The raw syscall on this machine: `Ok(ret)` or `Err(errno)`.
-pub fn real(nr: i64, a: &[u64]) -> KResult<u64> {
-    let mut v = [0u64; 6];
-    v[..a.len()].copy_from_slice(a);
-    let r = unsafe { libc::syscall(nr, v[0], v[1], v[2], v[3], v[4], v[5]) };
-    if r == -1 { Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))) } else { Ok(r as u64) }
+/// A raw result as an op returns it: `Ok(ret)` or `Err(errno)`.
+pub fn kres(r: i64) -> KResult<u64> {
+    if r < 0 { Err(Errno((-r) as i32)) } else { Ok(r as u64) }
 }
 
 impl Dual {
@@ -46,13 +46,69 @@ impl Dual {
         let dom = w.add_domain("host", false, 16384, false).expect("domain");
         let (k, _) = w.kh(dom).expect("kernel");
         let pid = k.spawn(uid, 0x7e00_4000_0000, 0x5555_0000_0000).expect("spawn");
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        // Each test binary uses its own area, each test its own window.
-        let exe = std::env::current_exe().map(|p| p.to_string_lossy().len() as u64).unwrap_or(0);
-        let base = 0x2000_0000_0000 + ((exe % 64) << 38) + n * WINDOW;
-        let d = Dual { w, dom, pid, base };
-        let _ = real(libc::SYS_munmap, &[base, WINDOW]);
-        d
+        let cfg = HostConfig {
+            base: Some(BASE),
+            range_len: WINDOW,
+            snapshots: SnapshotMode::Explicit,
+            kpageflags: false,
+            fill_above: false,
+            max_procs: 32,
+            max_io: 16 << 20,
+            ..HostConfig::default()
+        };
+        let host = HostSession::start(&cfg).expect("host worker");
+        Dual { w, dom, pid, base: BASE, host }
+    }
+
+    /// One op on the host (process `p`); an oracle failure panics.
+    pub fn host_op(&mut self, op: Op) -> OpResult {
+        let what = format!("{op:?}");
+        self.host.exec(&op).unwrap_or_else(|e| panic!("host {what}: {e}"))
+    }
+
+    /// A system-call op on the host as `Ok(ret)` / `Err(errno)`.
+    pub fn host_ret(&mut self, op: Op) -> KResult<u64> {
+        match self.host_op(op) {
+            OpResult::Ret(r) => kres(r),
+            r => panic!("host: unexpected result {r:?}"),
+        }
+    }
+
+    /// The raw system call `nr(args)` in host process `p` (for pointer
+    /// arguments no op has).
+    pub fn real_in(&mut self, p: usize, nr: i64, a: &[u64]) -> KResult<u64> {
+        let mut v = [0u64; 6];
+        v[..a.len()].copy_from_slice(a);
+        kres(self.host.syscall(p, nr, v).unwrap_or_else(|e| panic!("host syscall {nr}: {e}")))
+    }
+
+    /// The raw system call in the first host process.
+    pub fn real(&mut self, nr: i64, a: &[u64]) -> KResult<u64> {
+        self.real_in(0, nr, a)
+    }
+
+    /// A forked host process (a worker of the session): its index.
+    pub fn host_fork(&mut self, p: usize) -> usize {
+        match self.host_op(Op::Fork { p }) {
+            OpResult::Ret(c) if c > 0 => c as usize,
+            r => panic!("host fork: {r:?}"),
+        }
+    }
+
+    /// Touch `addr` (read or write) in a forked host process that then
+    /// exits: 0 if the access worked, `100 + si_code` on SIGSEGV
+    /// (SEGV_MAPERR = 1, SEGV_ACCERR = 2), `200 + signal` for another
+    /// signal.
+    pub fn real_touch(&mut self, addr: u64, write: bool) -> i32 {
+        let c = self.host_fork(0);
+        let r = self.host_op(Op::Touch { p: c, addr: Addr::Abs(addr), len: 1, write });
+        self.host_op(Op::Exit { p: c });
+        match r {
+            OpResult::Ret(0) => 0,
+            OpResult::Signal { sig, code, .. } if sig == libc::SIGSEGV => 100 + code,
+            OpResult::Signal { sig, .. } => 200 + sig,
+            r => panic!("host touch: {r:?}"),
+        }
     }
 
     pub fn k(&mut self) -> (&mut Kernel, &mut Hypervisor) {
@@ -83,7 +139,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mmap(hv, pid, addr, len, prot, fl, u64::MAX, 0);
-        let r = real(libc::SYS_mmap, &[addr, len, prot, fl, u64::MAX, 0]);
+        let r = self.real(libc::SYS_mmap, &[addr, len, prot, fl, u64::MAX, 0]);
         self.same(&format!("mmap(+{off:#x}, {len:#x}, {prot}, {flags:#x})"), m, r)
     }
     pub fn anon(&mut self, off: u64, pages: u64, prot: u64) -> KResult<u64> {
@@ -97,7 +153,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.do_munmap(hv, pid, addr, len);
-        let r = real(libc::SYS_munmap, &[addr, len]);
+        let r = self.real(libc::SYS_munmap, &[addr, len]);
         self.same(&format!("munmap(+{off:#x}, {len:#x})"), m, r)
     }
     pub fn mprotect(&mut self, off: u64, len: u64, prot: u64) -> KResult<u64> {
@@ -105,7 +161,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mprotect(hv, pid, addr, len, prot);
-        let r = real(libc::SYS_mprotect, &[addr, len, prot]);
+        let r = self.real(libc::SYS_mprotect, &[addr, len, prot]);
         self.same(&format!("mprotect(+{off:#x}, {len:#x}, {prot})"), m, r)
     }
     /// madvise at an absolute address (so tests can pass garbage).
@@ -113,7 +169,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_madvise(hv, pid, addr, len, advice);
-        let r = real(libc::SYS_madvise, &[addr, len, advice]);
+        let r = self.real(libc::SYS_madvise, &[addr, len, advice]);
         self.same(&format!("madvise({addr:#x}, {len:#x}, {advice})"), m, r)
     }
     pub fn madvise(&mut self, off: u64, len: u64, advice: u64) -> KResult<u64> {
@@ -124,7 +180,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mlock(hv, pid, addr, len);
-        let r = real(libc::SYS_mlock, &[addr, len]);
+        let r = self.real(libc::SYS_mlock, &[addr, len]);
         self.same(&format!("mlock(+{off:#x}, {len:#x})"), m, r)
     }
     pub fn mlock2(&mut self, off: u64, len: u64, flags: u64) -> KResult<u64> {
@@ -132,7 +188,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mlock2(hv, pid, addr, len, flags);
-        let r = real(libc::SYS_mlock2, &[addr, len, flags]);
+        let r = self.real(libc::SYS_mlock2, &[addr, len, flags]);
         self.same(&format!("mlock2(+{off:#x}, {len:#x}, {flags})"), m, r)
     }
     pub fn munlock(&mut self, off: u64, len: u64) -> KResult<u64> {
@@ -140,7 +196,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_munlock(hv, pid, addr, len);
-        let r = real(libc::SYS_munlock, &[addr, len]);
+        let r = self.real(libc::SYS_munlock, &[addr, len]);
         self.same(&format!("munlock(+{off:#x}, {len:#x})"), m, r)
     }
     pub fn mremap(&mut self, off: u64, old: u64, new: u64, flags: u64, new_off: u64) -> KResult<u64> {
@@ -148,14 +204,14 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mremap(hv, pid, addr, old, new, flags, na);
-        let r = real(libc::SYS_mremap, &[addr, old, new, flags, na]);
+        let r = self.real(libc::SYS_mremap, &[addr, old, new, flags, na]);
         self.same(&format!("mremap(+{off:#x}, {old:#x}, {new:#x}, {flags}, +{new_off:#x})"), m, r)
     }
     pub fn mremap_abs(&mut self, addr: u64, old: u64, new: u64, flags: u64, na: u64) -> KResult<u64> {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mremap(hv, pid, addr, old, new, flags, na);
-        let r = real(libc::SYS_mremap, &[addr, old, new, flags, na]);
+        let r = self.real(libc::SYS_mremap, &[addr, old, new, flags, na]);
         self.same(&format!("mremap({addr:#x}, {old:#x}, {new:#x}, {flags}, {na:#x})"), m, r)
     }
     pub fn mseal(&mut self, off: u64, len: u64, flags: u64) -> KResult<u64> {
@@ -163,7 +219,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mseal(hv, pid, addr, len, flags);
-        let r = real(SYS_MSEAL, &[addr, len, flags]);
+        let r = self.real(SYS_MSEAL, &[addr, len, flags]);
         self.same(&format!("mseal(+{off:#x}, {len:#x}, {flags})"), m, r)
     }
     pub fn msync(&mut self, off: u64, len: u64, flags: u64) -> KResult<u64> {
@@ -171,7 +227,7 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_msync(hv, pid, addr, len, flags);
-        let r = real(libc::SYS_msync, &[addr, len, flags]);
+        let r = self.real(libc::SYS_msync, &[addr, len, flags]);
         self.same(&format!("msync(+{off:#x}, {len:#x}, {flags})"), m, r)
     }
 
@@ -181,9 +237,11 @@ impl Dual {
         let pid = self.pid;
         let (k, hv) = self.k();
         let m = k.sys_mincore(hv, pid, addr, pages * P);
-        let mut v = vec![0u8; pages as usize];
-        let r = unsafe { libc::mincore(addr as *mut _, (pages * P) as usize, v.as_mut_ptr()) };
-        let r = if r == 0 { Ok(v) } else { Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))) };
+        let r = match self.host_op(Op::Mincore { p: 0, addr: Addr::Abs(addr), len: pages * P }) {
+            OpResult::Bytes(v) => Ok(v),
+            OpResult::Ret(e) => kres(e).map(|_| Vec::new()),
+            r => panic!("host mincore: {r:?}"),
+        };
         let m2 = m.map(|v| v.iter().map(|b| b & 1).collect::<Vec<u8>>());
         let r2 = r.map(|v| v.iter().map(|b| b & 1).collect::<Vec<u8>>());
         assert_eq!(m2, r2, "mincore(+{off:#x}, {pages} pages): model vs kernel");
@@ -195,8 +253,10 @@ impl Dual {
         let addr = self.a(off);
         let pid = self.pid;
         let (k, hv) = self.k();
-        k.user_write(hv, pid, addr, &vec![byte; (pages * P) as usize]).expect("model write");
-        unsafe { std::ptr::write_bytes(addr as *mut u8, byte, (pages * P) as usize) };
+        let bytes = vec![byte; (pages * P) as usize];
+        k.user_write(hv, pid, addr, &bytes).expect("model write");
+        let r = self.host_op(Op::Store { p: 0, addr: Addr::Abs(addr), bytes });
+        assert_eq!(r, OpResult::Ret(0), "host write at +{off:#x}");
     }
 
     /// The first byte of each page, read on both sides (must be readable).
@@ -207,7 +267,10 @@ impl Dual {
             let addr = self.a(off + i * P);
             let (k, hv) = self.k();
             let m = k.user_read(hv, pid, addr, 1).expect("model read")[0];
-            let r = unsafe { std::ptr::read_volatile(addr as *const u8) };
+            let r = match self.host_op(Op::Load { p: 0, addr: Addr::Abs(addr), len: 1 }) {
+                OpResult::Bytes(b) if b.len() == 1 => b[0],
+                r => panic!("host read at +{:#x}: {r:?}", off + i * P),
+            };
             assert_eq!(m, r, "byte at +{:#x}", off + i * P);
             out.push(m);
         }
@@ -225,26 +288,16 @@ impl Dual {
             .collect()
     }
 
-    /// The same from this machine's /proc/self/smaps.
+    /// The same from the host worker's smaps.
     pub fn real_vmas(&self) -> Vec<(u64, u64, String)> {
-        let s = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let blocks = self.host.smaps_blocks(0).expect("host smaps");
         let mut out = Vec::new();
-        let mut cur: Option<(u64, u64)> = None;
-        for line in s.lines() {
-            let first = line.split_whitespace().next().unwrap_or("");
-            if let Some((a, b)) = first.split_once('-') {
-                if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                    cur = Some((a, b));
-                    continue;
-                }
-            }
-            if let Some(f) = line.strip_prefix("VmFlags:") {
-                if let Some((a, b)) = cur {
-                    if a < self.base + WINDOW && b > self.base {
-                        out.push((a - self.base, b - self.base, f.trim().to_string()));
-                    }
-                }
-            }
+        for b in blocks {
+            let range = b.split(' ').next().unwrap_or("");
+            let (s, e) = range.split_once('-').unwrap_or(("", ""));
+            let (Ok(s), Ok(e)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) else { continue };
+            let flags = b.lines().find_map(|l| l.strip_prefix("VmFlags:")).unwrap_or("");
+            out.push((s - self.base, e - self.base, flags.trim().to_string()));
         }
         out
     }
@@ -257,26 +310,14 @@ impl Dual {
         m
     }
 
-    /// `mm->locked_vm` of the model in pages and VmLck of this process.
+    /// `mm->locked_vm` of the model in pages and VmLck of the host
+    /// worker (pages).
     pub fn locked(&mut self) -> (u64, u64) {
         let pid = self.pid;
         let (k, _) = self.k();
         let m = k.mm(pid).expect("mm").locked_vm;
-        let s = std::fs::read_to_string("/proc/self/status").expect("status");
-        let r = s
-            .lines()
-            .find(|l| l.starts_with("VmLck:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        let r = self.host.status_kb(0, "VmLck").expect("host status").unwrap_or(0);
         (m, r / 4)
-    }
-}
-
-impl Drop for Dual {
-    fn drop(&mut self) {
-        let _ = real(libc::SYS_munlock, &[self.base, WINDOW]);
-        let _ = real(libc::SYS_munmap, &[self.base, WINDOW]);
     }
 }
 
@@ -284,73 +325,12 @@ pub const RW: u64 = (libc::PROT_READ | libc::PROT_WRITE) as u64;
 pub const RO: u64 = libc::PROT_READ as u64;
 pub const NONE: u64 = 0;
 
-/// Run `f` in a forked child of this process and return the bytes it
-/// writes to the pipe plus its wait status. The child only makes raw
-/// syscalls and plain memory accesses, then `_exit`s.
-pub fn in_child(f: impl FnOnce(i32)) -> (Vec<u8>, i32) {
-    let mut fds = [0i32; 2];
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0);
-    if pid == 0 {
-        unsafe { libc::close(fds[0]) };
-        f(fds[1]);
-        unsafe { libc::_exit(0) };
-    }
-    unsafe { libc::close(fds[1]) };
-    let mut out = Vec::new();
-    let mut buf = [0u8; 256];
-    loop {
-        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr() as *mut _, buf.len()) };
-        if n <= 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n as usize]);
-    }
-    unsafe { libc::close(fds[0]) };
-    let mut status = 0;
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    (out, status)
-}
-
-/// In a child: write an i64 to the pipe.
-pub fn send(fd: i32, v: i64) {
-    unsafe { libc::write(fd, &v as *const i64 as *const _, 8) };
-}
-
-pub fn decode(b: &[u8]) -> Vec<i64> {
-    b.chunks_exact(8).map(|c| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))).collect()
-}
-
-/// A syscall result as the child sends it: the value or `-errno`.
+/// A syscall result as a raw value: the value or `-errno`.
 pub fn ret(r: KResult<u64>) -> i64 {
     match r {
         Ok(v) => v as i64,
         Err(e) => -(e.0 as i64),
     }
-}
-
-extern "C" fn segv_handler(_sig: i32, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-    let code = unsafe { (*info).si_code };
-    unsafe { libc::_exit(100 + code) };
-}
-
-/// In a forked child, touch `addr` (read or write): the exit code is 0 if
-/// the access worked, `100 + si_code` on SIGSEGV (SEGV_MAPERR = 1,
-/// SEGV_ACCERR = 2), or the signal number + 200 for other deaths.
-pub fn real_touch(addr: u64, write: bool) -> i32 {
-    let (_, status) = in_child(|_| unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = segv_handler as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO;
-        libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
-        if write {
-            std::ptr::write_volatile(addr as *mut u8, 1);
-        } else {
-            std::ptr::read_volatile(addr as *const u8);
-        }
-    });
-    if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 200 + libc::WTERMSIG(status) }
 }
 
 pub const SEGV_MAPERR: i32 = 1;

@@ -1,15 +1,16 @@
 //! Differential tests of `report::{maps, smaps, pagemap_entries}` against
 //! the kernel this test runs on (Linux 6.18 x86-64, as root).
 //!
-//! Each test builds a layout twice: for real in this test process (fixed
-//! addresses with MAP_FIXED_NOREPLACE in a range of its own, far below any
-//! randomised `mmap_base`), and in the model at the same addresses. Then it
-//! compares `/proc/self/maps` lines (everything but the inode number of
-//! named mappings: the model's inode numbers are its own), whole smaps
-//! blocks (same exception), and the flag bits (55-63) of every pagemap
-//! entry (PFNs differ by nature; a non-present entry is compared whole).
-//! Sharing is made with fork(): the child only blocks on a pipe, then
-//! `_exit`s.
+//! Each test builds a layout twice: for real in an oracle worker
+//! (`mmsim::oracle::HostSession`: fixed addresses with MAP_FIXED_NOREPLACE
+//! in the worker's reserved range, far below any randomised `mmap_base`),
+//! and in the model at the same addresses. Then it compares the worker's
+//! `/proc/<pid>/maps` lines (everything but the inode number of named
+//! mappings: the model's inode numbers are its own), whole smaps blocks
+//! (same exception), and the flag bits (55-63) of every pagemap entry
+//! (PFNs differ by nature; a non-present entry is compared whole). Sharing
+//! is made with the worker's fork op: the child worker only waits for
+//! commands.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -17,6 +18,7 @@ use mmsim::hv::machine::DomId;
 use mmsim::kernel::Pid;
 use mmsim::kernel::mmap::*;
 use mmsim::kernel::variant::Variant;
+use mmsim::oracle::{Addr, FdRef, HostConfig, HostSession, Op, OpResult, SnapshotMode};
 use mmsim::report;
 use mmsim::world::World;
 
@@ -27,117 +29,80 @@ const MADV_GUARD_INSTALL: i32 = 102;
 
 // ---------------------------------------------------------------- host side
 
-/// Host tests run one at a time: a fork() in one test would otherwise
-/// share the pages of another test's mappings with its child.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Host mappings inside `[base, base + span)`, unmapped on drop; holds the
-/// serialisation lock for its whole life.
+/// The host side: one oracle worker (`mmsim::oracle::HostSession`) whose
+/// reserved range holds the test's mappings; forks are further workers,
+/// which share every mapping (COW for private ones) until the session
+/// ends. The worker is a process of its own, so the tests can run in
+/// parallel.
 struct Host {
-    base: u64,
-    span: u64,
-    children: Vec<(libc::pid_t, i32)>,
-    _serial: std::sync::MutexGuard<'static, ()>,
+    s: HostSession,
+    forks: usize,
 }
 
 impl Host {
-    fn new(base: u64, span: u64) -> Host {
-        let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        Host { base, span, children: Vec::new(), _serial: g }
+    /// A worker with a 1 GiB range at `base`.
+    fn new(base: u64) -> Host {
+        let cfg = HostConfig {
+            base: Some(base),
+            range_len: 1 << 30,
+            snapshots: SnapshotMode::Explicit,
+            kpageflags: false,
+            fill_above: false,
+            ..HostConfig::default()
+        };
+        Host { s: HostSession::start(&cfg).expect("host worker"), forks: 0 }
     }
-    fn mmap(&self, addr: u64, len: u64, prot: i32, flags: i32, fd: i32, off: i64) {
-        assert!(addr >= self.base && addr + len <= self.base + self.span);
-        // SAFETY: a fixed address in a range this test owns; NOREPLACE
-        // refuses to touch anything already mapped.
-        let p = unsafe { libc::mmap(addr as *mut libc::c_void, len as usize, prot, flags | NOREPLACE, fd, off) };
-        assert_ne!(p, libc::MAP_FAILED, "host mmap at {addr:#x}: {}", std::io::Error::last_os_error());
-        assert_eq!(p as u64, addr);
+    fn exec(&mut self, op: Op) -> OpResult {
+        let what = format!("{op:?}");
+        self.s.exec(&op).unwrap_or_else(|e| panic!("host {what}: {e}"))
     }
-    fn write(&self, addr: u64, v: u8) {
-        // SAFETY: addr lies in a writable mapping made by this test.
-        unsafe { std::ptr::write_volatile(addr as *mut u8, v) }
+    fn ok(&mut self, op: Op) {
+        let what = format!("{op:?}");
+        assert_eq!(self.exec(op), OpResult::Ret(0), "host {what}");
     }
-    fn read(&self, addr: u64) -> u8 {
-        // SAFETY: addr lies in a readable mapping made by this test.
-        unsafe { std::ptr::read_volatile(addr as *const u8) }
+    fn mmap(&mut self, addr: u64, len: u64, prot: i32, flags: i32, fd: FdRef, off: i64) {
+        let op = Op::Mmap { p: 0, addr: Addr::Abs(addr), len, prot, flags: flags | NOREPLACE, fd, off: off as u64 };
+        assert_eq!(self.exec(op), OpResult::Ret(addr as i64), "host mmap at {addr:#x}");
     }
-    fn mprotect(&self, addr: u64, len: u64, prot: i32) {
-        // SAFETY: a range of this test's own mappings.
-        let r = unsafe { libc::mprotect(addr as *mut libc::c_void, len as usize, prot) };
-        assert_eq!(r, 0);
+    fn write(&mut self, addr: u64, v: u8) {
+        self.ok(Op::Store { p: 0, addr: Addr::Abs(addr), bytes: vec![v] });
     }
-    fn madvise(&self, addr: u64, len: u64, advice: i32) {
-        // SAFETY: a range of this test's own mappings.
-        let r = unsafe { libc::madvise(addr as *mut libc::c_void, len as usize, advice) };
-        assert_eq!(r, 0, "madvise {advice}: {}", std::io::Error::last_os_error());
+    fn read(&mut self, addr: u64) -> u8 {
+        match self.exec(Op::Load { p: 0, addr: Addr::Abs(addr), len: 1 }) {
+            OpResult::Bytes(b) if b.len() == 1 => b[0],
+            r => panic!("host read at {addr:#x}: {r:?}"),
+        }
     }
-    fn memfd(&self, name: &str, size: i64) -> i32 {
-        let c = std::ffi::CString::new(name).unwrap();
-        // SAFETY: plain syscalls on a fresh descriptor.
-        let fd = unsafe { libc::memfd_create(c.as_ptr(), 0) };
-        assert!(fd >= 0);
-        assert_eq!(unsafe { libc::ftruncate(fd, size) }, 0);
-        fd
+    fn mprotect(&mut self, addr: u64, len: u64, prot: i32) {
+        self.ok(Op::Mprotect { p: 0, addr: Addr::Abs(addr), len, prot });
     }
-    fn close(&self, fd: i32) {
-        // SAFETY: a descriptor this test opened.
-        unsafe { libc::close(fd) };
+    fn madvise(&mut self, addr: u64, len: u64, advice: i32) {
+        self.ok(Op::Madvise { p: 0, addr: Addr::Abs(addr), len, advice });
+    }
+    /// A memfd of `size` bytes in descriptor slot `slot`.
+    fn memfd(&mut self, slot: u32, name: &str, size: i64) -> FdRef {
+        let r = self.s.memfd_create_named(0, slot, name.as_bytes()).expect("host memfd_create");
+        assert_eq!(r, OpResult::Ret(0), "host memfd_create");
+        self.ok(Op::Ftruncate { p: 0, fd: FdRef::Slot(slot), len: size as u64 });
+        FdRef::Slot(slot)
+    }
+    fn close(&mut self, fd: FdRef) {
+        self.ok(Op::Close { p: 0, fd });
     }
     /// A child that shares every mapping (COW for private ones) until the
-    /// Host is dropped (which kills it).
+    /// session ends.
     fn fork_holder(&mut self) {
-        let mut fds = [0i32; 2];
-        // SAFETY: pipe + fork; the child only calls read(2) and _exit(2),
-        // both async-signal-safe, so forking a threaded process is fine.
-        unsafe {
-            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-            let pid = libc::fork();
-            assert!(pid >= 0);
-            if pid == 0 {
-                libc::close(fds[1]);
-                let mut b = 0u8;
-                libc::read(fds[0], &mut b as *mut u8 as *mut libc::c_void, 1);
-                libc::_exit(0);
-            }
-            libc::close(fds[0]);
-            self.children.push((pid, fds[1]));
-        }
+        self.forks += 1;
+        assert_eq!(self.exec(Op::Fork { p: 0 }), OpResult::Ret(self.forks as i64), "host fork");
     }
     fn maps(&self) -> Vec<String> {
-        let s = std::fs::read_to_string("/proc/self/maps").unwrap();
-        s.lines().filter(|l| self.in_range(l)).map(|l| format!("{l}\n")).collect()
+        self.s.maps_lines(0).expect("host maps")
     }
     fn smaps(&self) -> Vec<Vec<String>> {
-        let s = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        blocks(&s).into_iter().filter(|b| self.in_range(&b[0])).collect()
-    }
-    fn in_range(&self, header: &str) -> bool {
-        let start = u64::from_str_radix(header.split('-').next().unwrap_or(""), 16).unwrap_or(0);
-        start >= self.base && start < self.base + self.span
+        self.s.smaps_blocks(0).expect("host smaps").iter().flat_map(|b| blocks(b)).collect()
     }
     fn pagemap(&self, addr: u64, pages: u64) -> Vec<u64> {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open("/proc/self/pagemap").unwrap();
-        let mut buf = vec![0u8; (pages * 8) as usize];
-        f.read_exact_at(&mut buf, (addr / PS) * 8).unwrap();
-        buf.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        for &(pid, fd) in &self.children {
-            // SAFETY: our own child: kill it (other children may hold the
-            // pipe's write end too, so EOF would not come), then reap it.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                let mut st = 0;
-                libc::waitpid(pid, &mut st, 0);
-                libc::close(fd);
-            }
-        }
-        // SAFETY: the whole range belongs to this test.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, self.span as usize) };
+        self.s.pagemap_words(0, addr, pages).expect("host pagemap")
     }
 }
 
@@ -308,18 +273,18 @@ const MRW: u64 = PROT_READ | PROT_WRITE;
 #[test]
 fn maps_lines_match_host() {
     let b = 0x7e10_0000_0000u64;
-    let host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
 
-    host.mmap(b, 3 * PS, RW, PRIV_ANON, -1, 0);
+    host.mmap(b, 3 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     host.mprotect(b + PS, PS, libc::PROT_READ);
     m.mprotect(b + PS, PS, PROT_READ);
 
-    host.mmap(b + 0x10_0000, 4 * PS, RW, SHARED_ANON, -1, 0);
+    host.mmap(b + 0x10_0000, 4 * PS, RW, SHARED_ANON, FdRef::None, 0);
     m.mmap(b + 0x10_0000, 4 * PS, MRW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0);
 
-    let hfd = host.memfd("report-maps", 8 * PS as i64);
+    let hfd = host.memfd(0, "report-maps", 8 * PS as i64);
     let mfd = m.memfd("report-maps", 8 * PS);
     host.mmap(b + 0x20_0000, 2 * PS, libc::PROT_READ, libc::MAP_PRIVATE, hfd, 3 * PS as i64);
     m.mmap(b + 0x20_0000, 2 * PS, PROT_READ, MAP_PRIVATE, mfd, 3 * PS);
@@ -328,7 +293,7 @@ fn maps_lines_match_host() {
     host.close(hfd);
     m.close(mfd);
     // A newline in a name is written as \012 (seq_file_path's escape).
-    let hfd = host.memfd("new\nline", PS as i64);
+    let hfd = host.memfd(1, "new\nline", PS as i64);
     let mfd = m.memfd("new\nline", PS);
     host.mmap(b + 0x38_0000, PS, RW, libc::MAP_SHARED, hfd, 0);
     m.mmap(b + 0x38_0000, PS, MRW, MAP_SHARED, mfd, 0);
@@ -369,10 +334,10 @@ fn name_column_matches_host() {
 #[test]
 fn smaps_and_pagemap_private_anon_fork_match_host() {
     let b = 0x7e20_0000_0000u64;
-    let mut host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
 
-    host.mmap(b, 8 * PS, RW, PRIV_ANON, -1, 0);
+    host.mmap(b, 8 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 8 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     for (off, write) in [(0, true), (1, false), (2, true), (5, false)] {
         if write {
@@ -384,14 +349,14 @@ fn smaps_and_pagemap_private_anon_fork_match_host() {
         }
     }
     // A page that is written, then made PROT_NONE: pte_present() still.
-    host.mmap(b + 0x10_0000, 2 * PS, RW, PRIV_ANON, -1, 0);
+    host.mmap(b + 0x10_0000, 2 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b + 0x10_0000, 2 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     host.write(b + 0x10_0000, 7);
     m.write(b + 0x10_0000, 7);
     host.mprotect(b + 0x10_0000, 2 * PS, libc::PROT_NONE);
     m.mprotect(b + 0x10_0000, 2 * PS, 0);
     // MAP_LOCKED populates.
-    host.mmap(b + 0x20_0000, 3 * PS, RW, PRIV_ANON | libc::MAP_LOCKED, -1, 0);
+    host.mmap(b + 0x20_0000, 3 * PS, RW, PRIV_ANON | libc::MAP_LOCKED, FdRef::None, 0);
     m.mmap(b + 0x20_0000, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, u64::MAX, 0);
 
     let picture = m.picture(b, b + 0x30_0000);
@@ -415,9 +380,9 @@ fn smaps_and_pagemap_private_anon_fork_match_host() {
 #[test]
 fn pss_fixed_point_matches_host() {
     let b = 0x7e30_0000_0000u64;
-    let mut host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
-    host.mmap(b, 3 * PS, RW, PRIV_ANON, -1, 0);
+    host.mmap(b, 3 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     for i in 0..3 {
         host.write(b + i * PS, 1);
@@ -440,17 +405,17 @@ fn pss_fixed_point_matches_host() {
 #[test]
 fn smaps_and_pagemap_shmem_match_host() {
     let b = 0x7e40_0000_0000u64;
-    let mut host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
 
-    host.mmap(b, 4 * PS, RW, SHARED_ANON, -1, 0);
+    host.mmap(b, 4 * PS, RW, SHARED_ANON, FdRef::None, 0);
     m.mmap(b, 4 * PS, MRW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0);
     host.write(b, 1);
     m.write(b, 1);
     host.read(b + PS);
     m.read(b + PS);
 
-    let hfd = host.memfd("report-shmem", 8 * PS as i64);
+    let hfd = host.memfd(0, "report-shmem", 8 * PS as i64);
     let mfd = m.memfd("report-shmem", 8 * PS);
     host.mmap(b + 0x10_0000, 4 * PS, libc::PROT_READ, libc::MAP_PRIVATE, hfd, PS as i64);
     m.mmap(b + 0x10_0000, 4 * PS, PROT_READ, MAP_PRIVATE, mfd, PS);
@@ -501,7 +466,7 @@ fn thp_eligible_matches_host() {
     let enabled = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     assert!(enabled.contains("[madvise]"), "the model assumes THP 'madvise': {enabled}");
     let b = 0x7e50_0000_0000u64;
-    let host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
     let mb = 1u64 << 20;
     // (offset, length, MADV_HUGEPAGE?)
@@ -513,7 +478,7 @@ fn thp_eligible_matches_host() {
         (64 * mb, mb, true),
     ];
     for (off, len, huge) in cases {
-        host.mmap(b + off, len, RW, PRIV_ANON, -1, 0);
+        host.mmap(b + off, len, RW, PRIV_ANON, FdRef::None, 0);
         m.mmap(b + off, len, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
         if huge {
             host.madvise(b + off, len, MADV_HUGEPAGE);
@@ -532,9 +497,9 @@ fn thp_eligible_matches_host() {
 #[test]
 fn guard_marker_pagemap_matches_host() {
     let b = 0x7e60_0000_0000u64;
-    let host = Host::new(b, 1 << 30);
+    let mut host = Host::new(b);
     let mut m = Model::new();
-    host.mmap(b, 4 * PS, RW, PRIV_ANON, -1, 0);
+    host.mmap(b, 4 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 4 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     host.write(b, 1);
     m.write(b, 1);

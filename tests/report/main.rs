@@ -1,7 +1,6 @@
-//! /proc reports (maps, smaps, pagemap): on the model, and against this
-//! test process's own /proc. A binary of its own: `host` compares sharing
-//! (Shared_/Private_ fields, the exclusive bit), which a fork in a
-//! concurrently running test of another module would change.
+//! /proc reports (maps, smaps, pagemap): on the model, and against the
+//! /proc files of an oracle worker process (`host`) that made the same
+//! calls on this machine's kernel.
 
 mod host;
 mod model;

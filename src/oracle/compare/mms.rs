@@ -193,6 +193,7 @@ pub fn to_mms(ops: &[Op], host: Option<&Transcript>, base: u64, range_len: u64, 
                 exp(res)
             ),
             Op::Munlockall { .. } => format!("{who}munlockall(){}", exp(res)),
+            Op::Setuid { uid, .. } => format!("{who}# setuid({uid}){}: not expressible in .mms", exp(res)),
             Op::Mseal { addr, len, flags, .. } => {
                 format!("{who}mseal({}, {}, {}){}", a(addr), fmt_len(*len), fmt_int(*flags as i64), exp(res))
             }

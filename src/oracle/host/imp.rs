@@ -9,7 +9,7 @@ use super::{DEFAULT_BASE, HostConfig, SnapshotMode};
 use crate::oracle::error::OracleError;
 use crate::oracle::op::{Op, PAGE_SIZE};
 use crate::oracle::sys::*;
-use crate::oracle::transcript::{StepRecord, Transcript};
+use crate::oracle::transcript::{HostInfo, StepRecord, Transcript};
 use crate::oracle::worker::{self, MAX_SLOTS, WorkerInit, tag};
 
 use super::facts::host_info;
@@ -105,8 +105,8 @@ pub(super) enum Fail {
     Died,
 }
 
-pub(super) struct Run<'a> {
-    pub(super) cfg: &'a HostConfig,
+pub(super) struct Run {
+    pub(super) cfg: HostConfig,
     pub(super) base: u64,
     pub(super) len: u64,
     pub(super) chans: Vec<Chan>,
@@ -116,7 +116,7 @@ pub(super) struct Run<'a> {
     pub(super) text: Vec<u8>,
 }
 
-impl Drop for Run<'_> {
+impl Drop for Run {
     fn drop(&mut self) {
         for p in &mut self.procs {
             if p.alive {
@@ -150,7 +150,36 @@ pub(super) fn validate(cfg: &HostConfig) -> Result<u64, OracleError> {
     Ok(base)
 }
 
+/// A started run: the first worker is set up and waits for its first op.
+pub(super) struct Started {
+    pub(super) run: Run,
+    pub(super) host: HostInfo,
+    pub(super) unhinted_in_range: bool,
+}
+
 pub(super) fn run(ops: &[Op], cfg: &HostConfig) -> Result<Transcript, OracleError> {
+    let Started { mut run, host, unhinted_in_range } = start(cfg)?;
+    let base = run.base;
+    let mut steps = Vec::with_capacity(ops.len());
+    for (step, op) in ops.iter().enumerate() {
+        let result = run.exec(step, op)?;
+        let snapshot = match (cfg.snapshots, op) {
+            (SnapshotMode::EveryOp, _) | (_, Op::Snapshot) => Some(run.snapshot()?),
+            _ => None,
+        };
+        steps.push(StepRecord { result, snapshot });
+    }
+    let final_state = match steps.last().and_then(|s| s.snapshot.clone()) {
+        Some(s) => s,
+        None => run.snapshot()?,
+    };
+    drop(run);
+    Ok(Transcript { base, range_len: cfg.range_len, unhinted_in_range, host, steps, final_state })
+}
+
+/// Fork the first worker and wait for its setup (the part of [`run`]
+/// before the first op; a [`super::HostSession`] starts with it).
+pub(super) fn start(cfg: &HostConfig) -> Result<Started, OracleError> {
     let base = validate(cfg)?;
     let host = host_info()?;
 
@@ -201,7 +230,7 @@ pub(super) fn run(ops: &[Op], cfg: &HostConfig) -> Result<Transcript, OracleErro
         }
     };
     let mut run = Run {
-        cfg,
+        cfg: cfg.clone(),
         base,
         len: cfg.range_len,
         chans,
@@ -230,22 +259,7 @@ pub(super) fn run(ops: &[Op], cfg: &HostConfig) -> Result<Transcript, OracleErro
     }
     let unhinted_in_range = word(3) != 0;
     run.open_files(0)?;
-
-    let mut steps = Vec::with_capacity(ops.len());
-    for (step, op) in ops.iter().enumerate() {
-        let result = run.exec(step, op)?;
-        let snapshot = match (cfg.snapshots, op) {
-            (SnapshotMode::EveryOp, _) | (_, Op::Snapshot) => Some(run.snapshot()?),
-            _ => None,
-        };
-        steps.push(StepRecord { result, snapshot });
-    }
-    let final_state = match steps.last().and_then(|s| s.snapshot.clone()) {
-        Some(s) => s,
-        None => run.snapshot()?,
-    };
-    drop(run);
-    Ok(Transcript { base, range_len: cfg.range_len, unhinted_in_range, host, steps, final_state })
+    Ok(Started { run, host, unhinted_in_range })
 }
 
 /// The VMA blocks of an smaps text whose VMA intersects

@@ -125,3 +125,7 @@ mod facts;
 mod imp;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod run;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod session;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub use session::HostSession;

@@ -13,7 +13,7 @@ use crate::oracle::worker::{CMD_ARGS, FD_NONE, FD_RAW, FD_SLOT, FD_SLOTS, opc, t
 
 use super::imp::*;
 
-impl Run<'_> {
+impl Run {
     /// Register a new live process. Its /proc files are opened by
     /// [`Self::open_files`] once it is known to be running (the first
     /// worker may still fail its setup and exit).
@@ -227,8 +227,23 @@ impl Run<'_> {
                 (opc::SETRLIMIT, [*resource as u64, cur.resolve(used), max.resolve(used), 0, 0, 0])
             }
             Op::Brk { addr, .. } => (opc::BRK, [addr.resolve(b), 0, 0, 0, 0, 0]),
+            Op::Setuid { uid, .. } => (opc::SETUID, [*uid as u64, 0, 0, 0, 0, 0]),
             Op::Snapshot => return Ok(OpResult::Ret(0)),
         };
+        self.transact(step, op.name(), p, code, args, payload)
+    }
+
+    /// Send one command to process `p` and decode its reply (`name` names
+    /// it in errors; `code` says whether it is a fork or an exit).
+    pub(super) fn transact(
+        &mut self,
+        step: usize,
+        name: &'static str,
+        p: usize,
+        code: u8,
+        args: [u64; CMD_ARGS],
+        payload: &[u8],
+    ) -> Result<OpResult, OracleError> {
         let body_len = 1 + 8 * CMD_ARGS + payload.len();
         let mut msg = Vec::with_capacity(4 + body_len);
         msg.extend_from_slice(&(body_len as u32).to_le_bytes());
@@ -240,7 +255,7 @@ impl Run<'_> {
 
         let deadline = Instant::now() + self.cfg.op_timeout;
         if let Err(f) = self.send(p, &msg, deadline) {
-            return Err(self.fail(f, step, op.name(), p));
+            return Err(self.fail(f, step, name, p));
         }
         if code == opc::EXIT {
             // No reply: wait for the process to end, then reap it.
@@ -260,10 +275,10 @@ impl Run<'_> {
         }
         let body = match self.recv(p, deadline) {
             Ok(b) => b,
-            Err(f) => return Err(self.fail(f, step, op.name(), p)),
+            Err(f) => return Err(self.fail(f, step, name, p)),
         };
         let res = self.decode(p, step, &body)?;
-        if let (Op::Fork { .. }, OpResult::Ret(pid)) = (op, &res)
+        if let (opc::FORK, OpResult::Ret(pid)) = (code, &res)
             && *pid > 0
         {
             {

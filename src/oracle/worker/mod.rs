@@ -68,6 +68,10 @@ pub(super) mod opc {
     pub const EXIT: u8 = 23;
     pub const SETRLIMIT: u8 = 24;
     pub const BRK: u8 = 25;
+    pub const SETUID: u8 = 26;
+    /// A raw system call: `a[0]` the number, `a[1..6]` the first five
+    /// arguments, the payload (8 bytes) the sixth.
+    pub const SYSCALL: u8 = 27;
 }
 pub(super) const CMD_ARGS: usize = 6;
 pub(super) const CMD_HDR: usize = 1 + 8 * CMD_ARGS;

@@ -97,7 +97,13 @@ impl Worker {
                 if slot >= FD_SLOTS {
                     return self.reply_limit(2);
                 }
-                let name = b"mmsim\0";
+                // The name is the payload (a session's named memfd), else
+                // "mmsim"; NUL-terminated here (at most 249 bytes are
+                // accepted by mm/memfd.c, longer is EINVAL there).
+                let mut name = [0u8; 512];
+                let given: &[u8] = if payload.is_empty() { b"mmsim" } else { payload };
+                let n = given.len().min(name.len() - 1);
+                name[..n].copy_from_slice(&given[..n]);
                 let r = unsafe { syscall3(SYS_MEMFD_CREATE, name.as_ptr() as u64, a[1], 0) };
                 if r >= 0 {
                     self.fds[slot] = r as i32;
@@ -199,6 +205,12 @@ impl Worker {
             opc::BRK => self.reply_ret(unsafe { syscall3(SYS_BRK, a[0], 0, 0) }),
             opc::FORK => self.fork(a[0] as usize),
             opc::EXIT => exit_now(0),
+            opc::SETUID => self.reply_ret(unsafe { syscall3(SYS_SETUID, a[0], 0, 0) }),
+            opc::SYSCALL => {
+                // The sixth argument, if any, is the payload.
+                let a6 = payload.get(..8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                self.reply_ret(unsafe { syscall6(a[0] as i64, a[1], a[2], a[3], a[4], a[5], a6) })
+            }
             _ => self.reply_limit(0),
         }
     }
