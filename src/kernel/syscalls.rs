@@ -303,6 +303,11 @@ impl Kernel {
         }
         let p = self.proc_mut(pid)?;
         if p.capable() || p.uid == uid {
+            // commoncap.c cap_emulate_setxuid(): leaving uid 0 clears the
+            // effective set (CAP_SYS_RESOURCE among it).
+            if p.uid == 0 && uid != 0 {
+                p.cap_sys_resource = false;
+            }
             p.uid = uid;
             Ok(0)
         } else {

@@ -160,7 +160,11 @@ struct Model {
 impl Model {
     /// A model machine configured like this host (pkeys, THP mode,
     /// sysctls); says once what this host does not let the test compare.
-    fn new() -> Model {
+    /// `host_base`: the worker's range when one runs beside the model: the
+    /// worker moves its break to `base + BRK_OFF` (oracle/worker/setup.rs),
+    /// so the model's process starts its break there too ([heap] is where
+    /// the break is, on both sides).
+    fn new(host_base: Option<u64>) -> Model {
         let info = mmsim::oracle::host_info().expect("host facts");
         static NOTE: std::sync::Once = std::sync::Once::new();
         NOTE.call_once(|| {
@@ -176,7 +180,8 @@ impl Model {
         let mut w = World::with_machine(machine, Variant::default());
         let d = w.add_domain("host", false, 8192, false).unwrap();
         let (k, _) = w.kh(d).unwrap();
-        let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).unwrap();
+        let start_brk = host_base.map_or(0x5555_0000_0000, |b| b + mmsim::oracle::BRK_OFF);
+        let p = k.spawn(0, 0x7e00_4000_0000, start_brk).unwrap();
         Model { w, d, p, show_pfn }
     }
     fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) {
@@ -274,7 +279,7 @@ const MRW: u64 = PROT_READ | PROT_WRITE;
 fn maps_lines_match_host() {
     let b = 0x7e10_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
 
     host.mmap(b, 3 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
@@ -319,7 +324,7 @@ fn name_column_matches_host() {
     let stack = s.lines().find(|l| l.ends_with("[stack]")).expect("a [stack] line");
     let col = stack.len() - "[stack]".len();
     assert_eq!(col, 73);
-    let mut m = Model::new();
+    let mut m = Model::new(None);
     let (k, hv) = m.w.kh(m.d).unwrap();
     k.sys_brk(hv, m.p, 0x5555_0000_2000).unwrap();
     let maps = m.maps();
@@ -335,7 +340,7 @@ fn name_column_matches_host() {
 fn smaps_and_pagemap_private_anon_fork_match_host() {
     let b = 0x7e20_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
 
     host.mmap(b, 8 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 8 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
@@ -381,7 +386,7 @@ fn smaps_and_pagemap_private_anon_fork_match_host() {
 fn pss_fixed_point_matches_host() {
     let b = 0x7e30_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
     host.mmap(b, 3 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 3 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     for i in 0..3 {
@@ -406,7 +411,7 @@ fn pss_fixed_point_matches_host() {
 fn smaps_and_pagemap_shmem_match_host() {
     let b = 0x7e40_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
 
     host.mmap(b, 4 * PS, RW, SHARED_ANON, FdRef::None, 0);
     m.mmap(b, 4 * PS, MRW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0);
@@ -467,7 +472,7 @@ fn thp_eligible_matches_host() {
     assert!(enabled.contains("[madvise]"), "the model assumes THP 'madvise': {enabled}");
     let b = 0x7e50_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
     let mb = 1u64 << 20;
     // (offset, length, MADV_HUGEPAGE?)
     let cases = [
@@ -498,7 +503,7 @@ fn thp_eligible_matches_host() {
 fn guard_marker_pagemap_matches_host() {
     let b = 0x7e60_0000_0000u64;
     let mut host = Host::new(b);
-    let mut m = Model::new();
+    let mut m = Model::new(Some(b));
     host.mmap(b, 4 * PS, RW, PRIV_ANON, FdRef::None, 0);
     m.mmap(b, 4 * PS, MRW, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0);
     host.write(b, 1);
