@@ -8,6 +8,7 @@ pub mod errno;
 pub mod explore;
 pub mod html;
 pub mod hv;
+pub mod invariant;
 pub mod invariants;
 pub mod kernel;
 pub mod oracle;

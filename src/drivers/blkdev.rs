@@ -391,7 +391,7 @@ fn audit_dma(
     let mut out = Vec::new();
     match target {
         None => out.push(Violation {
-            invariant: crate::invariants::Invariant::DmaMisdirected.as_str(),
+            invariant: crate::invariants::Invariant::DmaMisdirected,
             message: format!(
                 "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {}",
                 req.pid, req.id, truth_s()
@@ -401,7 +401,7 @@ fn audit_dma(
             mfns: truth.map(|t| t.0).into_iter().collect(),
         }),
         Some(m) if Some(m) != truth => out.push(Violation {
-            invariant: crate::invariants::Invariant::DmaMisdirected.as_str(),
+            invariant: crate::invariants::Invariant::DmaMisdirected,
             message: format!(
                 "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {}",
                 req.pid,
@@ -421,7 +421,7 @@ fn audit_dma(
         let granted = hv.grant_maps_of_frame(m).any(|r| r.grantee == dom && (req.to_device || !r.readonly));
         if o != Some(dom) && !granted {
             out.push(Violation {
-                invariant: crate::invariants::Invariant::DmaNotGranted.as_str(),
+                invariant: crate::invariants::Invariant::DmaNotGranted,
                 message: format!(
                     "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), a frame d{dom} neither owns nor has mapped by a grant",
                     req.pid,

@@ -173,7 +173,7 @@ impl Ctx<'_> {
         let pfns: Vec<u64> = pfn.into_iter().map(|p| p.0).collect();
         let mfns: Vec<u64> = pfn.and_then(|p| k.page_to_mfn(p)).into_iter().map(|m| m.0).collect();
         self.out.push(Violation {
-            invariant: invariant.as_str(),
+            invariant,
             message: format!("d{}: {message}", k.domid),
             domains: vec![k.domid],
             pfns,

@@ -8,13 +8,14 @@
 //! (`tests/native/invariants_incremental.rs` compares them after every step).
 
 pub mod mm;
-pub mod name;
+/// The names, kept in the leaf [`crate::invariant`] (which `hv` can use).
+pub use crate::invariant as name;
 pub mod xen;
 
 pub use crate::hv::truth::Violation;
+pub use crate::invariant::Invariant;
 use crate::types::DomId;
 use crate::world::World;
-pub use name::Invariant;
 use rustc_hash::FxHashMap;
 
 /// Every invariant, now: the violations observed as they happened since the

@@ -50,7 +50,7 @@ pub fn check(w: &World) -> Vec<Violation> {
     leaks(w, &mut out);
     for line in w.hv.log.iter().filter(|l| l.contains("implicitly unmap")) {
         out.push(Violation {
-            invariant: crate::invariants::Invariant::XenImplicitGrantUnmap.as_str(),
+            invariant: crate::invariants::Invariant::XenImplicitGrantUnmap,
             message: line.clone(),
             domains: Vec::new(),
             pfns: Vec::new(),
@@ -86,7 +86,7 @@ fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
                     continue;
                 }
                 out.push(Violation {
-                    invariant: crate::invariants::Invariant::ForeignPte.as_str(),
+                    invariant: crate::invariants::Invariant::ForeignPte,
                     message: format!(
                         "d{} pid {pid}: PTE for {addr:#x} maps mfn {:#x} owned by {}, with no grant mapping or privileged foreign mapping behind it",
                         d.id,
@@ -117,7 +117,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
         if entry_ro && !r.readonly {
             let (domains, pfns, mfns) = ids();
             out.push(Violation {
-                invariant: crate::invariants::Invariant::GrantRoWritable.as_str(),
+                invariant: crate::invariants::Invariant::GrantRoWritable,
                 message: format!("{who}: a read-only grant is mapped writable"),
                 domains,
                 pfns,
@@ -129,7 +129,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             if !k.page_tables().has_table(at.table.0) || !pte.present() || pte.frame() != r.mfn.0 {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
-                    invariant: crate::invariants::Invariant::GrantPteLost.as_str(),
+                    invariant: crate::invariants::Invariant::GrantPteLost,
                     message: format!(
                         "{who}: the PTE at {:#x} no longer holds the mapping (entry {:#x}); it can never be unmapped",
                         at.maddr(),
@@ -142,7 +142,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             } else if pte.write() && (r.readonly || entry_ro) {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
-                    invariant: crate::invariants::Invariant::GrantRoWritable.as_str(),
+                    invariant: crate::invariants::Invariant::GrantRoWritable,
                     message: format!("{who}: read-only grant in a writable PTE at {:#x}", at.maddr()),
                     domains,
                     pfns,
@@ -161,7 +161,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
         if let Some(why) = freed {
             let (domains, pfns, mfns) = ids();
             out.push(Violation {
-                invariant: crate::invariants::Invariant::GrantFrameFreed.as_str(),
+                invariant: crate::invariants::Invariant::GrantFrameFreed,
                 message: format!("{who} is still mapped but {why}"),
                 domains,
                 pfns,
@@ -180,7 +180,7 @@ fn leaks(w: &World, out: &mut Vec<Violation>) {
         }
         for r in w.hv.grants.maps.values().filter(|r| r.grantee == d.id) {
             out.push(Violation {
-                invariant: crate::invariants::Invariant::GrantLeak.as_str(),
+                invariant: crate::invariants::Invariant::GrantLeak,
                 message: format!(
                     "d{} has no processes but still maps d{} ref {:#x} (mfn {:#x}, handle {:#x}, {})",
                     d.id,
@@ -198,7 +198,7 @@ fn leaks(w: &World, out: &mut Vec<Violation>) {
         if !k.xen.gnttab_pages.is_empty() {
             let pfns: Vec<u64> = k.xen.gnttab_pages.iter().map(|p| p.0).collect();
             out.push(Violation {
-                invariant: crate::invariants::Invariant::GrantLeak.as_str(),
+                invariant: crate::invariants::Invariant::GrantLeak,
                 message: format!(
                     "d{} has no processes but {} page(s) from gnttab_alloc_pages() were never freed: {:x?}",
                     d.id,

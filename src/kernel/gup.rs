@@ -227,7 +227,7 @@ impl Kernel {
         let belief = self.page_to_mfn(pfn);
         if truth != belief {
             hv.observed.push(crate::hv::truth::Violation {
-                invariant: crate::invariants::Invariant::GupWrongPage.as_str(),
+                invariant: crate::invariants::Invariant::GupWrongPage,
                 message: format!(
                     "d{}: GUP at {addr:#x} returned pfn {:#x} (mfn {}), but the PTE maps mfn {}",
                     self.domid,
@@ -254,7 +254,7 @@ impl Kernel {
             Err(e) => format!("no page ({e})"),
         };
         hv.observed.push(crate::hv::truth::Violation {
-            invariant: crate::invariants::Invariant::GupWrongPage.as_str(),
+            invariant: crate::invariants::Invariant::GupWrongPage,
             message: format!(
                 "d{}: GUP at {addr:#x} found {found}; the driver's page for it is pfn {:#x} (mfn {})",
                 self.domid,

@@ -33,11 +33,12 @@ impl Runner<'_> {
 
     pub(super) fn report(&mut self, line: u32, v: Violation, sink: &mut dyn FnMut(&Event)) {
         self.outcome.violations += 1;
-        let expected = self.script.expect_violations.as_ref().is_some_and(|w| w.iter().any(|n| n == v.invariant));
+        let expected =
+            self.script.expect_violations.as_ref().is_some_and(|w| w.iter().any(|n| v.invariant == n.as_str()));
         if expected {
             self.outcome.violations_expected += 1;
         }
-        self.fired.insert(v.invariant);
+        self.fired.insert(v.invariant.as_str());
         let context = self.world.hv.trace.on().then(|| violation_context(&self.world, &v));
         sink(&Event::Violation { line, violation: v, context, expected });
     }

@@ -4,20 +4,34 @@
 //!
 //! ```text
 //! t.mms:3:23: error: unknown constant `PROT_RAED`
-//! 3 | p: a = mmap(NULL, 8K, PROT_RAED, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
-//!   |                       ^^^^^^^^^
-//!   = help: did you mean `PROT_READ`?
+//!    ,----
+//!  3 | p: a = mmap(NULL, 8K, PROT_RAED, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)
+//!    :                       ^^^^^^^^^
+//!    `----
+//!   help: did you mean `PROT_READ`?
 //! ```
 //!
-//! Line and column are 1-based; the column counts characters (a tab is one
-//! column in the header; in the snippet tabs are shown as four spaces and the
-//! carets follow). The snippet is rendered here rather than with miette's
-//! graphical handler, whose zero-context mode shows only the span's text and
-//! not the whole line; `ScriptError` still implements `miette::Diagnostic` for
-//! callers that want miette's reports.
+//! The first line, `FILE:LINE:COL: error: MESSAGE`, is written here (the
+//! compiler's format, which editors and tests parse); the snippet, the
+//! underline and the help line below it are miette's
+//! [`GraphicalReportHandler`] rendering a [`Rendered`] diagnostic, whose own
+//! first line (`  x MESSAGE`) is replaced by that header. Line and column are
+//! 1-based; the column counts characters (a tab is one column in the header).
+//!
+//! Simplifications, so that the bytes are deterministic and bounded on any
+//! input: miette is given not the script but one line of it as displayed
+//! (tabs as four spaces, other control characters as `?`, and a window of
+//! [`MAX_SHOWN_LINE`] bytes around the error when the line is longer), with
+//! no context lines, no wrapping and no terminal-width detection; messages
+//! and help have control characters escaped. ANSI colours (miette's ASCII
+//! theme with colours) only when the caller asks for them.
 
 use std::fmt::Write as _;
 use std::ops::Range;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
 
 use super::ast::Span;
 
@@ -25,12 +39,22 @@ use super::ast::Span;
 pub const MAX_RENDERED_ERRORS: usize = 20;
 
 /// An error in a script, found while lexing, parsing, checking or evaluating.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// As a [`miette::Diagnostic`] it labels its span of the script (give the
+/// report the script as source code) and its help is the suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
 pub struct ScriptError {
+    #[label]
     pub span: Span,
     pub message: String,
+    #[help]
     pub help: Option<String>,
+}
+
+impl From<Span> for SourceSpan {
+    fn from(span: Span) -> Self {
+        SourceSpan::new(span.start.into(), span.len())
+    }
 }
 
 impl ScriptError {
@@ -52,14 +76,38 @@ impl ScriptError {
     }
 }
 
-impl miette::Diagnostic for ScriptError {
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
-    }
+/// A [`ScriptError`] as handed to miette's handler: the message and help
+/// with control characters escaped, the label in the displayed line.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+struct Rendered {
+    message: String,
+    #[source_code]
+    line: ShownLine,
+    #[label]
+    at: SourceSpan,
+    #[help]
+    help: Option<String>,
+}
 
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let span = miette::SourceSpan::new(self.span.start.into(), self.span.len());
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(None, span))))
+/// One source line as displayed, standing for the whole script: whatever
+/// span is asked for, it is this line, numbered as in the script.
+#[derive(Debug)]
+struct ShownLine {
+    text: String,
+    /// 0-based line number in the script.
+    line: usize,
+}
+
+impl SourceCode for ShownLine {
+    fn read_span<'a>(
+        &'a self,
+        _span: &SourceSpan,
+        _before: usize,
+        _after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let all = SourceSpan::new(0.into(), self.text.len());
+        Ok(Box::new(MietteSpanContents::new(self.text.as_bytes(), all, self.line, 0, 1)))
     }
 }
 
@@ -149,26 +197,14 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-struct Style {
-    error: (&'static str, &'static str),
-    caret: (&'static str, &'static str),
-    gutter: (&'static str, &'static str),
-    help: (&'static str, &'static str),
-}
-
-const PLAIN: Style = Style { error: ("", ""), caret: ("", ""), gutter: ("", ""), help: ("", "") };
-const ANSI: Style = Style {
-    error: ("\x1b[1;31m", "\x1b[0m"),
-    caret: ("\x1b[1;31m", "\x1b[0m"),
-    gutter: ("\x1b[1;34m", "\x1b[0m"),
-    help: ("\x1b[1;36m", "\x1b[0m"),
-};
-
 fn render_one(out: &mut String, file: &str, src: &str, index: &LineIndex, err: &ScriptError, color: bool) {
-    let st = if color { &ANSI } else { &PLAIN };
     let (line, col) = index.line_col(src, err.span.start);
     let message = escape_controls(&err.message);
-    let _ = writeln!(out, "{file}:{line}:{col}: {}error{}: {message}", st.error.0, st.error.1);
+    if color {
+        let _ = writeln!(out, "{file}:{line}:{col}: \x1b[1;31merror\x1b[0m: {message}");
+    } else {
+        let _ = writeln!(out, "{file}:{line}:{col}: error: {message}");
+    }
 
     let full = index.line_range(src, line);
     let start = err.span.start.clamp(full.start, full.end);
@@ -181,19 +217,37 @@ fn render_one(out: &mut String, file: &str, src: &str, index: &LineIndex, err: &
     }
     let end = end.min(range.end);
     let text = src.get(range.clone()).unwrap_or("");
-    let (shown, caret_at) = display_line(text, start - range.start);
-    let (_, caret_end) = display_line(text, end - range.start);
-    let width = (caret_end.saturating_sub(caret_at)).max(1);
-
-    let num = line.to_string();
-    let pad = " ".repeat(num.len());
-    let (g0, g1) = st.gutter;
-    let _ = writeln!(out, "{g0}{num} |{g1} {shown}");
-    let _ = writeln!(out, "{g0}{pad} |{g1} {}{}{}{}", " ".repeat(caret_at), st.caret.0, "^".repeat(width), st.caret.1);
-    if let Some(help) = &err.help {
-        let help = escape_controls(help);
-        let _ = writeln!(out, "{g0}{pad} ={g1} {}help{}: {help}", st.help.0, st.help.1);
+    let (mut shown, at) = display_line(text, start - range.start);
+    let (_, mut at_end) = display_line(text, end - range.start);
+    if at_end <= at {
+        // An empty span (an insertion point) is underlined as one character;
+        // at the end of the line, a space stands for the missing token.
+        if at >= shown.len() {
+            shown.push(' ');
+        }
+        at_end = at + shown.get(at..).and_then(|t| t.chars().next()).map_or(1, char::len_utf8);
     }
+    let diag = Rendered {
+        message,
+        line: ShownLine { text: shown, line: (line as usize).saturating_sub(1) },
+        at: SourceSpan::new(at.into(), at_end.saturating_sub(at)),
+        help: err.help.as_deref().map(escape_controls),
+    };
+    let theme = if color { GraphicalTheme::ascii() } else { GraphicalTheme::none() };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(0)
+        .with_wrap_lines(false)
+        .with_width(usize::MAX / 2)
+        .with_links(false)
+        .without_cause_chain()
+        .without_syntax_highlighting();
+    let mut report = String::new();
+    if handler.render_report(&mut report, &diag).is_err() {
+        return;
+    }
+    // miette's first line is `  x MESSAGE`, already in the header above.
+    let body = report.split_once('\n').map_or("", |(_, rest)| rest);
+    out.push_str(body);
 }
 
 /// The longest source line shown under an error, in bytes; longer lines
@@ -219,31 +273,22 @@ fn escape_controls(text: &str) -> String {
 }
 
 /// The line as displayed (tabs as four spaces, other control characters as
-/// `?`), and the display column of byte offset `at` within it.
+/// `?`), and the byte offset in it of byte offset `at` of `text`.
 fn display_line(text: &str, at: usize) -> (String, usize) {
     let mut shown = String::with_capacity(text.len());
-    let mut col_at = None;
-    let mut col = 0;
+    let mut at_shown = None;
     for (i, c) in text.char_indices() {
-        if i >= at && col_at.is_none() {
-            col_at = Some(col);
+        if i >= at && at_shown.is_none() {
+            at_shown = Some(shown.len());
         }
         match c {
-            '\t' => {
-                shown.push_str("    ");
-                col += 4;
-            }
-            c if c.is_control() => {
-                shown.push('?');
-                col += 1;
-            }
-            c => {
-                shown.push(c);
-                col += 1;
-            }
+            '\t' => shown.push_str("    "),
+            c if c.is_control() => shown.push('?'),
+            c => shown.push(c),
         }
     }
-    (shown, col_at.unwrap_or(col))
+    let end = shown.len();
+    (shown, at_shown.unwrap_or(end))
 }
 
 /// The closest candidate to `name` by edit distance, if close enough to be a
@@ -304,11 +349,15 @@ mod tests {
         let src = "domain host native\n\tp: x(FOO)\n";
         let at = src.find("FOO").expect("test");
         let err = ScriptError::new(Span::new(at, at + 3), "unknown constant `FOO`").with_help("did you mean `FOB`?");
+        // Header by hand, then miette's ASCII theme: the snippet box, one
+        // line numbered as in the script, the underline, the help.
         let expected = concat!(
             "t.mms:2:7: error: unknown constant `FOO`\n",
-            "2 |     p: x(FOO)\n",
-            "  |          ^^^\n",
-            "  = help: did you mean `FOB`?\n",
+            "   ,----\n",
+            " 2 |     p: x(FOO)\n",
+            "   :          ^^^\n",
+            "   `----\n",
+            "  help: did you mean `FOB`?\n",
         );
         assert_eq!(render("t.mms", src, &[err], false), expected);
     }
@@ -317,8 +366,32 @@ mod tests {
     fn empty_span_at_end_of_line_gets_one_caret() {
         let src = "p: f(\n";
         let err = ScriptError::new(Span::point(5), "expected `)`");
-        let expected = "t:1:6: error: expected `)`\n1 | p: f(\n  |      ^\n";
+        let expected = "t:1:6: error: expected `)`\n   ,----\n 1 | p: f( \n   :      ^\n   `----\n";
         assert_eq!(render("t", src, &[err], false), expected);
+    }
+
+    #[test]
+    fn very_long_line_is_windowed() {
+        let src = format!("p: {}BAD{}\n", "x".repeat(100_000), "y".repeat(100_000));
+        let at = src.find("BAD").expect("test");
+        let err = ScriptError::new(Span::new(at, at + 3), "bad");
+        let out = render("t", &src, &[err], false);
+        assert!(out.len() < 1000, "{} bytes", out.len());
+        assert!(out.starts_with("t:1:100004: error: bad\n"), "{out}");
+        let snippet = out.lines().nth(2).expect("snippet line");
+        let under = out.lines().nth(3).expect("underline");
+        let col = snippet.find("BAD").expect("window holds the error");
+        assert_eq!(under.find('^'), Some(col), "{out}");
+        assert_eq!(under.matches('^').count(), 3, "{out}");
+    }
+
+    #[test]
+    fn control_characters_in_the_line_are_shown_as_question_marks() {
+        let src = "a\x1bb\tc";
+        let err = ScriptError::new(Span::new(4, 5), "x");
+        let out = render("t", src, &[err], false);
+        assert!(out.starts_with("t:1:5: error: x\n"), "{out}");
+        assert!(out.contains(" 1 | a?b    c\n   :        ^\n"), "{out}");
     }
 
     #[test]

@@ -30,10 +30,12 @@
 //! let errors = script::parse_and_check("t.mms", "domain d pv\nd: x = alloc_page(1)\n").unwrap_err();
 //! assert_eq!(
 //!     script::render_errors("t.mms", "domain d pv\nd: x = alloc_page(1)\n", &errors, false),
-//!     "t.mms:2:19: error: `alloc_page` takes 0 arguments, found 1\n\
-//!      2 | d: x = alloc_page(1)\n  \
-//!      |                   ^\n  \
-//!      = help: alloc_page()\n"
+//!     "t.mms:2:19: error: `alloc_page` takes 0 arguments, found 1\n   \
+//!      ,----\n \
+//!      2 | d: x = alloc_page(1)\n   \
+//!      :                   ^\n   \
+//!      `----\n  \
+//!      help: alloc_page()\n"
 //! );
 //! ```
 //!
@@ -134,8 +136,9 @@ pub fn parse_and_check(file: &str, src: &str) -> Result<CheckedScript, Vec<Scrip
     }
 }
 
-/// Renders errors as `FILE:LINE:COL: error: MESSAGE`, the source line and a
-/// caret line (and `= help: ...`), at most [`MAX_RENDERED_ERRORS`] of them.
+/// Renders errors as `FILE:LINE:COL: error: MESSAGE`, then miette's snippet
+/// of the source line with the span underlined (and `help: ...`), at most
+/// [`MAX_RENDERED_ERRORS`] of them.
 /// ANSI colours only when `color`.
 pub fn render_errors(file: &str, src: &str, errors: &[ScriptError], color: bool) -> String {
     diag::render(file, src, errors, color)

@@ -200,12 +200,15 @@ fn unknown_constant_at_3_22() {
 fn rendered_diagnostic_in_full() {
     let src = "domain host native\nprocess p in host\np: mmap(NULL, 4096, PROT_RAED, MAP_PRIVATE, -1, 0)\n";
     let errs = errors(src);
-    // Written by hand from the format: header, line, carets, help.
+    // Written by hand from the format: header, then miette's ASCII snippet
+    // box (line, underline), help.
     let expected = concat!(
         "demo.mms:3:21: error: unknown constant `PROT_RAED`\n",
-        "3 | p: mmap(NULL, 4096, PROT_RAED, MAP_PRIVATE, -1, 0)\n",
-        "  |                     ^^^^^^^^^\n",
-        "  = help: did you mean `PROT_READ`?\n",
+        "   ,----\n",
+        " 3 | p: mmap(NULL, 4096, PROT_RAED, MAP_PRIVATE, -1, 0)\n",
+        "   :                     ^^^^^^^^^\n",
+        "   `----\n",
+        "  help: did you mean `PROT_READ`?\n",
     );
     assert_eq!(render_errors("demo.mms", src, &errs, false), expected);
 }

@@ -268,7 +268,7 @@ impl World {
         if let Some(m) = k.page_to_mfn(p) {
             for r in hv.grant_maps_of_frame(m).filter(|r| r.granter == dom).copied().collect::<Vec<_>>() {
                 hv.observed.push(Violation {
-                    invariant: crate::invariants::Invariant::GrantFrameFreed.as_str(),
+                    invariant: crate::invariants::Invariant::GrantFrameFreed,
                     message: format!(
                         "d{dom} freed pfn {:#x} (mfn {:#x}) while d{} has it mapped through grant ref {:#x} (handle {:#x})",
                         p.0, m.0, r.grantee, r.gref, r.handle

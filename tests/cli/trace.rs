@@ -88,7 +88,13 @@ fn every_violation_is_at_its_action_and_explained() {
                             violation.invariant
                         );
                         assert!(
-                            explains(violation.invariant, &violation.message, &violation.pfns, &violation.mfns, events),
+                            explains(
+                                violation.invariant.as_str(),
+                                &violation.message,
+                                &violation.pfns,
+                                &violation.mfns,
+                                events
+                            ),
                             "{name} ({v}) line {line}: no event explains {}: {}\nevents: {events:#?}",
                             violation.invariant,
                             violation.message

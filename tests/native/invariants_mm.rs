@@ -35,7 +35,7 @@ fn world(pv: bool) -> (World, DomId, Pid) {
 }
 
 fn names(v: &[Violation]) -> Vec<&'static str> {
-    let mut n: Vec<_> = v.iter().map(|v| v.invariant).collect();
+    let mut n: Vec<_> = v.iter().map(|v| v.invariant.as_str()).collect();
     n.sort_unstable();
     n.dedup();
     n

@@ -154,7 +154,7 @@ impl X {
 }
 
 pub fn names(v: &[Violation]) -> Vec<&'static str> {
-    v.iter().map(|x| x.invariant).collect()
+    v.iter().map(|x| x.invariant.as_str()).collect()
 }
 
 pub fn has(v: &[Violation], name: &str) -> bool {

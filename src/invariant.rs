@@ -2,9 +2,9 @@
 //! `expect violation NAME` accepts (script/expect.rs), what docs/SCENARIO.md
 //! lists. The strings are stable (scenarios, snapshots and JSON use them).
 //!
-//! A leaf: `kernel`, `drivers` and `world` name invariants through it. (`hv`
-//! holds `Violation` with the name as `&'static str` and imports nothing
-//! from here.)
+//! A leaf below `hv` (it imports nothing from the crate), so that
+//! `hv::truth::Violation` carries an [`Invariant`] as the guest's checks do;
+//! `invariants::Invariant` and `invariants::name` re-export it.
 
 use std::fmt;
 
@@ -87,6 +87,20 @@ impl Invariant {
     /// The invariant named `name`, if any.
     pub fn from_name(name: &str) -> Option<Invariant> {
         Invariant::ALL.iter().copied().find(|i| i.as_str() == name)
+    }
+}
+
+/// Compares with a stable name, so `v.invariant == "grant-leak"` reads as
+/// the JSON does.
+impl PartialEq<str> for Invariant {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Invariant {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
