@@ -7,6 +7,13 @@ use mmsim::script;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the model allocates small objects
+/// throughout (scripts, VMAs, page-table maps, invariant scratch), and
+/// `mmsim explore` spent about a quarter of its time in malloc/free
+/// (docs/EXPLORE.md "Speed"). Results do not depend on the allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Longest generated sequence (`--length`), for search and replay alike.
 const MAX_LENGTH: u64 = 10_000;
 /// Longest `--time` in seconds: one week.
