@@ -48,7 +48,6 @@ pub struct ShardSummary {
 }
 
 impl ShardSummary {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(kernel: &str, seed: u64, shard: (u64, u64), length: usize, exhaustive: bool, sum: &Summary) -> Self {
         let secs = sum.elapsed.as_secs_f64();
         ShardSummary {
