@@ -659,20 +659,48 @@ impl Kernel {
         drop_markers: bool,
     ) {
         let Ok(mm) = self.mm(pid) else { return };
-        let entries = self.pt.leaf_entries(mm.pgd, start, end);
+        let pgd = mm.pgd;
         // zap_pte_range() counts in a local `rss[]` and adds it once
-        // (`add_mm_rss_vec()`).
+        // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
+        // a time.
         let mut rss = [0i64; 4];
-        for (addr, slot, pte) in entries {
+        let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        for (base, table) in self.pt.leaf_tables(pgd, start, end) {
+            self.pt.table_leaf_entries(base, table, start, end, &mut entries);
+            for &(addr, slot, pte) in &entries {
+                self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss);
+            }
+        }
+        if let Ok(mm) = self.mm_mut(pid) {
+            for (c, n) in rss.iter().enumerate() {
+                mm.rss[c] += n;
+            }
+        }
+    }
+
+    /// One entry of `zap_pte_range()`.
+    #[allow(clippy::too_many_arguments)]
+    fn zap_one_pte(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        pte: Pte,
+        drop_markers: bool,
+        rss: &mut [i64; 4],
+    ) {
+        {
             if is_guard_marker(pte) {
                 if drop_markers {
                     self.pt.set(slot, Pte::NONE);
                 }
-                continue;
+                return;
             }
             if !pte_present(pte) {
                 self.pt.set(slot, Pte::NONE);
-                continue;
+                return;
             }
             // A PV guest does not check the result: if Xen refuses (a live
             // grant PTE), the kernel carries on with its bookkeeping.
@@ -689,11 +717,6 @@ impl Kernel {
                     self.put_page(pfn);
                 }
                 _ => {}
-            }
-        }
-        if let Ok(mm) = self.mm_mut(pid) {
-            for (c, n) in rss.iter().enumerate() {
-                mm.rss[c] += n;
             }
         }
     }
