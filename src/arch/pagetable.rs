@@ -121,6 +121,16 @@ impl PageTables {
             t.set(index, val);
         }
     }
+    /// Several entries of one table written with one lookup of the table:
+    /// a batch of native `set_pte_at()` stores (`copy_pte_range()`,
+    /// `zap_pte_range()` run under one PTE lock per table).
+    pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
+        if let Some(t) = self.tables.get_mut(&table) {
+            for &(i, val) in writes {
+                t.set(i as usize, val);
+            }
+        }
+    }
     pub fn get(&self, s: PteSlot) -> Pte {
         self.entry(s.table, s.index as usize)
     }
@@ -384,6 +394,10 @@ mod tests {
         let mut one = Vec::new();
         p.table_leaf_entries(tables[0].0, tables[0].1, 0, 1 << 47, &mut one);
         assert_eq!(one, all);
+        p.set_entries(s.table, &[(s.index, Pte::NONE), (s.index + 1, Pte(0x43001))]);
+        assert!(p.pte(pgd, a).is_none(), "set_entries clears");
+        assert_eq!(p.pte(pgd, a + 4096).frame(), 0x43, "set_entries writes");
+        p.set_entries(s.table, &[(s.index, all[0].2), (s.index + 1, Pte::NONE)]);
         p.table_leaf_entries(tables[0].0, tables[0].1, a + 4096, 1 << 47, &mut one);
         assert!(one.is_empty(), "the range starts after the entry");
         assert!(p.leaf_tables(pgd, 0, a & !((1 << 21) - 1)).is_empty(), "the range ends before the table");

@@ -22,6 +22,14 @@ use crate::kernel::{Kernel, Pid, Process};
 /// VMAs bounded by the domain's memory (README.md "Resource limits").
 pub const VMAS_PER_SLAB_PAGE: usize = 8;
 
+/// The native PTE stores of one page table in `copy_pte_range()`, by index:
+/// the parent's (write-protect) and the child's.
+#[derive(Default)]
+struct PteBatch {
+    src: Vec<(u16, Pte)>,
+    dst: Vec<(u16, Pte)>,
+}
+
 impl Kernel {
     /// fork(2): a new process whose mm is a copy of `parent`'s.
     pub fn sys_fork(&mut self, hv: &mut Hypervisor, parent: Pid) -> KResult<Pid> {
@@ -146,15 +154,43 @@ impl Kernel {
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
         let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Natively the stores of one table are plain writes under its PTE
+        // lock: they are kept here and written with one lookup per table
+        // (before any error returns, so teardown finds every copied entry).
+        // A PV guest's go one by one to Xen (`set_pte_batched`).
+        let mut batch = (!self.pv).then(PteBatch::default);
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
             self.pt.table_leaf_entries(base, table, src.start, src.end, &mut entries);
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
+            let mut r = Ok(());
             for &(addr, sslot, pte) in &entries {
-                self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss)?;
+                r = self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss, batch.as_mut());
+                if r.is_err() {
+                    break;
+                }
             }
+            if let Some(b) = batch.as_mut() {
+                self.pt.set_entries(table, &b.src);
+                b.src.clear();
+                if let Some(t) = dst_table {
+                    self.pt.set_entries(t, &b.dst);
+                }
+                b.dst.clear();
+            }
+            r?;
         }
         Ok(())
+    }
+
+    /// `set_pte_at()` in `copy_pte_range()`: kept in `batch` natively
+    /// (`dst`: the child's table, else the parent's), else to Xen.
+    fn copy_set_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, batch: Option<&mut PteBatch>, dst: bool) {
+        match batch {
+            Some(b) if dst => b.dst.push((slot.index, new)),
+            Some(b) => b.src.push((slot.index, new)),
+            None => self.set_pte_batched(hv, slot, new),
+        }
     }
 
     /// One entry of `copy_pte_range()`: a guard marker is copied, a
@@ -172,6 +208,7 @@ impl Kernel {
         pte: Pte,
         dst_table: &mut Option<u64>,
         rss: &mut [i64; 4],
+        mut batch: Option<&mut PteBatch>,
     ) -> KResult<()> {
         if is_guard_marker(pte) {
             let d = self.pte_alloc(child, addr)?;
@@ -210,7 +247,7 @@ impl Kernel {
                 self.copy_page(hv, new, pfn);
                 self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
                 let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
-                self.set_pte_batched(hv, d, entry);
+                self.copy_set_pte(hv, d, entry, batch, true);
                 rss[RssCounter::Anon as usize] += 1;
                 return Ok(());
             }
@@ -226,7 +263,7 @@ impl Kernel {
         if src.flags.is_cow() && pte.write() {
             // ptep_set_wrprotect() in the parent.
             let wp = pte.clear(PteFlags::RW);
-            self.set_pte_batched(hv, sslot, wp);
+            self.copy_set_pte(hv, sslot, wp, batch.as_deref_mut(), false);
             cpte = cpte.clear(PteFlags::RW);
         }
         if src.flags.contains(VmFlags::SHARED) {
@@ -235,7 +272,7 @@ impl Kernel {
         cpte = cpte.clear(PteFlags::ACCESSED);
         // A copy Xen refuses is dropped with a WARN; the reference,
         // mapcount and RSS taken above stay, as in Linux.
-        self.set_pte_batched(hv, d, cpte);
+        self.copy_set_pte(hv, d, cpte, batch, true);
         Ok(())
     }
 

@@ -665,10 +665,18 @@ impl Kernel {
         // a time.
         let mut rss = [0i64; 4];
         let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Natively the clears of one table are plain stores under its PTE
+        // lock, written with one lookup of the table; a PV guest's go to
+        // Xen one by one (`set_pte`).
+        let mut clears = (!self.pv).then(Vec::new);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             self.pt.table_leaf_entries(base, table, start, end, &mut entries);
             for &(addr, slot, pte) in &entries {
-                self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss);
+                self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss, clears.as_mut());
+            }
+            if let Some(c) = clears.as_mut() {
+                self.pt.set_entries(table, c);
+                c.clear();
             }
         }
         if let Ok(mm) = self.mm_mut(pid) {
@@ -690,21 +698,27 @@ impl Kernel {
         pte: Pte,
         drop_markers: bool,
         rss: &mut [i64; 4],
+        clears: Option<&mut Vec<(u16, Pte)>>,
     ) {
         {
-            if is_guard_marker(pte) {
-                if drop_markers {
-                    self.pt.set(slot, Pte::NONE);
-                }
+            if is_guard_marker(pte) && !drop_markers {
                 return;
             }
-            if !pte_present(pte) {
-                self.pt.set(slot, Pte::NONE);
+            if is_guard_marker(pte) || !pte_present(pte) {
+                match clears {
+                    Some(c) => c.push((slot.index, Pte::NONE)),
+                    None => self.pt.set(slot, Pte::NONE),
+                }
                 return;
             }
             // A PV guest does not check the result: if Xen refuses (a live
             // grant PTE), the kernel carries on with its bookkeeping.
-            let _ = self.set_pte(hv, slot, Pte::NONE);
+            match clears {
+                Some(c) => c.push((slot.index, Pte::NONE)),
+                None => {
+                    let _ = self.set_pte(hv, slot, Pte::NONE);
+                }
+            }
             let np = self.vm_normal_page(hv, vma, addr, pte);
             let dom = self.domid;
             hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });

@@ -225,7 +225,13 @@ impl Kernel {
         newflags: VmFlags,
     ) -> KResult<Option<u64>> {
         let (s, e) = (v.start.max(start), v.end.min(end));
-        if !self.split_vma_range(pid, v.start, s, e, newflags)? {
+        let split = self.split_vma_range(pid, v.start, s, e, newflags)?;
+        if split == Some(false) {
+            // Split on both sides and mergeable with neither part:
+            // `vma_merge_existing_range()` would find nothing to do.
+            return Ok(Some(e));
+        }
+        if split.is_none() {
             // `v` is not in the tree as the caller saw it: split by address.
             self.split_vma(pid, s)?;
             if e < v.end {
@@ -243,13 +249,16 @@ impl Kernel {
     /// its start `vstart` and the middle part inserted once. The same
     /// checks in the same order as two [`Kernel::split_vma`] calls
     /// (`may_split`, then `map_count`, per split; a failing second split
-    /// leaves the first). `Ok(false)`, with nothing done, when no VMA
-    /// starting at `vstart` holds `[s, e)`.
-    fn split_vma_range(&mut self, pid: Pid, vstart: u64, s: u64, e: u64, newflags: VmFlags) -> KResult<bool> {
+    /// leaves the first). `Ok(None)`, with nothing done, when no VMA
+    /// starting at `vstart` holds `[s, e)`; `Ok(Some(false))` when it was
+    /// split on both sides and the middle can merge with neither part
+    /// (`is_mergeable_vma()`: its neighbours are those two parts), else
+    /// `Ok(Some(true))`.
+    fn split_vma_range(&mut self, pid: Pid, vstart: u64, s: u64, e: u64, newflags: VmFlags) -> KResult<Option<bool>> {
         let mm = self.mm_mut(pid)?;
         let (count, max) = (mm.map_count(), mm.max_map_count);
         let Some(lo) = mm.vmas.get_mut(&vstart).filter(|l| s < e && l.start <= s && e <= l.end) else {
-            return Ok(false);
+            return Ok(None);
         };
         let vend = lo.end;
         let mut refs = Vec::new();
@@ -277,7 +286,7 @@ impl Kernel {
         let count = count + usize::from(mid.is_some());
         let target = match mid.as_mut() {
             Some(m) => m,
-            None => lo,
+            None => &mut *lo,
         };
         let r = if e < vend {
             match target.ops.as_ref().map_or(Ok(()), |ops| ops.may_split(target, e)) {
@@ -300,6 +309,10 @@ impl Kernel {
             target.flags = newflags;
             Ok(None)
         };
+        let alone = match (&mid, &r) {
+            (Some(m), Ok(Some(hi))) => !is_mergeable_vma(lo, m) && !is_mergeable_vma(m, hi),
+            _ => false,
+        };
         if let Some(m) = mid {
             mm.insert(m);
         }
@@ -307,7 +320,7 @@ impl Kernel {
         for inode in refs {
             self.shmem_get(inode);
         }
-        r.map(|_| true)
+        r.map(|_| Some(!alone))
     }
 
     /// The callers' walk (`for_each_vma_range` in madvise, mlock, mseal):
