@@ -22,12 +22,14 @@ enum Table {
 }
 
 impl Table {
+    #[inline]
     fn get(&self, i: usize) -> Pte {
         match self {
             Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
             Table::Dense(a) => a[i],
         }
     }
+    #[inline]
     fn set(&mut self, i: usize, val: Pte) {
         match self {
             Table::Sparse(v) => {
