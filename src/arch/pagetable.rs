@@ -22,12 +22,14 @@ enum Table {
 }
 
 impl Table {
+    #[inline]
     fn get(&self, i: usize) -> Pte {
         match self {
             Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
             Table::Dense(a) => a[i],
         }
     }
+    #[inline]
     fn set(&mut self, i: usize, val: Pte) {
         match self {
             Table::Sparse(v) => {
@@ -121,6 +123,16 @@ impl PageTables {
             t.set(index, val);
         }
     }
+    /// Several entries of one table written with one lookup of the table:
+    /// a batch of native `set_pte_at()` stores (`copy_pte_range()`,
+    /// `zap_pte_range()` run under one PTE lock per table).
+    pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
+        if let Some(t) = self.tables.get_mut(&table) {
+            for &(i, val) in writes {
+                t.set(i as usize, val);
+            }
+        }
+    }
     pub fn get(&self, s: PteSlot) -> Pte {
         self.entry(s.table, s.index as usize)
     }
@@ -195,6 +207,73 @@ impl PageTables {
             self.collect(pgd, 4, 0, start, end - 1, &mut out);
         }
         out
+    }
+
+    /// The leaf (PTE-level) tables that map part of `[start, end)`,
+    /// ascending: `(address of the table's entry 0, table frame)`. With
+    /// [`PageTables::table_leaf_entries`] this is the walk `copy_pte_range()`
+    /// and `zap_pte_range()` (mm/memory.c) do: one page table per PMD entry,
+    /// its entries read in place, so cost follows the tables, and no list
+    /// of every PTE of the range is built.
+    pub fn leaf_tables(&self, pgd: u64, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        if start < end {
+            self.collect_tables(pgd, 4, 0, start, end - 1, &mut out);
+        }
+        out
+    }
+
+    fn collect_tables(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, u64)>) {
+        let Some(t) = self.tables.get(&table) else { return };
+        let shift = 12 + 9 * (level - 1);
+        let span = 1u64 << shift;
+        if last < base {
+            return;
+        }
+        let lo = if first > base { ((first - base) >> shift) as usize } else { 0 };
+        let hi = ((last - base) >> shift).min(511) as usize;
+        for (i, e) in t.entries_in(lo, hi) {
+            let addr = base + (i as u64) * span;
+            if !e.present() {
+                continue;
+            }
+            if level == 2 {
+                out.push((addr, e.frame()));
+            } else {
+                self.collect_tables(e.frame(), level - 1, addr, first.max(addr), last.min(addr + span - 1), out);
+            }
+        }
+    }
+
+    /// The non-empty entries of the leaf table `table` (whose entry 0 maps
+    /// `base`) inside `[start, end)`, ascending, into `out` (cleared first):
+    /// one table at a time, as `zap_pte_range()` reads them.
+    pub fn table_leaf_entries(&self, base: u64, table: u64, start: u64, end: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
+        out.clear();
+        let Some(t) = self.tables.get(&table) else { return };
+        let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
+        if start >= end || end - 1 < base || start > last {
+            return;
+        }
+        let lo = (start.max(base) - base) >> 12;
+        let hi = ((end - 1).min(last) - base) >> 12;
+        let push = |out: &mut Vec<_>, i: usize, e: Pte| {
+            out.push((base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, e));
+        };
+        match t {
+            Table::Dense(a) => {
+                for i in lo as usize..=hi as usize {
+                    if !a[i].is_none() {
+                        push(out, i, a[i]);
+                    }
+                }
+            }
+            Table::Sparse(_) => {
+                for (i, e) in t.entries_in(lo as usize, hi as usize) {
+                    push(out, i, e);
+                }
+            }
+        }
     }
 
     fn collect(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
@@ -311,6 +390,19 @@ mod tests {
         assert_eq!(all[0].0, a);
         assert!(p.leaf_entries(pgd, a + 4096, 1 << 47).is_empty());
         assert!(p.leaf_entries(pgd, 0, a).is_empty());
+        // One leaf table, found by the per-table walk, with the same entry.
+        let tables = p.leaf_tables(pgd, 0, 1 << 47);
+        assert_eq!(tables, vec![(a & !((1 << 21) - 1), s.table)]);
+        let mut one = Vec::new();
+        p.table_leaf_entries(tables[0].0, tables[0].1, 0, 1 << 47, &mut one);
+        assert_eq!(one, all);
+        p.set_entries(s.table, &[(s.index, Pte::NONE), (s.index + 1, Pte(0x43001))]);
+        assert!(p.pte(pgd, a).is_none(), "set_entries clears");
+        assert_eq!(p.pte(pgd, a + 4096).frame(), 0x43, "set_entries writes");
+        p.set_entries(s.table, &[(s.index, all[0].2), (s.index + 1, Pte::NONE)]);
+        p.table_leaf_entries(tables[0].0, tables[0].1, a + 4096, 1 << 47, &mut one);
+        assert!(one.is_empty(), "the range starts after the entry");
+        assert!(p.leaf_tables(pgd, 0, a & !((1 << 21) - 1)).is_empty(), "the range ends before the table");
     }
 
     #[test]
@@ -322,6 +414,34 @@ mod tests {
         assert!(matches!(t, Table::Dense(_)));
         assert_eq!(t.get(77).frame(), 77);
         assert_eq!(t.entries_in(10, 19).len(), 10);
+    }
+
+    /// The per-table walk sees exactly what `leaf_entries` sees, over a
+    /// dense table, a sparse one and ranges cutting both.
+    #[test]
+    fn per_table_walk_matches_leaf_entries() {
+        let (mut p, pgd) = pt();
+        let mut next = 200;
+        let base = 0x4000_0000u64;
+        for i in (0..600u64).chain([700, 1023]) {
+            let s = p
+                .alloc_path(pgd, base + (i << 12), || -> Result<u64, ()> {
+                    next += 1;
+                    Ok(next)
+                })
+                .expect("test");
+            p.set(s, Pte((i << 12) | 1));
+        }
+        for (start, end) in [(0, 1 << 47), (base + 0x5000, base + 0x26_0000), (base + 0x20_0000, base + 0x20_1000)] {
+            let mut walked = Vec::new();
+            let mut one = Vec::new();
+            for (b, t) in p.leaf_tables(pgd, start, end) {
+                p.table_leaf_entries(b, t, start, end, &mut one);
+                walked.extend_from_slice(&one);
+            }
+            assert_eq!(walked, p.leaf_entries(pgd, start, end), "range {start:#x}-{end:#x}");
+        }
+        assert_eq!(p.leaf_tables(pgd, 0, 1 << 47).len(), 2);
     }
 
     #[test]

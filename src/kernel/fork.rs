@@ -6,7 +6,7 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PMD_SHIFT, Pte, PteFlags, table_index};
+use crate::arch::x86_64::{Pte, PteFlags, table_index};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
@@ -21,6 +21,14 @@ use crate::kernel::{Kernel, Pid, Process};
 /// about 512 bytes a VMA. This charge is also what keeps the model's own
 /// VMAs bounded by the domain's memory (README.md "Resource limits").
 pub const VMAS_PER_SLAB_PAGE: usize = 8;
+
+/// The native PTE stores of one page table in `copy_pte_range()`, by index:
+/// the parent's (write-protect) and the child's.
+#[derive(Default)]
+struct PteBatch {
+    src: Vec<(u16, Pte)>,
+    dst: Vec<(u16, Pte)>,
+}
 
 impl Kernel {
     /// fork(2): a new process whose mm is a copy of `parent`'s.
@@ -135,8 +143,10 @@ impl Kernel {
     }
 
     /// The PTE loop of `copy_page_range()` (`copy_pte_range()`,
-    /// `copy_present_ptes()`): the child's leaf table is allocated once per
-    /// PMD (`pte_alloc_map_lock()` per table in Linux), not once per PTE.
+    /// `copy_present_ptes()`): one source page table at a time, as
+    /// `copy_pmd_range()` hands each PMD entry's table to
+    /// `copy_pte_range()`; the child's leaf table is allocated once per
+    /// table (`pte_alloc_map_lock()`), not once per PTE.
     fn copy_pte_range(
         &mut self,
         hv: &mut Hypervisor,
@@ -147,74 +157,126 @@ impl Kernel {
         rss: &mut [i64; 4],
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
-        let cow = src.flags.is_cow();
-        // The child's leaf table for the current PMD: (addr >> PMD_SHIFT, table).
-        let mut dst_table: Option<(u64, u64)> = None;
-        for (addr, sslot, pte) in self.pt.leaf_entries(pgd, src.start, src.end) {
-            if is_guard_marker(pte) {
-                let d = self.pte_alloc(child, addr)?;
-                self.pt.set(d, pte);
-                continue;
-            }
-            if !pte_present(pte) {
-                continue;
-            }
-            // copy_pte_range(): the child's table first
-            // (pte_alloc_map_lock), so that a failure takes no reference.
-            let d = match dst_table {
-                Some((pmd, table)) if pmd == addr >> PMD_SHIFT => PteSlot { table, index: table_index(addr, 1) as u16 },
-                _ => {
-                    let d = self.pte_alloc(child, addr)?;
-                    dst_table = Some((addr >> PMD_SHIFT, d.table));
-                    d
+        let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Natively the stores of one table are plain writes under its PTE
+        // lock: they are kept here and written with one lookup per table
+        // (before any error returns, so teardown finds every copied entry).
+        // A PV guest's go one by one to Xen (`set_pte_batched`).
+        let mut batch = (!self.pv).then(PteBatch::default);
+        for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
+            self.pt.table_leaf_entries(base, table, src.start, src.end, &mut entries);
+            // The child's leaf table for this PMD.
+            let mut dst_table: Option<u64> = None;
+            let mut r = Ok(());
+            for &(addr, sslot, pte) in &entries {
+                r = self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss, batch.as_mut());
+                if r.is_err() {
+                    break;
                 }
-            };
-            let np = self.vm_normal_page(hv, src, addr, pte);
-            let mut cpte = pte;
-            if let NormalPage::Page(pfn) = np {
-                let pg = self.mem.page(pfn);
-                if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
-                    // copy_present_page(): a pinned page is copied now, into
-                    // the folio copy_pte_range() allocated first
-                    // (folio_prealloc; -ENOMEM before anything is taken).
-                    let new = self.mem.alloc()?;
-                    let av = match self.anon_vma_prepare(child, dst.start) {
-                        Ok(av) => av,
-                        Err(e) => {
-                            let _ = self.mem.put_page(new);
-                            return Err(e);
-                        }
-                    };
-                    self.copy_page(hv, new, pfn);
-                    self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
-                    let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
-                    self.set_pte_batched(hv, d, entry);
-                    rss[RssCounter::Anon as usize] += 1;
-                    continue;
+            }
+            if let Some(b) = batch.as_mut() {
+                self.pt.set_entries(table, &b.src);
+                b.src.clear();
+                if let Some(t) = dst_table {
+                    self.pt.set_entries(t, &b.dst);
                 }
-                let p = self.mem.page_mut(pfn);
-                p.refcount += 1;
-                p.mapcount += 1;
-                let c = mm_counter(p);
-                if p.is_anon() {
-                    p.flags.remove(PageFlags::ANON_EXCLUSIVE);
-                }
-                rss[c as usize] += 1;
+                b.dst.clear();
             }
-            if cow && pte.write() {
-                // ptep_set_wrprotect() in the parent.
-                let wp = pte.clear(PteFlags::RW);
-                self.set_pte_batched(hv, sslot, wp);
-                cpte = cpte.clear(PteFlags::RW);
-            }
-            if src.flags.contains(VmFlags::SHARED) {
-                cpte = cpte.clear(PteFlags::DIRTY);
-            }
-            cpte = cpte.clear(PteFlags::ACCESSED);
-            // A copy Xen refuses is dropped with a WARN; the reference,
-            // mapcount and RSS taken above stay, as in Linux.
-            self.set_pte_batched(hv, d, cpte);
+            r?;
         }
+        Ok(())
+    }
+
+    /// `set_pte_at()` in `copy_pte_range()`: kept in `batch` natively
+    /// (`dst`: the child's table, else the parent's), else to Xen.
+    fn copy_set_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, batch: Option<&mut PteBatch>, dst: bool) {
+        match batch {
+            Some(b) if dst => b.dst.push((slot.index, new)),
+            Some(b) => b.src.push((slot.index, new)),
+            None => self.set_pte_batched(hv, slot, new),
+        }
+    }
+
+    /// One entry of `copy_pte_range()`: a guard marker is copied, a
+    /// present PTE is copied by `copy_present_ptes()` (or
+    /// `copy_present_page()` for a pinned anonymous page).
+    #[allow(clippy::too_many_arguments)]
+    fn copy_one_pte(
+        &mut self,
+        hv: &mut Hypervisor,
+        child: Pid,
+        src: &Vma,
+        dst: &Vma,
+        addr: u64,
+        sslot: PteSlot,
+        pte: Pte,
+        dst_table: &mut Option<u64>,
+        rss: &mut [i64; 4],
+        mut batch: Option<&mut PteBatch>,
+    ) -> KResult<()> {
+        if is_guard_marker(pte) {
+            let d = self.pte_alloc(child, addr)?;
+            self.pt.set(d, pte);
+            return Ok(());
+        }
+        if !pte_present(pte) {
+            return Ok(());
+        }
+        // copy_pte_range(): the child's table first
+        // (pte_alloc_map_lock), so that a failure takes no reference.
+        let d = match *dst_table {
+            Some(table) => PteSlot { table, index: table_index(addr, 1) as u16 },
+            None => {
+                let d = self.pte_alloc(child, addr)?;
+                *dst_table = Some(d.table);
+                d
+            }
+        };
+        let np = self.vm_normal_page(hv, src, addr, pte);
+        let mut cpte = pte;
+        if let NormalPage::Page(pfn) = np {
+            let pg = self.mem.page(pfn);
+            if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
+                // copy_present_page(): a pinned page is copied now, into
+                // the folio copy_pte_range() allocated first
+                // (folio_prealloc; -ENOMEM before anything is taken).
+                let new = self.mem.alloc()?;
+                let av = match self.anon_vma_prepare(child, dst.start) {
+                    Ok(av) => av,
+                    Err(e) => {
+                        let _ = self.mem.put_page(new);
+                        return Err(e);
+                    }
+                };
+                self.copy_page(hv, new, pfn);
+                self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
+                let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
+                self.copy_set_pte(hv, d, entry, batch, true);
+                rss[RssCounter::Anon as usize] += 1;
+                return Ok(());
+            }
+            let p = self.mem.page_mut(pfn);
+            p.refcount += 1;
+            p.mapcount += 1;
+            let c = mm_counter(p);
+            if p.is_anon() {
+                p.flags.remove(PageFlags::ANON_EXCLUSIVE);
+            }
+            rss[c as usize] += 1;
+        }
+        if src.flags.is_cow() && pte.write() {
+            // ptep_set_wrprotect() in the parent.
+            let wp = pte.clear(PteFlags::RW);
+            self.copy_set_pte(hv, sslot, wp, batch.as_deref_mut(), false);
+            cpte = cpte.clear(PteFlags::RW);
+        }
+        if src.flags.contains(VmFlags::SHARED) {
+            cpte = cpte.clear(PteFlags::DIRTY);
+        }
+        cpte = cpte.clear(PteFlags::ACCESSED);
+        // A copy Xen refuses is dropped with a WARN; the reference,
+        // mapcount and RSS taken above stay, as in Linux.
+        self.copy_set_pte(hv, d, cpte, batch, true);
         Ok(())
     }
 

@@ -683,24 +683,66 @@ impl Kernel {
         drop_markers: bool,
     ) {
         let Ok(mm) = self.mm(pid) else { return };
-        let entries = self.pt.leaf_entries(mm.pgd, start, end);
+        let pgd = mm.pgd;
         // zap_pte_range() counts in a local `rss[]` and adds it once
-        // (`add_mm_rss_vec()`).
+        // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
+        // a time.
         let mut rss = [0i64; 4];
-        for (addr, slot, pte) in entries {
-            if is_guard_marker(pte) {
-                if drop_markers {
-                    self.pt.set(slot, Pte::NONE);
-                }
-                continue;
+        let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Natively the clears of one table are plain stores under its PTE
+        // lock, written with one lookup of the table; a PV guest's go to
+        // Xen one by one (`set_pte`).
+        let mut clears = (!self.pv).then(Vec::new);
+        for (base, table) in self.pt.leaf_tables(pgd, start, end) {
+            self.pt.table_leaf_entries(base, table, start, end, &mut entries);
+            for &(addr, slot, pte) in &entries {
+                self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss, clears.as_mut());
             }
-            if !pte_present(pte) {
-                self.pt.set(slot, Pte::NONE);
-                continue;
+            if let Some(c) = clears.as_mut() {
+                self.pt.set_entries(table, c);
+                c.clear();
+            }
+        }
+        if let Ok(mm) = self.mm_mut(pid) {
+            for (c, n) in rss.iter().enumerate() {
+                mm.rss[c] += n;
+            }
+        }
+    }
+
+    /// One entry of `zap_pte_range()`.
+    #[allow(clippy::too_many_arguments)]
+    fn zap_one_pte(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        slot: PteSlot,
+        pte: Pte,
+        drop_markers: bool,
+        rss: &mut [i64; 4],
+        clears: Option<&mut Vec<(u16, Pte)>>,
+    ) {
+        {
+            if is_guard_marker(pte) && !drop_markers {
+                return;
+            }
+            if is_guard_marker(pte) || !pte_present(pte) {
+                match clears {
+                    Some(c) => c.push((slot.index, Pte::NONE)),
+                    None => self.pt.set(slot, Pte::NONE),
+                }
+                return;
             }
             // A PV guest does not check the result: if Xen refuses (a live
             // grant PTE), the kernel carries on with its bookkeeping.
-            let _ = self.set_pte(hv, slot, Pte::NONE);
+            match clears {
+                Some(c) => c.push((slot.index, Pte::NONE)),
+                None => {
+                    let _ = self.set_pte(hv, slot, Pte::NONE);
+                }
+            }
             let np = self.vm_normal_page(hv, vma, addr, pte);
             let dom = self.domid;
             hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
@@ -713,11 +755,6 @@ impl Kernel {
                     self.put_page(pfn);
                 }
                 _ => {}
-            }
-        }
-        if let Ok(mm) = self.mm_mut(pid) {
-            for (c, n) in rss.iter().enumerate() {
-                mm.rss[c] += n;
             }
         }
     }

@@ -84,8 +84,11 @@ impl Kernel {
             }
             let nstart = tmp.max(v.start);
             let nend = v.end.min(end);
-            self.mprotect_fixup(hv, pid, &v, nstart, nend, newflags)?;
-            tmp = self.mm(pid)?.vma_at(nstart).map_or(nend, |w| w.end.max(nend));
+            let held = self.mprotect_fixup_end(hv, pid, &v, nstart, nend, newflags)?;
+            tmp = match held {
+                Some(vend) => vend.max(nend),
+                None => self.mm(pid)?.vma_at(nstart).map_or(nend, |w| w.end.max(nend)),
+            };
         }
         if tmp < end {
             return Err(Errno::ENOMEM);
@@ -104,13 +107,28 @@ impl Kernel {
         v: &Vma,
         nstart: u64,
         nend: u64,
-        mut newflags: VmFlags,
+        newflags: VmFlags,
     ) -> KResult<()> {
+        self.mprotect_fixup_end(hv, pid, v, nstart, nend, newflags).map(|_| ())
+    }
+
+    /// `mprotect_fixup()` returning the end of the VMA that now holds
+    /// `nstart` when the VMAs changed (`vma_iter_end()` for the caller's
+    /// walk), `Ok(Some(v.end))` when nothing changed.
+    fn mprotect_fixup_end(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        v: &Vma,
+        nstart: u64,
+        nend: u64,
+        mut newflags: VmFlags,
+    ) -> KResult<Option<u64>> {
         if v.flags.contains(VmFlags::SEALED) {
             return Err(Errno::EPERM);
         }
         if newflags == v.flags {
-            return Ok(());
+            return Ok(Some(v.end));
         }
         let nrpages = (nend - nstart) >> 12;
         if newflags.contains(VmFlags::WRITE) {
@@ -138,8 +156,9 @@ impl Kernel {
             // read-only stops being charged (mprotect_fixup).
             newflags.remove(VmFlags::ACCOUNT);
         }
+        let mut held = Some(v.end);
         if newflags != v.flags {
-            self.vma_modify_flags(pid, v, nstart, nend, newflags)?;
+            held = self.vma_modify_flags_end(pid, v, nstart, nend, newflags)?;
             self.change_protection(hv, pid, nstart, nend)?;
             if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED
                 && newflags.contains(VmFlags::WRITE)
@@ -152,7 +171,7 @@ impl Kernel {
             mm.stat_account(v.flags, -(nrpages as i64));
             mm.stat_account(newflags, nrpages as i64);
         }
-        Ok(())
+        Ok(held)
     }
 
     /// `change_protection()` over `[start, end)`: every PTE takes the new

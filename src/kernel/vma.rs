@@ -101,7 +101,7 @@ impl Kernel {
     /// `split_vma()`: `__split_vma()` after checking `map_count` against
     /// `max_map_count`. A split at a VMA's start is no split and passes.
     pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        self.split_vma_at(pid, addr, true)
+        self.split_vma_at(pid, addr, addr, true)
     }
 
     /// `__split_vma()`: split the VMA containing `addr` at `addr`. It does
@@ -109,16 +109,24 @@ impl Kernel {
     /// the middle of one VMA, letting the count go above the limit
     /// temporarily (mm/vma.c).
     pub fn __split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        self.split_vma_at(pid, addr, false)
+        self.split_vma_at(pid, addr, addr, false)
     }
 
     /// The split itself, with one lookup of the VMA: `vm_ops->may_split`,
     /// then (for `split_vma()`) the `map_count` check, then the lower half
     /// shrinks in place and the upper half (`vm_area_dup()`) is inserted.
-    fn split_vma_at(&mut self, pid: Pid, addr: u64, check_count: bool) -> KResult<()> {
+    /// `hint` is where the caller believes the VMA starts (the VMA the
+    /// kernel's caller already holds): looked up by key when that VMA holds
+    /// `addr`, else by address (`addr` itself as the hint: by address).
+    fn split_vma_at(&mut self, pid: Pid, hint: u64, addr: u64, check_count: bool) -> KResult<()> {
         let mm = self.mm_mut(pid)?;
         let full = mm.map_count() >= mm.max_map_count;
-        let Some(lo) = mm.vma_at_mut(addr) else { return Ok(()) };
+        let by_key = if hint < addr { mm.vmas.get_mut(&hint).filter(|l| addr < l.end) } else { None };
+        let lo = match by_key {
+            Some(l) => Some(l),
+            None => mm.vma_at_mut(addr),
+        };
+        let Some(lo) = lo else { return Ok(()) };
         if lo.start == addr {
             return Ok(());
         }
@@ -149,12 +157,28 @@ impl Kernel {
     /// (`vma_modify`, mremap), merge it with its neighbours where the rules
     /// allow.
     pub fn vma_merge_existing_range(&mut self, pid: Pid, start: u64) -> KResult<()> {
+        self.vma_merge_existing_range_end(pid, start).map(|_| ())
+    }
+
+    /// `vma_merge_existing_range()` returning the end of the VMA that now
+    /// holds `start` (what `vma_iter_end()` reads after `mprotect_fixup()`),
+    /// `None` when no VMA starts at `start`.
+    pub(crate) fn vma_merge_existing_range_end(&mut self, pid: Pid, start: u64) -> KResult<Option<u64>> {
         let mm = self.mm_mut(pid)?;
         // The VMA and the one before it (`prev_vma()`) in one walk.
         let mut it = mm.vmas.range(..=start);
-        let Some((_, v)) = it.next_back().filter(|(k, _)| **k == start) else { return Ok(()) };
+        let Some((_, v)) = it.next_back().filter(|(k, _)| **k == start) else { return Ok(None) };
         let prev = it.next_back().map(|(_, p)| p).filter(|p| p.end <= start && is_mergeable_vma(p, v));
         let mut cur_start = start;
+        let mut cur_end = v.end;
+        // The next VMA is the one starting at the end of this one
+        // (`vma_at(cur.end)`: VMAs do not overlap). Without a merge on the
+        // left, `cur` is `v`, already in hand.
+        let mut next = match prev {
+            Some(_) => None,
+            None => mm.vmas.get(&v.end).filter(|n| is_mergeable_vma(v, n)).map(|n| (v.start, v.pgoff, n.start)),
+        };
+        let merge_left = prev.is_some();
         // A VMA merged away drops its file reference (remove_vma/fput).
         let mut gone = Vec::new();
         if let Some((p, ppgoff)) = prev.map(|p| (p.start, p.pgoff)) {
@@ -164,37 +188,143 @@ impl Kernel {
                 cur_start = p;
             }
         }
-        // The next VMA is the one starting at the end of this one
-        // (`vma_at(cur.end)`: VMAs do not overlap).
-        let next = mm.vmas.get(&cur_start).and_then(|cur| {
-            let n = mm.vmas.get(&cur.end).filter(|n| is_mergeable_vma(cur, n))?;
-            Some((cur.start, cur.pgoff, n.start))
-        });
+        if merge_left {
+            next = mm.vmas.get(&cur_start).and_then(|cur| {
+                let n = mm.vmas.get(&cur.end).filter(|n| is_mergeable_vma(cur, n))?;
+                Some((cur.start, cur.pgoff, n.start))
+            });
+        }
         if let Some((cs, cpgoff, n)) = next
             && let Some(nx) = mm.remove(n)
         {
             gone.extend(nx.shmem_inode());
             commit_merge(mm, cur_start, cs, cpgoff, nx.end, nx.anon_vma, nx.flags);
         }
+        if let Some(cur) = mm.vmas.get(&cur_start).filter(|_| merge_left || next.is_some()) {
+            cur_end = cur.end;
+        }
         for inode in gone {
             self.shmem_put(inode);
         }
-        Ok(())
+        Ok(Some(cur_end))
     }
 
     /// `vma_modify_flags()`: give the part `[start, end)` of the VMA `v`
     /// the flags `newflags`: split at the edges, set, merge
     /// (`vma_modify()` → `vma_merge_existing_range()`).
     pub fn vma_modify_flags(&mut self, pid: Pid, v: &Vma, start: u64, end: u64, newflags: VmFlags) -> KResult<()> {
+        self.vma_modify_flags_end(pid, v, start, end, newflags).map(|_| ())
+    }
+
+    /// `vma_modify_flags()` returning the end of the VMA that now holds
+    /// the start of the range (see [`Kernel::vma_merge_existing_range_end`]).
+    /// The VMA `v` the caller holds is found by its start, as the kernel's
+    /// caller passes the `vma` itself.
+    pub(crate) fn vma_modify_flags_end(
+        &mut self,
+        pid: Pid,
+        v: &Vma,
+        start: u64,
+        end: u64,
+        newflags: VmFlags,
+    ) -> KResult<Option<u64>> {
         let (s, e) = (v.start.max(start), v.end.min(end));
-        self.split_vma(pid, s)?;
-        if e < v.end {
-            self.split_vma(pid, e)?;
+        let split = self.split_vma_range(pid, v.start, s, e, newflags)?;
+        if split == Some(false) {
+            // Split on both sides and mergeable with neither part:
+            // `vma_merge_existing_range()` would find nothing to do.
+            return Ok(Some(e));
         }
-        if let Some(m) = self.mm_mut(pid)?.vmas.get_mut(&s) {
-            m.flags = newflags;
+        if split.is_none() {
+            // `v` is not in the tree as the caller saw it: split by address.
+            self.split_vma(pid, s)?;
+            if e < v.end {
+                self.split_vma(pid, e)?;
+            }
+            if let Some(m) = self.mm_mut(pid)?.vmas.get_mut(&s) {
+                m.flags = newflags;
+            }
         }
-        self.vma_merge_existing_range(pid, s)
+        self.vma_merge_existing_range_end(pid, s)
+    }
+
+    /// `split_vma(vma, s)` then `split_vma(middle, e)` and the new flags on
+    /// `[s, e)`, as `vma_modify()` does them, with the VMA found once by
+    /// its start `vstart` and the middle part inserted once. The same
+    /// checks in the same order as two [`Kernel::split_vma`] calls
+    /// (`may_split`, then `map_count`, per split; a failing second split
+    /// leaves the first). `Ok(None)`, with nothing done, when no VMA
+    /// starting at `vstart` holds `[s, e)`; `Ok(Some(false))` when it was
+    /// split on both sides and the middle can merge with neither part
+    /// (`is_mergeable_vma()`: its neighbours are those two parts), else
+    /// `Ok(Some(true))`.
+    fn split_vma_range(&mut self, pid: Pid, vstart: u64, s: u64, e: u64, newflags: VmFlags) -> KResult<Option<bool>> {
+        let mm = self.mm_mut(pid)?;
+        let (count, max) = (mm.map_count(), mm.max_map_count);
+        let Some(lo) = mm.vmas.get_mut(&vstart).filter(|l| s < e && l.start <= s && e <= l.end) else {
+            return Ok(None);
+        };
+        let vend = lo.end;
+        let mut refs = Vec::new();
+        // split_vma(vma, s): the upper part, not yet in the tree.
+        let mut mid = None;
+        if s > lo.start {
+            if let Some(ops) = &lo.ops {
+                ops.may_split(lo, s)?;
+            }
+            if count >= max {
+                return Err(Errno::ENOMEM);
+            }
+            let mut m = lo.clone();
+            lo.end = s;
+            m.pgoff += (s - m.start) >> 12;
+            m.start = s;
+            if let Some(ops) = &m.ops {
+                ops.open(&m);
+            }
+            // vm_area_dup() takes a reference on the file for the new half.
+            refs.extend(m.shmem_inode());
+            mid = Some(m);
+        }
+        // split_vma(middle, e), then vm_flags_reset() on the middle.
+        let count = count + usize::from(mid.is_some());
+        let target = match mid.as_mut() {
+            Some(m) => m,
+            None => &mut *lo,
+        };
+        let r = if e < vend {
+            match target.ops.as_ref().map_or(Ok(()), |ops| ops.may_split(target, e)) {
+                Err(err) => Err(err),
+                Ok(()) if count >= max => Err(Errno::ENOMEM),
+                Ok(()) => {
+                    let mut hi = target.clone();
+                    target.end = e;
+                    hi.pgoff += (e - s) >> 12;
+                    hi.start = e;
+                    if let Some(ops) = &hi.ops {
+                        ops.open(&hi);
+                    }
+                    refs.extend(hi.shmem_inode());
+                    target.flags = newflags;
+                    Ok(Some(hi))
+                }
+            }
+        } else {
+            target.flags = newflags;
+            Ok(None)
+        };
+        let alone = match (&mid, &r) {
+            (Some(m), Ok(Some(hi))) => !is_mergeable_vma(lo, m) && !is_mergeable_vma(m, hi),
+            _ => false,
+        };
+        if let Some(m) = mid {
+            mm.insert(m);
+        }
+        let r = r.map(|hi| hi.map(|hi| mm.insert(hi)));
+        for inode in refs {
+            self.shmem_get(inode);
+        }
+        r.map(|_| Some(!alone))
     }
 
     /// The callers' walk (`for_each_vma_range` in madvise, mlock, mseal):

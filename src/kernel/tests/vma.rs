@@ -243,6 +243,37 @@ fn split_at_max_map_count() {
     assert_eq!(t.picture(t.pid, 10), " A      BB");
 }
 
+/// `vma_modify()` (mm/vma.c, 6.12) splits the preceding part first, then
+/// the trailing part, each `split_vma()` checking `map_count`: when only
+/// the first fits under `max_map_count`, mprotect fails with -ENOMEM and
+/// the first split stays (nothing undoes it).
+#[test]
+fn mprotect_second_split_over_max_map_count() {
+    let mut t = T::new(256);
+    t.anon(0, 4, RW).unwrap();
+    t.anon(6, 4, RO).unwrap();
+    t.k.mm_mut(t.pid).unwrap().max_map_count = 3;
+    assert_eq!(t.mprotect(1, 1, RO), Err(Errno::ENOMEM));
+    // AAAA  CCCC  ->  ABBB  CCCC, B still read-write.
+    assert_eq!(t.picture(t.pid, 10), "ABBB  CCCC");
+    assert_eq!(t.spans(t.pid, 10)[1], (1, 4, anon_pgoff(1)));
+    assert_eq!(t.map_count(t.pid), 3);
+    // One more VMA allowed is still one short for two splits.
+    t.k.mm_mut(t.pid).unwrap().max_map_count = 4;
+    assert_eq!(t.mprotect(2, 1, RO), Err(Errno::ENOMEM));
+    assert_eq!(t.picture(t.pid, 10), "ABCC  DDDD");
+    // Room for the last split: the middle page alone, merged with neither
+    // neighbour; read-write again, it merges with both (B absorbs it and
+    // D), A stays apart (only the changed VMA's neighbours are merged).
+    t.k.mm_mut(t.pid).unwrap().max_map_count = 5;
+    assert_eq!(t.mprotect(2, 1, RO), Ok(0));
+    assert_eq!(t.picture(t.pid, 10), "ABCD  EEEE");
+    assert_eq!(t.spans(t.pid, 10)[2], (2, 3, anon_pgoff(2)));
+    assert_eq!(t.mprotect(2, 1, RW), Ok(0));
+    assert_eq!(t.picture(t.pid, 10), "ABBB  CCCC");
+    assert_eq!(t.spans(t.pid, 10)[1], (1, 4, anon_pgoff(1)));
+}
+
 /// `__split_vma()` keeps the pgoff continuous and `split_vma()` at a VMA's
 /// start is no split.
 #[test]
