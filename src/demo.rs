@@ -98,33 +98,33 @@ pub fn tell(variant: Variant) -> Result<(Story, World), String> {
     if let (Some((dom, pid)), Some(a)) = (r.pid_of("qemu"), int(&r, "a")) {
         let w = &r.world;
         let hv = &w.hv;
-        if let Ok(k) = w.kernel(dom) {
-            if let Ok(mm) = k.mm(pid) {
-                let pte = k.page_tables().pte(mm.pgd, a);
-                if let Some(vma) = mm.vma_at(a).cloned() {
-                    let backing = vma.ops.as_ref().and_then(|o| o.backing_page(&vma, a));
-                    gup = match k.vm_normal_page_quiet(hv, &vma, a, pte) {
-                        NormalPage::Page(pfn) => {
-                            let whose = if Some(pfn) == backing { "the gntdev page" } else { "a wrong page" };
-                            let target = k.page_to_mfn(pfn);
-                            if pread.parse::<u64>().is_ok() {
-                                dma = match target {
-                                    Some(m) => {
-                                        let owner = hv
-                                            .machine
-                                            .owner(m)
-                                            .and_then(|o| hv.domain(o))
-                                            .map_or("nobody".to_string(), |d| d.name.clone());
-                                        format!("mfn {:#x}, a frame of {owner}", m.0)
-                                    }
-                                    None => "an invalid bus address".to_string(),
-                                };
-                            }
-                            format!("pfn {:#x}, {whose}", pfn.0)
+        if let Ok(k) = w.kernel(dom)
+            && let Ok(mm) = k.mm(pid)
+        {
+            let pte = k.page_tables().pte(mm.pgd, a);
+            if let Some(vma) = mm.vma_at(a).cloned() {
+                let backing = vma.ops.as_ref().and_then(|o| o.backing_page(&vma, a));
+                gup = match k.vm_normal_page_quiet(hv, &vma, a, pte) {
+                    NormalPage::Page(pfn) => {
+                        let whose = if Some(pfn) == backing { "the gntdev page" } else { "a wrong page" };
+                        let target = k.page_to_mfn(pfn);
+                        if pread.parse::<u64>().is_ok() {
+                            dma = match target {
+                                Some(m) => {
+                                    let owner = hv
+                                        .machine
+                                        .owner(m)
+                                        .and_then(|o| hv.domain(o))
+                                        .map_or("nobody".to_string(), |d| d.name.clone());
+                                    format!("mfn {:#x}, a frame of {owner}", m.0)
+                                }
+                                None => "an invalid bus address".to_string(),
+                            };
                         }
-                        other => format!("no page ({other:?})"),
-                    };
-                }
+                        format!("pfn {:#x}, {whose}", pfn.0)
+                    }
+                    other => format!("no page ({other:?})"),
+                };
             }
         }
     }

@@ -798,7 +798,7 @@ fn session_step_by_step_with_raw_proc_files() {
 /// (over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM).
 #[test]
 fn setrlimit_and_setuid_ops() {
-    let memlock = libc::RLIMIT_MEMLOCK as u32;
+    let memlock = libc::RLIMIT_MEMLOCK;
     let ops = [
         Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(4 * PS), max: Lim::raw(4 * PS) },
         Op::Setuid { p: 0, uid: 65534 },

@@ -335,7 +335,7 @@ impl Disk {
             };
             let whole = in_page == 0
                 && n == PAGE_SIZE as usize
-                && dev_off % PAGE_SIZE == 0
+                && dev_off.is_multiple_of(PAGE_SIZE)
                 && dev_off + PAGE_SIZE <= self.size();
             if whole {
                 // A full-page transfer shares the block (copy-on-write).

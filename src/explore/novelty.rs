@@ -187,7 +187,7 @@ impl Corpus {
     /// Pick an entry: half the time among the newest 32 (the frontier).
     fn pick(&self, r: &mut SplitMix64) -> &Entry {
         let n = self.entries.len() as u64;
-        let i = if r.next_u64() % 2 == 0 { n - 1 - r.next_u64() % n.min(32) } else { r.next_u64() % n };
+        let i = if r.next_u64().is_multiple_of(2) { n - 1 - r.next_u64() % n.min(32) } else { r.next_u64() % n };
         &self.entries[i as usize]
     }
 
@@ -290,14 +290,14 @@ pub fn explore_guided(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync))
         let mut seen: rustc_hash::FxHashSet<u64> = rustc_hash::FxHashSet::default();
         let mut k = 0u64;
         while !stop.load(Ordering::Relaxed)
-            && !cfg.time.is_some_and(|t| start.elapsed() >= t)
-            && !cfg.max_steps.is_some_and(|m| steps.load(Ordering::Relaxed) >= m)
+            && cfg.time.is_none_or(|t| start.elapsed() < t)
+            && cfg.max_steps.is_none_or(|m| steps.load(Ordering::Relaxed) < m)
         {
             let idx = (k * jobs + worker) * sn + si;
             k += 1;
             let seed = sequence_seed(cfg.seed, idx);
             let mut r = SplitMix64::new(seed);
-            let mut c = if corpus.entries.is_empty() || r.next_u64() % 4 == 0 {
+            let mut c = if corpus.entries.is_empty() || r.next_u64().is_multiple_of(4) {
                 Chooser::random(seed)
             } else {
                 let v = corpus.mutate(&mut r);

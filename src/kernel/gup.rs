@@ -121,10 +121,8 @@ impl Kernel {
             return Err(Errno::EFAULT);
         }
         if gup_flags.contains(FOLL_WRITE) {
-            if !f.contains(VmFlags::WRITE) {
-                if !gup_flags.contains(FOLL_FORCE) || !f.is_cow() {
-                    return Err(Errno::EFAULT);
-                }
+            if !f.contains(VmFlags::WRITE) && (!gup_flags.contains(FOLL_FORCE) || !f.is_cow()) {
+                return Err(Errno::EFAULT);
             }
         } else if !f.contains(VmFlags::READ) && (!gup_flags.contains(FOLL_FORCE) || !f.contains(VmFlags::MAYREAD)) {
             return Err(Errno::EFAULT);

@@ -476,10 +476,10 @@ impl Kernel {
                     if !kind.is_present() {
                         continue;
                     }
-                    if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, pte) {
-                        if self.mem.page(pfn).mapping == Mapping::File(inode) {
-                            self.zap_vma_range(hv, pid, &v, addr, addr + PAGE_SIZE, false);
-                        }
+                    if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, pte)
+                        && self.mem.page(pfn).mapping == Mapping::File(inode)
+                    {
+                        self.zap_vma_range(hv, pid, &v, addr, addr + PAGE_SIZE, false);
                     }
                 }
             }

@@ -746,15 +746,12 @@ impl Kernel {
             let np = self.vm_normal_page(hv, vma, addr, pte);
             let dom = self.domid;
             hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
-            match np {
-                NormalPage::Page(pfn) => {
-                    if pte.dirty() && !self.mem.page(pfn).is_anon() {
-                        self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
-                    }
-                    rss[self.folio_remove_rmap_pte(vma, addr, pfn) as usize] -= 1;
-                    self.put_page(pfn);
+            if let NormalPage::Page(pfn) = np {
+                if pte.dirty() && !self.mem.page(pfn).is_anon() {
+                    self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
                 }
-                _ => {}
+                rss[self.folio_remove_rmap_pte(vma, addr, pfn) as usize] -= 1;
+                self.put_page(pfn);
             }
         }
     }

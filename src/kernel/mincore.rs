@@ -33,12 +33,12 @@ impl Kernel {
         let n = ((end - addr) >> 12) as usize;
         let mut vec = vec![0u8; n];
         // __mincore_unmapped_range(): the page cache of the file.
-        if let Some(VmaFile::Shmem { inode }) = vma.file {
-            if let Some(ino) = self.shmem.get(inode) {
-                let first = vma.linear_index(addr);
-                for (&idx, _) in ino.pages.range(first..first + n as u64) {
-                    vec[(idx - first) as usize] = 1;
-                }
+        if let Some(VmaFile::Shmem { inode }) = vma.file
+            && let Some(ino) = self.shmem.get(inode)
+        {
+            let first = vma.linear_index(addr);
+            for (&idx, _) in ino.pages.range(first..first + n as u64) {
+                vec[(idx - first) as usize] = 1;
             }
         }
         for e in self.pte_entries(mm.pgd, addr, end) {

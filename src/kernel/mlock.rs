@@ -140,10 +140,10 @@ impl Kernel {
             let nend = end.min(vma.end);
             if !vma.flags.intersects(VmFlags::IO | VmFlags::PFNMAP) {
                 let s = nstart.max(vma.start);
-                if let Err(e) = self.populate_vma_page_range(hv, pid, &vma, s, nend) {
-                    if !ignore_errors {
-                        return Err(e);
-                    }
+                if let Err(e) = self.populate_vma_page_range(hv, pid, &vma, s, nend)
+                    && !ignore_errors
+                {
+                    return Err(e);
                 }
             }
             nstart = nend;
@@ -210,7 +210,7 @@ impl Kernel {
     /// `count_mm_mlocked_page_nr()`: pages of `[start, start + len)` already
     /// in VM_LOCKED VMAs.
     fn count_mm_mlocked_page_nr(&self, pid: Pid, start: u64, len: u64) -> KResult<u64> {
-        let end = start.checked_add(len).unwrap_or(u64::MAX);
+        let end = start.saturating_add(len);
         let mut count: i64 = 0;
         for v in self.mm(pid)?.vmas_in(start, end) {
             if v.flags.contains(VmFlags::LOCKED) {

@@ -121,10 +121,10 @@ impl Mm {
 
     /// `find_vma()`: the first VMA with `vm_end > addr`.
     pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        if let Some((_, v)) = self.vmas.range(..=addr).next_back() {
-            if v.end > addr {
-                return Some(v);
-            }
+        if let Some((_, v)) = self.vmas.range(..=addr).next_back()
+            && v.end > addr
+        {
+            return Some(v);
         }
         self.vmas.range(addr.saturating_add(1)..).next().map(|(_, v)| v)
     }

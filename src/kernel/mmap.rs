@@ -224,7 +224,7 @@ impl Kernel {
             }
             match found {
                 Some(a) => a,
-                None if anon_private && addr == 0 && len % PMD_SIZE == 0 => {
+                None if anon_private && addr == 0 && len.is_multiple_of(PMD_SIZE) => {
                     // __thp_get_unmapped_area with off = 0: search with the
                     // length padded by one PMD, then align.
                     match self.unmapped_area(pid, len + PMD_SIZE) {
@@ -575,10 +575,10 @@ impl Kernel {
             }
         }
         // Growing: the new area must not collide with the next VMA + guard.
-        if let Some(next) = self.mm(pid)?.find_vma(oldbrk) {
-            if newbrk + PAGE_SIZE > vm_start_gap(next) {
-                return Ok(old);
-            }
+        if let Some(next) = self.mm(pid)?.find_vma(oldbrk)
+            && newbrk + PAGE_SIZE > vm_start_gap(next)
+        {
+            return Ok(old);
         }
         if self.do_brk_flags(pid, oldbrk, newbrk - oldbrk).is_err() {
             return Ok(old);
@@ -656,11 +656,12 @@ impl Kernel {
     pub fn shmem_put(&mut self, inode: u32) {
         let Some(i) = self.shmem.get_mut(inode) else { return };
         i.refs = i.refs.saturating_sub(1);
-        if i.refs == 0 && i.kind != InodeKind::Tmpfs {
-            if let Some(i) = self.shmem.inodes.remove(&inode) {
-                for (_, pfn) in i.pages {
-                    self.put_page(pfn);
-                }
+        if i.refs == 0
+            && i.kind != InodeKind::Tmpfs
+            && let Some(i) = self.shmem.inodes.remove(&inode)
+        {
+            for (_, pfn) in i.pages {
+                self.put_page(pfn);
             }
         }
     }

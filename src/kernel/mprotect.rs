@@ -203,12 +203,14 @@ impl Kernel {
                     continue;
                 }
                 let mut n = pte_modify(pte, prot);
-                if try_write && !n.write() && !pte_protnone(n) {
-                    if let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, n) {
-                        let p = self.mem.page(pfn);
-                        if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) {
-                            n = n.set(PteFlags::RW);
-                        }
+                if try_write
+                    && !n.write()
+                    && !pte_protnone(n)
+                    && let NormalPage::Page(pfn) = self.vm_normal_page(hv, &v, addr, n)
+                {
+                    let p = self.mem.page(pfn);
+                    if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) {
+                        n = n.set(PteFlags::RW);
                     }
                 }
                 if n != pte {

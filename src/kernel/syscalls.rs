@@ -149,12 +149,12 @@ impl Kernel {
         // holding the new EOF, if in the page cache, is marked dirty
         // (folio_mark_dirty: smaps counts it in Private/Shared_Dirty even
         // when only read) and its tail zeroed (truncate_inode_partial_folio).
-        if size % 4096 != 0 {
-            if let Some(&p) = self.shmem.get(inode).and_then(|i| i.pages.get(&(size / 4096))) {
-                self.mem.page_mut(p).flags |= crate::kernel::page::PageFlags::DIRTY;
-                let off = (size % 4096) as usize;
-                let _ = self.write_page(hv, p, off, &vec![0u8; 4096 - off]);
-            }
+        if !size.is_multiple_of(4096)
+            && let Some(&p) = self.shmem.get(inode).and_then(|i| i.pages.get(&(size / 4096)))
+        {
+            self.mem.page_mut(p).flags |= crate::kernel::page::PageFlags::DIRTY;
+            let off = (size % 4096) as usize;
+            let _ = self.write_page(hv, p, off, &vec![0u8; 4096 - off]);
         }
         let gone: Vec<_> = match self.shmem.get_mut(inode) {
             Some(i) => {

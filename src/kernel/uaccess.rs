@@ -42,10 +42,10 @@ impl Kernel {
                 if access == Access::Write {
                     n = n.set(PteFlags::DIRTY);
                 }
-                if n != pte {
-                    if let Some(s) = self.pt.lookup(pgd, addr) {
-                        self.pt.set(s, n);
-                    }
+                if n != pte
+                    && let Some(s) = self.pt.lookup(pgd, addr)
+                {
+                    self.pt.set(s, n);
                 }
                 return self.pte_machine_frame(pte).ok_or(sig(VmFault::SigBus));
             }
@@ -58,7 +58,7 @@ impl Kernel {
     pub fn user_read(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64) -> Result<Vec<u8>, Signal> {
         let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
         let mut a = addr;
-        let end = addr.checked_add(len).ok_or(Signal { fault: VmFault::MapErr, addr: u64::MAX & PAGE_MASK })?;
+        let end = addr.checked_add(len).ok_or(Signal { fault: VmFault::MapErr, addr: PAGE_MASK })?;
         while a < end {
             let page = a & PAGE_MASK;
             let mfn = self.user_access_page(hv, pid, a, Access::Read)?;

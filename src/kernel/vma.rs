@@ -181,12 +181,12 @@ impl Kernel {
         let merge_left = prev.is_some();
         // A VMA merged away drops its file reference (remove_vma/fput).
         let mut gone = Vec::new();
-        if let Some((p, ppgoff)) = prev.map(|p| (p.start, p.pgoff)) {
-            if let Some(v) = mm.remove(start) {
-                gone.extend(v.shmem_inode());
-                commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
-                cur_start = p;
-            }
+        if let Some((p, ppgoff)) = prev.map(|p| (p.start, p.pgoff))
+            && let Some(v) = mm.remove(start)
+        {
+            gone.extend(v.shmem_inode());
+            commit_merge(mm, p, p, ppgoff, v.end, v.anon_vma, v.flags);
+            cur_start = p;
         }
         if merge_left {
             next = mm.vmas.get(&cur_start).and_then(|cur| {

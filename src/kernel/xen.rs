@@ -124,7 +124,7 @@ pub fn foreign_private(domid: DomId, gref: u32) -> u64 {
 
 /// `xen_page_foreign(page)` of a PG_foreign page: `(domid, gref)`.
 pub fn page_foreign(page: &crate::kernel::page::Page) -> Option<(DomId, u32)> {
-    page.flags.contains(PageFlags::FOREIGN).then(|| (page.private as DomId, (page.private >> 32) as u32))
+    page.flags.contains(PageFlags::FOREIGN).then_some((page.private as DomId, (page.private >> 32) as u32))
 }
 
 impl Kernel {

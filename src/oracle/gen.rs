@@ -737,14 +737,13 @@ pub fn fixup(ops: Vec<Op>, cfg: &GenConfig) -> Vec<Op> {
         }
         set_p(&mut op, p);
         match &mut op {
-            Op::Mmap { addr, len, flags, .. } => {
+            Op::Mmap { addr, len, flags, .. }
                 // An unhinted mapping lands at the top of the range (or below
                 // the lower guard when it does not fit): always inside the
                 // model's view. A hint or MAP_FIXED is clamped.
-                if *addr != Addr::NULL || *flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0 {
+                if (*addr != Addr::NULL || *flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0) => {
                     *len = clamp_len(*addr, *len, r);
                 }
-            }
             Op::Munmap { addr, len, .. }
             | Op::Mprotect { addr, len, .. }
             | Op::Madvise { addr, len, .. }

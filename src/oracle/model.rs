@@ -171,7 +171,7 @@ impl ModelConfig {
             show_pfn: info.as_ref().is_none_or(HostInfo::pfns_visible),
             uid: info.as_ref().map_or(0, |i| i.euid),
             memlock: info.as_ref().map(|i| i.memlock),
-            cap_sys_resource: super::host::cap_effective().map_or(true, |c| c >> 24 & 1 == 1),
+            cap_sys_resource: super::host::cap_effective().is_none_or(|c| c >> 24 & 1 == 1),
             base: cfg.base.unwrap_or(super::DEFAULT_BASE),
             range_len: cfg.range_len,
             snapshots: cfg.snapshots,

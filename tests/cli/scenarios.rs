@@ -47,7 +47,7 @@ fn golden_scenarios() {
         .filter(|p| p.extension().is_some_and(|x| x == "mms"))
         .collect();
     files.sort();
-    assert!(files.len() >= 1, "no scenarios found");
+    assert!(!files.is_empty(), "no scenarios found");
     let mut failures = Vec::new();
     for f in &files {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();

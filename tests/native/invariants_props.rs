@@ -101,10 +101,10 @@ fn run(ops: &[Op]) {
                 let _ = k.user_read(hv, p, slot_addr(slot) + ((off as u64) << 12), 2);
             }
             Op::Fork => {
-                if procs.len() < 3 {
-                    if let Ok(c) = k.sys_fork(hv, p) {
-                        procs.push(c);
-                    }
+                if procs.len() < 3
+                    && let Ok(c) = k.sys_fork(hv, p)
+                {
+                    procs.push(c);
                 }
             }
             Op::Exit { which } => {

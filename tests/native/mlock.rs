@@ -134,7 +134,7 @@ fn rlimit_for_non_root() {
     // its RLIMIT_MEMLOCK (the model's process is uid 1000 with the same
     // limit).
     let e = |x: i32| -(x as i64);
-    let memlock = libc::RLIMIT_MEMLOCK as u32;
+    let memlock = libc::RLIMIT_MEMLOCK;
     assert_eq!(
         d.host_op(Op::Setrlimit { p: 0, resource: memlock, cur: Lim::raw(4 * P), max: Lim::raw(4 * P) }),
         OpResult::Ret(0)

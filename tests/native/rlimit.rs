@@ -124,7 +124,7 @@ fn rlimit_data_soft_zero_and_mprotect() {
         Op::Mprotect(0x10_0000, P, RW),
         Op::Layout,
     ]);
-    assert_eq!(r[1], vec![(base_of(&r) + 0) as i64]);
+    assert_eq!(r[1], vec![base_of(&r) as i64]);
     assert_eq!(r[2], vec![(base_of(&r) + 0x10_0000) as i64], "soft limit 0: under the hard limit");
     assert_eq!(r[4], e(libc::ENOMEM), "mprotect_fixup: 24 pages of data over a hard limit of 16");
     assert_eq!(r[5], e(libc::ENOMEM));

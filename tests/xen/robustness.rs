@@ -62,7 +62,7 @@ fn sweep(v: Variant, seed: u64) {
         let prot = r.pick(&[rw, rw, rw, PROT_READ, 0]);
         let flags = r.pick(&[MAP_SHARED, MAP_SHARED, MAP_SHARED | MAP_POPULATE, MAP_PRIVATE]);
         let len = r.pick(&[cnt * PS, cnt * PS, cnt * PS, PS, 0, u64::MAX]);
-        let mm = x.mmap(q, 0, len, prot, flags, gd, r.pick(&[off, off, off, off + PS, u64::MAX & !0xfff]));
+        let mm = x.mmap(q, 0, len, prot, flags, gd, r.pick(&[off, off, off, off + PS, !0xfff]));
         if let Ok(a) = mm {
             let _ = x.pread(q, disk, a, r.pick(&[512, 4096, 8192]), 0);
             let _ = x.pwrite(q, disk, a + r.pick(&[0, 512]), 512, 0);
@@ -86,7 +86,7 @@ fn sweep(v: Variant, seed: u64) {
                 }
             }
             let _ = x.ioctl(q, gd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &[IoctlArg::Int(a)]);
-            if r.next() % 2 == 0 {
+            if r.next().is_multiple_of(2) {
                 let _ = x.munmap(q, a, r.pick(&[PS, 2 * PS, u64::MAX]));
             }
         }
