@@ -203,10 +203,17 @@ impl PageTables {
     /// visiting only tables that exist (cost follows the populated tables).
     pub fn leaf_entries(&self, pgd: u64, start: u64, end: u64) -> Vec<(u64, PteSlot, Pte)> {
         let mut out = Vec::new();
-        if start < end {
-            self.collect(pgd, 4, 0, start, end - 1, &mut out);
-        }
+        self.for_each_leaf(pgd, start, end, |addr, slot, pte| out.push((addr, slot, pte)));
         out
+    }
+
+    /// Visit the non-empty leaf entries under `pgd` in `[start, end)`,
+    /// ascending: [`PageTables::leaf_tables`], then each table's entries in
+    /// place (callers build whatever they keep, without an intermediate list).
+    pub fn for_each_leaf(&self, pgd: u64, start: u64, end: u64, mut f: impl FnMut(u64, PteSlot, Pte)) {
+        for (base, table) in self.leaf_tables(pgd, start, end) {
+            self.visit_table(base, table, start, end, &mut f);
+        }
     }
 
     /// The leaf (PTE-level) tables that map part of `[start, end)`,
@@ -250,6 +257,10 @@ impl PageTables {
     /// one table at a time, as `zap_pte_range()` reads them.
     pub fn table_leaf_entries(&self, base: u64, table: u64, start: u64, end: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
         out.clear();
+        self.visit_table(base, table, start, end, &mut |addr, slot, pte| out.push((addr, slot, pte)));
+    }
+
+    fn visit_table(&self, base: u64, table: u64, start: u64, end: u64, f: &mut impl FnMut(u64, PteSlot, Pte)) {
         let Some(t) = self.tables.get(&table) else { return };
         let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
         if start >= end || end - 1 < base || start > last {
@@ -257,41 +268,19 @@ impl PageTables {
         }
         let lo = (start.max(base) - base) >> 12;
         let hi = ((end - 1).min(last) - base) >> 12;
-        let push = |out: &mut Vec<_>, i: usize, e: Pte| {
-            out.push((base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, e));
-        };
+        let mut push = |i: usize, e: Pte| f(base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, e);
         match t {
             Table::Dense(a) => {
                 for i in lo as usize..=hi as usize {
                     if !a[i].is_none() {
-                        push(out, i, a[i]);
+                        push(i, a[i]);
                     }
                 }
             }
             Table::Sparse(_) => {
                 for (i, e) in t.entries_in(lo as usize, hi as usize) {
-                    push(out, i, e);
+                    push(i, e);
                 }
-            }
-        }
-    }
-
-    fn collect(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
-        let Some(t) = self.tables.get(&table) else { return };
-        let shift = 12 + 9 * (level - 1);
-        let span = 1u64 << shift;
-        let lo = if first > base { ((first - base) >> shift) as usize } else { 0 };
-        let hi_off = last.saturating_sub(base) >> shift;
-        if last < base {
-            return;
-        }
-        let hi = hi_off.min(511) as usize;
-        for (i, e) in t.entries_in(lo, hi) {
-            let addr = base + (i as u64) * span;
-            if level == 1 {
-                out.push((addr, PteSlot { table, index: i as u16 }, e));
-            } else if e.present() {
-                self.collect(e.frame(), level - 1, addr, first.max(addr), last.min(addr + span - 1), out);
             }
         }
     }

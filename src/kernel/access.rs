@@ -152,10 +152,10 @@ impl Kernel {
     /// decoded: what `walk_page_range()`'s `pte_entry` callbacks see
     /// (mm/pagewalk.c), visiting only tables that exist.
     pub fn pte_entries(&self, pgd: u64, start: u64, end: u64) -> Vec<PteEntry> {
-        self.pt
-            .leaf_entries(pgd, start, end)
-            .into_iter()
-            .map(|(addr, slot, pte)| PteEntry { addr, slot, pte, kind: PteKind::of(pte) })
-            .collect()
+        let mut out = Vec::new();
+        self.pt.for_each_leaf(pgd, start, end, |addr, slot, pte| {
+            out.push(PteEntry { addr, slot, pte, kind: PteKind::of(pte) })
+        });
+        out
     }
 }
