@@ -101,7 +101,7 @@ impl Kernel {
     /// `split_vma()`: `__split_vma()` after checking `map_count` against
     /// `max_map_count`. A split at a VMA's start is no split and passes.
     pub fn split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        self.split_vma_at(pid, addr, addr, true)
+        self.split_vma_at(pid, addr, true)
     }
 
     /// `__split_vma()`: split the VMA containing `addr` at `addr`. It does
@@ -109,24 +109,16 @@ impl Kernel {
     /// the middle of one VMA, letting the count go above the limit
     /// temporarily (mm/vma.c).
     pub fn __split_vma(&mut self, pid: Pid, addr: u64) -> KResult<()> {
-        self.split_vma_at(pid, addr, addr, false)
+        self.split_vma_at(pid, addr, false)
     }
 
     /// The split itself, with one lookup of the VMA: `vm_ops->may_split`,
     /// then (for `split_vma()`) the `map_count` check, then the lower half
     /// shrinks in place and the upper half (`vm_area_dup()`) is inserted.
-    /// `hint` is where the caller believes the VMA starts (the VMA the
-    /// kernel's caller already holds): looked up by key when that VMA holds
-    /// `addr`, else by address (`addr` itself as the hint: by address).
-    fn split_vma_at(&mut self, pid: Pid, hint: u64, addr: u64, check_count: bool) -> KResult<()> {
+    fn split_vma_at(&mut self, pid: Pid, addr: u64, check_count: bool) -> KResult<()> {
         let mm = self.mm_mut(pid)?;
         let full = mm.map_count() >= mm.max_map_count;
-        let by_key = if hint < addr { mm.vmas.get_mut(&hint).filter(|l| addr < l.end) } else { None };
-        let lo = match by_key {
-            Some(l) => Some(l),
-            None => mm.vma_at_mut(addr),
-        };
-        let Some(lo) = lo else { return Ok(()) };
+        let Some(lo) = mm.vma_at_mut(addr) else { return Ok(()) };
         if lo.start == addr {
             return Ok(());
         }
@@ -136,14 +128,7 @@ impl Kernel {
         if check_count && full {
             return Err(Errno::ENOMEM);
         }
-        let start = lo.start;
-        let mut hi = lo.clone();
-        lo.end = addr;
-        hi.pgoff += (addr - start) >> 12;
-        hi.start = addr;
-        if let Some(ops) = &hi.ops {
-            ops.open(&hi);
-        }
+        let hi = split_off_upper(lo, addr);
         // vm_area_dup() takes a reference on the file for the new half.
         let shmem = hi.shmem_inode();
         mm.insert(hi);
@@ -275,13 +260,7 @@ impl Kernel {
             if count >= max {
                 return Err(Errno::ENOMEM);
             }
-            let mut m = lo.clone();
-            lo.end = s;
-            m.pgoff += (s - m.start) >> 12;
-            m.start = s;
-            if let Some(ops) = &m.ops {
-                ops.open(&m);
-            }
+            let m = split_off_upper(lo, s);
             // vm_area_dup() takes a reference on the file for the new half.
             refs.extend(m.shmem_inode());
             mid = Some(m);
@@ -297,13 +276,7 @@ impl Kernel {
                 Err(err) => Err(err),
                 Ok(()) if count >= max => Err(Errno::ENOMEM),
                 Ok(()) => {
-                    let mut hi = target.clone();
-                    target.end = e;
-                    hi.pgoff += (e - s) >> 12;
-                    hi.start = e;
-                    if let Some(ops) = &hi.ops {
-                        ops.open(&hi);
-                    }
+                    let hi = split_off_upper(target, e);
                     refs.extend(hi.shmem_inode());
                     target.flags = newflags;
                     Ok(Some(hi))
@@ -457,4 +430,18 @@ impl Kernel {
         }
         Ok(())
     }
+}
+
+/// The halving both `__split_vma()` paths share: `vm_area_dup()` of `lo`
+/// as the part from `addr` up (pgoff advanced, `vm_ops->open` called),
+/// `lo` shrunk to end at `addr`. The caller inserts the new part.
+fn split_off_upper(lo: &mut Vma, addr: u64) -> Vma {
+    let mut hi = lo.clone();
+    lo.end = addr;
+    hi.pgoff += (addr - hi.start) >> 12;
+    hi.start = addr;
+    if let Some(ops) = &hi.ops {
+        ops.open(&hi);
+    }
+    hi
 }
