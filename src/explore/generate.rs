@@ -8,6 +8,7 @@
 //! invalid arguments). Completion order of async I/O is a choice.
 
 use super::chooser::Chooser;
+use super::typed::{Act, Arg, Builder};
 
 /// One action line of a generated scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +95,8 @@ impl State {
 }
 
 const PROTS: [&str; 4] = ["PROT_NONE", "PROT_READ", "PROT_READ|PROT_WRITE", "PROT_READ|PROT_WRITE|PROT_EXEC"];
-const LENS: [&str; 6] = ["4K", "8K", "12K", "2M", "0", "4097"];
+/// Lengths as written, with their values.
+const LENS: [(&str, u64); 6] = [("4K", 4096), ("8K", 8192), ("12K", 12288), ("2M", 2 << 20), ("0", 0), ("4097", 4097)];
 
 /// Generate `steps` action lines.
 pub fn generate(c: &mut Chooser, steps: usize) -> Vec<Op> {
@@ -124,13 +126,19 @@ pub struct Marked {
     /// variable names: with the model's own state (see
     /// [`super::novelty::abstract_state`]) it decides what can follow.
     pub shapes: Vec<u64>,
+    /// The checked script of `script_in(WORLD, ops, true)`, built from the
+    /// typed actions ([`super::typed`]); `None` when the builder gave up
+    /// and the text must be parsed.
+    pub checked: Option<crate::script::CheckedScript>,
 }
 
 /// [`generate_with`], marking where each action's choices start.
 pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     let mut s = State { reach, ..State::default() };
     let mut m = Marked::default();
-    m.ops.push(Op { line: "xvda: write(0, x\"5a\" * 8192)".into() });
+    let mut b = Builder::new();
+    let first = Act::new("xvda", "write", vec![Arg::Int(0), Arg::HexTimes(0x5a, 8192)]);
+    m.ops.push(Op { line: b.push(&first) });
     m.starts.push(0);
     m.shapes.push(s.shape());
     // Every drawn kind is feasible, so a draw that yields nothing is rare;
@@ -139,13 +147,14 @@ pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     let mut start = c.made().len();
     while m.ops.len() < steps && attempts < steps.saturating_mul(4) {
         attempts += 1;
-        if let Some(op) = one(c, &mut s) {
-            m.ops.push(Op { line: op });
+        if let Some(act) = one(c, &mut s) {
+            m.ops.push(Op { line: b.push(&act) });
             m.starts.push(start);
             m.shapes.push(s.shape());
             start = c.made().len();
         }
     }
+    m.checked = b.finish();
     m
 }
 
@@ -231,14 +240,14 @@ fn feasible(s: &State) -> Vec<u32> {
     k
 }
 
-fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
+fn one(c: &mut Chooser, s: &mut State) -> Option<Act> {
     let kinds = feasible(s);
     let kind = kinds[c.choose(kinds.len() as u32) as usize];
     match kind {
         0 | 1 => {
             let v = s.var("p");
             s.pages.push(v.clone());
-            Some(format!("domU: {v} = alloc_page()"))
+            Some(Act::new("domU", "alloc_page", vec![]).bind(v))
         }
         2 | 3 => {
             let p = c.pick(&s.pages)?.clone();
@@ -246,17 +255,20 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let ro = c.chance(1, 4);
             let v = s.var("g");
             s.grants.push((v.clone(), ro));
-            Some(format!("domU: {v} = gnttab_grant_foreign_access({p}, dom0, {})", if ro { "ro" } else { "rw" }))
+            let access = Arg::Word(if ro { "ro" } else { "rw" });
+            Some(Act::new("domU", "gnttab_grant_foreign_access", vec![Arg::Var(p), Arg::Dom("dom0"), access]).bind(v))
         }
         4 => {
             if s.gntdev.is_some() && c.chance(3, 4) {
                 let d = s.var("d");
                 s.disk = Some(d.clone());
-                return Some(format!("qemu: {d} = open(\"/dev/xvda\", O_RDWR|O_DIRECT)"));
+                return Some(
+                    Act::new("qemu", "open", vec![Arg::Str("/dev/xvda"), Arg::Consts("O_RDWR|O_DIRECT")]).bind(d),
+                );
             }
             let v = s.var("fd");
             s.gntdev = Some(v.clone());
-            Some(format!("qemu: {v} = open(\"/dev/xen/gntdev\", O_RDWR)"))
+            Some(Act::new("qemu", "open", vec![Arg::Str("/dev/xen/gntdev"), Arg::Consts("O_RDWR")]).bind(v))
         }
         5 | 6 => {
             let fd = s.gntdev.clone()?;
@@ -268,7 +280,9 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let names: Vec<String> = gs.iter().map(|&i| s.grants[i].0.clone()).collect();
             let v = s.var("off");
             s.maps.push(Map { off: v.clone(), grants: gs, addr: None, mapped_pages: Vec::new() });
-            Some(format!("qemu: {v} = ioctl({fd}, IOCTL_GNTDEV_MAP_GRANT_REF, domU, [{}])", names.join(", ")))
+            let args =
+                vec![Arg::Var(fd), Arg::Consts("IOCTL_GNTDEV_MAP_GRANT_REF"), Arg::Dom("domU"), Arg::List(names)];
+            Some(Act::new("qemu", "ioctl", args).bind(v))
         }
         7 => {
             let fd = s.gntdev.clone()?;
@@ -279,27 +293,38 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let prot = if c.chance(1, 5) { "PROT_READ" } else { "PROT_READ|PROT_WRITE" };
             m.addr = Some(v.clone());
             m.mapped_pages = vec![true; n];
-            Some(format!("qemu: {v} = mmap(NULL, {}, {prot}, MAP_SHARED, {fd}, {})", n * 4096, m.off))
+            let args = vec![
+                Arg::Consts("NULL"),
+                Arg::Int(n as u64 * 4096),
+                Arg::Consts(prot),
+                Arg::Consts("MAP_SHARED"),
+                Arg::Var(fd),
+                Arg::Var(m.off.clone()),
+            ];
+            Some(Act::new("qemu", "mmap", args).bind(v))
         }
         8 | 9 => {
             let d = s.disk.clone()?;
             let (addr, page) = mapped_addr(c, s)?;
             let rw = if c.chance(2, 3) { "pread" } else { "pwrite" };
-            let off = c.choose(2) * 4096;
-            Some(format!("qemu: {rw}({d}, {}, 4096, {off})", plus(&addr, page as u64 * 4096)))
+            let off = c.choose(2) as u64 * 4096;
+            let args = vec![Arg::Var(d), Arg::Plus(addr, page as u64 * 4096), Arg::Int(4096), Arg::Int(off)];
+            Some(Act::new("qemu", rw, args))
         }
         10 => {
             let d = s.disk.clone()?;
             if !s.reqs.is_empty() && c.chance(1, 2) {
                 let i = c.choose(s.reqs.len() as u32) as usize;
                 let r = s.reqs.remove(i);
-                return Some(format!("qemu: io_complete({r})"));
+                return Some(Act::new("qemu", "io_complete", vec![Arg::Var(r)]));
             }
             let (addr, page) = mapped_addr(c, s)?;
             let v = s.var("r");
             s.reqs.push(v.clone());
             let op = if c.chance(2, 3) { "READ" } else { "WRITE" };
-            Some(format!("qemu: {v} = io_submit({d}, {op}, {}, 4096, 0)", plus(&addr, page as u64 * 4096)))
+            let args =
+                vec![Arg::Var(d), Arg::Consts(op), Arg::Plus(addr, page as u64 * 4096), Arg::Int(4096), Arg::Int(0)];
+            Some(Act::new("qemu", "io_submit", args).bind(v))
         }
         11 => {
             let mapped: Vec<usize> = (0..s.maps.len()).filter(|&i| s.maps[i].addr.is_some()).collect();
@@ -312,21 +337,27 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 *x = false;
             }
             let len = if c.chance(1, 2) { 4096 } else { (n - p) as u64 * 4096 };
-            Some(format!("qemu: munmap({}, {len})", plus(&a, p as u64 * 4096)))
+            Some(Act::new("qemu", "munmap", vec![Arg::Plus(a, p as u64 * 4096), Arg::Int(len)]))
         }
         12 => {
             let fd = s.gntdev.clone()?;
             let i = c.choose(s.maps.len().max(1) as u32) as usize;
             let m = s.maps.get(i)?;
-            Some(format!("qemu: ioctl({fd}, IOCTL_GNTDEV_UNMAP_GRANT_REF, {}, {})", m.off, m.grants.len()))
+            let args = vec![
+                Arg::Var(fd),
+                Arg::Consts("IOCTL_GNTDEV_UNMAP_GRANT_REF"),
+                Arg::Var(m.off.clone()),
+                Arg::Int(m.grants.len() as u64),
+            ];
+            Some(Act::new("qemu", "ioctl", args))
         }
         13 => {
             let (g, _) = c.pick(&s.grants)?.clone();
             if c.chance(1, 2) {
                 let p = c.pick(&s.pages)?.clone();
-                return Some(format!("domU: read_page({p}, 0, 4)"));
+                return Some(Act::new("domU", "read_page", vec![Arg::Var(p), Arg::Int(0), Arg::Int(4)]));
             }
-            Some(format!("domU: gnttab_end_foreign_access({g})"))
+            Some(Act::new("domU", "gnttab_end_foreign_access", vec![Arg::Var(g)]))
         }
         14 => {
             // Only what can happen now, so no choice is spent in vain.
@@ -341,12 +372,12 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             match *c.pick(&opts)? {
                 0 => {
                     let ch = s.children.pop()?;
-                    Some(format!("{ch}: exit()"))
+                    Some(Act::new(ch, "exit", vec![]))
                 }
                 1 => {
                     let v = s.var("child");
                     s.children.push(v.clone());
-                    Some(format!("qemu: {v} = fork()"))
+                    Some(Act::new("qemu", "fork", vec![]).bind(v))
                 }
                 _ => privcmd(c, s),
             }
@@ -357,7 +388,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let live: Vec<usize> = (0..s.pins.len()).filter(|&i| !(s.qemu_dead && s.pins[i].1 == "qemu")).collect();
             let i = *c.pick(&live)?;
             let (v, who) = s.pins.remove(i);
-            Some(format!("{who}: unpin_user_pages({v})"))
+            Some(Act::new(who, "unpin_user_pages", vec![Arg::Var(v)]))
         }
         18 | 26 => driver_syscall(c, s),
         19 => {
@@ -366,7 +397,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 return None;
             }
             s.qemu_dead = true;
-            Some("qemu: exit()".to_string())
+            Some(Act::new("qemu", "exit", vec![]))
         }
         20 => {
             // Memory pressure in dom0 (4096 pages): fork and COW then run
@@ -375,30 +406,39 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             let bytes = *c.pick(&sizes)?;
             let v = s.var("big");
             s.qemu_big.push((v.clone(), bytes));
-            Some(format!(
-                "qemu: {v} = mmap(NULL, {}M, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0)",
-                bytes >> 20
-            ))
+            let args = vec![
+                Arg::Consts("NULL"),
+                Arg::Lit(format!("{}M", bytes >> 20).into(), bytes),
+                Arg::Consts("PROT_READ|PROT_WRITE"),
+                Arg::Consts("MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE"),
+                Arg::Neg(1),
+                Arg::Int(0),
+            ];
+            Some(Act::new("qemu", "mmap", args).bind(v))
         }
         21 => {
             // A child writes to memory it shares copy-on-write with qemu.
             let ch = c.pick(&s.children)?.clone();
             let (a, bytes) = c.pick(&s.qemu_big)?.clone();
             let len = if c.chance(1, 2) { bytes } else { bytes / 2 };
-            Some(format!("{ch}: touch({a}, {len}, w)"))
+            Some(Act::new(ch, "touch", vec![Arg::Var(a), Arg::Int(len), Arg::Word("w")]))
         }
         22 => access(c, s),
         23 => {
             // The other gntdev ioctls (drivers/xen/gntdev.c).
             let fd = s.gntdev.clone()?;
             let m = c.pick(&s.maps)?.clone();
-            match (c.choose(2), &m.addr) {
-                (0, Some(a)) => Some(format!("qemu: ioctl({fd}, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, {a})")),
-                _ => Some(format!(
-                    "qemu: ioctl({fd}, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, {}, UNMAP_NOTIFY_CLEAR_BYTE, 0)",
-                    m.off
-                )),
-            }
+            let args = match (c.choose(2), m.addr) {
+                (0, Some(a)) => vec![Arg::Var(fd), Arg::Consts("IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR"), Arg::Var(a)],
+                _ => vec![
+                    Arg::Var(fd),
+                    Arg::Consts("IOCTL_GNTDEV_SET_UNMAP_NOTIFY"),
+                    Arg::Var(m.off),
+                    Arg::Consts("UNMAP_NOTIFY_CLEAR_BYTE"),
+                    Arg::Int(0),
+                ],
+            };
+            Some(Act::new("qemu", "ioctl", args))
         }
         24 => {
             // close() of a driver or disk fd: its mappings (and requests)
@@ -413,7 +453,7 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
                 1 => s.privcmd = None,
                 _ => s.disk = None,
             }
-            Some(format!("qemu: close({fd})"))
+            Some(Act::new("qemu", "close", vec![Arg::Var(fd)]))
         }
         _ => {
             // domU writes into or frees a page it may have granted
@@ -425,84 +465,98 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<String> {
             if !s.granted.contains(&p) && c.chance(1, 3) {
                 // Nor is a freed page used again.
                 s.pages.retain(|x| *x != p);
-                return Some(format!("domU: free_page({p})"));
+                return Some(Act::new("domU", "free_page", vec![Arg::Var(p)]));
             }
-            Some(format!("domU: write_page({p}, 0, \"via domU\")"))
+            Some(Act::new("domU", "write_page", vec![Arg::Var(p), Arg::Int(0), Arg::Str("via domU")]))
         }
     }
 }
 
 /// A user access by qemu (or a forked child, which inherits what
 /// `MADV_DOFORK` made copyable) to a driver mapping or qemu's memory.
-fn access(c: &mut Chooser, s: &mut State) -> Option<String> {
-    let mut targets: Vec<String> = Vec::new();
+fn access(c: &mut Chooser, s: &mut State) -> Option<Act> {
+    let mut targets: Vec<(String, u64)> = Vec::new();
     for m in &s.maps {
         if let Some(a) = &m.addr {
-            targets.extend((0..m.mapped_pages.len()).map(|p| plus(a, p as u64 * 4096)));
+            targets.extend((0..m.mapped_pages.len()).map(|p| (a.clone(), p as u64 * 4096)));
         }
     }
     if let Some((a, true)) = &s.pc_addr {
-        targets.push(a.clone());
+        targets.push((a.clone(), 0));
     }
     // Driver mappings first (three in four) when there are any.
     if targets.is_empty() || c.chance(1, 4) {
-        targets.extend(s.qemu_big.iter().map(|b| b.0.clone()));
+        targets.extend(s.qemu_big.iter().map(|b| (b.0.clone(), 0)));
     }
-    let a = c.pick(&targets)?.clone();
+    let (a, off) = c.pick(&targets)?.clone();
     let mut who = vec!["qemu".to_string()];
     who.extend(s.children.iter().cloned());
     let w = c.pick(&who)?.clone();
+    let at = Arg::Plus(a, off);
     Some(match c.choose(3) {
-        0 => format!("{w}: load({a}, 4)"),
-        1 => format!("{w}: store({a}, \"hi\")"),
-        _ => format!("{w}: touch({a}, 4096, w)"),
+        0 => Act::new(w, "load", vec![at, Arg::Int(4)]),
+        1 => Act::new(w, "store", vec![at, Arg::Str("hi")]),
+        _ => Act::new(w, "touch", vec![at, Arg::Int(4096), Arg::Word("w")]),
     })
 }
 
 /// `pin_user_pages` of a gntdev, privcmd or native page.
-fn pin(c: &mut Chooser, s: &mut State) -> Option<String> {
-    let mut targets: Vec<(String, String)> = Vec::new();
+fn pin(c: &mut Chooser, s: &mut State) -> Option<Act> {
+    let mut targets: Vec<(&'static str, String, u64)> = Vec::new();
     for m in &s.maps {
         if let Some(a) = &m.addr {
             for p in 0..m.mapped_pages.len() {
-                targets.push(("qemu".into(), plus(a, p as u64 * 4096)));
+                targets.push(("qemu", a.clone(), p as u64 * 4096));
             }
         }
     }
     if let Some((a, true)) = &s.pc_addr {
-        targets.push(("qemu".into(), a.clone()));
+        targets.push(("qemu", a.clone(), 0));
     }
     for (a, _) in &s.app_maps {
-        targets.push(("app".into(), a.clone()));
+        targets.push(("app", a.clone(), 0));
     }
-    let (who, addr) = c.pick(&targets)?.clone();
-    let flags = *c.pick(&["FOLL_WRITE", "FOLL_WRITE|FOLL_LONGTERM", "0"])?;
+    let (who, addr, off) = c.pick(&targets)?.clone();
+    let flags = match *c.pick(&[0, 1, 2])? {
+        0 => Arg::Consts("FOLL_WRITE"),
+        1 => Arg::Consts("FOLL_WRITE|FOLL_LONGTERM"),
+        _ => Arg::Int(0),
+    };
     let v = s.var("pins");
-    s.pins.push((v.clone(), who.clone()));
-    Some(format!("{who}: {v} = pin_user_pages({addr}, 1, {flags})"))
+    s.pins.push((v.clone(), who.to_string()));
+    Some(Act::new(who, "pin_user_pages", vec![Arg::Plus(addr, off), Arg::Int(1), flags]).bind(v))
 }
 
 /// A syscall on a driver mapping (gntdev or privcmd) by qemu.
-fn driver_syscall(c: &mut Chooser, s: &mut State) -> Option<String> {
+fn driver_syscall(c: &mut Chooser, s: &mut State) -> Option<Act> {
     let mut targets: Vec<(String, u64)> =
         s.maps.iter().filter_map(|m| Some((m.addr.clone()?, m.grants.len() as u64 * 4096))).collect();
     if let Some((a, _)) = &s.pc_addr {
         targets.push((a.clone(), 4096));
     }
     let (a, len) = c.pick(&targets)?.clone();
-    Some(match c.choose(10) {
-        0 => format!("qemu: madvise({a}, {len}, MADV_DONTNEED)"),
-        1 => format!("qemu: mprotect({a}, {len}, {})", c.pick(&PROTS)?),
-        2 => format!("qemu: mremap({a}, {len}, {}, MREMAP_MAYMOVE)", len * 2),
-        3 => format!("qemu: munmap({a}, {len})"),
+    let (call, third): (&'static str, Option<Arg>) = match c.choose(10) {
+        0 => ("madvise", Some(Arg::Consts("MADV_DONTNEED"))),
+        1 => ("mprotect", Some(Arg::Consts(c.pick(&PROTS)?))),
+        2 => {
+            let args = vec![Arg::Var(a), Arg::Int(len), Arg::Int(len * 2), Arg::Consts("MREMAP_MAYMOVE")];
+            return Some(Act::new("qemu", "mremap", args));
+        }
+        3 => ("munmap", None),
         // What fork does with the VMA, and the other advice.
-        4 => format!("qemu: madvise({a}, {len}, MADV_DOFORK)"),
-        5 => format!("qemu: madvise({a}, {len}, {})", c.pick(&ADVICE)?),
-        6 => format!("qemu: {}({a}, {len})", if c.chance(1, 2) { "mlock" } else { "munlock" }),
-        7 => format!("qemu: msync({a}, {len}, MS_SYNC)"),
-        8 => format!("qemu: mincore({a}, {len})"),
-        _ => format!("qemu: mremap({a}, {len}, 4096, 0)"),
-    })
+        4 => ("madvise", Some(Arg::Consts("MADV_DOFORK"))),
+        5 => ("madvise", Some(Arg::Consts(c.pick(&ADVICE)?))),
+        6 => (if c.chance(1, 2) { "mlock" } else { "munlock" }, None),
+        7 => ("msync", Some(Arg::Consts("MS_SYNC"))),
+        8 => ("mincore", None),
+        _ => {
+            let args = vec![Arg::Var(a), Arg::Int(len), Arg::Int(4096), Arg::Int(0)];
+            return Some(Act::new("qemu", "mremap", args));
+        }
+    };
+    let mut args = vec![Arg::Var(a), Arg::Int(len)];
+    args.extend(third);
+    Some(Act::new("qemu", call, args))
 }
 
 /// The advice [`driver_syscall`] gives a driver mapping besides
@@ -542,44 +596,54 @@ fn privcmd_feasible(s: &State) -> bool {
 
 /// privcmd in stages: open, learn an MFN, mmap, MMAPBATCH_V2, then I/O
 /// into it (GUP must refuse: VM_IO|VM_PFNMAP).
-fn privcmd(c: &mut Chooser, s: &mut State) -> Option<String> {
+fn privcmd(c: &mut Chooser, s: &mut State) -> Option<Act> {
     let stages = privcmd_stages(s);
     match *c.pick(&stages)? {
         0 => {
             let v = s.var("pc");
             s.privcmd = Some(v.clone());
-            Some(format!("qemu: {v} = open(\"/dev/xen/privcmd\", O_RDWR)"))
+            Some(Act::new("qemu", "open", vec![Arg::Str("/dev/xen/privcmd"), Arg::Consts("O_RDWR")]).bind(v))
         }
         1 => {
             let p = c.pick(&s.pages)?.clone();
             let v = s.var("m");
             s.mfns.push(v.clone());
-            Some(format!("domU: {v} = pfn_to_mfn({p})"))
+            Some(Act::new("domU", "pfn_to_mfn", vec![Arg::Var(p)]).bind(v))
         }
         2 => {
             let fd = s.privcmd.clone()?;
             let v = s.var("pa");
             s.pc_addr = Some((v.clone(), false));
-            Some(format!("qemu: {v} = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, {fd}, 0)"))
+            let args = vec![
+                Arg::Consts("NULL"),
+                Arg::Int(4096),
+                Arg::Consts("PROT_READ|PROT_WRITE"),
+                Arg::Consts("MAP_SHARED"),
+                Arg::Var(fd),
+                Arg::Int(0),
+            ];
+            Some(Act::new("qemu", "mmap", args).bind(v))
         }
         3 => {
             let fd = s.privcmd.clone()?;
             let (a, _) = s.pc_addr.clone()?;
             let m = c.pick(&s.mfns)?.clone();
             s.pc_addr = Some((a.clone(), true));
-            Some(format!("qemu: ioctl({fd}, IOCTL_PRIVCMD_MMAPBATCH_V2, {a}, domU, [{m}])"))
+            let args = vec![
+                Arg::Var(fd),
+                Arg::Consts("IOCTL_PRIVCMD_MMAPBATCH_V2"),
+                Arg::Var(a),
+                Arg::Dom("domU"),
+                Arg::List(vec![m]),
+            ];
+            Some(Act::new("qemu", "ioctl", args))
         }
         _ => {
             let d = s.disk.clone()?;
             let (a, _) = s.pc_addr.clone()?;
-            Some(format!("qemu: pread({d}, {a}, 4096, 0)"))
+            Some(Act::new("qemu", "pread", vec![Arg::Var(d), Arg::Var(a), Arg::Int(4096), Arg::Int(0)]))
         }
     }
-}
-
-/// `VAR + OFF`, or just `VAR` when OFF is 0 (no `a1 + 0` in reproducers).
-fn plus(var: &str, off: u64) -> String {
-    if off == 0 { var.to_string() } else { format!("{var} + {off}") }
 }
 
 fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {
@@ -589,13 +653,14 @@ fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {
     Some((m.addr.clone()?, page))
 }
 
-fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
+fn native(c: &mut Chooser, s: &mut State) -> Option<Act> {
     // Without a mapping, only mmap is possible.
     let kinds = if s.app_maps.is_empty() { 2 } else { 6 };
+    let len = |(text, v): (&'static str, u64)| Arg::Lit(text.into(), v);
     match c.choose(kinds) {
         0 | 1 => {
             let v = s.var("x");
-            let len = *c.pick(&LENS)?;
+            let l = *c.pick(&LENS)?;
             let prot = *c.pick(&PROTS)?;
             let flags = *c.pick(&[
                 "MAP_PRIVATE|MAP_ANONYMOUS",
@@ -603,7 +668,8 @@ fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
                 "MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE",
                 "MAP_PRIVATE",
             ])?;
-            let bytes = match len {
+            // What the generator assumes the mapping spans.
+            let bytes = match l.0 {
                 "4K" => 4096,
                 "8K" => 8192,
                 "12K" => 12288,
@@ -611,29 +677,31 @@ fn native(c: &mut Chooser, s: &mut State) -> Option<String> {
                 _ => 4096,
             };
             s.app_maps.push((v.clone(), bytes));
-            Some(format!("app: {v} = mmap(NULL, {len}, {prot}, {flags}, -1, 0)"))
+            let args =
+                vec![Arg::Consts("NULL"), len(l), Arg::Consts(prot), Arg::Consts(flags), Arg::Neg(1), Arg::Int(0)];
+            Some(Act::new("app", "mmap", args).bind(v))
         }
         2 => {
-            let (a, len) = c.pick(&s.app_maps)?.clone();
-            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
+            let (a, l) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((l / 4096).max(1) as u32) as u64 * 4096;
             let prot = *c.pick(&PROTS)?;
-            Some(format!("app: mprotect({}, 4K, {prot})", plus(&a, off)))
+            Some(Act::new("app", "mprotect", vec![Arg::Plus(a, off), len(("4K", 4096)), Arg::Consts(prot)]))
         }
         3 => {
-            let (a, len) = c.pick(&s.app_maps)?.clone();
-            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
-            Some(format!("app: store({}, \"hi\")", plus(&a, off)))
+            let (a, l) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((l / 4096).max(1) as u32) as u64 * 4096;
+            Some(Act::new("app", "store", vec![Arg::Plus(a, off), Arg::Str("hi")]))
         }
         4 => {
-            let (a, len) = c.pick(&s.app_maps)?.clone();
-            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
-            Some(format!("app: load({}, 2)", plus(&a, off)))
+            let (a, l) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((l / 4096).max(1) as u32) as u64 * 4096;
+            Some(Act::new("app", "load", vec![Arg::Plus(a, off), Arg::Int(2)]))
         }
         _ => {
-            let (a, len) = c.pick(&s.app_maps)?.clone();
-            let off = c.choose((len / 4096).max(1) as u32) as u64 * 4096;
-            let l = *c.pick(&LENS)?;
-            Some(format!("app: munmap({}, {l})", plus(&a, off)))
+            let (a, l) = c.pick(&s.app_maps)?.clone();
+            let off = c.choose((l / 4096).max(1) as u32) as u64 * 4096;
+            let ml = *c.pick(&LENS)?;
+            Some(Act::new("app", "munmap", vec![Arg::Plus(a, off), len(ml)]))
         }
     }
 }

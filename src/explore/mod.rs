@@ -9,6 +9,7 @@ pub mod chooser;
 pub mod generate;
 pub mod goldens;
 pub mod novelty;
+pub mod typed;
 
 use crate::kernel::variant::Variant;
 use crate::run::{Event, Runner};
@@ -60,17 +61,49 @@ pub fn run_observed(
     world: &str,
     ops: &[Op],
     trace: bool,
-    mut events: Option<&mut Vec<String>>,
+    events: Option<&mut Vec<String>>,
     on_event: &mut dyn FnMut(&Event),
     after: &mut dyn FnMut(&Runner<'_>, usize),
 ) -> Trial {
     let text = generate::script_in(world, ops, true);
+    let res = catch_unwind(|| script::parse_and_check("explore", &text));
+    match res {
+        Ok(Ok(checked)) => run_checked(variant, &checked, world, ops.len(), trace, events, on_event, after),
+        Ok(Err(_)) => Trial::Invalid,
+        Err(p) => panic_trial(p),
+    }
+}
+
+/// Run a generated sequence: its typed script when the generator built one
+/// ([`generate::Marked::checked`]), else its text; as [`run_observed`].
+pub fn run_marked(
+    variant: Variant,
+    m: &generate::Marked,
+    trace: bool,
+    on_event: &mut dyn FnMut(&Event),
+    after: &mut dyn FnMut(&Runner<'_>, usize),
+) -> Trial {
+    match &m.checked {
+        Some(c) => run_checked(variant, c, generate::WORLD, m.ops.len(), trace, None, on_event, after),
+        None => run_observed(variant, generate::WORLD, &m.ops, trace, None, on_event, after),
+    }
+}
+
+/// Run a checked sequence script (`world`, a blank line, then `n_ops`
+/// action/check pairs) as [`run_observed`] describes.
+#[allow(clippy::too_many_arguments)]
+fn run_checked(
+    variant: Variant,
+    checked: &script::CheckedScript,
+    world: &str,
+    n_ops: usize,
+    trace: bool,
+    mut events: Option<&mut Vec<String>>,
+    on_event: &mut dyn FnMut(&Event),
+    after: &mut dyn FnMut(&Runner<'_>, usize),
+) -> Trial {
     let res = catch_unwind(AssertUnwindSafe(|| {
-        let checked = match script::parse_and_check("explore", &text) {
-            Ok(c) => c,
-            Err(_) => return Trial::Invalid,
-        };
-        let mut r = Runner::new(&checked, variant);
+        let mut r = Runner::new(checked, variant);
         // The generated script has its own `check` after every action.
         r.check_each_step = false;
         r.incremental = Some(crate::invariants::Incremental::new());
@@ -109,21 +142,21 @@ pub fn run_observed(
                 // Lines: the world, a blank line, then action/check pairs.
                 let header = world.lines().count() as u32 + 1;
                 let at = (line.saturating_sub(header + 1) / 2) as usize;
-                Trial::Violation { invariant, message, at: at.min(ops.len().saturating_sub(1)) }
+                Trial::Violation { invariant, message, at: at.min(n_ops.saturating_sub(1)) }
             }
         }
     }));
-    match res {
-        Ok(t) => t,
-        Err(p) => {
-            let message = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".to_string());
-            Trial::Panic { message }
-        }
-    }
+    res.unwrap_or_else(panic_trial)
+}
+
+/// A panic caught while checking or running: always a bug.
+fn panic_trial(p: Box<dyn std::any::Any + Send>) -> Trial {
+    let message = p
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".to_string());
+    Trial::Panic { message }
 }
 
 /// The event stream of `ops` in `world` (every step, its trace events,
@@ -425,9 +458,9 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
                 all_states.lock().unwrap_or_else(|e| e.into_inner()).extend(o.states);
                 (m.ops, o.trial)
             } else {
-                let ops = generate::generate_with(&mut c, cfg.length, cfg.reach);
-                let t = run_ops(cfg.variant, &ops);
-                (ops, t)
+                let m = generate::generate_marked(&mut c, cfg.length, cfg.reach);
+                let t = run_marked(cfg.variant, &m, false, &mut |_| {}, &mut |_, _| {});
+                (m.ops, t)
             };
             let before = steps.fetch_add(ops.len() as u64, Ordering::Relaxed);
             let n = seqs.fetch_add(1, Ordering::Relaxed) + 1;
@@ -456,9 +489,9 @@ pub fn explore(cfg: &Config, progress: &(dyn Fn(u64, u64, usize) + Sync)) -> Sum
 /// Replay one sequence from its seed (or choice string) and length.
 pub fn replay(variant: Variant, choices: &[u32], length: usize, reach: bool) -> (Vec<Op>, Trial) {
     let mut c = Chooser::replay(choices.to_vec());
-    let ops = generate::generate_with(&mut c, length, reach);
-    let t = run_ops(variant, &ops);
-    (ops, t)
+    let m = generate::generate_marked(&mut c, length, reach);
+    let t = run_marked(variant, &m, false, &mut |_| {}, &mut |_, _| {});
+    (m.ops, t)
 }
 
 /// Bounded exhaustive search: every choice vector in depth-first order

@@ -22,7 +22,7 @@
 //! searches; a campaign stays deterministic for one worker.
 
 use super::chooser::{Chooser, SplitMix64};
-use super::{Config, Found, Summary, Trial, generate, run_observed, sequence_seed};
+use super::{Config, Found, Summary, Trial, generate, run_marked, sequence_seed};
 use crate::run::{CallResult, Event};
 use crate::trace::Event as T;
 use crate::world::World;
@@ -251,12 +251,10 @@ pub struct Observed {
 pub fn observe(cfg: &Config, m: &generate::Marked, features: bool, states: bool) -> Observed {
     let mut f = Features::default();
     let mut st = Vec::new();
-    let trial = run_observed(
+    let trial = run_marked(
         cfg.variant,
-        generate::WORLD,
-        &m.ops,
+        m,
         features,
-        None,
         &mut |e| {
             if features {
                 f.add(e)

@@ -379,3 +379,58 @@ fn exhaustive_skips_states_already_visited() {
     let again = explore::explore_exhaustive(&c, &|_, _, _| {});
     assert_eq!((again.sequences, again.pruned, again.states), (s.sequences, s.pruned, s.states), "deterministic");
 }
+
+/// The typed actions (`explore::typed`) build exactly the script the
+/// parser and checker make of the rendered text: every step, span, line,
+/// declaration (fork children included) and the source itself, for plain
+/// and `--reach` sequences, random and replayed from mutated choices; and
+/// running the typed script gives the same verdict and event stream as
+/// running the text.
+#[test]
+fn typed_actions_are_the_checked_text() {
+    use explore::chooser::Chooser;
+    use explore::generate::{self, WORLD};
+    let fixed = Variant::default();
+    let broken = parse_variant("no-special-pte").expect("variant");
+    let mut built = 0;
+    for i in 0..400u64 {
+        let reach = i % 2 == 1;
+        let mut c = if i % 3 == 2 {
+            // Replayed choices (as mutation and exhaustive search give).
+            Chooser::replay((0..60).map(|k| ((i * 7 + k * 13) % 11) as u32).collect())
+        } else {
+            Chooser::random(explore::sequence_seed(11, i))
+        };
+        let m = generate::generate_marked(&mut c, if i < 200 { 30 } else { 60 }, reach);
+        let text = generate::script_in(WORLD, &m.ops, true);
+        let parsed = mmsim::script::parse_and_check("explore", &text).expect("generated text checks");
+        let typed = m.checked.as_ref().expect("the builder kept the sequence");
+        assert_eq!(typed, &parsed, "sequence {i}:\n{text}");
+        built += 1;
+        if i % 8 == 0 {
+            for v in [fixed, broken] {
+                let mut a = Vec::new();
+                let ta = explore::run_marked(
+                    v,
+                    &m,
+                    true,
+                    &mut |e| a.push(mmsim::run::output::event_text("t", e, mmsim::run::output::Style { color: false })),
+                    &mut |_, _| {},
+                );
+                let mut b = Vec::new();
+                let tb = explore::run_observed(
+                    v,
+                    WORLD,
+                    &m.ops,
+                    true,
+                    None,
+                    &mut |e| b.push(mmsim::run::output::event_text("t", e, mmsim::run::output::Style { color: false })),
+                    &mut |_, _| {},
+                );
+                assert_eq!(ta, tb, "sequence {i} under {v}");
+                assert_eq!(a, b, "sequence {i} under {v}: event streams");
+            }
+        }
+    }
+    assert_eq!(built, 400);
+}
