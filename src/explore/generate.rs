@@ -57,8 +57,10 @@ struct State {
     qemu_dead: bool,
     /// qemu's big populated mappings (memory pressure): (address, bytes).
     qemu_big: Vec<(String, u64)>,
-    /// Pages domU granted at least once.
-    granted: std::collections::BTreeSet<String>,
+    /// `granted[i]`: domU granted `pages[i]` at least once.
+    granted: Vec<bool>,
+    /// Scratch for [`feasible`] (no allocation per action).
+    kinds: Vec<u32>,
 }
 
 impl State {
@@ -84,7 +86,7 @@ impl State {
         (self.qemu_dead, self.reach).hash(&mut h);
         self.qemu_big.len().hash(&mut h);
         self.qemu_big.iter().for_each(|b| b.1.hash(&mut h));
-        self.pages.iter().for_each(|p| self.granted.contains(p).hash(&mut h));
+        self.granted.iter().for_each(|g| g.hash(&mut h));
         h.finish()
     }
 
@@ -138,7 +140,7 @@ pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     let mut m = Marked::default();
     let mut b = Builder::new();
     let first = Act::new("xvda", "write", vec![Arg::Int(0), Arg::HexTimes(0x5a, 8192)]);
-    m.ops.push(Op { line: b.push(&first) });
+    m.ops.push(Op { line: b.push(first) });
     m.starts.push(0);
     m.shapes.push(s.shape());
     // Every drawn kind is feasible, so a draw that yields nothing is rare;
@@ -148,7 +150,7 @@ pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     while m.ops.len() < steps && attempts < steps.saturating_mul(4) {
         attempts += 1;
         if let Some(act) = one(c, &mut s) {
-            m.ops.push(Op { line: b.push(&act) });
+            m.ops.push(Op { line: b.push(act) });
             m.starts.push(start);
             m.shapes.push(s.shape());
             start = c.made().len();
@@ -162,11 +164,12 @@ pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
 /// its weight), so that no choice is spent on an impossible action: random
 /// runs waste less, and exhaustive enumeration does not revisit the same
 /// sequence through dead choices.
-fn feasible(s: &State) -> Vec<u32> {
+fn feasible(s: &State, k: &mut Vec<u32>) {
+    k.clear();
     let mapped = s.maps.iter().any(|m| m.addr.is_some());
     if s.qemu_dead {
         // Only domU, the native process and qemu's children remain.
-        let mut k = vec![0, 1, 15];
+        k.extend([0, 1, 15]);
         if !s.pages.is_empty() {
             k.extend([2, 3]);
         }
@@ -183,9 +186,9 @@ fn feasible(s: &State) -> Vec<u32> {
             k.push(25);
         }
         k.sort_unstable();
-        return k;
+        return;
     }
-    let mut k = vec![0, 1, 4, 14, 15];
+    k.extend([0, 1, 4, 14, 15]);
     if s.reach {
         let pc_mapped = matches!(s.pc_addr, Some((_, true)));
         if mapped || pc_mapped || !s.app_maps.is_empty() {
@@ -237,21 +240,24 @@ fn feasible(s: &State) -> Vec<u32> {
         k.push(13);
     }
     k.sort_unstable();
-    k
 }
 
 fn one(c: &mut Chooser, s: &mut State) -> Option<Act> {
-    let kinds = feasible(s);
-    let kind = kinds[c.choose(kinds.len() as u32) as usize];
+    let mut kinds = std::mem::take(&mut s.kinds);
+    feasible(s, &mut kinds);
+    let kind = kinds.get(c.choose(kinds.len() as u32) as usize).copied().unwrap_or(0);
+    s.kinds = kinds;
     match kind {
         0 | 1 => {
             let v = s.var("p");
             s.pages.push(v.clone());
+            s.granted.push(false);
             Some(Act::new("domU", "alloc_page", vec![]).bind(v))
         }
         2 | 3 => {
-            let p = c.pick(&s.pages)?.clone();
-            s.granted.insert(p.clone());
+            let i = pick_index(c, s.pages.len())?;
+            let p = s.pages[i].clone();
+            s.granted[i] = true;
             let ro = c.chance(1, 4);
             let v = s.var("g");
             s.grants.push((v.clone(), ro));
@@ -458,13 +464,15 @@ fn one(c: &mut Chooser, s: &mut State) -> Option<Act> {
         _ => {
             // domU writes into or frees a page it may have granted
             // (freeing a frame still grant-mapped is `grant-frame-freed`).
-            let p = c.pick(&s.pages)?.clone();
+            let i = pick_index(c, s.pages.len())?;
+            let p = s.pages[i].clone();
             // A page is freed only if it was never granted: a kernel that
             // frees a page it granted breaks the grant protocol itself
             // (`grant-frame-freed`), which is no bug of Linux or Xen.
-            if !s.granted.contains(&p) && c.chance(1, 3) {
+            if !s.granted[i] && c.chance(1, 3) {
                 // Nor is a freed page used again.
-                s.pages.retain(|x| *x != p);
+                s.pages.remove(i);
+                s.granted.remove(i);
                 return Some(Act::new("domU", "free_page", vec![Arg::Var(p)]));
             }
             Some(Act::new("domU", "write_page", vec![Arg::Var(p), Arg::Int(0), Arg::Str("via domU")]))
@@ -644,6 +652,14 @@ fn privcmd(c: &mut Chooser, s: &mut State) -> Option<Act> {
             Some(Act::new("qemu", "pread", vec![Arg::Var(d), Arg::Var(a), Arg::Int(4096), Arg::Int(0)]))
         }
     }
+}
+
+/// [`Chooser::pick`]'s choice among `n` items, as an index.
+fn pick_index(c: &mut Chooser, n: usize) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
+    Some(c.choose(n as u32) as usize)
 }
 
 fn mapped_addr(c: &mut Chooser, s: &State) -> Option<(String, usize)> {

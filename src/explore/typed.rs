@@ -22,11 +22,9 @@
 use super::generate::WORLD;
 use crate::script::calls::{self, ArgKind};
 use crate::script::{
-    self, Action, Actor, BinOp, Binding, CheckedScript, DomainId, Expr, ExprKind, LineIndex, ProcessDecl, ProcessId,
-    Span, Step, StepKind,
+    self, Action, Actor, BinOp, Binding, CheckedScript, Expr, ExprKind, ProcessDecl, ProcessId, Span, Step, StepKind,
 };
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 /// One argument of a generated action: how it is written, and so what the
@@ -106,35 +104,38 @@ impl Builder {
     }
 
     /// Append `act` and its `check`; returns the action's line as text.
-    pub fn push(&mut self, act: &Act) -> String {
-        let base = self.script.as_ref().map_or(0, |s| s.src.len());
+    pub fn push(&mut self, act: Act) -> String {
         let n = self.next_line;
+        self.next_line += 2;
         let mut line = String::with_capacity(64);
-        let kept = self.script.as_mut().and_then(|s| step(s, act, &mut line, base, n));
-        match (kept, &mut self.script) {
-            (Some((action, step_span)), Some(s)) if fits(s, &line) => {
-                s.steps.push(Step { line: n, span: step_span, kind: StepKind::Action(action) });
+        let Some(s) = &mut self.script else {
+            emit(act, &mut line, 0, None);
+            return line;
+        };
+        let base = s.src.len();
+        match step(s, act, &mut line, base, n) {
+            Some(action) if fits(s, &line) => {
+                s.steps.push(Step {
+                    line: n,
+                    span: Span::new(base, base + line.len()),
+                    kind: StepKind::Action(action),
+                });
                 s.src.push_str(&line);
                 s.src.push('\n');
+                s.lines.push_line(line.len());
                 let at = s.src.len();
                 s.steps.push(Step { line: n + 1, span: Span::new(at, at + 5), kind: StepKind::Check });
                 s.src.push_str("check\n");
+                s.lines.push_line(5);
             }
-            _ => {
-                self.script = None;
-                line.clear();
-                render(act, &mut line);
-            }
+            _ => self.script = None,
         }
-        self.next_line += 2;
         line
     }
 
     /// The finished script (`None` when the builder gave up: run the text).
     pub fn finish(self) -> Option<CheckedScript> {
-        let mut s = self.script?;
-        s.lines = LineIndex::new(&s.src);
-        Some(s)
+        self.script
     }
 }
 
@@ -148,37 +149,40 @@ fn fits(s: &CheckedScript, line: &str) -> bool {
 }
 
 /// The text of `act` alone.
-pub fn render(act: &Act, out: &mut String) {
-    let mut scratch = Vec::new();
-    emit(act, out, 0, None, &mut scratch);
+pub fn render(act: Act) -> String {
+    let mut line = String::new();
+    emit(act, &mut line, 0, None);
+    line
 }
 
-/// Render `act` into `line` (which starts at byte `base` of the script)
-/// and build its checked action: `None` when something is not known.
-fn step(s: &mut CheckedScript, act: &Act, line: &mut String, base: usize, n: u32) -> Option<(Action, Span)> {
+/// Render `act` into `line` (which starts at byte `base` of the script;
+/// always the whole line) and build its checked action: `None` when
+/// something is not known.
+fn step(s: &mut CheckedScript, act: Act, line: &mut String, base: usize, n: u32) -> Option<Action> {
     let actor = if let Some(p) = s.process_by_name(&act.actor) {
-        Actor::Process(p)
+        Some(Actor::Process(p))
     } else if let Some(d) = s.domain_by_name(&act.actor) {
-        Actor::Domain(d)
+        Some(Actor::Domain(d))
     } else {
-        Actor::Disk(script::DiskId(s.disks.iter().position(|d| d.name == act.actor)?))
+        s.disks.iter().position(|d| d.name == act.actor).map(|d| Actor::Disk(script::DiskId(d)))
     };
-    let spec = calls::lookup(actor.kind(), act.call)?;
-    let mut args = Vec::with_capacity(act.args.len());
-    let bind_span = emit(act, line, base, Some((s, spec)), &mut args)?;
-    if args.len() != act.args.len() {
+    let spec = actor.and_then(|a| calls::lookup(a.kind(), act.call));
+    let (Some(actor), Some(spec)) = (actor, spec) else {
+        emit(act, line, base, None);
         return None;
-    }
-    let bind = match (&act.bind, bind_span) {
-        (None, _) => None,
-        (Some(name), Some(span)) => Some(
+    };
+    let (args, bind) = emit(act, line, base, Some((s, spec)));
+    let args = args?;
+    let bind = match bind {
+        None => None,
+        Some((name, span)) => Some(
             if spec.call == calls::Call::Fork
                 && let Actor::Process(parent) = actor
             {
                 // `child = fork()` declares a process (check/action.rs `binding`).
                 let p = s.processes.get(parent.0)?;
                 let child = ProcessDecl {
-                    name: name.clone(),
+                    name,
                     domain: p.domain,
                     uid: p.uid,
                     mmap_base: p.mmap_base,
@@ -190,72 +194,88 @@ fn step(s: &mut CheckedScript, act: &Act, line: &mut String, base: usize, n: u32
                 s.processes.push(child);
                 Binding::Child(ProcessId(s.processes.len() - 1))
             } else {
-                Binding::Var(name.clone())
+                Binding::Var(name)
             },
         ),
-        (Some(_), None) => return None,
     };
-    Some((Action { actor, bind, call: spec, args, expect: None }, Span::new(base, base + line.len())))
+    Some(Action { actor, bind, call: spec, args, expect: None })
 }
 
 type Resolve<'a> = Option<(&'a CheckedScript, &'static calls::CallSpec)>;
 
-/// Write `act` to `out`; with `resolve`, push each argument's expression
-/// (spans offset by `base`) to `args` and return the binding's span
-/// (`Some(None)` without one); `None` when an argument is not known.
-fn emit(act: &Act, out: &mut String, base: usize, resolve: Resolve<'_>, args: &mut Vec<Expr>) -> Option<Option<Span>> {
-    out.push_str(&act.actor);
+/// Write all of `act` to `out`; with `resolve`, also its arguments'
+/// expressions (spans offset by `base`; `None` when one is not known), and
+/// the binding with its span.
+fn emit(act: Act, out: &mut String, base: usize, resolve: Resolve<'_>) -> (Option<Vec<Expr>>, Option<(String, Span)>) {
+    let Act { actor, bind, call, args } = act;
+    out.push_str(&actor);
     out.push_str(": ");
-    let mut bind_span = None;
-    if let Some(b) = &act.bind {
+    let bind = bind.map(|b| {
         let at = base + out.len();
-        out.push_str(b);
-        bind_span = Some(Span::new(at, at + b.len()));
+        out.push_str(&b);
         out.push_str(" = ");
-    }
-    out.push_str(act.call);
+        let span = Span::new(at, at + b.len());
+        (b, span)
+    });
+    out.push_str(call);
     out.push('(');
-    for (i, a) in act.args.iter().enumerate() {
+    let mut exprs = resolve.map(|_| Vec::with_capacity(args.len()));
+    for (i, a) in args.into_iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        match resolve {
-            None => {
-                arg(a, out, base, None, None);
-            }
-            Some((s, spec)) => {
-                let words = match spec.params.get(i).map(|p| p.kind) {
-                    Some(ArgKind::Word(w)) => Some(w),
-                    _ => None,
-                };
-                args.push(arg(a, out, base, Some(s), words)?);
-            }
+        let words = match resolve.and_then(|(_, spec)| spec.params.get(i)).map(|p| p.kind) {
+            Some(ArgKind::Word(w)) => Some(w),
+            _ => None,
+        };
+        let e = arg(a, out, base, resolve.map(|r| r.0), words);
+        match (e, &mut exprs) {
+            (Some(e), Some(v)) => v.push(e),
+            _ => exprs = None,
         }
     }
     out.push(')');
-    Some(bind_span)
+    (exprs, bind)
 }
 
 fn int(out: &mut String, base: usize, v: u64) -> Expr {
     let at = base + out.len();
-    let _ = write!(out, "{v}");
+    push_decimal(out, v);
     Expr { span: Span::new(at, base + out.len()), kind: ExprKind::Int(v) }
 }
 
-fn var(out: &mut String, base: usize, v: &str) -> Expr {
+/// `write!(out, "{v}")` without the formatting machinery (this runs for
+/// most arguments of every generated action).
+fn push_decimal(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+fn var(out: &mut String, base: usize, v: String) -> Expr {
     let at = base + out.len();
-    out.push_str(v);
-    Expr { span: Span::new(at, base + out.len()), kind: ExprKind::Var(v.to_string()) }
+    out.push_str(&v);
+    Expr { span: Span::new(at, base + out.len()), kind: ExprKind::Var(v) }
 }
 
 fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     Expr { span: lhs.span.to(rhs.span), kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) } }
 }
 
-/// Write one argument; with `s`, its expression as the checker leaves it
-/// (names resolved, bare words in `words` as constants).
+/// Write all of one argument; its expression as the checker leaves it
+/// (names resolved in `s`, bare words in `words` as constants), `None`
+/// when something in it is not known (or without `s`).
 fn arg(
-    a: &Arg,
+    a: Arg,
     out: &mut String,
     base: usize,
     s: Option<&CheckedScript>,
@@ -263,91 +283,86 @@ fn arg(
 ) -> Option<Expr> {
     let at = base + out.len();
     let span = |out: &String| Span::new(at, base + out.len());
-    Some(match a {
+    let e = match a {
         Arg::Var(v) | Arg::Plus(v, 0) => var(out, base, v),
         Arg::Plus(v, off) => {
             let lhs = var(out, base, v);
             out.push_str(" + ");
-            binary(BinOp::Add, lhs, int(out, base, *off))
+            binary(BinOp::Add, lhs, int(out, base, off))
         }
-        Arg::Int(v) => int(out, base, *v),
+        Arg::Int(v) => int(out, base, v),
         Arg::Lit(text, v) => {
-            out.push_str(text);
-            Expr { span: span(out), kind: ExprKind::Int(*v) }
+            out.push_str(&text);
+            Expr { span: span(out), kind: ExprKind::Int(v) }
         }
         Arg::Consts(names) => {
-            let mut acc: Option<Expr> = None;
+            let mut acc: Option<Option<Expr>> = None;
             for (i, name) in names.split('|').enumerate() {
                 if i > 0 {
                     out.push('|');
                 }
                 let c_at = base + out.len();
                 out.push_str(name);
-                let c_span = Span::new(c_at, base + out.len());
-                let kind = match script::consts::lookup_entry(name) {
-                    Some((name, value)) => ExprKind::Const { name, value },
-                    None if s.is_some() => return None,
-                    None => ExprKind::Name(name.to_string()),
-                };
-                let c = Expr { span: c_span, kind };
+                let c = script::consts::lookup_entry(name).map(|(name, value)| Expr {
+                    span: Span::new(c_at, base + out.len()),
+                    kind: ExprKind::Const { name, value },
+                });
                 acc = Some(match acc {
                     None => c,
-                    Some(l) => binary(BinOp::Or, l, c),
+                    Some(l) => l.zip(c).map(|(l, c)| binary(BinOp::Or, l, c)),
                 });
             }
-            acc?
+            acc.flatten()?
         }
         Arg::Str(text) => {
-            if s.is_some() && text.contains(['"', '\\', '\n']) {
-                return None;
-            }
             out.push('"');
             out.push_str(text);
             out.push('"');
+            if text.contains(['"', '\\', '\n']) {
+                return None;
+            }
             Expr { span: span(out), kind: ExprKind::Bytes(text.as_bytes().to_vec()) }
         }
         Arg::HexTimes(b, n) => {
-            let _ = write!(out, "x\"{b:02x}\"");
-            let lhs = Expr { span: span(out), kind: ExprKind::Bytes(vec![*b]) };
+            out.push_str("x\"");
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0xf));
+            out.push('"');
+            let lhs = Expr { span: span(out), kind: ExprKind::Bytes(vec![b]) };
             out.push_str(" * ");
-            binary(BinOp::Mul, lhs, int(out, base, *n))
+            binary(BinOp::Mul, lhs, int(out, base, n))
         }
         Arg::Neg(n) => {
             out.push('-');
-            let inner = int(out, base, *n);
+            let inner = int(out, base, n);
             Expr { span: span(out), kind: ExprKind::Neg(Box::new(inner)) }
         }
         Arg::Dom(name) => {
             out.push_str(name);
-            let id = match s {
-                Some(s) => s.domain_by_name(name)?,
-                None => DomainId(0),
-            };
+            let id = s?.domain_by_name(name)?;
             Expr { span: span(out), kind: ExprKind::Domain { name: name.to_string(), id } }
         }
         Arg::Word(w) => {
             out.push_str(w);
-            let kind = match words.and_then(|ws| ws.iter().find(|(x, _)| x == w)) {
-                Some(&(name, value)) => ExprKind::Const { name, value },
-                None if s.is_some() => return None,
-                None => ExprKind::Name(w.to_string()),
-            };
-            Expr { span: span(out), kind }
+            let &(name, value) = words?.iter().find(|(x, _)| *x == w)?;
+            Expr { span: span(out), kind: ExprKind::Const { name, value } }
         }
         Arg::List(vs) => {
             out.push('[');
-            let items: Vec<Expr> = vs
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    var(out, base, v)
-                })
-                .collect();
+            let mut items = Vec::with_capacity(vs.len());
+            for (i, v) in vs.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                items.push(var(out, base, v));
+            }
             out.push(']');
             Expr { span: span(out), kind: ExprKind::List(items) }
         }
-    })
+    };
+    s.map(|_| e)
+}
+
+fn hex_digit(d: u8) -> char {
+    char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 })
 }

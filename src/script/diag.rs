@@ -126,6 +126,14 @@ impl LineIndex {
         LineIndex { starts, len: src.len() }
     }
 
+    /// Record `len` bytes and a newline appended to the source (what
+    /// [`LineIndex::new`] would find in the longer source): for sources
+    /// built line by line (`explore`'s typed actions).
+    pub fn push_line(&mut self, len: usize) {
+        self.len += len + 1;
+        self.starts.push(self.len);
+    }
+
     /// Number of lines (a final line without a newline counts; an empty
     /// source has one empty line).
     pub fn line_count(&self) -> usize {
