@@ -92,7 +92,10 @@ impl State {
 
     fn var(&mut self, p: &str) -> String {
         self.n += 1;
-        format!("{p}{}", self.n)
+        let mut v = String::with_capacity(p.len() + 4);
+        v.push_str(p);
+        super::typed::push_decimal(&mut v, self.n as u64);
+        v
     }
 }
 
@@ -138,7 +141,7 @@ pub struct Marked {
 pub fn generate_marked(c: &mut Chooser, steps: usize, reach: bool) -> Marked {
     let mut s = State { reach, ..State::default() };
     let mut m = Marked::default();
-    let mut b = Builder::new();
+    let mut b = Builder::with_capacity(steps);
     let first = Act::new("xvda", "write", vec![Arg::Int(0), Arg::HexTimes(0x5a, 8192)]);
     m.ops.push(Op { line: b.push(first) });
     m.starts.push(0);

@@ -92,14 +92,21 @@ pub struct Builder {
 
 impl Default for Builder {
     fn default() -> Self {
-        Self::new()
+        Self::with_capacity(0)
     }
 }
 
 impl Builder {
-    pub fn new() -> Builder {
-        let script = world().cloned();
+    /// A builder with room for `actions` actions.
+    pub fn with_capacity(actions: usize) -> Builder {
+        let mut script = world().cloned();
         let next_line = script.as_ref().map_or(1, |s| s.lines.line_count() as u32);
+        if let Some(s) = &mut script {
+            // Bounded: a huge `--length` grows as it goes.
+            let n = actions.min(4096);
+            s.steps.reserve(2 * n);
+            s.src.reserve(64 * n);
+        }
         Builder { script, next_line }
     }
 
@@ -246,7 +253,7 @@ fn int(out: &mut String, base: usize, v: u64) -> Expr {
 
 /// `write!(out, "{v}")` without the formatting machinery (this runs for
 /// most arguments of every generated action).
-fn push_decimal(out: &mut String, mut v: u64) {
+pub(super) fn push_decimal(out: &mut String, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
