@@ -155,13 +155,6 @@ fn fits(s: &CheckedScript, line: &str) -> bool {
         && s.src.len() + line.len() + 64 < script::MAX_SOURCE_BYTES
 }
 
-/// The text of `act` alone.
-pub fn render(act: Act) -> String {
-    let mut line = String::new();
-    emit(act, &mut line, 0, None);
-    line
-}
-
 /// Render `act` into `line` (which starts at byte `base` of the script;
 /// always the whole line) and build its checked action: `None` when
 /// something is not known.

@@ -434,3 +434,30 @@ fn typed_actions_are_the_checked_text() {
     }
     assert_eq!(built, 400);
 }
+
+/// Where the typed builder cannot vouch for a step it gives up and the
+/// text decides: an actor the world does not declare (the checker rejects
+/// the line), and a sequence past the language's statement limit
+/// (MAX_STATEMENTS, 200,000: the parser rejects the script); the line is
+/// rendered in full either way.
+#[test]
+fn typed_builder_gives_up_where_the_text_must_decide() {
+    use explore::chooser::Chooser;
+    use explore::generate::{self, Op, WORLD};
+    use explore::typed::{Act, Arg, Builder};
+    let mut b = Builder::with_capacity(2);
+    let ok = b.push(Act::new("domU", "alloc_page", vec![]).bind("p1"));
+    let bad = b.push(Act::new("nobody", "munmap", vec![Arg::Var("p1".into()), Arg::Int(4096)]));
+    assert_eq!((ok.as_str(), bad.as_str()), ("domU: p1 = alloc_page()", "nobody: munmap(p1, 4096)"));
+    assert!(b.finish().is_none());
+    let ops = vec![Op { line: ok }, Op { line: bad }];
+    assert!(mmsim::script::parse_and_check("explore", &generate::script_in(WORLD, &ops, true)).is_err());
+    assert_eq!(explore::run_ops(Variant::default(), &ops), Trial::Invalid);
+
+    let mut c = Chooser::random(5);
+    let m = generate::generate_marked(&mut c, 100_100, false);
+    assert_eq!(m.ops.len(), 100_100);
+    assert!(m.checked.is_none(), "a script of {} actions kept", m.ops.len());
+    let errs = mmsim::script::parse_and_check("explore", &generate::script_in(WORLD, &m.ops, true)).unwrap_err();
+    assert!(errs.iter().any(|e| e.message.contains("MAX_STATEMENTS")), "{:?}", errs.first());
+}
