@@ -98,14 +98,37 @@ pub struct WalkStep {
 #[derive(Debug, Default, Clone)]
 pub struct PageTables {
     tables: FxHashMap<u64, Table>,
+    /// Model bookkeeping for the incremental invariant check
+    /// (`invariants::ptcache`), not kernel state: the frames of the tables
+    /// written, added or removed since [`PageTables::take_dirty`] (unsorted,
+    /// maybe repeated). `None` (the default) records nothing.
+    dirty: Option<Vec<u64>>,
 }
 
 impl PageTables {
+    #[inline]
+    fn mark(&mut self, frame: u64) {
+        if let Some(d) = &mut self.dirty {
+            d.push(frame);
+        }
+    }
+    /// Start recording the tables changed, from now on.
+    pub fn record_dirty(&mut self) {
+        self.dirty = Some(Vec::new());
+    }
+    /// The tables changed since the last call (every store, `add_table`,
+    /// `remove_table` and table freed names its table's frame); `None` when
+    /// not recording.
+    pub fn take_dirty(&mut self) -> Option<Vec<u64>> {
+        self.dirty.as_mut().map(std::mem::take)
+    }
     /// Register a fresh empty table living in `frame`.
     pub fn add_table(&mut self, frame: u64) {
+        self.mark(frame);
         self.tables.insert(frame, Table::Sparse(Vec::new()));
     }
     pub fn remove_table(&mut self, frame: u64) {
+        self.mark(frame);
         self.tables.remove(&frame);
     }
     pub fn has_table(&self, frame: u64) -> bool {
@@ -119,6 +142,7 @@ impl PageTables {
         self.tables.get(&table).map_or(Pte::NONE, |t| t.get(index))
     }
     pub fn set_entry(&mut self, table: u64, index: usize, val: Pte) {
+        self.mark(table);
         if let Some(t) = self.tables.get_mut(&table) {
             t.set(index, val);
         }
@@ -127,6 +151,7 @@ impl PageTables {
     /// a batch of native `set_pte_at()` stores (`copy_pte_range()`,
     /// `zap_pte_range()` run under one PTE lock per table).
     pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
+        self.mark(table);
         if let Some(t) = self.tables.get_mut(&table) {
             for &(i, val) in writes {
                 t.set(i as usize, val);
@@ -317,7 +342,7 @@ impl PageTables {
             }
             let covered = addr >= floor && addr.checked_add(span).is_some_and(|x| x <= ceiling);
             if covered && self.tables.get(&child).is_some_and(|c| c.is_empty()) {
-                self.tables.remove(&child);
+                self.remove_table(child);
                 self.set_entry(table, i, Pte::NONE);
                 freed.push(child);
             }
