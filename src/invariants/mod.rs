@@ -86,8 +86,9 @@ pub struct Incremental {
     pub compared_violating: u64,
     /// Under `verify`: each check whose verdict differed from the full one.
     pub mismatches: Vec<String>,
-    /// Leaf-table summaries computed (the rest were reused), over all checks.
+    /// Leaf-table summaries computed and reused, over all checks.
     pub tables_recomputed: u64,
+    pub tables_reused: u64,
 }
 
 impl Incremental {
@@ -121,6 +122,7 @@ impl Incremental {
             let cache = self.tables.entry(d.id).or_default();
             let walk = cache.update(&d.kernel, &w.hv, d.id, dirty, touched.as_ref().map_or(&[], |t| &t.0));
             self.tables_recomputed += cache.recomputed;
+            self.tables_reused += cache.reused;
             xen_bad |= cache.xen_bad();
             let changed = cache.take_changed();
             let prev = if self.clean { self.referenced.remove(&d.id) } else { None };

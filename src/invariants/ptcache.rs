@@ -35,7 +35,8 @@
 //! same messages in the same order.
 
 use super::{mm, xen};
-use crate::arch::x86_64::{PAGE_SIZE, PTRS_PER_TABLE, TASK_SIZE};
+use crate::arch::pagetable::PteSlot;
+use crate::arch::x86_64::{PAGE_SIZE, PTRS_PER_TABLE, Pte, TASK_SIZE};
 use crate::hv::Hypervisor;
 use crate::kernel::access::PteEntry;
 use crate::kernel::mm::Mm;
@@ -97,8 +98,12 @@ pub struct PtCache {
     changed: Vec<u32>,
     epoch: Option<Epoch>,
     pass: u64,
-    /// Summaries computed by the last [`PtCache::update`] (tests, stats).
+    /// Summaries computed and reused by the last [`PtCache::update`]
+    /// (tests, stats).
     pub recomputed: u64,
+    pub reused: u64,
+    /// Scratch: one table's entries.
+    entries: Vec<(u64, PteSlot, Pte)>,
 }
 
 /// What [`PtCache::update`] found.
@@ -133,6 +138,7 @@ impl PtCache {
     ) -> Walk {
         self.pass += 1;
         self.recomputed = 0;
+        self.reused = 0;
         let epoch = k.pv.then(|| Epoch {
             m2p: hv.m2p.generation(),
             owners: hv.machine.owner_generation(),
@@ -143,13 +149,19 @@ impl PtCache {
             self.clear();
         }
         self.epoch = epoch;
-        let dirty: FxHashSet<u64> = dirty.unwrap_or_default().into_iter().collect();
-        let mut stale: FxHashSet<(Pid, u64)> = FxHashSet::default();
+        // Sorted, searched: usually a few, often none (no hashing).
+        let mut dirty = dirty.unwrap_or_default();
+        dirty.sort_unstable();
+        dirty.dedup();
+        let mut stale: Vec<(Pid, u64)> = Vec::new();
         for p in touched {
             if let Some(keys) = self.by_pfn.get(p) {
-                stale.extend(keys.iter().copied());
+                stale.extend_from_slice(keys);
             }
         }
+        stale.sort_unstable();
+        stale.dedup();
+        let mut reached = 0;
         let mut live_tables = FxHashSet::default();
         let mut shared = false;
         for (&pid, p) in &k.procs {
@@ -158,26 +170,33 @@ impl PtCache {
             }
             for (base, frame) in k.page_tables().leaf_tables(p.mm.pgd, 0, WALK_END) {
                 let key = (pid, frame);
+                reached += 1;
                 if let Some(s) = self.tables.get_mut(&key)
                     && s.base == base
                     && !s.volatile
-                    && !dirty.contains(&frame)
-                    && !stale.contains(&key)
+                    && dirty.binary_search(&frame).is_err()
+                    && stale.binary_search(&key).is_err()
                     && same_vmas(&s.vmas, &p.mm, base)
                 {
                     s.pass = self.pass;
+                    self.reused += 1;
                     continue;
                 }
                 self.remove(key);
-                let s = summarize(k, hv, dom, &p.mm, base, frame, self.pass);
+                let s = summarize(k, hv, dom, &p.mm, base, frame, self.pass, &mut self.entries);
                 self.recomputed += 1;
                 self.add(key, pid, s);
             }
         }
-        let gone: Vec<(Pid, u64)> =
-            self.tables.iter().filter(|(_, s)| s.pass != self.pass).map(|(&key, _)| key).collect();
-        for key in gone {
-            self.remove(key);
+        // Tables no longer reached. Each key reached is in `tables`; when
+        // none was reached twice (which makes a table shared) and as many
+        // were reached as `tables` holds, that is all of them.
+        if self.tables.len() != reached || shared {
+            let gone: Vec<(Pid, u64)> =
+                self.tables.iter().filter(|(_, s)| s.pass != self.pass).map(|(&key, _)| key).collect();
+            for key in gone {
+                self.remove(key);
+            }
         }
         // A process gone has no summary left, so nothing counted.
         self.rss.retain(|pid, _| k.procs.contains_key(pid));
@@ -263,7 +282,17 @@ fn same_vmas(seen: &[(u64, u64, bool)], mm: &Mm, base: u64) -> bool {
 
 /// The verdicts of the entries of one leaf table (`frame`, entry 0 at
 /// `base`) of a process of `k` (domain `dom`).
-fn summarize(k: &Kernel, hv: &Hypervisor, dom: DomId, mm: &Mm, base: u64, frame: u64, pass: u64) -> Summary {
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    k: &Kernel,
+    hv: &Hypervisor,
+    dom: DomId,
+    mm: &Mm,
+    base: u64,
+    frame: u64,
+    pass: u64,
+    entries: &mut Vec<(u64, PteSlot, Pte)>,
+) -> Summary {
     let end = base.saturating_add(TABLE_SPAN);
     let mut s = Summary {
         base,
@@ -276,9 +305,8 @@ fn summarize(k: &Kernel, hv: &Hypervisor, dom: DomId, mm: &Mm, base: u64, frame:
         xen_bad: false,
         volatile: false,
     };
-    let mut entries = Vec::new();
-    k.page_tables().table_leaf_entries(base, frame, 0, WALK_END, &mut entries);
-    for (addr, slot, pte) in entries {
+    k.page_tables().table_leaf_entries(base, frame, 0, WALK_END, entries);
+    for &(addr, slot, pte) in entries.iter() {
         let e = PteEntry { addr, slot, pte, kind: PteKind::of(pte) };
         let present = e.kind.is_present();
         s.volatile |= present && pte.special();

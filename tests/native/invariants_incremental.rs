@@ -4,7 +4,11 @@
 //! full check (`invariants::check_state`), under all four kernel variants
 //! and both unmap policies. Broken variants make some checks find
 //! violations, so both "clean" and "violating" verdicts are compared.
+//! The page-table summaries (`invariants::ptcache`) must be both reused
+//! and recomputed along the way, and a change behind a summary's back (a
+//! mapped page, the VMA over a table, the P2M, an entry) is seen.
 
+use mmsim::arch::x86_64::{Pte, PteFlags};
 use mmsim::explore::chooser::Chooser;
 use mmsim::explore::generate;
 use mmsim::invariants::Incremental;
@@ -14,8 +18,10 @@ use mmsim::script;
 use proptest::prelude::*;
 
 /// Run one generated sequence with a check after every step, the
-/// incremental check verifying itself against the full one.
-fn compare(variant: Variant, seed: u64, length: usize, reach: bool) -> (u64, u64) {
+/// incremental check verifying itself against the full one. Returns the
+/// checks compared, those with violations, and the leaf-table summaries
+/// recomputed and reused.
+fn compare(variant: Variant, seed: u64, length: usize, reach: bool) -> (u64, u64, u64, u64) {
     let mut c = Chooser::random(seed);
     let ops = generate::generate_with(&mut c, length, reach);
     let text = generate::script_in(generate::WORLD, &ops, false);
@@ -30,7 +36,7 @@ fn compare(variant: Variant, seed: u64, length: usize, reach: bool) -> (u64, u64
     let _ = r.run(&mut |_| {});
     let inc = r.incremental.take().expect("still there");
     assert!(inc.mismatches.is_empty(), "{variant} seed {seed}: {}", inc.mismatches.join("\n"));
-    (inc.compared, inc.compared_violating)
+    (inc.compared, inc.compared_violating, inc.tables_recomputed, inc.tables_reused)
 }
 
 fn variants() -> Vec<Variant> {
@@ -45,7 +51,7 @@ proptest! {
     #[test]
     fn incremental_equals_full_after_every_step(seed in any::<u64>(), v in 0usize..5, reach in any::<bool>()) {
         let variant = variants()[v];
-        let (n, _) = compare(variant, seed, 40, reach);
+        let (n, ..) = compare(variant, seed, 40, reach);
         prop_assert!(n > 0, "no check ran");
     }
 }
@@ -53,14 +59,106 @@ proptest! {
 /// A fixed set of seeds per variant: no mismatch.
 #[test]
 fn incremental_equals_full_fixed_seeds() {
-    let mut total = 0;
+    let (mut total, mut violating, mut recomputed, mut reused) = (0, 0, 0, 0);
     for variant in variants() {
         for seed in 0..40u64 {
-            total += compare(variant, seed, 40, seed % 2 == 1).0;
+            let (n, v, c, r) = compare(variant, seed, 40, seed % 2 == 1);
+            total += n;
+            violating += v;
+            recomputed += c;
+            reused += r;
         }
     }
     assert!(total > 5000, "only {total} checks compared");
-    println!("{total} checks compared");
+    // Both ways of getting a table's verdicts were compared, often.
+    assert!(recomputed > 1000 && reused > 1000, "{recomputed} tables recomputed, {reused} reused");
+    println!(
+        "{total} checks compared, {violating} with violations; {recomputed} table summaries computed, {reused} reused"
+    );
+}
+
+/// A change behind a reused summary's back: the `struct page` a PTE
+/// reaches (PTE unchanged), the VMA over a table (entries unchanged), the
+/// P2M of a PV guest (entries unchanged), and a stray entry written into a
+/// table. Each is reported by the next incremental check exactly as the
+/// full check reports it, and undoing it makes both clean again.
+#[test]
+fn summaries_see_pages_vmas_p2m_and_entries_change() {
+    use mmsim::kernel::mmap::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+    use mmsim::kernel::page::Mapping;
+    use mmsim::world::World;
+    const PS: u64 = 4096;
+    for pv in [false, true] {
+        let mut w = World::new(65536, Variant::default());
+        if pv {
+            // MFNs differ from PFNs in the second PV domain.
+            w.add_domain("dom0", true, 2048, true).expect("dom0");
+        }
+        let d = w.add_domain("guest", pv, 4096, false).expect("guest");
+        let (k, hv) = w.kh(d).expect("kernel");
+        let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("spawn");
+        let a = k
+            .sys_mmap(hv, p, 0, 16 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0)
+            .expect("mmap");
+        for i in 0..16 {
+            k.user_write(hv, p, a + i * PS, b"x").expect("write");
+        }
+        let mut inc = Incremental::new();
+        inc.verify = true;
+        let mut check = |w: &mut World, what: &str| {
+            let v = inc.check_state(w);
+            assert!(inc.mismatches.is_empty(), "pv {pv}, {what}: {}", inc.mismatches.join("\n"));
+            let mut names: Vec<&str> = v.iter().map(|v| v.invariant.as_str()).collect();
+            names.dedup();
+            names
+        };
+        assert!(check(&mut w, "first").is_empty());
+        assert!(check(&mut w, "second").is_empty());
+        let (slot, pfn) = {
+            let k = w.kernel(d).expect("kernel");
+            let e = k.pte_entry(k.mm(p).expect("mm").pgd, a + 3 * PS).expect("entry");
+            (e.slot, k.pte_pfn(&w.hv, e.pte))
+        };
+        // The page, not its PTE: no longer anonymous, so charged to
+        // MM_FILEPAGES (mm_counter) and mapped by none of "its" PTEs.
+        let (k, _) = w.kh(d).expect("kernel");
+        let mapping = k.internals_mut().mem.page_mut(pfn).mapping;
+        k.internals_mut().mem.page_mut(pfn).mapping = Mapping::File(0);
+        assert!(check(&mut w, "page").contains(&"rss-counter"));
+        let (k, _) = w.kh(d).expect("kernel");
+        k.internals_mut().mem.page_mut(pfn).mapping = mapping;
+        assert!(check(&mut w, "page restored").is_empty());
+        assert!(check(&mut w, "page restored, again").is_empty());
+        // The VMA, not the entries: the upper half of the mapping is
+        // outside every VMA.
+        let (k, _) = w.kh(d).expect("kernel");
+        k.mm_mut(p).expect("mm").vma_at_mut(a).expect("vma").end = a + 8 * PS;
+        assert!(check(&mut w, "vma").contains(&"pte-outside-vma"));
+        let (k, _) = w.kh(d).expect("kernel");
+        k.mm_mut(p).expect("mm").vma_at_mut(a).expect("vma").end = a + 16 * PS;
+        assert!(check(&mut w, "vma restored").is_empty());
+        // A stray entry in a reused table: a second PTE for the page.
+        let (k, _) = w.kh(d).expect("kernel");
+        let old = k.page_tables().get(slot);
+        let next = mmsim::arch::pagetable::PteSlot { table: slot.table, index: (slot.index + 100) % 512 };
+        k.internals_mut().pt.set(next, Pte::new(old.frame(), PteFlags::PRESENT | PteFlags::USER));
+        assert!(!check(&mut w, "stray entry").is_empty());
+        let (k, _) = w.kh(d).expect("kernel");
+        k.internals_mut().pt.set(next, Pte::NONE);
+        assert!(check(&mut w, "stray entry removed").is_empty());
+        if pv {
+            // The P2M, not the entries: the PTE's frame no longer
+            // translates back to the page (mfn_to_pfn checks the P2M).
+            let (k, _) = w.kh(d).expect("kernel");
+            let raw = k.p2m().raw(pfn);
+            k.internals_mut().p2m.set(pfn, raw + 1);
+            assert!(!check(&mut w, "p2m").is_empty());
+            let (k, _) = w.kh(d).expect("kernel");
+            k.internals_mut().p2m.set(pfn, raw);
+            assert!(check(&mut w, "p2m restored").is_empty());
+        }
+        assert!(inc.tables_reused > 0, "pv {pv}: no summary reused");
+    }
 }
 
 /// Every golden scenario, under its own kernel line, checked after every
