@@ -217,3 +217,210 @@ fn find_special_page_ten_million_steps() {
     assert!(text.contains(" 0 found"), "violations or panics found");
     assert!(text.contains("10000"), "fewer steps than asked");
 }
+
+/// What a step of [`corruptions_behind_the_summaries`] does: a syscall,
+/// or a corruption of one kind (checked, then undone and checked again).
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Mmap(u64),
+    Write(usize, u64),
+    Munmap(usize),
+    Mprotect(usize, u64),
+    Fork,
+    ExitChild,
+    /// 0: page mapping, 1: refcount, 2: PG_buddy, 3: VMA end, 4: PTE
+    /// cleared, 5: PTE copied elsewhere in its table, 6: P2M, 7: M2P,
+    /// 8: frame owner (6-8 in a PV guest only).
+    Corrupt(u8, usize, u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (1u64..40).prop_map(Op::Mmap),
+        (0usize..8, 0u64..40).prop_map(|(m, i)| Op::Write(m, i)),
+        (0usize..8).prop_map(Op::Munmap),
+        (0usize..8, 0u64..40).prop_map(|(m, i)| Op::Mprotect(m, i)),
+        Just(Op::Fork),
+        Just(Op::ExitChild),
+        (0u8..9, 0usize..8, 0u64..40).prop_map(|(k, m, i)| Op::Corrupt(k, m, i)),
+    ]
+}
+
+/// Random syscalls of a process and its children (native or PV), with
+/// random corruptions of what the page-table summaries read behind their
+/// back (a mapped page's `struct page`, the VMA over a table, an entry,
+/// the P2M, the M2P, a frame's owner): after every step, and after each
+/// corruption and its undoing, the incremental check gives exactly the
+/// full check's violations.
+fn corruptions_behind_the_summaries(pv: bool, ops: &[Op]) -> (u64, u64) {
+    use mmsim::kernel::mmap::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+    use mmsim::kernel::page::{Mapping, PageFlags, Pfn};
+    use mmsim::types::Mfn;
+    use mmsim::world::World;
+    const PS: u64 = 4096;
+    let mut w = World::new(65536, Variant::default());
+    w.record_touched = true;
+    if pv {
+        w.add_domain("dom0", true, 2048, true).expect("dom0");
+    }
+    let d = w.add_domain("guest", pv, 4096, false).expect("guest");
+    let (k, _) = w.kh(d).expect("kernel");
+    let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("spawn");
+    let mut children = Vec::new();
+    let mut maps: Vec<(u64, u64)> = Vec::new();
+    let mut inc = Incremental::new();
+    inc.verify = true;
+    let mut check = |w: &mut World, what: &str| {
+        inc.check_state(w);
+        assert!(inc.mismatches.is_empty(), "pv {pv}, {what}: {}", inc.mismatches.join("\n"));
+        (inc.compared_violating, inc.tables_reused)
+    };
+    check(&mut w, "start");
+    for (n, &o) in ops.iter().enumerate() {
+        let what = format!("step {n} {o:?}");
+        let (k, hv) = w.kh(d).expect("kernel");
+        let pick = |m: usize| maps.get(m % maps.len().max(1)).copied();
+        match o {
+            Op::Mmap(pages) => {
+                let prot = PROT_READ | PROT_WRITE;
+                if let Ok(a) = k.sys_mmap(hv, p, 0, pages * PS, prot, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0) {
+                    maps.push((a, pages));
+                }
+            }
+            Op::Write(m, i) => {
+                if let Some((a, pages)) = pick(m) {
+                    let _ = k.user_write(hv, p, a + (i % pages) * PS, b"w");
+                }
+            }
+            Op::Munmap(m) => {
+                if let Some((a, pages)) = pick(m) {
+                    let _ = k.do_munmap(hv, p, a, pages * PS);
+                    maps.retain(|&(b, _)| b != a);
+                }
+            }
+            Op::Mprotect(m, i) => {
+                if let Some((a, pages)) = pick(m) {
+                    let _ = k.sys_mprotect(hv, p, a + (i % pages) * PS, PS, PROT_READ);
+                }
+            }
+            Op::Fork => {
+                if let Ok(c) = k.sys_fork(hv, p) {
+                    children.push(c);
+                }
+            }
+            Op::ExitChild => {
+                if let Some(c) = children.pop() {
+                    let _ = k.sys_exit(hv, c);
+                }
+            }
+            Op::Corrupt(kind, m, i) => {
+                let Some((a, pages)) = pick(m) else { continue };
+                let addr = a + (i % pages) * PS;
+                let pgd = k.mm(p).expect("mm").pgd;
+                let Some(e) = k.pte_entry(pgd, addr).filter(|e| e.kind.is_present()) else { continue };
+                let pfn: Pfn = k.pte_pfn(hv, e.pte);
+                let mfn = Mfn(e.pte.frame());
+                let undo: Box<dyn FnOnce(&mut World)> = match kind {
+                    0 | 1 | 2 => {
+                        let old = k.internals_mut().mem.page_mut(pfn).clone();
+                        let pg = k.internals_mut().mem.page_mut(pfn);
+                        match kind {
+                            0 => pg.mapping = Mapping::None,
+                            1 => pg.refcount += 1,
+                            _ => pg.flags.insert(PageFlags::BUDDY),
+                        }
+                        Box::new(move |w| *w.kh(d).expect("kernel").0.internals_mut().mem.page_mut(pfn) = old)
+                    }
+                    3 => {
+                        let Some(v) = k.mm_mut(p).expect("mm").vma_at_mut(addr) else { continue };
+                        let old = v.end;
+                        v.end = addr.max(v.start + PS);
+                        let start = v.start;
+                        Box::new(move |w| {
+                            if let Some(v) = w.kh(d).expect("kernel").0.mm_mut(p).expect("mm").vma_at_mut(start) {
+                                v.end = old;
+                            }
+                        })
+                    }
+                    4 | 5 => {
+                        let slot = if kind == 4 {
+                            e.slot
+                        } else {
+                            mmsim::arch::pagetable::PteSlot { table: e.slot.table, index: (e.slot.index + 257) % 512 }
+                        };
+                        let old = k.page_tables().get(slot);
+                        let new = if kind == 4 { Pte::NONE } else { e.pte };
+                        k.internals_mut().pt.set(slot, new);
+                        Box::new(move |w| w.kh(d).expect("kernel").0.internals_mut().pt.set(slot, old))
+                    }
+                    6 if pv => {
+                        let raw = k.p2m().raw(pfn);
+                        k.internals_mut().p2m.set(pfn, raw ^ 1);
+                        Box::new(move |w| {
+                            w.kh(d).expect("kernel").0.internals_mut().p2m.set(pfn, raw);
+                        })
+                    }
+                    7 if pv => {
+                        let old = hv.m2p.get(mfn);
+                        hv.m2p.set(mfn, old.map(|p| Pfn(p.0 + 1)));
+                        Box::new(move |w| w.hv.m2p.set(mfn, old))
+                    }
+                    8 if pv => {
+                        let Some(old) = hv.machine.owner(mfn) else { continue };
+                        hv.machine.set_owner(mfn, old ^ 1);
+                        Box::new(move |w| w.hv.machine.set_owner(mfn, old))
+                    }
+                    _ => continue,
+                };
+                check(&mut w, &format!("{what} (corrupted)"));
+                undo(&mut w);
+                check(&mut w, &format!("{what} (undone)"));
+                continue;
+            }
+        }
+        check(&mut w, &what);
+    }
+    let (violating, reused) = check(&mut w, "end");
+    (violating, reused)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn corruptions_are_seen_as_the_full_check_sees_them(pv in any::<bool>(), ops in prop::collection::vec(op(), 1..60)) {
+        corruptions_behind_the_summaries(pv, &ops);
+    }
+}
+
+/// The same over fixed seeds of a simple generator: corruptions are found
+/// (violations compared) and summaries are reused between them.
+#[test]
+fn corruptions_fixed_seeds() {
+    let (mut violating, mut reused) = (0, 0);
+    for seed in 0..60u64 {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let ops: Vec<Op> = (0..80)
+            .map(|_| match next() % 12 {
+                0 => Op::Mmap(1 + next() % 40),
+                1..=4 => Op::Write(next() as usize % 8, next() % 40),
+                5 => Op::Munmap(next() as usize % 8),
+                6 => Op::Mprotect(next() as usize % 8, next() % 40),
+                7 => Op::Fork,
+                8 => Op::ExitChild,
+                _ => Op::Corrupt((next() % 9) as u8, next() as usize % 8, next() % 40),
+            })
+            .collect();
+        let (v, r) = corruptions_behind_the_summaries(seed % 2 == 1, &ops);
+        violating += v;
+        reused += r;
+    }
+    assert!(violating > 60, "only {violating} checks with violations compared");
+    assert!(reused > 1000, "only {reused} summaries reused");
+    println!("{violating} checks with violations compared, {reused} summaries reused");
+}
