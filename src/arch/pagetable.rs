@@ -458,6 +458,40 @@ mod tests {
         assert_eq!(p.leaf_tables(pgd, 0, 1 << 47).len(), 2);
     }
 
+    /// Once recording, every store, table added and table freed names its
+    /// table, and taking the record empties it; before, nothing is kept.
+    #[test]
+    fn dirty_tables_are_recorded() {
+        let (mut p, pgd) = pt();
+        p.set_entry(pgd, 1, Pte(0x1001));
+        assert_eq!(p.take_dirty(), None, "not recording");
+        p.record_dirty();
+        let mut next = 200;
+        let s = p
+            .alloc_path(pgd, 0x40_0000, || -> Result<u64, ()> {
+                next += 1;
+                Ok(next)
+            })
+            .expect("test");
+        let mut d = p.take_dirty().expect("recording");
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d, vec![100, 201, 202, 203], "the PGD and the three tables added under it");
+        assert_eq!(p.take_dirty(), Some(Vec::new()), "taken");
+        p.set(s, Pte(0x2001));
+        p.set_entries(s.table, &[(5, Pte(0x3001))]);
+        assert_eq!(p.take_dirty(), Some(vec![203, 203]));
+        p.set_entries(s.table, &[(s.index, Pte::NONE), (5, Pte::NONE)]);
+        p.take_dirty();
+        p.set_entry(pgd, 1, Pte::NONE);
+        p.take_dirty();
+        p.free_empty_tables(pgd, 0, 1 << 47);
+        let mut d = p.take_dirty().expect("recording");
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d, vec![100, 201, 202, 203], "freed tables and the entries that pointed at them");
+    }
+
     #[test]
     fn free_empty() {
         let (mut p, pgd) = pt();
