@@ -98,14 +98,37 @@ pub struct WalkStep {
 #[derive(Debug, Default, Clone)]
 pub struct PageTables {
     tables: FxHashMap<u64, Table>,
+    /// Model bookkeeping for the incremental invariant check
+    /// (`invariants::ptcache`), not kernel state: the frames of the tables
+    /// written, added or removed since [`PageTables::take_dirty`] (unsorted,
+    /// maybe repeated). `None` (the default) records nothing.
+    dirty: Option<Vec<u64>>,
 }
 
 impl PageTables {
+    #[inline]
+    fn mark(&mut self, frame: u64) {
+        if let Some(d) = &mut self.dirty {
+            d.push(frame);
+        }
+    }
+    /// Start recording the tables changed, from now on.
+    pub fn record_dirty(&mut self) {
+        self.dirty = Some(Vec::new());
+    }
+    /// The tables changed since the last call (every store, `add_table`,
+    /// `remove_table` and table freed names its table's frame); `None` when
+    /// not recording.
+    pub fn take_dirty(&mut self) -> Option<Vec<u64>> {
+        self.dirty.as_mut().map(std::mem::take)
+    }
     /// Register a fresh empty table living in `frame`.
     pub fn add_table(&mut self, frame: u64) {
+        self.mark(frame);
         self.tables.insert(frame, Table::Sparse(Vec::new()));
     }
     pub fn remove_table(&mut self, frame: u64) {
+        self.mark(frame);
         self.tables.remove(&frame);
     }
     pub fn has_table(&self, frame: u64) -> bool {
@@ -119,6 +142,7 @@ impl PageTables {
         self.tables.get(&table).map_or(Pte::NONE, |t| t.get(index))
     }
     pub fn set_entry(&mut self, table: u64, index: usize, val: Pte) {
+        self.mark(table);
         if let Some(t) = self.tables.get_mut(&table) {
             t.set(index, val);
         }
@@ -127,6 +151,7 @@ impl PageTables {
     /// a batch of native `set_pte_at()` stores (`copy_pte_range()`,
     /// `zap_pte_range()` run under one PTE lock per table).
     pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
+        self.mark(table);
         if let Some(t) = self.tables.get_mut(&table) {
             for &(i, val) in writes {
                 t.set(i as usize, val);
@@ -317,7 +342,7 @@ impl PageTables {
             }
             let covered = addr >= floor && addr.checked_add(span).is_some_and(|x| x <= ceiling);
             if covered && self.tables.get(&child).is_some_and(|c| c.is_empty()) {
-                self.tables.remove(&child);
+                self.remove_table(child);
                 self.set_entry(table, i, Pte::NONE);
                 freed.push(child);
             }
@@ -431,6 +456,40 @@ mod tests {
             assert_eq!(walked, p.leaf_entries(pgd, start, end), "range {start:#x}-{end:#x}");
         }
         assert_eq!(p.leaf_tables(pgd, 0, 1 << 47).len(), 2);
+    }
+
+    /// Once recording, every store, table added and table freed names its
+    /// table, and taking the record empties it; before, nothing is kept.
+    #[test]
+    fn dirty_tables_are_recorded() {
+        let (mut p, pgd) = pt();
+        p.set_entry(pgd, 1, Pte(0x1001));
+        assert_eq!(p.take_dirty(), None, "not recording");
+        p.record_dirty();
+        let mut next = 200;
+        let s = p
+            .alloc_path(pgd, 0x40_0000, || -> Result<u64, ()> {
+                next += 1;
+                Ok(next)
+            })
+            .expect("test");
+        let mut d = p.take_dirty().expect("recording");
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d, vec![100, 201, 202, 203], "the PGD and the three tables added under it");
+        assert_eq!(p.take_dirty(), Some(Vec::new()), "taken");
+        p.set(s, Pte(0x2001));
+        p.set_entries(s.table, &[(5, Pte(0x3001))]);
+        assert_eq!(p.take_dirty(), Some(vec![203, 203]));
+        p.set_entries(s.table, &[(s.index, Pte::NONE), (5, Pte::NONE)]);
+        p.take_dirty();
+        p.set_entry(pgd, 1, Pte::NONE);
+        p.take_dirty();
+        p.free_empty_tables(pgd, 0, 1 << 47);
+        let mut d = p.take_dirty().expect("recording");
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d, vec![100, 201, 202, 203], "freed tables and the entries that pointed at them");
     }
 
     #[test]

@@ -22,11 +22,18 @@ pub struct M2p {
     /// `(first MFN, frames, PFN of the first)`: what an unmaterialised
     /// chunk holds there (the latest range wins), else INVALID_M2P_ENTRY.
     ranges: Vec<(u64, u64, u64)>,
+    /// Model bookkeeping, not Xen state: writes so far ([`M2p::generation`]).
+    writes: u64,
 }
 
 impl M2p {
     pub fn new(nr_frames: u64) -> M2p {
-        M2p { nr_frames, chunks: Vec::new(), ranges: Vec::new() }
+        M2p { nr_frames, chunks: Vec::new(), ranges: Vec::new(), writes: 0 }
+    }
+    /// How many times the table was written: the incremental invariant
+    /// check trusts what it derived from the M2P while this stays the same.
+    pub fn generation(&self) -> u64 {
+        self.writes
     }
     /// The entry of `mfn` in a chunk not yet written.
     fn from_ranges(&self, mfn: u64) -> u64 {
@@ -43,6 +50,7 @@ impl M2p {
         if n == 0 {
             return;
         }
+        self.writes += 1;
         self.ranges.push((mfn, n, pfn));
         // Chunks already spelt out take the range now.
         let (c0, c1) = ((mfn / M2P_CHUNK as u64) as usize, ((mfn + n - 1) / M2P_CHUNK as u64) as usize);
@@ -73,6 +81,7 @@ impl M2p {
         if mfn.0 >= self.nr_frames {
             return;
         }
+        self.writes += 1;
         let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
         let v = pfn.map_or(INVALID_M2P_ENTRY, |p| p.0);
         let unwritten = self.chunks.get(c).is_none_or(|ch| ch.is_none());

@@ -113,6 +113,9 @@ pub struct Machine {
     /// [`MAX_ASSIGNED_FRAMES`] unless a host-side user (the benches, which
     /// build one process of 262,144 touched pages) raises it.
     pub max_assigned: u64,
+    /// Model bookkeeping, not Xen state: owner changes so far
+    /// ([`Machine::owner_generation`]).
+    owner_gen: u64,
 }
 
 impl Machine {
@@ -126,6 +129,7 @@ impl Machine {
             contents: FxHashMap::default(),
             next_free: 0,
             max_assigned: MAX_ASSIGNED_FRAMES,
+            owner_gen: 0,
         }
     }
     pub fn nr_frames(&self) -> u64 {
@@ -150,11 +154,18 @@ impl Machine {
             return Err(Errno::ENOMEM);
         }
         self.frames.set_range(start, end, dom);
+        self.owner_gen += 1;
         self.next_free = end;
         Ok(Mfn(start))
     }
+    /// How many times a frame changed hands: the incremental invariant
+    /// check trusts the owners it saw while this stays the same.
+    pub fn owner_generation(&self) -> u64 {
+        self.owner_gen
+    }
     pub fn set_owner(&mut self, mfn: Mfn, dom: DomId) {
         if self.valid(mfn) {
+            self.owner_gen += 1;
             self.frames.set(mfn.0, FrameInfo { owner: dom });
         }
     }

@@ -63,50 +63,58 @@ use rustc_hash::{FxHashMap, FxHashSet};
 pub fn check(w: &World) -> Vec<Violation> {
     let mut out = Vec::new();
     for d in &w.domains {
-        check_kernel(&d.kernel, &w.hv, Scope::All, &mut out);
+        check_kernel(&d.kernel, &w.hv, &mut out);
     }
     out
 }
 
-/// Which `struct page`s the memmap pass (rules `page-*`, `free-page-state`,
-/// `pagetable-leak` of a PG_table page, `page-cache-mismatch` of a page
-/// naming an inode) looks at.
-pub enum Scope<'a> {
-    /// Every page of the memmap: the full check.
-    All,
-    /// Only these PFNs (any order, repeats allowed), plus every page the page tables,
-    /// page cache, GUP ledger or `pt_pages` reference now. The incremental
-    /// check (`super::Incremental`) passes the pages whose `struct page`
-    /// changed and those referenced at the last check: any other page is
-    /// unchanged and was, and is, expected to be unreferenced, so its
-    /// verdict is the last check's.
-    Only(&'a [u32]),
-}
-
-/// Check one kernel; returns the pages referenced now (PTEs, page cache,
-/// GUP, page-table pages), which the next incremental check must revisit.
-pub fn check_kernel(k: &Kernel, hv: &Hypervisor, scope: Scope, out: &mut Vec<Violation>) -> Vec<u32> {
+/// Check one kernel, every page of its memmap; returns the pages referenced
+/// now (PTEs, page cache, GUP, page-table pages), which the next
+/// incremental check revisits.
+pub fn check_kernel(k: &Kernel, hv: &Hypervisor, out: &mut Vec<Violation>) -> Vec<u32> {
     let mut cx = Ctx { k, out };
     let (exp, live_tables) = expected(&mut cx, hv);
     let table_pfns: FxHashSet<Pfn> = k.pt_pages().values().copied().collect();
     // Unsorted, maybe repeated: the next check only takes the union.
     let referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
 
-    // 4. Every struct page (or those in scope).
-    match scope {
-        Scope::All => {
-            for (pfn, page) in k.memmap().iter() {
-                check_page(&mut cx, pfn, page, &exp, &table_pfns);
-            }
-        }
-        Scope::Only(extra) => {
-            for pfn in union_ascending(extra, &referenced, k.memmap().len()) {
-                let pfn = Pfn(u64::from(pfn));
-                check_page(&mut cx, pfn, k.memmap().page(pfn), &exp, &table_pfns);
-            }
-        }
+    // 4. Every struct page.
+    for (pfn, page) in k.memmap().iter() {
+        check_page(&mut cx, pfn, page, &exp, &table_pfns);
     }
     tables_and_log(&mut cx, &live_tables);
+    referenced
+}
+
+/// The incremental form of [`check_kernel`] once the page tables were
+/// found clean (`super::ptcache`: no `pte-outside-vma`, `free-page-mapped`,
+/// shared table or RSS difference): rules 2-6 with each page's PTE count
+/// taken from `ptes` (the cache's count of the PTEs that reach it), the
+/// memmap pass over `extra` and the pages the page cache, GUP ledger and
+/// `pt_pages` reference now. Returns those (what the next check must
+/// revisit).
+pub(super) fn check_scoped(
+    k: &Kernel,
+    live_tables: &FxHashSet<u64>,
+    ptes: &FxHashMap<u32, i64>,
+    extra: &[u32],
+    out: &mut Vec<Violation>,
+) -> Vec<u32> {
+    let mut cx = Ctx { k, out };
+    let mut exp: FxHashMap<Pfn, Expected> = FxHashMap::default();
+    cache_and_gup(&mut cx, &mut exp);
+    let table_pfns: FxHashSet<Pfn> = k.pt_pages().values().copied().collect();
+    let referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
+    for p in union_ascending(extra, &referenced, k.memmap().len()) {
+        let pfn = Pfn(u64::from(p));
+        if let Some(&n) = ptes.get(&p)
+            && n != 0
+        {
+            exp.entry(pfn).or_default().ptes = n;
+        }
+        check_page(&mut cx, pfn, k.memmap().page(pfn), &exp, &table_pfns);
+    }
+    tables_and_log(&mut cx, live_tables);
     referenced
 }
 
@@ -206,42 +214,28 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
             }
         }
         let mut rss = [0i64; 4];
-        for PteEntry { addr, pte, kind, .. } in k.pte_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
-            let Some(vma) = mm.vma_at(addr) else {
-                let pfn = kind.is_present().then(|| k.pte_pfn(hv, pte));
-                cx.report(
-                    Invariant::PteOutsideVma,
-                    pfn,
-                    format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0),
-                );
-                continue;
-            };
-            if !kind.is_present() {
-                continue;
-            }
-            let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, addr, pte) else { continue };
-            let Some(page) = k.memmap().get(pfn) else { continue };
-            if page.flags.contains(PageFlags::BUDDY) {
-                cx.report(
+        for e in k.pte_entries(mm.pgd, 0, TASK_SIZE + PAGE_SIZE) {
+            let (addr, pte) = (e.addr, e.pte);
+            match pte_verdict(k, hv, mm, &e) {
+                PteVerdict::OutsideVma => {
+                    let pfn = e.kind.is_present().then(|| k.pte_pfn(hv, pte));
+                    cx.report(
+                        Invariant::PteOutsideVma,
+                        pfn,
+                        format!("pid {pid}: PTE {:#x} at {addr:#x} is outside every VMA", pte.0),
+                    );
+                }
+                PteVerdict::FreeMapped(pfn) => cx.report(
                     Invariant::FreePageMapped,
                     Some(pfn),
                     format!("pid {pid}: PTE at {addr:#x} maps free pfn {:#x}", pfn.0),
-                );
-                continue;
+                ),
+                PteVerdict::Ignored | PteVerdict::Uncounted(_) => {}
+                PteVerdict::Counted(pfn, c) => {
+                    exp.entry(pfn).or_default().ptes += 1;
+                    rss[c as usize] += 1;
+                }
             }
-            // Driver mappings (gntdev, privcmd) are written by the driver or
-            // by Xen (GNTTABOP_map_grant_ref, xen_remap_domain_gfn_range),
-            // never through the core mm's accounting; grant pages neither.
-            // An anonymous page there is a COW copy the core mm made
-            // (`wp_page_copy`), counted as anywhere else.
-            if page.flags.contains(PageFlags::FOREIGN)
-                || (matches!(vma.file, Some(VmaFile::Device { .. })) && !page.is_anon())
-            {
-                continue;
-            }
-            exp.entry(pfn).or_default().ptes += 1;
-            let c = mm_counter(page);
-            rss[c as usize] += 1;
         }
         const NAMES: [(RssCounter, &str); 4] = [
             (RssCounter::File, "MM_FILEPAGES"),
@@ -262,6 +256,59 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
         }
     }
 
+    cache_and_gup(cx, &mut exp);
+    (exp, live_tables)
+}
+
+/// What one leaf entry contributes to rules 1 (`pte-outside-vma`,
+/// `free-page-mapped`, RSS and PTE counts): the one place the full walk
+/// and the incremental one (`super::ptcache`) decide it.
+pub(super) enum PteVerdict {
+    /// Not inside any VMA of the process.
+    OutsideVma,
+    /// Not present, or not a normal page (`vm_normal_page()`), or beyond
+    /// the memmap: no page is read.
+    Ignored,
+    /// Maps a free (PGTY_buddy) page.
+    FreeMapped(Pfn),
+    /// Reaches a page not counted: a PG_foreign page, or a driver mapping's
+    /// page that is not anonymous.
+    Uncounted(Pfn),
+    /// Counted in the page's mapcount and in this RSS counter.
+    Counted(Pfn, RssCounter),
+}
+
+/// The verdict of one leaf entry of `mm` (see [`PteVerdict`]). Reads the
+/// entry, the VMA at its address (whether there is one and whether it is a
+/// driver mapping; `vm_ops` and `vm_flags` only for a special entry), the
+/// guest's translation (`Kernel::pte_pfn`: P2M, M2P, m2p overrides) and the
+/// `struct page` reached.
+pub(super) fn pte_verdict(k: &Kernel, hv: &Hypervisor, mm: &crate::kernel::mm::Mm, e: &PteEntry) -> PteVerdict {
+    let Some(vma) = mm.vma_at(e.addr) else { return PteVerdict::OutsideVma };
+    if !e.kind.is_present() {
+        return PteVerdict::Ignored;
+    }
+    let NormalPage::Page(pfn) = k.vm_normal_page_quiet(hv, vma, e.addr, e.pte) else { return PteVerdict::Ignored };
+    let Some(page) = k.memmap().get(pfn) else { return PteVerdict::Ignored };
+    if page.flags.contains(PageFlags::BUDDY) {
+        return PteVerdict::FreeMapped(pfn);
+    }
+    // Driver mappings (gntdev, privcmd) are written by the driver or
+    // by Xen (GNTTABOP_map_grant_ref, xen_remap_domain_gfn_range),
+    // never through the core mm's accounting; grant pages neither.
+    // An anonymous page there is a COW copy the core mm made
+    // (`wp_page_copy`), counted as anywhere else.
+    if page.flags.contains(PageFlags::FOREIGN) || (matches!(vma.file, Some(VmaFile::Device { .. })) && !page.is_anon())
+    {
+        return PteVerdict::Uncounted(pfn);
+    }
+    PteVerdict::Counted(pfn, mm_counter(page))
+}
+
+/// Rules 2-3 (page cache, GUP ledger): report what is wrong there and
+/// count each page's references into `exp`.
+fn cache_and_gup(cx: &mut Ctx<'_>, exp: &mut FxHashMap<Pfn, Expected>) {
+    let k = cx.k;
     // 2. Page cache: one reference a cached page.
     for ino in k.shmem.inodes.values() {
         for (&index, &pfn) in &ino.pages {
@@ -325,8 +372,6 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
             }
         }
     }
-
-    (exp, live_tables)
 }
 
 /// The rules of one `struct page` against what the rest of the kernel says.

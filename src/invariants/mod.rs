@@ -3,11 +3,13 @@
 //! what each kernel's bookkeeping believes.
 //!
 //! Two ways to run the same rules: [`check_world`]/[`check_state`] look at
-//! every page of every memmap; [`Incremental`] looks only at the pages a
-//! step touched or that are referenced, and gives the same verdicts
+//! every page of every memmap and every page table; [`Incremental`] looks
+//! only at the pages and page tables a step touched, and gives the same
+//! verdicts
 //! (`tests/native/invariants_incremental.rs` compares them after every step).
 
 pub mod mm;
+pub mod ptcache;
 /// The names, kept in the leaf [`crate::invariant`] (which `hv` can use).
 pub use crate::invariant as name;
 pub mod xen;
@@ -43,23 +45,37 @@ fn mark_log_reported(w: &mut World) {
 
 /// The incremental form of [`check_state`]: the same rules (the code of
 /// `mm.rs` and `xen.rs`, shared), the same violations in the same order,
-/// at a cost proportional to what the world holds and what the step did,
-/// not to the size of the memmaps.
+/// at a cost proportional to what the step did, not to the size of the
+/// memmaps or of what is mapped.
 ///
-/// How: each memmap records the PFNs whose `struct page` was changed
-/// (`MemMap::record_touched`); the memmap pass of [`mm::check_kernel`] then
-/// visits those, the pages referenced now and the pages referenced at the
-/// last check ([`mm::Scope::Only`]). Every other page is unchanged and
-/// unreferenced then and now, so its verdict is the last check's, which was
-/// clean: after a check that found a state violation, and for a memmap that
-/// was not recording, the full pass runs. A memmap recording since boot
-/// (`World::record_touched`) needs no full pass at all.
-/// The page-table walks, page cache, GUP ledger and Xen rules run in full
-/// every time: their cost is proportional to what is mapped, not to memory.
+/// How, per kernel:
+///
+/// - Page tables ([`ptcache`]): each leaf table's verdicts are kept and
+///   recomputed only when the table, the VMAs over it, a page it reaches or
+///   (PV) the guest's translation changed. When the tables are clean, each
+///   page's PTE count and each process's RSS come from those summaries;
+///   otherwise (a violation of rule 1, a table reachable twice, an RSS
+///   counter that differs) the full check of the kernel runs and reports.
+/// - The memmap pass: each memmap records the PFNs whose `struct page`
+///   changed (`MemMap::record_touched`); [`mm::check_scoped`] visits those,
+///   the pages whose PTE count changed, and those the page cache, the GUP
+///   ledger and `pt_pages` reference now or did at the last check. Every
+///   other page has the same `struct page` and the same expected counts as
+///   at the last check, so its verdict is the last check's, which was
+///   clean: after a check that found a state violation, and for a memmap
+///   that was not recording, the full pass runs. A memmap recording since
+///   boot (`World::record_touched`) needs no full pass at all.
+/// - `foreign-pte` walks the tables only when a summary holds a violation;
+///   the page cache, GUP ledger and the other Xen rules run in full every
+///   time: their cost is proportional to what they hold, not to memory.
 #[derive(Debug, Default)]
 pub struct Incremental {
-    /// Per domain, the PFNs referenced at the last check.
+    /// Per domain, the PFNs the page cache, GUP ledger and `pt_pages`
+    /// referenced at the last check (after a full pass: every page
+    /// referenced).
     referenced: FxHashMap<DomId, Vec<u32>>,
+    /// Per domain, the page tables' summaries.
+    tables: FxHashMap<DomId, ptcache::PtCache>,
     /// The last check found no state violation.
     clean: bool,
     /// Also run the full check each time and record any difference in
@@ -70,6 +86,9 @@ pub struct Incremental {
     pub compared_violating: u64,
     /// Under `verify`: each check whose verdict differed from the full one.
     pub mismatches: Vec<String>,
+    /// Leaf-table summaries computed and reused, over all checks.
+    pub tables_recomputed: u64,
+    pub tables_reused: u64,
 }
 
 impl Incremental {
@@ -93,21 +112,44 @@ impl Incremental {
         });
         let mut out = Vec::new();
         let mut referenced = FxHashMap::default();
+        let mut xen_bad = false;
         for d in &mut w.domains {
+            let touched = d.kernel.take_touched();
+            let dirty = d.kernel.take_pt_dirty();
+            if dirty.is_none() {
+                d.kernel.record_pt_dirty();
+            }
+            let cache = self.tables.entry(d.id).or_default();
+            let walk = cache.update(&d.kernel, &w.hv, d.id, dirty, touched.as_ref().map_or(&[], |t| &t.0));
+            self.tables_recomputed += cache.recomputed;
+            self.tables_reused += cache.reused;
+            xen_bad |= cache.xen_bad();
+            let changed = cache.take_changed();
             let prev = if self.clean { self.referenced.remove(&d.id) } else { None };
-            let now = match (d.kernel.take_touched(), prev) {
+            let now = match (touched, prev) {
                 // A fresh memmap is clean whatever the rest says: its pages
                 // are free, reserved or ballooned out.
-                (Some((t, true)), _) => incremental(&d.kernel, &w.hv, t, &[], &mut out),
-                (Some((t, false)), Some(p)) => incremental(&d.kernel, &w.hv, t, &p, &mut out),
-                _ => {
-                    d.kernel.record_touched();
-                    mm::check_kernel(&d.kernel, &w.hv, mm::Scope::All, &mut out)
+                (Some((mut t, fresh)), prev) if walk.clean && (fresh || prev.is_some()) => {
+                    t.extend_from_slice(&changed);
+                    if let (false, Some(p)) = (fresh, prev) {
+                        t.extend_from_slice(&p);
+                    }
+                    mm::check_scoped(&d.kernel, &walk.live_tables, &cache.ptes, &t, &mut out)
+                }
+                (touched, _) => {
+                    if touched.is_none() {
+                        d.kernel.record_touched();
+                    }
+                    mm::check_kernel(&d.kernel, &w.hv, &mut out)
                 }
             };
             referenced.insert(d.id, now);
         }
-        out.extend(xen::check(w));
+        if xen_bad {
+            out.extend(xen::check(w));
+        } else {
+            xen::check_without_ptes(w, &mut out);
+        }
         mark_log_reported(w);
         self.referenced = referenced;
         self.clean = out.is_empty();
@@ -120,16 +162,4 @@ impl Incremental {
         }
         out
     }
-}
-
-fn incremental(
-    k: &crate::kernel::Kernel,
-    hv: &crate::hv::Hypervisor,
-    mut touched: Vec<u32>,
-    prev: &[u32],
-    out: &mut Vec<Violation>,
-) -> Vec<u32> {
-    // check_kernel takes the union, in order, itself.
-    touched.extend_from_slice(prev);
-    mm::check_kernel(k, hv, mm::Scope::Only(&touched), out)
 }

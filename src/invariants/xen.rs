@@ -36,9 +36,12 @@
 
 use super::Violation;
 use crate::arch::x86_64::TASK_SIZE;
+use crate::hv::Hypervisor;
 use crate::hv::grant_table::HostMapping;
+use crate::kernel::access::PteEntry;
 use crate::kernel::page::{Mfn, PageFlags};
 use crate::kernel::pte::PteKind;
+use crate::types::DomId;
 use crate::world::World;
 use crate::xen::interface::grant_table::GTF_READONLY;
 use crate::xen::interface::xen::PteMaddr;
@@ -46,8 +49,12 @@ use crate::xen::interface::xen::PteMaddr;
 pub fn check(w: &World) -> Vec<Violation> {
     let mut out = Vec::new();
     foreign_ptes(w, &mut out);
-    grant_maps(w, &mut out);
-    leaks(w, &mut out);
+    check_without_ptes(w, &mut out);
+    out
+}
+
+/// `xen-implicit-grant-unmap`.
+fn implicit_unmaps(w: &World, out: &mut Vec<Violation>) {
     for line in w.hv.log.iter().filter(|l| l.contains("implicitly unmap")) {
         out.push(Violation {
             invariant: crate::invariants::Invariant::XenImplicitGrantUnmap,
@@ -57,34 +64,50 @@ pub fn check(w: &World) -> Vec<Violation> {
             mfns: Vec::new(),
         });
     }
-    out
 }
 
 fn owner_name(w: &World, m: Mfn) -> String {
     w.hv.machine.owner(m).map_or("nobody".to_string(), |o| format!("d{o}"))
 }
 
+/// The grant table, privcmd and hypervisor state that [`check`] reads
+/// besides the page tables' own frames (`super::ptcache`).
+pub(super) fn check_without_ptes(w: &World, out: &mut Vec<Violation>) {
+    grant_maps(w, out);
+    leaks(w, out);
+    implicit_unmaps(w, out);
+}
+
+/// `foreign-pte` of one leaf entry of PV domain `dom`: `Some((frame,
+/// owner))` when it is a present entry naming a frame `dom` does not own
+/// and nothing explains it. Reads the frame's owner, and only when that is
+/// not `dom`, the grant mappings and privileged foreign mappings.
+pub(super) fn unexplained_foreign(hv: &Hypervisor, dom: DomId, e: &PteEntry) -> Option<(Mfn, Option<DomId>)> {
+    // _PAGE_PRESENT: an entry the MMU follows.
+    let PteKind::Present { frame, protnone: false, .. } = e.kind else { return None };
+    let mfn = Mfn(frame);
+    let owner = hv.machine.owner(mfn);
+    if owner == Some(dom) {
+        return None;
+    }
+    let at = PteMaddr { table: Mfn(e.slot.table), index: e.slot.index };
+    if hv.grant_pte(dom, at).is_some_and(|r| r.mfn == mfn) {
+        return None;
+    }
+    if owner.is_some() && hv.foreign_ptes.get(&(dom, at)).copied() == owner && hv.is_privileged(dom) {
+        return None;
+    }
+    Some((mfn, owner))
+}
+
 /// `foreign-pte`.
-fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
+pub(super) fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
     for d in w.domains.iter().filter(|d| d.kernel.pv) {
         let k = &d.kernel;
         for (pid, p) in &k.procs {
             for e in k.pte_entries(p.mm.pgd, 0, TASK_SIZE) {
-                // _PAGE_PRESENT: an entry the MMU follows.
-                let (addr, slot) = (e.addr, e.slot);
-                let PteKind::Present { frame, protnone: false, .. } = e.kind else { continue };
-                let mfn = Mfn(frame);
-                let owner = w.hv.machine.owner(mfn);
-                if owner == Some(d.id) {
-                    continue;
-                }
-                let at = PteMaddr { table: Mfn(slot.table), index: slot.index };
-                if w.hv.grant_pte(d.id, at).is_some_and(|r| r.mfn == mfn) {
-                    continue;
-                }
-                if owner.is_some() && w.hv.foreign_ptes.get(&(d.id, at)).copied() == owner && w.hv.is_privileged(d.id) {
-                    continue;
-                }
+                let addr = e.addr;
+                let Some((mfn, owner)) = unexplained_foreign(&w.hv, d.id, &e) else { continue };
                 out.push(Violation {
                     invariant: crate::invariants::Invariant::ForeignPte,
                     message: format!(

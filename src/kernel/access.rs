@@ -113,6 +113,15 @@ impl Kernel {
     pub fn take_touched(&mut self) -> Option<(Vec<u32>, bool)> {
         self.mem.take_touched()
     }
+    /// Start recording the page tables changed from now on.
+    pub fn record_pt_dirty(&mut self) {
+        self.pt.record_dirty();
+    }
+    /// The page tables changed since the last call; see
+    /// `PageTables::take_dirty`.
+    pub fn take_pt_dirty(&mut self) -> Option<Vec<u64>> {
+        self.pt.take_dirty()
+    }
 
     /// The internals, writable, for tests that corrupt state on purpose.
     #[doc(hidden)]

@@ -36,11 +36,32 @@ pub fn foreign_frame(m: Mfn) -> u64 {
 /// run of machine frames); for a PV guest an array the guest maintains.
 #[derive(Debug, Clone)]
 pub enum P2m {
-    Native { base: Mfn, len: u64 },
-    Pv { entries: Vec<u64> },
+    Native {
+        base: Mfn,
+        len: u64,
+    },
+    /// `writes` is model bookkeeping, not kernel state: it counts the writes
+    /// ([`P2m::generation`]).
+    Pv {
+        entries: Vec<u64>,
+        writes: u64,
+    },
 }
 
 impl P2m {
+    /// A PV guest's P2M holding `entries`.
+    pub fn pv(entries: Vec<u64>) -> P2m {
+        P2m::Pv { entries, writes: 0 }
+    }
+    /// How many times an entry was written (0 for a native P2M, which never
+    /// changes): the incremental invariant check (`invariants::ptcache`)
+    /// trusts what it derived from the P2M while this stays the same.
+    pub fn generation(&self) -> u64 {
+        match self {
+            P2m::Native { .. } => 0,
+            P2m::Pv { writes, .. } => *writes,
+        }
+    }
     /// The raw entry, tags included (`__pfn_to_mfn`).
     pub fn raw(&self, pfn: Pfn) -> u64 {
         match self {
@@ -51,7 +72,7 @@ impl P2m {
                     INVALID_P2M_ENTRY
                 }
             }
-            P2m::Pv { entries } => entries.get(pfn.0 as usize).copied().unwrap_or(INVALID_P2M_ENTRY),
+            P2m::Pv { entries, .. } => entries.get(pfn.0 as usize).copied().unwrap_or(INVALID_P2M_ENTRY),
         }
     }
     /// `pfn_to_mfn()`: the entry with FOREIGN/IDENTITY tags stripped; `None`
@@ -64,9 +85,10 @@ impl P2m {
     pub fn set(&mut self, pfn: Pfn, raw: u64) -> bool {
         match self {
             P2m::Native { .. } => false,
-            P2m::Pv { entries } => match entries.get_mut(pfn.0 as usize) {
+            P2m::Pv { entries, writes } => match entries.get_mut(pfn.0 as usize) {
                 Some(e) => {
                     *e = raw;
+                    *writes += 1;
                     true
                 }
                 None => false,
@@ -76,7 +98,7 @@ impl P2m {
     pub fn len(&self) -> u64 {
         match self {
             P2m::Native { len, .. } => *len,
-            P2m::Pv { entries } => entries.len() as u64,
+            P2m::Pv { entries, .. } => entries.len() as u64,
         }
     }
     pub fn is_empty(&self) -> bool {

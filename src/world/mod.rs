@@ -71,7 +71,7 @@ impl World {
             let mut entries = Vec::with_capacity((pages + UNPOPULATED_PFNS) as usize);
             entries.extend((0..pages).map(|i| base.0 + i));
             entries.extend((0..UNPOPULATED_PFNS).map(|_| INVALID_P2M_ENTRY));
-            P2m::Pv { entries }
+            P2m::pv(entries)
         } else {
             P2m::Native { base, len: pages }
         };
