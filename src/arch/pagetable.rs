@@ -128,6 +128,24 @@ impl PageTables {
     /// `zap_pte_range()` run under one PTE lock per table).
     pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
         if let Some(t) = self.tables.get_mut(&table) {
+            // A batch that would outgrow the short list makes the table an
+            // array first, so a table filled by one batch (a forked
+            // child's) costs one store per entry, not a search of the list.
+            if let Table::Sparse(v) = t
+                && v.len() + writes.len() > DENSE_AT
+            {
+                let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+                for &(k, p) in v.iter() {
+                    a[k as usize] = p;
+                }
+                *t = Table::Dense(a);
+            }
+            if let Table::Dense(a) = t {
+                for &(i, val) in writes {
+                    a[i as usize & (PTRS_PER_TABLE - 1)] = val;
+                }
+                return;
+            }
             for &(i, val) in writes {
                 t.set(i as usize, val);
             }

@@ -12,7 +12,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
-use crate::kernel::page::PageFlags;
+use crate::kernel::page::{PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid, Process};
 
@@ -165,6 +165,9 @@ impl Kernel {
         let mut batch = (!self.pv).then(PteBatch::default);
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
             self.pt.table_leaf_entries(base, table, src.start, src.end, &mut entries);
+            if !self.pv {
+                self.mem.prefetch(entries.iter().filter(|e| pte_present(e.2)).map(|e| Pfn(e.2.frame())));
+            }
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
@@ -235,8 +238,8 @@ impl Kernel {
         let np = self.vm_normal_page(hv, src, addr, pte);
         let mut cpte = pte;
         if let NormalPage::Page(pfn) = np {
-            let pg = self.mem.page(pfn);
-            if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
+            let p = self.mem.page_mut(pfn);
+            if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
                 // copy_present_page(): a pinned page is copied now, into
                 // the folio copy_pte_range() allocated first
                 // (folio_prealloc; -ENOMEM before anything is taken).
@@ -255,7 +258,6 @@ impl Kernel {
                 rss[RssCounter::Anon as usize] += 1;
                 return Ok(());
             }
-            let p = self.mem.page_mut(pfn);
             p.refcount += 1;
             p.mapcount += 1;
             let c = mm_counter(p);

@@ -695,6 +695,9 @@ impl Kernel {
         let mut clears = (!self.pv).then(Vec::new);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             self.pt.table_leaf_entries(base, table, start, end, &mut entries);
+            if !self.pv {
+                self.mem.prefetch(entries.iter().filter(|e| pte_present(e.2)).map(|e| Pfn(e.2.frame())));
+            }
             for &(addr, slot, pte) in &entries {
                 self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss, clears.as_mut());
             }
