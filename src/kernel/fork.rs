@@ -12,7 +12,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
-use crate::kernel::page::{PageFlags, Pfn};
+use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid, Process};
 
@@ -165,13 +165,15 @@ impl Kernel {
         let mut batch = (!self.pv).then(PteBatch::default);
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
             self.pt.table_leaf_entries(base, table, src.start, src.end, &mut entries);
-            if !self.pv {
-                self.mem.prefetch(entries.iter().filter(|e| pte_present(e.2)).map(|e| Pfn(e.2.frame())));
-            }
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
-            for &(addr, sslot, pte) in &entries {
+            for (i, &(addr, sslot, pte)) in entries.iter().enumerate() {
+                if !self.pv
+                    && let Some(e) = entries.get(i + PREFETCH_AHEAD)
+                {
+                    self.mem.prefetch(Pfn(e.2.frame()));
+                }
                 r = self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss, batch.as_mut());
                 if r.is_err() {
                     break;

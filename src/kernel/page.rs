@@ -159,6 +159,10 @@ pub const ZERO_PFN: Pfn = Pfn(1);
 /// Pages at the bottom of the memmap that are never handed out.
 pub const FIRST_FREE_PFN: u64 = 2;
 
+/// How far ahead of the entry being handled the per-table loops read the
+/// next `struct page` ([`MemMap::prefetch`]).
+pub const PREFETCH_AHEAD: usize = 8;
+
 /// `struct page`s per chunk of a lazily built [`MemMap`].
 const MEMMAP_CHUNK: usize = 512;
 
@@ -218,7 +222,7 @@ impl MemMap {
     }
 
     /// The page of a valid `pfn`, its chunk materialised.
-    #[inline]
+    #[inline(always)]
     fn at_mut(&mut self, pfn: u64) -> &mut Page {
         let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
         if self.chunks[c].is_none() {
@@ -321,20 +325,17 @@ impl MemMap {
         let from_boot = std::mem::replace(&mut self.touched_from_boot, false);
         self.touched.as_mut().map(|t| (std::mem::take(t), from_boot))
     }
-    /// Read the `struct page`s of `pfns` ahead of a loop that updates them
-    /// one by one (one page table's worth in `copy_pte_range()` and
-    /// `zap_pte_range()`): the reads are independent, so the CPU overlaps
-    /// their cache misses, which the loop, one page after the other, does
-    /// not. The kernel gets the same from `prefetchw()`/the hardware
-    /// prefetcher on a contiguous memmap. Changes nothing.
-    pub fn prefetch(&self, pfns: impl Iterator<Item = Pfn>) {
-        let mut x = 0;
-        for p in pfns {
-            if p.0 < self.len {
-                x ^= self.at(p.0).refcount;
-            }
+    /// Read the `struct page` of `pfn` ahead of its turn in a loop that
+    /// updates pages one by one (`copy_pte_range()`, `zap_pte_range()`
+    /// read [`PREFETCH_AHEAD`] entries ahead): the CPU overlaps the cache
+    /// miss with the work on the entries before it, as the kernel's
+    /// hardware prefetcher does on its contiguous memmap. Changes nothing;
+    /// a PFN outside the memmap is ignored.
+    #[inline(always)]
+    pub fn prefetch(&self, pfn: Pfn) {
+        if pfn.0 < self.len {
+            std::hint::black_box(self.at(pfn.0).refcount);
         }
-        std::hint::black_box(x);
     }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
@@ -342,7 +343,7 @@ impl MemMap {
     pub fn page(&self, pfn: Pfn) -> &Page {
         self.at(pfn.0.min(self.len - 1))
     }
-    #[inline]
+    #[inline(always)]
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
         let i = pfn.0.min(self.len - 1);
         if let Some(t) = &mut self.touched {
