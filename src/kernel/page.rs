@@ -548,6 +548,20 @@ mod tests {
         }
     }
 
+    /// Reading ahead changes no page and materialises no chunk; a PFN
+    /// beyond the memmap is ignored.
+    #[test]
+    fn prefetch_changes_nothing() {
+        let mut m = MemMap::new(2000, 2000);
+        let a = m.alloc().expect("test");
+        m.prefetch(a);
+        m.prefetch(Pfn(1500));
+        m.prefetch(Pfn(1 << 40));
+        assert_eq!(m.page(a).refcount, 1);
+        assert_eq!(m.chunks.iter().filter(|c| c.is_some()).count(), 1, "only the allocated page's chunk");
+        assert!(m.page(Pfn(1500)).flags.contains(PageFlags::BUDDY));
+    }
+
     #[test]
     fn reserved_pages_never_freed() {
         let mut m = MemMap::new(4, 6);
