@@ -12,7 +12,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
-use crate::kernel::page::PageFlags;
+use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid, Process};
 
@@ -168,7 +168,12 @@ impl Kernel {
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
-            for &(addr, sslot, pte) in &entries {
+            for (i, &(addr, sslot, pte)) in entries.iter().enumerate() {
+                if !self.pv
+                    && let Some(e) = entries.get(i + PREFETCH_AHEAD)
+                {
+                    self.mem.prefetch(Pfn(e.2.frame()));
+                }
                 r = self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss, batch.as_mut());
                 if r.is_err() {
                     break;
@@ -235,8 +240,8 @@ impl Kernel {
         let np = self.vm_normal_page(hv, src, addr, pte);
         let mut cpte = pte;
         if let NormalPage::Page(pfn) = np {
-            let pg = self.mem.page(pfn);
-            if pg.is_anon() && pg.flags.contains(PageFlags::ANON_EXCLUSIVE) && pg.maybe_dma_pinned() {
+            let p = self.mem.page_mut(pfn);
+            if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
                 // copy_present_page(): a pinned page is copied now, into
                 // the folio copy_pte_range() allocated first
                 // (folio_prealloc; -ENOMEM before anything is taken).
@@ -255,7 +260,6 @@ impl Kernel {
                 rss[RssCounter::Anon as usize] += 1;
                 return Ok(());
             }
-            let p = self.mem.page_mut(pfn);
             p.refcount += 1;
             p.mapcount += 1;
             let c = mm_counter(p);

@@ -14,7 +14,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{Mapping, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::page::{Mapping, PREFETCH_AHEAD, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::{pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
@@ -695,7 +695,12 @@ impl Kernel {
         let mut clears = (!self.pv).then(Vec::new);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             self.pt.table_leaf_entries(base, table, start, end, &mut entries);
-            for &(addr, slot, pte) in &entries {
+            for (i, &(addr, slot, pte)) in entries.iter().enumerate() {
+                if !self.pv
+                    && let Some(e) = entries.get(i + PREFETCH_AHEAD)
+                {
+                    self.mem.prefetch(Pfn(e.2.frame()));
+                }
                 self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss, clears.as_mut());
             }
             if let Some(c) = clears.as_mut() {
