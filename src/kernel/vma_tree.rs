@@ -1,0 +1,407 @@
+//! The VMA store of one mm: what `mm->mm_mt` (the maple tree of
+//! lib/maple_tree.c, walked with the `vma_iterator` of include/linux/mm.h
+//! and mm/vma.h) is to Linux.
+//!
+//! Simplification: not a maple tree. It is an ordered map from `vm_start`
+//! to the VMA, in two levels: sorted chunks of at most [`CHUNK`] VMAs
+//! (boxed, so a chunk holds 16 bytes per entry and moving entries is
+//! cheap) under a sorted index of each chunk's first `vm_start`. A lookup
+//! is a binary search in the index (skipped when the last lookup's chunk
+//! holds the key, as a `vma_iterator` keeps its position), then one in the
+//! chunk; an insert or remove moves at most one chunk's entries; a full
+//! chunk splits in two, a small one joins its neighbour. Iteration order,
+//! the keys and the values are a `BTreeMap<u64, Vma>`'s, and the
+//! read/write methods callers use are that map's, under its names.
+
+use crate::kernel::mm_types::Vma;
+use std::cell::Cell;
+use std::fmt;
+use std::ops::{Bound, RangeBounds};
+
+/// Most VMAs in one chunk; a chunk reaching it splits in two.
+const CHUNK: usize = 64;
+/// A chunk with fewer VMAs than this after a remove joins a neighbour
+/// when both fit in one chunk.
+const MIN_CHUNK: usize = CHUNK / 4;
+
+#[derive(Clone, Default)]
+struct Chunk {
+    starts: Vec<u64>,
+    vmas: Vec<Box<Vma>>,
+}
+
+/// A position: chunk, index in it. The end is `(chunks.len(), 0)`; every
+/// other position has `index < chunk.len()`, so positions order as tuples.
+type Pos = (usize, usize);
+
+/// The VMAs of one mm, keyed by `vm_start` (see the module comment).
+#[derive(Default)]
+pub struct VmaTree {
+    /// `firsts[i] == chunks[i].starts[0]`; no chunk is empty.
+    firsts: Vec<u64>,
+    chunks: Vec<Chunk>,
+    len: usize,
+    /// The chunk of the last lookup (a `vma_iterator`'s cached node).
+    hint: Cell<usize>,
+}
+
+impl Clone for VmaTree {
+    fn clone(&self) -> Self {
+        VmaTree { firsts: self.firsts.clone(), chunks: self.chunks.clone(), len: self.len, hint: Cell::new(0) }
+    }
+}
+
+impl fmt::Debug for VmaTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl VmaTree {
+    pub fn new() -> VmaTree {
+        VmaTree::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk that holds `key` if any VMA starts there: the last one
+    /// whose first start is `<= key` (chunk 0 when `key` is below all).
+    /// The tree must not be empty.
+    #[inline]
+    fn chunk_of(&self, key: u64) -> usize {
+        let h = self.hint.get();
+        if h < self.firsts.len() && self.firsts[h] <= key && self.firsts.get(h + 1).is_none_or(|&n| key < n) {
+            return h;
+        }
+        let c = self.firsts.partition_point(|&f| f <= key).saturating_sub(1);
+        self.hint.set(c);
+        c
+    }
+
+    /// The first position whose start is `>= key`.
+    #[inline]
+    fn lower_bound(&self, key: u64) -> Pos {
+        if self.chunks.is_empty() {
+            return (0, 0);
+        }
+        let c = self.chunk_of(key);
+        let ch = &self.chunks[c];
+        let p = ch.starts.partition_point(|&s| s < key);
+        if p == ch.starts.len() { (c + 1, 0) } else { (c, p) }
+    }
+
+    /// The first position whose start is `> key`.
+    #[inline]
+    fn upper_bound(&self, key: u64) -> Pos {
+        match key.checked_add(1) {
+            Some(k) => self.lower_bound(k),
+            None => (self.chunks.len(), 0),
+        }
+    }
+
+    #[inline]
+    fn find(&self, key: u64) -> Option<Pos> {
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let c = self.chunk_of(key);
+        self.chunks[c].starts.binary_search(&key).ok().map(|p| (c, p))
+    }
+
+    #[inline]
+    fn at(&self, (c, p): Pos) -> (&u64, &Vma) {
+        let ch = &self.chunks[c];
+        (&ch.starts[p], &ch.vmas[p])
+    }
+
+    /// The position before `pos`, `None` at the first.
+    #[inline]
+    fn before(&self, (c, p): Pos) -> Option<Pos> {
+        if p > 0 {
+            Some((c, p - 1))
+        } else if c > 0 {
+            Some((c - 1, self.chunks[c - 1].starts.len() - 1))
+        } else {
+            None
+        }
+    }
+
+    pub fn get(&self, key: &u64) -> Option<&Vma> {
+        self.find(*key).map(|pos| self.at(pos).1)
+    }
+
+    pub fn get_mut(&mut self, key: &u64) -> Option<&mut Vma> {
+        let (c, p) = self.find(*key)?;
+        Some(&mut self.chunks[c].vmas[p])
+    }
+
+    pub fn contains_key(&self, key: &u64) -> bool {
+        self.find(*key).is_some()
+    }
+
+    /// `vma_lookup()`: the VMA containing `addr`, with one search.
+    pub fn vma_lookup(&self, addr: u64) -> Option<&Vma> {
+        let pos = self.before(self.upper_bound(addr))?;
+        Some(self.at(pos).1).filter(|v| v.end > addr)
+    }
+
+    /// [`VmaTree::vma_lookup`] for writing.
+    pub fn vma_lookup_mut(&mut self, addr: u64) -> Option<&mut Vma> {
+        let (c, p) = self.before(self.upper_bound(addr))?;
+        Some(&mut *self.chunks[c].vmas[p]).filter(|v| v.end > addr)
+    }
+
+    /// `find_vma()`: the first VMA with `vm_end > addr`, with one search.
+    pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
+        let next = self.upper_bound(addr);
+        if let Some(pos) = self.before(next) {
+            let v = self.at(pos).1;
+            if v.end > addr {
+                return Some(v);
+            }
+        }
+        self.range_pos(next, self.end()).next().map(|(_, v)| v)
+    }
+
+    /// `find_vma_prev()`'s `pprev` as [`crate::kernel::mm::Mm::prev_vma`]
+    /// wants it: the VMA before `addr` (starting below it), if it ends at
+    /// or before `addr`.
+    pub fn prev_vma(&self, addr: u64) -> Option<&Vma> {
+        let pos = self.before(self.lower_bound(addr))?;
+        Some(self.at(pos).1).filter(|v| v.end <= addr)
+    }
+
+    /// The VMAs intersecting `[start, end)`, ascending
+    /// (`for_each_vma_range()`).
+    pub fn vmas_in(&self, start: u64, end: u64) -> Range<'_> {
+        let next = self.upper_bound(start);
+        let front = match self.before(next) {
+            Some(pos) if self.at(pos).1.end > start => pos,
+            _ => next,
+        };
+        let back = self.lower_bound(end).max(front);
+        self.range_pos(front, back)
+    }
+
+    /// The VMA starting at `key` and the one before it, in one search.
+    pub fn get_with_prev(&self, key: &u64) -> Option<(&Vma, Option<&Vma>)> {
+        let pos = self.find(*key)?;
+        Some((self.at(pos).1, self.before(pos).map(|p| self.at(p).1)))
+    }
+
+    fn end(&self) -> Pos {
+        (self.chunks.len(), 0)
+    }
+
+    /// Inserts `v` at `key`, returning the VMA it replaces.
+    pub fn insert(&mut self, key: u64, v: Vma) -> Option<Vma> {
+        if self.chunks.is_empty() {
+            self.firsts.push(key);
+            self.chunks.push(Chunk { starts: vec![key], vmas: vec![Box::new(v)] });
+            self.len = 1;
+            return None;
+        }
+        let c = self.chunk_of(key);
+        let ch = &mut self.chunks[c];
+        let p = match ch.starts.binary_search(&key) {
+            Ok(p) => return Some(std::mem::replace(&mut *ch.vmas[p], v)),
+            Err(p) => p,
+        };
+        ch.starts.insert(p, key);
+        ch.vmas.insert(p, Box::new(v));
+        if p == 0 {
+            self.firsts[c] = key;
+        }
+        self.len += 1;
+        if ch.starts.len() >= CHUNK {
+            let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
+            self.firsts.insert(c + 1, upper.starts[0]);
+            self.chunks.insert(c + 1, upper);
+        }
+        None
+    }
+
+    /// Removes the VMA starting at `key`.
+    pub fn remove(&mut self, key: &u64) -> Option<Vma> {
+        let (c, p) = self.find(*key)?;
+        let ch = &mut self.chunks[c];
+        ch.starts.remove(p);
+        let v = *ch.vmas.remove(p);
+        self.len -= 1;
+        if ch.starts.is_empty() {
+            self.chunks.remove(c);
+            self.firsts.remove(c);
+            return Some(v);
+        }
+        self.firsts[c] = ch.starts[0];
+        if ch.starts.len() < MIN_CHUNK
+            && let Some(next) = self.chunks.get(c + 1)
+            && ch_len(&self.chunks[c]) + next.starts.len() < CHUNK
+        {
+            let next = self.chunks.remove(c + 1);
+            self.firsts.remove(c + 1);
+            let ch = &mut self.chunks[c];
+            ch.starts.extend(next.starts);
+            ch.vmas.extend(next.vmas);
+        }
+        Some(v)
+    }
+
+    fn bound_start(&self, b: Bound<&u64>) -> Pos {
+        match b {
+            Bound::Included(&k) => self.lower_bound(k),
+            Bound::Excluded(&k) => self.upper_bound(k),
+            Bound::Unbounded => (0, 0),
+        }
+    }
+
+    fn bound_end(&self, b: Bound<&u64>) -> Pos {
+        match b {
+            Bound::Included(&k) => self.upper_bound(k),
+            Bound::Excluded(&k) => self.lower_bound(k),
+            Bound::Unbounded => self.end(),
+        }
+    }
+
+    fn range_pos(&self, front: Pos, back: Pos) -> Range<'_> {
+        Range { tree: self, front, back }
+    }
+
+    /// The VMAs whose start is in `r`, ascending (`BTreeMap::range`).
+    pub fn range<R: RangeBounds<u64>>(&self, r: R) -> Range<'_> {
+        let front = self.bound_start(r.start_bound());
+        let back = self.bound_end(r.end_bound()).max(front);
+        self.range_pos(front, back)
+    }
+
+    pub fn iter(&self) -> Range<'_> {
+        self.range_pos((0, 0), self.end())
+    }
+
+    pub fn keys(&self) -> Keys<'_> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> Values<'_> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Vma> {
+        self.chunks.iter_mut().flat_map(|c| c.vmas.iter_mut().map(|v| &mut **v))
+    }
+}
+
+fn ch_len(c: &Chunk) -> usize {
+    c.starts.len()
+}
+
+impl std::ops::Index<&u64> for VmaTree {
+    type Output = Vma;
+    fn index(&self, key: &u64) -> &Vma {
+        self.get(key).expect("no VMA starts at this key")
+    }
+}
+
+impl<'a> IntoIterator for &'a VmaTree {
+    type Item = (&'a u64, &'a Vma);
+    type IntoIter = Range<'a>;
+    fn into_iter(self) -> Range<'a> {
+        self.iter()
+    }
+}
+
+/// `VmaTree::keys()`, a concrete type (no drop glue to keep a borrow).
+pub type Keys<'a> = std::iter::Map<Range<'a>, for<'b> fn((&'b u64, &'b Vma)) -> &'b u64>;
+/// `VmaTree::values()`.
+pub type Values<'a> = std::iter::Map<Range<'a>, for<'b> fn((&'b u64, &'b Vma)) -> &'b Vma>;
+
+/// An ascending walk over part of a [`VmaTree`] (`for_each_vma_range`).
+pub struct Range<'a> {
+    tree: &'a VmaTree,
+    front: Pos,
+    back: Pos,
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = (&'a u64, &'a Vma);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (c, p) = self.front;
+        let ch = &self.tree.chunks[c];
+        self.front = if p + 1 == ch.starts.len() { (c + 1, 0) } else { (c, p + 1) };
+        Some((&ch.starts[p], &ch.vmas[p]))
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back = self.tree.before(self.back)?;
+        Some(self.tree.at(self.back))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::mm_types::VmFlags;
+    use std::collections::BTreeMap;
+
+    /// Every operation against a `BTreeMap<u64, Vma>` on the same keys,
+    /// through chunk splits and joins.
+    #[test]
+    fn same_as_btreemap() {
+        let mut t = VmaTree::new();
+        let mut m = BTreeMap::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = (x % 4096) << 12;
+            let v = Vma::anon(key, key + 0x1000, VmFlags::READ);
+            if step % 3 == 2 || (step > 12_000 && step % 3 != 0) {
+                assert_eq!(t.remove(&key).map(|v| v.start), m.remove(&key).map(|v: Vma| v.start));
+            } else {
+                assert_eq!(t.insert(key, v.clone()).is_some(), m.insert(key, v).is_some());
+            }
+            assert_eq!(t.len(), m.len());
+            let probe = (x >> 20) % (4097 << 12);
+            let a: Vec<u64> = t.range(..=probe).rev().take(3).map(|(k, _)| *k).collect();
+            let b: Vec<u64> = m.range(..=probe).rev().take(3).map(|(k, _)| *k).collect();
+            assert_eq!(a, b);
+            let a: Vec<u64> = t.range(probe..probe + 0x8000).map(|(k, _)| *k).collect();
+            let b: Vec<u64> = m.range(probe..probe + 0x8000).map(|(k, _)| *k).collect();
+            assert_eq!(a, b);
+            assert_eq!(t.get(&probe).map(|v| v.start), m.get(&probe).map(|v| v.start));
+            let a: Vec<u64> = t.vmas_in(probe, probe + 0x5000).map(|(k, _)| *k).collect();
+            let b: Vec<u64> =
+                m.values().filter(|v| v.end > probe && v.start < probe + 0x5000).map(|v| v.start).collect();
+            assert_eq!(a, b);
+            assert_eq!(t.find_vma(probe).map(|v| v.start), m.values().find(|v| v.end > probe).map(|v| v.start));
+        }
+        assert!(t.keys().copied().eq(m.keys().copied()));
+        assert!(t.values().rev().map(|v| v.start).eq(m.values().rev().map(|v| v.start)));
+        assert_eq!(format!("{t:?}"), format!("{m:?}"));
+    }
+
+    #[test]
+    fn empty_tree() {
+        let t = VmaTree::new();
+        assert!(t.find_vma(0).is_none() && t.vma_lookup(u64::MAX).is_none() && t.prev_vma(5).is_none());
+        assert_eq!(t.range(..).count(), 0);
+        assert_eq!(t.range(10..5).count(), 0);
+    }
+}
