@@ -34,6 +34,12 @@ struct Chunk {
 /// other position has `index < chunk.len()`, so positions order as tuples.
 type Pos = (usize, usize);
 
+/// Where a VMA sits in a [`VmaTree`], as a `vma_iterator` holds its
+/// place: valid until the tree next changes other than through
+/// [`VmaTree::insert_after`] with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmaSlot(Pos);
+
 /// The VMAs of one mm, keyed by `vm_start` (see the module comment).
 #[derive(Default)]
 pub struct VmaTree {
@@ -187,6 +193,47 @@ impl VmaTree {
         };
         let back = self.lower_bound(end).max(front);
         self.range_pos(front, back)
+    }
+
+    /// The VMA starting at `key`, for writing, with its slot.
+    pub fn get_mut_slot(&mut self, key: &u64) -> Option<(VmaSlot, &mut Vma)> {
+        let (c, p) = self.find(*key)?;
+        Some((VmaSlot((c, p)), &mut self.chunks[c].vmas[p]))
+    }
+
+    /// The VMA starting at `key` with the VMAs just before and after it,
+    /// in one search (`vma_prev()`/`vma_next()` of a `vma_iterator`).
+    pub fn get_with_neighbours(&self, key: &u64) -> Option<(Option<&Vma>, &Vma, Option<&Vma>)> {
+        let (c, p) = self.find(*key)?;
+        let ch = &self.chunks[c];
+        let next = match ch.vmas.get(p + 1) {
+            Some(n) => Some(&**n),
+            None => self.chunks.get(c + 1).map(|n| &*n.vmas[0]),
+        };
+        Some((self.before((c, p)).map(|q| self.at(q).1), &ch.vmas[p], next))
+    }
+
+    /// Inserts `v` at `key` just after the VMA at `slot` without a search
+    /// (`vma_iter_store()` after `__split_vma()`: the iterator is already
+    /// there). `key` must lie between that VMA's start and the next one's;
+    /// the new VMA's slot is returned.
+    pub fn insert_after(&mut self, slot: VmaSlot, key: u64, v: Vma) -> VmaSlot {
+        let (c, p) = slot.0;
+        let ch = &mut self.chunks[c];
+        debug_assert!(ch.starts[p] < key && ch.starts.get(p + 1).is_none_or(|&n| key < n));
+        debug_assert!(self.firsts.get(c + 1).is_none_or(|&n| key < n));
+        ch.starts.insert(p + 1, key);
+        ch.vmas.insert(p + 1, Box::new(v));
+        self.len += 1;
+        if ch.starts.len() >= CHUNK {
+            let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
+            self.firsts.insert(c + 1, upper.starts[0]);
+            self.chunks.insert(c + 1, upper);
+            if p + 1 >= CHUNK / 2 {
+                return VmaSlot((c + 1, p + 1 - CHUNK / 2));
+            }
+        }
+        VmaSlot((c, p + 1))
     }
 
     /// The VMA starting at `key` and the one before it, in one search.
@@ -393,6 +440,22 @@ mod tests {
             assert_eq!(t.find_vma(probe).map(|v| v.start), m.values().find(|v| v.end > probe).map(|v| v.start));
         }
         assert!(t.keys().copied().eq(m.keys().copied()));
+        for (i, k) in m.keys().copied().enumerate().step_by(7) {
+            let (prev, v, next) = t.get_with_neighbours(&k).expect("present");
+            assert_eq!(v.start, k);
+            assert_eq!(prev.map(|p| p.start), m.range(..k).next_back().map(|(k, _)| *k), "{i}");
+            assert_eq!(next.map(|n| n.start), m.range(k + 1..).next().map(|(k, _)| *k));
+        }
+        // Splits in place: each new VMA just after the one split.
+        let mut key = *t.keys().next_back().expect("not empty");
+        let (mut slot, _) = t.get_mut_slot(&key).expect("present");
+        for _ in 0..200 {
+            key += 0x100;
+            slot = t.insert_after(slot, key, Vma::anon(key, key + 0x100, VmFlags::READ));
+            m.insert(key, Vma::anon(key, key + 0x100, VmFlags::READ));
+        }
+        assert!(t.keys().copied().eq(m.keys().copied()));
+        assert_eq!(t.len(), m.len());
         assert!(t.values().rev().map(|v| v.start).eq(m.values().rev().map(|v| v.start)));
         assert_eq!(format!("{t:?}"), format!("{m:?}"));
     }
