@@ -131,7 +131,7 @@ impl Kernel {
         let hi = split_off_upper(lo, addr);
         // vm_area_dup() takes a reference on the file for the new half.
         let shmem = hi.shmem_inode();
-        mm.insert(hi);
+        mm.vmas.insert_box(hi);
         if let Some(inode) = shmem {
             self.shmem_get(inode);
         }
@@ -268,7 +268,7 @@ impl Kernel {
         // split_vma(middle, e), then vm_flags_reset() on the middle.
         let count = count + usize::from(mid.is_some());
         let target = match mid.as_mut() {
-            Some(m) => m,
+            Some(m) => &mut **m,
             None => &mut *lo,
         };
         let r = if e < vend {
@@ -292,10 +292,10 @@ impl Kernel {
         };
         // Both new parts go in just after `lo`, where the walk stands.
         let slot = match mid {
-            Some(m) => mm.vmas.insert_after(slot, m.start, m),
+            Some(m) => mm.vmas.insert_after(slot, m),
             None => slot,
         };
-        let r = r.map(|hi| hi.map(|hi| mm.vmas.insert_after(slot, hi.start, hi)));
+        let r = r.map(|hi| hi.map(|hi| mm.vmas.insert_after(slot, hi)));
         for inode in refs {
             self.shmem_get(inode);
         }
@@ -437,8 +437,9 @@ impl Kernel {
 /// The halving both `__split_vma()` paths share: `vm_area_dup()` of `lo`
 /// as the part from `addr` up (pgoff advanced, `vm_ops->open` called),
 /// `lo` shrunk to end at `addr`. The caller inserts the new part.
-fn split_off_upper(lo: &mut Vma, addr: u64) -> Vma {
-    let mut hi = lo.clone();
+fn split_off_upper(lo: &mut Vma, addr: u64) -> Box<Vma> {
+    // Built in its box: no copy of the VMA on the way into the tree.
+    let mut hi = Box::new(lo.clone());
     lo.end = addr;
     hi.pgoff += (addr - hi.start) >> 12;
     hi.start = addr;

@@ -217,23 +217,29 @@ impl VmaTree {
     /// (`vma_iter_store()` after `__split_vma()`: the iterator is already
     /// there). `key` must lie between that VMA's start and the next one's;
     /// the new VMA's slot is returned.
-    pub fn insert_after(&mut self, slot: VmaSlot, key: u64, v: Vma) -> VmaSlot {
+    pub fn insert_after(&mut self, slot: VmaSlot, v: Box<Vma>) -> VmaSlot {
         let (c, p) = slot.0;
+        debug_assert!(self.chunks[c].starts[p] < v.start);
+        debug_assert!(self.chunks[c].starts.get(p + 1).is_none_or(|&n| v.start < n));
+        debug_assert!(self.firsts.get(c + 1).is_none_or(|&n| v.start < n));
+        VmaSlot(self.insert_at((c, p + 1), v))
+    }
+
+    /// Inserts `v` as entry `p` of chunk `c` (`p` may be the chunk's
+    /// length), splitting a full chunk; returns where `v` ends up.
+    fn insert_at(&mut self, (c, p): Pos, v: Box<Vma>) -> Pos {
         let ch = &mut self.chunks[c];
-        debug_assert!(ch.starts[p] < key && ch.starts.get(p + 1).is_none_or(|&n| key < n));
-        debug_assert!(self.firsts.get(c + 1).is_none_or(|&n| key < n));
-        ch.starts.insert(p + 1, key);
-        ch.vmas.insert(p + 1, Box::new(v));
+        ch.starts.insert(p, v.start);
+        ch.vmas.insert(p, v);
+        self.firsts[c] = ch.starts[0];
         self.len += 1;
-        if ch.starts.len() >= CHUNK {
-            let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
-            self.firsts.insert(c + 1, upper.starts[0]);
-            self.chunks.insert(c + 1, upper);
-            if p + 1 >= CHUNK / 2 {
-                return VmaSlot((c + 1, p + 1 - CHUNK / 2));
-            }
+        if ch.starts.len() < CHUNK {
+            return (c, p);
         }
-        VmaSlot((c, p + 1))
+        let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
+        self.firsts.insert(c + 1, upper.starts[0]);
+        self.chunks.insert(c + 1, upper);
+        if p >= CHUNK / 2 { (c + 1, p - CHUNK / 2) } else { (c, p) }
     }
 
     /// The VMA starting at `key` and the one before it, in one search.
@@ -246,32 +252,31 @@ impl VmaTree {
         (self.chunks.len(), 0)
     }
 
-    /// Inserts `v` at `key`, returning the VMA it replaces.
-    pub fn insert(&mut self, key: u64, v: Vma) -> Option<Vma> {
+    /// Inserts the boxed `v` at its start (a VMA already built in its
+    /// box, as `vm_area_dup()` builds it), returning the VMA it replaces.
+    pub fn insert_box(&mut self, v: Box<Vma>) -> Option<Vma> {
+        let key = v.start;
         if self.chunks.is_empty() {
             self.firsts.push(key);
-            self.chunks.push(Chunk { starts: vec![key], vmas: vec![Box::new(v)] });
+            self.chunks.push(Chunk { starts: vec![key], vmas: vec![v] });
             self.len = 1;
             return None;
         }
         let c = self.chunk_of(key);
-        let ch = &mut self.chunks[c];
-        let p = match ch.starts.binary_search(&key) {
-            Ok(p) => return Some(std::mem::replace(&mut *ch.vmas[p], v)),
-            Err(p) => p,
-        };
-        ch.starts.insert(p, key);
-        ch.vmas.insert(p, Box::new(v));
-        if p == 0 {
-            self.firsts[c] = key;
+        match self.chunks[c].starts.binary_search(&key) {
+            Ok(p) => Some(*std::mem::replace(&mut self.chunks[c].vmas[p], v)),
+            Err(p) => {
+                self.insert_at((c, p), v);
+                None
+            }
         }
-        self.len += 1;
-        if ch.starts.len() >= CHUNK {
-            let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
-            self.firsts.insert(c + 1, upper.starts[0]);
-            self.chunks.insert(c + 1, upper);
-        }
-        None
+    }
+
+    /// Inserts `v` at `key` (its `vm_start`), returning the VMA it
+    /// replaces.
+    pub fn insert(&mut self, key: u64, v: Vma) -> Option<Vma> {
+        debug_assert_eq!(key, v.start, "a VMA is keyed by its start");
+        self.insert_box(Box::new(v))
     }
 
     /// Removes the VMA starting at `key`.
@@ -421,8 +426,10 @@ mod tests {
             let v = Vma::anon(key, key + 0x1000, VmFlags::READ);
             if step % 3 == 2 || (step > 12_000 && step % 3 != 0) {
                 assert_eq!(t.remove(&key).map(|v| v.start), m.remove(&key).map(|v: Vma| v.start));
-            } else {
+            } else if step % 2 == 0 {
                 assert_eq!(t.insert(key, v.clone()).is_some(), m.insert(key, v).is_some());
+            } else {
+                assert_eq!(t.insert_box(Box::new(v.clone())).is_some(), m.insert(key, v).is_some());
             }
             assert_eq!(t.len(), m.len());
             let probe = (x >> 20) % (4097 << 12);
@@ -451,7 +458,7 @@ mod tests {
         let (mut slot, _) = t.get_mut_slot(&key).expect("present");
         for _ in 0..200 {
             key += 0x100;
-            slot = t.insert_after(slot, key, Vma::anon(key, key + 0x100, VmFlags::READ));
+            slot = t.insert_after(slot, Box::new(Vma::anon(key, key + 0x100, VmFlags::READ)));
             m.insert(key, Vma::anon(key, key + 0x100, VmFlags::READ));
         }
         assert!(t.keys().copied().eq(m.keys().copied()));
