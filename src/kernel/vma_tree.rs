@@ -47,13 +47,16 @@ pub struct VmaTree {
     firsts: Vec<u64>,
     chunks: Vec<Chunk>,
     len: usize,
-    /// The chunk of the last lookup (a `vma_iterator`'s cached node).
-    hint: Cell<usize>,
+    /// The position of the last lookup or insert (a `vma_iterator`'s
+    /// place): the next lookup tries it and its neighbours first, and
+    /// its chunk before a search of the index. Checked on use, so a
+    /// stale one only costs the search.
+    hint: Cell<Pos>,
 }
 
 impl Clone for VmaTree {
     fn clone(&self) -> Self {
-        VmaTree { firsts: self.firsts.clone(), chunks: self.chunks.clone(), len: self.len, hint: Cell::new(0) }
+        VmaTree { firsts: self.firsts.clone(), chunks: self.chunks.clone(), len: self.len, hint: Cell::new((0, 0)) }
     }
 }
 
@@ -81,12 +84,12 @@ impl VmaTree {
     /// The tree must not be empty.
     #[inline]
     fn chunk_of(&self, key: u64) -> usize {
-        let h = self.hint.get();
+        let h = self.hint.get().0;
         if h < self.firsts.len() && self.firsts[h] <= key && self.firsts.get(h + 1).is_none_or(|&n| key < n) {
             return h;
         }
         let c = self.firsts.partition_point(|&f| f <= key).saturating_sub(1);
-        self.hint.set(c);
+        self.hint.set((c, 0));
         c
     }
 
@@ -111,13 +114,40 @@ impl VmaTree {
         }
     }
 
+    /// The hinted position or the one after or before it in the same
+    /// chunk, if `f` accepts its VMA: where the next operation of a walk
+    /// or of a split and merge usually is.
+    #[inline]
+    fn near(&self, f: impl Fn(&Vma) -> bool) -> Option<Pos> {
+        let (c, p) = self.hint.get();
+        let ch = self.chunks.get(c)?;
+        [p, p + 1, p.wrapping_sub(1)].into_iter().find(|&q| ch.vmas.get(q).is_some_and(|v| f(v))).map(|q| (c, q))
+    }
+
     #[inline]
     fn find(&self, key: u64) -> Option<Pos> {
+        if let Some(pos) = self.near(|v| v.start == key) {
+            self.hint.set(pos);
+            return Some(pos);
+        }
         if self.chunks.is_empty() {
             return None;
         }
         let c = self.chunk_of(key);
-        self.chunks[c].starts.binary_search(&key).ok().map(|p| (c, p))
+        let pos = self.chunks[c].starts.binary_search(&key).ok().map(|p| (c, p))?;
+        self.hint.set(pos);
+        Some(pos)
+    }
+
+    /// The position of the VMA containing `addr`.
+    #[inline]
+    fn find_containing(&self, addr: u64) -> Option<Pos> {
+        if let Some(pos) = self.near(|v| v.start <= addr && addr < v.end) {
+            return Some(pos);
+        }
+        let pos = self.before(self.upper_bound(addr))?;
+        self.hint.set(pos);
+        Some(pos).filter(|&pos| self.at(pos).1.end > addr)
     }
 
     #[inline]
@@ -153,18 +183,21 @@ impl VmaTree {
 
     /// `vma_lookup()`: the VMA containing `addr`, with one search.
     pub fn vma_lookup(&self, addr: u64) -> Option<&Vma> {
-        let pos = self.before(self.upper_bound(addr))?;
-        Some(self.at(pos).1).filter(|v| v.end > addr)
+        self.find_containing(addr).map(|pos| self.at(pos).1)
     }
 
     /// [`VmaTree::vma_lookup`] for writing.
     pub fn vma_lookup_mut(&mut self, addr: u64) -> Option<&mut Vma> {
-        let (c, p) = self.before(self.upper_bound(addr))?;
-        Some(&mut *self.chunks[c].vmas[p]).filter(|v| v.end > addr)
+        let (c, p) = self.find_containing(addr)?;
+        Some(&mut *self.chunks[c].vmas[p])
     }
 
     /// `find_vma()`: the first VMA with `vm_end > addr`, with one search.
     pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
+        // A VMA containing `addr` is the first to end above it.
+        if let Some(pos) = self.near(|v| v.start <= addr && addr < v.end) {
+            return Some(self.at(pos).1);
+        }
         let next = self.upper_bound(addr);
         if let Some(pos) = self.before(next) {
             let v = self.at(pos).1;
@@ -234,12 +267,15 @@ impl VmaTree {
         self.firsts[c] = ch.starts[0];
         self.len += 1;
         if ch.starts.len() < CHUNK {
+            self.hint.set((c, p));
             return (c, p);
         }
         let upper = Chunk { starts: ch.starts.split_off(CHUNK / 2), vmas: ch.vmas.split_off(CHUNK / 2) };
         self.firsts.insert(c + 1, upper.starts[0]);
         self.chunks.insert(c + 1, upper);
-        if p >= CHUNK / 2 { (c + 1, p - CHUNK / 2) } else { (c, p) }
+        let pos = if p >= CHUNK / 2 { (c + 1, p - CHUNK / 2) } else { (c, p) };
+        self.hint.set(pos);
+        pos
     }
 
     /// The VMA starting at `key` and the one before it, in one search.
