@@ -38,7 +38,7 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let mm = self.mm(pid)?;
-        let first = mm.find_vma(start).filter(|v| v.start < end).cloned().ok_or(Errno::ENOMEM)?;
+        let first = mm.find_vma(start).filter(|v| v.start < end).ok_or(Errno::ENOMEM)?;
         let mut start = start;
         if grows & PROT_GROWSDOWN != 0 {
             start = first.start;
@@ -59,16 +59,10 @@ impl Kernel {
         // from the end of the VMA now holding the range just changed
         // (`tmp = vma_iter_end(&vmi)`), which a merge with the next VMA
         // may have extended.
-        // The first VMA was found above (`tmp` is in it).
-        let mut found = Some(first);
+        // Each VMA is copied once, where the loop uses it (the first one,
+        // found above, is found again at once: the tree's hint holds it).
         while tmp < end {
-            let v = match found.take() {
-                Some(v) => v,
-                None => match self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() {
-                    Some(v) => v,
-                    None => break,
-                },
-            };
+            let Some(v) = self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() else { break };
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
             }
