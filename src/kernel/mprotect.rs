@@ -62,7 +62,10 @@ impl Kernel {
         // Each VMA is copied once, where the loop uses it (the first one,
         // found above, is found again at once: the tree's hint holds it).
         while tmp < end {
-            let Some(v) = self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() else { break };
+            let v = match self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end) {
+                Some(v) => v.clone(),
+                None => break,
+            };
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
             }

@@ -438,8 +438,9 @@ impl Kernel {
 /// as the part from `addr` up (pgoff advanced, `vm_ops->open` called),
 /// `lo` shrunk to end at `addr`. The caller inserts the new part.
 fn split_off_upper(lo: &mut Vma, addr: u64) -> Box<Vma> {
-    // Built in its box: no copy of the VMA on the way into the tree.
-    let mut hi = Box::new(lo.clone());
+    // Cloned into its box, allocated first: no copy of the VMA on the way
+    // into the tree.
+    let mut hi = Box::write(Box::new_uninit(), lo.clone());
     lo.end = addr;
     hi.pgoff += (addr - hi.start) >> 12;
     hi.start = addr;
