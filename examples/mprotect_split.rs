@@ -11,6 +11,10 @@ use mmsim::kernel::variant::Variant;
 use mmsim::world::World;
 use std::time::Instant;
 
+/// As the bench and the `mmsim` binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PAGES: u64 = 65_536;
 
 fn main() {
