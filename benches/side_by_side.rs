@@ -7,6 +7,10 @@
 //! a table `operation, model, host, ratio` is printed (ratio = host time /
 //! model time: above 1 the model is faster).
 //!
+//! The model runs with the allocator the `mmsim` binary uses (mimalloc,
+//! src/main.rs): with the system allocator each run's new VMAs fault in
+//! their heap pages afresh (about 2,200 minor faults in the mprotect loop).
+//!
 //! `cargo bench --bench side_by_side`
 
 use mmsim::kernel::mm::RssCounter;
@@ -15,6 +19,9 @@ use mmsim::kernel::variant::Variant;
 use mmsim::world::World;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const FAULT_PAGES: u64 = 262_144;
 const MPROTECT_PAGES: u64 = 65_536;

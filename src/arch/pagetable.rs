@@ -61,9 +61,14 @@ impl Table {
             Table::Dense(a) => a.iter().all(|p| p.is_none()),
         }
     }
-    /// Non-empty entries with index in `[lo, hi]`, ascending.
-    fn entries_in(&self, lo: usize, hi: usize) -> Vec<(usize, Pte)> {
+    /// Non-empty entries with index in `[lo, hi]`, ascending. Builds no
+    /// list for a dense table or for one index (the upper levels of a walk
+    /// over a small range): only a sparse table's range is sorted.
+    fn entries_in(&self, lo: usize, hi: usize) -> EntriesIn<'_> {
         match self {
+            Table::Sparse(v) if lo == hi => {
+                EntriesIn::One(v.iter().find(|(k, _)| *k as usize == lo).map(|&(k, p)| (k as usize, p)))
+            }
             Table::Sparse(v) => {
                 let mut out: Vec<(usize, Pte)> = v
                     .iter()
@@ -71,9 +76,28 @@ impl Table {
                     .map(|&(k, p)| (k as usize, p))
                     .collect();
                 out.sort_unstable_by_key(|e| e.0);
-                out
+                EntriesIn::Sorted(out.into_iter())
             }
-            Table::Dense(a) => (lo..=hi).filter(|&i| !a[i].is_none()).map(|i| (i, a[i])).collect(),
+            Table::Dense(a) => EntriesIn::Dense(a, lo..hi + 1),
+        }
+    }
+}
+
+/// [`Table::entries_in`]'s walk.
+enum EntriesIn<'a> {
+    One(Option<(usize, Pte)>),
+    Sorted(std::vec::IntoIter<(usize, Pte)>),
+    Dense(&'a [Pte; PTRS_PER_TABLE], std::ops::Range<usize>),
+}
+
+impl Iterator for EntriesIn<'_> {
+    type Item = (usize, Pte);
+    #[inline]
+    fn next(&mut self) -> Option<(usize, Pte)> {
+        match self {
+            EntriesIn::One(e) => e.take(),
+            EntriesIn::Sorted(it) => it.next(),
+            EntriesIn::Dense(a, r) => r.find(|&i| !a[i].is_none()).map(|i| (i, a[i])),
         }
     }
 }
@@ -349,7 +373,9 @@ impl PageTables {
         if ceiling - 1 < base {
             return;
         }
-        for (i, e) in t.entries_in(lo, hi) {
+        // Collected first: the loop frees tables as it goes.
+        let entries: Vec<(usize, Pte)> = t.entries_in(lo, hi).collect();
+        for (i, e) in entries {
             if !e.present() {
                 continue;
             }
@@ -445,7 +471,7 @@ mod tests {
         }
         assert!(matches!(t, Table::Dense(_)));
         assert_eq!(t.get(77).frame(), 77);
-        assert_eq!(t.entries_in(10, 19).len(), 10);
+        assert_eq!(t.entries_in(10, 19).count(), 10);
     }
 
     /// A batch written with `set_entries` leaves the table as the same

@@ -2,13 +2,13 @@
 //! counters and limits.
 //!
 //! Follows `include/linux/mm_types.h` and the VMA-tree helpers of
-//! `mm/vma.c`/`mm/mmap.c`. The maple tree is an ordered map keyed by
-//! `vm_start`; lookups are O(log n).
+//! `mm/vma.c`/`mm/mmap.c`. The maple tree is a [`VmaTree`] keyed by
+//! `vm_start` (kernel/vma_tree.rs).
 
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::mmu_notifier::MmuNotifier;
 use crate::kernel::page::{Page, PageFlags};
-use std::collections::BTreeMap;
+use crate::kernel::vma_tree::VmaTree;
 use std::rc::Rc;
 
 /// `MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`.
@@ -68,7 +68,7 @@ impl Default for Rlimits {
 
 #[derive(Clone, Debug)]
 pub struct Mm {
-    pub vmas: BTreeMap<u64, Vma>,
+    pub vmas: VmaTree,
     /// Frame of the PGD (`mm->pgd`, as the hardware's CR3 would hold it).
     pub pgd: u64,
     pub rss: [i64; 4],
@@ -97,7 +97,7 @@ pub struct Mm {
 impl Mm {
     pub fn new(pgd: u64, mmap_base: u64, start_brk: u64) -> Mm {
         Mm {
-            vmas: BTreeMap::new(),
+            vmas: VmaTree::new(),
             pgd,
             rss: [0; 4],
             mmap_base,
@@ -121,32 +121,26 @@ impl Mm {
 
     /// `find_vma()`: the first VMA with `vm_end > addr`.
     pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        if let Some((_, v)) = self.vmas.range(..=addr).next_back()
-            && v.end > addr
-        {
-            return Some(v);
-        }
-        self.vmas.range(addr.saturating_add(1)..).next().map(|(_, v)| v)
+        self.vmas.find_vma(addr)
     }
 
     /// `vma_lookup()`: the VMA containing `addr`.
     pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
-        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
+        self.vmas.vma_lookup(addr)
     }
 
     pub fn vma_at_mut(&mut self, addr: u64) -> Option<&mut Vma> {
-        self.vmas.range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
+        self.vmas.vma_lookup_mut(addr)
     }
 
     /// `find_vma_prev()`-style: the VMA ending at or before `addr`.
     pub fn prev_vma(&self, addr: u64) -> Option<&Vma> {
-        self.vmas.range(..addr).next_back().map(|(_, v)| v).filter(|v| v.end <= addr)
+        self.vmas.prev_vma(addr)
     }
 
     /// VMAs intersecting `[start, end)`, ascending.
     pub fn vmas_in(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
-        let first = self.vma_at(start).map_or(start, |v| v.start);
-        self.vmas.range(first..end).map(|(_, v)| v).filter(move |v| v.end > start)
+        self.vmas.vmas_in(start, end).map(|(_, v)| v)
     }
 
     /// Start addresses of VMAs intersecting `[start, end)`.

@@ -40,6 +40,7 @@ pub mod uaccess;
 pub mod util;
 pub mod variant;
 pub mod vma;
+pub mod vma_tree;
 pub mod vmscan;
 pub mod xen;
 

@@ -38,7 +38,7 @@ impl Kernel {
             return Err(Errno::EINVAL);
         }
         let mm = self.mm(pid)?;
-        let first = mm.find_vma(start).filter(|v| v.start < end).cloned().ok_or(Errno::ENOMEM)?;
+        let first = mm.find_vma(start).filter(|v| v.start < end).ok_or(Errno::ENOMEM)?;
         let mut start = start;
         if grows & PROT_GROWSDOWN != 0 {
             start = first.start;
@@ -59,15 +59,12 @@ impl Kernel {
         // from the end of the VMA now holding the range just changed
         // (`tmp = vma_iter_end(&vmi)`), which a merge with the next VMA
         // may have extended.
-        // The first VMA was found above (`tmp` is in it).
-        let mut found = Some(first);
+        // Each VMA is copied once, where the loop uses it (the first one,
+        // found above, is found again at once: the tree's hint holds it).
         while tmp < end {
-            let v = match found.take() {
-                Some(v) => v,
-                None => match self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end).cloned() {
-                    Some(v) => v,
-                    None => break,
-                },
+            let v = match self.mm(pid)?.find_vma(tmp).filter(|v| v.start < end) {
+                Some(v) => v.clone(),
+                None => break,
             };
             if v.start > tmp {
                 return Err(Errno::ENOMEM);
@@ -192,11 +189,18 @@ impl Kernel {
         const PUD_MASK: u64 = !((1u64 << 30) - 1);
         self.mmu_notifier_invalidate(hv, pid, (first & PUD_MASK).max(start), end);
         let vmas: Vec<Vma> = self.mm(pid)?.vmas_in(start, end).cloned().collect();
+        // Both lists ascend: each VMA takes the next run of leaves, so the
+        // walk is one pass over the leaves, not one per VMA.
+        let mut rest = &leaves[..];
         for v in vmas {
             let prot = vm_get_page_prot(v.flags);
             let (s, e) = (v.start.max(start), v.end.min(end));
             let try_write = !v.flags.contains(VmFlags::SHARED) && v.flags.contains(VmFlags::WRITE);
-            for &(addr, slot, _) in leaves.iter().filter(|(a, _, _)| (s..e).contains(a)) {
+            let skip = rest.partition_point(|(a, _, _)| *a < s);
+            let take = rest[skip..].partition_point(|(a, _, _)| *a < e);
+            let (mine, after) = rest[skip..].split_at(take);
+            rest = after;
+            for &(addr, slot, _) in mine {
                 // Read again: the notifier may have cleared it.
                 let pte = self.pt.get(slot);
                 if is_guard_marker(pte) || !crate::kernel::pte::pte_present(pte) {

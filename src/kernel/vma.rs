@@ -131,7 +131,7 @@ impl Kernel {
         let hi = split_off_upper(lo, addr);
         // vm_area_dup() takes a reference on the file for the new half.
         let shmem = hi.shmem_inode();
-        mm.insert(hi);
+        mm.vmas.insert_box(hi);
         if let Some(inode) = shmem {
             self.shmem_get(inode);
         }
@@ -150,10 +150,9 @@ impl Kernel {
     /// `None` when no VMA starts at `start`.
     pub(crate) fn vma_merge_existing_range_end(&mut self, pid: Pid, start: u64) -> KResult<Option<u64>> {
         let mm = self.mm_mut(pid)?;
-        // The VMA and the one before it (`prev_vma()`) in one walk.
-        let mut it = mm.vmas.range(..=start);
-        let Some((_, v)) = it.next_back().filter(|(k, _)| **k == start) else { return Ok(None) };
-        let prev = it.next_back().map(|(_, p)| p).filter(|p| p.end <= start && is_mergeable_vma(p, v));
+        // The VMA and the ones before and after it in one search.
+        let Some((prev, v, after)) = mm.vmas.get_with_neighbours(&start) else { return Ok(None) };
+        let prev = prev.filter(|p| p.end <= start && is_mergeable_vma(p, v));
         let mut cur_start = start;
         let mut cur_end = v.end;
         // The next VMA is the one starting at the end of this one
@@ -161,7 +160,7 @@ impl Kernel {
         // left, `cur` is `v`, already in hand.
         let mut next = match prev {
             Some(_) => None,
-            None => mm.vmas.get(&v.end).filter(|n| is_mergeable_vma(v, n)).map(|n| (v.start, v.pgoff, n.start)),
+            None => after.filter(|n| is_mergeable_vma(v, n)).map(|n| (v.start, v.pgoff, n.start)),
         };
         let merge_left = prev.is_some();
         // A VMA merged away drops its file reference (remove_vma/fput).
@@ -246,7 +245,8 @@ impl Kernel {
     fn split_vma_range(&mut self, pid: Pid, vstart: u64, s: u64, e: u64, newflags: VmFlags) -> KResult<Option<bool>> {
         let mm = self.mm_mut(pid)?;
         let (count, max) = (mm.map_count(), mm.max_map_count);
-        let Some(lo) = mm.vmas.get_mut(&vstart).filter(|l| s < e && l.start <= s && e <= l.end) else {
+        let Some((slot, lo)) = mm.vmas.get_mut_slot(&vstart).filter(|(_, l)| s < e && l.start <= s && e <= l.end)
+        else {
             return Ok(None);
         };
         let vend = lo.end;
@@ -268,7 +268,7 @@ impl Kernel {
         // split_vma(middle, e), then vm_flags_reset() on the middle.
         let count = count + usize::from(mid.is_some());
         let target = match mid.as_mut() {
-            Some(m) => m,
+            Some(m) => &mut **m,
             None => &mut *lo,
         };
         let r = if e < vend {
@@ -290,10 +290,12 @@ impl Kernel {
             (Some(m), Ok(Some(hi))) => !is_mergeable_vma(lo, m) && !is_mergeable_vma(m, hi),
             _ => false,
         };
-        if let Some(m) = mid {
-            mm.insert(m);
-        }
-        let r = r.map(|hi| hi.map(|hi| mm.insert(hi)));
+        // Both new parts go in just after `lo`, where the walk stands.
+        let slot = match mid {
+            Some(m) => mm.vmas.insert_after(slot, m),
+            None => slot,
+        };
+        let r = r.map(|hi| hi.map(|hi| mm.vmas.insert_after(slot, hi)));
         for inode in refs {
             self.shmem_get(inode);
         }
@@ -435,8 +437,10 @@ impl Kernel {
 /// The halving both `__split_vma()` paths share: `vm_area_dup()` of `lo`
 /// as the part from `addr` up (pgoff advanced, `vm_ops->open` called),
 /// `lo` shrunk to end at `addr`. The caller inserts the new part.
-fn split_off_upper(lo: &mut Vma, addr: u64) -> Vma {
-    let mut hi = lo.clone();
+fn split_off_upper(lo: &mut Vma, addr: u64) -> Box<Vma> {
+    // Cloned into its box, allocated first: no copy of the VMA on the way
+    // into the tree.
+    let mut hi = Box::write(Box::new_uninit(), lo.clone());
     lo.end = addr;
     hi.pgoff += (addr - hi.start) >> 12;
     hi.start = addr;

@@ -289,3 +289,41 @@ fn split_keeps_pgoff() {
     t.k.vma_merge_existing_range(t.pid, BASE + 2 * P).unwrap();
     assert_eq!(t.picture(t.pid, 6), "AAAAAA");
 }
+
+/// mprotect over three VMAs with pages: read-only takes write access from
+/// every present PTE and the three merge into one (`vma_modify_flags` ->
+/// `vma_merge_existing_range`); read-write again gives it back only to
+/// exclusive anonymous pages (mm/mprotect.c 6.12 `change_pte_range` with
+/// `MM_CP_TRY_CHANGE_WRITABLE`, `can_change_pte_writable`: a private VMA's
+/// PTE becomes writable when `vm_normal_page()` is an anonymous page with
+/// `PageAnonExclusive`), so the zero page stays read-only.
+#[test]
+fn mprotect_over_split_vmas_with_pages() {
+    let mut t = T::new(256);
+    t.anon(0, 6, RW).unwrap();
+    for page in 0..4 {
+        assert!(t.write(t.pid, page, page as u8 + 1));
+    }
+    assert_eq!(t.read(t.pid, 4), Some(0), "page 4: the zero page");
+    t.mprotect(2, 1, RO).unwrap();
+    assert_eq!(t.picture(t.pid, 6), "AABCCC");
+    assert!(!t.pte(t.pid, 2).write() && t.pte(t.pid, 3).write());
+
+    t.mprotect(0, 6, RO).unwrap();
+    assert_eq!(t.picture(t.pid, 6), "AAAAAA");
+    for page in 0..5 {
+        let pte = t.pte(t.pid, page);
+        assert!(pte.present() && !pte.write(), "page {page} read-only");
+    }
+    assert!(t.pte(t.pid, 5).is_none(), "page 5 never touched");
+
+    t.mprotect(0, 6, RW).unwrap();
+    assert_eq!(t.picture(t.pid, 6), "AAAAAA");
+    for page in 0..4 {
+        assert!(t.pte(t.pid, page).write(), "page {page}: exclusive anon, writable again");
+        assert_eq!(t.read(t.pid, page), Some(page as u8 + 1));
+    }
+    assert_eq!(t.pfn(t.pid, 4), Some(crate::kernel::page::ZERO_PFN));
+    assert!(!t.pte(t.pid, 4).write(), "the zero page stays read-only");
+    assert!(t.pte(t.pid, 5).is_none());
+}
