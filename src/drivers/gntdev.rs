@@ -724,7 +724,10 @@ impl GntdevFile {
         let special = k.variant.gntdev_pte_special();
         for i in 0..vma.pages() as usize {
             let addr = vma.start + ((i as u64) << 12);
-            let slot = k.pte_alloc(pid, addr)?;
+            // apply_to_page_range(): tables with GFP_PGTABLE_USER, through
+            // the OOM killer.
+            let slot =
+                k.alloc_may_oom(hv, pid, crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, addr))?;
             let maddr = PteMaddr { table: Mfn(slot.table), index: slot.index }.maddr();
             let mut s = map.st.borrow_mut();
             let pgnr = ((addr - s.pages_vm_start) >> 12) as usize;

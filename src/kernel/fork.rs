@@ -12,15 +12,10 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
+use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid, Process};
-
-/// VMAs charged to one page of kernel memory at fork: `vm_area_struct`
-/// (~200 bytes), its lock, `anon_vma_chain` and maple-tree share come to
-/// about 512 bytes a VMA. This charge is also what keeps the model's own
-/// VMAs bounded by the domain's memory (README.md "Resource limits").
-pub const VMAS_PER_SLAB_PAGE: usize = 8;
 
 /// The native PTE stores of one page table in `copy_pte_range()`, by index:
 /// the parent's (write-protect) and the child's.
@@ -41,20 +36,12 @@ impl Kernel {
         if self.procs.len() as u64 >= max_threads {
             return Err(Errno::EAGAIN);
         }
-        // dup_mmap() -> vm_area_dup(): each VMA copied is a slab object
-        // allocated from the domain's free memory; -ENOMEM when it is
-        // exhausted. The model does not keep slab pages, so it charges all
-        // VMAs of the kernel, old and new, against the free pages at fork
-        // ([`VMAS_PER_SLAB_PAGE`] to a page).
-        let live: usize = self.procs.values().map(|q| q.mm.map_count()).sum();
-        let need = (live + p.mm.map_count()).div_ceil(VMAS_PER_SLAB_PAGE);
-        if need > self.mem.nr_free() {
-            return Err(Errno::ENOMEM);
-        }
         let (uid, rl, files, cap_sys_resource, comm, oom) =
             (p.uid, p.rlimits.clone(), p.files.clone(), p.cap_sys_resource, p.comm.clone(), p.oom);
         let old = p.mm.clone();
-        let pgd = self.alloc_pt_page()?;
+        // mm_init() -> mm_alloc_pgd() -> pgd_alloc(): GFP_PGTABLE_USER
+        // (arch/x86/mm/pgtable.c _pgd_alloc), through the OOM killer.
+        let pgd = self.alloc_may_oom(hv, parent, GFP_PGTABLE_USER, |k| k.alloc_pt_page())?;
         let mut mm = Mm::new(pgd, old.mmap_base, old.start_brk);
         mm.brk = old.brk;
         // mlockall(MCL_FUTURE) and VM_LOCKED are not inherited.
@@ -68,7 +55,18 @@ impl Kernel {
             child,
             Process { pid: child, parent: Some(parent), uid, mm, files, rlimits: rl, cap_sys_resource, comm, oom },
         );
-        if let Err(e) = self.dup_mmap(hv, parent, child, &old) {
+        // The child is not on the task list until copy_process() is done
+        // (attach_pid after copy_mm): the OOM killer does not see it.
+        self.oom.forking.push(child);
+        let mut r = self.dup_mmap(hv, parent, child, &old);
+        self.oom.forking.retain(|&c| c != child);
+        // copy_process(): "Let kill terminate clone/fork in the middle":
+        // a parent the OOM killer chose while it copied gets -EINTR (and
+        // dies of the SIGKILL on its way out: the call ends KILLED).
+        if r.is_ok() && self.tsk_is_oom_victim(parent) {
+            r = Err(Errno::EINTR);
+        }
+        if let Err(e) = r {
             let _ = self.exit_mm(hv, child);
             self.procs.remove(&child);
             // copy_process() allocates the pid after copy_mm(): a fork that
@@ -78,6 +76,7 @@ impl Kernel {
             }
             return Err(e);
         }
+        self.vm_area_cache_shrink();
         Ok(child)
     }
 
@@ -87,6 +86,8 @@ impl Kernel {
     /// each copied entry is in the child's tables before its reference is
     /// counted, so teardown finds them all.
     fn dup_mmap(&mut self, hv: &mut Hypervisor, parent: Pid, child: Pid, old: &Mm) -> KResult<()> {
+        // The VMAs of every mm, counted once (kernel/slab.rs).
+        let mut live = self.nr_vm_area_structs();
         for v in old.vmas.values() {
             if v.flags.contains(VmFlags::DONTCOPY) {
                 continue;
@@ -94,6 +95,9 @@ impl Kernel {
             if v.flags.contains(VmFlags::ACCOUNT) {
                 self.vm_enough_memory(parent, v.pages())?;
             }
+            // vm_area_dup(): kmem_cache_alloc(vm_area_cachep, GFP_KERNEL),
+            // through the OOM killer (kernel/slab.rs).
+            live = self.vm_area_reserve(hv, parent, live, 1)? + 1;
             let mut nv: Vma = v.clone();
             nv.flags.remove(VmFlags::LOCKED_MASK);
             // anon_vma_fork(): the child gets an anon_vma of its own.
@@ -219,8 +223,11 @@ impl Kernel {
         rss: &mut [i64; 4],
         mut batch: Option<&mut PteBatch>,
     ) -> KResult<()> {
+        // The forking task (`current`) allocates the child's tables and
+        // pages, through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
+        let current = self.proc_ref(child)?.parent.unwrap_or(child);
         if is_guard_marker(pte) {
-            let d = self.pte_alloc(child, addr)?;
+            let d = self.alloc_may_oom(hv, current, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
             self.pt.set(d, pte);
             return Ok(());
         }
@@ -232,7 +239,7 @@ impl Kernel {
         let d = match *dst_table {
             Some(table) => PteSlot { table, index: table_index(addr, 1) as u16 },
             None => {
-                let d = self.pte_alloc(child, addr)?;
+                let d = self.alloc_may_oom(hv, current, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
                 *dst_table = Some(d.table);
                 d
             }
@@ -245,7 +252,7 @@ impl Kernel {
                 // copy_present_page(): a pinned page is copied now, into
                 // the folio copy_pte_range() allocated first
                 // (folio_prealloc; -ENOMEM before anything is taken).
-                let new = self.mem.alloc()?;
+                let new = self.alloc_page_may_oom(hv, current, GFP_USER_PAGE)?;
                 let av = match self.anon_vma_prepare(child, dst.start) {
                     Ok(av) => av,
                     Err(e) => {
@@ -325,6 +332,8 @@ impl Kernel {
                 self.log(Some(pid), format!("BUG: Bad rss-counter state mm:{pid:016x} type:{ty} val:{x}"));
             }
         }
+        // remove_vma() -> vm_area_free() of every VMA (kernel/slab.rs).
+        self.vm_area_cache_shrink();
         Ok(())
     }
 

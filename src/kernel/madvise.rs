@@ -39,6 +39,7 @@ use crate::kernel::gup::{FOLL_WRITE, FollFlags};
 use crate::kernel::memory::{NormalPage, guard_marker};
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
+use crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC;
 use crate::kernel::page::{Mapping, PageFlags};
 use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
@@ -184,7 +185,12 @@ impl Kernel {
             MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
                 self.madvise_populate(hv, pid, start, end, behavior == MADV_POPULATE_WRITE)?
             }
-            _ => self.madvise_walk_vmas(hv, pid, start, end, behavior)?,
+            _ => {
+                let r = self.madvise_walk_vmas(hv, pid, start, end, behavior);
+                // Objects freed by merges (kernel/slab.rs).
+                self.vm_area_cache_shrink();
+                r?
+            }
         }
         Ok(0)
     }
@@ -293,8 +299,11 @@ impl Kernel {
             MADV_NOHUGEPAGE => f.difference(VmFlags::HUGEPAGE) | VmFlags::NOHUGEPAGE,
             _ => return Err(Errno::EINVAL),
         };
-        // madvise_update_vma(): vma_modify_flags(); ENOMEM is EAGAIN.
-        match self.vma_modify_flags_range(pid, start, end, |_| Ok(new_flags)) {
+        // madvise_update_vma(): vma_modify_flags() (its splits' vm_area_dup,
+        // kernel/slab.rs); ENOMEM is EAGAIN.
+        let splits = if new_flags == vma.flags { 0 } else { self.vm_area_splits(pid, start, end) };
+        let r = self.vm_area_alloc(hv, pid, splits);
+        match r.and_then(|()| self.vma_modify_flags_range(pid, start, end, |_| Ok(new_flags))) {
             Err(Errno::ENOMEM) => Err(Errno::EAGAIN),
             r => r,
         }
@@ -535,7 +544,9 @@ impl Kernel {
         }
         let mut addr = start;
         while addr < end {
-            let slot = self.pte_alloc(pid, addr)?;
+            // walk_page_range_mm() with install_pte: the tables are
+            // GFP_PGTABLE_USER allocations, through the OOM killer.
+            let slot = self.alloc_may_oom(hv, pid, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, addr))?;
             if self.pt.get(slot).is_none() {
                 self.pt.set(slot, guard_marker());
             }

@@ -244,7 +244,12 @@ impl Kernel {
         if locked > lock_limit && !cap {
             return Err(Errno::ENOMEM);
         }
-        self.apply_vma_lock_flags(pid, start, len, flags)?;
+        // The splits' vm_area_dup() (kernel/slab.rs).
+        let splits = self.vm_area_splits(pid, start, start.saturating_add(len));
+        self.vm_area_alloc(hv, pid, splits)?;
+        let r = self.apply_vma_lock_flags(pid, start, len, flags);
+        self.vm_area_cache_shrink();
+        r?;
         match self.mm_populate_range(hv, pid, start, len, false) {
             Ok(()) => Ok(0),
             // __mlock_posix_error_return()
@@ -273,10 +278,11 @@ impl Kernel {
     }
 
     /// munlock(2) (mm/mlock.c): no permission or limit checks.
-    pub fn sys_munlock(&mut self, _hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<u64> {
+    pub fn sys_munlock(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64) -> KResult<u64> {
         let len = page_align_wrapping(len.wrapping_add(start & !PAGE_MASK));
         let start = start & PAGE_MASK;
-        self.apply_vma_lock_flags(pid, start, len, VmFlags::empty())?;
+        let splits = self.vm_area_splits(pid, start, start.saturating_add(len));
+        self.with_vm_area_objs(hv, pid, splits, |k, _| k.apply_vma_lock_flags(pid, start, len, VmFlags::empty()))?;
         Ok(0)
     }
 
@@ -324,7 +330,9 @@ impl Kernel {
         if flags & MCL_CURRENT != 0 && p.mm.total_vm > lock_limit && !p.capable() {
             return Err(Errno::ENOMEM);
         }
-        self.apply_mlockall_flags(pid, flags)?;
+        let r = self.apply_mlockall_flags(pid, flags);
+        self.vm_area_cache_shrink();
+        r?;
         if flags & MCL_CURRENT != 0 {
             // mm_populate(0, TASK_SIZE) ignores errors.
             let _ = self.mm_populate_range(hv, pid, 0, TASK_SIZE, true);
@@ -334,7 +342,9 @@ impl Kernel {
 
     /// munlockall(2) (mm/mlock.c).
     pub fn sys_munlockall(&mut self, _hv: &mut Hypervisor, pid: Pid) -> KResult<u64> {
-        self.apply_mlockall_flags(pid, 0)?;
+        let r = self.apply_mlockall_flags(pid, 0);
+        self.vm_area_cache_shrink();
+        r?;
         Ok(0)
     }
 }

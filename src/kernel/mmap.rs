@@ -445,6 +445,24 @@ impl Kernel {
         file: Option<Rc<OpenFile>>,
         addr: u64,
         len: u64,
+        vm_flags: VmFlags,
+        pgoff: u64,
+    ) -> KResult<u64> {
+        // The splits' and the new VMA's slab objects (kernel/slab.rs); what
+        // merges and the unmapped VMAs freed goes back at the end.
+        let splits = self.vm_area_splits(pid, addr, addr + len);
+        self.with_vm_area_objs(hv, pid, splits, |k, hv| k.__mmap_region(hv, pid, file, addr, len, vm_flags, pgoff))
+    }
+
+    /// `__mmap_region()` (mm/mmap.c, 6.12).
+    #[allow(clippy::too_many_arguments)]
+    fn __mmap_region(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        file: Option<Rc<OpenFile>>,
+        addr: u64,
+        len: u64,
         mut vm_flags: VmFlags,
         pgoff: u64,
     ) -> KResult<u64> {
@@ -482,7 +500,9 @@ impl Kernel {
         vma.pgoff = pgoff;
         match file.as_ref().map(|f| &f.kind) {
             None if vm_flags.contains(VmFlags::SHARED) => {
+                // vm_area_alloc() (GFP_KERNEL: may OOM-kill), then
                 // shmem_zero_setup(): a new shmem object of the mapping's size.
+                self.vm_area_alloc(hv, pid, 1)?;
                 let inode = self.shmem.create("dev/zero", InodeKind::SharedAnon, len);
                 self.shmem_get(inode);
                 vma.file = Some(VmaFile::Shmem { inode });
@@ -492,6 +512,8 @@ impl Kernel {
                     self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
                     return Ok(addr);
                 }
+                // No merge: vm_area_alloc() (kernel/slab.rs).
+                self.vm_area_alloc(hv, pid, 1)?;
             }
             Some(FileKind::Shmem { inode }) => {
                 let inode = *inode;
@@ -502,11 +524,16 @@ impl Kernel {
                     self.finish_mmap_accounting(pid, addr, vm_flags, pglen)?;
                     return Ok(addr);
                 }
+                if let Err(e) = self.vm_area_alloc(hv, pid, 1) {
+                    self.shmem_put(inode);
+                    return Err(e);
+                }
             }
             Some(FileKind::Device(dev)) => {
                 let dev = dev.clone();
                 let ((maj, min), ino) = dev.dev_ino();
                 vma.file = Some(VmaFile::Device { name: dev.path(), dev: (maj, min), ino });
+                self.vm_area_alloc(hv, pid, 1)?;
                 // call_mmap(): the driver sets flags and ops, maybe PTEs.
                 dev.mmap(self, hv, pid, &mut vma)?;
             }
@@ -580,7 +607,9 @@ impl Kernel {
         {
             return Ok(old);
         }
-        if self.do_brk_flags(pid, oldbrk, newbrk - oldbrk).is_err() {
+        let r = self.do_brk_flags(hv, pid, oldbrk, newbrk - oldbrk);
+        self.vm_area_cache_shrink();
+        if r.is_err() {
             return Ok(old);
         }
         self.mm_mut(pid)?.brk = brk;
@@ -592,7 +621,7 @@ impl Kernel {
     }
 
     /// `do_brk_flags()`: extend the heap VMA or create it.
-    fn do_brk_flags(&mut self, pid: Pid, addr: u64, len: u64) -> KResult<()> {
+    fn do_brk_flags(&mut self, hv: &mut Hypervisor, pid: Pid, addr: u64, len: u64) -> KResult<()> {
         let pglen = len >> 12;
         let flags = VmFlags::READ
             | VmFlags::WRITE
@@ -611,7 +640,7 @@ impl Kernel {
         if !self.mlock_future_ok(pid, flags, len)? {
             return Err(Errno::EAGAIN);
         }
-        let mm = self.mm_mut(pid)?;
+        let mm = self.mm(pid)?;
         let start_brk = mm.start_brk;
         let tag = |a: u64| if a >= start_brk { VmaTag::Heap } else { VmaTag::None };
         let mut vma = Vma::anon(addr, addr + len, flags);
@@ -632,6 +661,11 @@ impl Kernel {
             }
             _ => None,
         };
+        if merged.is_none() {
+            // vm_area_alloc() (kernel/slab.rs).
+            self.vm_area_alloc(hv, pid, 1)?;
+        }
+        let mm = self.mm_mut(pid)?;
         match merged.and_then(|s| mm.vmas.get_mut(&s)) {
             Some(p) => p.end = addr + len,
             None => mm.insert(vma),

@@ -33,6 +33,7 @@ pub mod page_writeback;
 pub mod pkeys;
 pub mod pte;
 pub mod shmem;
+pub mod slab;
 pub mod syscalls;
 #[cfg(test)]
 mod tests;
@@ -131,6 +132,8 @@ pub struct Kernel {
     pub devices: BTreeMap<String, std::rc::Rc<dyn file::DeviceNode>>,
     /// The OOM killer's victims and ratelimits (kernel/oom_kill.rs).
     pub oom: oom_kill::OomState,
+    /// `vm_area_cachep`: the slab pages of the VMAs (kernel/slab.rs).
+    pub(in crate::kernel) vm_area_cachep: slab::KmemCache,
 }
 
 impl Kernel {
@@ -165,6 +168,7 @@ impl Kernel {
             xen: xen::GuestXen::default(),
             devices: BTreeMap::new(),
             oom: oom_kill::OomState::default(),
+            vm_area_cachep: slab::KmemCache::default(),
         }
     }
 

@@ -18,8 +18,16 @@ use crate::kernel::pte::{pte_modify, pte_protnone, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 
 impl Kernel {
-    /// mprotect(2).
+    /// mprotect(2). The VMA objects its merges freed go back to the slab
+    /// cache's page allocator at the end (kernel/slab.rs).
     pub fn sys_mprotect(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64, prot: u64) -> KResult<u64> {
+        let r = self.do_mprotect_pkey(hv, pid, start, len, prot);
+        self.vm_area_cache_shrink();
+        r
+    }
+
+    /// `do_mprotect_pkey()` without a pkey (mm/mprotect.c).
+    fn do_mprotect_pkey(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len: u64, prot: u64) -> KResult<u64> {
         let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
         let prot = prot & !grows;
         if grows == PROT_GROWSDOWN | PROT_GROWSUP {
@@ -155,6 +163,9 @@ impl Kernel {
         }
         let mut held = Some(v.end);
         if newflags != v.flags {
+            // vma_modify_flags() -> split_vma() -> vm_area_dup() (kernel/slab.rs).
+            let splits = self.vm_area_splits(pid, nstart, nend);
+            self.vm_area_alloc(hv, pid, splits)?;
             held = self.vma_modify_flags_end(pid, v, nstart, nend, newflags)?;
             self.change_protection(hv, pid, nstart, nend)?;
             if v.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::LOCKED) == VmFlags::LOCKED

@@ -21,6 +21,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::mlock::page_align_wrapping;
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile, VmaTag};
 use crate::kernel::mmap::MAP_FIXED;
+use crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC;
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 
@@ -109,6 +110,8 @@ impl Kernel {
                 Ok(()) => self.mremap_at(hv, pid, &mut vrm),
             }
         };
+        // Objects freed by merges go back (kernel/slab.rs).
+        self.vm_area_cache_shrink();
         if res.is_ok() && vrm.populate_expand {
             // mm_populate() of the grown part of a locked VMA.
             let _ = self.mm_populate_range(hv, pid, vrm.new_addr + vrm.old_len, vrm.delta, true);
@@ -359,6 +362,8 @@ impl Kernel {
                 nv.tag = VmaTag::None;
             }
         }
+        // vm_area_dup() in copy_vma() (GFP_KERNEL: may OOM-kill; kernel/slab.rs).
+        self.vm_area_alloc(hv, pid, 1)?;
         if let Some(VmaFile::Shmem { inode }) = nv.file {
             self.shmem_get(inode);
         }
@@ -423,7 +428,11 @@ impl Kernel {
                 continue;
             }
             let dst = addr - old + new;
-            let Ok(dslot) = self.pte_alloc(pid, dst) else { return Err(done) };
+            // alloc_new_pmd() / pte_alloc(): GFP_PGTABLE_USER, through the
+            // OOM killer (mm/mremap.c move_page_tables).
+            let Ok(dslot) = self.alloc_may_oom(hv, pid, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, dst)) else {
+                return Err(done);
+            };
             if pte_present(pte) {
                 // ptep_get_and_clear() then set_pte_at() in lazy MMU mode:
                 // an entry Xen refuses at the new place is dropped with a

@@ -36,7 +36,7 @@ impl Kernel {
     }
 
     /// mseal(2) (`do_mseal`): `flags` (an unsigned long) must be 0.
-    pub fn sys_mseal(&mut self, _hv: &mut Hypervisor, pid: Pid, start: u64, len_in: u64, flags: u64) -> KResult<u64> {
+    pub fn sys_mseal(&mut self, hv: &mut Hypervisor, pid: Pid, start: u64, len_in: u64, flags: u64) -> KResult<u64> {
         if flags != 0 {
             return Err(Errno::EINVAL);
         }
@@ -59,7 +59,9 @@ impl Kernel {
         if self.range_contains_unmapped(pid, start, end)? {
             return Err(Errno::ENOMEM);
         }
-        self.mseal_apply(pid, start, end)?;
+        // The splits' vm_area_dup() (kernel/slab.rs).
+        let splits = self.vm_area_splits(pid, start, end);
+        self.with_vm_area_objs(hv, pid, splits, |k, _| k.mseal_apply(pid, start, end))?;
         Ok(0)
     }
 }

@@ -86,6 +86,9 @@ pub const GFP_HIGHUSER_MOVABLE: Gfp = GFP_HIGHUSER | __GFP_MOVABLE;
 pub const GFP_TRANSHUGE_LIGHT: Gfp =
     (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) & !__GFP_RECLAIM;
 pub const GFP_TRANSHUGE: Gfp = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM;
+/// `GFP_PGTABLE_USER` (include/asm-generic/pgalloc.h): what x86
+/// `_pgd_alloc()` asks for (arch/x86/mm/pgtable.c).
+pub const GFP_PGTABLE_USER: Gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT;
 /// `GFP_PGTABLE_USER` (include/asm-generic/pgalloc.h) with the `__GFP_COMP`
 /// `pagetable_alloc()` adds (include/linux/mm.h): a user page table.
 pub const GFP_PGTABLE_USER_ALLOC: Gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT | __GFP_COMP;
@@ -181,6 +184,10 @@ pub struct OomState {
     /// Victims with SIGKILL pending that have not exited yet: the task that
     /// was allocating when it was chosen (`tsk_is_oom_victim(current)`).
     pub sigkill_pending: Vec<Pid>,
+    /// Children a fork is still copying (kernel/fork.rs): not yet on the
+    /// task list (`attach_pid` comes after `copy_mm` in `copy_process`),
+    /// so `for_each_process()` neither chooses nor lists them.
+    pub forking: Vec<Pid>,
     /// `oom_rs` and `pfoom_rs`: lines printed so far (ratelimit bursts).
     header_printed: u32,
     leaked_printed: u32,
@@ -294,7 +301,7 @@ impl Kernel {
             // exit failed to free it, or it is current). Linux aborts the
             // scan and waits; the model skips it, so every retry of
             // alloc_may_oom() kills a new task and the loop ends.
-            if self.oom.killed.contains(&pid) || self.tsk_is_oom_victim(pid) {
+            if self.oom.killed.contains(&pid) || self.tsk_is_oom_victim(pid) || self.oom.forking.contains(&pid) {
                 continue;
             }
             let Some(points) = self.oom_badness(pid) else { continue };
@@ -323,6 +330,9 @@ impl Kernel {
         );
         let pids: Vec<Pid> = self.procs.keys().copied().collect();
         for pid in pids {
+            if self.oom.forking.contains(&pid) {
+                continue;
+            }
             let Ok(p) = self.proc_ref(pid) else { continue };
             let mm = &p.mm;
             let (anon, file, shmem, swap) = (
@@ -455,5 +465,6 @@ mod tests {
         assert_eq!(format_gfp(GFP_USER_PAGE), "0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)");
         assert_eq!(format_gfp(GFP_PGTABLE_USER_ALLOC), "0x440dc0(GFP_KERNEL_ACCOUNT|__GFP_COMP|__GFP_ZERO)");
         assert_eq!(format_gfp(GFP_KERNEL), "0xcc0(GFP_KERNEL)");
+        assert_eq!(format_gfp(GFP_PGTABLE_USER), "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)");
     }
 }

@@ -335,10 +335,15 @@ impl Kernel {
         if end == start {
             return Err(Errno::EINVAL);
         }
-        if self.vms_gather_munmap_vmas(pid, start, end)? {
-            self.unmap_range(hv, pid, start, end, true)?;
-        }
-        Ok(0)
+        // The splits' vm_area_dup() first; the objects of the unmapped
+        // VMAs go back at the end (kernel/slab.rs).
+        let splits = self.vm_area_splits(pid, start, end);
+        self.with_vm_area_objs(hv, pid, splits, |k, hv| {
+            if k.vms_gather_munmap_vmas(pid, start, end)? {
+                k.unmap_range(hv, pid, start, end, true)?;
+            }
+            Ok(0)
+        })
     }
 
     /// `vms_gather_munmap_vmas()` (mm/vma.c, 6.12): the VMAs of

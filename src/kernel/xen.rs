@@ -710,7 +710,11 @@ impl Kernel {
         let mut mapped = 0;
         for (i, &mfn) in mfns.iter().enumerate() {
             let va = addr + ((i as u64) << 12);
-            let slot = match self.pte_alloc(pid, va) {
+            // apply_to_page_range() allocates the tables with
+            // GFP_PGTABLE_USER: through the OOM killer.
+            let slot = match self
+                .alloc_may_oom(hv, pid, crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, va))
+            {
                 Ok(s) => s,
                 Err(e) => {
                     err_ptr[i] = -(e.0 as i64);

@@ -30,8 +30,9 @@ const HEAD: &str = "domain host native pages=300\nprocess a in host\nprocess b i
 #[test]
 fn the_highest_badness_dies_with_the_kernels_lines() {
     // a: 64 pages, b: 200 pages, c faults until memory runs out. Free at
-    // start: 300 - 2 reserved = 298; 3 PGDs -> 295; a 64 + 3 tables -> 228;
-    // b 200 + 3 tables -> 25; c gets 3 tables + 22 pages, then its 23rd
+    // start: 300 - 2 reserved = 298; 3 PGDs -> 295; the slab page of the
+    // VMAs (a's mmap, kernel/slab.rs) -> 294; a 64 + 3 tables -> 227;
+    // b 200 + 3 tables -> 24; c gets 3 tables + 21 pages, then its 22nd
     // page finds none and the OOM killer picks b (badness 200 + 3).
     let src = format!(
         "{HEAD}a: x = mmap(0, 256K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
@@ -97,16 +98,17 @@ fn oom_badness_is_rss_plus_page_tables() {
 
 #[test]
 fn fault_injection_never_invokes_the_oom_killer() {
-    // b fills memory (298 - 3 PGDs - a's 3 tables and 1 page - b's 3
-    // tables = 288 pages), then injected failures: a's GUP fails with
+    // b fills memory (298 - 3 PGDs - the slab page of the VMAs
+    // (kernel/slab.rs) - a's 3 tables and 1 page - b's 3 tables = 287
+    // pages), then injected failures: a's GUP fails with
     // -ENOMEM (mlock's populate error becomes -EAGAIN, mm/mlock.c
     // __mlock_posix_error_return) with nobody killed; a's user store retries until they are
     // spent; the shortage behind them then kills b.
     let src = format!(
         "{HEAD}a: x = mmap(0, 16K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
          a: store(x, \"a\") = 0\n\
-         b: y = mmap(0, 1152K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
-         b: touch(y, 1152K, w) = 0\n\
+         b: y = mmap(0, 1148K, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n\
+         b: touch(y, 1148K, w) = 0\n\
          host: fail_page_alloc(0, 2) = 0\n\
          a: pin_user_pages(x + 4K, 1, FOLL_WRITE) = -ENOMEM\n\
          a: mlock(x + 4K, 4K) = -EAGAIN\n\
@@ -179,4 +181,82 @@ fn no_killable_task_is_a_kernel_panic_and_ends_the_run() {
     assert_eq!(panics, 1, "{log:#?}");
     assert!(log.contains(&"Out of memory and no killable processes...".to_string()));
     assert!(!log.iter().any(|l| l.contains("Killed process")));
+}
+
+/// `n` one-page anonymous mappings with alternating protections (no two
+/// merge), as script lines of process `p`.
+fn unmergeable_vmas(p: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let prot = if i % 2 == 0 { "PROT_READ" } else { "PROT_READ|PROT_WRITE" };
+            format!("{p}: v{i} = mmap(0, 4K, {prot}, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n")
+        })
+        .collect()
+}
+
+#[test]
+fn every_vma_is_a_slab_object_of_the_domain() {
+    // kernel/slab.rs: 21 vm_area_structs a page (objsize 192, this host's
+    // /proc/slabinfo), charged at each vm_area_alloc()/vm_area_dup(), and
+    // up to min_partial = 5 empty slab pages kept (mm/slub.c MIN_PARTIAL).
+    let src = format!("domain host native pages=300\nprocess p in host\n{}", unmergeable_vmas("p", 21));
+    let checked = script::parse_and_check("t.mms", &src).unwrap();
+    let mut r = Runner::new(&checked, effective_variant(&checked, None));
+    r.run(&mut |_| {}).unwrap();
+    let k = r.world.kernel(0).unwrap();
+    assert_eq!(k.nr_vm_area_structs(), 21);
+    assert_eq!(k.vm_area_cache_pages(), 1, "21 objects fill one page");
+
+    // The 22nd VMA (a split by mprotect: vm_area_dup) needs a second page;
+    // 106 VMAs need ceil(106 / 21) = 6.
+    let mut src2 = src.clone();
+    // (PROT_EXEC: big does not merge with v20 below it.)
+    src2.push_str("p: big = mmap(0, 16K, PROT_READ|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ok\n");
+    src2.push_str("p: mprotect(big + 4K, 4K, PROT_NONE) = 0\n");
+    let checked = script::parse_and_check("t.mms", &src2).unwrap();
+    let mut r = Runner::new(&checked, effective_variant(&checked, None));
+    r.run(&mut |_| {}).unwrap();
+    let k = r.world.kernel(0).unwrap();
+    // 21 + big, split in three: 24 objects, 2 pages.
+    assert_eq!(k.nr_vm_area_structs(), 24);
+    assert_eq!(k.vm_area_cache_pages(), 2);
+
+    // 200 VMAs: 10 pages; all unmapped: the 5 empty pages SLUB keeps.
+    let mut src3 = format!("domain host native pages=300\nprocess p in host\n{}", unmergeable_vmas("p", 200));
+    for i in 0..200 {
+        src3.push_str(&format!("p: munmap(v{i}, 4K) = 0\n"));
+    }
+    let checked = script::parse_and_check("t.mms", &src3).unwrap();
+    let mut r = Runner::new(&checked, effective_variant(&checked, None));
+    let mut steps = 0;
+    r.run(&mut |e| {
+        if let Event::Step { .. } = e {
+            steps += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(steps, 400);
+    let k = r.world.kernel(0).unwrap();
+    assert_eq!(k.nr_vm_area_structs(), 0);
+    assert_eq!(k.vm_area_cache_pages(), 5, "empty slabs kept: min_partial");
+}
+
+#[test]
+fn fault_injection_fails_a_fork_slab_page_without_the_oom_killer() {
+    // p has 21 VMAs: the slab page is full, so the child's first
+    // vm_area_dup() (kernel/fork.c 6.12 line 702) needs a new slab page.
+    // fail_page_alloc fails it before the slow path (should_fail_alloc_page
+    // in prepare_alloc_pages): fork is -ENOMEM, the OOM killer never runs,
+    // and what the fork built (the child's PGD) is given back.
+    let src = format!(
+        "domain host native pages=300\nprocess p in host\n{}\
+         host: fail_page_alloc(4096, 1) = 0\n\
+         p: fork() = -ENOMEM\n\
+         p: c = fork() = 2\n\
+         c: load(v1, 1) = x\"00\"\n",
+        unmergeable_vmas("p", 21)
+    );
+    let (steps, log, bad) = run(&src);
+    assert_eq!(bad, 0, "{steps:?}");
+    assert!(!log.iter().any(|l| l.contains("oom-killer")), "{log:#?}");
 }

@@ -164,9 +164,10 @@ fn pagetable_walk_native() {
     let lines: Vec<&str> = walk.lines().collect();
     assert_eq!(lines.len(), 7, "{walk}");
     assert_eq!(lines[0], format!("pid {p} addr {:#x}: vma 7e003fffe000-7e0040000000 rw-p", a + PS + 123));
+    // PFN 2 is the PGD, 3 the slab page of the VMA (kernel/slab.rs), 4 the PUD.
     assert!(
         lines[1]
-            .starts_with("PGD[252] table pfn 0x2: entry 0x0000000000003067 -> pfn 0x3 PRESENT RW USER ACCESSED DIRTY"),
+            .starts_with("PGD[252] table pfn 0x2: entry 0x0000000000004067 -> pfn 0x4 PRESENT RW USER ACCESSED DIRTY"),
         "{walk}"
     );
     assert!(lines[2].starts_with("PUD[0] "), "{walk}");

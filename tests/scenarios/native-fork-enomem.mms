@@ -23,9 +23,11 @@ show pagetable p a
 host: fail_page_alloc(4 * 4096 + 1, 1) = 0
 p: fork() = -ENOMEM
 show pagetable p a
-# Both data pages: refcount 1, mapcount 1, as before the fork.
-show page host 6
-show page host 9
+# Both data pages: refcount 1, mapcount 1, as before the fork (PFN 3 is
+# the slab page of the VMAs, kernel/slab.rs; then a's 3 tables and page,
+# b's PMD, PTE table and page).
+show page host 7
+show page host 10
 show maps p
 # The parent's page is its own again: the write reuses it (do_wp_page ->
 # wp_can_reuse_anon_folio), no copy.

@@ -6,7 +6,7 @@
 # fail: __alloc_pages_slowpath() calls __alloc_pages_may_oom() (mm/
 # page_alloc.c 6.12 line 4537) -> out_of_memory() (mm/oom_kill.c).
 # select_bad_process() picks the highest oom_badness() (line 203: RSS +
-# swap entries + mm_pgtables_bytes / PAGE_SIZE): hog, 285 pages + 4
+# swap entries + mm_pgtables_bytes / PAGE_SIZE): hog, 284 pages + 4
 # tables, beats idle. dump_header() prints "hog invoked oom-killer:
 # gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), order=0,
 # oom_score_adj=0" (line 462) and dump_tasks()'s table (lines 404, 428-429);
@@ -17,8 +17,9 @@
 # pagefault_out_of_memory() returns at once because SIGKILL is pending
 # (oom_kill.c line 1198); the task dies on its way back to user space.
 # Every later action of hog is KILLED too; idle runs on, its memory intact.
-# Pages: 300 - 2 reserved = 298 = 2 PGDs + idle's 4 pages and 3 tables +
-# hog's 285 pages and 4 tables (its 2 MiB straddle two PTE tables).
+# Pages: 300 - 2 reserved = 298 = 2 PGDs + 1 slab page for the VMAs
+# (kernel/slab.rs) + idle's 4 pages and 3 tables + hog's 284 pages and 4
+# tables (its 2 MiB straddle two PTE tables).
 # status: 0
 domain host native pages=300
 process hog in host
