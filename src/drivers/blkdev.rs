@@ -418,7 +418,7 @@ fn audit_dma(
     }
     if let Some(m) = target {
         let o = hv.machine.owner(m);
-        let granted = hv.grant_maps_of_frame(m).any(|r| r.grantee == dom && (req.to_device || !r.readonly));
+        let granted = hv.grants.maps.frame_mapped_by(m, dom, !req.to_device);
         if o != Some(dom) && !granted {
             out.push(Violation {
                 invariant: crate::invariants::Invariant::DmaNotGranted,

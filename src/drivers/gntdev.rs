@@ -237,12 +237,14 @@ fn gntdev_map_grant_pages(k: &mut Kernel, hv: &mut Hypervisor, map: &Rc<GrantMap
             s.kmap_ops[i] = GnttabMapGrantRef::new(addr, kflags, gref, domid as DomId);
             s.kunmap_ops[i] = GnttabUnmapGrantRef::new(addr, INVALID_GRANT_HANDLE);
         }
-        (s.map_ops.clone(), s.kmap_ops.clone(), s.pages.clone())
+        // Lent to the hypercall and put back (no copies).
+        (std::mem::take(&mut s.map_ops), std::mem::take(&mut s.kmap_ops), std::mem::take(&mut s.pages))
     };
     let r = k.gnttab_map_refs(hv, &mut map_ops, Some(&mut kmap_ops), &pages);
     let mut s = map.st.borrow_mut();
     s.map_ops = map_ops;
     s.kmap_ops = kmap_ops;
+    s.pages = pages;
     r?;
     let mut err = Ok(());
     let mut alloced = 0;

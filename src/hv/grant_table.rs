@@ -23,11 +23,13 @@
 //! put into grant PTEs (the ground-truth records below replace the former).
 
 use super::Hypervisor;
+use super::grant_maps::GrantMaps;
 use crate::arch::pagetable::PageTables;
 use crate::arch::x86_64::{PAGE_OFFSET, PAGE_SHIFT, Pte, PteFlags};
 use crate::types::{DomId, Mfn, Pfn};
 use crate::xen::interface::grant_table::*;
 use crate::xen::interface::xen::PteMaddr;
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
@@ -244,13 +246,36 @@ pub struct GrantMapRecord {
 }
 
 /// All grant state Xen keeps, per domain, plus the ground-truth index.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct GrantTables {
     pub tables: BTreeMap<DomId, GrantTable>,
     /// Active mappings by (grantee, handle).
-    pub maps: BTreeMap<(DomId, u32), GrantMapRecord>,
+    pub maps: GrantMaps,
     /// Host PTEs holding a grant mapping: (grantee, PTE) -> handle.
-    pub ptes: BTreeMap<(DomId, PteMaddr), u32>,
+    pub ptes: FxHashMap<(DomId, PteMaddr), u32>,
+}
+
+impl fmt::Debug for GrantTables {
+    /// As the derived `Debug` of the ordered maps these were: `ptes` in
+    /// key order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ptes: Vec<_> = self.ptes.iter().collect();
+        ptes.sort_unstable();
+        let ptes = DebugMap(ptes);
+        f.debug_struct("GrantTables")
+            .field("tables", &self.tables)
+            .field("maps", &self.maps)
+            .field("ptes", &ptes)
+            .finish()
+    }
+}
+
+/// Sorted `(key, value)` pairs printed as a map.
+struct DebugMap<K, V>(Vec<(K, V)>);
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for DebugMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+    }
 }
 
 /// `grant_to_pte_flags()` (xen/arch/x86/pv/grant_table.c) without the
@@ -543,9 +568,7 @@ impl Hypervisor {
             }
             new_flags &= !GNTMAP_HOST_MAP;
             done |= GNTMAP_HOST_MAP | (flags & GNTMAP_READONLY);
-            if let Some(rec) = self.grants.maps.get_mut(&key) {
-                rec.host = None;
-            }
+            self.grants.maps.clear_host(&key);
         }
         if op.dev_bus_addr != 0 && flags & GNTMAP_DEVICE_MAP != 0 {
             new_flags &= !GNTMAP_DEVICE_MAP;
