@@ -23,6 +23,7 @@
 //! path (the device exists in PV guests only). `find_special_page` does no
 //! bounds check in Linux; the model answers "no page" out of range.
 
+use crate::arch::pagetable::PteSlot;
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
@@ -722,11 +723,18 @@ impl GntdevFile {
         let n = Rc::new(GntdevNotifier { map: Rc::downgrade(map) });
         k.mm_mut(pid)?.notifiers.push(n.clone());
         map.st.borrow_mut().notifier = Some((pid, n));
-        // apply_to_page_range(find_grant_ptes)
+        // apply_to_page_range(find_grant_ptes): apply_to_pte_range()
+        // allocates the PTE table once per PMD, then steps pte++
+        // (mm/memory.c).
         let special = k.variant.gntdev_pte_special();
+        let mut prev: Option<PteSlot> = None;
         for i in 0..vma.pages() as usize {
             let addr = vma.start + ((i as u64) << 12);
-            let slot = k.pte_alloc(pid, addr)?;
+            let slot = match prev {
+                Some(s) if (addr >> 12) & 511 != 0 => PteSlot { table: s.table, index: s.index + 1 },
+                _ => k.pte_alloc(pid, addr)?,
+            };
+            prev = Some(slot);
             let maddr = PteMaddr { table: Mfn(slot.table), index: slot.index }.maddr();
             let mut s = map.st.borrow_mut();
             let pgnr = ((addr - s.pages_vm_start) >> 12) as usize;
