@@ -104,6 +104,9 @@ impl GrantMaps {
             .iter()
             .flat_map(|(d, v)| v.iter().enumerate().filter_map(move |(h, r)| Some(((*d, h as u32), r.as_ref()?))))
     }
+    pub fn keys(&self) -> impl Iterator<Item = (DomId, u32)> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
     pub fn values(&self) -> impl Iterator<Item = &GrantMapRecord> {
         self.iter().map(|(_, r)| r)
     }

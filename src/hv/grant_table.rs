@@ -384,7 +384,9 @@ impl Hypervisor {
     ) -> GntSt {
         let rd = op.dom;
         let r = op.gref as usize;
-        let rgt = self.grant_table_mut(rd);
+        // The granter's table, borrowed as a field so that the machine can
+        // be asked while it is held (one lookup).
+        let rgt = self.grants.tables.entry(rd).or_default();
         if op.gref >= rgt.nr_grant_entries() {
             self.grant_log(ld, &format!("Bad ref {:#x} for d{rd}", op.gref), GntSt::BadGntref);
             return GntSt::BadGntref;
@@ -424,7 +426,6 @@ impl Hypervisor {
                 // it must own.
                 let mfn = Mfn(sha.frame as u64);
                 let owned = self.machine.owner(mfn) == Some(rd);
-                let rgt = self.grant_table_mut(rd);
                 if !owned {
                     // unlock_out_clear
                     let mut clear = GTF_READING;
@@ -441,7 +442,6 @@ impl Hypervisor {
                 a.mfn = mfn;
             }
         }
-        let rgt = self.grant_table_mut(rd);
         let a = &mut rgt.active[r];
         let old_pin = a.pin;
         a.pin += gntpin_incr(op.flags);
@@ -497,14 +497,18 @@ impl Hypervisor {
                 return Err(());
             }
             let at = pte_maddr(addr);
-            // get_page_from_mfn(gl1mfn, currd) + PGT_l1_page_table.
-            if self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
+            // get_page_from_mfn(gl1mfn, currd) + PGT_l1_page_table, then
+            // the write (one lookup of the table).
+            let new = Pte::new(mfn.0, grant_to_pte_flags(flags));
+            let written = if self.machine.owner(at.table) == Some(ld) {
+                mem.pt.update_entry(at.table.0, at.index as usize, |_| Some(new))
+            } else {
+                None
+            };
+            let Some(old) = written else {
                 self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
                 return Err(());
-            }
-            let old = mem.pt.entry(at.table.0, at.index as usize);
-            let new = Pte::new(mfn.0, grant_to_pte_flags(flags));
-            mem.pt.set_entry(at.table.0, at.index as usize, new);
+            };
             if old.present() && self.grants.ptes.contains_key(&(ld, at)) {
                 // put_page_from_l1e(ol1e) on a grant PTE.
                 self.warn(format!("mm.c: d{ld} Attempt to implicitly unmap a granted PTE {:#x}", old.0));
@@ -618,19 +622,24 @@ impl Hypervisor {
     ) -> Result<(), ()> {
         if flags & GNTMAP_CONTAINS_PTE != 0 {
             let at = pte_maddr(addr);
-            if addr & 7 != 0 || self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
-                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
-                return Err(());
-            }
-            let old = mem.pt.entry(at.table.0, at.index as usize);
             let want = grant_to_pte_flags(flags);
             let key = PteFlags::PRESENT | PteFlags::RW;
-            if old.frame() != mfn.0 || (old.flags() ^ want) & key != PteFlags::empty() {
+            let matches = |old: Pte| old.frame() == mfn.0 && (old.flags() ^ want) & key == PteFlags::empty();
+            // Read, check and clear the entry with one lookup of the table.
+            let seen = if addr & 7 == 0 && self.machine.owner(at.table) == Some(ld) {
+                mem.pt.update_entry(at.table.0, at.index as usize, |old| matches(old).then_some(Pte::NONE))
+            } else {
+                None
+            };
+            let Some(old) = seen else {
+                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
+                return Err(());
+            };
+            if !matches(old) {
                 let msg = format!("PTE {:x} for {addr:x} doesn't match grant ({:x})", old.0, Pte::new(mfn.0, want).0);
                 self.warn(format!("grant_table.c: d{ld}v0 {msg}"));
                 return Err(());
             }
-            mem.pt.set_entry(at.table.0, at.index as usize, Pte::NONE);
             if self.grants.ptes.get(&(ld, at)) == Some(&handle) {
                 self.grants.ptes.remove(&(ld, at));
             }
