@@ -18,7 +18,7 @@ use std::fmt;
 pub struct GrantMaps {
     /// Per grantee, ascending: the records indexed by handle (a handle is
     /// an index into the grantee's maptrack, so the vector is at most the
-    /// maptrack's size). Trailing empty slots are trimmed.
+    /// maptrack's size; it keeps its length, as the maptrack does).
     doms: Vec<(DomId, Vec<Option<GrantMapRecord>>)>,
     len: usize,
     /// Live records per `(frame, grantee, read-only)`.
@@ -83,9 +83,6 @@ impl GrantMaps {
         let i = self.doms.iter().position(|(x, _)| *x == d)?;
         let v = &mut self.doms[i].1;
         let old = v.get_mut(handle as usize)?.take()?;
-        while v.last().is_some_and(|s| s.is_none()) {
-            v.pop();
-        }
         self.len -= 1;
         self.count(&old, false);
         Some(old)
