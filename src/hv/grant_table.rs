@@ -572,7 +572,6 @@ impl Hypervisor {
             }
             new_flags &= !GNTMAP_HOST_MAP;
             done |= GNTMAP_HOST_MAP | (flags & GNTMAP_READONLY);
-            self.grants.maps.clear_host(&key);
         }
         if op.dev_bus_addr != 0 && flags & GNTMAP_DEVICE_MAP != 0 {
             new_flags &= !GNTMAP_DEVICE_MAP;
@@ -582,8 +581,14 @@ impl Hypervisor {
         if new_flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
             lgt.put_maptrack_handle(op.handle);
             self.grants.maps.remove(&key);
-        } else if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
-            m.flags = new_flags as u16;
+        } else {
+            if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
+                m.flags = new_flags as u16;
+            }
+            if done & GNTMAP_HOST_MAP != 0 {
+                // The device mapping stays; the record loses its host one.
+                self.grants.maps.clear_host(&key);
+            }
         }
         op.status = GntSt::Okay;
         // unmap_common_complete()
@@ -640,8 +645,12 @@ impl Hypervisor {
                 self.warn(format!("grant_table.c: d{ld}v0 {msg}"));
                 return Err(());
             }
-            if self.grants.ptes.get(&(ld, at)) == Some(&handle) {
-                self.grants.ptes.remove(&(ld, at));
+            // Forget the grant PTE if it is this handle's (one lookup: a
+            // PTE of another handle goes back).
+            if let Some(h) = self.grants.ptes.remove(&(ld, at))
+                && h != handle
+            {
+                self.grants.ptes.insert((ld, at), h);
             }
             Ok(())
         } else {
