@@ -200,6 +200,17 @@ impl PageTables {
             }
         }
     }
+    /// Entry `index` of `table` read and, when `f` returns a new value,
+    /// rewritten, with one lookup of the table: the old entry, or None
+    /// when `table` is not a page table.
+    pub fn update_entry(&mut self, table: u64, index: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
+        let t = self.tables.get_mut(&table)?;
+        let old = t.get(index);
+        if let Some(new) = f(old) {
+            t.set(index, new);
+        }
+        Some(old)
+    }
     pub fn get(&self, s: PteSlot) -> Pte {
         self.entry(s.table, s.index as usize)
     }

@@ -26,7 +26,8 @@
 //! plain copy through user memory), one bio per request, 512-byte logical
 //! blocks and DMA alignment, never read-only, not a swap device.
 
-use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE};
+use crate::arch::pagetable::PteSlot;
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::hv::truth::Violation;
@@ -262,8 +263,24 @@ impl Disk {
         // A short pin transfers what the pinned pages cover.
         let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
         req.len = len.min(covered);
+        // The PTE of each page: one walk per page table, then the next
+        // slot of the same table for the next page.
         let pgd = k.mm(req.pid)?.pgd;
-        req.truth = pages.iter().map(|p| k.pte_machine_frame(k.page_tables().pte(pgd, p.addr))).collect();
+        let pt = k.page_tables();
+        let mut prev: Option<(u64, PteSlot)> = None;
+        req.truth = pages
+            .iter()
+            .map(|p| {
+                let slot = match prev {
+                    Some((a, s)) if a + PAGE_SIZE == p.addr && s.index < 511 => {
+                        Some(PteSlot { table: s.table, index: s.index + 1 })
+                    }
+                    _ => pt.lookup(pgd, p.addr),
+                };
+                prev = slot.map(|s| (p.addr, s));
+                k.pte_machine_frame(slot.map_or(Pte::NONE, |s| pt.get(s)))
+            })
+            .collect();
         req.pages = pages;
         Ok(())
     }
@@ -418,7 +435,7 @@ fn audit_dma(
     }
     if let Some(m) = target {
         let o = hv.machine.owner(m);
-        let granted = hv.grant_maps_of_frame(m).any(|r| r.grantee == dom && (req.to_device || !r.readonly));
+        let granted = hv.grants.maps.frame_mapped_by(m, dom, !req.to_device);
         if o != Some(dom) && !granted {
             out.push(Violation {
                 invariant: crate::invariants::Invariant::DmaNotGranted,

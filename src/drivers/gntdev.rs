@@ -23,6 +23,7 @@
 //! path (the device exists in PV guests only). `find_special_page` does no
 //! bounds check in Linux; the model answers "no page" out of range.
 
+use crate::arch::pagetable::PteSlot;
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::file::{DeviceNode, FileOperations, IoctlArg};
@@ -237,12 +238,14 @@ fn gntdev_map_grant_pages(k: &mut Kernel, hv: &mut Hypervisor, map: &Rc<GrantMap
             s.kmap_ops[i] = GnttabMapGrantRef::new(addr, kflags, gref, domid as DomId);
             s.kunmap_ops[i] = GnttabUnmapGrantRef::new(addr, INVALID_GRANT_HANDLE);
         }
-        (s.map_ops.clone(), s.kmap_ops.clone(), s.pages.clone())
+        // Lent to the hypercall and put back (no copies).
+        (std::mem::take(&mut s.map_ops), std::mem::take(&mut s.kmap_ops), std::mem::take(&mut s.pages))
     };
     let r = k.gnttab_map_refs(hv, &mut map_ops, Some(&mut kmap_ops), &pages);
     let mut s = map.st.borrow_mut();
     s.map_ops = map_ops;
     s.kmap_ops = kmap_ops;
+    s.pages = pages;
     r?;
     let mut err = Ok(());
     let mut alloced = 0;
@@ -720,14 +723,22 @@ impl GntdevFile {
         let n = Rc::new(GntdevNotifier { map: Rc::downgrade(map) });
         k.mm_mut(pid)?.notifiers.push(n.clone());
         map.st.borrow_mut().notifier = Some((pid, n));
-        // apply_to_page_range(find_grant_ptes)
+        // apply_to_page_range(find_grant_ptes): apply_to_pte_range()
+        // allocates the PTE table once per PMD, then steps pte++
+        // (mm/memory.c).
         let special = k.variant.gntdev_pte_special();
+        let mut prev: Option<PteSlot> = None;
         for i in 0..vma.pages() as usize {
             let addr = vma.start + ((i as u64) << 12);
-            // apply_to_page_range(): tables with GFP_PGTABLE_USER, through
-            // the OOM killer.
-            let slot =
-                k.alloc_may_oom(hv, pid, crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(pid, addr))?;
+            // apply_to_page_range(): the next slot of the same table, or a
+            // table with GFP_PGTABLE_USER, through the OOM killer.
+            let slot = match prev {
+                Some(s) if (addr >> 12) & 511 != 0 => PteSlot { table: s.table, index: s.index + 1 },
+                _ => k.alloc_may_oom(hv, pid, crate::kernel::oom_kill::GFP_PGTABLE_USER_ALLOC, |k| {
+                    k.pte_alloc(pid, addr)
+                })?,
+            };
+            prev = Some(slot);
             let maddr = PteMaddr { table: Mfn(slot.table), index: slot.index }.maddr();
             let mut s = map.st.borrow_mut();
             let pgnr = ((addr - s.pages_vm_start) >> 12) as usize;

@@ -23,11 +23,13 @@
 //! put into grant PTEs (the ground-truth records below replace the former).
 
 use super::Hypervisor;
+use super::grant_maps::GrantMaps;
 use crate::arch::pagetable::PageTables;
 use crate::arch::x86_64::{PAGE_OFFSET, PAGE_SHIFT, Pte, PteFlags};
 use crate::types::{DomId, Mfn, Pfn};
 use crate::xen::interface::grant_table::*;
 use crate::xen::interface::xen::PteMaddr;
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
@@ -244,13 +246,36 @@ pub struct GrantMapRecord {
 }
 
 /// All grant state Xen keeps, per domain, plus the ground-truth index.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct GrantTables {
     pub tables: BTreeMap<DomId, GrantTable>,
     /// Active mappings by (grantee, handle).
-    pub maps: BTreeMap<(DomId, u32), GrantMapRecord>,
+    pub maps: GrantMaps,
     /// Host PTEs holding a grant mapping: (grantee, PTE) -> handle.
-    pub ptes: BTreeMap<(DomId, PteMaddr), u32>,
+    pub ptes: FxHashMap<(DomId, PteMaddr), u32>,
+}
+
+impl fmt::Debug for GrantTables {
+    /// As the derived `Debug` of the ordered maps these were: `ptes` in
+    /// key order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ptes: Vec<_> = self.ptes.iter().collect();
+        ptes.sort_unstable();
+        let ptes = DebugMap(ptes);
+        f.debug_struct("GrantTables")
+            .field("tables", &self.tables)
+            .field("maps", &self.maps)
+            .field("ptes", &ptes)
+            .finish()
+    }
+}
+
+/// Sorted `(key, value)` pairs printed as a map.
+struct DebugMap<K, V>(Vec<(K, V)>);
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for DebugMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+    }
 }
 
 /// `grant_to_pte_flags()` (xen/arch/x86/pv/grant_table.c) without the
@@ -359,7 +384,9 @@ impl Hypervisor {
     ) -> GntSt {
         let rd = op.dom;
         let r = op.gref as usize;
-        let rgt = self.grant_table_mut(rd);
+        // The granter's table, borrowed as a field so that the machine can
+        // be asked while it is held (one lookup).
+        let rgt = self.grants.tables.entry(rd).or_default();
         if op.gref >= rgt.nr_grant_entries() {
             self.grant_log(ld, &format!("Bad ref {:#x} for d{rd}", op.gref), GntSt::BadGntref);
             return GntSt::BadGntref;
@@ -399,7 +426,6 @@ impl Hypervisor {
                 // it must own.
                 let mfn = Mfn(sha.frame as u64);
                 let owned = self.machine.owner(mfn) == Some(rd);
-                let rgt = self.grant_table_mut(rd);
                 if !owned {
                     // unlock_out_clear
                     let mut clear = GTF_READING;
@@ -416,7 +442,6 @@ impl Hypervisor {
                 a.mfn = mfn;
             }
         }
-        let rgt = self.grant_table_mut(rd);
         let a = &mut rgt.active[r];
         let old_pin = a.pin;
         a.pin += gntpin_incr(op.flags);
@@ -472,14 +497,18 @@ impl Hypervisor {
                 return Err(());
             }
             let at = pte_maddr(addr);
-            // get_page_from_mfn(gl1mfn, currd) + PGT_l1_page_table.
-            if self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
+            // get_page_from_mfn(gl1mfn, currd) + PGT_l1_page_table, then
+            // the write (one lookup of the table).
+            let new = Pte::new(mfn.0, grant_to_pte_flags(flags));
+            let written = if self.machine.owner(at.table) == Some(ld) {
+                mem.pt.update_entry(at.table.0, at.index as usize, |_| Some(new))
+            } else {
+                None
+            };
+            let Some(old) = written else {
                 self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
                 return Err(());
-            }
-            let old = mem.pt.entry(at.table.0, at.index as usize);
-            let new = Pte::new(mfn.0, grant_to_pte_flags(flags));
-            mem.pt.set_entry(at.table.0, at.index as usize, new);
+            };
             if old.present() && self.grants.ptes.contains_key(&(ld, at)) {
                 // put_page_from_l1e(ol1e) on a grant PTE.
                 self.warn(format!("mm.c: d{ld} Attempt to implicitly unmap a granted PTE {:#x}", old.0));
@@ -543,9 +572,6 @@ impl Hypervisor {
             }
             new_flags &= !GNTMAP_HOST_MAP;
             done |= GNTMAP_HOST_MAP | (flags & GNTMAP_READONLY);
-            if let Some(rec) = self.grants.maps.get_mut(&key) {
-                rec.host = None;
-            }
         }
         if op.dev_bus_addr != 0 && flags & GNTMAP_DEVICE_MAP != 0 {
             new_flags &= !GNTMAP_DEVICE_MAP;
@@ -555,8 +581,14 @@ impl Hypervisor {
         if new_flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
             lgt.put_maptrack_handle(op.handle);
             self.grants.maps.remove(&key);
-        } else if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
-            m.flags = new_flags as u16;
+        } else {
+            if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
+                m.flags = new_flags as u16;
+            }
+            if done & GNTMAP_HOST_MAP != 0 {
+                // The device mapping stays; the record loses its host one.
+                self.grants.maps.clear_host(&key);
+            }
         }
         op.status = GntSt::Okay;
         // unmap_common_complete()
@@ -595,21 +627,30 @@ impl Hypervisor {
     ) -> Result<(), ()> {
         if flags & GNTMAP_CONTAINS_PTE != 0 {
             let at = pte_maddr(addr);
-            if addr & 7 != 0 || self.machine.owner(at.table) != Some(ld) || !mem.pt.has_table(at.table.0) {
-                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
-                return Err(());
-            }
-            let old = mem.pt.entry(at.table.0, at.index as usize);
             let want = grant_to_pte_flags(flags);
             let key = PteFlags::PRESENT | PteFlags::RW;
-            if old.frame() != mfn.0 || (old.flags() ^ want) & key != PteFlags::empty() {
+            let matches = |old: Pte| old.frame() == mfn.0 && (old.flags() ^ want) & key == PteFlags::empty();
+            // Read, check and clear the entry with one lookup of the table.
+            let seen = if addr & 7 == 0 && self.machine.owner(at.table) == Some(ld) {
+                mem.pt.update_entry(at.table.0, at.index as usize, |old| matches(old).then_some(Pte::NONE))
+            } else {
+                None
+            };
+            let Some(old) = seen else {
+                self.warn(format!("grant_table.c: d{ld}v0 {addr:#x} is not a PTE in an L1 table of d{ld}"));
+                return Err(());
+            };
+            if !matches(old) {
                 let msg = format!("PTE {:x} for {addr:x} doesn't match grant ({:x})", old.0, Pte::new(mfn.0, want).0);
                 self.warn(format!("grant_table.c: d{ld}v0 {msg}"));
                 return Err(());
             }
-            mem.pt.set_entry(at.table.0, at.index as usize, Pte::NONE);
-            if self.grants.ptes.get(&(ld, at)) == Some(&handle) {
-                self.grants.ptes.remove(&(ld, at));
+            // Forget the grant PTE if it is this handle's (one lookup: a
+            // PTE of another handle goes back).
+            if let Some(h) = self.grants.ptes.remove(&(ld, at))
+                && h != handle
+            {
+                self.grants.ptes.insert((ld, at), h);
             }
             Ok(())
         } else {

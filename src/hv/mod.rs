@@ -1,6 +1,7 @@
 //! The Xen hypervisor: machine frames, domains, M2P, grant tables, and the
 //! checks it applies to PV guests' page-table updates.
 
+pub mod grant_maps;
 pub mod grant_table;
 pub mod m2p;
 pub mod machine;

@@ -323,11 +323,11 @@ impl Kernel {
                     }
                 }
             }
-            let Some(v) = vma.clone() else { break };
+            let Some(v) = vma.as_ref() else { break };
             let mut tries = 0;
             let got = loop {
                 tries += 1;
-                match self.follow_page_pte(hv, pid, &v, addr, flags | FOLL_TOUCH) {
+                match self.follow_page_pte(hv, pid, v, addr, flags | FOLL_TOUCH) {
                     Follow::Page(p) => break Ok(Some(p)),
                     Follow::Err(Errno::EEXIST) if !want_pages => break Ok(None),
                     Follow::Err(e) => break Err(e),
@@ -335,13 +335,13 @@ impl Kernel {
                         if tries > 3 {
                             break Err(Errno::EFAULT);
                         }
-                        if let Err(e) = self.faultin_page(hv, pid, &v, addr, flags, unshare) {
+                        if let Err(e) = self.faultin_page(hv, pid, v, addr, flags, unshare) {
                             break Err(e);
                         }
                     }
                 }
             };
-            self.audit_backing(hv, &v, addr, &got);
+            self.audit_backing(hv, v, addr, &got);
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {

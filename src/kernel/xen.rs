@@ -636,10 +636,11 @@ impl Kernel {
             self.xen.unmap_work.push(UnmapWork { due_ms: self.xen.now_ms.saturating_add(delay), item });
             return;
         }
-        let pages = item.pages.clone();
+        let pages = std::mem::take(&mut item.pages);
         let mut kunmap = item.kunmap_ops.take();
         let ret = self.gnttab_unmap_refs(hv, &mut item.unmap_ops, kunmap.as_deref_mut(), &pages);
         item.kunmap_ops = kunmap;
+        item.pages = pages;
         let done = item.done.clone();
         done.done(self, hv, ret, &item);
     }
