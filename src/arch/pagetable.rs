@@ -249,10 +249,16 @@ impl PageTables {
     /// of every PTE of the range is built.
     pub fn leaf_tables(&self, pgd: u64, start: u64, end: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        if start < end {
-            self.collect_tables(pgd, 4, 0, start, end - 1, &mut out);
-        }
+        self.leaf_tables_into(pgd, start, end, &mut out);
         out
+    }
+
+    /// [`PageTables::leaf_tables`] appended to `out` (a caller's reused
+    /// buffer).
+    pub fn leaf_tables_into(&self, pgd: u64, start: u64, end: u64, out: &mut Vec<(u64, u64)>) {
+        if start < end {
+            self.collect_tables(pgd, 4, 0, start, end - 1, out);
+        }
     }
 
     fn collect_tables(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, u64)>) {
@@ -353,8 +359,14 @@ impl PageTables {
     /// tearing down a whole address space.
     pub fn all_tables_under(&self, pgd: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        self.tables_below(pgd, 4, &mut out);
+        self.all_tables_under_into(pgd, &mut out);
         out
+    }
+
+    /// [`PageTables::all_tables_under`] appended to `out` (a caller's
+    /// reused buffer).
+    pub fn all_tables_under_into(&self, pgd: u64, out: &mut Vec<u64>) {
+        self.tables_below(pgd, 4, out);
     }
 
     fn tables_below(&self, table: u64, level: u32, out: &mut Vec<u64>) {
