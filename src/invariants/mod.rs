@@ -76,6 +76,8 @@ pub struct Incremental {
     referenced: FxHashMap<DomId, Vec<u32>>,
     /// Per domain, the page tables' summaries.
     tables: FxHashMap<DomId, ptcache::PtCache>,
+    /// The memmap pass's buffers, reused by every check.
+    scratch: mm::Scratch,
     /// The last check found no state violation.
     clean: bool,
     /// Also run the full check each time and record any difference in
@@ -136,7 +138,8 @@ impl Incremental {
                     if let (false, Some(p)) = (fresh, prev) {
                         t.extend_from_slice(&p);
                     }
-                    let now = mm::check_scoped(&d.kernel, &walk.live_tables, &cache.ptes, &t, &mut out);
+                    let now =
+                        mm::check_scoped(&d.kernel, &walk.live_tables, &cache.ptes, &t, &mut out, &mut self.scratch);
                     cache.recycle(walk.live_tables);
                     now
                 }

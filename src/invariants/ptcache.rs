@@ -183,12 +183,11 @@ impl PtCache {
         let mut shared = false;
         for (&pid, p) in &k.procs {
             all.clear();
-            k.page_tables().all_tables_under_into(p.mm.pgd, &mut all);
+            leaves.clear();
+            k.page_tables().tables_and_leaves_into(p.mm.pgd, WALK_END, &mut all, &mut leaves);
             for &t in &all {
                 shared |= !live_tables.insert(t);
             }
-            leaves.clear();
-            k.page_tables().leaf_tables_into(p.mm.pgd, 0, WALK_END, &mut leaves);
             for &(base, frame) in &leaves {
                 let key = (pid, frame);
                 reached += 1;
