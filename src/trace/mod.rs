@@ -236,9 +236,6 @@ pub enum Event {
     XenLog { line: String },
 }
 
-/// The most events' room [`Trace::take`] leaves in the buffer.
-pub const KEPT_CAPACITY: usize = 4096;
-
 /// The per-world trace buffer, off by default.
 ///
 /// One buffer serves the whole world: the hypervisor holds it and every
@@ -274,18 +271,10 @@ impl Trace {
             s.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         }
     }
-    /// The events recorded since the last take, in a vector of their exact
-    /// size: the buffer keeps its capacity (up to [`KEPT_CAPACITY`]
-    /// events), so recording the next step's events does not grow a fresh
-    /// vector again.
+    /// The events recorded since the last take.
     pub fn take(&mut self) -> Vec<Event> {
         match &self.sink {
-            Some(s) => {
-                let mut buf = s.lock().unwrap_or_else(|p| p.into_inner());
-                let out = buf.drain(..).collect();
-                buf.shrink_to(KEPT_CAPACITY);
-                out
-            }
+            Some(s) => std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())),
             None => Vec::new(),
         }
     }
