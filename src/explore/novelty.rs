@@ -125,6 +125,8 @@ fn event_kind(e: &T) -> u64 {
 pub struct Features {
     pub list: Vec<u64>,
     prev: u64,
+    /// Scratch: one step's event kinds (reused, not allocated per step).
+    kinds: Vec<u64>,
 }
 
 impl Features {
@@ -136,13 +138,15 @@ impl Features {
         self.list.push(k);
         self.list.push(h64(&(self.prev, k)));
         self.prev = k;
-        let mut kinds: Vec<u64> = events.iter().map(event_kind).collect();
+        let kinds = &mut self.kinds;
+        kinds.clear();
+        kinds.extend(events.iter().map(event_kind));
         kinds.sort_unstable();
         kinds.dedup();
-        for &x in &kinds {
+        for &x in kinds.iter() {
             self.list.push(h64(&(k, x)));
         }
-        self.list.push(h64(&(k, &kinds)));
+        self.list.push(h64(&(k, &*kinds)));
     }
 }
 

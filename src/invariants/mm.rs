@@ -99,48 +99,86 @@ pub(super) fn check_scoped(
     ptes: &FxHashMap<u32, i64>,
     extra: &[u32],
     out: &mut Vec<Violation>,
+    scratch: &mut Scratch,
 ) -> Vec<u32> {
     let mut cx = Ctx { k, out };
-    let mut exp: FxHashMap<Pfn, Expected> = FxHashMap::default();
-    cache_and_gup(&mut cx, &mut exp);
-    let table_pfns: FxHashSet<Pfn> = k.pt_pages().values().copied().collect();
+    let Scratch { exp, table_pfns, bits, visit } = scratch;
+    // A set grown big once would cost its size at every clear: start
+    // small again after a large check.
+    if exp.capacity() > SCRATCH_KEEP {
+        *exp = FxHashMap::default();
+    }
+    if table_pfns.capacity() > SCRATCH_KEEP {
+        *table_pfns = FxHashSet::default();
+    }
+    exp.clear();
+    cache_and_gup(&mut cx, exp);
+    table_pfns.clear();
+    table_pfns.extend(k.pt_pages().values().copied());
     let referenced: Vec<u32> = exp.keys().chain(table_pfns.iter()).map(|p| p.0 as u32).collect();
-    for p in union_ascending(extra, &referenced, k.memmap().len()) {
+    union_ascending_into(extra, &referenced, k.memmap().len(), bits, visit);
+    for &p in visit.iter() {
         let pfn = Pfn(u64::from(p));
         if let Some(&n) = ptes.get(&p)
             && n != 0
         {
             exp.entry(pfn).or_default().ptes = n;
         }
-        check_page(&mut cx, pfn, k.memmap().page(pfn), &exp, &table_pfns);
+        check_page(&mut cx, pfn, k.memmap().page(pfn), exp, table_pfns);
     }
     tables_and_log(&mut cx, live_tables);
     referenced
+}
+
+/// The most entries a [`Scratch`] map keeps room for between checks.
+const SCRATCH_KEEP: usize = 1 << 16;
+
+/// Buffers [`check_scoped`] fills afresh at every call, kept by the
+/// caller so that a check allocates none of them again (model
+/// bookkeeping: the expected counts, the page-table pages, the bitmap and
+/// list of the pages to visit).
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    exp: FxHashMap<Pfn, Expected>,
+    table_pfns: FxHashSet<Pfn>,
+    bits: Vec<u64>,
+    visit: Vec<u32>,
 }
 
 /// The PFNs below `len` in `a` or `b` (any order, repeats allowed), once
 /// each and ascending, as the full pass visits them: by sorting when they
 /// are few, else through a bitmap up to the highest one (sorting thousands
 /// of referenced pages after every step cost more than checking them).
+#[cfg(test)]
 fn union_ascending(a: &[u32], b: &[u32], len: u64) -> Vec<u32> {
+    let mut out = Vec::new();
+    union_ascending_into(a, b, len, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`union_ascending`] into `out` (cleared first), with `bits` as the
+/// bitmap's buffer: both are the caller's, reused.
+fn union_ascending_into(a: &[u32], b: &[u32], len: u64, bits: &mut Vec<u64>, out: &mut Vec<u32>) {
+    out.clear();
     let n = a.len() + b.len();
     let Some(max) = a.iter().chain(b).copied().filter(|&p| u64::from(p) < len).max() else {
-        return Vec::new();
+        return;
     };
     let words = max as usize / 64 + 1;
     if n * 8 < words {
-        let mut v: Vec<u32> = a.iter().chain(b).copied().filter(|&p| u64::from(p) < len).collect();
-        v.sort_unstable();
-        v.dedup();
-        return v;
+        out.extend(a.iter().chain(b).copied().filter(|&p| u64::from(p) < len));
+        out.sort_unstable();
+        out.dedup();
+        return;
     }
-    let mut bits = vec![0u64; words];
+    bits.clear();
+    bits.resize(words, 0);
     for &p in a.iter().chain(b) {
         if u64::from(p) < len {
             bits[p as usize / 64] |= 1 << (p % 64);
         }
     }
-    let mut out = Vec::with_capacity(n.min(words * 64));
+    out.reserve(n.min(words * 64));
     for (w, &word) in bits.iter().enumerate() {
         let mut word = word;
         while word != 0 {
@@ -148,7 +186,6 @@ fn union_ascending(a: &[u32], b: &[u32], len: u64) -> Vec<u32> {
             word &= word - 1;
         }
     }
-    out
 }
 
 /// What the rest of the kernel says about one page.

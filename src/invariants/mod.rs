@@ -76,6 +76,8 @@ pub struct Incremental {
     referenced: FxHashMap<DomId, Vec<u32>>,
     /// Per domain, the page tables' summaries.
     tables: FxHashMap<DomId, ptcache::PtCache>,
+    /// The memmap pass's buffers, reused by every check.
+    scratch: mm::Scratch,
     /// The last check found no state violation.
     clean: bool,
     /// Also run the full check each time and record any difference in
@@ -111,7 +113,9 @@ impl Incremental {
             f
         });
         let mut out = Vec::new();
-        let mut referenced = FxHashMap::default();
+        // Each domain's entry is replaced below (domains are never
+        // removed): the map is reused, not rebuilt per check.
+        let was_clean = self.clean;
         let mut xen_bad = false;
         for d in &mut w.domains {
             let touched = d.kernel.take_touched();
@@ -125,7 +129,7 @@ impl Incremental {
             self.tables_reused += cache.reused;
             xen_bad |= cache.xen_bad();
             let changed = cache.take_changed();
-            let prev = if self.clean { self.referenced.remove(&d.id) } else { None };
+            let prev = if was_clean { self.referenced.remove(&d.id) } else { None };
             let now = match (touched, prev) {
                 // A fresh memmap is clean whatever the rest says: its pages
                 // are free, reserved or ballooned out.
@@ -134,7 +138,10 @@ impl Incremental {
                     if let (false, Some(p)) = (fresh, prev) {
                         t.extend_from_slice(&p);
                     }
-                    mm::check_scoped(&d.kernel, &walk.live_tables, &cache.ptes, &t, &mut out)
+                    let now =
+                        mm::check_scoped(&d.kernel, &walk.live_tables, &cache.ptes, &t, &mut out, &mut self.scratch);
+                    cache.recycle(walk.live_tables);
+                    now
                 }
                 (touched, _) => {
                     if touched.is_none() {
@@ -143,7 +150,7 @@ impl Incremental {
                     mm::check_kernel(&d.kernel, &w.hv, &mut out)
                 }
             };
-            referenced.insert(d.id, now);
+            self.referenced.insert(d.id, now);
         }
         if xen_bad {
             out.extend(xen::check(w));
@@ -151,7 +158,6 @@ impl Incremental {
             xen::check_without_ptes(w, &mut out);
         }
         mark_log_reported(w);
-        self.referenced = referenced;
         self.clean = out.is_empty();
         if let Some(full) = full {
             self.compared += 1;

@@ -104,6 +104,13 @@ pub struct PtCache {
     pub reused: u64,
     /// Scratch: one table's entries.
     entries: Vec<(u64, PteSlot, Pte)>,
+    /// Scratch buffers reused by every [`PtCache::update`] (no allocation
+    /// per check): the stale keys, one process's tables and leaf tables,
+    /// and the live-table set handed back by [`PtCache::recycle`].
+    stale: Vec<(Pid, u64)>,
+    all: Vec<u64>,
+    leaves: Vec<(u64, u64)>,
+    live: FxHashSet<u64>,
 }
 
 /// What [`PtCache::update`] found.
@@ -123,6 +130,13 @@ impl PtCache {
     /// The pages whose PTE count changed since the last call.
     pub fn take_changed(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.changed)
+    }
+
+    /// Give back a [`Walk`]'s live-table set once read, for the next
+    /// [`PtCache::update`] to fill again.
+    pub fn recycle(&mut self, mut live: FxHashSet<u64>) {
+        live.clear();
+        self.live = live;
     }
 
     /// Bring the summaries up to date with `k`. `dirty` are the tables
@@ -153,7 +167,8 @@ impl PtCache {
         let mut dirty = dirty.unwrap_or_default();
         dirty.sort_unstable();
         dirty.dedup();
-        let mut stale: Vec<(Pid, u64)> = Vec::new();
+        let mut stale = std::mem::take(&mut self.stale);
+        stale.clear();
         for p in touched {
             if let Some(keys) = self.by_pfn.get(p) {
                 stale.extend_from_slice(keys);
@@ -162,13 +177,18 @@ impl PtCache {
         stale.sort_unstable();
         stale.dedup();
         let mut reached = 0;
-        let mut live_tables = FxHashSet::default();
+        let mut live_tables = std::mem::take(&mut self.live);
+        live_tables.clear();
+        let (mut all, mut leaves) = (std::mem::take(&mut self.all), std::mem::take(&mut self.leaves));
         let mut shared = false;
         for (&pid, p) in &k.procs {
-            for t in k.page_tables().all_tables_under(p.mm.pgd) {
+            all.clear();
+            leaves.clear();
+            k.page_tables().tables_and_leaves_into(p.mm.pgd, WALK_END, &mut all, &mut leaves);
+            for &t in &all {
                 shared |= !live_tables.insert(t);
             }
-            for (base, frame) in k.page_tables().leaf_tables(p.mm.pgd, 0, WALK_END) {
+            for &(base, frame) in &leaves {
                 let key = (pid, frame);
                 reached += 1;
                 if let Some(s) = self.tables.get_mut(&key)
@@ -188,6 +208,7 @@ impl PtCache {
                 self.add(key, pid, s);
             }
         }
+        (self.stale, self.all, self.leaves) = (stale, all, leaves);
         // Tables no longer reached. Each key reached is in `tables`; when
         // none was reached twice (which makes a table shared) and as many
         // were reached as `tables` holds, that is all of them.

@@ -132,8 +132,10 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             w.hv.grant_table(r.granter)
                 .and_then(|t| t.shared.get(r.gref as usize))
                 .is_some_and(|e| e.flags & GTF_READONLY != 0);
+        // Formatted only for a violation (this runs for every mapping at
+        // every check).
         let who =
-            format!("d{} handle {:#x} (d{} ref {:#x}, mfn {:#x})", r.grantee, r.handle, r.granter, r.gref, r.mfn.0);
+            || format!("d{} handle {:#x} (d{} ref {:#x}, mfn {:#x})", r.grantee, r.handle, r.granter, r.gref, r.mfn.0);
         let granter_pfn = w.hv.m2p.get(r.mfn);
         let ids =
             || (vec![r.grantee, r.granter], granter_pfn.map(|p| p.0).into_iter().collect::<Vec<_>>(), vec![r.mfn.0]);
@@ -141,7 +143,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             let (domains, pfns, mfns) = ids();
             out.push(Violation {
                 invariant: crate::invariants::Invariant::GrantRoWritable,
-                message: format!("{who}: a read-only grant is mapped writable"),
+                message: format!("{}: a read-only grant is mapped writable", who()),
                 domains,
                 pfns,
                 mfns,
@@ -154,7 +156,8 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
                 out.push(Violation {
                     invariant: crate::invariants::Invariant::GrantPteLost,
                     message: format!(
-                        "{who}: the PTE at {:#x} no longer holds the mapping (entry {:#x}); it can never be unmapped",
+                        "{}: the PTE at {:#x} no longer holds the mapping (entry {:#x}); it can never be unmapped",
+                        who(),
                         at.maddr(),
                         pte.0
                     ),
@@ -166,7 +169,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
                 let (domains, pfns, mfns) = ids();
                 out.push(Violation {
                     invariant: crate::invariants::Invariant::GrantRoWritable,
-                    message: format!("{who}: read-only grant in a writable PTE at {:#x}", at.maddr()),
+                    message: format!("{}: read-only grant in a writable PTE at {:#x}", who(), at.maddr()),
                     domains,
                     pfns,
                     mfns,
@@ -185,7 +188,7 @@ fn grant_maps(w: &World, out: &mut Vec<Violation>) {
             let (domains, pfns, mfns) = ids();
             out.push(Violation {
                 invariant: crate::invariants::Invariant::GrantFrameFreed,
-                message: format!("{who} is still mapped but {why}"),
+                message: format!("{} is still mapped but {why}", who()),
                 domains,
                 pfns,
                 mfns,

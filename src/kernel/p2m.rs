@@ -40,18 +40,33 @@ pub enum P2m {
         base: Mfn,
         len: u64,
     },
-    /// `writes` is model bookkeeping, not kernel state: it counts the writes
-    /// ([`P2m::generation`]).
+    /// `len` entries: as the domain builder leaves them (pfn `i < ram` maps
+    /// to `base + i`, the rest is `INVALID_P2M_ENTRY`) until written. A
+    /// simplification of storage only: the entries live in chunks of
+    /// [`P2M_CHUNK`] made on first write (`chunks[i]` is `None` while chunk
+    /// `i` reads as boot left it), so building a domain costs no per-page
+    /// work. `writes` is model bookkeeping, not kernel state: it counts the
+    /// writes ([`P2m::generation`]).
     Pv {
-        entries: Vec<u64>,
+        base: Mfn,
+        ram: u64,
+        len: u64,
+        chunks: Vec<Option<Box<[u64]>>>,
         writes: u64,
     },
 }
 
+/// Entries per chunk of a PV P2M (one page of 8-byte entries, as the
+/// kernel's own P2M leaf pages: `P2M_PER_PAGE`).
+pub const P2M_CHUNK: u64 = 512;
+
 impl P2m {
-    /// A PV guest's P2M holding `entries`.
-    pub fn pv(entries: Vec<u64>) -> P2m {
-        P2m::Pv { entries, writes: 0 }
+    /// A PV guest's P2M of `len` entries as the domain builder leaves it:
+    /// pfn `i < ram` maps to machine frame `base + i`, the rest (the
+    /// unpopulated PFNs above RAM) is `INVALID_P2M_ENTRY`.
+    pub fn pv(base: Mfn, ram: u64, len: u64) -> P2m {
+        let ram = ram.min(len);
+        P2m::Pv { base, ram, len, chunks: vec![None; len.div_ceil(P2M_CHUNK) as usize], writes: 0 }
     }
     /// How many times an entry was written (0 for a native P2M, which never
     /// changes): the incremental invariant check (`invariants::ptcache`)
@@ -72,7 +87,15 @@ impl P2m {
                     INVALID_P2M_ENTRY
                 }
             }
-            P2m::Pv { entries, .. } => entries.get(pfn.0 as usize).copied().unwrap_or(INVALID_P2M_ENTRY),
+            P2m::Pv { base, ram, len, chunks, .. } => {
+                if pfn.0 >= *len {
+                    return INVALID_P2M_ENTRY;
+                }
+                match chunks.get((pfn.0 / P2M_CHUNK) as usize) {
+                    Some(Some(c)) => c.get((pfn.0 % P2M_CHUNK) as usize).copied().unwrap_or(INVALID_P2M_ENTRY),
+                    _ => boot_entry(*base, *ram, pfn.0),
+                }
+            }
         }
     }
     /// `pfn_to_mfn()`: the entry with FOREIGN/IDENTITY tags stripped; `None`
@@ -85,23 +108,70 @@ impl P2m {
     pub fn set(&mut self, pfn: Pfn, raw: u64) -> bool {
         match self {
             P2m::Native { .. } => false,
-            P2m::Pv { entries, writes } => match entries.get_mut(pfn.0 as usize) {
-                Some(e) => {
-                    *e = raw;
-                    *writes += 1;
-                    true
+            P2m::Pv { base, ram, len, chunks, writes } => {
+                if pfn.0 >= *len {
+                    return false;
                 }
-                None => false,
-            },
+                let ci = pfn.0 / P2M_CHUNK;
+                let Some(slot) = chunks.get_mut(ci as usize) else { return false };
+                let (base, ram, len) = (*base, *ram, *len);
+                let c = slot.get_or_insert_with(|| {
+                    let start = ci * P2M_CHUNK;
+                    (start..(start + P2M_CHUNK).min(len)).map(|p| boot_entry(base, ram, p)).collect()
+                });
+                match c.get_mut((pfn.0 % P2M_CHUNK) as usize) {
+                    Some(e) => {
+                        *e = raw;
+                        *writes += 1;
+                        true
+                    }
+                    None => false,
+                }
+            }
         }
     }
     pub fn len(&self) -> u64 {
         match self {
             P2m::Native { len, .. } => *len,
-            P2m::Pv { entries, .. } => entries.len() as u64,
+            P2m::Pv { len, .. } => *len,
         }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A PV P2M entry as the domain builder wrote it (`P2m::pv`).
+fn boot_entry(base: Mfn, ram: u64, pfn: u64) -> u64 {
+    if pfn < ram { base.0 + pfn } else { INVALID_P2M_ENTRY }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunked P2M reads as the array the domain builder would write
+    /// (`base + pfn` below RAM, invalid above, nothing past `len`), before
+    /// and after writes, and counts each write.
+    #[test]
+    fn chunked_pv_p2m_is_the_array() {
+        let (base, ram, len) = (Mfn(0x1000), 1000u64, 1000 + 4096);
+        let mut want: Vec<u64> = (0..len).map(|p| if p < ram { base.0 + p } else { INVALID_P2M_ENTRY }).collect();
+        let mut p2m = P2m::pv(base, ram, len);
+        let same = |p2m: &P2m, want: &[u64]| {
+            (0..len + 600).all(|p| p2m.raw(Pfn(p)) == want.get(p as usize).copied().unwrap_or(INVALID_P2M_ENTRY))
+        };
+        assert_eq!(p2m.len(), len);
+        assert!(same(&p2m, &want));
+        for (pfn, v) in [(3, foreign_frame(Mfn(7))), (999, INVALID_P2M_ENTRY), (1000, 0x55), (len - 1, 0x66)] {
+            assert!(p2m.set(Pfn(pfn), v));
+            want[pfn as usize] = v;
+        }
+        assert!(!p2m.set(Pfn(len), 1), "past the end");
+        assert_eq!(p2m.generation(), 4);
+        assert!(same(&p2m, &want));
+        assert_eq!(p2m.pfn_to_mfn(Pfn(3)), Some(Mfn(7)));
+        assert_eq!(p2m.pfn_to_mfn(Pfn(999)), None);
+        assert_eq!(p2m.pfn_to_mfn(Pfn(998)), Some(Mfn(0x1000 + 998)));
     }
 }

@@ -7,7 +7,7 @@ use crate::errno::{Errno, KResult};
 use crate::hv::HvDomain;
 use crate::hv::Hypervisor;
 use crate::kernel::Kernel;
-use crate::kernel::p2m::{INVALID_P2M_ENTRY, P2m};
+use crate::kernel::p2m::P2m;
 use crate::kernel::variant::Variant;
 use crate::types::DomId;
 
@@ -68,10 +68,9 @@ impl World {
         }
         let base = self.hv.machine.assign(id, pages)?;
         let p2m = if pv {
-            let mut entries = Vec::with_capacity((pages + UNPOPULATED_PFNS) as usize);
-            entries.extend((0..pages).map(|i| base.0 + i));
-            entries.extend((0..UNPOPULATED_PFNS).map(|_| INVALID_P2M_ENTRY));
-            P2m::pv(entries)
+            // pfn i -> base + i, the unpopulated PFNs above RAM invalid
+            // (made lazily: `P2m::pv`).
+            P2m::pv(base, pages, pages + UNPOPULATED_PFNS)
         } else {
             P2m::Native { base, len: pages }
         };
