@@ -21,7 +21,10 @@ pub struct GrantMaps {
     /// maptrack's size; it keeps its length, as the maptrack does).
     doms: Vec<(DomId, Vec<Option<GrantMapRecord>>)>,
     len: usize,
-    /// Live records per `(frame, grantee, read-only)`.
+    /// Live records per `(frame, grantee, read-only)`. A key whose count
+    /// drops to 0 stays (with 0): a backend maps the same frames again and
+    /// again, and removing then re-inserting the key cost a hash insert and
+    /// remove per grant per cycle. Bounded by the distinct keys ever mapped.
     frames: FxHashMap<(Mfn, DomId, bool), u32>,
 }
 
@@ -44,10 +47,7 @@ impl GrantMaps {
         if add {
             *self.frames.entry(key).or_insert(0) += 1;
         } else if let Some(n) = self.frames.get_mut(&key) {
-            *n -= 1;
-            if *n == 0 {
-                self.frames.remove(&key);
-            }
+            *n = n.saturating_sub(1);
         }
     }
 
@@ -110,7 +110,8 @@ impl GrantMaps {
     /// Whether `grantee` has `mfn` mapped by a grant: any mapping, or a
     /// writable one when `write`.
     pub fn frame_mapped_by(&self, mfn: Mfn, grantee: DomId, write: bool) -> bool {
-        self.frames.contains_key(&(mfn, grantee, false)) || (!write && self.frames.contains_key(&(mfn, grantee, true)))
+        let live = |ro| self.frames.get(&(mfn, grantee, ro)).is_some_and(|&n| n > 0);
+        live(false) || (!write && live(true))
     }
 }
 
