@@ -384,12 +384,10 @@ impl PageTables {
         if ceiling - 1 < base {
             return;
         }
-        // Collected first: the loop frees tables as it goes.
-        let entries: Vec<(usize, Pte)> = t.entries_in(lo, hi).collect();
+        // The present entries, collected first: the loop frees tables as
+        // it goes.
+        let entries: Vec<(usize, Pte)> = t.entries_in(lo, hi).filter(|(_, e)| e.present()).collect();
         for (i, e) in entries {
-            if !e.present() {
-                continue;
-            }
             let addr = base + (i as u64) * span;
             let child = e.frame();
             if level > 2 {
