@@ -102,6 +102,16 @@ impl Iterator for EntriesIn<'_> {
     }
 }
 
+/// The indices of the leaf table whose entry 0 maps `base` that fall in
+/// `[start, end)` (non-empty, inside the table: as [`PageTables::leaf_tables`]
+/// hands tables out), as an inclusive range.
+pub fn leaf_indices(base: u64, start: u64, end: u64) -> std::ops::RangeInclusive<usize> {
+    let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
+    let lo = (start.max(base) - base) >> 12;
+    let hi = ((end - 1).min(last).max(base) - base) >> 12;
+    lo as usize..=hi as usize
+}
+
 /// Where a leaf PTE lives: its table's frame and the index in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PteSlot {
@@ -328,6 +338,25 @@ impl PageTables {
                 self.collect_tables(e.frame(), level - 1, addr, first.max(addr), last.min(addr + span - 1), out);
             }
         }
+    }
+
+    /// Every entry of the leaf table `table` into `out` (empty slots as
+    /// `Pte::NONE`), as the kernel reads a PTE page it holds the lock of;
+    /// false (and `out` untouched) when `table` is not a page table. The
+    /// per-table loops of fork and zap read their table once this way and
+    /// then index it, free to change the kernel while they go.
+    pub fn read_leaf_table(&self, table: u64, out: &mut [Pte; PTRS_PER_TABLE]) -> bool {
+        match self.tables.get(&table) {
+            Some(Table::Dense(a)) => *out = **a,
+            Some(Table::Sparse(v)) => {
+                out.fill(Pte::NONE);
+                for &(k, p) in v {
+                    out[k as usize & (PTRS_PER_TABLE - 1)] = p;
+                }
+            }
+            None => return false,
+        }
+        true
     }
 
     /// The non-empty entries of the leaf table `table` (whose entry 0 maps

@@ -5,8 +5,8 @@
 //! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
-use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{Pte, PteFlags, table_index};
+use crate::arch::pagetable::{PteSlot, leaf_indices};
+use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags, table_index};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
@@ -161,24 +161,38 @@ impl Kernel {
         rss: &mut [i64; 4],
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
-        let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Each source PTE page is read once (under its lock, in Linux)
+        // and then walked by index.
+        let mut ptes = Box::new([Pte::NONE; PTRS_PER_TABLE]);
         // Natively the stores of one table are plain writes under its PTE
         // lock: they are kept here and written with one lookup per table
         // (before any error returns, so teardown finds every copied entry).
         // A PV guest's go one by one to Xen (`set_pte_batched`).
         let mut batch = (!self.pv).then(PteBatch::default);
+        // The forking task (`current`) allocates the child's tables and
+        // pages, through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
+        let current = parent;
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
-            self.pt.table_leaf_entries(base, table, src.start, src.end, &mut entries);
+            if !self.pt.read_leaf_table(table, &mut ptes) {
+                continue;
+            }
+            let range = leaf_indices(base, src.start, src.end);
+            let hi = *range.end();
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
-            for (i, &(addr, sslot, pte)) in entries.iter().enumerate() {
-                if !self.pv
-                    && let Some(e) = entries.get(i + PREFETCH_AHEAD)
-                {
-                    self.mem.prefetch(Pfn(e.2.frame()));
+            for i in range {
+                let pte = ptes[i];
+                if pte.is_none() {
+                    continue;
                 }
-                r = self.copy_one_pte(hv, child, src, dst, addr, sslot, pte, &mut dst_table, rss, batch.as_mut());
+                if !self.pv
+                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD).filter(|_| i + PREFETCH_AHEAD <= hi)
+                {
+                    self.mem.prefetch(Pfn(e.frame()));
+                }
+                let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
+                r = self.copy_one_pte(hv, (current, child), src, dst, at, &mut dst_table, rss, batch.as_mut());
                 if r.is_err() {
                     break;
                 }
@@ -198,6 +212,7 @@ impl Kernel {
 
     /// `set_pte_at()` in `copy_pte_range()`: kept in `batch` natively
     /// (`dst`: the child's table, else the parent's), else to Xen.
+    #[inline(always)]
     fn copy_set_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, batch: Option<&mut PteBatch>, dst: bool) {
         match batch {
             Some(b) if dst => b.dst.push((slot.index, new)),
@@ -208,30 +223,25 @@ impl Kernel {
 
     /// One entry of `copy_pte_range()`: a guard marker is copied, a
     /// present PTE is copied by `copy_present_ptes()` (or
-    /// `copy_present_page()` for a pinned anonymous page).
+    /// `copy_present_page()` for a pinned anonymous page). Inlined into the
+    /// per-table loop; what is rare is out of line.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn copy_one_pte(
         &mut self,
         hv: &mut Hypervisor,
-        child: Pid,
+        (current, child): (Pid, Pid),
         src: &Vma,
         dst: &Vma,
-        addr: u64,
-        sslot: PteSlot,
-        pte: Pte,
+        (addr, sslot, pte): (u64, PteSlot, Pte),
         dst_table: &mut Option<u64>,
         rss: &mut [i64; 4],
         mut batch: Option<&mut PteBatch>,
     ) -> KResult<()> {
-        // The forking task (`current`) allocates the child's tables and
-        // pages, through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
-        let current = self.proc_ref(child)?.parent.unwrap_or(child);
-        if is_guard_marker(pte) {
-            let d = self.alloc_may_oom(hv, current, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
-            self.pt.set(d, pte);
-            return Ok(());
-        }
         if !pte_present(pte) {
+            if is_guard_marker(pte) {
+                self.copy_pte_marker(hv, (current, child), addr, pte)?;
+            }
             return Ok(());
         }
         // copy_pte_range(): the child's table first
@@ -239,7 +249,7 @@ impl Kernel {
         let d = match *dst_table {
             Some(table) => PteSlot { table, index: table_index(addr, 1) as u16 },
             None => {
-                let d = self.alloc_may_oom(hv, current, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))?;
+                let d = self.copy_pte_alloc(hv, (current, child), addr)?;
                 *dst_table = Some(d.table);
                 d
             }
@@ -249,20 +259,7 @@ impl Kernel {
         if let NormalPage::Page(pfn) = np {
             let p = self.mem.page_mut(pfn);
             if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
-                // copy_present_page(): a pinned page is copied now, into
-                // the folio copy_pte_range() allocated first
-                // (folio_prealloc; -ENOMEM before anything is taken).
-                let new = self.alloc_page_may_oom(hv, current, GFP_USER_PAGE)?;
-                let av = match self.anon_vma_prepare(child, dst.start) {
-                    Ok(av) => av,
-                    Err(e) => {
-                        let _ = self.mem.put_page(new);
-                        return Err(e);
-                    }
-                };
-                self.copy_page(hv, new, pfn);
-                self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
-                let entry = Pte::new(self.mk_pte_frame(new), pte.flags());
+                let entry = self.copy_present_page(hv, (current, child), dst, addr, pte, pfn)?;
                 self.copy_set_pte(hv, d, entry, batch, true);
                 rss[RssCounter::Anon as usize] += 1;
                 return Ok(());
@@ -289,6 +286,56 @@ impl Kernel {
         // mapcount and RSS taken above stay, as in Linux.
         self.copy_set_pte(hv, d, cpte, batch, true);
         Ok(())
+    }
+
+    /// The child's leaf table for `addr` (`pte_alloc_map_lock()`),
+    /// allocated by the forking task through the OOM killer.
+    #[cold]
+    #[inline(never)]
+    fn copy_pte_alloc(&mut self, hv: &mut Hypervisor, (current, child): (Pid, Pid), addr: u64) -> KResult<PteSlot> {
+        self.alloc_may_oom(hv, current, GFP_PGTABLE_USER_ALLOC, |k| k.pte_alloc(child, addr))
+    }
+
+    /// `copy_nonpresent_pte()` for a guard marker: copied as it is.
+    #[cold]
+    #[inline(never)]
+    fn copy_pte_marker(
+        &mut self,
+        hv: &mut Hypervisor,
+        (current, child): (Pid, Pid),
+        addr: u64,
+        pte: Pte,
+    ) -> KResult<()> {
+        let d = self.copy_pte_alloc(hv, (current, child), addr)?;
+        self.pt.set(d, pte);
+        Ok(())
+    }
+
+    /// `copy_present_page()`: a pinned anonymous page is copied now, into
+    /// the folio `copy_pte_range()` allocated first (`folio_prealloc`;
+    /// -ENOMEM before anything is taken). Returns the child's PTE.
+    #[cold]
+    #[inline(never)]
+    fn copy_present_page(
+        &mut self,
+        hv: &mut Hypervisor,
+        (current, child): (Pid, Pid),
+        dst: &Vma,
+        addr: u64,
+        pte: Pte,
+        pfn: Pfn,
+    ) -> KResult<Pte> {
+        let new = self.alloc_page_may_oom(hv, current, GFP_USER_PAGE)?;
+        let av = match self.anon_vma_prepare(child, dst.start) {
+            Ok(av) => av,
+            Err(e) => {
+                let _ = self.mem.put_page(new);
+                return Err(e);
+            }
+        };
+        self.copy_page(hv, new, pfn);
+        self.folio_add_new_anon_rmap(new, av, dst.linear_index(addr));
+        Ok(Pte::new(self.mk_pte_frame(new), pte.flags()))
     }
 
     /// exit(2): tear the address space down and close every file.

@@ -7,8 +7,8 @@
 //! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
 //! readahead; every fault is handled to completion (no retry).
 
-use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags};
+use crate::arch::pagetable::{PteSlot, leaf_indices};
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PTRS_PER_TABLE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
@@ -108,6 +108,7 @@ impl Kernel {
     /// x86 has `CONFIG_ARCH_HAS_PTE_SPECIAL`). With the seed's hook, a special
     /// PTE is handed to `vma->vm_ops->find_special_page` and its answer is
     /// final, even when it is NULL.
+    #[inline]
     pub fn vm_normal_page(&mut self, hv: &Hypervisor, vma: &Vma, addr: u64, pte: Pte) -> NormalPage {
         match self.vm_normal_page_checked(hv, vma, addr, pte) {
             Ok(np) => np,
@@ -120,6 +121,7 @@ impl Kernel {
 
     /// `vm_normal_page()` without the report: `Err(why)` where the kernel
     /// calls `print_bad_pte()`. The one place the decision is made.
+    #[inline]
     pub fn vm_normal_page_checked(
         &self,
         hv: &Hypervisor,
@@ -129,21 +131,7 @@ impl Kernel {
     ) -> Result<NormalPage, &'static str> {
         let pfn = self.pte_pfn(hv, pte);
         if pte.special() {
-            if let Some(ops) = &vma.ops
-                && ops.has_find_special_page()
-            {
-                return Ok(match ops.find_special_page(vma, addr) {
-                    Some(p) => NormalPage::Page(p),
-                    None => NormalPage::HookNone,
-                });
-            }
-            if vma.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) {
-                return Ok(NormalPage::Special);
-            }
-            if pfn == ZERO_PFN {
-                return Ok(NormalPage::Zero);
-            }
-            return Err("special PTE outside PFNMAP/MIXEDMAP");
+            return vm_normal_special(vma, addr, pfn);
         }
         // Not special: a zero PFN is the zero page; beyond the memmap is bad.
         if pfn == ZERO_PFN {
@@ -162,6 +150,8 @@ impl Kernel {
     }
 
     /// `print_bad_pte()` / `print_bad_page_map()`.
+    #[cold]
+    #[inline(never)]
     pub fn print_bad_pte(&mut self, vma: &Vma, addr: u64, pte: Pte, why: &str) {
         self.log(
             None,
@@ -532,6 +522,7 @@ impl Kernel {
 
     /// `folio_remove_rmap_pte()`: drop one mapcount of `pfn`; returns the
     /// RSS counter (`mm_counter()`) the caller takes the page off.
+    #[inline(always)]
     fn folio_remove_rmap_pte(&mut self, vma: &Vma, addr: u64, pfn: Pfn) -> RssCounter {
         let p = self.mem.page_mut(pfn);
         p.mapcount -= 1;
@@ -541,10 +532,16 @@ impl Kernel {
             p.flags.remove(PageFlags::ANON_EXCLUSIVE);
         }
         if mc < 0 {
-            let pte = Pte::NONE;
-            self.print_bad_pte(vma, addr, pte, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
+            self.print_bad_mapcount(vma, addr, pfn, mc);
         }
         c
+    }
+
+    /// The report of a mapcount gone negative (`print_bad_pte()`).
+    #[cold]
+    #[inline(never)]
+    fn print_bad_mapcount(&mut self, vma: &Vma, addr: u64, pfn: Pfn, mc: i32) {
+        self.print_bad_pte(vma, addr, Pte::NONE, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
     }
 
     /// `do_fault()` for shmem-backed VMAs: read, COW or shared write.
@@ -688,20 +685,31 @@ impl Kernel {
         // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
         // a time.
         let mut rss = [0i64; 4];
-        let mut entries = Vec::with_capacity(crate::arch::x86_64::PTRS_PER_TABLE);
+        // Each PTE page is read once (under its lock, in Linux) and then
+        // walked by index.
+        let mut ptes = Box::new([Pte::NONE; PTRS_PER_TABLE]);
         // Natively the clears of one table are plain stores under its PTE
         // lock, written with one lookup of the table; a PV guest's go to
         // Xen one by one (`set_pte`).
         let mut clears = (!self.pv).then(Vec::new);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
-            self.pt.table_leaf_entries(base, table, start, end, &mut entries);
-            for (i, &(addr, slot, pte)) in entries.iter().enumerate() {
-                if !self.pv
-                    && let Some(e) = entries.get(i + PREFETCH_AHEAD)
-                {
-                    self.mem.prefetch(Pfn(e.2.frame()));
+            if !self.pt.read_leaf_table(table, &mut ptes) {
+                continue;
+            }
+            let range = leaf_indices(base, start, end);
+            let hi = *range.end();
+            for i in range {
+                let pte = ptes[i];
+                if pte.is_none() {
+                    continue;
                 }
-                self.zap_one_pte(hv, pid, vma, addr, slot, pte, drop_markers, &mut rss, clears.as_mut());
+                if !self.pv
+                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD).filter(|_| i + PREFETCH_AHEAD <= hi)
+                {
+                    self.mem.prefetch(Pfn(e.frame()));
+                }
+                let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
+                self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, clears.as_mut());
             }
             if let Some(c) = clears.as_mut() {
                 self.pt.set_entries(table, c);
@@ -715,25 +723,24 @@ impl Kernel {
         }
     }
 
-    /// One entry of `zap_pte_range()`.
+    /// One entry of `zap_pte_range()`, inlined into the per-table loop.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn zap_one_pte(
         &mut self,
         hv: &mut Hypervisor,
         pid: Pid,
         vma: &Vma,
-        addr: u64,
-        slot: PteSlot,
-        pte: Pte,
+        (addr, slot, pte): (u64, PteSlot, Pte),
         drop_markers: bool,
         rss: &mut [i64; 4],
         clears: Option<&mut Vec<(u16, Pte)>>,
     ) {
         {
-            if is_guard_marker(pte) && !drop_markers {
-                return;
-            }
-            if is_guard_marker(pte) || !pte_present(pte) {
+            if !pte_present(pte) {
+                if is_guard_marker(pte) && !drop_markers {
+                    return;
+                }
                 match clears {
                     Some(c) => c.push((slot.index, Pte::NONE)),
                     None => self.pt.set(slot, Pte::NONE),
@@ -752,14 +759,38 @@ impl Kernel {
             let dom = self.domid;
             hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
             if let NormalPage::Page(pfn) = np {
-                if pte.dirty() && !self.mem.page(pfn).is_anon() {
-                    self.mem.page_mut(pfn).flags |= PageFlags::DIRTY;
+                if pte.dirty() {
+                    // A file folio's dirty bit moves to the folio.
+                    let p = self.mem.page_mut(pfn);
+                    if !p.is_anon() {
+                        p.flags |= PageFlags::DIRTY;
+                    }
                 }
                 rss[self.folio_remove_rmap_pte(vma, addr, pfn) as usize] -= 1;
                 self.put_page(pfn);
             }
         }
     }
+}
+
+/// `vm_normal_page()` for a special PTE: the VMA's `find_special_page`
+/// hook if it has one, else no page for a PFN/MIXED map or the zero page.
+fn vm_normal_special(vma: &Vma, addr: u64, pfn: Pfn) -> Result<NormalPage, &'static str> {
+    if let Some(ops) = &vma.ops
+        && ops.has_find_special_page()
+    {
+        return Ok(match ops.find_special_page(vma, addr) {
+            Some(p) => NormalPage::Page(p),
+            None => NormalPage::HookNone,
+        });
+    }
+    if vma.flags.intersects(VmFlags::PFNMAP | VmFlags::MIXEDMAP) {
+        return Ok(NormalPage::Special);
+    }
+    if pfn == ZERO_PFN {
+        return Ok(NormalPage::Zero);
+    }
+    Err("special PTE outside PFNMAP/MIXEDMAP")
 }
 
 /// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA

@@ -289,6 +289,7 @@ impl Kernel {
     /// `pte_pfn()` as the guest computes it. In a PV guest the PTE holds an
     /// MFN and `pte_val()` translates it with `mfn_to_pfn()`; when that fails
     /// the frame reads as 0 (arch/x86/xen/mmu_pv.c `pte_mfn_to_pfn`).
+    #[inline]
     pub fn pte_pfn(&self, hv: &Hypervisor, pte: Pte) -> Pfn {
         if !self.pv {
             return Pfn(pte.frame());
@@ -396,9 +397,17 @@ impl Kernel {
     }
 
     /// `put_page()` with the kernel's complaint on misuse.
+    #[inline(always)]
     pub fn put_page(&mut self, pfn: Pfn) {
         if let Err(b) = self.mem.put_page(pfn) {
-            self.log(None, format!("BUG: Bad page state in process: pfn:{:#x} {}", b.pfn.0, b.what));
+            self.bad_page(b);
         }
+    }
+
+    /// `bad_page()` (mm/page_alloc.c): the complaint.
+    #[cold]
+    #[inline(never)]
+    fn bad_page(&mut self, b: crate::kernel::page::BadPage) {
+        self.log(None, format!("BUG: Bad page state in process: pfn:{:#x} {}", b.pfn.0, b.what));
     }
 }

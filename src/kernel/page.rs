@@ -119,7 +119,7 @@ pub struct MemMap {
     len: u64,
     /// `[FIRST_FREE_PFN, populated)` have memory behind them at boot.
     populated: u64,
-    chunks: Vec<Option<Box<[Page]>>>,
+    chunks: Vec<Option<Chunk>>,
     /// The top of the free list: PFNs freed (or handed back) since boot.
     free: Vec<u32>,
     /// The bottom of the free list: `[fresh.0, fresh.1)`, never allocated,
@@ -166,6 +166,12 @@ pub const PREFETCH_AHEAD: usize = 8;
 /// `struct page`s per chunk of a lazily built [`MemMap`].
 const MEMMAP_CHUNK: usize = 512;
 
+/// One chunk of the memmap: a fixed-size array, so that indexing it by the
+/// low bits of a PFN needs no bounds check (the last chunk of a memmap
+/// whose length is not a multiple of [`MEMMAP_CHUNK`] has pages past the
+/// end that nothing reads).
+type Chunk = Box<[Page; MEMMAP_CHUNK]>;
+
 /// A page as boot leaves it: the reserved ones below [`FIRST_FREE_PFN`]
 /// (refcount 1), the free ones (`PGTY_buddy`), the unpopulated ones.
 static BOOT_RESERVED: Page = boot(PageFlags::RESERVED, 1);
@@ -174,6 +180,28 @@ static BOOT_BALLOON: Page = boot(PageFlags::BALLOON, 0);
 
 const fn boot(flags: PageFlags, refcount: i32) -> Page {
     Page { flags, refcount, mapcount: 0, mapping: Mapping::None, index: 0, private: 0 }
+}
+
+/// The `struct page` of `pfn` as boot left it, in a memmap whose
+/// `[FIRST_FREE_PFN, populated)` had memory behind them.
+fn boot_page(pfn: u64, populated: u64) -> &'static Page {
+    if pfn < FIRST_FREE_PFN {
+        &BOOT_RESERVED
+    } else if pfn < populated {
+        &BOOT_FREE
+    } else {
+        &BOOT_BALLOON
+    }
+}
+
+/// Chunk `c` as boot left it (built on the first mutable access to it),
+/// out of line so that [`MemMap::at_mut`] stays small enough to inline
+/// into the per-page loops.
+#[cold]
+#[inline(never)]
+fn materialise(c: usize, populated: u64) -> Chunk {
+    let base = c as u64 * MEMMAP_CHUNK as u64;
+    Box::new(std::array::from_fn(|o| boot_page(base + o as u64, populated).clone()))
 }
 
 impl MemMap {
@@ -202,13 +230,7 @@ impl MemMap {
 
     /// The `struct page` of `pfn` as boot left it.
     fn boot_page(&self, pfn: u64) -> &'static Page {
-        if pfn < FIRST_FREE_PFN {
-            &BOOT_RESERVED
-        } else if pfn < self.populated {
-            &BOOT_FREE
-        } else {
-            &BOOT_BALLOON
-        }
+        boot_page(pfn, self.populated)
     }
 
     /// The page of a valid `pfn`.
@@ -225,25 +247,8 @@ impl MemMap {
     #[inline(always)]
     fn at_mut(&mut self, pfn: u64) -> &mut Page {
         let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
-        if self.chunks[c].is_none() {
-            self.materialise(c);
-        }
-        match &mut self.chunks[c] {
-            Some(ch) => &mut ch[o],
-            None => unreachable!("materialised above"),
-        }
-    }
-
-    /// Build chunk `c` as boot left it (the first mutable access to it),
-    /// out of line so that [`MemMap::at_mut`] stays small enough to inline
-    /// into the per-page loops.
-    #[cold]
-    #[inline(never)]
-    fn materialise(&mut self, c: usize) {
-        let base = c as u64 * MEMMAP_CHUNK as u64;
-        let end = (base + MEMMAP_CHUNK as u64).min(self.len);
-        let chunk: Box<[Page]> = (base..end).map(|p| self.boot_page(p).clone()).collect();
-        self.chunks[c] = Some(chunk);
+        let populated = self.populated;
+        &mut self.chunks[c].get_or_insert_with(|| materialise(c, populated))[o]
     }
 
     /// Pop the free list (the stack, then the never-allocated range).
@@ -334,7 +339,16 @@ impl MemMap {
     #[inline(always)]
     pub fn prefetch(&self, pfn: Pfn) {
         if pfn.0 < self.len {
-            std::hint::black_box(self.at(pfn.0).refcount);
+            let p: *const Page = self.at(pfn.0);
+            // A hint, not a load: nothing waits for it.
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: PREFETCHT0 (SSE, in every x86-64 CPU) never faults
+            // and changes nothing; `p` points into a live chunk or a static.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = p;
         }
     }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
@@ -363,7 +377,11 @@ impl MemMap {
             let base = c as u64 * MEMMAP_CHUNK as u64;
             match ch {
                 Some(ch) => out.extend(
-                    ch.iter().enumerate().filter(|(_, p)| p.flags.contains(flags)).map(|(o, _)| Pfn(base + o as u64)),
+                    ch.iter()
+                        .take((self.len - base) as usize)
+                        .enumerate()
+                        .filter(|(_, p)| p.flags.contains(flags))
+                        .map(|(o, _)| Pfn(base + o as u64)),
                 ),
                 None => {
                     let end = (base + MEMMAP_CHUNK as u64).min(self.len);
@@ -409,8 +427,22 @@ impl MemMap {
     /// `put_page()`: drop a reference; at zero the page goes back to the
     /// allocator (a page with RESERVED or BALLOON never does). Returns the
     /// problem, if any, as the kernel would report it ("Bad page state").
+    #[inline(always)]
     pub fn put_page(&mut self, pfn: Pfn) -> Result<bool, BadPage> {
+        // A reference that is not the last one: inline; the rest (the
+        // last reference, underflow) out of line.
         let p = self.page_mut(pfn);
+        if p.refcount > 1 {
+            p.refcount -= 1;
+            return Ok(false);
+        }
+        self.put_page_last(pfn)
+    }
+
+    /// [`MemMap::put_page`] of a page whose refcount is at most 1.
+    #[inline(never)]
+    fn put_page_last(&mut self, pfn: Pfn) -> Result<bool, BadPage> {
+        let p = self.at_mut(pfn.0.min(self.len - 1));
         if p.refcount <= 0 {
             return Err(BadPage { pfn, what: "page refcount underflow (put_page on a free page)" });
         }
