@@ -15,7 +15,7 @@ use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{Mapping, PREFETCH_AHEAD, PageFlags, Pfn, ZERO_PFN};
-use crate::kernel::pte::{pte_present, vm_get_page_prot};
+use crate::kernel::pte::{maybe_mkwrite, pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -791,12 +791,4 @@ fn vm_normal_special(vma: &Vma, addr: u64, pfn: Pfn) -> Result<NormalPage, &'sta
         return Ok(NormalPage::Zero);
     }
     Err("special PTE outside PFNMAP/MIXEDMAP")
-}
-
-/// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA
-/// allows writing. A FOLL_FORCE write fault on a read-only private mapping
-/// (ptrace, /proc/PID/mem) breaks COW but leaves the PTE read-only; GUP then
-/// follows it through `can_follow_write_pte()`.
-fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
-    if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
 }

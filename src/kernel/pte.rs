@@ -167,3 +167,11 @@ mod tests {
         );
     }
 }
+
+/// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA
+/// allows writing. A FOLL_FORCE write fault on a read-only private mapping
+/// (ptrace, /proc/PID/mem) breaks COW but leaves the PTE read-only; GUP then
+/// follows it through `can_follow_write_pte()`.
+pub fn maybe_mkwrite(pte: Pte, vma: &crate::kernel::mm_types::Vma) -> Pte {
+    if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
+}
