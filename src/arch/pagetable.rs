@@ -102,14 +102,14 @@ impl Iterator for EntriesIn<'_> {
     }
 }
 
-/// The indices of the leaf table whose entry 0 maps `base` that fall in
-/// `[start, end)` (non-empty, inside the table: as [`PageTables::leaf_tables`]
-/// hands tables out), as an inclusive range.
-pub fn leaf_indices(base: u64, start: u64, end: u64) -> std::ops::RangeInclusive<usize> {
+/// The first and last index of the leaf table whose entry 0 maps `base`
+/// that fall in `[start, end)`, or `None` when the range misses the table.
+fn leaf_range(base: u64, start: u64, end: u64) -> Option<(usize, usize)> {
     let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
-    let lo = (start.max(base) - base) >> 12;
-    let hi = ((end - 1).min(last).max(base) - base) >> 12;
-    lo as usize..=hi as usize
+    if start >= end || end - 1 < base || start > last {
+        return None;
+    }
+    Some((((start.max(base) - base) >> 12) as usize, (((end - 1).min(last) - base) >> 12) as usize))
 }
 
 /// Where a leaf PTE lives: its table's frame and the index in it.
@@ -340,23 +340,31 @@ impl PageTables {
         }
     }
 
-    /// Every entry of the leaf table `table` into `out` (empty slots as
-    /// `Pte::NONE`), as the kernel reads a PTE page it holds the lock of;
-    /// false (and `out` untouched) when `table` is not a page table. The
-    /// per-table loops of fork and zap read their table once this way and
-    /// then index it, free to change the kernel while they go.
-    pub fn read_leaf_table(&self, table: u64, out: &mut [Pte; PTRS_PER_TABLE]) -> bool {
-        match self.tables.get(&table) {
-            Some(Table::Dense(a)) => *out = **a,
-            Some(Table::Sparse(v)) => {
+    /// Every entry of the leaf table `table` (whose entry 0 maps `base`)
+    /// into `out` (empty slots as `Pte::NONE`), as the kernel reads a PTE
+    /// page it holds the lock of, and the indices that fall in
+    /// `[start, end)`; `None` (and `out` untouched) when `table` is not a
+    /// page table or the range misses it. The per-table loops of fork and
+    /// zap read their table once this way and then index it, free to
+    /// change the kernel while they go.
+    pub fn read_leaf_table(
+        &self,
+        base: u64,
+        table: u64,
+        (start, end): (u64, u64),
+        out: &mut [Pte; PTRS_PER_TABLE],
+    ) -> Option<std::ops::RangeInclusive<usize>> {
+        let (lo, hi) = leaf_range(base, start, end)?;
+        match self.tables.get(&table)? {
+            Table::Dense(a) => *out = **a,
+            Table::Sparse(v) => {
                 out.fill(Pte::NONE);
                 for &(k, p) in v {
                     out[k as usize & (PTRS_PER_TABLE - 1)] = p;
                 }
             }
-            None => return false,
         }
-        true
+        Some(lo..=hi)
     }
 
     /// The non-empty entries of the leaf table `table` (whose entry 0 maps
@@ -369,23 +377,18 @@ impl PageTables {
 
     fn visit_table(&self, base: u64, table: u64, start: u64, end: u64, f: &mut impl FnMut(u64, PteSlot, Pte)) {
         let Some(t) = self.tables.get(&table) else { return };
-        let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
-        if start >= end || end - 1 < base || start > last {
-            return;
-        }
-        let lo = (start.max(base) - base) >> 12;
-        let hi = ((end - 1).min(last) - base) >> 12;
+        let Some((lo, hi)) = leaf_range(base, start, end) else { return };
         let mut push = |i: usize, e: Pte| f(base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, e);
         match t {
             Table::Dense(a) => {
-                for i in lo as usize..=hi as usize {
+                for i in lo..=hi {
                     if !a[i].is_none() {
                         push(i, a[i]);
                     }
                 }
             }
             Table::Sparse(_) => {
-                for (i, e) in t.entries_in(lo as usize, hi as usize) {
+                for (i, e) in t.entries_in(lo, hi) {
                     push(i, e);
                 }
             }

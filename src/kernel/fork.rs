@@ -5,7 +5,7 @@
 //! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
-use crate::arch::pagetable::{PteSlot, leaf_indices};
+use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags, table_index};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -169,15 +169,10 @@ impl Kernel {
         // (before any error returns, so teardown finds every copied entry).
         // A PV guest's go one by one to Xen (`set_pte_batched`).
         let mut batch = (!self.pv).then(PteBatch::default);
-        // The forking task (`current`) allocates the child's tables and
-        // pages, through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
-        let current = parent;
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
-            if !self.pt.read_leaf_table(table, &mut ptes) {
-                continue;
-            }
-            let range = leaf_indices(base, src.start, src.end);
-            let hi = *range.end();
+            let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else { continue };
+            // The entries in range (so that the read-ahead stops at its end).
+            let ptes = &ptes[..=*range.end()];
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
@@ -187,12 +182,12 @@ impl Kernel {
                     continue;
                 }
                 if !self.pv
-                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD).filter(|_| i + PREFETCH_AHEAD <= hi)
+                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD)
                 {
                     self.mem.prefetch(Pfn(e.frame()));
                 }
                 let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                r = self.copy_one_pte(hv, (current, child), src, dst, at, &mut dst_table, rss, batch.as_mut());
+                r = self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss, batch.as_mut());
                 if r.is_err() {
                     break;
                 }
@@ -224,7 +219,9 @@ impl Kernel {
     /// One entry of `copy_pte_range()`: a guard marker is copied, a
     /// present PTE is copied by `copy_present_ptes()` (or
     /// `copy_present_page()` for a pinned anonymous page). Inlined into the
-    /// per-table loop; what is rare is out of line.
+    /// per-table loop; what is rare is out of line. The forking task
+    /// (`current`, the parent) allocates the child's tables and pages,
+    /// through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn copy_one_pte(

@@ -7,7 +7,7 @@
 //! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
 //! readahead; every fault is handled to completion (no retry).
 
-use crate::arch::pagetable::{PteSlot, leaf_indices};
+use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PTRS_PER_TABLE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -693,18 +693,16 @@ impl Kernel {
         // Xen one by one (`set_pte`).
         let mut clears = (!self.pv).then(Vec::new);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
-            if !self.pt.read_leaf_table(table, &mut ptes) {
-                continue;
-            }
-            let range = leaf_indices(base, start, end);
-            let hi = *range.end();
+            let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
+            // The entries in range (so that the read-ahead stops at its end).
+            let ptes = &ptes[..=*range.end()];
             for i in range {
                 let pte = ptes[i];
                 if pte.is_none() {
                     continue;
                 }
                 if !self.pv
-                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD).filter(|_| i + PREFETCH_AHEAD <= hi)
+                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD)
                 {
                     self.mem.prefetch(Pfn(e.frame()));
                 }

@@ -5,7 +5,7 @@
 //! (`protection_map`), `arch/x86/include/asm/xen/page.h`.
 
 use crate::arch::x86_64::{Pte, PteFlags};
-use crate::kernel::mm_types::VmFlags;
+use crate::kernel::mm_types::{VmFlags, Vma};
 
 /// `_PAGE_PROTNONE` is `_PAGE_GLOBAL` (bit 8) in a user PTE.
 pub const PROTNONE: PteFlags = PteFlags::GLOBAL;
@@ -128,6 +128,14 @@ impl PteKind {
     }
 }
 
+/// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA
+/// allows writing. A FOLL_FORCE write fault on a read-only private mapping
+/// (ptrace, /proc/PID/mem) breaks COW but leaves the PTE read-only; GUP then
+/// follows it through `can_follow_write_pte()`.
+pub fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
+    if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,12 +174,4 @@ mod tests {
             PteKind::Present { frame: 7, special: true, protnone: false, write: true }
         );
     }
-}
-
-/// `maybe_mkwrite()` (include/linux/mm.h): the write bit only where the VMA
-/// allows writing. A FOLL_FORCE write fault on a read-only private mapping
-/// (ptrace, /proc/PID/mem) breaks COW but leaves the PTE read-only; GUP then
-/// follows it through `can_follow_write_pte()`.
-pub fn maybe_mkwrite(pte: Pte, vma: &crate::kernel::mm_types::Vma) -> Pte {
-    if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
 }
