@@ -6,7 +6,7 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags, table_index};
+use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
@@ -172,12 +172,12 @@ impl Kernel {
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
             let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else { continue };
             // The entries in range (so that the read-ahead stops at its end).
-            let ptes = &ptes[..=*range.end()];
+            let (lo, hi) = range.into_inner();
+            let ptes = &ptes[..=hi];
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut r = Ok(());
-            for i in range {
-                let pte = ptes[i];
+            for (i, &pte) in (lo..).zip(&ptes[lo..]) {
                 if pte.is_none() {
                     continue;
                 }
@@ -244,7 +244,8 @@ impl Kernel {
         // copy_pte_range(): the child's table first
         // (pte_alloc_map_lock), so that a failure takes no reference.
         let d = match *dst_table {
-            Some(table) => PteSlot { table, index: table_index(addr, 1) as u16 },
+            // The same address: the same index as the parent's entry.
+            Some(table) => PteSlot { table, index: sslot.index },
             None => {
                 let d = self.copy_pte_alloc(hv, (current, child), addr)?;
                 *dst_table = Some(d.table);
@@ -255,7 +256,8 @@ impl Kernel {
         let mut cpte = pte;
         if let NormalPage::Page(pfn) = np {
             let p = self.mem.page_mut(pfn);
-            if p.is_anon() && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
+            let anon = p.is_anon();
+            if anon && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
                 let entry = self.copy_present_page(hv, (current, child), dst, addr, pte, pfn)?;
                 self.copy_set_pte(hv, d, entry, batch, true);
                 rss[RssCounter::Anon as usize] += 1;
@@ -263,10 +265,12 @@ impl Kernel {
             }
             p.refcount += 1;
             p.mapcount += 1;
-            let c = mm_counter(p);
-            if p.is_anon() {
+            let c = if anon {
                 p.flags.remove(PageFlags::ANON_EXCLUSIVE);
-            }
+                RssCounter::Anon
+            } else {
+                mm_counter(p)
+            };
             rss[c as usize] += 1;
         }
         if src.flags.is_cow() && pte.write() {

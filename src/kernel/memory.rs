@@ -14,7 +14,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{Mapping, PREFETCH_AHEAD, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::page::{Mapping, PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
 use crate::kernel::pte::{maybe_mkwrite, pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
@@ -524,13 +524,7 @@ impl Kernel {
     /// RSS counter (`mm_counter()`) the caller takes the page off.
     #[inline(always)]
     fn folio_remove_rmap_pte(&mut self, vma: &Vma, addr: u64, pfn: Pfn) -> RssCounter {
-        let p = self.mem.page_mut(pfn);
-        p.mapcount -= 1;
-        let (anon, mc) = (p.is_anon(), p.mapcount);
-        let c = mm_counter(p);
-        if mc == 0 && anon {
-            p.flags.remove(PageFlags::ANON_EXCLUSIVE);
-        }
+        let (c, mc) = folio_drop_mapcount(self.mem.page_mut(pfn));
         if mc < 0 {
             self.print_bad_mapcount(vma, addr, pfn, mc);
         }
@@ -695,9 +689,9 @@ impl Kernel {
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
             // The entries in range (so that the read-ahead stops at its end).
-            let ptes = &ptes[..=*range.end()];
-            for i in range {
-                let pte = ptes[i];
+            let (lo, hi) = range.into_inner();
+            let ptes = &ptes[..=hi];
+            for (i, &pte) in (lo..).zip(&ptes[lo..]) {
                 if pte.is_none() {
                     continue;
                 }
@@ -757,18 +751,38 @@ impl Kernel {
             let dom = self.domid;
             hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
             if let NormalPage::Page(pfn) = np {
-                if pte.dirty() {
+                // One look at the `struct page` for the dirty bit, the rmap
+                // and a reference that is not the last.
+                let p = self.mem.page_mut(pfn);
+                if pte.dirty() && !p.is_anon() {
                     // A file folio's dirty bit moves to the folio.
-                    let p = self.mem.page_mut(pfn);
-                    if !p.is_anon() {
-                        p.flags |= PageFlags::DIRTY;
-                    }
+                    p.flags |= PageFlags::DIRTY;
                 }
-                rss[self.folio_remove_rmap_pte(vma, addr, pfn) as usize] -= 1;
-                self.put_page(pfn);
+                // folio_remove_rmap_pte(), then put_page().
+                let (c, mc) = folio_drop_mapcount(p);
+                let put = put_page_not_last(p);
+                rss[c as usize] -= 1;
+                if mc < 0 {
+                    self.print_bad_mapcount(vma, addr, pfn, mc);
+                }
+                if !put {
+                    self.put_page(pfn);
+                }
             }
         }
     }
+}
+
+/// The `struct page` half of `folio_remove_rmap_pte()`: one mapcount off,
+/// `PG_anon_exclusive` cleared with the last; the RSS counter
+/// (`mm_counter()`) the caller takes the page off and the new mapcount.
+#[inline(always)]
+fn folio_drop_mapcount(p: &mut Page) -> (RssCounter, i32) {
+    p.mapcount -= 1;
+    if p.mapcount == 0 && p.is_anon() {
+        p.flags.remove(PageFlags::ANON_EXCLUSIVE);
+    }
+    (mm_counter(p), p.mapcount)
 }
 
 /// `vm_normal_page()` for a special PTE: the VMA's `find_special_page`

@@ -94,6 +94,19 @@ pub struct Page {
     pub private: u64,
 }
 
+/// The inline half of `put_page()`: a reference that is not the last is
+/// dropped in place (true); the last one (false) is left for
+/// [`MemMap::put_page`], which frees the page. For callers that already
+/// hold the `struct page`.
+#[inline(always)]
+pub fn put_page_not_last(p: &mut Page) -> bool {
+    if p.refcount > 1 {
+        p.refcount -= 1;
+        return true;
+    }
+    false
+}
+
 impl Page {
     pub fn is_anon(&self) -> bool {
         matches!(self.mapping, Mapping::Anon(_))
@@ -431,9 +444,7 @@ impl MemMap {
     pub fn put_page(&mut self, pfn: Pfn) -> Result<bool, BadPage> {
         // A reference that is not the last one: inline; the rest (the
         // last reference, underflow) out of line.
-        let p = self.page_mut(pfn);
-        if p.refcount > 1 {
-            p.refcount -= 1;
+        if put_page_not_last(self.page_mut(pfn)) {
             return Ok(false);
         }
         self.put_page_last(pfn)
