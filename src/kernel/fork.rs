@@ -14,15 +14,15 @@ use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::{TableStores, pte_present};
 use crate::kernel::{Kernel, Pid, Process};
 
 /// The native PTE stores of one page table in `copy_pte_range()`, by index:
 /// the parent's (write-protect) and the child's.
 #[derive(Default)]
 struct PteBatch {
-    src: Vec<(u16, Pte)>,
-    dst: Vec<(u16, Pte)>,
+    src: TableStores,
+    dst: TableStores,
 }
 
 impl Kernel {
@@ -193,12 +193,11 @@ impl Kernel {
                 }
             }
             if let Some(b) = batch.as_mut() {
-                self.pt.set_entries(table, &b.src);
-                b.src.clear();
+                b.src.flush(&mut self.pt, table);
+                // (Without a child table nothing was copied: `dst` is empty.)
                 if let Some(t) = dst_table {
-                    self.pt.set_entries(t, &b.dst);
+                    b.dst.flush(&mut self.pt, t);
                 }
-                b.dst.clear();
             }
             r?;
         }
@@ -210,8 +209,8 @@ impl Kernel {
     #[inline(always)]
     fn copy_set_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, batch: Option<&mut PteBatch>, dst: bool) {
         match batch {
-            Some(b) if dst => b.dst.push((slot.index, new)),
-            Some(b) => b.src.push((slot.index, new)),
+            Some(b) if dst => b.dst.push(slot.index, new),
+            Some(b) => b.src.push(slot.index, new),
             None => self.set_pte_batched(hv, slot, new),
         }
     }

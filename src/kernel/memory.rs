@@ -15,7 +15,7 @@ use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{Mapping, PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
-use crate::kernel::pte::{maybe_mkwrite, pte_present, vm_get_page_prot};
+use crate::kernel::pte::{TableStores, maybe_mkwrite, pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -685,7 +685,7 @@ impl Kernel {
         // Natively the clears of one table are plain stores under its PTE
         // lock, written with one lookup of the table; a PV guest's go to
         // Xen one by one (`set_pte`).
-        let mut clears = (!self.pv).then(Vec::new);
+        let mut clears = (!self.pv).then(TableStores::default);
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
             // The entries in range (so that the read-ahead stops at its end).
@@ -704,8 +704,7 @@ impl Kernel {
                 self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, clears.as_mut());
             }
             if let Some(c) = clears.as_mut() {
-                self.pt.set_entries(table, c);
-                c.clear();
+                c.flush(&mut self.pt, table);
             }
         }
         if let Ok(mm) = self.mm_mut(pid) {
@@ -726,7 +725,7 @@ impl Kernel {
         (addr, slot, pte): (u64, PteSlot, Pte),
         drop_markers: bool,
         rss: &mut [i64; 4],
-        clears: Option<&mut Vec<(u16, Pte)>>,
+        clears: Option<&mut TableStores>,
     ) {
         {
             if !pte_present(pte) {
@@ -734,7 +733,7 @@ impl Kernel {
                     return;
                 }
                 match clears {
-                    Some(c) => c.push((slot.index, Pte::NONE)),
+                    Some(c) => c.push(slot.index, Pte::NONE),
                     None => self.pt.set(slot, Pte::NONE),
                 }
                 return;
@@ -742,7 +741,7 @@ impl Kernel {
             // A PV guest does not check the result: if Xen refuses (a live
             // grant PTE), the kernel carries on with its bookkeeping.
             match clears {
-                Some(c) => c.push((slot.index, Pte::NONE)),
+                Some(c) => c.push(slot.index, Pte::NONE),
                 None => {
                     let _ = self.set_pte(hv, slot, Pte::NONE);
                 }

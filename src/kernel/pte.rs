@@ -4,7 +4,8 @@
 //! Follows `arch/x86/include/asm/pgtable.h`, `arch/x86/mm/pgprot.c`
 //! (`protection_map`), `arch/x86/include/asm/xen/page.h`.
 
-use crate::arch::x86_64::{Pte, PteFlags};
+use crate::arch::pagetable::PageTables;
+use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags};
 use crate::kernel::mm_types::{VmFlags, Vma};
 
 /// `_PAGE_PROTNONE` is `_PAGE_GLOBAL` (bit 8) in a user PTE.
@@ -134,6 +135,37 @@ impl PteKind {
 /// follows it through `can_follow_write_pte()`.
 pub fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
     if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
+}
+
+/// The native stores into one page table that `copy_pte_range()` and
+/// `zap_pte_range()` make under its PTE lock, kept in order and written
+/// with one lookup of the table (`PageTables::set_entries`). Those loops
+/// store each entry at most once per table, so the buffer is a table's
+/// worth and never grows (model bookkeeping).
+pub struct TableStores {
+    buf: Box<[(u16, Pte); PTRS_PER_TABLE]>,
+    len: usize,
+}
+
+impl Default for TableStores {
+    fn default() -> Self {
+        TableStores { buf: Box::new([(0, Pte::NONE); PTRS_PER_TABLE]), len: 0 }
+    }
+}
+
+impl TableStores {
+    /// Keep the store of `val` at `index`.
+    #[inline(always)]
+    pub fn push(&mut self, index: u16, val: Pte) {
+        debug_assert!(self.len < PTRS_PER_TABLE, "more than one store per entry");
+        self.buf[self.len & (PTRS_PER_TABLE - 1)] = (index, val);
+        self.len += 1;
+    }
+    /// Write the stores kept to `table` and forget them.
+    pub fn flush(&mut self, pt: &mut PageTables, table: u64) {
+        pt.set_entries(table, &self.buf[..self.len.min(PTRS_PER_TABLE)]);
+        self.len = 0;
+    }
 }
 
 #[cfg(test)]
