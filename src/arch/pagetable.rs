@@ -340,13 +340,14 @@ impl PageTables {
         }
     }
 
-    /// Every entry of the leaf table `table` (whose entry 0 maps `base`)
-    /// into `out` (empty slots as `Pte::NONE`), as the kernel reads a PTE
-    /// page it holds the lock of, and the indices that fall in
-    /// `[start, end)`; `None` (and `out` untouched) when `table` is not a
-    /// page table or the range misses it. The per-table loops of fork and
-    /// zap read their table once this way and then index it, free to
-    /// change the kernel while they go.
+    /// The entries of the leaf table `table` (whose entry 0 maps `base`)
+    /// that fall in `[start, end)` copied into `out` at their indices
+    /// (empty slots as `Pte::NONE`; the rest of `out` untouched), as the
+    /// kernel reads a PTE page it holds the lock of, and those indices;
+    /// `None` (and `out` untouched) when `table` is not a page table or
+    /// the range misses it. The per-table loops of fork and zap read their
+    /// table once this way and then index it, free to change the kernel
+    /// while they go.
     pub fn read_leaf_table(
         &self,
         base: u64,
@@ -356,11 +357,13 @@ impl PageTables {
     ) -> Option<std::ops::RangeInclusive<usize>> {
         let (lo, hi) = leaf_range(base, start, end)?;
         match self.tables.get(&table)? {
-            Table::Dense(a) => *out = **a,
+            Table::Dense(a) => out[lo..=hi].copy_from_slice(&a[lo..=hi]),
             Table::Sparse(v) => {
-                out.fill(Pte::NONE);
+                out[lo..=hi].fill(Pte::NONE);
                 for &(k, p) in v {
-                    out[k as usize & (PTRS_PER_TABLE - 1)] = p;
+                    if (lo..=hi).contains(&(k as usize)) {
+                        out[k as usize] = p;
+                    }
                 }
             }
         }
@@ -537,6 +540,31 @@ mod tests {
         p.table_leaf_entries(tables[0].0, tables[0].1, a + 4096, 1 << 47, &mut one);
         assert!(one.is_empty(), "the range starts after the entry");
         assert!(p.leaf_tables(pgd, 0, a & !((1 << 21) - 1)).is_empty(), "the range ends before the table");
+    }
+
+    /// `read_leaf_table` copies the entries in range at their indices,
+    /// empty ones as NONE, leaves the rest of the buffer alone, and says
+    /// None for a range that misses the table; short list or array alike.
+    #[test]
+    fn read_leaf_table_copies_the_range() {
+        let base = 0x40_0000u64;
+        for n in [5usize, 300] {
+            let mut p = PageTables::default();
+            p.add_table(7);
+            for i in (0..n).map(|i| i * 512 / n) {
+                p.set_entry(7, i, Pte(((i as u64) << 12) | 1));
+            }
+            let sentinel = Pte(0xdead_0001);
+            let mut out = [sentinel; PTRS_PER_TABLE];
+            let (start, end) = (base + 100 * 4096 + 5, base + 400 * 4096);
+            assert_eq!(p.read_leaf_table(base, 7, (start, end), &mut out), Some(100..=399));
+            for (i, &e) in out.iter().enumerate() {
+                let want = if (100..=399).contains(&i) { p.entry(7, i) } else { sentinel };
+                assert_eq!(e, want, "{n} entries, index {i}");
+            }
+            assert_eq!(p.read_leaf_table(base, 7, (base + (512 << 12), base + (600 << 12)), &mut out), None);
+            assert_eq!(p.read_leaf_table(base, 8, (start, end), &mut out), None, "not a table");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags};
+use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, is_guard_marker};
@@ -14,16 +14,8 @@ use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
-use crate::kernel::pte::{TableStores, pte_present};
+use crate::kernel::pte::{PteBatch, PteScratch, pte_present};
 use crate::kernel::{Kernel, Pid, Process};
-
-/// The native PTE stores of one page table in `copy_pte_range()`, by index:
-/// the parent's (write-protect) and the child's.
-#[derive(Default)]
-struct PteBatch {
-    src: TableStores,
-    dst: TableStores,
-}
 
 impl Kernel {
     /// fork(2): a new process whose mm is a copy of `parent`'s.
@@ -163,45 +155,62 @@ impl Kernel {
         let pgd = self.mm(parent)?.pgd;
         // Each source PTE page is read once (under its lock, in Linux)
         // and then walked by index.
-        let mut ptes = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+        let PteScratch { mut ptes, mut batch } = *self.scratch.take();
         // Natively the stores of one table are plain writes under its PTE
         // lock: they are kept here and written with one lookup per table
         // (before any error returns, so teardown finds every copied entry).
         // A PV guest's go one by one to Xen (`set_pte_batched`).
-        let mut batch = (!self.pv).then(PteBatch::default);
-        for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
-            let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else { continue };
-            // The entries in range (so that the read-ahead stops at its end).
-            let (lo, hi) = range.into_inner();
-            let ptes = &ptes[..=hi];
-            // The child's leaf table for this PMD.
-            let mut dst_table: Option<u64> = None;
-            let mut r = Ok(());
-            for (i, &pte) in (lo..).zip(&ptes[lo..]) {
-                if pte.is_none() {
+        let native = !self.pv;
+        let res = 'tables: {
+            for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
+                let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else {
                     continue;
+                };
+                // The entries in range (so that the read-ahead stops at its end).
+                let (lo, hi) = range.into_inner();
+                let ptes = &ptes[..=hi];
+                // The child's leaf table for this PMD.
+                let mut dst_table: Option<u64> = None;
+                let mut r = Ok(());
+                for (i, &pte) in (lo..).zip(&ptes[lo..]) {
+                    if pte.is_none() {
+                        continue;
+                    }
+                    if !self.pv
+                        && let Some(e) = ptes.get(i + PREFETCH_AHEAD)
+                    {
+                        self.mem.prefetch(Pfn(e.frame()));
+                    }
+                    let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
+                    r = self.copy_one_pte(
+                        hv,
+                        (parent, child),
+                        src,
+                        dst,
+                        at,
+                        &mut dst_table,
+                        rss,
+                        native.then_some(&mut batch),
+                    );
+                    if r.is_err() {
+                        break;
+                    }
                 }
-                if !self.pv
-                    && let Some(e) = ptes.get(i + PREFETCH_AHEAD)
-                {
-                    self.mem.prefetch(Pfn(e.frame()));
+                if native {
+                    batch.src.flush(&mut self.pt, table);
+                    // (Without a child table nothing was copied: `dst` is empty.)
+                    if let Some(t) = dst_table {
+                        batch.dst.flush(&mut self.pt, t);
+                    }
                 }
-                let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                r = self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss, batch.as_mut());
                 if r.is_err() {
-                    break;
+                    break 'tables r;
                 }
             }
-            if let Some(b) = batch.as_mut() {
-                b.src.flush(&mut self.pt, table);
-                // (Without a child table nothing was copied: `dst` is empty.)
-                if let Some(t) = dst_table {
-                    b.dst.flush(&mut self.pt, t);
-                }
-            }
-            r?;
-        }
-        Ok(())
+            Ok(())
+        };
+        self.scratch.put(ptes, batch);
+        res
     }
 
     /// `set_pte_at()` in `copy_pte_range()`: kept in `batch` natively

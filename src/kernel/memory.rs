@@ -8,14 +8,14 @@
 //! readahead; every fault is handled to completion (no retry).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PTRS_PER_TABLE, Pte, PteFlags};
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{Mapping, PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
-use crate::kernel::pte::{TableStores, maybe_mkwrite, pte_present, vm_get_page_prot};
+use crate::kernel::pte::{PteScratch, TableStores, maybe_mkwrite, pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -681,11 +681,11 @@ impl Kernel {
         let mut rss = [0i64; 4];
         // Each PTE page is read once (under its lock, in Linux) and then
         // walked by index.
-        let mut ptes = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+        let PteScratch { mut ptes, mut batch } = *self.scratch.take();
         // Natively the clears of one table are plain stores under its PTE
         // lock, written with one lookup of the table; a PV guest's go to
         // Xen one by one (`set_pte`).
-        let mut clears = (!self.pv).then(TableStores::default);
+        let native = !self.pv;
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
             // The entries in range (so that the read-ahead stops at its end).
@@ -701,12 +701,13 @@ impl Kernel {
                     self.mem.prefetch(Pfn(e.frame()));
                 }
                 let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, clears.as_mut());
+                self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, native.then_some(&mut batch.src));
             }
-            if let Some(c) = clears.as_mut() {
-                c.flush(&mut self.pt, table);
+            if native {
+                batch.src.flush(&mut self.pt, table);
             }
         }
+        self.scratch.put(ptes, batch);
         if let Ok(mm) = self.mm_mut(pid) {
             for (c, n) in rss.iter().enumerate() {
                 mm.rss[c] += n;

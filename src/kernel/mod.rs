@@ -134,6 +134,8 @@ pub struct Kernel {
     pub oom: oom_kill::OomState,
     /// `vm_area_cachep`: the slab pages of the VMAs (kernel/slab.rs).
     pub(in crate::kernel) vm_area_cachep: slab::KmemCache,
+    /// Buffers fork and zap reuse (kernel/pte.rs).
+    pub(in crate::kernel) scratch: pte::Scratch,
 }
 
 impl Kernel {
@@ -169,6 +171,7 @@ impl Kernel {
             devices: BTreeMap::new(),
             oom: oom_kill::OomState::default(),
             vm_area_cachep: slab::KmemCache::default(),
+            scratch: pte::Scratch::default(),
         }
     }
 

@@ -168,6 +168,52 @@ impl TableStores {
     }
 }
 
+/// The native stores of one page table in `copy_pte_range()`: the
+/// parent's (write-protect) and the child's.
+#[derive(Default)]
+pub struct PteBatch {
+    pub src: TableStores,
+    pub dst: TableStores,
+}
+
+/// The buffers of fork's and zap's per-table loops (model bookkeeping): a
+/// copy of the PTE page being walked and the stores kept for it. A kernel
+/// keeps one set and lends it to each call ([`Scratch::take`]), so a call
+/// that touches one entry does not first zero 12 KiB; nothing in them is
+/// read before the call writes it.
+pub struct PteScratch {
+    pub ptes: Box<[Pte; PTRS_PER_TABLE]>,
+    /// fork: the parent's and the child's stores; zap: `src`, the clears.
+    pub batch: PteBatch,
+}
+
+impl Default for PteScratch {
+    fn default() -> Self {
+        PteScratch { ptes: Box::new([Pte::NONE; PTRS_PER_TABLE]), batch: PteBatch::default() }
+    }
+}
+
+/// Where a kernel keeps its [`PteScratch`] between calls.
+#[derive(Default)]
+pub struct Scratch(Option<Box<PteScratch>>);
+
+impl Scratch {
+    /// The buffers, or new ones if they are lent out (a nested call).
+    pub fn take(&mut self) -> Box<PteScratch> {
+        self.0.take().unwrap_or_default()
+    }
+    /// Back for the next call.
+    pub fn put(&mut self, ptes: Box<[Pte; PTRS_PER_TABLE]>, batch: PteBatch) {
+        self.0 = Some(Box::new(PteScratch { ptes, batch }));
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
