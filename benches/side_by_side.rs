@@ -28,7 +28,7 @@ const MPROTECT_PAGES: u64 = 65_536;
 #[path = "common/host_mem.rs"]
 mod host_mem;
 use host_mem::PAGE;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// A native domain big enough for `pages` touched pages, their page tables
 /// and a forked child's tables (the machine's assignment limit raised).
@@ -91,31 +91,36 @@ struct Row {
     host: Duration,
 }
 
-fn best(f: &mut dyn FnMut() -> Duration) -> Duration {
-    (0..RUNS).map(|_| f()).min().unwrap_or_default()
+/// The best time of each side over RUNS turns, model first in each.
+fn best_of_turns(model: &mut dyn FnMut() -> Duration, host: &mut dyn FnMut() -> Duration) -> (Duration, Duration) {
+    let turns: Vec<(Duration, Duration)> = (0..RUNS).map(|_| (model(), host())).collect();
+    let best = |f: fn(&(Duration, Duration)) -> Duration| turns.iter().map(f).min().unwrap_or_default();
+    (best(|t| t.0), best(|t| t.1))
 }
 
 fn write_faults() -> Row {
-    let model = best(&mut || {
-        let (mut w, d, p) = world(FAULT_PAGES);
-        let a = model_map(&mut w, d, p, FAULT_PAGES);
-        let t = Instant::now();
-        let (k, hv) = w.kh(d).expect("kernel");
-        k.sys_touch(hv, p, a, FAULT_PAGES << 12, true).expect("touch");
-        let e = t.elapsed();
-        assert_eq!(model_anon(&w, d, p), FAULT_PAGES as i64, "model: every page faulted in");
-        black_box(w);
-        e
-    });
-    let host = best(&mut || {
-        let p = host_mem::map(FAULT_PAGES as usize);
-        let t = Instant::now();
-        host_mem::touch(p, FAULT_PAGES as usize);
-        let e = t.elapsed();
-        assert_eq!(host_resident(p, FAULT_PAGES as usize), FAULT_PAGES as i64, "host: every page faulted in");
-        host_mem::unmap(p, FAULT_PAGES as usize);
-        e
-    });
+    let (model, host) = best_of_turns(
+        &mut || {
+            let (mut w, d, p) = world(FAULT_PAGES);
+            let a = model_map(&mut w, d, p, FAULT_PAGES);
+            let t = Instant::now();
+            let (k, hv) = w.kh(d).expect("kernel");
+            k.sys_touch(hv, p, a, FAULT_PAGES << 12, true).expect("touch");
+            let e = t.elapsed();
+            assert_eq!(model_anon(&w, d, p), FAULT_PAGES as i64, "model: every page faulted in");
+            black_box(w);
+            e
+        },
+        &mut || {
+            let p = host_mem::map(FAULT_PAGES as usize);
+            let t = Instant::now();
+            host_mem::touch(p, FAULT_PAGES as usize);
+            let e = t.elapsed();
+            assert_eq!(host_resident(p, FAULT_PAGES as usize), FAULT_PAGES as i64, "host: every page faulted in");
+            host_mem::unmap(p, FAULT_PAGES as usize);
+            e
+        },
+    );
     Row { op: "write fault x 262144", model, host }
 }
 
@@ -135,39 +140,41 @@ fn tally(t: &mut Tally, r: Result<(), i32>) {
 fn mprotect_split() -> Row {
     let mut model_tally = Tally::default();
     let mut model_maps = 0;
-    let model = best(&mut || {
-        let (mut w, d, p) = world(MPROTECT_PAGES);
-        let a = model_map(&mut w, d, p, MPROTECT_PAGES);
-        let mut t2 = Tally::default();
-        let t = Instant::now();
-        let (k, hv) = w.kh(d).expect("kernel");
-        for i in (0..MPROTECT_PAGES).step_by(2) {
-            let r = k.sys_mprotect(hv, p, a + (i << 12), 4096, PROT_READ);
-            tally(&mut t2, r.map(|_| ()).map_err(|e| e.0));
-        }
-        let e = t.elapsed();
-        model_tally = t2;
-        model_maps = w.kernel(d).expect("kernel").mm(p).expect("mm").map_count();
-        black_box(w);
-        e
-    });
     let mut host_tally = Tally::default();
     let mut host_maps = 0;
-    let host = best(&mut || {
-        let p = host_mem::map(MPROTECT_PAGES as usize);
-        let mut t2 = Tally::default();
-        let t = Instant::now();
-        for i in (0..MPROTECT_PAGES as usize).step_by(2) {
-            // SAFETY: page i of the mapping.
-            let r = unsafe { libc::mprotect(p.add(i * PAGE).cast(), PAGE, libc::PROT_READ) };
-            tally(&mut t2, if r == 0 { Ok(()) } else { Err(errno()) });
-        }
-        let e = t.elapsed();
-        host_tally = t2;
-        host_maps = host_map_count();
-        host_mem::unmap(p, MPROTECT_PAGES as usize);
-        e
-    });
+    let (model, host) = best_of_turns(
+        &mut || {
+            let (mut w, d, p) = world(MPROTECT_PAGES);
+            let a = model_map(&mut w, d, p, MPROTECT_PAGES);
+            let mut t2 = Tally::default();
+            let t = Instant::now();
+            let (k, hv) = w.kh(d).expect("kernel");
+            for i in (0..MPROTECT_PAGES).step_by(2) {
+                let r = k.sys_mprotect(hv, p, a + (i << 12), 4096, PROT_READ);
+                tally(&mut t2, r.map(|_| ()).map_err(|e| e.0));
+            }
+            let e = t.elapsed();
+            model_tally = t2;
+            model_maps = w.kernel(d).expect("kernel").mm(p).expect("mm").map_count();
+            black_box(w);
+            e
+        },
+        &mut || {
+            let p = host_mem::map(MPROTECT_PAGES as usize);
+            let mut t2 = Tally::default();
+            let t = Instant::now();
+            for i in (0..MPROTECT_PAGES as usize).step_by(2) {
+                // SAFETY: page i of the mapping.
+                let r = unsafe { libc::mprotect(p.add(i * PAGE).cast(), PAGE, libc::PROT_READ) };
+                tally(&mut t2, if r == 0 { Ok(()) } else { Err(errno()) });
+            }
+            let e = t.elapsed();
+            host_tally = t2;
+            host_maps = host_map_count();
+            host_mem::unmap(p, MPROTECT_PAGES as usize);
+            e
+        },
+    );
     // The host process starts with its binary's and libraries' mappings,
     // the model's with none, so the number of successes differs; both
     // must stop at vm.max_map_count with ENOMEM (mm/vma.c split_vma():
@@ -183,36 +190,38 @@ fn mprotect_split() -> Row {
 }
 
 fn fork_exit() -> Row {
-    let model = best(&mut || {
-        let (mut w, d, p) = world(2 * FAULT_PAGES);
-        let a = model_map(&mut w, d, p, FAULT_PAGES);
-        let (k, hv) = w.kh(d).expect("kernel");
-        k.sys_touch(hv, p, a, FAULT_PAGES << 12, true).expect("touch");
-        let t = Instant::now();
-        let child = k.sys_fork(hv, p).expect("model fork");
-        k.sys_exit(hv, child).expect("model exit");
-        let e = t.elapsed();
-        assert_eq!(model_anon(&w, d, p), FAULT_PAGES as i64, "model: the parent keeps its pages");
-        black_box(w);
-        e
-    });
     let p = host_mem::map(FAULT_PAGES as usize);
     host_mem::touch(p, FAULT_PAGES as usize);
-    let host = best(&mut || {
-        let t = Instant::now();
-        // SAFETY: the child only calls _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "host fork");
-        if pid == 0 {
-            unsafe { libc::_exit(0) };
-        }
-        let mut st = 0;
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid, &mut st, 0) };
-        let e = t.elapsed();
-        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "host child exit");
-        e
-    });
+    let (model, host) = best_of_turns(
+        &mut || {
+            let (mut w, d, p) = world(2 * FAULT_PAGES);
+            let a = model_map(&mut w, d, p, FAULT_PAGES);
+            let (k, hv) = w.kh(d).expect("kernel");
+            k.sys_touch(hv, p, a, FAULT_PAGES << 12, true).expect("touch");
+            let t = Instant::now();
+            let child = k.sys_fork(hv, p).expect("model fork");
+            k.sys_exit(hv, child).expect("model exit");
+            let e = t.elapsed();
+            assert_eq!(model_anon(&w, d, p), FAULT_PAGES as i64, "model: the parent keeps its pages");
+            black_box(w);
+            e
+        },
+        &mut || {
+            let t = Instant::now();
+            // SAFETY: the child only calls _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "host fork");
+            if pid == 0 {
+                unsafe { libc::_exit(0) };
+            }
+            let mut st = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            let e = t.elapsed();
+            assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "host child exit");
+            e
+        },
+    );
     assert_eq!(host_resident(p, FAULT_PAGES as usize), FAULT_PAGES as i64, "host: the parent keeps its pages");
     host_mem::unmap(p, FAULT_PAGES as usize);
     Row { op: "fork+exit, 262144 touched pages", model, host }

@@ -176,9 +176,7 @@ impl Kernel {
                     if pte.is_none() {
                         continue;
                     }
-                    if !self.pv
-                        && let Some(e) = ptes.get(i + PREFETCH_AHEAD)
-                    {
+                    if native && let Some(e) = ptes.get(i + PREFETCH_AHEAD) {
                         self.mem.prefetch(Pfn(e.frame()));
                     }
                     let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
