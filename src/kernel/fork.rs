@@ -9,11 +9,11 @@ use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::memory::{NormalPage, is_guard_marker};
+use crate::kernel::memory::{NormalPage, entries_reading_ahead, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn};
+use crate::kernel::page::{PageFlags, Pfn};
 use crate::kernel::pte::{PteBatch, PteScratch, pte_present};
 use crate::kernel::{Kernel, Pid, Process};
 
@@ -166,18 +166,12 @@ impl Kernel {
                 let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else {
                     continue;
                 };
-                // The entries in range (so that the read-ahead stops at its end).
-                let (lo, hi) = range.into_inner();
-                let ptes = &ptes[..=hi];
                 // The child's leaf table for this PMD.
                 let mut dst_table: Option<u64> = None;
                 let mut r = Ok(());
-                for (i, &pte) in (lo..).zip(&ptes[lo..]) {
-                    if pte.is_none() {
-                        continue;
-                    }
-                    if native && let Some(e) = ptes.get(i + PREFETCH_AHEAD) {
-                        self.mem.prefetch(Pfn(e.frame()));
+                for (i, pte, ahead) in entries_reading_ahead(&ptes, range) {
+                    if native && let Some(a) = ahead {
+                        self.mem.prefetch(a);
                     }
                     let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
                     r = self.copy_one_pte(

@@ -8,7 +8,7 @@
 //! readahead; every fault is handled to completion (no retry).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags};
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PTRS_PER_TABLE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
@@ -688,15 +688,9 @@ impl Kernel {
         let native = !self.pv;
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
-            // The entries in range (so that the read-ahead stops at its end).
-            let (lo, hi) = range.into_inner();
-            let ptes = &ptes[..=hi];
-            for (i, &pte) in (lo..).zip(&ptes[lo..]) {
-                if pte.is_none() {
-                    continue;
-                }
-                if native && let Some(e) = ptes.get(i + PREFETCH_AHEAD) {
-                    self.mem.prefetch(Pfn(e.frame()));
+            for (i, pte, ahead) in entries_reading_ahead(&ptes, range) {
+                if native && let Some(a) = ahead {
+                    self.mem.prefetch(a);
                 }
                 let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
                 self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, native.then_some(&mut batch.src));
@@ -769,6 +763,23 @@ impl Kernel {
             }
         }
     }
+}
+
+/// The non-empty entries among `ptes[range]` (a PTE page read by
+/// `read_leaf_table`), each with its index and the frame of the entry
+/// `PREFETCH_AHEAD` further on, whose `struct page` a native walk asks the
+/// CPU to fetch while it works on this one (`None` past the range's end).
+#[inline(always)]
+pub(crate) fn entries_reading_ahead(
+    ptes: &[Pte; PTRS_PER_TABLE],
+    range: std::ops::RangeInclusive<usize>,
+) -> impl Iterator<Item = (usize, Pte, Option<Pfn>)> + '_ {
+    let (lo, hi) = range.into_inner();
+    let ptes = &ptes[..=hi];
+    (lo..)
+        .zip(&ptes[lo..])
+        .filter(|(_, p)| !p.is_none())
+        .map(move |(i, &p)| (i, p, ptes.get(i + PREFETCH_AHEAD).map(|e| Pfn(e.frame()))))
 }
 
 /// The `struct page` half of `folio_remove_rmap_pte()`: one mapcount off,
