@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(PteFlags::NX.bits(), 0x8000_0000_0000_0000);
         assert_eq!(PAGE_TABLE.bits(), 0x67); // _KERNPG_TABLE | _PAGE_USER
         let p = Pte::new(0x1234, PteFlags::PRESENT | PteFlags::SPECIAL);
-        assert_eq!(p.0, 0x1234_201);
+        assert_eq!(p.0, (0x1234 << 12) | 0x201);
         assert_eq!(p.frame(), 0x1234);
         assert!(p.special() && p.present() && !p.write());
     }

@@ -73,6 +73,7 @@ impl Vrm {
 
 impl Kernel {
     /// mremap(2) (`do_mremap`). `flags` is an unsigned long.
+    #[allow(clippy::too_many_arguments)] // the syscall's five, plus the kernel, Xen and the caller
     pub fn sys_mremap(
         &mut self,
         hv: &mut Hypervisor,

@@ -148,8 +148,8 @@ fn random_sequences_agree() {
     }
     let strat = strategies::sequence(gcfg);
     let host = HostConfig::default();
-    let mut cmp = CompareConfig::default();
-    cmp.ignore_gup_referenced = !on("MMSIM_DIFF_STRICT_REFERENCED");
+    let mut cmp =
+        CompareConfig { ignore_gup_referenced: !on("MMSIM_DIFF_STRICT_REFERENCED"), ..CompareConfig::default() };
     if std::env::var("MMSIM_DIFF_SKIP").is_ok() {
         let skip = std::env::var("MMSIM_DIFF_SKIP").unwrap_or_default();
         cmp.smaps_fields.retain(|f| !skip.split(',').any(|s| s == *f));

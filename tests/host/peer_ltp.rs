@@ -499,8 +499,8 @@ fn ltp_madvise01_all_advice() {
         ops.push(madvise(pg(10), 4, a));
     }
     let Some(t) = both("madvise01", &ops) else { return };
-    for i in 4..ops.len() {
-        assert_eq!(ret(&t, i), 0, "step {i}: {:?}", ops[i]);
+    for (i, op) in ops.iter().enumerate().skip(4) {
+        assert_eq!(ret(&t, i), 0, "step {i}: {op:?}");
     }
 }
 

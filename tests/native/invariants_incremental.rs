@@ -321,7 +321,7 @@ fn corruptions_behind_the_summaries(pv: bool, ops: &[Op]) -> (u64, u64) {
                 let pfn: Pfn = k.pte_pfn(hv, e.pte);
                 let mfn = Mfn(e.pte.frame());
                 let undo: Box<dyn FnOnce(&mut World)> = match kind {
-                    0 | 1 | 2 => {
+                    0..=2 => {
                         let old = k.internals_mut().mem.page_mut(pfn).clone();
                         let pg = k.internals_mut().mem.page_mut(pfn);
                         match kind {

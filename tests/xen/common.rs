@@ -63,6 +63,7 @@ impl X {
     pub fn unmap_grant_ref(&mut self, pid: Pid, fd: u64, off: u64, count: u64) -> KResult<u64> {
         self.ioctl(pid, fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &[IoctlArg::Int(off), IoctlArg::Int(count)])
     }
+    #[allow(clippy::too_many_arguments)] // mmap(2)'s six, plus the caller
     pub fn mmap(&mut self, pid: Pid, addr: u64, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> KResult<u64> {
         let (k, hv) = self.w.kh(self.dom0)?;
         let r = k.sys_mmap(hv, pid, addr, len, prot, flags, fd, off);

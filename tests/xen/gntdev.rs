@@ -297,7 +297,8 @@ fn unmap_notify_clear_byte_refused_for_read_only_maps() {
 fn failed_mmaps_report_the_status_and_leave_nothing_mapped() {
     // One map per case: a good slot followed by a bad one; mmap is EINVAL,
     // Xen logs the status, and the good slot is unmapped again.
-    let cases: [(&str, fn(&mut X) -> (u16, u64)); 4] = [
+    type Case = (&'static str, fn(&mut X) -> (u16, u64));
+    let cases: [Case; 4] = [
         ("GNTST_bad_domain", |_| (77, 8)),
         ("GNTST_bad_gntref", |x| (x.domu, 5000)),
         ("GNTST_general_error", |x| {
