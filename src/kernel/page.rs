@@ -351,12 +351,15 @@ impl MemMap {
     /// a PFN outside the memmap is ignored.
     #[inline(always)]
     pub fn prefetch(&self, pfn: Pfn) {
-        if pfn.0 < self.len {
-            let p: *const Page = self.at(pfn.0);
+        // Only a page of a materialised chunk: the others are boot
+        // statics, already at hand.
+        let (c, o) = ((pfn.0 / MEMMAP_CHUNK as u64) as usize, (pfn.0 % MEMMAP_CHUNK as u64) as usize);
+        if let Some(Some(ch)) = self.chunks.get(c) {
+            let p: *const Page = &ch[o];
             // A hint, not a load: nothing waits for it.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: PREFETCHT0 (SSE, in every x86-64 CPU) never faults
-            // and changes nothing; `p` points into a live chunk or a static.
+            // and changes nothing; `p` points into a live chunk.
             unsafe {
                 std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
             };
