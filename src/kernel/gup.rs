@@ -220,18 +220,25 @@ impl Kernel {
         }
         // try_grab_folio()
         if pfn != ZERO_PFN {
-            if flags.contains(FOLL_PIN) {
-                self.mem.page_mut(pfn).refcount += GUP_PIN_COUNTING_BIAS;
+            // The pin and the touch (FOLL_TOUCH) change one struct page:
+            // found once.
+            let pin = flags.contains(FOLL_PIN);
+            if pin {
                 self.gup_held.entry(pfn).or_default().pins += 1;
             } else if flags.contains(FOLL_GET) {
                 self.mem.get_page(pfn);
                 self.gup_held.entry(pfn).or_default().gets += 1;
             }
-            if flags.contains(FOLL_TOUCH) {
+            if pin || flags.contains(FOLL_TOUCH) {
                 let p = self.mem.page_mut(pfn);
-                p.flags |= PageFlags::REFERENCED;
-                if flags.contains(FOLL_WRITE) && !pte.dirty() {
-                    p.flags |= PageFlags::DIRTY;
+                if pin {
+                    p.refcount += GUP_PIN_COUNTING_BIAS;
+                }
+                if flags.contains(FOLL_TOUCH) {
+                    p.flags |= PageFlags::REFERENCED;
+                    if flags.contains(FOLL_WRITE) && !pte.dirty() {
+                        p.flags |= PageFlags::DIRTY;
+                    }
                 }
             }
         }
