@@ -252,6 +252,28 @@ impl PageTables {
     pub fn update_entry(&mut self, table: u64, index: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
         Some(self.tables.get_mut(&table)?.update(index, f))
     }
+    /// Entries `first..first + n` of `table` (clipped to the table)
+    /// appended to `out`, empty slots and a missing table as `Pte::NONE`,
+    /// with one lookup of the table: a run of PTEs read under one PTE lock.
+    pub fn extend_entries(&self, table: u64, first: usize, n: usize, out: &mut Vec<Pte>) {
+        let n = n.min(PTRS_PER_TABLE.saturating_sub(first));
+        if n == 0 {
+            return;
+        }
+        let at = out.len();
+        match self.tables.get(&table) {
+            Some(Table::Dense(a)) => out.extend_from_slice(&a[first..first + n]),
+            Some(Table::Sparse(v)) => {
+                out.resize(at + n, Pte::NONE);
+                for &(k, p) in v {
+                    if let Some(i) = (k as usize).checked_sub(first).filter(|&i| i < n) {
+                        out[at + i] = p;
+                    }
+                }
+            }
+            None => out.resize(at + n, Pte::NONE),
+        }
+    }
     pub fn get(&self, s: PteSlot) -> Pte {
         self.entry(s.table, s.index as usize)
     }
@@ -579,6 +601,31 @@ mod tests {
         assert!(matches!(t, Table::Dense(_)));
         assert_eq!(t.get(77).frame(), 77);
         assert_eq!(t.entries_in(10, 19).count(), 10);
+    }
+
+    /// `extend_entries` reads what `entry` reads, one by one, over runs
+    /// that start and end anywhere in a table, dense or not, or no table.
+    #[test]
+    fn extend_entries_reads_as_entry() {
+        let mut p = PageTables::default();
+        p.add_table(7);
+        p.add_table(8);
+        for i in [0usize, 3, 4, 100, 510, 511] {
+            p.set_entry(7, i, Pte(((i as u64) << 12) | 1));
+        }
+        for i in 0..60 {
+            p.set_entry(8, i * 7, Pte(((i as u64) << 12) | 3));
+        }
+        for table in [7, 8, 9] {
+            for (first, n) in [(0, 1), (0, 512), (2, 3), (99, 2), (505, 10), (511, 1), (512, 4), (600, 2)] {
+                let mut out = vec![Pte(0x5001)];
+                p.extend_entries(table, first, n, &mut out);
+                let want: Vec<Pte> = std::iter::once(Pte(0x5001))
+                    .chain((first..(first + n).min(PTRS_PER_TABLE)).map(|i| p.entry(table, i)))
+                    .collect();
+                assert_eq!(out, want, "table {table} from {first}, {n}");
+            }
+        }
     }
 
     /// `update` reads and writes as `get` then `set` do: the old value, a
