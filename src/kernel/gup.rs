@@ -17,6 +17,7 @@ use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
+use std::collections::hash_map::Entry;
 
 /// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
 /// for each flag, and the name table the script language uses.
@@ -413,14 +414,20 @@ impl Kernel {
         if page.pfn == ZERO_PFN {
             return;
         }
-        let held = self.gup_held.entry(page.pfn).or_default();
+        // The ledger entry found once: updated, and removed when nothing
+        // is held any more.
+        let mut held = match self.gup_held.entry(page.pfn) {
+            Entry::Occupied(e) => e,
+            Entry::Vacant(e) => e.insert_entry(Default::default()),
+        };
+        let h = held.get_mut();
         if page.pinned {
-            held.pins = held.pins.saturating_sub(1);
+            h.pins = h.pins.saturating_sub(1);
         } else {
-            held.gets = held.gets.saturating_sub(1);
+            h.gets = h.gets.saturating_sub(1);
         }
-        if *held == Default::default() {
-            self.gup_held.remove(&page.pfn);
+        if *h == Default::default() {
+            held.remove();
         }
         if page.pinned {
             let p = self.mem.page_mut(page.pfn);
