@@ -26,7 +26,6 @@
 //! plain copy through user memory), one bio per request, 512-byte logical
 //! blocks and DMA alignment, never read-only, not a swap device.
 
-use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -263,24 +262,26 @@ impl Disk {
         // A short pin transfers what the pinned pages cover.
         let covered = (pages.len() as u64 * PAGE_SIZE) - (req.addr - first_page);
         req.len = len.min(covered);
-        // The PTE of each page: one walk per page table, then the next
-        // slot of the same table for the next page.
+        // The PTE of each page: one walk per run of consecutive pages in
+        // one page table, whose entries are then read together.
         let pgd = k.mm(req.pid)?.pgd;
         let pt = k.page_tables();
-        let mut prev: Option<(u64, PteSlot)> = None;
-        req.truth = pages
-            .iter()
-            .map(|p| {
-                let slot = match prev {
-                    Some((a, s)) if a + PAGE_SIZE == p.addr && s.index < 511 => {
-                        Some(PteSlot { table: s.table, index: s.index + 1 })
-                    }
-                    _ => pt.lookup(pgd, p.addr),
-                };
-                prev = slot.map(|s| (p.addr, s));
-                k.pte_machine_frame(slot.map_or(Pte::NONE, |s| pt.get(s)))
-            })
-            .collect();
+        let mut ptes = Vec::with_capacity(pages.len());
+        let mut i = 0;
+        while i < pages.len() {
+            let addr = pages[i].addr;
+            let index = ((addr >> 12) & 511) as usize;
+            let mut n = 1;
+            while i + n < pages.len() && pages[i + n].addr == addr + n as u64 * PAGE_SIZE && index + n < 512 {
+                n += 1;
+            }
+            match pt.lookup(pgd, addr) {
+                Some(s) => pt.extend_entries(s.table, s.index as usize, n, &mut ptes),
+                None => ptes.resize(ptes.len() + n, Pte::NONE),
+            }
+            i += n;
+        }
+        req.truth = ptes.into_iter().map(|pte| k.pte_machine_frame(pte)).collect();
         req.pages = pages;
         Ok(())
     }

@@ -25,7 +25,17 @@ pub struct GrantMaps {
     /// drops to 0 stays (with 0): a backend maps the same frames again and
     /// again, and removing then re-inserting the key cost a hash insert and
     /// remove per grant per cycle. Bounded by the distinct keys ever mapped.
-    frames: FxHashMap<(Mfn, DomId, bool), u32>,
+    /// The key is packed into one word ([`frame_key`]): one hash round.
+    frames: FxHashMap<u64, u32>,
+}
+
+/// `(frame, grantee, read-only)` as one word: the frame in bits 17..64,
+/// the 16-bit domain id in bits 1..17, read-only in bit 0, so distinct
+/// triples never collide. `None` for a frame of 2^47 or more: no record
+/// has one (a grant maps a frame its granter owns, and a machine has at
+/// most 2^40, `MAX_MACHINE_FRAMES`), but a DMA audit may ask about any.
+fn frame_key(mfn: Mfn, grantee: DomId, readonly: bool) -> Option<u64> {
+    (mfn.0 < 1 << 47).then_some(mfn.0 << 17 | (grantee as u64) << 1 | readonly as u64)
 }
 
 impl GrantMaps {
@@ -43,7 +53,7 @@ impl GrantMaps {
         &mut self.doms[i].1
     }
     fn count(&mut self, r: &GrantMapRecord, add: bool) {
-        let key = (r.mfn, r.grantee, r.readonly);
+        let Some(key) = frame_key(r.mfn, r.grantee, r.readonly) else { return };
         if add {
             *self.frames.entry(key).or_insert(0) += 1;
         } else if let Some(n) = self.frames.get_mut(&key) {
@@ -110,7 +120,7 @@ impl GrantMaps {
     /// Whether `grantee` has `mfn` mapped by a grant: any mapping, or a
     /// writable one when `write`.
     pub fn frame_mapped_by(&self, mfn: Mfn, grantee: DomId, write: bool) -> bool {
-        let live = |ro| self.frames.get(&(mfn, grantee, ro)).is_some_and(|&n| n > 0);
+        let live = |ro| frame_key(mfn, grantee, ro).and_then(|k| self.frames.get(&k)).is_some_and(|&n| n > 0);
         live(false) || (!write && live(true))
     }
 }
@@ -166,6 +176,11 @@ mod tests {
                 }
             }
         }
+        // No answer borrowed from another frame's count: a frame beyond
+        // what the key packs, the widest domain id.
+        assert!(a.frame_mapped_by(Mfn(102), 0, false));
+        assert!(!a.frame_mapped_by(Mfn(102 + (1 << 47)), 0, false));
+        assert!(!a.frame_mapped_by(Mfn(102), DomId::MAX, false));
         assert_eq!(a.remove(&(9, 0)), None);
         assert_eq!(a.get(&(3, 1000)), None);
     }

@@ -24,13 +24,14 @@
 
 use super::Hypervisor;
 use super::grant_maps::GrantMaps;
+use super::per_domain::PerDomain;
 use crate::arch::pagetable::PageTables;
 use crate::arch::x86_64::{PAGE_OFFSET, PAGE_SHIFT, Pte, PteFlags};
 use crate::types::{DomId, Mfn, Pfn};
 use crate::xen::interface::grant_table::*;
 use crate::xen::interface::xen::PteMaddr;
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 /// v1 entries per grant frame: `PAGE_SIZE / sizeof(grant_entry_v1_t)`.
@@ -248,7 +249,7 @@ pub struct GrantMapRecord {
 /// All grant state Xen keeps, per domain, plus the ground-truth index.
 #[derive(Clone, Default)]
 pub struct GrantTables {
-    pub tables: BTreeMap<DomId, GrantTable>,
+    pub tables: PerDomain<GrantTable>,
     /// Active mappings by (grantee, handle).
     pub maps: GrantMaps,
     /// Host PTEs holding a grant mapping: (grantee, PTE) -> handle.
@@ -303,7 +304,7 @@ impl Hypervisor {
     /// Domain `d`'s grant table, created on first use (as
     /// `grant_table_init` does at domain creation).
     pub fn grant_table_mut(&mut self, d: DomId) -> &mut GrantTable {
-        self.grants.tables.entry(d).or_default()
+        self.grants.tables.entry_or_default(d)
     }
     pub fn grant_table(&self, d: DomId) -> Option<&GrantTable> {
         self.grants.tables.get(&d)
@@ -358,7 +359,8 @@ impl Hypervisor {
             return;
         }
         // (xsm_grant_mapref: no XSM policy, always allowed.)
-        let Some(handle) = self.grant_table_mut(ld).get_maptrack_handle() else {
+        let li = self.grants.tables.index_or_default(ld);
+        let Some(handle) = self.grants.tables.at_mut(li).get_maptrack_handle() else {
             // Current Xen: GNTST_no_space ("gnttab: GNTST_no_space"; it was
             // GNTST_no_device_space, an I/O MMU status).
             op.status = GntSt::NoSpace;
@@ -384,9 +386,13 @@ impl Hypervisor {
     ) -> GntSt {
         let rd = op.dom;
         let r = op.gref as usize;
-        // The granter's table, borrowed as a field so that the machine can
-        // be asked while it is held (one lookup).
-        let rgt = self.grants.tables.entry(rd).or_default();
+        // The granter's table, then the grantee's (made first, by
+        // get_maptrack_handle): each looked up once, by index; the
+        // granter's borrowed as a field so that the machine can be asked
+        // while it is held.
+        let ri = self.grants.tables.index_or_default(rd);
+        let li = self.grants.tables.index_or_default(ld);
+        let rgt = self.grants.tables.at_mut(ri);
         if op.gref >= rgt.nr_grant_entries() {
             self.grant_log(ld, &format!("Bad ref {:#x} for d{rd}", op.gref), GntSt::BadGntref);
             return GntSt::BadGntref;
@@ -452,7 +458,7 @@ impl Hypervisor {
                 Ok(h) => host = Some(h),
                 Err(()) => {
                     // undo_out
-                    let rgt = self.grant_table_mut(rd);
+                    let rgt = self.grants.tables.at_mut(ri);
                     let a = &mut rgt.active[r];
                     a.pin = old_pin;
                     let mut clear = 0;
@@ -467,7 +473,7 @@ impl Hypervisor {
                 }
             }
         }
-        let lgt = self.grant_table_mut(ld);
+        let lgt = self.grants.tables.at_mut(li);
         if let Some(m) = lgt.maptrack.get_mut(handle as usize) {
             *m = GrantMapping { gref: op.gref, flags: op.flags as u16, domid: rd };
         }
@@ -534,8 +540,10 @@ impl Hypervisor {
 
     /// `unmap_common()` + `unmap_common_complete()` for one op.
     pub fn unmap_grant_ref(&mut self, ld: DomId, op: &mut GnttabUnmapGrantRef, mem: &mut GuestMem<'_>) {
-        // handle >= maptrack_limit
-        let Some(&map) = self.grant_table_mut(ld).maptrack.get(op.handle as usize) else {
+        // handle >= maptrack_limit. Each table is looked up once (by
+        // index; nothing below adds a table).
+        let li = self.grants.tables.index_or_default(ld);
+        let Some(&map) = self.grants.tables.at(li).maptrack.get(op.handle as usize) else {
             op.status = GntSt::BadHandle;
             self.grant_log(ld, &format!("Bad d{ld} handle {:#x}", op.handle), op.status);
             return;
@@ -548,7 +556,8 @@ impl Hypervisor {
         let rd = map.domid;
         let flags = map.flags as u32;
         let r = map.gref as usize;
-        let Some(act) = self.grant_table(rd).and_then(|t| t.active.get(r)).copied() else {
+        let found = self.grants.tables.index(rd).and_then(|ri| Some((ri, *self.grants.tables.at(ri).active.get(r)?)));
+        let Some((ri, act)) = found else {
             op.status = GntSt::BadHandle;
             self.grant_log(ld, &format!("Unstable d{rd} handle {:#x}", op.handle), op.status);
             return;
@@ -577,7 +586,7 @@ impl Hypervisor {
             new_flags &= !GNTMAP_DEVICE_MAP;
             done |= GNTMAP_DEVICE_MAP | (flags & GNTMAP_READONLY);
         }
-        let lgt = self.grant_table_mut(ld);
+        let lgt = self.grants.tables.at_mut(li);
         if new_flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
             lgt.put_maptrack_handle(op.handle);
             self.grants.maps.remove(&key);
@@ -596,7 +605,7 @@ impl Hypervisor {
             return;
         }
         let ro = done & GNTMAP_READONLY != 0;
-        let rgt = self.grant_table_mut(rd);
+        let rgt = self.grants.tables.at_mut(ri);
         let a = &mut rgt.active[r];
         if done & GNTMAP_DEVICE_MAP != 0 {
             a.pin = a.pin.saturating_sub(if ro { GNTPIN_DEVR_INC } else { GNTPIN_DEVW_INC });

@@ -6,6 +6,7 @@ pub mod grant_table;
 pub mod m2p;
 pub mod machine;
 pub mod mmu;
+pub mod per_domain;
 mod trace_hooks;
 pub mod truth;
 

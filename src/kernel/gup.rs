@@ -8,15 +8,16 @@
 //! GUP-fast is not modelled separately: it bails out to this slow path for
 //! special PTEs, and gives the same answer for normal ones.
 
-use crate::arch::x86_64::{PAGE_MASK, PteFlags};
+use crate::arch::pagetable::PteSlot;
+use crate::arch::x86_64::{PAGE_MASK, PTRS_PER_TABLE, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::access::PteEntry;
 use crate::kernel::memory::{NormalPage, VmFault};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
+use std::collections::hash_map::Entry;
 
 /// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
 /// for each flag, and the name table the script language uses.
@@ -102,7 +103,9 @@ pub struct GupPage {
 }
 
 enum Follow {
-    Page(Pfn),
+    /// The page, and what the VMA's driver says stands for the address
+    /// (model instrumentation, asked once per page).
+    Page(Pfn, Option<Pfn>),
     /// Fault it in (no PTE, not writable for FOLL_WRITE, or must unshare).
     NoPage {
         unshare: bool,
@@ -135,13 +138,31 @@ impl Kernel {
         Ok(())
     }
 
-    /// `follow_page_pte()`.
-    fn follow_page_pte(&mut self, hv: &mut Hypervisor, pid: Pid, vma: &Vma, addr: u64, flags: FollFlags) -> Follow {
+    /// `follow_page_pte()`. `leaf` is the previous page's `(address,
+    /// slot)`: the page after it in the same leaf table is the next slot,
+    /// found without walking the upper levels again (the walk would reach
+    /// the same table; the caller forgets it after a fault).
+    fn follow_page_pte(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        vma: &Vma,
+        addr: u64,
+        flags: FollFlags,
+        leaf: &mut Option<(u64, PteSlot)>,
+    ) -> Follow {
         let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
         // pte_offset_map_lock(); !pte_present() or pte_protnone(): no page.
-        let Some(PteEntry { slot, pte, kind: PteKind::Present { protnone: false, .. }, .. }) =
-            self.pte_entry(pgd, addr)
-        else {
+        let slot = match *leaf {
+            Some((a, s)) if a.wrapping_add(4096) == addr && (s.index as usize) < PTRS_PER_TABLE - 1 => {
+                Some(PteSlot { table: s.table, index: s.index + 1 })
+            }
+            _ => self.pt.lookup(pgd, addr),
+        };
+        *leaf = slot.map(|s| (addr, s));
+        let Some(slot) = slot else { return Follow::NoPage { unshare: false } };
+        let pte = self.pt.get(slot);
+        let PteKind::Present { protnone: false, .. } = PteKind::of(pte) else {
             return Follow::NoPage { unshare: false };
         };
         let np = self.vm_normal_page(hv, vma, addr, pte);
@@ -194,27 +215,35 @@ impl Kernel {
                 return Follow::NoPage { unshare: true };
             }
         }
-        if vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr)).is_none() {
+        let backing = vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr));
+        if backing.is_none() {
             self.audit_gup(hv, addr, pte, pfn);
         }
         // try_grab_folio()
         if pfn != ZERO_PFN {
-            if flags.contains(FOLL_PIN) {
-                self.mem.page_mut(pfn).refcount += GUP_PIN_COUNTING_BIAS;
+            // The pin and the touch (FOLL_TOUCH) change one struct page:
+            // found once.
+            let pin = flags.contains(FOLL_PIN);
+            if pin {
                 self.gup_held.entry(pfn).or_default().pins += 1;
             } else if flags.contains(FOLL_GET) {
                 self.mem.get_page(pfn);
                 self.gup_held.entry(pfn).or_default().gets += 1;
             }
-            if flags.contains(FOLL_TOUCH) {
+            if pin || flags.contains(FOLL_TOUCH) {
                 let p = self.mem.page_mut(pfn);
-                p.flags |= PageFlags::REFERENCED;
-                if flags.contains(FOLL_WRITE) && !pte.dirty() {
-                    p.flags |= PageFlags::DIRTY;
+                if pin {
+                    p.refcount += GUP_PIN_COUNTING_BIAS;
+                }
+                if flags.contains(FOLL_TOUCH) {
+                    p.flags |= PageFlags::REFERENCED;
+                    if flags.contains(FOLL_WRITE) && !pte.dirty() {
+                        p.flags |= PageFlags::DIRTY;
+                    }
                 }
             }
         }
-        Follow::Page(pfn)
+        Follow::Page(pfn, backing)
     }
 
     /// Model instrumentation (not kernel behaviour): the page GUP is about
@@ -241,9 +270,9 @@ impl Kernel {
     }
 
     /// Model instrumentation: when the VMA's driver knows which page stands
-    /// for `addr`, GUP must have found exactly that page.
-    fn audit_backing(&self, hv: &mut Hypervisor, vma: &Vma, addr: u64, got: &Result<Option<Pfn>, Errno>) {
-        let Some(want) = vma.ops.as_ref().and_then(|o| o.backing_page(vma, addr)) else { return };
+    /// for `addr` (`backing`), GUP must have found exactly that page.
+    fn audit_backing(&self, hv: &mut Hypervisor, addr: u64, backing: Option<Pfn>, got: &Result<Option<Pfn>, Errno>) {
+        let Some(want) = backing else { return };
         let mfn = |p: Pfn| self.page_to_mfn(p).map_or("invalid".to_string(), |m| format!("{:#x}", m.0));
         let found = match got {
             Ok(Some(p)) if *p == want => return,
@@ -298,7 +327,7 @@ impl Kernel {
         flags: FollFlags,
     ) -> KResult<Vec<GupPage>> {
         let want_pages = flags.intersects(FOLL_GET | FOLL_PIN);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(if want_pages { nr.min(64) as usize } else { 0 });
         if nr == 0 {
             return Ok(out);
         }
@@ -306,6 +335,7 @@ impl Kernel {
         let mut vma: Option<Vma> = None;
         let mut err = None;
         let mut done = 0u64;
+        let mut leaf = None;
         while done < nr {
             if vma.as_ref().is_none_or(|v| addr >= v.end) {
                 // gup_vma_lookup(): no stack expansion.
@@ -325,23 +355,30 @@ impl Kernel {
             }
             let Some(v) = vma.as_ref() else { break };
             let mut tries = 0;
+            let mut backing = None;
             let got = loop {
                 tries += 1;
-                match self.follow_page_pte(hv, pid, v, addr, flags | FOLL_TOUCH) {
-                    Follow::Page(p) => break Ok(Some(p)),
+                match self.follow_page_pte(hv, pid, v, addr, flags | FOLL_TOUCH, &mut leaf) {
+                    Follow::Page(p, b) => {
+                        backing = Some(b);
+                        break Ok(Some(p));
+                    }
                     Follow::Err(Errno::EEXIST) if !want_pages => break Ok(None),
                     Follow::Err(e) => break Err(e),
                     Follow::NoPage { unshare } => {
                         if tries > 3 {
                             break Err(Errno::EFAULT);
                         }
+                        // A fault may add tables: walk again after it.
+                        leaf = None;
                         if let Err(e) = self.faultin_page(hv, pid, v, addr, flags, unshare) {
                             break Err(e);
                         }
                     }
                 }
             };
-            self.audit_backing(hv, v, addr, &got);
+            let backing = backing.unwrap_or_else(|| v.ops.as_ref().and_then(|o| o.backing_page(v, addr)));
+            self.audit_backing(hv, addr, backing, &got);
             match got {
                 Ok(Some(pfn)) => {
                     if want_pages {
@@ -377,14 +414,20 @@ impl Kernel {
         if page.pfn == ZERO_PFN {
             return;
         }
-        let held = self.gup_held.entry(page.pfn).or_default();
+        // The ledger entry found once: updated, and removed when nothing
+        // is held any more.
+        let mut held = match self.gup_held.entry(page.pfn) {
+            Entry::Occupied(e) => e,
+            Entry::Vacant(e) => e.insert_entry(Default::default()),
+        };
+        let h = held.get_mut();
         if page.pinned {
-            held.pins = held.pins.saturating_sub(1);
+            h.pins = h.pins.saturating_sub(1);
         } else {
-            held.gets = held.gets.saturating_sub(1);
+            h.gets = h.gets.saturating_sub(1);
         }
-        if *held == Default::default() {
-            self.gup_held.remove(&page.pfn);
+        if *h == Default::default() {
+            held.remove();
         }
         if page.pinned {
             let p = self.mem.page_mut(page.pfn);

@@ -354,22 +354,26 @@ impl Kernel {
     /// VMA intersects the range. The split VMAs stay split whatever the
     /// caller does next: `vms_abort_munmap_vmas()` only reattaches them.
     pub fn vms_gather_munmap_vmas(&mut self, pid: Pid, start: u64, end: u64) -> KResult<bool> {
-        let mm = self.mm(pid)?;
-        let vmas: Vec<Vma> = mm.vmas_in(start, end).cloned().collect();
-        if vmas.is_empty() {
-            return Ok(false);
-        }
-        let first = &vmas[0];
-        if start > first.start {
-            if end < first.end && mm.map_count() >= mm.max_map_count {
+        // What the checks need of the VMAs in the range, read before the
+        // first split (which seals nothing): no copies of the VMAs.
+        let (first_start, first_end, first_sealed, any_sealed, at_max) = {
+            let mm = self.mm(pid)?;
+            let mut vmas = mm.vmas_in(start, end);
+            let Some(first) = vmas.next() else { return Ok(false) };
+            let first_sealed = first.flags.contains(VmFlags::SEALED);
+            let any_sealed = first_sealed || vmas.any(|v| v.flags.contains(VmFlags::SEALED));
+            (first.start, first.end, first_sealed, any_sealed, mm.map_count() >= mm.max_map_count)
+        };
+        if start > first_start {
+            if end < first_end && at_max {
                 return Err(Errno::ENOMEM);
             }
-            if first.flags.contains(VmFlags::SEALED) {
+            if first_sealed {
                 return Err(Errno::EPERM);
             }
             self.__split_vma(pid, start)?;
         }
-        if vmas.iter().any(|v| v.flags.contains(VmFlags::SEALED)) {
+        if any_sealed {
             return Err(Errno::EPERM);
         }
         self.__split_vma(pid, end)?;
