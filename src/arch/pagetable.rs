@@ -13,130 +13,8 @@
 use crate::arch::x86_64::{PAGE_TABLE, PTRS_PER_TABLE, Pte, table_index};
 use rustc_hash::FxHashMap;
 
-const DENSE_AT: usize = 48;
-
-#[derive(Debug, Clone)]
-enum Table {
-    Sparse(Vec<(u16, Pte)>),
-    Dense(Box<[Pte; PTRS_PER_TABLE]>),
-}
-
-impl Table {
-    #[inline]
-    fn get(&self, i: usize) -> Pte {
-        match self {
-            Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
-            Table::Dense(a) => a[i],
-        }
-    }
-    #[inline]
-    fn set(&mut self, i: usize, val: Pte) {
-        match self {
-            Table::Sparse(v) => {
-                if let Some(pos) = v.iter().position(|(k, _)| *k as usize == i) {
-                    if val.is_none() {
-                        v.swap_remove(pos);
-                    } else {
-                        v[pos].1 = val;
-                    }
-                } else if !val.is_none() {
-                    if v.len() >= DENSE_AT {
-                        let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
-                        for &(k, p) in v.iter() {
-                            a[k as usize] = p;
-                        }
-                        a[i] = val;
-                        *self = Table::Dense(a);
-                    } else {
-                        v.push((i as u16, val));
-                    }
-                }
-            }
-            Table::Dense(a) => a[i] = val,
-        }
-    }
-    /// Entry `i` read and, when `f` gives a new value, rewritten: what
-    /// [`Table::get`] then [`Table::set`] do, with one search of a short
-    /// list instead of two.
-    #[inline]
-    fn update(&mut self, i: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Pte {
-        let Table::Sparse(v) = self else {
-            let old = self.get(i);
-            if let Some(new) = f(old) {
-                self.set(i, new);
-            }
-            return old;
-        };
-        match v.iter().position(|(k, _)| *k as usize == i) {
-            Some(pos) => {
-                let old = v[pos].1;
-                match f(old) {
-                    Some(new) if new.is_none() => {
-                        v.swap_remove(pos);
-                    }
-                    Some(new) => v[pos].1 = new,
-                    None => {}
-                }
-                old
-            }
-            None => {
-                // A new entry: appended, as set() does; set() itself when
-                // the list is full (it becomes an array).
-                match f(Pte::NONE) {
-                    Some(new) if !new.is_none() && v.len() < DENSE_AT => v.push((i as u16, new)),
-                    Some(new) => self.set(i, new),
-                    None => {}
-                }
-                Pte::NONE
-            }
-        }
-    }
-    fn is_empty(&self) -> bool {
-        match self {
-            Table::Sparse(v) => v.is_empty(),
-            Table::Dense(a) => a.iter().all(|p| p.is_none()),
-        }
-    }
-    /// Non-empty entries with index in `[lo, hi]`, ascending. Builds no
-    /// list for a dense table or for one index (the upper levels of a walk
-    /// over a small range): only a sparse table's range is sorted.
-    fn entries_in(&self, lo: usize, hi: usize) -> EntriesIn<'_> {
-        match self {
-            Table::Sparse(v) if lo == hi => {
-                EntriesIn::One(v.iter().find(|(k, _)| *k as usize == lo).map(|&(k, p)| (k as usize, p)))
-            }
-            Table::Sparse(v) => {
-                let mut out: Vec<(usize, Pte)> = v
-                    .iter()
-                    .filter(|(k, _)| (lo..=hi).contains(&(*k as usize)))
-                    .map(|&(k, p)| (k as usize, p))
-                    .collect();
-                out.sort_unstable_by_key(|e| e.0);
-                EntriesIn::Sorted(out.into_iter())
-            }
-            Table::Dense(a) => EntriesIn::Dense(a, lo..hi + 1),
-        }
-    }
-}
-
-/// [`Table::entries_in`]'s walk.
-enum EntriesIn<'a> {
-    One(Option<(usize, Pte)>),
-    Sorted(std::vec::IntoIter<(usize, Pte)>),
-    Dense(&'a [Pte; PTRS_PER_TABLE], std::ops::Range<usize>),
-}
-
-impl Iterator for EntriesIn<'_> {
-    type Item = (usize, Pte);
-    #[inline]
-    fn next(&mut self) -> Option<(usize, Pte)> {
-        match self {
-            EntriesIn::One(e) => e.take(),
-            EntriesIn::Sorted(it) => it.next(),
-            EntriesIn::Dense(a, r) => r.find(|&i| !a[i].is_none()).map(|i| (i, a[i])),
-        }
-    }
-}
+mod table;
+use table::{DENSE_AT, Table};
 
 /// The first and last index of the leaf table whose entry 0 maps `base`
 /// that fall in `[start, end)`, or `None` when the range misses the table.
@@ -247,10 +125,19 @@ impl PageTables {
         }
     }
     /// Entry `index` of `table` read and, when `f` returns a new value,
-    /// rewritten, with one lookup of the table: the old entry, or None
-    /// when `table` is not a page table.
+    /// rewritten (and the table recorded as written), with one lookup of
+    /// the table: the old entry, or None when `table` is not a page table.
     pub fn update_entry(&mut self, table: u64, index: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
-        Some(self.tables.get_mut(&table)?.update(index, f))
+        let mut wrote = false;
+        let old = self.tables.get_mut(&table)?.update(index, |p| {
+            let new = f(p);
+            wrote = new.is_some();
+            new
+        });
+        if wrote {
+            self.mark(table);
+        }
+        Some(old)
     }
     /// Entries `first..first + n` of `table` (clipped to the table)
     /// appended to `out`, empty slots and a missing table as `Pte::NONE`,
@@ -620,17 +507,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sparse_promotes_to_dense() {
-        let mut t = Table::Sparse(Vec::new());
-        for i in 0..100 {
-            t.set(i, Pte(((i as u64) << 12) | 1));
-        }
-        assert!(matches!(t, Table::Dense(_)));
-        assert_eq!(t.get(77).frame(), 77);
-        assert_eq!(t.entries_in(10, 19).count(), 10);
-    }
-
     /// `extend_entries` reads what `entry` reads, one by one, over runs
     /// that start and end anywhere in a table, dense or not, or no table.
     #[test]
@@ -653,28 +529,6 @@ mod tests {
                     .collect();
                 assert_eq!(out, want, "table {table} from {first}, {n}");
             }
-        }
-    }
-
-    /// `update` reads and writes as `get` then `set` do: the old value, a
-    /// store or none, clears, the short list becoming an array.
-    #[test]
-    fn update_is_get_then_set() {
-        let (mut a, mut b) = (Table::Sparse(Vec::new()), Table::Sparse(Vec::new()));
-        for step in 0..400usize {
-            let i = (step * 37) % 97;
-            let new = match step % 5 {
-                0 => None,
-                1 => Some(Pte::NONE),
-                _ => Some(Pte(((step as u64) << 12) | 1)),
-            };
-            let old = b.get(i);
-            if let Some(v) = new {
-                b.set(i, v);
-            }
-            assert_eq!(a.update(i, |p| new.filter(|_| p == old)), old, "step {step}");
-            assert!((0..PTRS_PER_TABLE).all(|k| a.get(k) == b.get(k)), "step {step}");
-            assert_eq!(matches!(a, Table::Dense(_)), matches!(b, Table::Dense(_)), "step {step}");
         }
     }
 
@@ -784,6 +638,13 @@ mod tests {
         p.set_entries(s.table, &[(5, Pte(0x3001))]);
         assert_eq!(p.take_dirty(), Some(vec![203, 203]));
         p.set_entries(s.table, &[(s.index, Pte::NONE), (5, Pte::NONE)]);
+        p.take_dirty();
+        // Xen's checked writes (update_entry) too, when they write.
+        p.update_entry(s.table, 5, |_| None);
+        assert_eq!(p.take_dirty(), Some(vec![]), "read only");
+        p.update_entry(s.table, 5, |_| Some(Pte(0x4001)));
+        assert_eq!(p.take_dirty(), Some(vec![203]), "written");
+        p.update_entry(s.table, 5, |_| Some(Pte::NONE));
         p.take_dirty();
         p.set_entry(pgd, 1, Pte::NONE);
         p.take_dirty();

@@ -128,7 +128,7 @@ impl GrantMaps {
 impl fmt::Debug for GrantMaps {
     /// As `BTreeMap<(DomId, u32), GrantMapRecord>` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter().map(|(k, v)| (k, v))).finish()
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 

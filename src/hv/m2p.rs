@@ -36,7 +36,7 @@ impl M2p {
         self.writes
     }
     /// The entry of `mfn` in a chunk not yet written.
-    fn from_ranges(&self, mfn: u64) -> u64 {
+    fn in_ranges(&self, mfn: u64) -> u64 {
         self.ranges
             .iter()
             .rev()
@@ -72,7 +72,7 @@ impl M2p {
         let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
         let v = match self.chunks.get(c) {
             Some(Some(ch)) => ch[o],
-            _ if mfn.0 < self.nr_frames => self.from_ranges(mfn.0),
+            _ if mfn.0 < self.nr_frames => self.in_ranges(mfn.0),
             _ => INVALID_M2P_ENTRY,
         };
         (v != INVALID_M2P_ENTRY).then_some(Pfn(v))
@@ -85,7 +85,7 @@ impl M2p {
         let (c, o) = ((mfn.0 / M2P_CHUNK as u64) as usize, (mfn.0 % M2P_CHUNK as u64) as usize);
         let v = pfn.map_or(INVALID_M2P_ENTRY, |p| p.0);
         let unwritten = self.chunks.get(c).is_none_or(|ch| ch.is_none());
-        if unwritten && v == self.from_ranges(mfn.0) {
+        if unwritten && v == self.in_ranges(mfn.0) {
             return;
         }
         if self.chunks.len() <= c {
@@ -94,7 +94,7 @@ impl M2p {
         if unwritten {
             let mut ch = Box::new([INVALID_M2P_ENTRY; M2P_CHUNK]);
             for (i, e) in ch.iter_mut().enumerate() {
-                *e = self.from_ranges((c * M2P_CHUNK + i) as u64);
+                *e = self.in_ranges((c * M2P_CHUNK + i) as u64);
             }
             self.chunks[c] = Some(ch);
         }

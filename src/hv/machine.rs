@@ -57,7 +57,7 @@ struct FrameTable {
 }
 
 impl FrameTable {
-    fn from_ranges(&self, i: u64) -> FrameInfo {
+    fn in_ranges(&self, i: u64) -> FrameInfo {
         let owner = self.ranges.iter().rev().find(|&&(a, b, _)| (a..b).contains(&i)).map_or(DOMID_FREE, |r| r.2);
         FrameInfo { owner }
     }
@@ -66,7 +66,7 @@ impl FrameTable {
         let (c, o) = ((i / CHUNK as u64) as usize, (i % CHUNK as u64) as usize);
         match self.chunks.get(c) {
             Some(Some(ch)) => ch[o],
-            _ => self.from_ranges(i),
+            _ => self.in_ranges(i),
         }
     }
     #[inline]
@@ -77,7 +77,7 @@ impl FrameTable {
         }
         if self.chunks[c].is_none() {
             let base = (c * CHUNK) as u64;
-            let ch: [FrameInfo; CHUNK] = std::array::from_fn(|k| self.from_ranges(base + k as u64));
+            let ch: [FrameInfo; CHUNK] = std::array::from_fn(|k| self.in_ranges(base + k as u64));
             self.chunks[c] = Some(Box::new(ch));
         }
         if let Some(ch) = &mut self.chunks[c] {

@@ -93,6 +93,7 @@ foll_flags! {
 /// }
 /// ```
 #[derive(Debug, PartialEq, Eq)]
+#[allow(clippy::manual_non_exhaustive)] // private to this module, not to the crate
 pub struct GupPage {
     pub addr: u64,
     pub pfn: Pfn,

@@ -287,6 +287,7 @@ impl Kernel {
 
     /// mmap(2): `sys_mmap` -> `ksys_mmap_pgoff` -> `do_mmap` -> `mmap_region`,
     /// then `mm_populate` for MAP_POPULATE/MAP_LOCKED.
+    #[allow(clippy::too_many_arguments)] // the syscall's six, plus the kernel, Xen and the caller
     pub fn sys_mmap(
         &mut self,
         hv: &mut Hypervisor,

@@ -1,0 +1,170 @@
+//! One page table's entries, as the store of [`super::PageTables`] keeps
+//! them: a short list of the non-empty entries while there are few, a
+//! 512-entry array once there are many (model storage, not a kernel
+//! structure).
+
+use crate::arch::x86_64::{PTRS_PER_TABLE, Pte};
+
+/// A short list becomes an array when it would hold more entries than this.
+pub(super) const DENSE_AT: usize = 48;
+
+#[derive(Debug, Clone)]
+pub(super) enum Table {
+    Sparse(Vec<(u16, Pte)>),
+    Dense(Box<[Pte; PTRS_PER_TABLE]>),
+}
+
+impl Table {
+    #[inline]
+    pub(super) fn get(&self, i: usize) -> Pte {
+        match self {
+            Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
+            Table::Dense(a) => a[i],
+        }
+    }
+    #[inline]
+    pub(super) fn set(&mut self, i: usize, val: Pte) {
+        match self {
+            Table::Sparse(v) => {
+                if let Some(pos) = v.iter().position(|(k, _)| *k as usize == i) {
+                    if val.is_none() {
+                        v.swap_remove(pos);
+                    } else {
+                        v[pos].1 = val;
+                    }
+                } else if !val.is_none() {
+                    if v.len() >= DENSE_AT {
+                        let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+                        for &(k, p) in v.iter() {
+                            a[k as usize] = p;
+                        }
+                        a[i] = val;
+                        *self = Table::Dense(a);
+                    } else {
+                        v.push((i as u16, val));
+                    }
+                }
+            }
+            Table::Dense(a) => a[i] = val,
+        }
+    }
+    /// Entry `i` read and, when `f` gives a new value, rewritten: what
+    /// [`Table::get`] then [`Table::set`] do, with one search of a short
+    /// list instead of two.
+    #[inline]
+    pub(super) fn update(&mut self, i: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Pte {
+        let Table::Sparse(v) = self else {
+            let old = self.get(i);
+            if let Some(new) = f(old) {
+                self.set(i, new);
+            }
+            return old;
+        };
+        match v.iter().position(|(k, _)| *k as usize == i) {
+            Some(pos) => {
+                let old = v[pos].1;
+                match f(old) {
+                    Some(new) if new.is_none() => {
+                        v.swap_remove(pos);
+                    }
+                    Some(new) => v[pos].1 = new,
+                    None => {}
+                }
+                old
+            }
+            None => {
+                // A new entry: appended, as set() does; set() itself when
+                // the list is full (it becomes an array).
+                match f(Pte::NONE) {
+                    Some(new) if !new.is_none() && v.len() < DENSE_AT => v.push((i as u16, new)),
+                    Some(new) => self.set(i, new),
+                    None => {}
+                }
+                Pte::NONE
+            }
+        }
+    }
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Table::Sparse(v) => v.is_empty(),
+            Table::Dense(a) => a.iter().all(|p| p.is_none()),
+        }
+    }
+    /// Non-empty entries with index in `[lo, hi]`, ascending. Builds no
+    /// list for a dense table or for one index (the upper levels of a walk
+    /// over a small range): only a sparse table's range is sorted.
+    pub(super) fn entries_in(&self, lo: usize, hi: usize) -> EntriesIn<'_> {
+        match self {
+            Table::Sparse(v) if lo == hi => {
+                EntriesIn::One(v.iter().find(|(k, _)| *k as usize == lo).map(|&(k, p)| (k as usize, p)))
+            }
+            Table::Sparse(v) => {
+                let mut out: Vec<(usize, Pte)> = v
+                    .iter()
+                    .filter(|(k, _)| (lo..=hi).contains(&(*k as usize)))
+                    .map(|&(k, p)| (k as usize, p))
+                    .collect();
+                out.sort_unstable_by_key(|e| e.0);
+                EntriesIn::Sorted(out.into_iter())
+            }
+            Table::Dense(a) => EntriesIn::Dense(a, lo..hi + 1),
+        }
+    }
+}
+
+/// [`Table::entries_in`]'s walk.
+pub(super) enum EntriesIn<'a> {
+    One(Option<(usize, Pte)>),
+    Sorted(std::vec::IntoIter<(usize, Pte)>),
+    Dense(&'a [Pte; PTRS_PER_TABLE], std::ops::Range<usize>),
+}
+
+impl Iterator for EntriesIn<'_> {
+    type Item = (usize, Pte);
+    #[inline]
+    fn next(&mut self) -> Option<(usize, Pte)> {
+        match self {
+            EntriesIn::One(e) => e.take(),
+            EntriesIn::Sorted(it) => it.next(),
+            EntriesIn::Dense(a, r) => r.find(|&i| !a[i].is_none()).map(|i| (i, a[i])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_promotes_to_dense() {
+        let mut t = Table::Sparse(Vec::new());
+        for i in 0..100 {
+            t.set(i, Pte(((i as u64) << 12) | 1));
+        }
+        assert!(matches!(t, Table::Dense(_)));
+        assert_eq!(t.get(77).frame(), 77);
+        assert_eq!(t.entries_in(10, 19).count(), 10);
+    }
+
+    /// `update` reads and writes as `get` then `set` do: the old value, a
+    /// store or none, clears, the short list becoming an array.
+    #[test]
+    fn update_is_get_then_set() {
+        let (mut a, mut b) = (Table::Sparse(Vec::new()), Table::Sparse(Vec::new()));
+        for step in 0..400usize {
+            let i = (step * 37) % 97;
+            let new = match step % 5 {
+                0 => None,
+                1 => Some(Pte::NONE),
+                _ => Some(Pte(((step as u64) << 12) | 1)),
+            };
+            let old = b.get(i);
+            if let Some(v) = new {
+                b.set(i, v);
+            }
+            assert_eq!(a.update(i, |p| new.filter(|_| p == old)), old, "step {step}");
+            assert!((0..PTRS_PER_TABLE).all(|k| a.get(k) == b.get(k)), "step {step}");
+            assert_eq!(matches!(a, Table::Dense(_)), matches!(b, Table::Dense(_)), "step {step}");
+        }
+    }
+}
