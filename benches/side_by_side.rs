@@ -1,8 +1,11 @@
 //! The core operations of issue 12 on the model and on this machine's
 //! kernel, in one run, side by side: write faults on 262,144 pages,
 //! mprotect of every other page of 65,536, fork+exit of a process with
-//! 262,144 touched pages. Each side runs each operation a few times (the
-//! best time counts); the results are compared (pages resident, mprotect
+//! 262,144 touched pages. Each side runs each operation five times, model
+//! and host taking turns (so that a change in the machine's load falls on
+//! both), and the best time of each counts (the model's fork+exit after
+//! one untimed fork+exit of the same process, see `fork_exit`); the
+//! results are compared (pages resident, mprotect
 //! successes and the errno of the failures, fork and exit succeeding) and
 //! a table `operation, model, host, ratio` is printed (ratio = host time /
 //! model time: above 1 the model is faster).
