@@ -9,12 +9,13 @@ use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
-use crate::kernel::memory::{NormalPage, entries_reading_ahead, is_guard_marker};
+use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{PageFlags, Pfn};
 use crate::kernel::pte::{PteBatch, PteScratch, pte_present};
+use crate::kernel::zap::entries_reading_ahead;
 use crate::kernel::{Kernel, Pid, Process};
 
 impl Kernel {
@@ -155,7 +156,7 @@ impl Kernel {
         let pgd = self.mm(parent)?.pgd;
         // Each source PTE page is read once (under its lock, in Linux)
         // and then walked by index.
-        let PteScratch { mut ptes, mut batch } = *self.scratch.take();
+        let PteScratch { mut ptes, mut batch } = self.scratch.take();
         // Natively the stores of one table are plain writes under its PTE
         // lock: they are kept here and written with one lookup per table
         // (before any error returns, so teardown finds every copied entry).

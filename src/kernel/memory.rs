@@ -1,21 +1,21 @@
-//! Page faults, `vm_normal_page()`, and tearing down PTEs.
+//! Page faults and `vm_normal_page()` (tearing PTEs down: kernel/zap.rs).
 //!
 //! Follows `mm/memory.c` (`vm_normal_page`/`__vm_normal_page`,
 //! `handle_mm_fault`, `do_anonymous_page`, `do_wp_page`, `wp_page_copy`,
-//! `do_read_fault`/`do_cow_fault`/`do_shared_fault`, `zap_pte_range`) and
+//! `do_read_fault`/`do_cow_fault`/`do_shared_fault`) and
 //! `arch/x86/mm/fault.c` (`do_user_addr_fault`, `access_error`).
 //! Simplifications: no swap, no THP, no NUMA hinting, no page-cache
 //! readahead; every fault is handled to completion (no retry).
 
 use crate::arch::pagetable::PteSlot;
-use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, PTRS_PER_TABLE, Pte, PteFlags};
+use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
 use crate::kernel::mm::{RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::oom_kill::{GFP_ANON_ZEROED, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{Mapping, PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
-use crate::kernel::pte::{PteScratch, TableStores, maybe_mkwrite, pte_present, vm_get_page_prot};
+use crate::kernel::page::{Mapping, Page, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::pte::{maybe_mkwrite, pte_present, vm_get_page_prot};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::{Event, FaultKind};
 
@@ -534,7 +534,7 @@ impl Kernel {
     /// The report of a mapcount gone negative (`print_bad_pte()`).
     #[cold]
     #[inline(never)]
-    fn print_bad_mapcount(&mut self, vma: &Vma, addr: u64, pfn: Pfn, mc: i32) {
+    pub(crate) fn print_bad_mapcount(&mut self, vma: &Vma, addr: u64, pfn: Pfn, mc: i32) {
         self.print_bad_pte(vma, addr, Pte::NONE, &format!("page:pfn {:#x} mapcount:{mc}", pfn.0));
     }
 
@@ -661,132 +661,13 @@ impl Kernel {
         }
         Ok(pfn)
     }
-
-    /// `zap_pte_range()` over `[start, end)` of `vma`. `drop_markers`: the
-    /// VMA itself goes away (munmap/exit), so guard markers go too.
-    pub fn zap_vma_range(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        start: u64,
-        end: u64,
-        drop_markers: bool,
-    ) {
-        let Ok(mm) = self.mm(pid) else { return };
-        let pgd = mm.pgd;
-        // zap_pte_range() counts in a local `rss[]` and adds it once
-        // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
-        // a time.
-        let mut rss = [0i64; 4];
-        // Each PTE page is read once (under its lock, in Linux) and then
-        // walked by index.
-        let PteScratch { mut ptes, mut batch } = *self.scratch.take();
-        // Natively the clears of one table are plain stores under its PTE
-        // lock, written with one lookup of the table; a PV guest's go to
-        // Xen one by one (`set_pte`).
-        let native = !self.pv;
-        for (base, table) in self.pt.leaf_tables(pgd, start, end) {
-            let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
-            for (i, pte, ahead) in entries_reading_ahead(&ptes, range) {
-                if native && let Some(a) = ahead {
-                    self.mem.prefetch(a);
-                }
-                let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, native.then_some(&mut batch.src));
-            }
-            if native {
-                batch.src.flush(&mut self.pt, table);
-            }
-        }
-        self.scratch.put(ptes, batch);
-        if let Ok(mm) = self.mm_mut(pid) {
-            for (c, n) in rss.iter().enumerate() {
-                mm.rss[c] += n;
-            }
-        }
-    }
-
-    /// One entry of `zap_pte_range()`, inlined into the per-table loop.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn zap_one_pte(
-        &mut self,
-        hv: &mut Hypervisor,
-        pid: Pid,
-        vma: &Vma,
-        (addr, slot, pte): (u64, PteSlot, Pte),
-        drop_markers: bool,
-        rss: &mut [i64; 4],
-        clears: Option<&mut TableStores>,
-    ) {
-        {
-            if !pte_present(pte) {
-                if is_guard_marker(pte) && !drop_markers {
-                    return;
-                }
-                match clears {
-                    Some(c) => c.push(slot.index, Pte::NONE),
-                    None => self.pt.set(slot, Pte::NONE),
-                }
-                return;
-            }
-            // A PV guest does not check the result: if Xen refuses (a live
-            // grant PTE), the kernel carries on with its bookkeeping.
-            match clears {
-                Some(c) => c.push(slot.index, Pte::NONE),
-                None => {
-                    let _ = self.set_pte(hv, slot, Pte::NONE);
-                }
-            }
-            let np = self.vm_normal_page(hv, vma, addr, pte);
-            let dom = self.domid;
-            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
-            if let NormalPage::Page(pfn) = np {
-                // One look at the `struct page` for the dirty bit, the rmap
-                // and a reference that is not the last.
-                let p = self.mem.page_mut(pfn);
-                if pte.dirty() && !p.is_anon() {
-                    // A file folio's dirty bit moves to the folio.
-                    p.flags |= PageFlags::DIRTY;
-                }
-                // folio_remove_rmap_pte(), then put_page().
-                let (c, mc) = folio_drop_mapcount(p);
-                let put = put_page_not_last(p);
-                rss[c as usize] -= 1;
-                if mc < 0 {
-                    self.print_bad_mapcount(vma, addr, pfn, mc);
-                }
-                if !put {
-                    self.put_page(pfn);
-                }
-            }
-        }
-    }
-}
-
-/// The non-empty entries among `ptes[range]` (a PTE page read by
-/// `read_leaf_table`), each with its index and the frame of the entry
-/// `PREFETCH_AHEAD` further on, whose `struct page` a native walk asks the
-/// CPU to fetch while it works on this one (`None` past the range's end).
-#[inline(always)]
-pub(crate) fn entries_reading_ahead(
-    ptes: &[Pte; PTRS_PER_TABLE],
-    range: std::ops::RangeInclusive<usize>,
-) -> impl Iterator<Item = (usize, Pte, Option<Pfn>)> + '_ {
-    let (lo, hi) = range.into_inner();
-    let ptes = &ptes[..=hi];
-    (lo..)
-        .zip(&ptes[lo..])
-        .filter(|(_, p)| !p.is_none())
-        .map(move |(i, &p)| (i, p, ptes.get(i + PREFETCH_AHEAD).map(|e| Pfn(e.frame()))))
 }
 
 /// The `struct page` half of `folio_remove_rmap_pte()`: one mapcount off,
 /// `PG_anon_exclusive` cleared with the last; the RSS counter
 /// (`mm_counter()`) the caller takes the page off and the new mapcount.
 #[inline(always)]
-fn folio_drop_mapcount(p: &mut Page) -> (RssCounter, i32) {
+pub(crate) fn folio_drop_mapcount(p: &mut Page) -> (RssCounter, i32) {
     p.mapcount -= 1;
     if p.mapcount == 0 && p.is_anon() {
         p.flags.remove(PageFlags::ANON_EXCLUSIVE);

@@ -44,6 +44,7 @@ pub mod vma;
 pub mod vma_tree;
 pub mod vmscan;
 pub mod xen;
+pub mod zap;
 
 use crate::arch::pagetable::{PageTables, PteSlot};
 use crate::arch::x86_64::Pte;

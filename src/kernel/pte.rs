@@ -179,8 +179,9 @@ pub struct PteBatch {
 /// The buffers of fork's and zap's per-table loops (model bookkeeping): a
 /// copy of the PTE page being walked and the stores kept for it. A kernel
 /// keeps one set and lends it to each call ([`Scratch::take`]), so a call
-/// that touches one entry does not first zero 12 KiB; nothing in them is
-/// read before the call writes it.
+/// that touches one entry does not first allocate and zero them (4 KiB for
+/// the copy, 8 KiB per store list); nothing in them is read before the
+/// call writes it.
 pub struct PteScratch {
     pub ptes: Box<[Pte; PTRS_PER_TABLE]>,
     /// fork: the parent's and the child's stores; zap: `src`, the clears.
@@ -195,16 +196,16 @@ impl Default for PteScratch {
 
 /// Where a kernel keeps its [`PteScratch`] between calls.
 #[derive(Default)]
-pub struct Scratch(Option<Box<PteScratch>>);
+pub struct Scratch(Option<PteScratch>);
 
 impl Scratch {
     /// The buffers, or new ones if they are lent out (a nested call).
-    pub fn take(&mut self) -> Box<PteScratch> {
+    pub fn take(&mut self) -> PteScratch {
         self.0.take().unwrap_or_default()
     }
     /// Back for the next call.
     pub fn put(&mut self, ptes: Box<[Pte; PTRS_PER_TABLE]>, batch: PteBatch) {
-        self.0 = Some(Box::new(PteScratch { ptes, batch }));
+        self.0 = Some(PteScratch { ptes, batch });
     }
 }
 
