@@ -14,7 +14,7 @@ use crate::arch::x86_64::{PAGE_TABLE, PTRS_PER_TABLE, Pte, table_index};
 use rustc_hash::FxHashMap;
 
 mod table;
-use table::{DENSE_AT, Table};
+use table::{DENSE_AT, Table, dense_from};
 
 /// The first and last index of the leaf table whose entry 0 maps `base`
 /// that fall in `[start, end)`, or `None` when the range misses the table.
@@ -107,11 +107,7 @@ impl PageTables {
             if let Table::Sparse(v) = t
                 && v.len() + writes.len() > DENSE_AT
             {
-                let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
-                for &(k, p) in v.iter() {
-                    a[k as usize] = p;
-                }
-                *t = Table::Dense(a);
+                *t = Table::Dense(dense_from(v));
             }
             if let Table::Dense(a) = t {
                 for &(i, val) in writes {
@@ -148,17 +144,9 @@ impl PageTables {
             return;
         }
         let at = out.len();
-        match self.tables.get(&table) {
-            Some(Table::Dense(a)) => out.extend_from_slice(&a[first..first + n]),
-            Some(Table::Sparse(v)) => {
-                out.resize(at + n, Pte::NONE);
-                for &(k, p) in v {
-                    if let Some(i) = (k as usize).checked_sub(first).filter(|&i| i < n) {
-                        out[at + i] = p;
-                    }
-                }
-            }
-            None => out.resize(at + n, Pte::NONE),
+        out.resize(at + n, Pte::NONE);
+        if let Some(t) = self.tables.get(&table) {
+            t.copy_range(first, &mut out[at..]);
         }
     }
     pub fn get(&self, s: PteSlot) -> Pte {
@@ -246,7 +234,7 @@ impl PageTables {
 
     /// The leaf (PTE-level) tables that map part of `[start, end)`,
     /// ascending: `(address of the table's entry 0, table frame)`. With
-    /// [`PageTables::table_leaf_entries`] this is the walk `copy_pte_range()`
+    /// [`PageTables::read_leaf_table`] this is the walk `copy_pte_range()`
     /// and `zap_pte_range()` (mm/memory.c) do: one page table per PMD entry,
     /// its entries read in place, so cost follows the tables, and no list
     /// of every PTE of the range is built.
@@ -296,23 +284,13 @@ impl PageTables {
         out: &mut [Pte; PTRS_PER_TABLE],
     ) -> Option<std::ops::RangeInclusive<usize>> {
         let (lo, hi) = leaf_range(base, start, end)?;
-        match self.tables.get(&table)? {
-            Table::Dense(a) => out[lo..=hi].copy_from_slice(&a[lo..=hi]),
-            Table::Sparse(v) => {
-                out[lo..=hi].fill(Pte::NONE);
-                for &(k, p) in v {
-                    if (lo..=hi).contains(&(k as usize)) {
-                        out[k as usize] = p;
-                    }
-                }
-            }
-        }
+        self.tables.get(&table)?.copy_range(lo, &mut out[lo..=hi]);
         Some(lo..=hi)
     }
 
     /// The non-empty entries of the leaf table `table` (whose entry 0 maps
     /// `base`) inside `[start, end)`, ascending, into `out` (cleared first):
-    /// one table at a time, as `zap_pte_range()` reads them.
+    /// one table at a time (the incremental checks' per-table verdicts).
     pub fn table_leaf_entries(&self, base: u64, table: u64, start: u64, end: u64, out: &mut Vec<(u64, PteSlot, Pte)>) {
         out.clear();
         self.visit_table(base, table, start, end, &mut |addr, slot, pte| out.push((addr, slot, pte)));
@@ -438,6 +416,17 @@ mod tests {
     use super::*;
     use crate::arch::x86_64::PteFlags;
 
+    /// The non-empty entries of one leaf table in `[start, end)` as the
+    /// per-table loops of fork and zap see them (`read_leaf_table`).
+    fn table_walk(p: &PageTables, base: u64, table: u64, start: u64, end: u64) -> Vec<(u64, PteSlot, Pte)> {
+        let mut ptes = [Pte::NONE; PTRS_PER_TABLE];
+        let Some(range) = p.read_leaf_table(base, table, (start, end), &mut ptes) else { return Vec::new() };
+        range
+            .filter(|&i| !ptes[i].is_none())
+            .map(|i| (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, ptes[i]))
+            .collect()
+    }
+
     fn pt() -> (PageTables, u64) {
         let mut p = PageTables::default();
         p.add_table(100);
@@ -473,12 +462,14 @@ mod tests {
         let mut one = Vec::new();
         p.table_leaf_entries(tables[0].0, tables[0].1, 0, 1 << 47, &mut one);
         assert_eq!(one, all);
+        assert_eq!(table_walk(&p, tables[0].0, tables[0].1, 0, 1 << 47), all, "read_leaf_table sees the same");
         p.set_entries(s.table, &[(s.index, Pte::NONE), (s.index + 1, Pte(0x43001))]);
         assert!(p.pte(pgd, a).is_none(), "set_entries clears");
         assert_eq!(p.pte(pgd, a + 4096).frame(), 0x43, "set_entries writes");
         p.set_entries(s.table, &[(s.index, all[0].2), (s.index + 1, Pte::NONE)]);
         p.table_leaf_entries(tables[0].0, tables[0].1, a + 4096, 1 << 47, &mut one);
         assert!(one.is_empty(), "the range starts after the entry");
+        assert!(table_walk(&p, tables[0].0, tables[0].1, a + 4096, 1 << 47).is_empty());
         assert!(p.leaf_tables(pgd, 0, a & !((1 << 21) - 1)).is_empty(), "the range ends before the table");
     }
 
@@ -576,11 +567,14 @@ mod tests {
         }
         for (start, end) in [(0, 1 << 47), (base + 0x5000, base + 0x26_0000), (base + 0x20_0000, base + 0x20_1000)] {
             let mut walked = Vec::new();
+            let mut read = Vec::new();
             let mut one = Vec::new();
             for (b, t) in p.leaf_tables(pgd, start, end) {
                 p.table_leaf_entries(b, t, start, end, &mut one);
                 walked.extend_from_slice(&one);
+                read.extend(table_walk(&p, b, t, start, end));
             }
+            assert_eq!(read, walked, "read_leaf_table, range {start:#x}-{end:#x}");
             assert_eq!(walked, p.leaf_entries(pgd, start, end), "range {start:#x}-{end:#x}");
         }
         assert_eq!(p.leaf_tables(pgd, 0, 1 << 47).len(), 2);

@@ -9,6 +9,7 @@
 //! `BTreeMap` this replaces gave it, and `Debug` prints the same text.
 
 use super::grant_table::GrantMapRecord;
+use super::per_domain::PerDomain;
 use crate::types::{DomId, Mfn};
 use rustc_hash::FxHashMap;
 use std::fmt;
@@ -19,7 +20,7 @@ pub struct GrantMaps {
     /// Per grantee, ascending: the records indexed by handle (a handle is
     /// an index into the grantee's maptrack, so the vector is at most the
     /// maptrack's size; it keeps its length, as the maptrack does).
-    doms: Vec<(DomId, Vec<Option<GrantMapRecord>>)>,
+    doms: PerDomain<Vec<Option<GrantMapRecord>>>,
     len: usize,
     /// Live records per `(frame, grantee, read-only)`. A key whose count
     /// drops to 0 stays (with 0): a backend maps the same frames again and
@@ -39,19 +40,6 @@ fn frame_key(mfn: Mfn, grantee: DomId, readonly: bool) -> Option<u64> {
 }
 
 impl GrantMaps {
-    fn slots(&self, d: DomId) -> Option<&Vec<Option<GrantMapRecord>>> {
-        self.doms.iter().find(|(x, _)| *x == d).map(|(_, v)| v)
-    }
-    fn slots_mut(&mut self, d: DomId) -> &mut Vec<Option<GrantMapRecord>> {
-        let i = match self.doms.binary_search_by_key(&d, |(x, _)| *x) {
-            Ok(i) => i,
-            Err(i) => {
-                self.doms.insert(i, (d, Vec::new()));
-                i
-            }
-        };
-        &mut self.doms[i].1
-    }
     fn count(&mut self, r: &GrantMapRecord, add: bool) {
         let Some(key) = frame_key(r.mfn, r.grantee, r.readonly) else { return };
         if add {
@@ -68,7 +56,7 @@ impl GrantMaps {
         self.len == 0
     }
     pub fn get(&self, &(d, handle): &(DomId, u32)) -> Option<&GrantMapRecord> {
-        self.slots(d)?.get(handle as usize)?.as_ref()
+        self.doms.get(&d)?.get(handle as usize)?.as_ref()
     }
     pub fn contains_key(&self, key: &(DomId, u32)) -> bool {
         self.get(key).is_some()
@@ -76,7 +64,7 @@ impl GrantMaps {
     /// Record the mapping of `(grantee, handle)`; the old record, if any.
     pub fn insert(&mut self, (d, handle): (DomId, u32), rec: GrantMapRecord) -> Option<GrantMapRecord> {
         self.count(&rec, true);
-        let v = self.slots_mut(d);
+        let v = self.doms.entry_or_default(d);
         let h = handle as usize;
         if v.len() <= h {
             v.resize(h + 1, None);
@@ -90,9 +78,7 @@ impl GrantMaps {
     }
     /// Forget the mapping of `(grantee, handle)`.
     pub fn remove(&mut self, &(d, handle): &(DomId, u32)) -> Option<GrantMapRecord> {
-        let i = self.doms.iter().position(|(x, _)| *x == d)?;
-        let v = &mut self.doms[i].1;
-        let old = v.get_mut(handle as usize)?.take()?;
+        let old = self.doms.get_mut(&d)?.get_mut(handle as usize)?.take()?;
         self.len -= 1;
         self.count(&old, false);
         Some(old)
@@ -100,8 +86,7 @@ impl GrantMaps {
     /// The host mapping is gone (`GNTMAP_host_map` unmapped, the device
     /// mapping stays).
     pub fn clear_host(&mut self, &(d, handle): &(DomId, u32)) {
-        if let Some(Some(r)) = self.doms.iter_mut().find(|(x, _)| *x == d).and_then(|(_, v)| v.get_mut(handle as usize))
-        {
+        if let Some(Some(r)) = self.doms.get_mut(&d).and_then(|v| v.get_mut(handle as usize)) {
             r.host = None;
         }
     }

@@ -24,41 +24,22 @@ impl Table {
     }
     #[inline]
     pub(super) fn set(&mut self, i: usize, val: Pte) {
-        match self {
-            Table::Sparse(v) => {
-                if let Some(pos) = v.iter().position(|(k, _)| *k as usize == i) {
-                    if val.is_none() {
-                        v.swap_remove(pos);
-                    } else {
-                        v[pos].1 = val;
-                    }
-                } else if !val.is_none() {
-                    if v.len() >= DENSE_AT {
-                        let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
-                        for &(k, p) in v.iter() {
-                            a[k as usize] = p;
-                        }
-                        a[i] = val;
-                        *self = Table::Dense(a);
-                    } else {
-                        v.push((i as u16, val));
-                    }
-                }
-            }
-            Table::Dense(a) => a[i] = val,
-        }
+        self.update(i, |_| Some(val));
     }
-    /// Entry `i` read and, when `f` gives a new value, rewritten: what
-    /// [`Table::get`] then [`Table::set`] do, with one search of a short
-    /// list instead of two.
+    /// Entry `i` read and, when `f` gives a new value, rewritten (one
+    /// search of a short list): the old entry. A short list that would
+    /// outgrow [`DENSE_AT`] becomes an array.
     #[inline]
     pub(super) fn update(&mut self, i: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Pte {
-        let Table::Sparse(v) = self else {
-            let old = self.get(i);
-            if let Some(new) = f(old) {
-                self.set(i, new);
+        let v = match self {
+            Table::Dense(a) => {
+                let old = a[i];
+                if let Some(new) = f(old) {
+                    a[i] = new;
+                }
+                return old;
             }
-            return old;
+            Table::Sparse(v) => v,
         };
         match v.iter().position(|(k, _)| *k as usize == i) {
             Some(pos) => {
@@ -73,14 +54,31 @@ impl Table {
                 old
             }
             None => {
-                // A new entry: appended, as set() does; set() itself when
-                // the list is full (it becomes an array).
-                match f(Pte::NONE) {
-                    Some(new) if !new.is_none() && v.len() < DENSE_AT => v.push((i as u16, new)),
-                    Some(new) => self.set(i, new),
-                    None => {}
+                if let Some(new) = f(Pte::NONE).filter(|n| !n.is_none()) {
+                    if v.len() >= DENSE_AT {
+                        let mut a = dense_from(v);
+                        a[i] = new;
+                        *self = Table::Dense(a);
+                    } else {
+                        v.push((i as u16, new));
+                    }
                 }
                 Pte::NONE
+            }
+        }
+    }
+    /// Entries `first..first + out.len()` (within the table) into `out`,
+    /// empty ones as `Pte::NONE`.
+    pub(super) fn copy_range(&self, first: usize, out: &mut [Pte]) {
+        match self {
+            Table::Dense(a) => out.copy_from_slice(&a[first..first + out.len()]),
+            Table::Sparse(v) => {
+                out.fill(Pte::NONE);
+                for &(k, p) in v {
+                    if let Some(e) = (k as usize).checked_sub(first).and_then(|i| out.get_mut(i)) {
+                        *e = p;
+                    }
+                }
             }
         }
     }
@@ -110,6 +108,15 @@ impl Table {
             Table::Dense(a) => EntriesIn::Dense(a, lo..hi + 1),
         }
     }
+}
+
+/// The array a short list becomes.
+pub(super) fn dense_from(v: &[(u16, Pte)]) -> Box<[Pte; PTRS_PER_TABLE]> {
+    let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
+    for &(k, p) in v {
+        a[k as usize & (PTRS_PER_TABLE - 1)] = p;
+    }
+    a
 }
 
 /// [`Table::entries_in`]'s walk.
