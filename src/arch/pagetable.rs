@@ -14,11 +14,11 @@ use crate::arch::x86_64::{PAGE_TABLE, PTRS_PER_TABLE, Pte, table_index};
 use rustc_hash::FxHashMap;
 
 mod table;
-use table::{DENSE_AT, Table, dense_from};
+use table::{Table, dense_from};
 
 /// The first and last index of the leaf table whose entry 0 maps `base`
 /// that fall in `[start, end)`, or `None` when the range misses the table.
-fn leaf_range(base: u64, start: u64, end: u64) -> Option<(usize, usize)> {
+pub fn leaf_range(base: u64, start: u64, end: u64) -> Option<(usize, usize)> {
     let last = base + (PTRS_PER_TABLE as u64) * 4096 - 1;
     if start >= end || end - 1 < base || start > last {
         return None;
@@ -95,29 +95,41 @@ impl PageTables {
             t.set(index, val);
         }
     }
-    /// Several entries of one table written with one lookup of the table:
-    /// a batch of native `set_pte_at()` stores (`copy_pte_range()`,
-    /// `zap_pte_range()` run under one PTE lock per table).
-    pub fn set_entries(&mut self, table: u64, writes: &[(u16, Pte)]) {
+    /// The 512 entries of the array-form (busy) table `table` in place,
+    /// recorded as written: for a loop that reads and writes a PTE page it
+    /// holds the lock of (the native fast paths of `zap_pte_range()` and
+    /// `copy_pte_range()`). `None` for a short-list table or no table.
+    pub fn dense_mut(&mut self, table: u64) -> Option<&mut [Pte; PTRS_PER_TABLE]> {
+        if !matches!(self.tables.get(&table)?, Table::Dense(_)) {
+            return None;
+        }
         self.mark(table);
-        if let Some(t) = self.tables.get_mut(&table) {
-            // A batch that would outgrow the short list makes the table an
-            // array first, so a table filled by one batch (a forked
-            // child's) costs one store per entry, not a search of the list.
-            if let Table::Sparse(v) = t
-                && v.len() + writes.len() > DENSE_AT
-            {
-                *t = Table::Dense(dense_from(v));
-            }
-            if let Table::Dense(a) = t {
-                for &(i, val) in writes {
-                    a[i as usize & (PTRS_PER_TABLE - 1)] = val;
-                }
-                return;
-            }
-            for &(i, val) in writes {
-                t.set(i as usize, val);
-            }
+        match self.tables.get_mut(&table)? {
+            Table::Dense(a) => Some(a),
+            Table::Sparse(_) => None,
+        }
+    }
+    /// [`PageTables::dense_mut`] of two different tables at once: `src`
+    /// must be an array already; `dst`, a short list, becomes one (a forked
+    /// child's copy of a busy table). `None` when `src == dst`, either is
+    /// missing or `src` is a short list.
+    pub fn dense_pair_mut(
+        &mut self,
+        src: u64,
+        dst: u64,
+    ) -> Option<(&mut [Pte; PTRS_PER_TABLE], &mut [Pte; PTRS_PER_TABLE])> {
+        if src == dst || !matches!(self.tables.get(&src)?, Table::Dense(_)) || !self.tables.contains_key(&dst) {
+            return None;
+        }
+        self.mark(src);
+        self.mark(dst);
+        let [Some(s), Some(d)] = self.tables.get_disjoint_mut([&src, &dst]) else { return None };
+        if let Table::Sparse(v) = d {
+            *d = Table::Dense(dense_from(v));
+        }
+        match (s, d) {
+            (Table::Dense(s), Table::Dense(d)) => Some((s, d)),
+            _ => None,
         }
     }
     /// Entry `index` of `table` read and, when `f` returns a new value,
@@ -414,6 +426,7 @@ impl PageTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::table::DENSE_AT;
     use crate::arch::x86_64::PteFlags;
 
     /// The non-empty entries of one leaf table in `[start, end)` as the
@@ -463,10 +476,6 @@ mod tests {
         p.table_leaf_entries(tables[0].0, tables[0].1, 0, 1 << 47, &mut one);
         assert_eq!(one, all);
         assert_eq!(table_walk(&p, tables[0].0, tables[0].1, 0, 1 << 47), all, "read_leaf_table sees the same");
-        p.set_entries(s.table, &[(s.index, Pte::NONE), (s.index + 1, Pte(0x43001))]);
-        assert!(p.pte(pgd, a).is_none(), "set_entries clears");
-        assert_eq!(p.pte(pgd, a + 4096).frame(), 0x43, "set_entries writes");
-        p.set_entries(s.table, &[(s.index, all[0].2), (s.index + 1, Pte::NONE)]);
         p.table_leaf_entries(tables[0].0, tables[0].1, a + 4096, 1 << 47, &mut one);
         assert!(one.is_empty(), "the range starts after the entry");
         assert!(table_walk(&p, tables[0].0, tables[0].1, a + 4096, 1 << 47).is_empty());
@@ -523,30 +532,39 @@ mod tests {
         }
     }
 
-    /// A batch written with `set_entries` leaves the table as the same
-    /// stores one by one do, whether the batch makes a short list an
-    /// array first (more than DENSE_AT entries) or not, clears included.
+    /// The in-place access of fork's and zap's native loops: only an
+    /// array-form table is lent (`dense_mut`); the pair lends the source
+    /// only as an array and makes a short-list destination one, keeping
+    /// its entries; both are recorded as written; a table paired with
+    /// itself, a missing one or a short-list source gets `None`.
     #[test]
-    fn set_entries_matches_one_by_one() {
-        for (n, start) in [(10usize, 0usize), (DENSE_AT, 0), (DENSE_AT + 1, 0), (300, 5)] {
-            let mut writes: Vec<(u16, Pte)> =
-                (start..start + n).map(|i| (i as u16, Pte(((i as u64) << 12) | 1))).collect();
-            // A few clears, one of an entry the batch itself wrote.
-            writes.push((start as u16, Pte::NONE));
-            writes.push((511, Pte::NONE));
-            let (mut a, mut b) = (PageTables::default(), PageTables::default());
-            for p in [&mut a, &mut b] {
-                p.add_table(7);
-                p.set_entry(7, 400, Pte(0x99001));
-            }
-            a.set_entries(7, &writes);
-            for &(i, v) in &writes {
-                b.set_entry(7, i as usize, v);
-            }
-            let all = |p: &PageTables| (0..PTRS_PER_TABLE).map(|i| p.entry(7, i)).collect::<Vec<_>>();
-            assert_eq!(all(&a), all(&b), "batch of {n} from {start}");
-            assert!(a.entry(7, start).is_none() && a.entry(7, 400).frame() == 0x99);
+    fn dense_tables_lent_in_place() {
+        let mut p = PageTables::default();
+        p.record_dirty();
+        for t in [7, 8, 9] {
+            p.add_table(t);
         }
+        for i in 0..=DENSE_AT {
+            p.set_entry(7, i, Pte(((i as u64) << 12) | 1));
+        }
+        p.set_entry(8, 3, Pte(0x33001));
+        p.take_dirty();
+        assert!(p.dense_mut(8).is_none() && p.dense_mut(6).is_none(), "a short list, no table");
+        assert_eq!(p.take_dirty(), Some(vec![]), "nothing lent, nothing written");
+        p.dense_mut(7).expect("an array")[500] = Pte(0x5001);
+        assert_eq!(p.entry(7, 500), Pte(0x5001));
+        assert_eq!(p.take_dirty(), Some(vec![7]));
+        assert!(p.dense_pair_mut(7, 7).is_none() && p.dense_pair_mut(8, 7).is_none());
+        assert!(p.dense_pair_mut(7, 6).is_none(), "no destination table");
+        let (s, d) = p.dense_pair_mut(7, 8).expect("source array, destination made one");
+        assert_eq!((s[1], d[3]), (Pte(0x1001), Pte(0x33001)), "the destination keeps its entry");
+        d[1] = s[1];
+        assert_eq!(p.entry(8, 1), Pte(0x1001));
+        assert!(p.dense_mut(8).is_some(), "an array now");
+        let mut d = p.take_dirty().expect("recording");
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d, vec![7, 8]);
     }
 
     /// The per-table walk sees exactly what `leaf_entries` sees, over a
@@ -629,9 +647,10 @@ mod tests {
         assert_eq!(d, vec![100, 201, 202, 203], "the PGD and the three tables added under it");
         assert_eq!(p.take_dirty(), Some(Vec::new()), "taken");
         p.set(s, Pte(0x2001));
-        p.set_entries(s.table, &[(5, Pte(0x3001))]);
+        p.set_entry(s.table, 5, Pte(0x3001));
         assert_eq!(p.take_dirty(), Some(vec![203, 203]));
-        p.set_entries(s.table, &[(s.index, Pte::NONE), (5, Pte::NONE)]);
+        p.set(s, Pte::NONE);
+        p.set_entry(s.table, 5, Pte::NONE);
         p.take_dirty();
         // Xen's checked writes (update_entry) too, when they write.
         p.update_entry(s.table, 5, |_| None);

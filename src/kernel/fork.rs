@@ -6,6 +6,7 @@
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
 use crate::arch::pagetable::PteSlot;
+use crate::arch::pagetable::leaf_range;
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -13,9 +14,9 @@ use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{PageFlags, Pfn};
-use crate::kernel::pte::{PteBatch, PteScratch, pte_present};
-use crate::kernel::zap::entries_reading_ahead;
+use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::pte::pte_present;
+use crate::kernel::zap::{Run, entries_in};
 use crate::kernel::{Kernel, Pid, Process};
 
 impl Kernel {
@@ -143,7 +144,9 @@ impl Kernel {
     /// `copy_present_ptes()`): one source page table at a time, as
     /// `copy_pmd_range()` hands each PMD entry's table to
     /// `copy_pte_range()`; the child's leaf table is allocated once per
-    /// table (`pte_alloc_map_lock()`), not once per PTE.
+    /// table (`pte_alloc_map_lock()`), not once per PTE. Natively a busy
+    /// table is copied in place ([`Kernel::copy_dense_run`]); the rest
+    /// entry by entry.
     fn copy_pte_range(
         &mut self,
         hv: &mut Hypervisor,
@@ -154,77 +157,104 @@ impl Kernel {
         rss: &mut [i64; 4],
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
-        // Each source PTE page is read once (under its lock, in Linux)
-        // and then walked by index.
-        let PteScratch { mut ptes, mut batch } = self.scratch.take();
-        // Natively the stores of one table are plain writes under its PTE
-        // lock: they are kept here and written with one lookup per table
-        // (before any error returns, so teardown finds every copied entry).
-        // A PV guest's go one by one to Xen (`set_pte_batched`).
         let native = !self.pv;
-        let res = 'tables: {
-            for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
-                let Some(range) = self.pt.read_leaf_table(base, table, (src.start, src.end), &mut ptes) else {
-                    continue;
-                };
-                // The child's leaf table for this PMD.
-                let mut dst_table: Option<u64> = None;
-                let mut r = Ok(());
-                for (i, pte, ahead) in entries_reading_ahead(&ptes, range) {
-                    if native && let Some(a) = ahead {
-                        self.mem.prefetch(a);
+        for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
+            let Some((lo, hi)) = leaf_range(base, src.start, src.end) else { continue };
+            // The child's leaf table for this PMD.
+            let mut dst_table: Option<u64> = None;
+            let mut i = lo;
+            while native && i <= hi {
+                match self.copy_dense_run(src, table, dst_table, (i, hi), rss) {
+                    Run::Done => i = hi + 1,
+                    Run::NotDense => break,
+                    Run::Stopped(j) => {
+                        let pte = self.pt.entry(table, j);
+                        let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
+                        self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss)?;
+                        i = j + 1;
                     }
+                }
+            }
+            if i > hi {
+                continue;
+            }
+            // Each source PTE page is read once (under its lock, in Linux)
+            // and then walked by index.
+            let from = (base + ((i as u64) << 12)).max(src.start);
+            let mut ptes = self.scratch.take();
+            let mut r = Ok(());
+            if let Some(range) = self.pt.read_leaf_table(base, table, (from, src.end), &mut ptes) {
+                for (i, pte) in entries_in(&ptes, range) {
                     let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                    r = self.copy_one_pte(
-                        hv,
-                        (parent, child),
-                        src,
-                        dst,
-                        at,
-                        &mut dst_table,
-                        rss,
-                        native.then_some(&mut batch),
-                    );
+                    r = self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss);
                     if r.is_err() {
                         break;
                     }
                 }
-                if native {
-                    batch.src.flush(&mut self.pt, table);
-                    // (Without a child table nothing was copied: `dst` is empty.)
-                    if let Some(t) = dst_table {
-                        batch.dst.flush(&mut self.pt, t);
-                    }
-                }
-                if r.is_err() {
-                    break 'tables r;
-                }
             }
-            Ok(())
-        };
-        self.scratch.put(ptes, batch);
-        res
+            self.scratch.put(ptes);
+            r?;
+        }
+        Ok(())
     }
 
-    /// `set_pte_at()` in `copy_pte_range()`: kept in `batch` natively
-    /// (`dst`: the child's table, else the parent's), else to Xen.
-    #[inline(always)]
-    fn copy_set_pte(&mut self, hv: &mut Hypervisor, slot: PteSlot, new: Pte, batch: Option<&mut PteBatch>, dst: bool) {
-        match batch {
-            Some(b) if dst => b.dst.push(slot.index, new),
-            Some(b) => b.src.push(slot.index, new),
-            None => self.set_pte_batched(hv, slot, new),
+    /// `copy_present_ptes()` natively over a run `[i, hi]` of a busy
+    /// source table, in place (one PTE page of the parent's and the
+    /// child's, each under its lock): every present entry with a
+    /// `struct page` that is not a pinned exclusive anonymous page. The
+    /// first entry it leaves to [`Kernel::copy_one_pte`] (anything else,
+    /// or the first entry at all while the child has no table yet) stops
+    /// the run there, untouched.
+    fn copy_dense_run(
+        &mut self,
+        src: &Vma,
+        table: u64,
+        dst_table: Option<u64>,
+        (i, hi): (usize, usize),
+        rss: &mut [i64; 4],
+    ) -> Run {
+        let Some(d) = dst_table else {
+            return match self.pt.dense_mut(table) {
+                Some(s) => s[i..=hi].iter().position(|p| !p.is_none()).map_or(Run::Done, |k| Run::Stopped(i + k)),
+                None => Run::NotDense,
+            };
+        };
+        let Some((s, d)) = self.pt.dense_pair_mut(table, d) else { return Run::NotDense };
+        let mut mem = self.mem.pages_mut();
+        let highest = mem.highest_pfn().0;
+        for j in i..=hi {
+            let pte = s[j];
+            if pte.is_none() {
+                continue;
+            }
+            // vm_normal_page() of a native PTE that is neither special nor
+            // the zero page nor beyond the memmap: its own frame.
+            let pfn = pte.frame();
+            if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > highest {
+                return Run::Stopped(j);
+            }
+            if let Some(a) = s.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
+                mem.prefetch(Pfn(a.frame()));
+            }
+            if !dup_page_ref(mem.page_mut(Pfn(pfn)), rss) {
+                return Run::Stopped(j);
+            }
+            let (wp, cpte) = fork_ptes(src.flags, pte);
+            if let Some(wp) = wp {
+                s[j] = wp;
+            }
+            d[j] = cpte;
         }
+        Run::Done
     }
 
     /// One entry of `copy_pte_range()`: a guard marker is copied, a
     /// present PTE is copied by `copy_present_ptes()` (or
-    /// `copy_present_page()` for a pinned anonymous page). Inlined into the
-    /// per-table loop; what is rare is out of line. The forking task
-    /// (`current`, the parent) allocates the child's tables and pages,
-    /// through the OOM killer (GFP_PGTABLE_USER; folio_prealloc).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    /// `copy_present_page()` for a pinned anonymous page). What is rare is
+    /// out of line. The forking task (`current`, the parent) allocates the
+    /// child's tables and pages, through the OOM killer (GFP_PGTABLE_USER;
+    /// folio_prealloc). Natively `set_pte_at()` is a plain store; in a PV
+    /// guest the stores go to Xen (`set_pte_batched`).
     fn copy_one_pte(
         &mut self,
         hv: &mut Hypervisor,
@@ -234,7 +264,6 @@ impl Kernel {
         (addr, sslot, pte): (u64, PteSlot, Pte),
         dst_table: &mut Option<u64>,
         rss: &mut [i64; 4],
-        mut batch: Option<&mut PteBatch>,
     ) -> KResult<()> {
         if !pte_present(pte) {
             if is_guard_marker(pte) {
@@ -254,39 +283,22 @@ impl Kernel {
             }
         };
         let np = self.vm_normal_page(hv, src, addr, pte);
-        let mut cpte = pte;
-        if let NormalPage::Page(pfn) = np {
-            let p = self.mem.page_mut(pfn);
-            let anon = p.is_anon();
-            if anon && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
-                let entry = self.copy_present_page(hv, (current, child), dst, addr, pte, pfn)?;
-                self.copy_set_pte(hv, d, entry, batch, true);
-                rss[RssCounter::Anon as usize] += 1;
-                return Ok(());
-            }
-            p.refcount += 1;
-            p.mapcount += 1;
-            let c = if anon {
-                p.flags.remove(PageFlags::ANON_EXCLUSIVE);
-                RssCounter::Anon
-            } else {
-                mm_counter(p)
-            };
-            rss[c as usize] += 1;
+        if let NormalPage::Page(pfn) = np
+            && !dup_page_ref(self.mem.page_mut(pfn), rss)
+        {
+            let entry = self.copy_present_page(hv, (current, child), dst, addr, pte, pfn)?;
+            self.set_pte_batched(hv, d, entry);
+            rss[RssCounter::Anon as usize] += 1;
+            return Ok(());
         }
-        if src.flags.is_cow() && pte.write() {
+        let (wp, cpte) = fork_ptes(src.flags, pte);
+        if let Some(wp) = wp {
             // ptep_set_wrprotect() in the parent.
-            let wp = pte.clear(PteFlags::RW);
-            self.copy_set_pte(hv, sslot, wp, batch.as_deref_mut(), false);
-            cpte = cpte.clear(PteFlags::RW);
+            self.set_pte_batched(hv, sslot, wp);
         }
-        if src.flags.contains(VmFlags::SHARED) {
-            cpte = cpte.clear(PteFlags::DIRTY);
-        }
-        cpte = cpte.clear(PteFlags::ACCESSED);
         // A copy Xen refuses is dropped with a WARN; the reference,
         // mapcount and RSS taken above stay, as in Linux.
-        self.copy_set_pte(hv, d, cpte, batch, true);
+        self.set_pte_batched(hv, d, cpte);
         Ok(())
     }
 
@@ -396,4 +408,45 @@ impl Kernel {
             crate::kernel::file::FileKind::Device(d) => d.clone().release(self, hv),
         }
     }
+}
+
+/// The `struct page` half of `copy_present_ptes()` for one entry: a
+/// reference and a mapcount more, `PG_anon_exclusive` cleared
+/// (`folio_try_dup_anon_rmap_pte()`), the child's RSS counted. `false`,
+/// with nothing taken, for a pinned exclusive anonymous page, which
+/// `copy_present_page()` copies instead.
+#[inline(always)]
+fn dup_page_ref(p: &mut Page, rss: &mut [i64; 4]) -> bool {
+    let anon = p.is_anon();
+    if anon && p.flags.contains(PageFlags::ANON_EXCLUSIVE) && p.maybe_dma_pinned() {
+        return false;
+    }
+    p.refcount += 1;
+    p.mapcount += 1;
+    let c = if anon {
+        p.flags.remove(PageFlags::ANON_EXCLUSIVE);
+        RssCounter::Anon
+    } else {
+        mm_counter(p)
+    };
+    rss[c as usize] += 1;
+    true
+}
+
+/// The entries `copy_present_ptes()` writes for a present `pte` of a VMA
+/// with `flags`: the parent's write-protected entry when a COW mapping's
+/// entry was writable (`ptep_set_wrprotect()`), and the child's (clean in
+/// a shared mapping, old in both).
+#[inline(always)]
+fn fork_ptes(flags: VmFlags, pte: Pte) -> (Option<Pte>, Pte) {
+    let mut cpte = pte;
+    let mut wp = None;
+    if flags.is_cow() && pte.write() {
+        wp = Some(pte.clear(PteFlags::RW));
+        cpte = cpte.clear(PteFlags::RW);
+    }
+    if flags.contains(VmFlags::SHARED) {
+        cpte = cpte.clear(PteFlags::DIRTY);
+    }
+    (wp, cpte.clear(PteFlags::ACCESSED))
 }

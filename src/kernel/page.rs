@@ -208,13 +208,80 @@ fn boot_page(pfn: u64, populated: u64) -> &'static Page {
 }
 
 /// Chunk `c` as boot left it (built on the first mutable access to it),
-/// out of line so that [`MemMap::at_mut`] stays small enough to inline
+/// out of line so that [`chunk_page`] stays small enough to inline
 /// into the per-page loops.
 #[cold]
 #[inline(never)]
 fn materialise(c: usize, populated: u64) -> Chunk {
     let base = c as u64 * MEMMAP_CHUNK as u64;
     Box::new(std::array::from_fn(|o| boot_page(base + o as u64, populated).clone()))
+}
+
+/// The `struct page`s of a [`MemMap`] lent out for changes
+/// ([`MemMap::pages_mut`]), the memmap's layout held for the borrow's
+/// length so that a loop over many pages reads it once (model
+/// bookkeeping, not a kernel structure).
+pub struct PagesMut<'a> {
+    chunks: &'a mut [Option<Chunk>],
+    touched: Option<&'a mut Vec<u32>>,
+    /// `highest_memmap_pfn`.
+    last: u64,
+    populated: u64,
+}
+
+impl<'a> PagesMut<'a> {
+    /// `highest_memmap_pfn`.
+    #[inline(always)]
+    pub fn highest_pfn(&self) -> Pfn {
+        Pfn(self.last)
+    }
+    /// Read the `struct page` of `pfn` ahead of its turn in a loop that
+    /// updates pages one by one (`copy_pte_range()`, `zap_pte_range()`
+    /// read [`PREFETCH_AHEAD`] entries ahead): the CPU overlaps the cache
+    /// miss with the work on the entries before it, as the kernel's
+    /// hardware prefetcher does on its contiguous memmap. Changes nothing;
+    /// a PFN outside the memmap, or in a chunk never materialised (a boot
+    /// static, already at hand), is ignored.
+    #[inline(always)]
+    pub fn prefetch(&self, pfn: Pfn) {
+        let (c, o) = ((pfn.0 / MEMMAP_CHUNK as u64) as usize, (pfn.0 % MEMMAP_CHUNK as u64) as usize);
+        if let Some(Some(ch)) = self.chunks.get(c) {
+            let p: *const Page = &ch[o];
+            // A hint, not a load: nothing waits for it.
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: PREFETCHT0 (SSE, in every x86-64 CPU) never faults
+            // and changes nothing; `p` points into a live chunk.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = p;
+        }
+    }
+    /// The `struct page` of `pfn` to change, recorded as touched, its
+    /// chunk materialised. A PFN past the memmap is clamped to the last
+    /// page (the invariants flag whatever that does).
+    #[inline(always)]
+    pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
+        let touched = self.touched.as_deref_mut();
+        PagesMut { chunks: &mut *self.chunks, touched, last: self.last, populated: self.populated }.into_page_mut(pfn)
+    }
+    /// [`PagesMut::page_mut`] for the whole borrow.
+    #[inline(always)]
+    pub fn into_page_mut(self, pfn: Pfn) -> &'a mut Page {
+        let i = pfn.0.min(self.last);
+        if let Some(t) = self.touched {
+            t.push(i as u32);
+        }
+        chunk_page(self.chunks, self.populated, i)
+    }
+}
+
+/// The page of a valid `pfn` among `chunks`, its chunk materialised.
+#[inline(always)]
+fn chunk_page(chunks: &mut [Option<Chunk>], populated: u64, pfn: u64) -> &mut Page {
+    let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
+    &mut chunks[c].get_or_insert_with(|| materialise(c, populated))[o]
 }
 
 impl MemMap {
@@ -259,9 +326,7 @@ impl MemMap {
     /// The page of a valid `pfn`, its chunk materialised.
     #[inline(always)]
     fn at_mut(&mut self, pfn: u64) -> &mut Page {
-        let (c, o) = ((pfn / MEMMAP_CHUNK as u64) as usize, (pfn % MEMMAP_CHUNK as u64) as usize);
-        let populated = self.populated;
-        &mut self.chunks[c].get_or_insert_with(|| materialise(c, populated))[o]
+        chunk_page(&mut self.chunks, self.populated, pfn)
     }
 
     /// Pop the free list (the stack, then the never-allocated range).
@@ -343,29 +408,11 @@ impl MemMap {
         let from_boot = std::mem::replace(&mut self.touched_from_boot, false);
         self.touched.as_mut().map(|t| (std::mem::take(t), from_boot))
     }
-    /// Read the `struct page` of `pfn` ahead of its turn in a loop that
-    /// updates pages one by one (`copy_pte_range()`, `zap_pte_range()`
-    /// read [`PREFETCH_AHEAD`] entries ahead): the CPU overlaps the cache
-    /// miss with the work on the entries before it, as the kernel's
-    /// hardware prefetcher does on its contiguous memmap. Changes nothing;
-    /// a PFN outside the memmap is ignored.
+    /// Read the `struct page` of `pfn` ahead of its turn: see
+    /// [`PagesMut::prefetch`].
     #[inline(always)]
-    pub fn prefetch(&self, pfn: Pfn) {
-        // Only a page of a materialised chunk: the others are boot
-        // statics, already at hand.
-        let (c, o) = ((pfn.0 / MEMMAP_CHUNK as u64) as usize, (pfn.0 % MEMMAP_CHUNK as u64) as usize);
-        if let Some(Some(ch)) = self.chunks.get(c) {
-            let p: *const Page = &ch[o];
-            // A hint, not a load: nothing waits for it.
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: PREFETCHT0 (SSE, in every x86-64 CPU) never faults
-            // and changes nothing; `p` points into a live chunk.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = p;
-        }
+    pub fn prefetch(&mut self, pfn: Pfn) {
+        self.pages_mut().prefetch(pfn)
     }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
@@ -373,13 +420,21 @@ impl MemMap {
     pub fn page(&self, pfn: Pfn) -> &Page {
         self.at(pfn.0.min(self.len - 1))
     }
+    /// The `struct page` of `pfn` to change: see [`PagesMut::page_mut`].
     #[inline(always)]
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
-        let i = pfn.0.min(self.len - 1);
-        if let Some(t) = &mut self.touched {
-            t.push(i as u32);
+        self.pages_mut().into_page_mut(pfn)
+    }
+    /// The pages lent to a loop that updates many of them (the native runs
+    /// of `copy_pte_range()` and `zap_pte_range()`).
+    #[inline(always)]
+    pub fn pages_mut(&mut self) -> PagesMut<'_> {
+        PagesMut {
+            chunks: &mut self.chunks,
+            touched: self.touched.as_mut(),
+            last: self.len - 1,
+            populated: self.populated,
         }
-        self.at_mut(i)
     }
     /// The PFNs whose page has every flag of `flags`, ascending: the same
     /// as filtering [`MemMap::iter`], without visiting the pages of a

@@ -4,7 +4,6 @@
 //! Follows `arch/x86/include/asm/pgtable.h`, `arch/x86/mm/pgprot.c`
 //! (`protection_map`), `arch/x86/include/asm/xen/page.h`.
 
-use crate::arch::pagetable::PageTables;
 use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags};
 use crate::kernel::mm_types::{VmFlags, Vma};
 
@@ -137,75 +136,22 @@ pub fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
     if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
 }
 
-/// The native stores into one page table that `copy_pte_range()` and
-/// `zap_pte_range()` make under its PTE lock, kept in order and written
-/// with one lookup of the table (`PageTables::set_entries`). Those loops
-/// store each entry at most once per table, so the buffer is a table's
-/// worth and never grows (model bookkeeping).
-pub struct TableStores {
-    buf: Box<[(u16, Pte); PTRS_PER_TABLE]>,
-    len: usize,
-}
-
-impl Default for TableStores {
-    fn default() -> Self {
-        TableStores { buf: Box::new([(0, Pte::NONE); PTRS_PER_TABLE]), len: 0 }
-    }
-}
-
-impl TableStores {
-    /// Keep the store of `val` at `index`.
-    #[inline(always)]
-    pub fn push(&mut self, index: u16, val: Pte) {
-        debug_assert!(self.len < PTRS_PER_TABLE, "more than one store per entry");
-        self.buf[self.len & (PTRS_PER_TABLE - 1)] = (index, val);
-        self.len += 1;
-    }
-    /// Write the stores kept to `table` and forget them.
-    pub fn flush(&mut self, pt: &mut PageTables, table: u64) {
-        pt.set_entries(table, &self.buf[..self.len.min(PTRS_PER_TABLE)]);
-        self.len = 0;
-    }
-}
-
-/// The native stores of one page table in `copy_pte_range()`: the
-/// parent's (write-protect) and the child's.
+/// The buffer of fork's and zap's general per-table loops (model
+/// bookkeeping): a copy of the PTE page being walked. A kernel keeps one
+/// and lends it to each call ([`Scratch::take`]), so a call that touches
+/// one entry does not first allocate and zero 4 KiB; nothing in it is read
+/// before the call writes it.
 #[derive(Default)]
-pub struct PteBatch {
-    pub src: TableStores,
-    pub dst: TableStores,
-}
-
-/// The buffers of fork's and zap's per-table loops (model bookkeeping): a
-/// copy of the PTE page being walked and the stores kept for it. A kernel
-/// keeps one set and lends it to each call ([`Scratch::take`]), so a call
-/// that touches one entry does not first allocate and zero them (4 KiB for
-/// the copy, 8 KiB per store list); nothing in them is read before the
-/// call writes it.
-pub struct PteScratch {
-    pub ptes: Box<[Pte; PTRS_PER_TABLE]>,
-    /// fork: the parent's and the child's stores; zap: `src`, the clears.
-    pub batch: PteBatch,
-}
-
-impl Default for PteScratch {
-    fn default() -> Self {
-        PteScratch { ptes: Box::new([Pte::NONE; PTRS_PER_TABLE]), batch: PteBatch::default() }
-    }
-}
-
-/// Where a kernel keeps its [`PteScratch`] between calls.
-#[derive(Default)]
-pub struct Scratch(Option<PteScratch>);
+pub struct Scratch(Option<Box<[Pte; PTRS_PER_TABLE]>>);
 
 impl Scratch {
-    /// The buffers, or new ones if they are lent out (a nested call).
-    pub fn take(&mut self) -> PteScratch {
-        self.0.take().unwrap_or_default()
+    /// The buffer, or a new one if it is lent out (a nested call).
+    pub fn take(&mut self) -> Box<[Pte; PTRS_PER_TABLE]> {
+        self.0.take().unwrap_or_else(|| Box::new([Pte::NONE; PTRS_PER_TABLE]))
     }
     /// Back for the next call.
-    pub fn put(&mut self, ptes: Box<[Pte; PTRS_PER_TABLE]>, batch: PteBatch) {
-        self.0 = Some(PteScratch { ptes, batch });
+    pub fn put(&mut self, ptes: Box<[Pte; PTRS_PER_TABLE]>) {
+        self.0 = Some(ptes);
     }
 }
 

@@ -2,13 +2,14 @@
 //! of a VMA's PTEs away (munmap, exit, MADV_DONTNEED, reclaim), and the
 //! walk over one PTE page it shares with fork's `copy_pte_range()`.
 
-use crate::arch::pagetable::PteSlot;
+use crate::arch::pagetable::{PteSlot, leaf_range};
 use crate::arch::x86_64::{PTRS_PER_TABLE, Pte};
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, folio_drop_mapcount, is_guard_marker};
+use crate::kernel::mm::RssCounter;
 use crate::kernel::mm_types::Vma;
-use crate::kernel::page::{PREFETCH_AHEAD, PageFlags, Pfn, put_page_not_last};
-use crate::kernel::pte::{PteScratch, TableStores, pte_present};
+use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
+use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 
@@ -30,27 +31,37 @@ impl Kernel {
         // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
         // a time.
         let mut rss = [0i64; 4];
-        // Each PTE page is read once (under its lock, in Linux) and then
-        // walked by index.
-        let PteScratch { mut ptes, mut batch } = self.scratch.take();
-        // Natively the clears of one table are plain stores under its PTE
-        // lock, written with one lookup of the table; a PV guest's go to
-        // Xen one by one (`set_pte`).
         let native = !self.pv;
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
-            let Some(range) = self.pt.read_leaf_table(base, table, (start, end), &mut ptes) else { continue };
-            for (i, pte, ahead) in entries_reading_ahead(&ptes, range) {
-                if native && let Some(a) = ahead {
-                    self.mem.prefetch(a);
+            let Some((lo, hi)) = leaf_range(base, start, end) else { continue };
+            let mut i = lo;
+            while native && i <= hi {
+                match self.zap_dense_run(hv, pid, table, base, (i, hi), &mut rss) {
+                    Run::Done => i = hi + 1,
+                    Run::NotDense => break,
+                    Run::Stopped(j) => {
+                        let pte = self.pt.entry(table, j);
+                        let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
+                        self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss);
+                        i = j + 1;
+                    }
                 }
-                let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss, native.then_some(&mut batch.src));
             }
-            if native {
-                batch.src.flush(&mut self.pt, table);
+            if i > hi {
+                continue;
             }
+            // Each PTE page is read once (under its lock, in Linux) and
+            // then walked by index.
+            let from = (base + ((i as u64) << 12)).max(start);
+            let mut ptes = self.scratch.take();
+            if let Some(range) = self.pt.read_leaf_table(base, table, (from, end), &mut ptes) {
+                for (i, pte) in entries_in(&ptes, range) {
+                    let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
+                    self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss);
+                }
+            }
+            self.scratch.put(ptes);
         }
-        self.scratch.put(ptes, batch);
         if let Ok(mm) = self.mm_mut(pid) {
             for (c, n) in rss.iter().enumerate() {
                 mm.rss[c] += n;
@@ -58,9 +69,56 @@ impl Kernel {
         }
     }
 
-    /// One entry of `zap_pte_range()`, inlined into the per-table loop.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    /// `zap_present_ptes()` natively over a run `[i, hi]` of a busy table
+    /// whose entry 0 maps `base`, in place (one PTE page under its lock):
+    /// every present entry with a mapped `struct page` whose reference is
+    /// not the last (a forked child's, typically). The first
+    /// entry it leaves to [`Kernel::zap_one_pte`] (anything else: a
+    /// marker, a special or zero-page entry, a page it frees) stops the
+    /// run there, untouched.
+    fn zap_dense_run(
+        &mut self,
+        hv: &mut Hypervisor,
+        pid: Pid,
+        table: u64,
+        base: u64,
+        (i, hi): (usize, usize),
+        rss: &mut [i64; 4],
+    ) -> Run {
+        let dom = self.domid;
+        let Some(t) = self.pt.dense_mut(table) else { return Run::NotDense };
+        let mut mem = self.mem.pages_mut();
+        let highest = mem.highest_pfn().0;
+        for j in i..=hi {
+            let pte = t[j];
+            if pte.is_none() {
+                continue;
+            }
+            // vm_normal_page() of a native PTE that is neither special nor
+            // the zero page nor beyond the memmap: its own frame.
+            let pfn = pte.frame();
+            if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > highest {
+                return Run::Stopped(j);
+            }
+            if let Some(a) = t.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
+                mem.prefetch(Pfn(a.frame()));
+            }
+            let p = mem.page_mut(Pfn(pfn));
+            if p.mapcount < 1 || p.refcount <= 1 {
+                return Run::Stopped(j);
+            }
+            t[j] = Pte::NONE;
+            let addr = base + ((j as u64) << 12);
+            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: Some(pfn) });
+            let (c, _) = zap_page(p, pte);
+            put_page_not_last(p);
+            rss[c as usize] -= 1;
+        }
+        Run::Done
+    }
+
+    /// One entry of `zap_pte_range()`. Natively a clear is a plain store;
+    /// a PV guest's goes to Xen (`set_pte`).
     fn zap_one_pte(
         &mut self,
         hv: &mut Hypervisor,
@@ -69,66 +127,67 @@ impl Kernel {
         (addr, slot, pte): (u64, PteSlot, Pte),
         drop_markers: bool,
         rss: &mut [i64; 4],
-        clears: Option<&mut TableStores>,
     ) {
-        {
-            if !pte_present(pte) {
-                if is_guard_marker(pte) && !drop_markers {
-                    return;
-                }
-                match clears {
-                    Some(c) => c.push(slot.index, Pte::NONE),
-                    None => self.pt.set(slot, Pte::NONE),
-                }
+        if !pte_present(pte) {
+            if is_guard_marker(pte) && !drop_markers {
                 return;
             }
-            // A PV guest does not check the result: if Xen refuses (a live
-            // grant PTE), the kernel carries on with its bookkeeping.
-            match clears {
-                Some(c) => c.push(slot.index, Pte::NONE),
-                None => {
-                    let _ = self.set_pte(hv, slot, Pte::NONE);
-                }
+            self.pt.set(slot, Pte::NONE);
+            return;
+        }
+        // A PV guest does not check the result: if Xen refuses (a live
+        // grant PTE), the kernel carries on with its bookkeeping.
+        let _ = self.set_pte(hv, slot, Pte::NONE);
+        let np = self.vm_normal_page(hv, vma, addr, pte);
+        let dom = self.domid;
+        hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
+        if let NormalPage::Page(pfn) = np {
+            // One look at the `struct page` for the dirty bit, the rmap
+            // and a reference that is not the last.
+            let p = self.mem.page_mut(pfn);
+            let (c, mc) = zap_page(p, pte);
+            let put = put_page_not_last(p);
+            rss[c as usize] -= 1;
+            if mc < 0 {
+                self.print_bad_mapcount(vma, addr, pfn, mc);
             }
-            let np = self.vm_normal_page(hv, vma, addr, pte);
-            let dom = self.domid;
-            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: np.page().map(|p| p.0) });
-            if let NormalPage::Page(pfn) = np {
-                // One look at the `struct page` for the dirty bit, the rmap
-                // and a reference that is not the last.
-                let p = self.mem.page_mut(pfn);
-                if pte.dirty() && !p.is_anon() {
-                    // A file folio's dirty bit moves to the folio.
-                    p.flags |= PageFlags::DIRTY;
-                }
-                // folio_remove_rmap_pte(), then put_page().
-                let (c, mc) = folio_drop_mapcount(p);
-                let put = put_page_not_last(p);
-                rss[c as usize] -= 1;
-                if mc < 0 {
-                    self.print_bad_mapcount(vma, addr, pfn, mc);
-                }
-                if !put {
-                    self.put_page(pfn);
-                }
+            if !put {
+                self.put_page(pfn);
             }
         }
     }
 }
 
-/// The non-empty entries among `ptes[range]` (a PTE page read by
-/// `read_leaf_table`), each with its index and the frame of the entry
-/// `PREFETCH_AHEAD` further on, whose `struct page` a native walk asks the
-/// CPU to fetch while it works on this one (`None` past the range's end).
+/// How far a native in-place run over a busy PTE page got.
+pub(crate) enum Run {
+    /// Every entry of the run handled.
+    Done,
+    /// Entry `.0` (untouched) is for the entry-by-entry path.
+    Stopped(usize),
+    /// The table is a short list: the entry-by-entry path does it all.
+    NotDense,
+}
+
+/// The `struct page` half of zapping a present `pte`: a file folio's
+/// dirty bit moves to the folio, then `folio_remove_rmap_pte()`. The RSS
+/// counter to take the page off and the new mapcount; the caller drops the
+/// reference (`put_page()`).
 #[inline(always)]
-pub(crate) fn entries_reading_ahead(
+fn zap_page(p: &mut Page, pte: Pte) -> (RssCounter, i32) {
+    if pte.dirty() && !p.is_anon() {
+        p.flags |= PageFlags::DIRTY;
+    }
+    folio_drop_mapcount(p)
+}
+
+/// The non-empty entries among `ptes[range]` (a PTE page read by
+/// `read_leaf_table`), each with its index: the entry-by-entry walk of
+/// fork and zap.
+#[inline(always)]
+pub(crate) fn entries_in(
     ptes: &[Pte; PTRS_PER_TABLE],
     range: std::ops::RangeInclusive<usize>,
-) -> impl Iterator<Item = (usize, Pte, Option<Pfn>)> + '_ {
+) -> impl Iterator<Item = (usize, Pte)> + '_ {
     let (lo, hi) = range.into_inner();
-    let ptes = &ptes[..=hi];
-    (lo..)
-        .zip(&ptes[lo..])
-        .filter(|(_, p)| !p.is_none())
-        .map(move |(i, &p)| (i, p, ptes.get(i + PREFETCH_AHEAD).map(|e| Pfn(e.frame()))))
+    (lo..).zip(&ptes[lo..=hi]).filter(|(_, p)| !p.is_none()).map(|(i, &p)| (i, p))
 }

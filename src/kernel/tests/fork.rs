@@ -4,7 +4,9 @@
 use super::*;
 use crate::errno::Errno;
 use crate::kernel::gup::{FOLL_PIN, FOLL_WRITE};
-use crate::kernel::madvise::MADV_DONTFORK;
+use crate::kernel::madvise::{MADV_DONTFORK, MADV_GUARD_INSTALL};
+use crate::kernel::mm::RssCounter;
+use crate::kernel::page::{PageFlags, ZERO_PFN};
 
 fn fork(t: &mut T) -> Result<Pid, Errno> {
     let (pid, hv) = (t.pid, &mut t.hv);
@@ -103,4 +105,71 @@ fn fork_allocation_failure() {
     let child = fork(&mut t).unwrap();
     assert_eq!(child, t.pid + 1);
     assert_eq!(t.read(child, 1), Some(2));
+}
+
+/// A busy page table (more entries than a short list holds: natively fork
+/// and exit copy and zap it in place) holding every kind of entry the
+/// in-place loops hand to the entry-by-entry path: the zero page, a
+/// pinned page, a guard marker, a hole. Each gets what mm/memory.c gives
+/// it: `copy_present_ptes()` shares the ordinary pages (write-protected in
+/// both, one more reference and mapping, `PG_anon_exclusive` cleared, the
+/// child's entry old), maps the zero page without a reference,
+/// `copy_present_page()` copies the pinned page, `copy_nonpresent_pte()`
+/// copies the marker; the child's exit (`zap_pte_range()`) takes back
+/// every reference and mapping and frees the copy and the child's tables.
+#[test]
+fn fork_and_exit_of_a_busy_table() {
+    const N: u64 = 100;
+    let (zero, pinned, guard, hole) = (10, 20, 30, 40);
+    let mut t = T::new(1024);
+    t.anon(0, N, RW).unwrap();
+    for i in (0..N).filter(|i| ![zero, guard, hole].contains(i)) {
+        assert!(t.write(t.pid, i, i as u8));
+    }
+    assert_eq!(t.read(t.pid, zero), Some(0));
+    assert_eq!(t.pfn(t.pid, zero), Some(ZERO_PFN), "a read fault maps the zero page");
+    let (pid, hv) = (t.pid, &mut t.hv);
+    t.k.sys_madvise(hv, pid, BASE + guard * P, P, MADV_GUARD_INSTALL as u64).unwrap();
+    let pins = t.k.get_user_pages(hv, pid, BASE + pinned * P, 1, FOLL_PIN | FOLL_WRITE).unwrap();
+    let before: Vec<Pte> = (0..N).map(|i| t.pte(t.pid, i)).collect();
+    let free = t.k.mem.nr_free();
+
+    let child = fork(&mut t).unwrap();
+    for i in 0..N {
+        let (pp, cp) = (t.pte(t.pid, i), t.pte(child, i));
+        match i {
+            _ if i == zero => assert_eq!(t.pfn(child, i), Some(ZERO_PFN)),
+            _ if i == pinned => {
+                assert_ne!(t.pfn(child, i), t.pfn(t.pid, i), "the pinned page is copied");
+                assert!(pp.write(), "the parent keeps writing its pinned page");
+                assert_eq!(t.read(child, i), Some(i as u8));
+            }
+            _ if i == guard => assert_eq!((pp, cp), (before[i as usize], before[i as usize]), "the marker is copied"),
+            _ if i == hole => assert!(pp.is_none() && cp.is_none()),
+            _ => {
+                let pfn = t.pfn(t.pid, i).unwrap();
+                assert_eq!(t.pfn(child, i), Some(pfn), "page {i} is shared");
+                assert!(!pp.write() && !cp.write(), "page {i} is write-protected in both");
+                assert!(pp.young() && !cp.young(), "the child's entry for page {i} is old");
+                let p = t.k.mem.get(pfn).unwrap();
+                assert_eq!((p.refcount, p.mapcount), (2, 2), "page {i}");
+                assert!(!p.flags.contains(PageFlags::ANON_EXCLUSIVE), "page {i}");
+            }
+        }
+    }
+    // 96 shared pages and the copy; the zero page is not counted.
+    assert_eq!(t.k.mm(child).unwrap().get_rss(RssCounter::Anon), 97);
+
+    let hv = &mut t.hv;
+    t.k.sys_exit(hv, child).unwrap();
+    for i in (0..N).filter(|i| ![zero, pinned, guard, hole].contains(i)) {
+        let p = t.k.mem.get(t.pfn(t.pid, i).unwrap()).unwrap();
+        assert_eq!((p.refcount, p.mapcount), (1, 1), "page {i} is the parent's alone again");
+        assert!(!t.pte(t.pid, i).write(), "the parent's entry stays write-protected");
+    }
+    assert_eq!(t.k.mem.nr_free(), free, "the copy and the child's tables are free again");
+    assert!(t.k.dmesg.iter().all(|e| !e.message.contains("BUG")), "no bad page map or rss counter");
+    for p in pins {
+        t.k.gup_release(p);
+    }
 }
