@@ -425,8 +425,8 @@ impl PageTables {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::table::DENSE_AT;
+    use super::*;
     use crate::arch::x86_64::PteFlags;
 
     /// The non-empty entries of one leaf table in `[start, end)` as the

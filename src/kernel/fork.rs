@@ -170,7 +170,7 @@ impl Kernel {
                     Run::Stopped(j) => {
                         let pte = self.pt.entry(table, j);
                         let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
-                        self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss)?;
+                        self.copy_one_pte(hv, (parent, child), (src, dst), at, &mut dst_table, rss)?;
                         i = j + 1;
                     }
                 }
@@ -186,7 +186,7 @@ impl Kernel {
             if let Some(range) = self.pt.read_leaf_table(base, table, (from, src.end), &mut ptes) {
                 for (i, pte) in entries_in(&ptes, range) {
                     let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                    r = self.copy_one_pte(hv, (parent, child), src, dst, at, &mut dst_table, rss);
+                    r = self.copy_one_pte(hv, (parent, child), (src, dst), at, &mut dst_table, rss);
                     if r.is_err() {
                         break;
                     }
@@ -259,8 +259,7 @@ impl Kernel {
         &mut self,
         hv: &mut Hypervisor,
         (current, child): (Pid, Pid),
-        src: &Vma,
-        dst: &Vma,
+        (src, dst): (&Vma, &Vma),
         (addr, sslot, pte): (u64, PteSlot, Pte),
         dst_table: &mut Option<u64>,
         rss: &mut [i64; 4],
