@@ -14,9 +14,9 @@ use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN};
+use crate::kernel::page::{Page, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
-use crate::kernel::zap::{Run, entries_in};
+use crate::kernel::zap::{Run, entries_in, native_normal_page};
 use crate::kernel::{Kernel, Pid, Process};
 
 impl Kernel {
@@ -221,22 +221,13 @@ impl Kernel {
         };
         let Some((s, d)) = self.pt.dense_pair_mut(table, d) else { return Run::NotDense };
         let mut mem = self.mem.pages_mut();
-        let highest = mem.highest_pfn().0;
         for j in i..=hi {
             let pte = s[j];
             if pte.is_none() {
                 continue;
             }
-            // vm_normal_page() of a native PTE that is neither special nor
-            // the zero page nor beyond the memmap: its own frame.
-            let pfn = pte.frame();
-            if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > highest {
-                return Run::Stopped(j);
-            }
-            if let Some(a) = s.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
-                mem.prefetch(Pfn(a.frame()));
-            }
-            if !dup_page_ref(mem.page_mut(Pfn(pfn)), rss) {
+            let Some(pfn) = native_normal_page(s, j, hi, &mem) else { return Run::Stopped(j) };
+            if !dup_page_ref(mem.page_mut(pfn), rss) {
                 return Run::Stopped(j);
             }
             let (wp, cpte) = fork_ptes(src.flags, pte);

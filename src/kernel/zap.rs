@@ -8,7 +8,7 @@ use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, folio_drop_mapcount, is_guard_marker};
 use crate::kernel::mm::RssCounter;
 use crate::kernel::mm_types::Vma;
-use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn, ZERO_PFN, put_page_not_last};
+use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, PagesMut, Pfn, ZERO_PFN, put_page_not_last};
 use crate::kernel::pte::pte_present;
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
@@ -88,28 +88,19 @@ impl Kernel {
         let dom = self.domid;
         let Some(t) = self.pt.dense_mut(table) else { return Run::NotDense };
         let mut mem = self.mem.pages_mut();
-        let highest = mem.highest_pfn().0;
         for j in i..=hi {
             let pte = t[j];
             if pte.is_none() {
                 continue;
             }
-            // vm_normal_page() of a native PTE that is neither special nor
-            // the zero page nor beyond the memmap: its own frame.
-            let pfn = pte.frame();
-            if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > highest {
-                return Run::Stopped(j);
-            }
-            if let Some(a) = t.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
-                mem.prefetch(Pfn(a.frame()));
-            }
-            let p = mem.page_mut(Pfn(pfn));
+            let Some(pfn) = native_normal_page(t, j, hi, &mem) else { return Run::Stopped(j) };
+            let p = mem.page_mut(pfn);
             if p.mapcount < 1 || p.refcount <= 1 {
                 return Run::Stopped(j);
             }
             t[j] = Pte::NONE;
             let addr = base + ((j as u64) << 12);
-            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: Some(pfn) });
+            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: Some(pfn.0) });
             let (c, _) = zap_page(p, pte);
             put_page_not_last(p);
             rss[c as usize] -= 1;
@@ -166,6 +157,24 @@ pub(crate) enum Run {
     Stopped(usize),
     /// The table is a short list: the entry-by-entry path does it all.
     NotDense,
+}
+
+/// `vm_normal_page()` of `ptes[j]` for the native in-place runs: the
+/// entry's own frame when it is present and neither special nor the zero
+/// page nor beyond the memmap, with the `struct page` of the entry
+/// [`PREFETCH_AHEAD`] further on (up to `hi`) asked for; `None` for
+/// anything else, which the entry-by-entry path decides.
+#[inline(always)]
+pub(crate) fn native_normal_page(ptes: &[Pte; PTRS_PER_TABLE], j: usize, hi: usize, mem: &PagesMut<'_>) -> Option<Pfn> {
+    let pte = ptes[j];
+    let pfn = pte.frame();
+    if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > mem.highest_pfn().0 {
+        return None;
+    }
+    if let Some(a) = ptes.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
+        mem.prefetch(Pfn(a.frame()));
+    }
+    Some(Pfn(pfn))
 }
 
 /// The `struct page` half of zapping a present `pte`: a file folio's
