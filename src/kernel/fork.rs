@@ -14,7 +14,7 @@ use crate::kernel::memory::{NormalPage, is_guard_marker};
 use crate::kernel::mm::{Mm, RssCounter, mm_counter};
 use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
-use crate::kernel::page::{Page, PageFlags, Pfn};
+use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
 use crate::kernel::zap::{Run, entries_in, native_normal_page};
 use crate::kernel::{Kernel, Pid, Process};
@@ -205,6 +205,7 @@ impl Kernel {
     /// first entry it leaves to [`Kernel::copy_one_pte`] (anything else,
     /// or the first entry at all while the child has no table yet) stops
     /// the run there, untouched.
+    #[inline(never)]
     fn copy_dense_run(
         &mut self,
         src: &Vma,
@@ -221,22 +222,30 @@ impl Kernel {
         };
         let Some((s, d)) = self.pt.dense_pair_mut(table, d) else { return Run::NotDense };
         let mut mem = self.mem.pages_mut();
-        for j in i..=hi {
-            let pte = s[j];
+        let clear = ForkClear::of(src.flags);
+        // The child's entries and the pages first, reading the parent's
+        // table; then the parent's write-protects over what was copied.
+        let run = &s[i..=hi];
+        let mut stop = None;
+        for ((k, &pte), child) in run.iter().enumerate().zip(&mut d[i..=hi]) {
             if pte.is_none() {
                 continue;
             }
-            let Some(pfn) = native_normal_page(s, j, hi, &mem) else { return Run::Stopped(j) };
-            if !dup_page_ref(mem.page_mut(pfn), rss) {
-                return Run::Stopped(j);
+            let copied = native_normal_page(pte, run.get(k + PREFETCH_AHEAD), &mem)
+                .is_some_and(|pfn| dup_page_ref(mem.page_mut(pfn), rss));
+            if !copied {
+                stop = Some(i + k);
+                break;
             }
-            let (wp, cpte) = fork_ptes(src.flags, pte);
-            if let Some(wp) = wp {
-                s[j] = wp;
-            }
-            d[j] = cpte;
+            *child = pte.clear(clear.child);
         }
-        Run::Done
+        let end = stop.unwrap_or(hi + 1);
+        if !clear.parent.is_empty() {
+            for e in &mut s[i..end] {
+                *e = e.clear(clear.parent);
+            }
+        }
+        stop.map_or(Run::Done, Run::Stopped)
     }
 
     /// One entry of `copy_pte_range()`: a guard marker is copied, a
@@ -281,11 +290,13 @@ impl Kernel {
             rss[RssCounter::Anon as usize] += 1;
             return Ok(());
         }
-        let (wp, cpte) = fork_ptes(src.flags, pte);
-        if let Some(wp) = wp {
+        let clear = ForkClear::of(src.flags);
+        let wp = pte.clear(clear.parent);
+        if wp != pte {
             // ptep_set_wrprotect() in the parent.
             self.set_pte_batched(hv, sslot, wp);
         }
+        let cpte = pte.clear(clear.child);
         // A copy Xen refuses is dropped with a WARN; the reference,
         // mapcount and RSS taken above stay, as in Linux.
         self.set_pte_batched(hv, d, cpte);
@@ -423,20 +434,21 @@ fn dup_page_ref(p: &mut Page, rss: &mut [i64; 4]) -> bool {
     true
 }
 
-/// The entries `copy_present_ptes()` writes for a present `pte` of a VMA
-/// with `flags`: the parent's write-protected entry when a COW mapping's
-/// entry was writable (`ptep_set_wrprotect()`), and the child's (clean in
-/// a shared mapping, old in both).
-#[inline(always)]
-fn fork_ptes(flags: VmFlags, pte: Pte) -> (Option<Pte>, Pte) {
-    let mut cpte = pte;
-    let mut wp = None;
-    if flags.is_cow() && pte.write() {
-        wp = Some(pte.clear(PteFlags::RW));
-        cpte = cpte.clear(PteFlags::RW);
+/// The bits `copy_present_ptes()` clears in the entries of a VMA with
+/// `flags`: in the parent's, the write bit of a COW mapping
+/// (`ptep_set_wrprotect()`, when the entry had it); in the child's, the
+/// same, the dirty bit in a shared mapping, and the accessed bit
+/// (`pte_mkold()`).
+struct ForkClear {
+    parent: PteFlags,
+    child: PteFlags,
+}
+
+impl ForkClear {
+    #[inline(always)]
+    fn of(flags: VmFlags) -> ForkClear {
+        let parent = if flags.is_cow() { PteFlags::RW } else { PteFlags::empty() };
+        let dirty = if flags.contains(VmFlags::SHARED) { PteFlags::DIRTY } else { PteFlags::empty() };
+        ForkClear { parent, child: parent | dirty | PteFlags::ACCESSED }
     }
-    if flags.contains(VmFlags::SHARED) {
-        cpte = cpte.clear(PteFlags::DIRTY);
-    }
-    (wp, cpte.clear(PteFlags::ACCESSED))
 }

@@ -76,6 +76,7 @@ impl Kernel {
     /// entry it leaves to [`Kernel::zap_one_pte`] (anything else: a
     /// marker, a special or zero-page entry, a page it frees) stops the
     /// run there, untouched.
+    #[inline(never)]
     fn zap_dense_run(
         &mut self,
         hv: &mut Hypervisor,
@@ -88,24 +89,31 @@ impl Kernel {
         let dom = self.domid;
         let Some(t) = self.pt.dense_mut(table) else { return Run::NotDense };
         let mut mem = self.mem.pages_mut();
-        for j in i..=hi {
-            let pte = t[j];
+        // The pages first, reading the table; then the entries done are
+        // cleared together.
+        let run = &t[i..=hi];
+        let mut stop = None;
+        for (k, &pte) in run.iter().enumerate() {
             if pte.is_none() {
                 continue;
             }
-            let Some(pfn) = native_normal_page(t, j, hi, &mem) else { return Run::Stopped(j) };
+            let j = i + k;
+            let Some(pfn) = native_normal_page(pte, run.get(k + PREFETCH_AHEAD), &mem) else {
+                stop = Some(j);
+                break;
+            };
             let p = mem.page_mut(pfn);
             if p.mapcount < 1 || p.refcount <= 1 {
-                return Run::Stopped(j);
+                stop = Some(j);
+                break;
             }
-            t[j] = Pte::NONE;
-            let addr = base + ((j as u64) << 12);
-            hv.trace.emit(|| Event::Zap { dom, pid, addr, pte: pte.0, pfn: Some(pfn.0) });
+            hv.trace.emit(|| Event::Zap { dom, pid, addr: base + ((j as u64) << 12), pte: pte.0, pfn: Some(pfn.0) });
             let (c, _) = zap_page(p, pte);
             put_page_not_last(p);
             rss[c as usize] -= 1;
         }
-        Run::Done
+        t[i..stop.unwrap_or(hi + 1)].fill(Pte::NONE);
+        stop.map_or(Run::Done, Run::Stopped)
     }
 
     /// One entry of `zap_pte_range()`. Natively a clear is a plain store;
@@ -159,19 +167,18 @@ pub(crate) enum Run {
     NotDense,
 }
 
-/// `vm_normal_page()` of `ptes[j]` for the native in-place runs: the
-/// entry's own frame when it is present and neither special nor the zero
-/// page nor beyond the memmap, with the `struct page` of the entry
-/// [`PREFETCH_AHEAD`] further on (up to `hi`) asked for; `None` for
-/// anything else, which the entry-by-entry path decides.
+/// `vm_normal_page()` of a non-empty `pte` for the native in-place runs:
+/// the entry's own frame when it is present and neither special nor the
+/// zero page nor beyond the memmap, with the `struct page` of `ahead` (the
+/// entry [`PREFETCH_AHEAD`] further on in the run, if any) asked for;
+/// `None` for anything else, which the entry-by-entry path decides.
 #[inline(always)]
-pub(crate) fn native_normal_page(ptes: &[Pte; PTRS_PER_TABLE], j: usize, hi: usize, mem: &PagesMut<'_>) -> Option<Pfn> {
-    let pte = ptes[j];
+pub(crate) fn native_normal_page(pte: Pte, ahead: Option<&Pte>, mem: &PagesMut<'_>) -> Option<Pfn> {
     let pfn = pte.frame();
     if !pte_present(pte) || pte.special() || pfn == ZERO_PFN.0 || pfn > mem.highest_pfn().0 {
         return None;
     }
-    if let Some(a) = ptes.get(j + PREFETCH_AHEAD).filter(|_| j + PREFETCH_AHEAD <= hi) {
+    if let Some(a) = ahead {
         mem.prefetch(Pfn(a.frame()));
     }
     Some(Pfn(pfn))
