@@ -157,13 +157,13 @@ impl Kernel {
         rss: &mut [i64; 4],
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
-        let native = !self.pv;
+        let in_place = self.in_place_runs();
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
             let Some((lo, hi)) = leaf_range(base, src.start, src.end) else { continue };
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
             let mut i = lo;
-            while native && i <= hi {
+            while in_place && i <= hi {
                 match self.copy_dense_run(src, table, dst_table, (i, hi), rss) {
                     Run::Done => i = hi + 1,
                     Run::NotDense => break,

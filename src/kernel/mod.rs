@@ -137,6 +137,10 @@ pub struct Kernel {
     pub(in crate::kernel) vm_area_cachep: slab::KmemCache,
     /// Buffers fork and zap reuse (kernel/pte.rs).
     pub(in crate::kernel) scratch: pte::Scratch,
+    /// The kernel's own tests turn the in-place runs of fork and zap off
+    /// to compare them with the entry-by-entry path ([`Kernel::in_place_runs`]).
+    #[cfg(test)]
+    pub(in crate::kernel) entry_by_entry: bool,
 }
 
 impl Kernel {
@@ -173,7 +177,21 @@ impl Kernel {
             oom: oom_kill::OomState::default(),
             vm_area_cachep: slab::KmemCache::default(),
             scratch: pte::Scratch::default(),
+            #[cfg(test)]
+            entry_by_entry: false,
         }
+    }
+
+    /// Whether fork and zap may copy and zap a busy page table in place
+    /// (`copy_dense_run`, `zap_dense_run`): natively, where a PTE store is a
+    /// plain store; a PV guest's stores go to Xen one by one.
+    #[inline(always)]
+    pub(in crate::kernel) fn in_place_runs(&self) -> bool {
+        #[cfg(test)]
+        if self.entry_by_entry {
+            return false;
+        }
+        !self.pv
     }
 
     pub fn log(&mut self, pid: Option<Pid>, message: String) {

@@ -31,11 +31,11 @@ impl Kernel {
         // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
         // a time.
         let mut rss = [0i64; 4];
-        let native = !self.pv;
+        let in_place = self.in_place_runs();
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some((lo, hi)) = leaf_range(base, start, end) else { continue };
             let mut i = lo;
-            while native && i <= hi {
+            while in_place && i <= hi {
                 match self.zap_dense_run(hv, pid, table, base, (i, hi), &mut rss) {
                     Run::Done => i = hi + 1,
                     Run::NotDense => break,
