@@ -5,8 +5,7 @@
 //! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
-use crate::arch::pagetable::PteSlot;
-use crate::arch::pagetable::leaf_range;
+use crate::arch::pagetable::{PteSlot, leaf_range};
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;

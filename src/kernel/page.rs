@@ -173,7 +173,7 @@ pub const ZERO_PFN: Pfn = Pfn(1);
 pub const FIRST_FREE_PFN: u64 = 2;
 
 /// How far ahead of the entry being handled the per-table loops read the
-/// next `struct page` ([`MemMap::prefetch`]).
+/// next `struct page` ([`PagesMut::prefetch`]).
 pub const PREFETCH_AHEAD: usize = 8;
 
 /// `struct page`s per chunk of a lazily built [`MemMap`].
@@ -217,10 +217,10 @@ fn materialise(c: usize, populated: u64) -> Chunk {
     Box::new(std::array::from_fn(|o| boot_page(base + o as u64, populated).clone()))
 }
 
-/// The `struct page`s of a [`MemMap`] lent out for changes
-/// ([`MemMap::pages_mut`]), the memmap's layout held for the borrow's
-/// length so that a loop over many pages reads it once (model
-/// bookkeeping, not a kernel structure).
+/// The `struct page`s of a [`MemMap`] lent to a loop that changes many of
+/// them ([`MemMap::pages_mut`]), the memmap's layout held for the borrow's
+/// length so that the loop reads it once (model bookkeeping, not a kernel
+/// structure).
 pub struct PagesMut<'a> {
     chunks: &'a mut [Option<Chunk>],
     touched: Option<&'a mut Vec<u32>>,
@@ -263,17 +263,17 @@ impl<'a> PagesMut<'a> {
     /// page (the invariants flag whatever that does).
     #[inline(always)]
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
-        let touched = self.touched.as_deref_mut();
-        PagesMut { chunks: &mut *self.chunks, touched, last: self.last, populated: self.populated }.into_page_mut(pfn)
-    }
-    /// [`PagesMut::page_mut`] for the whole borrow.
-    #[inline(always)]
-    pub fn into_page_mut(self, pfn: Pfn) -> &'a mut Page {
         let i = pfn.0.min(self.last);
-        if let Some(t) = self.touched {
-            t.push(i as u32);
-        }
+        touch(self.touched.as_deref_mut(), i);
         chunk_page(self.chunks, self.populated, i)
+    }
+}
+
+/// A page handed out to be changed, recorded in `touched` if recording.
+#[inline(always)]
+fn touch(touched: Option<&mut Vec<u32>>, pfn: u64) {
+    if let Some(t) = touched {
+        t.push(pfn as u32);
     }
 }
 
@@ -408,12 +408,6 @@ impl MemMap {
         let from_boot = std::mem::replace(&mut self.touched_from_boot, false);
         self.touched.as_mut().map(|t| (std::mem::take(t), from_boot))
     }
-    /// Read the `struct page` of `pfn` ahead of its turn: see
-    /// [`PagesMut::prefetch`].
-    #[inline(always)]
-    pub fn prefetch(&mut self, pfn: Pfn) {
-        self.pages_mut().prefetch(pfn)
-    }
     /// Direct access for PFNs the caller knows are valid (checked: returns the
     /// reserved PFN 0's page otherwise, which invariants will flag).
     #[inline]
@@ -423,9 +417,11 @@ impl MemMap {
     /// The `struct page` of `pfn` to change: see [`PagesMut::page_mut`].
     #[inline(always)]
     pub fn page_mut(&mut self, pfn: Pfn) -> &mut Page {
-        self.pages_mut().into_page_mut(pfn)
+        let i = pfn.0.min(self.len - 1);
+        touch(self.touched.as_mut(), i);
+        self.at_mut(i)
     }
-    /// The pages lent to a loop that updates many of them (the native runs
+    /// The memmap lent to a loop that updates many pages (the native runs
     /// of `copy_pte_range()` and `zap_pte_range()`).
     #[inline(always)]
     pub fn pages_mut(&mut self) -> PagesMut<'_> {
@@ -655,12 +651,28 @@ mod tests {
     fn prefetch_changes_nothing() {
         let mut m = MemMap::new(2000, 2000);
         let a = m.alloc().expect("test");
-        m.prefetch(a);
-        m.prefetch(Pfn(1500));
-        m.prefetch(Pfn(1 << 40));
+        let pages = m.pages_mut();
+        pages.prefetch(a);
+        pages.prefetch(Pfn(1500));
+        pages.prefetch(Pfn(1 << 40));
         assert_eq!(m.page(a).refcount, 1);
         assert_eq!(m.chunks.iter().filter(|c| c.is_some()).count(), 1, "only the allocated page's chunk");
         assert!(m.page(Pfn(1500)).flags.contains(PageFlags::BUDDY));
+    }
+
+    /// The pages lent to a loop answer as the memmap does: a change is
+    /// recorded as touched, a PFN past the end is the last page's.
+    #[test]
+    fn pages_lent_record_what_they_touch() {
+        let mut m = MemMap::new(2000, 2000);
+        m.record_touched_from_boot();
+        m.take_touched();
+        let mut pages = m.pages_mut();
+        assert_eq!(pages.highest_pfn(), Pfn(1999));
+        pages.page_mut(Pfn(700)).refcount = 5;
+        pages.page_mut(Pfn(1 << 40)).mapcount = 3;
+        assert_eq!((m.page(Pfn(700)).refcount, m.page(Pfn(1999)).mapcount), (5, 3));
+        assert_eq!(m.take_touched(), Some((vec![700, 1999], false)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use crate::arch::x86_64::{PTRS_PER_TABLE, Pte, PteFlags};
 use crate::kernel::mm_types::{VmFlags, Vma};
+use crate::kernel::page::Pfn;
 
 /// `_PAGE_PROTNONE` is `_PAGE_GLOBAL` (bit 8) in a user PTE.
 pub const PROTNONE: PteFlags = PteFlags::GLOBAL;
@@ -136,22 +137,65 @@ pub fn maybe_mkwrite(pte: Pte, vma: &Vma) -> Pte {
     if vma.flags.contains(VmFlags::WRITE) { pte.set(PteFlags::RW) } else { pte }
 }
 
-/// The buffer of fork's and zap's general per-table loops (model
-/// bookkeeping): a copy of the PTE page being walked. A kernel keeps one
-/// and lends it to each call ([`Scratch::take`]), so a call that touches
-/// one entry does not first allocate and zero 4 KiB; nothing in it is read
-/// before the call writes it.
+/// The buffers of fork's and zap's per-table loops (model bookkeeping): a
+/// copy of the PTE page being walked entry by entry, and zap's batch of
+/// pages to free ([`FreeBatch`]). A kernel keeps one of each and lends it
+/// to each call ([`Scratch::take`], [`Scratch::take_frees`]), so a call
+/// that touches one entry does not first allocate and zero 4 KiB; nothing
+/// in them is read before the call writes it.
 #[derive(Default)]
-pub struct Scratch(Option<Box<[Pte; PTRS_PER_TABLE]>>);
+pub struct Scratch {
+    ptes: Option<Box<[Pte; PTRS_PER_TABLE]>>,
+    frees: Option<Box<FreeBatch>>,
+}
 
 impl Scratch {
-    /// The buffer, or a new one if it is lent out (a nested call).
+    /// The table copy, or a new one if it is lent out (a nested call).
     pub fn take(&mut self) -> Box<[Pte; PTRS_PER_TABLE]> {
-        self.0.take().unwrap_or_else(|| Box::new([Pte::NONE; PTRS_PER_TABLE]))
+        self.ptes.take().unwrap_or_else(|| Box::new([Pte::NONE; PTRS_PER_TABLE]))
     }
     /// Back for the next call.
     pub fn put(&mut self, ptes: Box<[Pte; PTRS_PER_TABLE]>) {
-        self.0 = Some(ptes);
+        self.ptes = Some(ptes);
+    }
+    /// The free batch, empty.
+    pub fn take_frees(&mut self) -> Box<FreeBatch> {
+        self.frees.take().unwrap_or_default()
+    }
+    /// Back for the next call.
+    pub fn put_frees(&mut self, frees: Box<FreeBatch>) {
+        self.frees = Some(frees);
+    }
+}
+
+/// The pages whose last reference the zap of one PTE page dropped, freed
+/// once the table's entries are cleared, as Linux gathers them
+/// (`__tlb_remove_folio_pages()` into the mmu_gather batch, freed by
+/// `tlb_flush_mmu()` -> `free_pages_and_swap_cache()`): at most one a
+/// PTE, so a table's worth.
+pub struct FreeBatch {
+    pfns: [Pfn; PTRS_PER_TABLE],
+    len: usize,
+}
+
+impl Default for FreeBatch {
+    fn default() -> Self {
+        FreeBatch { pfns: [Pfn(0); PTRS_PER_TABLE], len: 0 }
+    }
+}
+
+impl FreeBatch {
+    /// Gather `pfn`.
+    #[inline(always)]
+    pub fn push(&mut self, pfn: Pfn) {
+        debug_assert!(self.len < PTRS_PER_TABLE, "more than one page per entry");
+        self.pfns[self.len & (PTRS_PER_TABLE - 1)] = pfn;
+        self.len += 1;
+    }
+    /// The pages gathered, in order, and the batch emptied.
+    pub fn take(&mut self) -> impl Iterator<Item = Pfn> + '_ {
+        let n = std::mem::take(&mut self.len).min(PTRS_PER_TABLE);
+        self.pfns[..n].iter().copied()
     }
 }
 

@@ -9,13 +9,17 @@ use crate::kernel::memory::{NormalPage, folio_drop_mapcount, is_guard_marker};
 use crate::kernel::mm::RssCounter;
 use crate::kernel::mm_types::Vma;
 use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, PagesMut, Pfn, ZERO_PFN, put_page_not_last};
-use crate::kernel::pte::pte_present;
+use crate::kernel::pte::{FreeBatch, pte_present};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 
 impl Kernel {
     /// `zap_pte_range()` over `[start, end)` of `vma`. `drop_markers`: the
-    /// VMA itself goes away (munmap/exit), so guard markers go too.
+    /// VMA itself goes away (munmap/exit), so guard markers go too. The
+    /// pages whose last reference goes are gathered and freed once their
+    /// table's entries are cleared ([`FreeBatch`]; Linux frees its
+    /// mmu_gather batch when the batch fills or at `tlb_finish_mmu()`, the
+    /// model at the end of each PTE page).
     pub fn zap_vma_range(
         &mut self,
         hv: &mut Hypervisor,
@@ -32,36 +36,41 @@ impl Kernel {
         // a time.
         let mut rss = [0i64; 4];
         let in_place = self.in_place_runs();
+        let mut frees = self.scratch.take_frees();
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
             let Some((lo, hi)) = leaf_range(base, start, end) else { continue };
             let mut i = lo;
             while in_place && i <= hi {
-                match self.zap_dense_run(hv, pid, table, base, (i, hi), &mut rss) {
+                match self.zap_dense_run(hv, pid, table, base, (i, hi), &mut rss, &mut frees) {
                     Run::Done => i = hi + 1,
                     Run::NotDense => break,
                     Run::Stopped(j) => {
                         let pte = self.pt.entry(table, j);
                         let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
-                        self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss);
+                        self.zap_one_pte(hv, pid, vma, at, drop_markers, (&mut rss, &mut frees));
                         i = j + 1;
                     }
                 }
             }
-            if i > hi {
-                continue;
-            }
-            // Each PTE page is read once (under its lock, in Linux) and
-            // then walked by index.
-            let from = (base + ((i as u64) << 12)).max(start);
-            let mut ptes = self.scratch.take();
-            if let Some(range) = self.pt.read_leaf_table(base, table, (from, end), &mut ptes) {
-                for (i, pte) in entries_in(&ptes, range) {
-                    let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                    self.zap_one_pte(hv, pid, vma, at, drop_markers, &mut rss);
+            if i <= hi {
+                // Each PTE page is read once (under its lock, in Linux)
+                // and then walked by index.
+                let from = (base + ((i as u64) << 12)).max(start);
+                let mut ptes = self.scratch.take();
+                if let Some(range) = self.pt.read_leaf_table(base, table, (from, end), &mut ptes) {
+                    for (i, pte) in entries_in(&ptes, range) {
+                        let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
+                        self.zap_one_pte(hv, pid, vma, at, drop_markers, (&mut rss, &mut frees));
+                    }
                 }
+                self.scratch.put(ptes);
             }
-            self.scratch.put(ptes);
+            // The table's entries are clear: its pages go.
+            for pfn in frees.take() {
+                self.put_page(pfn);
+            }
         }
+        self.scratch.put_frees(frees);
         if let Ok(mm) = self.mm_mut(pid) {
             for (c, n) in rss.iter().enumerate() {
                 mm.rss[c] += n;
@@ -71,11 +80,12 @@ impl Kernel {
 
     /// `zap_present_ptes()` natively over a run `[i, hi]` of a busy table
     /// whose entry 0 maps `base`, in place (one PTE page under its lock):
-    /// every present entry with a mapped `struct page` whose reference is
-    /// not the last (a forked child's, typically). The first
-    /// entry it leaves to [`Kernel::zap_one_pte`] (anything else: a
-    /// marker, a special or zero-page entry, a page it frees) stops the
-    /// run there, untouched.
+    /// every present entry with a mapped `struct page` whose counts are
+    /// consistent (a page whose last reference goes is gathered into
+    /// `frees`). The first entry it
+    /// leaves to [`Kernel::zap_one_pte`] (anything else: a marker, a
+    /// special or zero-page entry, a page whose mapcount or refcount is
+    /// off) stops the run there, untouched.
     #[inline(never)]
     fn zap_dense_run(
         &mut self,
@@ -85,6 +95,7 @@ impl Kernel {
         base: u64,
         (i, hi): (usize, usize),
         rss: &mut [i64; 4],
+        frees: &mut FreeBatch,
     ) -> Run {
         let dom = self.domid;
         let Some(t) = self.pt.dense_mut(table) else { return Run::NotDense };
@@ -103,14 +114,18 @@ impl Kernel {
                 break;
             };
             let p = mem.page_mut(pfn);
-            if p.mapcount < 1 || p.refcount <= 1 {
+            // A page whose counts are off (the entry-by-entry path logs
+            // it) stops the run.
+            if p.mapcount < 1 || p.refcount < 1 {
                 stop = Some(j);
                 break;
             }
             hv.trace.emit(|| Event::Zap { dom, pid, addr: base + ((j as u64) << 12), pte: pte.0, pfn: Some(pfn.0) });
             let (c, _) = zap_page(p, pte);
-            put_page_not_last(p);
             rss[c as usize] -= 1;
+            if !put_page_not_last(p) {
+                frees.push(pfn);
+            }
         }
         t[i..stop.unwrap_or(hi + 1)].fill(Pte::NONE);
         stop.map_or(Run::Done, Run::Stopped)
@@ -125,7 +140,7 @@ impl Kernel {
         vma: &Vma,
         (addr, slot, pte): (u64, PteSlot, Pte),
         drop_markers: bool,
-        rss: &mut [i64; 4],
+        (rss, frees): (&mut [i64; 4], &mut FreeBatch),
     ) {
         if !pte_present(pte) {
             if is_guard_marker(pte) && !drop_markers {
@@ -151,7 +166,8 @@ impl Kernel {
                 self.print_bad_mapcount(vma, addr, pfn, mc);
             }
             if !put {
-                self.put_page(pfn);
+                // The last reference: gathered, freed with the table's.
+                frees.push(pfn);
             }
         }
     }
