@@ -41,7 +41,7 @@ impl Kernel {
             let Some((lo, hi)) = leaf_range(base, start, end) else { continue };
             let mut i = lo;
             while in_place && i <= hi {
-                match self.zap_dense_run(hv, pid, table, base, (i, hi), &mut rss, &mut frees) {
+                match self.zap_dense_run(hv, pid, table, base, (i, hi), (&mut rss, &mut frees)) {
                     Run::Done => i = hi + 1,
                     Run::NotDense => break,
                     Run::Stopped(j) => {
@@ -94,8 +94,7 @@ impl Kernel {
         table: u64,
         base: u64,
         (i, hi): (usize, usize),
-        rss: &mut [i64; 4],
-        frees: &mut FreeBatch,
+        (rss, frees): (&mut [i64; 4], &mut FreeBatch),
     ) -> Run {
         let dom = self.domid;
         let Some(t) = self.pt.dense_mut(table) else { return Run::NotDense };
