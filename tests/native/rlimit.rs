@@ -49,9 +49,11 @@ fn run(ops: &[Op]) -> Vec<Vec<i64>> {
     let mut real = Vec::new();
     for op in ops {
         let v = match *op {
-            Op::Mmap(o, l, p, f) => vec![ret(d.real(libc::SYS_mmap, &[base + o, l, p, f as u64, u64::MAX, 0]))],
-            Op::Mprotect(o, l, p) => vec![ret(d.real(libc::SYS_mprotect, &[base + o, l, p]))],
-            Op::Mseal(o, l) => vec![ret(d.real(SYS_MSEAL, &[base + o, l, 0]))],
+            Op::Mmap(o, l, p, f) => {
+                vec![ret(d.real(libc::SYS_mmap, &[base.wrapping_add(o), l, p, f as u64, u64::MAX, 0]))]
+            }
+            Op::Mprotect(o, l, p) => vec![ret(d.real(libc::SYS_mprotect, &[base.wrapping_add(o), l, p]))],
+            Op::Mseal(o, l) => vec![ret(d.real(SYS_MSEAL, &[base.wrapping_add(o), l, 0]))],
             Op::Limit(res, cur, max) => {
                 // VmData is mm->data_vm, VmSize total_vm
                 // (fs/proc/task_mmu.c task_mem).
@@ -81,9 +83,11 @@ fn run(ops: &[Op]) -> Vec<Vec<i64>> {
             _ => {
                 let (k, hv) = d.k();
                 match *op {
-                    Op::Mmap(o, l, p, f) => vec![ret(k.sys_mmap(hv, pid, base + o, l, p, f as u64, u64::MAX, 0))],
-                    Op::Mprotect(o, l, p) => vec![ret(k.sys_mprotect(hv, pid, base + o, l, p))],
-                    Op::Mseal(o, l) => vec![ret(k.sys_mseal(hv, pid, base + o, l, 0))],
+                    Op::Mmap(o, l, p, f) => {
+                        vec![ret(k.sys_mmap(hv, pid, base.wrapping_add(o), l, p, f as u64, u64::MAX, 0))]
+                    }
+                    Op::Mprotect(o, l, p) => vec![ret(k.sys_mprotect(hv, pid, base.wrapping_add(o), l, p))],
+                    Op::Mseal(o, l) => vec![ret(k.sys_mseal(hv, pid, base.wrapping_add(o), l, 0))],
                     Op::Limit(res, cur, max) => {
                         let mm = k.mm(pid).expect("mm");
                         let used = if res == libc::RLIMIT_DATA as i32 { mm.data_vm } else { mm.total_vm } * P;

@@ -116,7 +116,7 @@ impl Dual {
     }
 
     pub fn a(&self, off: u64) -> u64 {
-        self.base + off
+        self.base.wrapping_add(off)
     }
 
     /// Compare the two results; on success both must be equal unless the
