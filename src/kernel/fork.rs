@@ -5,7 +5,7 @@
 //! (`copy_page_range`, `vma_needs_copy`, `copy_present_ptes`,
 //! `copy_present_page`), `mm/mmap.c` (`exit_mmap`).
 
-use crate::arch::pagetable::{PteSlot, leaf_range};
+use crate::arch::pagetable::PteSlot;
 use crate::arch::x86_64::{Pte, PteFlags};
 use crate::errno::{Errno, KResult};
 use crate::hv::Hypervisor;
@@ -15,7 +15,7 @@ use crate::kernel::mm_types::{VmFlags, Vma, VmaFile};
 use crate::kernel::oom_kill::{GFP_PGTABLE_USER, GFP_PGTABLE_USER_ALLOC, GFP_USER_PAGE};
 use crate::kernel::page::{PREFETCH_AHEAD, Page, PageFlags, Pfn};
 use crate::kernel::pte::pte_present;
-use crate::kernel::zap::{Run, entries_in, native_normal_page};
+use crate::kernel::zap::{PteStep, Run, native_normal_page};
 use crate::kernel::{Kernel, Pid, Process};
 
 impl Kernel {
@@ -156,43 +156,15 @@ impl Kernel {
         rss: &mut [i64; 4],
     ) -> KResult<()> {
         let pgd = self.mm(parent)?.pgd;
-        let in_place = self.in_place_runs();
         for (base, table) in self.pt.leaf_tables(pgd, src.start, src.end) {
-            let Some((lo, hi)) = leaf_range(base, src.start, src.end) else { continue };
             // The child's leaf table for this PMD.
             let mut dst_table: Option<u64> = None;
-            let mut i = lo;
-            while in_place && i <= hi {
-                match self.copy_dense_run(src, table, dst_table, (i, hi), rss) {
-                    Run::Done => i = hi + 1,
-                    Run::NotDense => break,
-                    Run::Stopped(j) => {
-                        let pte = self.pt.entry(table, j);
-                        let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
-                        self.copy_one_pte(hv, (parent, child), (src, dst), at, &mut dst_table, rss)?;
-                        i = j + 1;
-                    }
+            self.walk_pte_page((base, table), (src.start, src.end), |k, s| match s {
+                PteStep::Run(i, hi) => Ok(k.copy_dense_run(src, table, dst_table, (i, hi), rss)),
+                PteStep::One(at) => {
+                    k.copy_one_pte(hv, (parent, child), (src, dst), at, &mut dst_table, rss).map(|()| Run::Done)
                 }
-            }
-            if i > hi {
-                continue;
-            }
-            // Each source PTE page is read once (under its lock, in Linux)
-            // and then walked by index.
-            let from = (base + ((i as u64) << 12)).max(src.start);
-            let mut ptes = self.scratch.take();
-            let mut r = Ok(());
-            if let Some(range) = self.pt.read_leaf_table(base, table, (from, src.end), &mut ptes) {
-                for (i, pte) in entries_in(&ptes, range) {
-                    let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                    r = self.copy_one_pte(hv, (parent, child), (src, dst), at, &mut dst_table, rss);
-                    if r.is_err() {
-                        break;
-                    }
-                }
-            }
-            self.scratch.put(ptes);
-            r?;
+            })?;
         }
         Ok(())
     }

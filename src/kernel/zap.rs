@@ -3,7 +3,8 @@
 //! walk over one PTE page it shares with fork's `copy_pte_range()`.
 
 use crate::arch::pagetable::{PteSlot, leaf_range};
-use crate::arch::x86_64::{PTRS_PER_TABLE, Pte};
+use crate::arch::x86_64::Pte;
+use crate::errno::KResult;
 use crate::hv::Hypervisor;
 use crate::kernel::memory::{NormalPage, folio_drop_mapcount, is_guard_marker};
 use crate::kernel::mm::RssCounter;
@@ -35,36 +36,17 @@ impl Kernel {
         // (`add_mm_rss_vec()`); zap_pmd_range() hands it one page table at
         // a time.
         let mut rss = [0i64; 4];
-        let in_place = self.in_place_runs();
         let mut frees = self.scratch.take_frees();
         for (base, table) in self.pt.leaf_tables(pgd, start, end) {
-            let Some((lo, hi)) = leaf_range(base, start, end) else { continue };
-            let mut i = lo;
-            while in_place && i <= hi {
-                match self.zap_dense_run(hv, pid, table, base, (i, hi), (&mut rss, &mut frees)) {
-                    Run::Done => i = hi + 1,
-                    Run::NotDense => break,
-                    Run::Stopped(j) => {
-                        let pte = self.pt.entry(table, j);
-                        let at = (base + ((j as u64) << 12), PteSlot { table, index: j as u16 }, pte);
-                        self.zap_one_pte(hv, pid, vma, at, drop_markers, (&mut rss, &mut frees));
-                        i = j + 1;
-                    }
+            let step = |k: &mut Kernel, s| match s {
+                PteStep::Run(i, hi) => Ok(k.zap_dense_run(hv, pid, table, base, (i, hi), (&mut rss, &mut frees))),
+                PteStep::One(at) => {
+                    k.zap_one_pte(hv, pid, vma, at, drop_markers, (&mut rss, &mut frees));
+                    Ok(Run::Done)
                 }
-            }
-            if i <= hi {
-                // Each PTE page is read once (under its lock, in Linux)
-                // and then walked by index.
-                let from = (base + ((i as u64) << 12)).max(start);
-                let mut ptes = self.scratch.take();
-                if let Some(range) = self.pt.read_leaf_table(base, table, (from, end), &mut ptes) {
-                    for (i, pte) in entries_in(&ptes, range) {
-                        let at = (base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte);
-                        self.zap_one_pte(hv, pid, vma, at, drop_markers, (&mut rss, &mut frees));
-                    }
-                }
-                self.scratch.put(ptes);
-            }
+            };
+            // (zap's steps never fail.)
+            let _ = self.walk_pte_page((base, table), (start, end), step);
             // The table's entries are clear: its pages go.
             for pfn in frees.take() {
                 self.put_page(pfn);
@@ -78,14 +60,60 @@ impl Kernel {
         }
     }
 
+    /// One PTE page of `[start, end)` (`table`, whose entry 0 maps
+    /// `base`), walked the way fork's `copy_pte_range()` and
+    /// `zap_pte_range()` walk it: natively a busy table in place
+    /// ([`PteStep::Run`]), each entry the run stops at, and everything in
+    /// a short-list table or a PV guest's, one by one ([`PteStep::One`],
+    /// read from one copy of the table, taken under its lock in Linux).
+    /// `step` says how far a run got; its answer to a `One` is not read.
+    /// The first error of a step ends the walk.
+    pub(crate) fn walk_pte_page(
+        &mut self,
+        (base, table): (u64, u64),
+        (start, end): (u64, u64),
+        mut step: impl FnMut(&mut Kernel, PteStep) -> KResult<Run>,
+    ) -> KResult<()> {
+        let Some((lo, hi)) = leaf_range(base, start, end) else { return Ok(()) };
+        let at = |i: usize, pte| PteStep::One((base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, pte));
+        let mut i = lo;
+        while self.in_place_runs() && i <= hi {
+            match step(self, PteStep::Run(i, hi))? {
+                Run::Done => return Ok(()),
+                Run::NotDense => break,
+                Run::Stopped(j) => {
+                    let pte = self.pt.entry(table, j);
+                    step(self, at(j, pte))?;
+                    i = j + 1;
+                }
+            }
+        }
+        if i > hi {
+            return Ok(());
+        }
+        let from = (base + ((i as u64) << 12)).max(start);
+        let mut ptes = self.scratch.take();
+        let mut r = Ok(());
+        if let Some(range) = self.pt.read_leaf_table(base, table, (from, end), &mut ptes) {
+            let (lo, hi) = range.into_inner();
+            for (i, &pte) in (lo..).zip(&ptes[lo..=hi]).filter(|(_, p)| !p.is_none()) {
+                r = step(self, at(i, pte)).map(|_| ());
+                if r.is_err() {
+                    break;
+                }
+            }
+        }
+        self.scratch.put(ptes);
+        r
+    }
+
     /// `zap_present_ptes()` natively over a run `[i, hi]` of a busy table
     /// whose entry 0 maps `base`, in place (one PTE page under its lock):
     /// every present entry with a mapped `struct page` whose counts are
     /// consistent (a page whose last reference goes is gathered into
-    /// `frees`). The first entry it
-    /// leaves to [`Kernel::zap_one_pte`] (anything else: a marker, a
-    /// special or zero-page entry, a page whose mapcount or refcount is
-    /// off) stops the run there, untouched.
+    /// `frees`). The first entry it leaves to [`Kernel::zap_one_pte`]
+    /// (anything else: a marker, a special or zero-page entry, a page
+    /// whose mapcount or refcount is off) stops the run there, untouched.
     #[inline(never)]
     fn zap_dense_run(
         &mut self,
@@ -182,6 +210,15 @@ pub(crate) enum Run {
     NotDense,
 }
 
+/// What [`Kernel::walk_pte_page`] asks of fork's or zap's code for one
+/// PTE page.
+pub(crate) enum PteStep {
+    /// The native in-place run over entries `[i, hi]`.
+    Run(usize, usize),
+    /// One non-empty entry: its address, slot and value.
+    One((u64, PteSlot, Pte)),
+}
+
 /// `vm_normal_page()` of a non-empty `pte` for the native in-place runs:
 /// the entry's own frame when it is present and neither special nor the
 /// zero page nor beyond the memmap, with the `struct page` of `ahead` (the
@@ -209,16 +246,4 @@ fn zap_page(p: &mut Page, pte: Pte) -> (RssCounter, i32) {
         p.flags |= PageFlags::DIRTY;
     }
     folio_drop_mapcount(p)
-}
-
-/// The non-empty entries among `ptes[range]` (a PTE page read by
-/// `read_leaf_table`), each with its index: the entry-by-entry walk of
-/// fork and zap.
-#[inline(always)]
-pub(crate) fn entries_in(
-    ptes: &[Pte; PTRS_PER_TABLE],
-    range: std::ops::RangeInclusive<usize>,
-) -> impl Iterator<Item = (usize, Pte)> + '_ {
-    let (lo, hi) = range.into_inner();
-    (lo..).zip(&ptes[lo..=hi]).filter(|(_, p)| !p.is_none()).map(|(i, &p)| (i, p))
 }
