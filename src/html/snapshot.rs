@@ -328,7 +328,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
             );
         }
     }
-    for r in w.hv.grants.maps.values() {
+    for r in w.hv.grants.records() {
         frames.insert(r.mfn.0);
         out.insert(
             format!("m/{:04x}/{:08x}", r.grantee, r.handle),

@@ -1,28 +1,26 @@
-//! The ground-truth index of active grant mappings (model instrumentation,
-//! not a Xen structure): one record per live maptrack handle, found by
-//! `(grantee, handle)` in O(1) the way Xen finds its `struct
-//! grant_mapping` (`maptrack_entry(lgt, handle)`, xen/common/grant_table.c),
-//! and counted by machine frame so that "does this domain have the frame
-//! mapped by a grant" (the DMA audit) costs no scan.
+//! The ground truth of active grant mappings (model instrumentation, not a
+//! Xen structure). Each live mapping is its grantee's maptrack entry
+//! (`struct grant_mapping`, found by `maptrack_entry(lgt, handle)` in
+//! xen/common/grant_table.c), which the model widens by the frame mapped
+//! and where the host mapping is ([`GrantMapping::mfn`], `host`): a record
+//! is made and dropped with the entry, at no extra lookup. This module
+//! reads the records back ([`GrantTables::record`], [`GrantTables::records`])
+//! and keeps the one index Xen has no counterpart of: how many live
+//! mappings each domain has of each frame, so that "does this domain have
+//! the frame mapped by a grant" (the DMA audit) costs no scan.
 //!
-//! Iteration (`values`, `iter`) is in `(grantee, handle)` order, as the
-//! `BTreeMap` this replaces gave it, and `Debug` prints the same text.
+//! Iteration is in `(grantee, handle)` order.
 
-use super::grant_table::GrantMapRecord;
-use super::per_domain::PerDomain;
+use super::grant_table::{GrantMapRecord, GrantMapping, GrantTables};
 use crate::types::{DomId, Mfn};
+use crate::xen::interface::grant_table::GNTMAP_READONLY;
 use rustc_hash::FxHashMap;
 use std::fmt;
 
-/// Active grant mappings by `(grantee, maptrack handle)`.
+/// Which frames the live grant mappings map.
 #[derive(Clone, Default)]
 pub struct GrantMaps {
-    /// Per grantee, ascending: the records indexed by handle (a handle is
-    /// an index into the grantee's maptrack, so the vector is at most the
-    /// maptrack's size; it keeps its length, as the maptrack does).
-    doms: PerDomain<Vec<Option<GrantMapRecord>>>,
-    len: usize,
-    /// Live records per `(frame, grantee, read-only)`. A key whose count
+    /// Live mappings per `(frame, grantee, read-only)`. A key whose count
     /// drops to 0 stays (with 0): a backend maps the same frames again and
     /// again, and removing then re-inserting the key cost a hash insert and
     /// remove per grant per cycle. Bounded by the distinct keys ever mapped.
@@ -40,67 +38,17 @@ fn frame_key(mfn: Mfn, grantee: DomId, readonly: bool) -> Option<u64> {
 }
 
 impl GrantMaps {
-    fn count(&mut self, r: &GrantMapRecord, add: bool) {
-        let Some(key) = frame_key(r.mfn, r.grantee, r.readonly) else { return };
-        if add {
+    /// A mapping of `mfn` by `grantee` was made.
+    pub(super) fn add(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
+        if let Some(key) = frame_key(mfn, grantee, readonly) {
             *self.frames.entry(key).or_insert(0) += 1;
-        } else if let Some(n) = self.frames.get_mut(&key) {
+        }
+    }
+    /// A mapping [`GrantMaps::add`] counted is gone.
+    pub(super) fn forget(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
+        if let Some(n) = frame_key(mfn, grantee, readonly).and_then(|key| self.frames.get_mut(&key)) {
             *n = n.saturating_sub(1);
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    pub fn get(&self, &(d, handle): &(DomId, u32)) -> Option<&GrantMapRecord> {
-        self.doms.get(&d)?.get(handle as usize)?.as_ref()
-    }
-    pub fn contains_key(&self, key: &(DomId, u32)) -> bool {
-        self.get(key).is_some()
-    }
-    /// Record the mapping of `(grantee, handle)`; the old record, if any.
-    pub fn insert(&mut self, (d, handle): (DomId, u32), rec: GrantMapRecord) -> Option<GrantMapRecord> {
-        self.count(&rec, true);
-        let v = self.doms.entry_or_default(d);
-        let h = handle as usize;
-        if v.len() <= h {
-            v.resize(h + 1, None);
-        }
-        let old = v[h].replace(rec);
-        match &old {
-            Some(o) => self.count(o, false),
-            None => self.len += 1,
-        }
-        old
-    }
-    /// Forget the mapping of `(grantee, handle)`.
-    pub fn remove(&mut self, &(d, handle): &(DomId, u32)) -> Option<GrantMapRecord> {
-        let old = self.doms.get_mut(&d)?.get_mut(handle as usize)?.take()?;
-        self.len -= 1;
-        self.count(&old, false);
-        Some(old)
-    }
-    /// The host mapping is gone (`GNTMAP_host_map` unmapped, the device
-    /// mapping stays).
-    pub fn clear_host(&mut self, &(d, handle): &(DomId, u32)) {
-        if let Some(Some(r)) = self.doms.get_mut(&d).and_then(|v| v.get_mut(handle as usize)) {
-            r.host = None;
-        }
-    }
-    /// Every record with its key, in `(grantee, handle)` order.
-    pub fn iter(&self) -> impl Iterator<Item = ((DomId, u32), &GrantMapRecord)> {
-        self.doms
-            .iter()
-            .flat_map(|(d, v)| v.iter().enumerate().filter_map(move |(h, r)| Some(((*d, h as u32), r.as_ref()?))))
-    }
-    pub fn keys(&self) -> impl Iterator<Item = (DomId, u32)> + '_ {
-        self.iter().map(|(k, _)| k)
-    }
-    pub fn values(&self) -> impl Iterator<Item = &GrantMapRecord> {
-        self.iter().map(|(_, r)| r)
     }
     /// Whether `grantee` has `mfn` mapped by a grant: any mapping, or a
     /// writable one when `write`.
@@ -110,10 +58,40 @@ impl GrantMaps {
     }
 }
 
-impl fmt::Debug for GrantMaps {
-    /// As `BTreeMap<(DomId, u32), GrantMapRecord>` prints.
+impl GrantMapping {
+    /// The record of this entry of `grantee`'s maptrack (in use: `flags`
+    /// not 0).
+    pub fn record(&self, grantee: DomId, handle: u32) -> GrantMapRecord {
+        GrantMapRecord {
+            grantee,
+            handle,
+            granter: self.domid,
+            gref: self.gref,
+            mfn: self.mfn,
+            readonly: self.flags as u32 & GNTMAP_READONLY != 0,
+            host: self.host,
+        }
+    }
+}
+
+impl GrantTables {
+    /// The live mapping of `(grantee, handle)`.
+    pub fn record(&self, (d, handle): (DomId, u32)) -> Option<GrantMapRecord> {
+        let m = self.tables.get(&d)?.maptrack.get(handle as usize)?;
+        (m.flags != 0).then(|| m.record(d, handle))
+    }
+    /// Every live mapping, in `(grantee, handle)` order.
+    pub fn records(&self) -> impl Iterator<Item = GrantMapRecord> + '_ {
+        self.tables.iter().flat_map(|(&d, t)| t.maps_in_use().map(move |(h, m)| m.record(d, h)))
+    }
+}
+
+/// The records as a map `(grantee, handle) -> record`, for `Debug`.
+pub(super) struct Records<'a>(pub &'a GrantTables);
+
+impl fmt::Debug for Records<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        f.debug_map().entries(self.0.records().map(|r| ((r.grantee, r.handle), r))).finish()
     }
 }
 
@@ -122,40 +100,35 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn rec(grantee: DomId, handle: u32, mfn: u64, readonly: bool) -> GrantMapRecord {
-        GrantMapRecord { grantee, handle, granter: 1, gref: handle + 8, mfn: Mfn(mfn), readonly, host: None }
-    }
-
-    /// The same answers, order and text as the BTreeMap it replaces, and
-    /// the frame counts follow inserts and removes.
+    /// The frame counts follow adds and forgets: `frame_mapped_by` answers
+    /// as a scan of the live mappings would.
     #[test]
-    fn behaves_as_the_btreemap() {
-        let (mut a, mut b) = (GrantMaps::default(), BTreeMap::new());
-        let ops: [(DomId, u32, bool); 9] = [
-            (3, 5, true),
-            (0, 2, true),
-            (3, 0, true),
-            (0, 9, true),
-            (3, 5, false),
-            (0, 9, false),
-            (7, 1, true),
-            (0, 2, false),
-            (0, 4, true),
+    fn frame_counts_follow_the_mappings() {
+        let mut a = GrantMaps::default();
+        let mut live: BTreeMap<u32, (Mfn, DomId, bool)> = BTreeMap::new();
+        let ops: [(u32, DomId, u64, bool, bool); 9] = [
+            (0, 3, 100, true, true),
+            (1, 0, 101, false, true),
+            (2, 3, 102, true, true),
+            (3, 0, 101, true, true),
+            (0, 3, 100, true, false),
+            (3, 0, 101, true, false),
+            (4, 7, 100, false, true),
+            (1, 0, 101, false, false),
+            (5, 0, 102, false, true),
         ];
-        for (i, &(d, h, ins)) in ops.iter().enumerate() {
-            if ins {
-                let r = rec(d, h, 100 + (i as u64 % 3), i % 2 == 0);
-                assert_eq!(a.insert((d, h), r), b.insert((d, h), r));
+        for &(id, d, m, ro, add) in &ops {
+            if add {
+                a.add(Mfn(m), d, ro);
+                live.insert(id, (Mfn(m), d, ro));
             } else {
-                assert_eq!(a.remove(&(d, h)), b.remove(&(d, h)));
+                let (m, d, ro) = live.remove(&id).expect("live");
+                a.forget(m, d, ro);
             }
-            assert_eq!(a.len(), b.len());
-            assert_eq!(format!("{a:?}"), format!("{b:?}"));
-            assert!(a.iter().map(|(k, v)| (k, *v)).eq(b.iter().map(|(k, v)| (*k, *v))));
             for m in 99..104 {
                 for d in [0, 3, 7] {
                     for w in [false, true] {
-                        let want = b.values().any(|r| r.mfn == Mfn(m) && r.grantee == d && (!w || !r.readonly));
+                        let want = live.values().any(|&(lm, ld, lro)| lm == Mfn(m) && ld == d && (!w || !lro));
                         assert_eq!(a.frame_mapped_by(Mfn(m), d, w), want, "mfn {m} d{d} write {w}");
                     }
                 }
@@ -166,7 +139,5 @@ mod tests {
         assert!(a.frame_mapped_by(Mfn(102), 0, false));
         assert!(!a.frame_mapped_by(Mfn(102 + (1 << 47)), 0, false));
         assert!(!a.frame_mapped_by(Mfn(102), DomId::MAX, false));
-        assert_eq!(a.remove(&(9, 0)), None);
-        assert_eq!(a.get(&(3, 1000)), None);
     }
 }

@@ -23,7 +23,7 @@
 //! put into grant PTEs (the ground-truth records below replace the former).
 
 use super::Hypervisor;
-use super::grant_maps::GrantMaps;
+use super::grant_maps::{GrantMaps, Records};
 use super::per_domain::PerDomain;
 use crate::arch::pagetable::PageTables;
 use crate::arch::x86_64::{PAGE_OFFSET, PAGE_SHIFT, Pte, PteFlags};
@@ -101,7 +101,9 @@ pub struct ActiveGrantEntry {
     pub mfn: Mfn,
 }
 
-/// `struct grant_mapping`: one maptrack entry of the grantee.
+/// `struct grant_mapping`: one maptrack entry of the grantee, widened by
+/// the model's ground truth of the mapping (`mfn`, `host`; not Xen state,
+/// read back as a [`GrantMapRecord`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GrantMapping {
     pub gref: u32,
@@ -110,6 +112,11 @@ pub struct GrantMapping {
     pub flags: u16,
     /// The granting domain.
     pub domid: DomId,
+    /// Ground truth: the frame mapped.
+    pub mfn: Mfn,
+    /// Ground truth: the `GNTMAP_host_map` mapping, if any (None: device
+    /// map only).
+    pub host: Option<HostMapping>,
 }
 
 /// One domain's grant table and maptrack.
@@ -250,7 +257,8 @@ pub struct GrantMapRecord {
 #[derive(Clone, Default)]
 pub struct GrantTables {
     pub tables: PerDomain<GrantTable>,
-    /// Active mappings by (grantee, handle).
+    /// Which frames the live mappings map (the mappings themselves are
+    /// the maptrack entries: [`GrantTables::records`]).
     pub maps: GrantMaps,
     /// Host PTEs holding a grant mapping: (grantee, PTE) -> handle.
     pub ptes: FxHashMap<(DomId, PteMaddr), u32>,
@@ -265,7 +273,7 @@ impl fmt::Debug for GrantTables {
         let ptes = DebugMap(ptes);
         f.debug_struct("GrantTables")
             .field("tables", &self.tables)
-            .field("maps", &self.maps)
+            .field("maps", &Records(self))
             .field("ptes", &ptes)
             .finish()
     }
@@ -475,10 +483,9 @@ impl Hypervisor {
         }
         let lgt = self.grants.tables.at_mut(li);
         if let Some(m) = lgt.maptrack.get_mut(handle as usize) {
-            *m = GrantMapping { gref: op.gref, flags: op.flags as u16, domid: rd };
+            *m = GrantMapping { gref: op.gref, flags: op.flags as u16, domid: rd, mfn, host };
+            self.grants.maps.add(mfn, ld, ro);
         }
-        let rec = GrantMapRecord { grantee: ld, handle, granter: rd, gref: op.gref, mfn, readonly: ro, host };
-        self.grants.maps.insert((ld, handle), rec);
         if let Some(HostMapping::Pte(at)) = host {
             self.grants.ptes.insert((ld, at), handle);
         }
@@ -571,7 +578,6 @@ impl Hypervisor {
             self.grant_log(ld, &msg, op.status);
             return;
         }
-        let key = (ld, op.handle);
         let mut done = 0u32;
         let mut new_flags = flags;
         if op.host_addr != 0 && flags & GNTMAP_HOST_MAP != 0 {
@@ -589,14 +595,12 @@ impl Hypervisor {
         let lgt = self.grants.tables.at_mut(li);
         if new_flags & (GNTMAP_DEVICE_MAP | GNTMAP_HOST_MAP) == 0 {
             lgt.put_maptrack_handle(op.handle);
-            self.grants.maps.remove(&key);
-        } else {
-            if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
-                m.flags = new_flags as u16;
-            }
+            self.grants.maps.forget(map.mfn, ld, flags & GNTMAP_READONLY != 0);
+        } else if let Some(m) = lgt.maptrack.get_mut(op.handle as usize) {
+            m.flags = new_flags as u16;
             if done & GNTMAP_HOST_MAP != 0 {
                 // The device mapping stays; the record loses its host one.
-                self.grants.maps.clear_host(&key);
+                m.host = None;
             }
         }
         op.status = GntSt::Okay;
@@ -664,7 +668,7 @@ impl Hypervisor {
             Ok(())
         } else {
             let pfn = Pfn(addr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT);
-            match self.grants.maps.get(&(ld, handle)) {
+            match self.grants.record((ld, handle)) {
                 Some(r) if r.host == Some(HostMapping::Kernel(pfn)) => Ok(()),
                 _ => {
                     self.warn(format!("grant_table.c: d{ld}v0 PTE for linear {addr:x} doesn't match grant"));
@@ -675,8 +679,8 @@ impl Hypervisor {
     }
 
     /// Active grant mappings whose frame is `mfn` (any grantee).
-    pub fn grant_maps_of_frame(&self, mfn: Mfn) -> impl Iterator<Item = &GrantMapRecord> {
-        self.grants.maps.values().filter(move |r| r.mfn == mfn)
+    pub fn grant_maps_of_frame(&self, mfn: Mfn) -> impl Iterator<Item = GrantMapRecord> + '_ {
+        self.grants.records().filter(move |r| r.mfn == mfn)
     }
 
     /// `show grants DOMAIN`: the entries `d` issued that are in use or
@@ -702,7 +706,7 @@ impl Hypervisor {
                 if a.pin != 0 { format!(" mfn {:#x}", a.mfn.0) } else { String::new() },
             ));
         }
-        for r in self.grants.maps.values().filter(|r| r.grantee == d) {
+        for r in self.grants.records().filter(|r| r.grantee == d) {
             s.push_str(&format!(
                 "  handle {:#x}: d{} ref {:#x} mfn {:#x} {} {}\n",
                 r.handle,

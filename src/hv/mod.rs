@@ -73,9 +73,9 @@ impl Hypervisor {
         self.grants.ptes.contains_key(&(dom, at))
     }
     /// The active grant mapping held in the PTE at `at` of `dom`.
-    pub fn grant_pte(&self, dom: DomId, at: PteMaddr) -> Option<&grant_table::GrantMapRecord> {
+    pub fn grant_pte(&self, dom: DomId, at: PteMaddr) -> Option<grant_table::GrantMapRecord> {
         let h = self.grants.ptes.get(&(dom, at))?;
-        self.grants.maps.get(&(dom, *h))
+        self.grants.record((dom, *h))
     }
 }
 

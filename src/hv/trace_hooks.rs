@@ -35,7 +35,7 @@ impl Hypervisor {
         let before = self.grant_flags(op.dom, op.gref);
         self.map_grant_ref(ld, op, mem);
         let ok = op.status.is_ok();
-        let mfn = if ok { self.grants.maps.get(&(ld, op.handle)).map(|r| r.mfn.0) } else { None };
+        let mfn = if ok { self.grants.record((ld, op.handle)).map(|r| r.mfn.0) } else { None };
         let (granter, gref, host_addr, flags, status, handle) =
             (op.dom, op.gref, op.host_addr, op.flags, op.status.name(), ok.then_some(op.handle));
         self.trace.emit(|| Event::GrantMap { dom: ld, granter, gref, host_addr, flags, status, mfn, handle });
@@ -47,7 +47,7 @@ impl Hypervisor {
         if !self.trace.on() {
             return self.unmap_grant_ref(ld, op, mem);
         }
-        let entry = self.grants.maps.get(&(ld, op.handle)).map(|r| (r.granter, r.gref));
+        let entry = self.grants.record((ld, op.handle)).map(|r| (r.granter, r.gref));
         let before = entry.and_then(|(g, r)| self.grant_flags(g, r));
         self.unmap_grant_ref(ld, op, mem);
         let (handle, host_addr, status) = (op.handle, op.host_addr, op.status.name());

@@ -127,7 +127,7 @@ pub(super) fn foreign_ptes(w: &World, out: &mut Vec<Violation>) {
 
 /// `grant-ro-writable`, `grant-frame-freed`, `grant-pte-lost`.
 fn grant_maps(w: &World, out: &mut Vec<Violation>) {
-    for r in w.hv.grants.maps.values() {
+    for r in w.hv.grants.records() {
         let entry_ro =
             w.hv.grant_table(r.granter)
                 .and_then(|t| t.shared.get(r.gref as usize))
@@ -204,7 +204,7 @@ fn leaks(w: &World, out: &mut Vec<Violation>) {
         if !k.procs.is_empty() || !k.xen.unmap_work.is_empty() {
             continue;
         }
-        for r in w.hv.grants.maps.values().filter(|r| r.grantee == d.id) {
+        for r in w.hv.grants.records().filter(|r| r.grantee == d.id) {
             out.push(Violation {
                 invariant: crate::invariants::Invariant::GrantLeak,
                 message: format!(

@@ -56,7 +56,7 @@ pub(super) fn violation_context(w: &World, v: &Violation) -> ViolationContext {
             }
         }
     }
-    for r in w.hv.grants.maps.values().filter(|r| v.mfns.contains(&r.mfn.0)) {
+    for r in w.hv.grants.records().filter(|r| v.mfns.contains(&r.mfn.0)) {
         c.grants.push(format!(
             "grant mapping d{} handle {:#x}: d{} ref {:#x} mfn {:#x} {} {}",
             r.grantee,

@@ -266,7 +266,7 @@ impl World {
             return Err(Errno::EINVAL.into());
         }
         if let Some(m) = k.page_to_mfn(p) {
-            for r in hv.grant_maps_of_frame(m).filter(|r| r.granter == dom).copied().collect::<Vec<_>>() {
+            for r in hv.grant_maps_of_frame(m).filter(|r| r.granter == dom).collect::<Vec<_>>() {
                 hv.observed.push(Violation {
                     invariant: crate::invariants::Invariant::GrantFrameFreed,
                     message: format!(

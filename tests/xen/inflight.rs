@@ -35,7 +35,7 @@ fn deferred_unmap_waits_for_the_io() {
     assert_eq!(x.domu_page(p, 4), vec![0x5a; 4], "the DMA landed in the granted frame before the unmap");
     assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS, "then the grant was unmapped");
     assert!(x.w.kernel(x.dom0).unwrap().xen.unmap_work.is_empty());
-    assert!(x.w.hv.grants.maps.is_empty());
+    assert!(x.w.hv.grants.records().next().is_none());
     // The application still collects its completion.
     assert_eq!(x.io_complete(q, r), Ok(4096));
     let v = x.check();
@@ -179,7 +179,7 @@ fn io_of_an_exited_process_is_completed_by_the_device() {
     // it, the pages were unpinned, so the notifier's unmap ran at once.
     assert_eq!(x.domu_page(p, 4), vec![0x5a; 4]);
     assert_eq!(flags(&x, g), GTF_PERMIT_ACCESS);
-    assert!(x.w.hv.grants.maps.is_empty());
+    assert!(x.w.hv.grants.records().next().is_none());
     assert!(x.w.kernel(x.dom0).unwrap().gup_held().is_empty());
     let v = x.check();
     assert!(v.is_empty(), "{v:#?}");
