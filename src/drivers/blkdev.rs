@@ -39,6 +39,7 @@ use crate::types::DomId;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 pub const SECTOR_SIZE: u64 = 512;
@@ -52,7 +53,7 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub struct Disk {
     pub name: String,
     pub sectors: u64,
-    data: RefCell<BTreeMap<u64, crate::hv::machine::Page>>,
+    data: RefCell<FxHashMap<u64, crate::hv::machine::Page>>,
     /// I/O submitted and not completed, by request id.
     requests: RefCell<BTreeMap<u64, IoRequest>>,
     /// Request ids, shared by the disks of one domain.
@@ -406,7 +407,7 @@ fn audit_dma(
     let verb = if req.to_device { "read" } else { "wrote" };
     let owner = |m: Mfn| hv.machine.owner(m).map_or("nobody".to_string(), |o| format!("d{o}"));
     let truth_s = || truth.map_or("no frame".to_string(), |t| format!("mfn {:#x} ({})", t.0, owner(t)));
-    let mut out = Vec::new();
+    let out = &mut hv.observed;
     match target {
         None => out.push(Violation {
             invariant: crate::invariants::Invariant::DmaMisdirected,
@@ -438,7 +439,7 @@ fn audit_dma(
         let o = hv.machine.owner(m);
         let granted = hv.grants.maps.frame_mapped_by(m, dom, !req.to_device);
         if o != Some(dom) && !granted {
-            out.push(Violation {
+            hv.observed.push(Violation {
                 invariant: crate::invariants::Invariant::DmaNotGranted,
                 message: format!(
                     "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), a frame d{dom} neither owns nor has mapped by a grant",
@@ -453,7 +454,6 @@ fn audit_dma(
             });
         }
     }
-    hv.observed.extend(out);
 }
 
 /// The device node `/dev/NAME`.

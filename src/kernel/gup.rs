@@ -139,20 +139,19 @@ impl Kernel {
         Ok(())
     }
 
-    /// `follow_page_pte()`. `leaf` is the previous page's `(address,
+    /// `follow_page_pte()` in the mm whose top table is `pgd`. `leaf` is the previous page's `(address,
     /// slot)`: the page after it in the same leaf table is the next slot,
     /// found without walking the upper levels again (the walk would reach
     /// the same table; the caller forgets it after a fault).
     fn follow_page_pte(
         &mut self,
         hv: &mut Hypervisor,
-        pid: Pid,
+        pgd: u64,
         vma: &Vma,
         addr: u64,
         flags: FollFlags,
         leaf: &mut Option<(u64, PteSlot)>,
     ) -> Follow {
-        let Ok(pgd) = self.mm(pid).map(|m| m.pgd) else { return Follow::Err(Errno::EFAULT) };
         // pte_offset_map_lock(); !pte_present() or pte_protnone(): no page.
         let slot = match *leaf {
             Some((a, s)) if a.wrapping_add(4096) == addr && (s.index as usize) < PTRS_PER_TABLE - 1 => {
@@ -337,6 +336,7 @@ impl Kernel {
         let mut err = None;
         let mut done = 0u64;
         let mut leaf = None;
+        let pgd = self.mm(pid)?.pgd;
         while done < nr {
             if vma.as_ref().is_none_or(|v| addr >= v.end) {
                 // gup_vma_lookup(): no stack expansion.
@@ -359,7 +359,7 @@ impl Kernel {
             let mut backing = None;
             let got = loop {
                 tries += 1;
-                match self.follow_page_pte(hv, pid, v, addr, flags | FOLL_TOUCH, &mut leaf) {
+                match self.follow_page_pte(hv, pgd, v, addr, flags | FOLL_TOUCH, &mut leaf) {
                     Follow::Page(p, b) => {
                         backing = Some(b);
                         break Ok(Some(p));
