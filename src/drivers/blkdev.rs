@@ -36,10 +36,10 @@ use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 use crate::types::DomId;
+use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 pub const SECTOR_SIZE: u64 = 512;
