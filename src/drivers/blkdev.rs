@@ -407,9 +407,8 @@ fn audit_dma(
     let verb = if req.to_device { "read" } else { "wrote" };
     let owner = |m: Mfn| hv.machine.owner(m).map_or("nobody".to_string(), |o| format!("d{o}"));
     let truth_s = || truth.map_or("no frame".to_string(), |t| format!("mfn {:#x} ({})", t.0, owner(t)));
-    let out = &mut hv.observed;
     match target {
-        None => out.push(Violation {
+        None => hv.observed.push(Violation {
             invariant: crate::invariants::Invariant::DmaMisdirected,
             message: format!(
                 "d{dom} pid {}: I/O {} at {addr:#x} (pfn {pfn:#x}): the guest has no machine frame for the page (P2M invalid) at DMA time; at submit the PTE mapped {}",
@@ -419,7 +418,7 @@ fn audit_dma(
             pfns: vec![pfn],
             mfns: truth.map(|t| t.0).into_iter().collect(),
         }),
-        Some(m) if Some(m) != truth => out.push(Violation {
+        Some(m) if Some(m) != truth => hv.observed.push(Violation {
             invariant: crate::invariants::Invariant::DmaMisdirected,
             message: format!(
                 "d{dom} pid {}: I/O {}: DMA {verb} mfn {:#x} ({}) for {addr:#x} (pfn {pfn:#x}), but at submit the PTE mapped {}",

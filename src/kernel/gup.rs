@@ -139,10 +139,11 @@ impl Kernel {
         Ok(())
     }
 
-    /// `follow_page_pte()` in the mm whose top table is `pgd`. `leaf` is the previous page's `(address,
-    /// slot)`: the page after it in the same leaf table is the next slot,
-    /// found without walking the upper levels again (the walk would reach
-    /// the same table; the caller forgets it after a fault).
+    /// `follow_page_pte()` in the mm whose top table is `pgd`. `leaf` is
+    /// the previous page's `(address, slot)`: the page after it in the same
+    /// leaf table is the next slot, found without walking the upper levels
+    /// again (the walk would reach the same table; the caller forgets it
+    /// after a fault).
     fn follow_page_pte(
         &mut self,
         hv: &mut Hypervisor,
