@@ -238,9 +238,10 @@ impl fmt::Display for HostMapping {
     }
 }
 
-/// Ground truth of one active grant mapping (model instrumentation: Xen's
-/// own records are the maptrack and active entries; this adds where the
-/// mapping is, so that checks can find it by PTE).
+/// Ground truth of one active grant mapping, read from the grantee's
+/// maptrack entry ([`GrantMapping::record`]): Xen's fields plus the
+/// model's `mfn` and `host`, so that checks can find the mapping by frame
+/// and by PTE (model instrumentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GrantMapRecord {
     pub grantee: DomId,
