@@ -6,6 +6,7 @@ pub mod demo;
 pub mod drivers;
 pub mod errno;
 pub mod explore;
+pub mod frame_map;
 pub mod html;
 pub mod hv;
 pub mod invariant;

@@ -11,7 +11,7 @@
 //! appear and go.
 
 use crate::arch::x86_64::{PAGE_TABLE, PTRS_PER_TABLE, Pte, table_index};
-use rustc_hash::FxHashMap;
+use crate::frame_map::FrameMap;
 
 mod table;
 use table::{Table, dense_from};
@@ -45,7 +45,7 @@ pub struct WalkStep {
 /// All page tables of one kernel.
 #[derive(Debug, Default, Clone)]
 pub struct PageTables {
-    tables: FxHashMap<u64, Table>,
+    tables: FrameMap<Table>,
     /// Model bookkeeping for the incremental invariant check
     /// (`invariants::ptcache`), not kernel state: the frames of the tables
     /// written, added or removed since [`PageTables::take_dirty`] (unsorted,
@@ -77,21 +77,22 @@ impl PageTables {
     }
     pub fn remove_table(&mut self, frame: u64) {
         self.mark(frame);
-        self.tables.remove(&frame);
+        self.tables.remove(frame);
     }
     pub fn has_table(&self, frame: u64) -> bool {
-        self.tables.contains_key(&frame)
+        self.tables.contains_key(frame)
     }
     pub fn nr_tables(&self) -> usize {
         self.tables.len()
     }
 
+    #[inline]
     pub fn entry(&self, table: u64, index: usize) -> Pte {
-        self.tables.get(&table).map_or(Pte::NONE, |t| t.get(index))
+        self.tables.get(table).map_or(Pte::NONE, |t| t.get(index))
     }
     pub fn set_entry(&mut self, table: u64, index: usize, val: Pte) {
         self.mark(table);
-        if let Some(t) = self.tables.get_mut(&table) {
+        if let Some(t) = self.tables.get_mut(table) {
             t.set(index, val);
         }
     }
@@ -100,11 +101,11 @@ impl PageTables {
     /// holds the lock of (the native fast paths of `zap_pte_range()` and
     /// `copy_pte_range()`). `None` for a short-list table or no table.
     pub fn dense_mut(&mut self, table: u64) -> Option<&mut [Pte; PTRS_PER_TABLE]> {
-        if !matches!(self.tables.get(&table)?, Table::Dense(_)) {
+        if !matches!(self.tables.get(table)?, Table::Dense(_)) {
             return None;
         }
         self.mark(table);
-        match self.tables.get_mut(&table)? {
+        match self.tables.get_mut(table)? {
             Table::Dense(a) => Some(a),
             Table::Sparse(_) => None,
         }
@@ -118,12 +119,12 @@ impl PageTables {
         src: u64,
         dst: u64,
     ) -> Option<(&mut [Pte; PTRS_PER_TABLE], &mut [Pte; PTRS_PER_TABLE])> {
-        if src == dst || !matches!(self.tables.get(&src)?, Table::Dense(_)) || !self.tables.contains_key(&dst) {
+        if src == dst || !matches!(self.tables.get(src)?, Table::Dense(_)) || !self.tables.contains_key(dst) {
             return None;
         }
         self.mark(src);
         self.mark(dst);
-        let [Some(s), Some(d)] = self.tables.get_disjoint_mut([&src, &dst]) else { return None };
+        let [Some(s), Some(d)] = self.tables.get_pair_mut(src, dst) else { return None };
         if let Table::Sparse(v) = d {
             *d = Table::Dense(dense_from(v));
         }
@@ -137,7 +138,7 @@ impl PageTables {
     /// the table: the old entry, or None when `table` is not a page table.
     pub fn update_entry(&mut self, table: u64, index: usize, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
         let mut wrote = false;
-        let old = self.tables.get_mut(&table)?.update(index, |p| {
+        let old = self.tables.get_mut(table)?.update(index, |p| {
             let new = f(p);
             wrote = new.is_some();
             new
@@ -157,7 +158,7 @@ impl PageTables {
         }
         let at = out.len();
         out.resize(at + n, Pte::NONE);
-        if let Some(t) = self.tables.get(&table) {
+        if let Some(t) = self.tables.get(table) {
             t.copy_range(first, &mut out[at..]);
         }
     }
@@ -259,7 +260,7 @@ impl PageTables {
     }
 
     fn collect_tables(&self, table: u64, level: u32, base: u64, first: u64, last: u64, out: &mut Vec<(u64, u64)>) {
-        let Some(t) = self.tables.get(&table) else { return };
+        let Some(t) = self.tables.get(table) else { return };
         let shift = 12 + 9 * (level - 1);
         let span = 1u64 << shift;
         if last < base {
@@ -296,7 +297,7 @@ impl PageTables {
         out: &mut [Pte; PTRS_PER_TABLE],
     ) -> Option<std::ops::RangeInclusive<usize>> {
         let (lo, hi) = leaf_range(base, start, end)?;
-        self.tables.get(&table)?.copy_range(lo, &mut out[lo..=hi]);
+        self.tables.get(table)?.copy_range(lo, &mut out[lo..=hi]);
         Some(lo..=hi)
     }
 
@@ -309,7 +310,7 @@ impl PageTables {
     }
 
     fn visit_table(&self, base: u64, table: u64, start: u64, end: u64, f: &mut impl FnMut(u64, PteSlot, Pte)) {
-        let Some(t) = self.tables.get(&table) else { return };
+        let Some(t) = self.tables.get(table) else { return };
         let Some((lo, hi)) = leaf_range(base, start, end) else { return };
         let mut push = |i: usize, e: Pte| f(base + ((i as u64) << 12), PteSlot { table, index: i as u16 }, e);
         match t {
@@ -340,7 +341,7 @@ impl PageTables {
     fn free_level(&mut self, table: u64, level: u32, base: u64, floor: u64, ceiling: u64, freed: &mut Vec<u64>) {
         let shift = 12 + 9 * (level - 1);
         let span = 1u64 << shift;
-        let Some(t) = self.tables.get(&table) else { return };
+        let Some(t) = self.tables.get(table) else { return };
         if ceiling <= floor {
             return;
         }
@@ -359,7 +360,7 @@ impl PageTables {
                 self.free_level(child, level - 1, addr, floor, ceiling, freed);
             }
             let covered = addr >= floor && addr.checked_add(span).is_some_and(|x| x <= ceiling);
-            if covered && self.tables.get(&child).is_some_and(|c| c.is_empty()) {
+            if covered && self.tables.get(child).is_some_and(|c| c.is_empty()) {
                 self.remove_table(child);
                 self.set_entry(table, i, Pte::NONE);
                 freed.push(child);
@@ -391,7 +392,7 @@ impl PageTables {
         all: &mut Vec<u64>,
         leaves: &mut Vec<(u64, u64)>,
     ) {
-        let Some(t) = self.tables.get(&table) else { return };
+        let Some(t) = self.tables.get(table) else { return };
         if level > 1 {
             let span = 1u64 << (12 + 9 * (level - 1));
             for (i, e) in t.entries_in(0, 511) {
@@ -411,7 +412,7 @@ impl PageTables {
     }
 
     fn tables_below(&self, table: u64, level: u32, out: &mut Vec<u64>) {
-        let Some(t) = self.tables.get(&table) else { return };
+        let Some(t) = self.tables.get(table) else { return };
         if level > 1 {
             for (_, e) in t.entries_in(0, 511) {
                 if e.present() {

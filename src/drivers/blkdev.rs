@@ -28,6 +28,7 @@
 
 use crate::arch::x86_64::{PAGE_MASK, PAGE_SIZE, Pte};
 use crate::errno::{Errno, KResult};
+use crate::frame_map::FrameMap;
 use crate::hv::Hypervisor;
 use crate::hv::truth::Violation;
 use crate::kernel::file::{DeviceNode, FileOperations, O_DIRECT};
@@ -36,7 +37,6 @@ use crate::kernel::page::{Mfn, Pfn};
 use crate::kernel::{Kernel, Pid};
 use crate::trace::Event;
 use crate::types::DomId;
-use rustc_hash::FxHashMap;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub struct Disk {
     pub name: String,
     pub sectors: u64,
-    data: RefCell<FxHashMap<u64, crate::hv::machine::Page>>,
+    data: RefCell<FrameMap<crate::hv::machine::Page>>,
     /// I/O submitted and not completed, by request id.
     requests: RefCell<BTreeMap<u64, IoRequest>>,
     /// Request ids, shared by the disks of one domain.
@@ -125,7 +125,7 @@ impl Disk {
             let chunk = pos / PAGE_SIZE;
             let in_chunk = (pos % PAGE_SIZE) as usize;
             let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
-            match data.get(&chunk) {
+            match data.get(chunk) {
                 Some(c) => out.extend_from_slice(&c[in_chunk..in_chunk + n]),
                 None => out.resize(out.len() + n, 0),
             }
@@ -145,8 +145,8 @@ impl Disk {
             let in_chunk = (pos % PAGE_SIZE) as usize;
             let n = ((PAGE_SIZE - in_chunk as u64).min(end - pos)) as usize;
             let src = &bytes[(pos - off) as usize..(pos - off) as usize + n];
-            if src.iter().any(|&b| b != 0) || data.contains_key(&chunk) {
-                let c = data.entry(chunk).or_insert_with(|| Rc::new([0u8; PAGE_SIZE as usize]));
+            if src.iter().any(|&b| b != 0) || data.contains_key(chunk) {
+                let c = data.get_or_insert_with(chunk, || Rc::new([0u8; PAGE_SIZE as usize]));
                 Rc::make_mut(c)[in_chunk..in_chunk + n].copy_from_slice(src);
             }
             pos += n as u64;
@@ -156,7 +156,7 @@ impl Disk {
 
     /// The page-aligned block at byte offset `off`, shared (None: zeros).
     pub fn block(&self, off: u64) -> Option<crate::hv::machine::Page> {
-        self.data.borrow().get(&(off / PAGE_SIZE)).cloned()
+        self.data.borrow().get(off / PAGE_SIZE).cloned()
     }
     /// Replace the page-aligned block at `off` (None: zeros); ignored past
     /// the end of the disk.
@@ -170,7 +170,7 @@ impl Disk {
                 d.insert(off / PAGE_SIZE, p);
             }
             None => {
-                d.remove(&(off / PAGE_SIZE));
+                d.remove(off / PAGE_SIZE);
             }
         }
     }

@@ -270,7 +270,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
                 m2p_override: ovr,
             }),
         );
-        let mut held: Vec<_> = k.gup_held().iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| p.0).collect();
+        let mut held: Vec<_> = k.gup_held().iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| p).collect();
         held.sort_unstable();
         pages.extend(held.into_iter().map(|p| (d.id, p)));
         for (&pid, p) in &k.procs {
@@ -526,7 +526,7 @@ fn page_snap(k: &Kernel, dom: DomId, pfn: u64) -> Option<PageSnap> {
     let mapping = crate::report::page::mapping_text(k, p.mapping);
     let raw = k.p2m().raw(Pfn(pfn));
     let tags = if raw == INVALID_P2M_ENTRY { Vec::new() } else { entry_tags(raw) };
-    let held = k.gup_held().get(&Pfn(pfn)).copied().unwrap_or_default();
+    let held = k.gup_held().get(pfn).copied().unwrap_or_default();
     Some(PageSnap {
         dom,
         pfn: hex(pfn),

@@ -7,8 +7,8 @@
 
 use crate::arch::x86_64::PAGE_SIZE;
 use crate::errno::{Errno, KResult};
+use crate::frame_map::FrameMap;
 use crate::types::Mfn;
-use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 pub use crate::types::DomId;
@@ -107,7 +107,7 @@ impl FrameTable {
 pub struct Machine {
     nr_frames: u64,
     frames: FrameTable,
-    contents: FxHashMap<u64, Page>,
+    contents: FrameMap<Page>,
     next_free: u64,
     /// The most frames all domains together may be given:
     /// [`MAX_ASSIGNED_FRAMES`] unless a host-side user (the benches, which
@@ -126,7 +126,7 @@ impl Machine {
         Machine {
             nr_frames: nr_frames.min(MAX_MACHINE_FRAMES),
             frames: FrameTable::default(),
-            contents: FxHashMap::default(),
+            contents: FrameMap::default(),
             next_free: 0,
             max_assigned: MAX_ASSIGNED_FRAMES,
             owner_gen: 0,
@@ -171,37 +171,37 @@ impl Machine {
     }
     /// Read `buf.len()` bytes at `off` within the frame (off + len <= 4096).
     pub fn read(&self, mfn: Mfn, off: usize, buf: &mut [u8]) {
-        match self.contents.get(&mfn.0) {
+        match self.contents.get(mfn.0) {
             Some(c) => buf.copy_from_slice(&c[off..off + buf.len()]),
             None => buf.fill(0),
         }
     }
     pub fn write(&mut self, mfn: Mfn, off: usize, data: &[u8]) {
-        if data.iter().all(|&b| b == 0) && !self.contents.contains_key(&mfn.0) {
+        if data.iter().all(|&b| b == 0) && !self.contents.contains_key(mfn.0) {
             return;
         }
-        let c = self.contents.entry(mfn.0).or_insert_with(|| Rc::new([0u8; PAGE_SIZE as usize]));
+        let c = self.contents.get_or_insert_with(mfn.0, || Rc::new([0u8; PAGE_SIZE as usize]));
         Rc::make_mut(c)[off..off + data.len()].copy_from_slice(data);
     }
     /// `clear_page()`.
     pub fn zero(&mut self, mfn: Mfn) {
-        self.contents.remove(&mfn.0);
+        self.contents.remove(mfn.0);
     }
     /// `copy_page()`.
     pub fn copy(&mut self, dst: Mfn, src: Mfn) {
-        match self.contents.get(&src.0) {
+        match self.contents.get(src.0) {
             Some(c) => {
                 let c = c.clone();
                 self.contents.insert(dst.0, c);
             }
             None => {
-                self.contents.remove(&dst.0);
+                self.contents.remove(dst.0);
             }
         }
     }
     /// The frame's contents, shared (None: all zeros).
     pub fn page(&self, mfn: Mfn) -> Option<Page> {
-        self.contents.get(&mfn.0).cloned()
+        self.contents.get(mfn.0).cloned()
     }
     /// Replace the frame's contents by a shared page (None: zeros).
     pub fn set_page(&mut self, mfn: Mfn, p: Option<Page>) {
@@ -210,7 +210,7 @@ impl Machine {
                 self.contents.insert(mfn.0, p);
             }
             None => {
-                self.contents.remove(&mfn.0);
+                self.contents.remove(mfn.0);
             }
         }
     }

@@ -245,7 +245,7 @@ fn expected(cx: &mut Ctx<'_>, hv: &Hypervisor) -> (FxHashMap<Pfn, Expected>, FxH
             if !live_tables.insert(t) {
                 cx.report(
                     Invariant::PagetableFrame,
-                    k.pt_pages().get(&t).copied(),
+                    k.pt_pages().get(t).copied(),
                     format!("pid {pid}: page table {t:#x} is also used by another page table"),
                 );
             }
@@ -388,9 +388,9 @@ fn cache_and_gup(cx: &mut Ctx<'_>, exp: &mut FxHashMap<Pfn, Expected>) {
     }
 
     // 3. Outstanding GUP references.
-    let mut held: Vec<_> = k.gup_held().iter().collect();
-    held.sort_unstable_by_key(|(p, _)| **p);
-    for (&pfn, h) in held {
+    // (In ascending PFN order.)
+    for (pfn, h) in k.gup_held().iter() {
+        let pfn = Pfn(pfn);
         match k.memmap().get(pfn) {
             Some(page) if page.flags.contains(PageFlags::BUDDY) => {
                 cx.report(
@@ -489,9 +489,8 @@ fn check_page(cx: &mut Ctx<'_>, pfn: Pfn, page: &Page, exp: &FxHashMap<Pfn, Expe
 fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
     let k = cx.k;
     // 5. Page-table pages.
-    let mut tables: Vec<(u64, Pfn)> = k.pt_pages().iter().map(|(&f, &p)| (f, p)).collect();
-    tables.sort_unstable();
-    for (frame, pfn) in tables {
+    // (In ascending frame order.)
+    for (frame, &pfn) in k.pt_pages().iter() {
         match k.memmap().get(pfn) {
             Some(p) if p.flags.contains(PageFlags::TABLE) && !p.flags.contains(PageFlags::BUDDY) => {
                 if p.refcount != 1 {
@@ -523,7 +522,7 @@ fn tables_and_log(cx: &mut Ctx<'_>, live_tables: &FxHashSet<u64>) {
             );
         }
     }
-    let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages().contains_key(t)).collect();
+    let mut unknown: Vec<u64> = live_tables.iter().copied().filter(|t| !k.pt_pages().contains_key(*t)).collect();
     unknown.sort_unstable();
     for t in unknown {
         cx.report(

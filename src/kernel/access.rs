@@ -32,6 +32,7 @@
 use crate::arch::pagetable::{PageTables, PteSlot};
 use crate::arch::x86_64::Pte;
 use crate::errno::KResult;
+use crate::frame_map::FrameMap;
 use crate::hv::grant_table::GuestMem;
 use crate::kernel::p2m::P2m;
 use crate::kernel::page::{MemMap, Pfn};
@@ -39,7 +40,6 @@ use crate::kernel::pte::PteKind;
 use crate::kernel::{GupHeld, Kernel};
 use crate::trace::Trace;
 use crate::types::DomId;
-use rustc_hash::FxHashMap;
 
 /// The kernel's internals, writable: for tests that break an invariant on
 /// purpose (what a stray kernel write or a buggy driver would do). Nothing
@@ -48,8 +48,8 @@ pub struct Internals<'a> {
     pub mem: &'a mut MemMap,
     pub pt: &'a mut PageTables,
     pub p2m: &'a mut P2m,
-    pub gup_held: &'a mut FxHashMap<Pfn, GupHeld>,
-    pub pt_pages: &'a FxHashMap<u64, Pfn>,
+    pub gup_held: &'a mut FrameMap<GupHeld>,
+    pub pt_pages: &'a FrameMap<Pfn>,
 }
 
 impl<'a> Internals<'a> {
@@ -75,11 +75,11 @@ impl Kernel {
         &self.p2m
     }
     /// The references GUP handed out and nobody released yet, by page.
-    pub fn gup_held(&self) -> &FxHashMap<Pfn, GupHeld> {
+    pub fn gup_held(&self) -> &FrameMap<GupHeld> {
         &self.gup_held
     }
     /// Page-table pages: the frame upper-level entries hold -> its PFN.
-    pub fn pt_pages(&self) -> &FxHashMap<u64, Pfn> {
+    pub fn pt_pages(&self) -> &FrameMap<Pfn> {
         &self.pt_pages
     }
 

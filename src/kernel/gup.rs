@@ -17,7 +17,6 @@ use crate::kernel::mm_types::{VmFlags, Vma};
 use crate::kernel::page::{GUP_PIN_COUNTING_BIAS, PageFlags, Pfn, ZERO_PFN};
 use crate::kernel::pte::PteKind;
 use crate::kernel::{Kernel, Pid};
-use std::collections::hash_map::Entry;
 
 /// Defines `FollFlags` (a bitflags type), a `FOLL_*` constant of that type
 /// for each flag, and the name table the script language uses.
@@ -226,10 +225,10 @@ impl Kernel {
             // found once.
             let pin = flags.contains(FOLL_PIN);
             if pin {
-                self.gup_held.entry(pfn).or_default().pins += 1;
+                self.gup_held.get_or_insert_with(pfn.0, Default::default).pins += 1;
             } else if flags.contains(FOLL_GET) {
                 self.mem.get_page(pfn);
-                self.gup_held.entry(pfn).or_default().gets += 1;
+                self.gup_held.get_or_insert_with(pfn.0, Default::default).gets += 1;
             }
             if pin || flags.contains(FOLL_TOUCH) {
                 let p = self.mem.page_mut(pfn);
@@ -418,18 +417,14 @@ impl Kernel {
         }
         // The ledger entry found once: updated, and removed when nothing
         // is held any more.
-        let mut held = match self.gup_held.entry(page.pfn) {
-            Entry::Occupied(e) => e,
-            Entry::Vacant(e) => e.insert_entry(Default::default()),
-        };
-        let h = held.get_mut();
+        let h = self.gup_held.get_or_insert_with(page.pfn.0, Default::default);
         if page.pinned {
             h.pins = h.pins.saturating_sub(1);
         } else {
             h.gets = h.gets.saturating_sub(1);
         }
         if *h == Default::default() {
-            held.remove();
+            self.gup_held.remove(page.pfn.0);
         }
         if page.pinned {
             let p = self.mem.page_mut(page.pfn);

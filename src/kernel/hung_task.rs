@@ -133,7 +133,7 @@ impl Kernel {
         let (start, end) = call.range()?;
         let mm = self.mm(pid).ok()?;
         let pfn = mm.notifiers.iter().find_map(|n| n.waits_forever_on(self, start, end))?;
-        let held = self.gup_held.get(&pfn).copied().unwrap_or_default();
+        let held = self.gup_held.get(pfn.0).copied().unwrap_or_default();
         Some(HungTask {
             pid,
             syscall: call.name(),

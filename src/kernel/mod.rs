@@ -48,6 +48,7 @@ pub mod zap;
 
 use crate::arch::pagetable::{PageTables, PteSlot};
 use crate::arch::x86_64::Pte;
+use crate::frame_map::FrameMap;
 use crate::hv::Hypervisor;
 use crate::types::DomId;
 use crate::xen::interface::xen::PteMaddr;
@@ -56,7 +57,6 @@ use file::FdTable;
 use mm::{Mm, Rlimits};
 use p2m::P2m;
 use page::{MemMap, Mfn, PageFlags, Pfn};
-use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use variant::Variant;
 
@@ -124,9 +124,9 @@ pub struct Kernel {
     pub dmesg: Vec<KernelEvent>,
     /// How many dmesg lines a ground-truth check has already reported.
     pub dmesg_reported: usize,
-    pub(in crate::kernel) gup_held: FxHashMap<Pfn, GupHeld>,
+    pub(in crate::kernel) gup_held: FrameMap<GupHeld>,
     /// Page-table pages: frame held in parent entries -> PFN.
-    pub(in crate::kernel) pt_pages: FxHashMap<u64, Pfn>,
+    pub(in crate::kernel) pt_pages: FrameMap<Pfn>,
     /// Guest-side Xen state (m2p override, balloon).
     pub xen: xen::GuestXen,
     /// Device nodes by path (`/dev/xen/gntdev`, `/dev/xvda`, ...).
@@ -170,8 +170,8 @@ impl Kernel {
             next_anon_vma: 1,
             dmesg: Vec::new(),
             dmesg_reported: 0,
-            gup_held: FxHashMap::default(),
-            pt_pages: FxHashMap::default(),
+            gup_held: FrameMap::default(),
+            pt_pages: FrameMap::default(),
             xen: xen::GuestXen::default(),
             devices: BTreeMap::new(),
             oom: oom_kill::OomState::default(),
@@ -260,7 +260,7 @@ impl Kernel {
     /// Free a page-table page by the frame its parent entry held.
     pub fn free_pt_page(&mut self, frame: u64) {
         self.pt.remove_table(frame);
-        let pfn = self.pt_pages.remove(&frame);
+        let pfn = self.pt_pages.remove(frame);
         if let Some(pfn) = pfn {
             self.mem.page_mut(pfn).flags.remove(PageFlags::TABLE);
             if let Err(b) = self.mem.put_page(pfn) {

@@ -65,7 +65,7 @@ pub fn page(w: &World, dom: DomId, pfn: u64) -> String {
         };
         let _ = writeln!(out, "p2m: {raw:#x}{tags} -> mfn {mfn:#x}, machine owner {owner}, m2p -> {m2p}");
     }
-    let held = k.gup_held().get(&pfn).copied().unwrap_or_default();
+    let held = k.gup_held().get(pfn.0).copied().unwrap_or_default();
     let _ = writeln!(out, "gup: {} gets, {} pins", held.gets, held.pins);
     out
 }

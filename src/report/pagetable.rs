@@ -57,7 +57,7 @@ fn frame_text(k: &Kernel, hv: &Hypervisor, frame: u64, table: bool) -> String {
     if !k.pv {
         return format!("pfn {frame:#x}");
     }
-    let pfn = if table { k.pt_pages().get(&frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
+    let pfn = if table { k.pt_pages().get(frame).copied() } else { k.mfn_to_pfn(hv, Mfn(frame)) };
     match pfn {
         Some(p) => format!("mfn {frame:#x} (pfn {:#x})", p.0),
         None => format!("mfn {frame:#x} (mfn_to_pfn: none)"),

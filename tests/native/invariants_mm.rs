@@ -324,7 +324,7 @@ fn free_page_with_references_is_reported() {
     let (mut w, d, _p, _a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
     k.internals_mut().mem.page_mut(Pfn(0x800)).refcount = 1;
-    k.internals_mut().gup_held.entry(Pfn(0x801)).or_default().gets = 1;
+    k.internals_mut().gup_held.get_or_insert_with(0x801, Default::default).gets = 1;
     let v = check(&w);
     assert_eq!(names(&v), ["free-page-referenced", "free-page-state"], "{v:#?}");
 }
@@ -384,7 +384,7 @@ fn page_table_page_counts_are_checked() {
     let (mut w, d, p, _a, _pfn) = one_page();
     let (k, _) = w.kh(d).unwrap();
     let pgd = k.mm(p).unwrap().pgd;
-    let pfn = k.pt_pages()[&pgd];
+    let pfn = *k.pt_pages().get(pgd).expect("the pgd's page");
     k.internals_mut().mem.page_mut(pfn).refcount += 1;
     let v = check(&w);
     assert_eq!(names(&v), ["page-refcount"], "{v:#?}");

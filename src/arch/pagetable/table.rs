@@ -8,6 +8,11 @@ use crate::arch::x86_64::{PTRS_PER_TABLE, Pte};
 /// A short list becomes an array when it would hold more entries than this.
 pub(super) const DENSE_AT: usize = 48;
 
+/// The room a short list gets at its first entry: a leaf table usually
+/// fills several entries in a row (one per page of a mapping), and growing
+/// 4, 8, 16 would reallocate on the way.
+const SPARSE_FIRST: usize = 16;
+
 #[derive(Debug, Clone)]
 pub(super) enum Table {
     Sparse(Vec<(u16, Pte)>),
@@ -60,6 +65,9 @@ impl Table {
                         a[i] = new;
                         *self = Table::Dense(a);
                     } else {
+                        if v.capacity() == 0 {
+                            v.reserve_exact(SPARSE_FIRST);
+                        }
                         v.push((i as u16, new));
                     }
                 }
