@@ -216,7 +216,7 @@ mod tests {
         let (mut m, mut r) = (FrameMap::default(), BTreeMap::new());
         let frame = |step: u64| {
             let f = (step * 7919) % 211;
-            if f % 5 == 0 { DIRECT_FRAMES - 100 + f } else { f }
+            if f.is_multiple_of(5) { DIRECT_FRAMES - 100 + f } else { f }
         };
         for step in 0u64..3000 {
             let f = frame(step);
