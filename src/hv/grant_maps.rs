@@ -12,49 +12,62 @@
 //! Iteration is in `(grantee, handle)` order.
 
 use super::grant_table::{GrantMapRecord, GrantMapping, GrantTables};
+use crate::frame_map::FrameMap;
 use crate::types::{DomId, Mfn};
 use crate::xen::interface::grant_table::GNTMAP_READONLY;
-use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// Which frames the live grant mappings map.
 #[derive(Clone, Default)]
 pub struct GrantMaps {
-    /// Live mappings per `(frame, grantee, read-only)`. A key whose count
-    /// drops to 0 stays (with 0): a backend maps the same frames again and
-    /// again, and removing then re-inserting the key cost a hash insert and
-    /// remove per grant per cycle. Bounded by the distinct keys ever mapped.
-    /// The key is packed into one word ([`frame_key`]): one hash round.
-    frames: FxHashMap<u64, u32>,
+    /// Live mappings of each frame, per grantee. An entry whose counts drop
+    /// to 0 stays: a backend maps the same frames again and again, and
+    /// dropping then re-making it would cost an allocation per grant per
+    /// cycle. Bounded by the distinct (frame, grantee) pairs ever mapped.
+    frames: FrameMap<Vec<FrameGrants>>,
 }
 
-/// `(frame, grantee, read-only)` as one word: the frame in bits 17..64,
-/// the 16-bit domain id in bits 1..17, read-only in bit 0, so distinct
-/// triples never collide. `None` for a frame of 2^47 or more: no record
-/// has one (a grant maps a frame its granter owns, and a machine has at
-/// most 2^40, `MAX_MACHINE_FRAMES`), but a DMA audit may ask about any.
-fn frame_key(mfn: Mfn, grantee: DomId, readonly: bool) -> Option<u64> {
-    (mfn.0 < 1 << 47).then_some(mfn.0 << 17 | (grantee as u64) << 1 | readonly as u64)
+/// One grantee's live mappings of one frame.
+#[derive(Clone, Copy, Debug, Default)]
+struct FrameGrants {
+    grantee: DomId,
+    writable: u32,
+    readonly: u32,
+}
+
+impl FrameGrants {
+    fn count(&mut self, readonly: bool) -> &mut u32 {
+        if readonly { &mut self.readonly } else { &mut self.writable }
+    }
 }
 
 impl GrantMaps {
     /// A mapping of `mfn` by `grantee` was made.
     pub(super) fn add(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
-        if let Some(key) = frame_key(mfn, grantee, readonly) {
-            *self.frames.entry(key).or_insert(0) += 1;
-        }
+        let v = self.frames.get_or_insert_with(mfn.0, Vec::new);
+        let g = match v.iter().position(|g| g.grantee == grantee) {
+            Some(i) => &mut v[i],
+            None => {
+                v.push(FrameGrants { grantee, ..Default::default() });
+                v.last_mut().unwrap_or_else(|| unreachable!("just pushed"))
+            }
+        };
+        *g.count(readonly) += 1;
     }
     /// A mapping [`GrantMaps::add`] counted is gone.
     pub(super) fn forget(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
-        if let Some(n) = frame_key(mfn, grantee, readonly).and_then(|key| self.frames.get_mut(&key)) {
+        if let Some(g) = self.frames.get_mut(mfn.0).and_then(|v| v.iter_mut().find(|g| g.grantee == grantee)) {
+            let n = g.count(readonly);
             *n = n.saturating_sub(1);
         }
     }
     /// Whether `grantee` has `mfn` mapped by a grant: any mapping, or a
     /// writable one when `write`.
     pub fn frame_mapped_by(&self, mfn: Mfn, grantee: DomId, write: bool) -> bool {
-        let live = |ro| frame_key(mfn, grantee, ro).and_then(|k| self.frames.get(&k)).is_some_and(|&n| n > 0);
-        live(false) || (!write && live(true))
+        let Some(g) = self.frames.get(mfn.0).and_then(|v| v.iter().find(|g| g.grantee == grantee)) else {
+            return false;
+        };
+        g.writable > 0 || (!write && g.readonly > 0)
     }
 }
 
