@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mmsim::host_alloc::MiMalloc = mmsim::host_alloc::MiMalloc;
 
 const FAULT_PAGES: u64 = 262_144;
 const MPROTECT_PAGES: u64 = 65_536;

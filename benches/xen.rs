@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mmsim::host_alloc::MiMalloc = mmsim::host_alloc::MiMalloc;
 
 const N: u64 = 11;
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 /// As the bench and the `mmsim` binary (src/main.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mmsim::host_alloc::MiMalloc = mmsim::host_alloc::MiMalloc;
 
 const PAGES: u64 = 65_536;
 

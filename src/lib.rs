@@ -7,6 +7,7 @@ pub mod drivers;
 pub mod errno;
 pub mod explore;
 pub mod frame_map;
+pub mod host_alloc;
 pub mod html;
 pub mod hv;
 pub mod invariant;

@@ -11,8 +11,10 @@ use std::process::ExitCode;
 /// throughout (scripts, VMAs, page-table maps, invariant scratch), and
 /// `mmsim explore` spent about a quarter of its time in malloc/free
 /// (docs/EXPLORE.md "Speed"). Results do not depend on the allocator.
+/// (`host_alloc`: mimalloc through its plain entry points where they give
+/// the alignment asked.)
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: mmsim::host_alloc::MiMalloc = mmsim::host_alloc::MiMalloc;
 
 /// Longest generated sequence (`--length`), for search and replay alike.
 const MAX_LENGTH: u64 = 10_000;

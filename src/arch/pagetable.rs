@@ -203,6 +203,21 @@ impl PageTables {
         out
     }
 
+    /// How many tables the walk to `addr` lacks below its last present
+    /// entry (what [`PageTables::alloc_path`] will ask for): the last
+    /// level of [`PageTables::walk`] less one, with nothing collected.
+    pub fn missing_tables(&self, pgd: u64, addr: u64) -> usize {
+        let mut table = pgd;
+        for level in (2..=4).rev() {
+            let e = self.entry(table, table_index(addr, level));
+            if !e.present() {
+                return level as usize - 1;
+            }
+            table = e.frame();
+        }
+        0
+    }
+
     /// `__pte_alloc` and friends: make sure the upper levels for `addr` exist,
     /// calling `alloc` for each missing table (it returns the frame number to
     /// put in the entry, or an error which is passed through).

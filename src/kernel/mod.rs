@@ -278,20 +278,20 @@ impl Kernel {
         // Tables are allocated one by one; collect first to keep borrows
         // apart. Only the missing levels (`__pud_alloc`, `__pmd_alloc`,
         // `__pte_alloc` each run only where the entry is none).
-        let missing = self.pt.walk(pgd, addr).last().map_or(3, |s| (s.level as usize).saturating_sub(1));
-        let mut fresh = Vec::new();
-        for _ in 0..missing {
+        let missing = self.pt.missing_tables(pgd, addr);
+        let mut fresh = [0u64; 3];
+        for i in 0..missing {
             match self.alloc_pt_page() {
-                Ok(f) => fresh.push(f),
+                Ok(f) => fresh[i] = f,
                 Err(e) => {
-                    for f in fresh {
+                    for &f in &fresh[..i] {
                         self.free_pt_page(f);
                     }
                     return Err(e);
                 }
             }
         }
-        let mut it = fresh.clone().into_iter();
+        let mut it = fresh[..missing].iter().copied();
         let slot = self.pt.alloc_path(pgd, addr, || it.next().ok_or(Errno::ENOMEM))?;
         for f in it {
             self.free_pt_page(f);
