@@ -1,6 +1,7 @@
 //! A map keyed by frame number (PFN or MFN, or a disk's block number) for
 //! model state found per frame on hot paths (page tables by the frame they
-//! live in, frame and block contents, the GUP ledger). Model storage, not a
+//! live in, frame and block contents, the GUP ledger, the grant-mapping
+//! counts, `gnttab_alloc_pages()`'s page ledger). Model storage, not a
 //! kernel structure.
 //!
 //! Frames below [`DIRECT_FRAMES`] live in a two-level array, as the

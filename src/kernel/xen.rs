@@ -24,6 +24,7 @@
 
 use crate::arch::x86_64::PAGE_OFFSET;
 use crate::errno::{Errno, KResult};
+use crate::frame_map::FrameMap;
 use crate::hv::Hypervisor;
 use crate::hv::grant_table::{GREFS_PER_GRANT_FRAME, GuestMem};
 use crate::kernel::Kernel;
@@ -111,26 +112,21 @@ pub struct GuestXen {
     pub gnttab_pages: PfnSet,
 }
 
-/// A set of pages kept as a sorted vector (model bookkeeping): a backend
-/// puts a few pages in and takes them out again on every map, which a
-/// short vector does with a binary search and no node allocation.
+/// A set of pages (model bookkeeping) in a [`FrameMap`]: a backend puts a
+/// few pages in and takes them out again on every map, each an index.
 /// Iteration is ascending and `Debug` prints as a `BTreeSet`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct PfnSet(Vec<Pfn>);
+#[derive(Clone, Default)]
+pub struct PfnSet(FrameMap<()>);
 
 impl PfnSet {
     pub fn insert(&mut self, p: Pfn) -> bool {
-        let Err(i) = self.0.binary_search(&p) else { return false };
-        self.0.insert(i, p);
-        true
+        self.0.insert(p.0, ()).is_none()
     }
     pub fn remove(&mut self, p: &Pfn) -> bool {
-        let Ok(i) = self.0.binary_search(p) else { return false };
-        self.0.remove(i);
-        true
+        self.0.remove(p.0).is_some()
     }
     pub fn contains(&self, p: &Pfn) -> bool {
-        self.0.binary_search(p).is_ok()
+        self.0.contains_key(p.0)
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -138,14 +134,14 @@ impl PfnSet {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-    pub fn iter(&self) -> std::slice::Iter<'_, Pfn> {
-        self.0.iter()
+    pub fn iter(&self) -> impl Iterator<Item = Pfn> + '_ {
+        self.0.iter().map(|(p, _)| Pfn(p))
     }
 }
 
 impl fmt::Debug for PfnSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(&self.0).finish()
+        f.debug_set().entries(self.iter()).finish()
     }
 }
 
@@ -787,7 +783,7 @@ mod tests {
             let (x, y) = if i % 3 == 2 { (a.remove(&p), b.remove(&p)) } else { (a.insert(p), b.insert(p)) };
             assert_eq!(x, y);
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
-            assert!(a.iter().eq(b.iter()) && a.len() == b.len() && a.contains(&p) == b.contains(&p));
+            assert!(a.iter().eq(b.iter().copied()) && a.len() == b.len() && a.contains(&p) == b.contains(&p));
         }
     }
 }
