@@ -467,6 +467,7 @@ mod tests {
         let (mut p, pgd) = pt();
         let mut next = 200;
         let a = 0x7e00_3fff_e000;
+        assert_eq!(p.missing_tables(pgd, a), 3);
         let s = p
             .alloc_path(pgd, a, || -> Result<u64, ()> {
                 next += 1;
@@ -474,6 +475,13 @@ mod tests {
             })
             .expect("test");
         assert_eq!(next, 203, "three tables below the PGD");
+        // What the walk lacks: nothing here, the leaf table 2 MiB lower,
+        // the PMD table in the next 1 GiB, all three in the next 512 GiB;
+        // as the walk's last level less one.
+        for (at, want) in [(a, 0), (a - (2 << 20), 1), (a + (1 << 30), 2), (a + (1 << 39), 3)] {
+            assert_eq!(p.missing_tables(pgd, at), want, "{at:#x}");
+            assert_eq!(p.walk(pgd, at).last().map(|w| w.level as usize - 1), Some(want), "{at:#x}");
+        }
         p.set(s, Pte::new(0x42, PteFlags::PRESENT));
         assert_eq!(p.pte(pgd, a).frame(), 0x42);
         assert!(p.pte(pgd, a + 4096).is_none());
