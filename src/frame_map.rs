@@ -14,6 +14,7 @@
 //! Iteration is in ascending frame order.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// Frames per run.
 const RUN: usize = 16;
@@ -147,10 +148,13 @@ impl<T> FrameMap<T> {
     #[cold]
     #[inline(never)]
     fn far_get_or_insert_with(&mut self, frame: u64, f: impl FnOnce() -> T) -> &mut T {
-        if !self.far.contains_key(&frame) {
-            self.len += 1;
+        match self.far.entry(frame) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.len += 1;
+                e.insert(f())
+            }
         }
-        self.far.entry(frame).or_insert_with(f)
     }
     #[cold]
     #[inline(never)]
@@ -172,23 +176,23 @@ impl<T> FrameMap<T> {
         if a == b {
             return [None, None];
         }
-        let (Some((ra, sa)), Some((rb, sb))) = (split(a), split(b)) else {
-            // A far frame: from the ordered map, the other from wherever.
-            let (mut x, mut y) = (None, None);
-            for (&f, v) in self.far.iter_mut() {
-                if f == a {
-                    x = Some(v);
-                } else if f == b {
-                    y = Some(v);
+        let ((ra, sa), (rb, sb)) = match (split(a), split(b)) {
+            (Some(pa), Some(pb)) => (pa, pb),
+            // A far frame: from the ordered map, a near one from the runs
+            // (disjoint fields).
+            (Some(pa), None) => return [near_mut(&mut self.runs, pa), self.far.get_mut(&b)],
+            (None, Some(pb)) => return [self.far.get_mut(&a), near_mut(&mut self.runs, pb)],
+            (None, None) => {
+                let (mut x, mut y) = (None, None);
+                for (&f, v) in self.far.range_mut(a.min(b)..=a.max(b)) {
+                    if f == a {
+                        x = Some(v);
+                    } else if f == b {
+                        y = Some(v);
+                    }
                 }
+                return [x, y];
             }
-            // (Both borrow disjoint fields: `far` above, `runs` here.)
-            let runs = &mut self.runs;
-            return match (split(a), split(b)) {
-                (Some(at), None) => [near_mut(runs, at), y],
-                (None, Some(at)) => [x, near_mut(runs, at)],
-                _ => [x, y],
-            };
         };
         if ra == rb {
             let Some(run) = self.runs.get_mut(ra).and_then(|r| r.as_mut()) else { return [None, None] };

@@ -45,14 +45,11 @@ impl GrantMaps {
     /// A mapping of `mfn` by `grantee` was made.
     pub(super) fn add(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
         let v = self.frames.get_or_insert_with(mfn.0, Vec::new);
-        let g = match v.iter().position(|g| g.grantee == grantee) {
-            Some(i) => &mut v[i],
-            None => {
-                v.push(FrameGrants { grantee, ..Default::default() });
-                v.last_mut().unwrap_or_else(|| unreachable!("just pushed"))
-            }
-        };
-        *g.count(readonly) += 1;
+        let i = v.iter().position(|g| g.grantee == grantee).unwrap_or_else(|| {
+            v.push(FrameGrants { grantee, ..Default::default() });
+            v.len() - 1
+        });
+        *v[i].count(readonly) += 1;
     }
     /// A mapping [`GrantMaps::add`] counted is gone.
     pub(super) fn forget(&mut self, mfn: Mfn, grantee: DomId, readonly: bool) {
@@ -147,8 +144,8 @@ mod tests {
                 }
             }
         }
-        // No answer borrowed from another frame's count: a frame beyond
-        // what the key packs, the widest domain id.
+        // No answer borrowed from another frame's count: a far frame
+        // (kept apart by the FrameMap), the widest domain id.
         assert!(a.frame_mapped_by(Mfn(102), 0, false));
         assert!(!a.frame_mapped_by(Mfn(102 + (1 << 47)), 0, false));
         assert!(!a.frame_mapped_by(Mfn(102), DomId::MAX, false));

@@ -417,14 +417,15 @@ impl Kernel {
         }
         // The ledger entry found once: updated, and removed when nothing
         // is held any more.
-        let h = self.gup_held.get_or_insert_with(page.pfn.0, Default::default);
-        if page.pinned {
-            h.pins = h.pins.saturating_sub(1);
-        } else {
-            h.gets = h.gets.saturating_sub(1);
-        }
-        if *h == Default::default() {
-            self.gup_held.remove(page.pfn.0);
+        if let Some(h) = self.gup_held.get_mut(page.pfn.0) {
+            if page.pinned {
+                h.pins = h.pins.saturating_sub(1);
+            } else {
+                h.gets = h.gets.saturating_sub(1);
+            }
+            if *h == Default::default() {
+                self.gup_held.remove(page.pfn.0);
+            }
         }
         if page.pinned {
             let p = self.mem.page_mut(page.pfn);
