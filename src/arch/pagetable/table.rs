@@ -23,7 +23,7 @@ impl Table {
     #[inline]
     pub(super) fn get(&self, i: usize) -> Pte {
         match self {
-            Table::Sparse(v) => v.iter().find(|(k, _)| *k as usize == i).map_or(Pte::NONE, |e| e.1),
+            Table::Sparse(v) => sparse_pos(v, i).map_or(Pte::NONE, |pos| v[pos].1),
             Table::Dense(a) => a[i],
         }
     }
@@ -46,7 +46,7 @@ impl Table {
             }
             Table::Sparse(v) => v,
         };
-        match v.iter().position(|(k, _)| *k as usize == i) {
+        match sparse_pos(v, i) {
             Some(pos) => {
                 let old = v[pos].1;
                 match f(old) {
@@ -97,13 +97,16 @@ impl Table {
         }
     }
     /// Non-empty entries with index in `[lo, hi]`, ascending. Builds no
-    /// list for a dense table or for one index (the upper levels of a walk
-    /// over a small range): only a sparse table's range is sorted.
+    /// list for a dense table, for one index (the upper levels of a walk
+    /// over a small range) or for a short list already in order (filled
+    /// in ascending order, as a mapping's pages are): only an unordered
+    /// short list's range is sorted.
     pub(super) fn entries_in(&self, lo: usize, hi: usize) -> EntriesIn<'_> {
         match self {
             Table::Sparse(v) if lo == hi => {
                 EntriesIn::One(v.iter().find(|(k, _)| *k as usize == lo).map(|&(k, p)| (k as usize, p)))
             }
+            Table::Sparse(v) if v.is_sorted_by_key(|e| e.0) => EntriesIn::InOrder(v.iter(), lo, hi),
             Table::Sparse(v) => {
                 let mut out: Vec<(usize, Pte)> = v
                     .iter()
@@ -118,6 +121,19 @@ impl Table {
     }
 }
 
+/// Where entry `i` sits in a short list. Lists are mostly filled in
+/// ascending order from their first entry (a mapping's pages, one after
+/// another), so the entry's distance from the first is tried before the
+/// list is searched.
+#[inline]
+fn sparse_pos(v: &[(u16, Pte)], i: usize) -> Option<usize> {
+    let guess = i.wrapping_sub(v.first()?.0 as usize);
+    if v.get(guess).is_some_and(|e| e.0 as usize == i) {
+        return Some(guess);
+    }
+    v.iter().position(|(k, _)| *k as usize == i)
+}
+
 /// The array a short list becomes.
 pub(super) fn dense_from(v: &[(u16, Pte)]) -> Box<[Pte; PTRS_PER_TABLE]> {
     let mut a = Box::new([Pte::NONE; PTRS_PER_TABLE]);
@@ -130,6 +146,8 @@ pub(super) fn dense_from(v: &[(u16, Pte)]) -> Box<[Pte; PTRS_PER_TABLE]> {
 /// [`Table::entries_in`]'s walk.
 pub(super) enum EntriesIn<'a> {
     One(Option<(usize, Pte)>),
+    /// A short list in ascending order, and the range's ends.
+    InOrder(std::slice::Iter<'a, (u16, Pte)>, usize, usize),
     Sorted(std::vec::IntoIter<(usize, Pte)>),
     Dense(&'a [Pte; PTRS_PER_TABLE], std::ops::Range<usize>),
 }
@@ -140,6 +158,9 @@ impl Iterator for EntriesIn<'_> {
     fn next(&mut self) -> Option<(usize, Pte)> {
         match self {
             EntriesIn::One(e) => e.take(),
+            EntriesIn::InOrder(it, lo, hi) => {
+                it.find(|e| e.0 as usize >= *lo).filter(|e| e.0 as usize <= *hi).map(|&(k, p)| (k as usize, p))
+            }
             EntriesIn::Sorted(it) => it.next(),
             EntriesIn::Dense(a, r) => r.find(|&i| !a[i].is_none()).map(|i| (i, a[i])),
         }
@@ -159,6 +180,26 @@ mod tests {
         assert!(matches!(t, Table::Dense(_)));
         assert_eq!(t.get(77).frame(), 77);
         assert_eq!(t.entries_in(10, 19).count(), 10);
+    }
+
+    /// `entries_in` of a short list, filled in order or not, gives what
+    /// reading every index in the range gives; `get` finds every entry
+    /// wherever its guess lands.
+    #[test]
+    fn short_list_ranges_in_any_order() {
+        for order in [[3usize, 4, 5, 9, 10], [9, 4, 10, 3, 5], [10, 9, 5, 4, 3]] {
+            let mut t = Table::Sparse(Vec::new());
+            for &i in &order {
+                t.set(i, Pte(((i as u64) << 12) | 1));
+            }
+            assert!(matches!(t, Table::Sparse(_)));
+            for (lo, hi) in [(0, 511), (4, 9), (5, 5), (6, 8), (10, 11), (11, 20), (0, 3)] {
+                let want: Vec<(usize, Pte)> = (lo..=hi).map(|i| (i, t.get(i))).filter(|e| !e.1.is_none()).collect();
+                assert_eq!(t.entries_in(lo, hi).collect::<Vec<_>>(), want, "{order:?} [{lo}, {hi}]");
+            }
+            assert!(order.iter().all(|&i| t.get(i).frame() == i as u64));
+            assert!([0, 1, 2, 6, 7, 8, 11, 511].iter().all(|&i| t.get(i).is_none()));
+        }
     }
 
     /// `update` reads and writes as `get` then `set` do: the old value, a
