@@ -355,7 +355,8 @@ impl Hypervisor {
     pub fn map_grant_ref(&mut self, ld: DomId, op: &mut GnttabMapGrantRef, mem: &mut GuestMem<'_>) {
         op.handle = INVALID_GRANT_HANDLE;
         op.dev_bus_addr = 0;
-        if gntpin_incr(op.flags) == 0 {
+        let incr = gntpin_incr(op.flags);
+        if incr == 0 {
             op.status = GntSt::BadGntref;
             self.grant_log(ld, &format!("Bad flags in grant map op: {:x}", op.flags), op.status);
             return;
@@ -377,20 +378,21 @@ impl Hypervisor {
             return;
         };
         let readonly = op.flags & GNTMAP_READONLY != 0;
-        let status = self.map_grant_ref_pinned(ld, op, handle, readonly, mem);
+        let status = self.map_grant_ref_pinned(ld, op, handle, (readonly, incr), mem);
         op.status = status;
         if status != GntSt::Okay {
             self.grant_table_mut(ld).put_maptrack_handle(handle);
         }
     }
 
-    /// The part of `map_grant_ref()` after the maptrack handle was taken.
+    /// The part of `map_grant_ref()` after the maptrack handle was taken;
+    /// `(ro, incr)`: whether the op maps read-only, and its `pin_incr`.
     fn map_grant_ref_pinned(
         &mut self,
         ld: DomId,
         op: &mut GnttabMapGrantRef,
         handle: u32,
-        ro: bool,
+        (ro, incr): (bool, u32),
         mem: &mut GuestMem<'_>,
     ) -> GntSt {
         let rd = op.dom;
@@ -409,7 +411,7 @@ impl Hypervisor {
         let act = rgt.active[r];
         // Only the counters this op increments are checked for overflow
         // (GNTPIN_incr2oflow_mask(pin_incr)).
-        if act.pin != 0 && (act.domid != ld || act.pin & gntpin_incr2oflow_mask(gntpin_incr(op.flags)) != 0) {
+        if act.pin != 0 && (act.domid != ld || act.pin & gntpin_incr2oflow_mask(incr) != 0) {
             let msg = format!(
                 "Bad domain ({} != {ld}), or risk of counter overflow {:08x}, or subpage 0",
                 act.domid, act.pin
@@ -459,7 +461,7 @@ impl Hypervisor {
         }
         let a = &mut rgt.active[r];
         let old_pin = a.pin;
-        a.pin += gntpin_incr(op.flags);
+        a.pin += incr;
         let mfn = a.mfn;
         let mut host = None;
         if op.flags & GNTMAP_HOST_MAP != 0 {
