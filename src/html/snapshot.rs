@@ -270,9 +270,7 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
                 m2p_override: ovr,
             }),
         );
-        let mut held: Vec<_> = k.gup_held().iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| p).collect();
-        held.sort_unstable();
-        pages.extend(held.into_iter().map(|p| (d.id, p)));
+        pages.extend(k.gup_held().iter().filter(|(_, h)| h.gets + h.pins > 0).map(|(p, _)| (d.id, p)));
         for (&pid, p) in &k.procs {
             let name = names.get(&(d.id, pid)).cloned().unwrap_or_else(|| format!("pid {pid}"));
             out.insert(format!("p/{:04x}/{pid:08x}", d.id), Item::Proc(ProcSnap { dom: d.id, pid, name }));

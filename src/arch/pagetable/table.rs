@@ -103,9 +103,7 @@ impl Table {
     /// short list's range is sorted.
     pub(super) fn entries_in(&self, lo: usize, hi: usize) -> EntriesIn<'_> {
         match self {
-            Table::Sparse(v) if lo == hi => {
-                EntriesIn::One(v.iter().find(|(k, _)| *k as usize == lo).map(|&(k, p)| (k as usize, p)))
-            }
+            Table::Sparse(v) if lo == hi => EntriesIn::One(sparse_pos(v, lo).map(|pos| (lo, v[pos].1))),
             Table::Sparse(v) if v.is_sorted_by_key(|e| e.0) => EntriesIn::InOrder(v.iter(), lo, hi),
             Table::Sparse(v) => {
                 let mut out: Vec<(usize, Pte)> = v
