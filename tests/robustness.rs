@@ -351,3 +351,28 @@ fn runs_stop_at_the_time_budget() {
     let text = script::render_errors("budget.mms", &s, &[e], false);
     assert!(text.starts_with("budget.mms:") && text.contains("MAX_RUN_SECS"), "{text}");
 }
+
+/// Finding (session 13, a mutated golden scenario: `show p2m dom0 0x4ffe
+/// 0xffffffffffffffff`): `show p2m` with an explicit count walked every
+/// entry of the count to tally the lines it left out, 2^64 steps inside
+/// one statement, so the time budget (checked between statements) never
+/// ended it. The show now walks only the lines it prints and counts the
+/// rest. `show m2p` is bounded the same way.
+#[test]
+fn a_huge_show_count_costs_the_lines_printed() {
+    let s = "domain d pv\nshow p2m d 0x10 0xffffffffffffffff\nshow m2p 0 0xffffffffffffffff\n";
+    let c = script::parse_and_check("count.mms", s).expect("checks");
+    let mut r = Runner::new(&c, effective_variant(&c, None));
+    r.time_limit = Duration::from_secs(5);
+    let mut text = String::new();
+    let t = Instant::now();
+    r.run(&mut |e| text.push_str(&output::event_text("count.mms", e, Style { color: false })))
+        .expect("runs within the budget");
+    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    // 4,096 lines each, and the rest counted: 2^64 - 1 - 4,096 entries.
+    let left = format!("... {} more entries left out (at most 4096 lines)", u64::MAX - 0x10 - 4096);
+    assert!(text.contains(&left), "p2m tally missing: {}", &text[text.len().saturating_sub(600)..]);
+    assert!(text.contains(&format!("... {} more entries left out", u64::MAX - 4096)), "m2p tally missing");
+    assert!(text.contains("d0 p2m pfn 0x100f: "), "the 4,096th p2m line is printed");
+    assert!(!text.contains("d0 p2m pfn 0x1010: "), "no 4,097th p2m line");
+}

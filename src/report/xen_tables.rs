@@ -44,14 +44,19 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
     }
     let len = k.p2m().len();
     let mut out = String::new();
+    // An explicit range shows every entry, valid or not: only its first
+    // MAX_TABLE_LINES are walked and the rest counted, so the cost follows
+    // the lines printed, not the count asked for. The whole table is
+    // walked for its valid entries (bounded by the P2M's length).
     let (from, count, all) = match range {
-        Some((p, c)) => (p, c, true),
+        Some((p, c)) => (p, c.min(u64::MAX - p), true),
         None => (0, len, false),
     };
     let mut shown = 0u64;
-    let mut skipped = 0u64;
+    let mut skipped = if all { count.saturating_sub(MAX_TABLE_LINES) } else { 0 };
+    let end = if all { from + count.min(MAX_TABLE_LINES) } else { from + count };
     let mut pfn = from;
-    while pfn < from.saturating_add(count) {
+    while pfn < end {
         let raw = k.p2m().raw(Pfn(pfn));
         if !all && raw == INVALID_P2M_ENTRY {
             pfn += 1;
