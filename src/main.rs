@@ -405,6 +405,23 @@ fn explore(args: ExploreArgs) -> ExitCode {
         err("explore: give --steps or --time\n");
         return ExitCode::from(2);
     }
+    // What the end of the campaign needs is checked before it starts: an
+    // --out directory that cannot be made, or --goldens that cannot be
+    // read, is an error now, not after a long run.
+    if let Some(dir) = &out_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        err(&format!("--out {}: {e}\n", dir.display()));
+        return ExitCode::from(2);
+    }
+    let goldens = match goldens.as_deref().map(|d| (d, explore::goldens::expected(d))) {
+        None => None,
+        Some((_, Ok(exp))) => Some(exp),
+        Some((d, Err(e))) => {
+            err(&format!("--goldens {}: {e}\n", d.display()));
+            return ExitCode::from(2);
+        }
+    };
     let cfg = explore::Config {
         variant,
         seed,
@@ -490,26 +507,20 @@ fn explore(args: ExploreArgs) -> ExitCode {
         }
         open = open && out(&mut stdout, &format!("{line}\n"));
     }
-    if let Some(dir) = &goldens {
-        match explore::goldens::expected(dir) {
-            Ok(exp) => {
-                let want: Vec<String> =
-                    exp.get(&variant.to_string()).map(|m| m.keys().cloned().collect()).unwrap_or_default();
-                let missed = explore::goldens::missed(&exp, variant, &summary.found);
-                let found: Vec<&String> = want.iter().filter(|w| !missed.contains(w)).collect();
-                open = open
-                    && out(
-                        &mut stdout,
-                        &format!(
-                            "goldens: {} expected for this setting; found [{}]; missed [{}]\n",
-                            want.len(),
-                            found.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-                            missed.join(" ")
-                        ),
-                    );
-            }
-            Err(e) => err(&format!("--goldens {}: {e}\n", dir.display())),
-        }
+    if let Some(exp) = &goldens {
+        let want: Vec<String> = exp.get(&variant.to_string()).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let missed = explore::goldens::missed(exp, variant, &summary.found);
+        let found: Vec<&String> = want.iter().filter(|w| !missed.contains(w)).collect();
+        open = open
+            && out(
+                &mut stdout,
+                &format!(
+                    "goldens: {} expected for this setting; found [{}]; missed [{}]\n",
+                    want.len(),
+                    found.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                    missed.join(" ")
+                ),
+            );
     }
     if let Some(c) = summary.covered {
         let words = if c && summary.pruned > 0 {

@@ -461,3 +461,29 @@ fn typed_builder_gives_up_where_the_text_must_decide() {
     let errs = mmsim::script::parse_and_check("explore", &generate::script_in(WORLD, &m.ops, true)).unwrap_err();
     assert!(errs.iter().any(|e| e.message.contains("MAX_STATEMENTS")), "{:?}", errs.first());
 }
+
+/// An --out directory that cannot be made, or --goldens that cannot be
+/// read, stops `explore` before the campaign with status 2 (a long
+/// campaign used to learn it only at its end, and a bad --goldens left the
+/// status at 0). A one-million-step budget shows it: the run is over long
+/// before the campaign could be.
+#[test]
+fn bad_out_or_goldens_fail_before_the_campaign() {
+    let file = scratch("bad-paths").join("not-a-dir");
+    std::fs::write(&file, "x").expect("scratch file");
+    let under_file = file.join("out");
+    let missing = file.with_file_name("no-such-goldens-dir");
+    for (flag, path, words) in [("--out", &under_file, "--out "), ("--goldens", &missing, "--goldens ")] {
+        let t = std::time::Instant::now();
+        let o = mmsim()
+            .args(["explore", "--kernel", "no-special-pte", "--keep-going", "--steps", "1000000", flag])
+            .arg(path)
+            .output()
+            .expect("spawn mmsim");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.starts_with(words), "{flag}: {err}");
+        assert!(o.stdout.is_empty(), "{flag}: ran a campaign: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{flag}: took {:?}", t.elapsed());
+    }
+}
