@@ -140,8 +140,8 @@ pub fn merge(shards: &[(PathBuf, ShardSummary)]) -> Merged {
         if !m.kernels.contains(&s.kernel) {
             m.kernels.push(s.kernel.clone());
         }
-        m.sequences += s.sequences;
-        m.steps += s.steps;
+        m.sequences = m.sequences.saturating_add(s.sequences);
+        m.steps = m.steps.saturating_add(s.steps);
         m.seconds = m.seconds.max(s.seconds);
         for b in &s.bugs {
             match m.bugs.iter_mut().find(|x| x.bug.signature == b.signature) {

@@ -271,6 +271,12 @@ fn merge_deduplicates_by_signature() {
     assert!(m.duplicate_shards.is_empty());
     let twice = merge(&[("a".into(), shard(0, vec![])), ("a2".into(), shard(0, vec![]))]);
     assert_eq!(twice.duplicate_shards, vec!["0/2".to_string()]);
+    // Counts from hostile (hand-edited) summaries saturate rather than
+    // wrap (or panic in a debug build).
+    let mut huge = shard(1, vec![]);
+    (huge.sequences, huge.steps) = (u64::MAX, u64::MAX);
+    let m = merge(&[("a".into(), shard(0, vec![])), ("b".into(), huge)]);
+    assert_eq!((m.sequences, m.steps), (u64::MAX, u64::MAX));
 }
 
 /// The Slurm array job file, run as Slurm would run two of its tasks
