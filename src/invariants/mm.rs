@@ -342,6 +342,17 @@ pub(super) fn pte_verdict(k: &Kernel, hv: &Hypervisor, mm: &crate::kernel::mm::M
     PteVerdict::Counted(pfn, mm_counter(page))
 }
 
+/// What of a `struct page` [`pte_verdict`] reads: `PG_buddy`,
+/// `PG_foreign`, `PG_swapbacked` and whether it is anonymous (`mm_counter`).
+/// A page changed with the same fingerprint (its mapcount or refcount, as
+/// every page of a process that forks) keeps every entry's verdict that
+/// read it: the incremental check (`super::ptcache`) recomputes no table
+/// for it. Kept next to `pte_verdict` so that the two read the same fields.
+pub(super) fn verdict_fingerprint(page: &Page) -> u64 {
+    let flags = page.flags & (PageFlags::BUDDY | PageFlags::FOREIGN | PageFlags::SWAPBACKED);
+    u64::from(flags.bits()) | u64::from(page.is_anon()) << 32
+}
+
 /// Rules 2-3 (page cache, GUP ledger): report what is wrong there and
 /// count each page's references into `exp`.
 fn cache_and_gup(cx: &mut Ctx<'_>, exp: &mut FxHashMap<Pfn, Expected>) {

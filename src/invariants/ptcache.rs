@@ -15,7 +15,10 @@
 //!   they are driver mappings), compared with the ones the summary saw;
 //! - the `struct page`s reached: the memmap records the pages touched
 //!   (`MemMap::take_touched`), and a reverse map finds the tables that read
-//!   them;
+//!   them; a touched page whose fields the verdicts read are unchanged
+//!   ([`mm::verdict_fingerprint`]: a fork changes only mapcounts and
+//!   refcounts) leaves them valid, so forking a process whose pages many
+//!   others share recomputes the child's tables, not every sharer's;
 //! - in a PV guest, the translation `pte_pfn()` uses and the frames' owners:
 //!   the guest's P2M, Xen's M2P and the machine's owner table count their
 //!   writes (`P2m::generation`, `M2p::generation`,
@@ -72,6 +75,27 @@ struct Summary {
     xen_bad: bool,
     /// Recompute at every check (see the module comment).
     volatile: bool,
+    /// Which summary of its table this is (unique in its cache): a reader
+    /// recorded in [`PtCache::by_pfn`] is live while its table's summary
+    /// still has this id.
+    id: u64,
+}
+
+/// The tables whose summaries read one page, and the page's
+/// [`mm::verdict_fingerprint`] when they did. A summary dropped leaves its
+/// entry here (finding it would cost a scan of every sharer's entry, per
+/// page: N exits of N forks of a big process cost N^3); entries are
+/// `(table, summary id)`, and the dead ones go when the list would grow.
+/// A dead entry can only make a table recomputed that needed not be.
+#[derive(Debug)]
+struct Readers {
+    fp: u64,
+    keys: Vec<((Pid, u64), u64)>,
+}
+
+/// The fingerprint of page `p` of `k` (a page beyond the memmap has none).
+fn fingerprint(k: &Kernel, p: u32) -> u64 {
+    k.memmap().get(Pfn(p as u64)).map_or(u64::MAX, mm::verdict_fingerprint)
 }
 
 /// What a PV guest's verdicts read outside its page tables and memmap.
@@ -90,8 +114,8 @@ pub struct PtCache {
     /// Per page, the entries counted (its expected mapcount).
     pub(super) ptes: FxHashMap<u32, i64>,
     rss: FxHashMap<Pid, [i64; 4]>,
-    /// Per page, the tables whose summary read it.
-    by_pfn: FxHashMap<u32, Vec<(Pid, u64)>>,
+    /// Per page, the tables whose summary read it, and what they read.
+    by_pfn: FxHashMap<u32, Readers>,
     bad: usize,
     xen_bad: usize,
     /// Pages whose count in `ptes` changed since [`PtCache::take_changed`].
@@ -102,6 +126,8 @@ pub struct PtCache {
     /// (tests, stats).
     pub recomputed: u64,
     pub reused: u64,
+    /// The last summary id given ([`Summary::id`]).
+    next_id: u64,
     /// Scratch: one table's entries.
     entries: Vec<(u64, PteSlot, Pte)>,
     /// Scratch buffers reused by every [`PtCache::update`] (no allocation
@@ -170,8 +196,12 @@ impl PtCache {
         let mut stale = std::mem::take(&mut self.stale);
         stale.clear();
         for p in touched {
-            if let Some(keys) = self.by_pfn.get(p) {
-                stale.extend_from_slice(keys);
+            if let Some(r) = self.by_pfn.get_mut(p) {
+                let fp = fingerprint(k, *p);
+                if fp != r.fp {
+                    stale.extend(r.keys.iter().map(|&(key, _)| key));
+                    r.fp = fp;
+                }
             }
         }
         stale.sort_unstable();
@@ -205,7 +235,7 @@ impl PtCache {
                 self.remove(key);
                 let s = summarize(k, hv, dom, &p.mm, base, frame, self.pass, &mut self.entries);
                 self.recomputed += 1;
-                self.add(key, pid, s);
+                self.add(k, key, pid, s);
             }
         }
         (self.stale, self.all, self.leaves) = (stale, all, leaves);
@@ -236,13 +266,24 @@ impl PtCache {
         self.xen_bad = 0;
     }
 
-    fn add(&mut self, key: (Pid, u64), pid: Pid, s: Summary) {
+    fn add(&mut self, k: &Kernel, key: (Pid, u64), pid: Pid, mut s: Summary) {
+        self.next_id += 1;
+        s.id = self.next_id;
         for &p in &s.counted {
             *self.ptes.entry(p).or_default() += 1;
             self.changed.push(p);
         }
         for &p in &s.seen {
-            self.by_pfn.entry(p).or_default().push(key);
+            // What the summary read is the page now: any change since the
+            // readers already there computed theirs was a touch that made
+            // them stale, so they read the same.
+            let r = self.by_pfn.entry(p).or_insert_with(|| Readers { fp: 0, keys: Vec::new() });
+            r.fp = fingerprint(k, p);
+            if r.keys.len() == r.keys.capacity() {
+                let tables = &self.tables;
+                r.keys.retain(|(key, id)| tables.get(key).is_some_and(|t| t.id == *id));
+            }
+            r.keys.push((key, s.id));
         }
         let r = self.rss.entry(pid).or_default();
         for (a, b) in r.iter_mut().zip(s.rss) {
@@ -263,16 +304,6 @@ impl PtCache {
                 }
             }
             self.changed.push(p);
-        }
-        for p in &s.seen {
-            if let Some(keys) = self.by_pfn.get_mut(p) {
-                if let Some(i) = keys.iter().position(|k| *k == key) {
-                    keys.swap_remove(i);
-                }
-                if keys.is_empty() {
-                    self.by_pfn.remove(p);
-                }
-            }
         }
         if let Some(r) = self.rss.get_mut(&key.0) {
             for (a, b) in r.iter_mut().zip(s.rss) {
@@ -325,6 +356,7 @@ fn summarize(
         bad: false,
         xen_bad: false,
         volatile: false,
+        id: 0,
     };
     k.page_tables().table_leaf_entries(base, frame, 0, WALK_END, entries);
     for &(addr, slot, pte) in entries.iter() {

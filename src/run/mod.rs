@@ -203,9 +203,10 @@ pub struct Runner<'s> {
     /// Check every invariant after each step (default), reporting each
     /// violation at the step that broke it; off, only `check` does.
     pub check_each_step: bool,
-    /// Run the checks incrementally (`invariants::Incremental`: the same
-    /// verdicts, a cost that does not grow with memory); `None`, the full
-    /// pass over every memmap.
+    /// Run the checks incrementally (`invariants::Incremental`, the
+    /// default: the same verdicts, a cost that does not grow with memory or
+    /// with what is mapped); `None`, the full pass over every page table
+    /// and memmap after each step (tests compare the two).
     pub incremental: Option<invariants::Incremental>,
     /// State violations seen at the last check (reported once while they last).
     active: Vec<Violation>,
@@ -253,7 +254,7 @@ impl<'s> Runner<'s> {
             disk_refs: Vec::new(),
             outcome: Outcome::default(),
             check_each_step: true,
-            incremental: None,
+            incremental: Some(invariants::Incremental::new()),
             active: Vec::new(),
             logs_seen: (Vec::new(), 0),
             time_limit: std::time::Duration::from_secs(MAX_RUN_SECS),

@@ -424,3 +424,42 @@ fn corruptions_fixed_seeds() {
     assert!(reused > 1000, "only {reused} summaries reused");
     println!("{violating} checks with violations compared, {reused} summaries reused");
 }
+
+/// Forking a process whose pages its earlier children share changes only
+/// mapcounts and refcounts, which no entry's verdict reads
+/// (`invariants::mm::verdict_fingerprint`): the check recomputes the
+/// parent's tables (fork write-protects their entries) and the child's
+/// new ones, not every sibling's. Before, each fork recomputed every
+/// sharer's tables, so `mmsim run` of N forks of a big process cost N^2.
+#[test]
+fn fork_recomputes_the_parent_and_child_tables_only() {
+    use mmsim::kernel::mmap::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+    use mmsim::world::World;
+    const PS: u64 = 4096;
+    const PAGES: u64 = 2048; // 8 MiB: 4 or 5 leaf tables
+    let mut w = World::new(65536, Variant::default());
+    w.record_touched = true;
+    let d = w.add_domain("host", false, 16384, false).expect("host");
+    let (k, hv) = w.kh(d).expect("kernel");
+    let p = k.spawn(0, 0x7e00_4000_0000, 0x5555_0000_0000).expect("spawn");
+    let a = k
+        .sys_mmap(hv, p, 0, PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0)
+        .expect("mmap");
+    for i in 0..PAGES {
+        k.user_write(hv, p, a + i * PS, b"x").expect("write");
+    }
+    let mut inc = Incremental::new();
+    inc.verify = true;
+    assert!(inc.check_state(&mut w).is_empty());
+    let tables = inc.tables_recomputed;
+    assert!((4..=5).contains(&tables), "{tables} leaf tables for 8 MiB");
+    for n in 1..=4 {
+        let (k, hv) = w.kh(d).expect("kernel");
+        k.sys_fork(hv, p).expect("fork");
+        let before = inc.tables_recomputed;
+        assert!(inc.check_state(&mut w).is_empty(), "fork {n}");
+        assert!(inc.mismatches.is_empty(), "fork {n}: {}", inc.mismatches.join("\n"));
+        let recomputed = inc.tables_recomputed - before;
+        assert_eq!(recomputed, 2 * tables, "fork {n}: parent's and child's tables only");
+    }
+}
