@@ -26,6 +26,13 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_WALKS_PER_PROC: usize = 64;
 /// Most sticky frames and pages (named by events) kept in play.
 pub const MAX_STICKY: usize = 4096;
+/// Most frames, and most pages, one snapshot takes from the PTEs beyond the
+/// sticky ones (a process with 512 MiB touched would otherwise put 131,072
+/// of each into every step: 180 MB of page for one `touch`).
+pub const MAX_PTE_TARGETS: usize = 4096;
+/// Most walks one snapshot makes, per process, of addresses the step's
+/// events name (a `touch` of 512 MiB names 131,072).
+pub const MAX_EVENT_WALKS_PER_PROC: usize = 64;
 
 pub fn hex(v: u64) -> String {
     format!("{v:#x}")
@@ -247,6 +254,8 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
     let mut out = BTreeMap::new();
     let mut frames: BTreeSet<u64> = play.frames.clone();
     let mut pages: BTreeSet<(DomId, u64)> = play.pages.clone();
+    // Frames and pages taken from the PTEs so far (MAX_PTE_TARGETS each).
+    let (mut pte_frames, mut pte_pages) = (0usize, 0usize);
     for d in &w.domains {
         let k = &d.kernel;
         let hd = w.hv.domain(d.id);
@@ -283,18 +292,23 @@ pub fn snapshot(w: &World, names: &ProcNames, play: &InPlay) -> BTreeMap<String,
                         walks.insert(*a);
                     }
                     if PteKind::of(*pte).is_present() {
-                        if let Some(m) = k.pte_machine_frame(*pte) {
-                            frames.insert(m.0);
+                        if pte_frames < MAX_PTE_TARGETS
+                            && let Some(m) = k.pte_machine_frame(*pte)
+                        {
+                            pte_frames += usize::from(frames.insert(m.0));
                         }
-                        if let NormalPage::Page(pf) = k.vm_normal_page_quiet(&w.hv, v, *a, *pte) {
-                            pages.insert((d.id, pf.0));
+                        if pte_pages < MAX_PTE_TARGETS
+                            && let NormalPage::Page(pf) = k.vm_normal_page_quiet(&w.hv, v, *a, *pte)
+                        {
+                            pte_pages += usize::from(pages.insert((d.id, pf.0)));
                         }
                     }
                 }
                 let key = format!("v/{:04x}/{pid:08x}/{:016x}", d.id, v.start);
                 out.insert(key, Item::Vma(vma_snap(w, k, d.id, pid, mm, v, &entries)));
             }
-            walks.extend(play.addrs.iter().filter(|(dd, pp, _)| *dd == d.id && *pp == pid).map(|(_, _, a)| *a));
+            let named = play.addrs.range((d.id, pid, 0)..=(d.id, pid, u64::MAX)).map(|(_, _, a)| *a);
+            walks.extend(named.take(MAX_EVENT_WALKS_PER_PROC));
             for a in walks {
                 let ws = walk_snap(w, k, d.id, pid, a);
                 out.insert(format!("w/{:04x}/{pid:08x}/{a:016x}", d.id), Item::Walk(ws));

@@ -103,5 +103,8 @@ pub fn event_line(e: &Event) -> String {
         Event::PageFree { dom, pfn } => format!("mm_page_free d{dom}: pfn={pfn:#x} order=0"),
         Event::KernelLog { dom, line } => format!("dmesg d{dom}: {line}"),
         Event::XenLog { line } => format!("xen: {line}"),
+        Event::EventsLeftOut { count } => {
+            format!("... {count} more events left out (at most {} a step)", super::MAX_STEP_EVENTS)
+        }
     }
 }

@@ -315,3 +315,42 @@ fn closed_stderr_does_not_panic() {
     assert_eq!(closed_stderr(&["explore", "--replay", "!"]), 2, "bad choice string");
     assert_eq!(closed_stderr(&["explore"]), 2, "no budget");
 }
+
+/// Finding (session 13): a `touch` of 64 GiB of zero pages faults 16 Mi
+/// times, and `run --json` recorded an event for each: a 1.7 GB line and
+/// 14 GB of memory for a four-line script (4 GiB aborted under this
+/// limit). A step now records its first `trace::MAX_STEP_EVENTS` events
+/// and counts the rest in one `events_left_out` event, in `--json`,
+/// `--trace` and `--html` alike.
+#[test]
+fn a_step_records_at_most_max_step_events() {
+    let src = "domain host native\nprocess p in host\n\
+               p: a = mmap(NULL, 4G, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0)\n\
+               p: touch(a, 4G, r) = 0\n";
+    let p = scratch("many-events.mms", src);
+    let out = mmsim().args(["run", "--json"]).arg(&p).output().expect("spawn mmsim");
+    assert_eq!(check(&out, "run --json"), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.len() < 4 << 20, "{} bytes of JSON", out.stdout.len());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let touch: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["type"] == "step" && r["line"] == 4)
+        .expect("the touch step");
+    let events = touch["events"].as_array().expect("events");
+    assert_eq!(events.len(), mmsim::trace::MAX_STEP_EVENTS + 1);
+    let last = events.last().expect("one");
+    assert_eq!(last["kind"], "events_left_out");
+    // One read fault per page (the zero page), the first 10,000 recorded.
+    let faults = events.iter().filter(|e| e["kind"] == "fault").count() as u64;
+    let total = faults + last["count"].as_u64().expect("count");
+    assert!(total >= 1 << 20, "{total} events for 1 Mi faults");
+    let out = mmsim().args(["run", "--trace"]).arg(&p).output().expect("spawn mmsim");
+    assert_eq!(check(&out, "run --trace"), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("more events left out (at most 10000 a step)"),
+        "{}",
+        &text[text.len().saturating_sub(500)..]
+    );
+}
