@@ -320,4 +320,28 @@ mod tests {
         assert!(store.set.keys().any(|k| k.starts_with("w/")), "the stored page's walk is in play");
         assert!(store.set.keys().any(|k| k.starts_with("v/")), "the VMA's strip changed");
     }
+
+    /// A `touch` of 64 MiB: 16,384 faults, PTEs and pages. The step keeps
+    /// at most MAX_STICKY + MAX_PTE_TARGETS pages and frames, MAX_WALKS_PER_PROC walks
+    /// of populated PTEs plus MAX_EVENT_WALKS_PER_PROC of the addresses the
+    /// events name, and MAX_STEP_EVENTS events and their left-out count
+    /// (before, each of the 16,384 became an item and an event).
+    #[test]
+    fn a_big_step_keeps_bounded_snapshots() {
+        use snapshot::{MAX_EVENT_WALKS_PER_PROC, MAX_PTE_TARGETS, MAX_STICKY, MAX_WALKS_PER_PROC};
+        let src = "domain d native pages=32768\nprocess p in d\np: a = mmap(NULL, 64M, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)\np: touch(a, 64M, w) = 0\n";
+        let (_, rec) = page_of_source("t.mms", src, None).expect("runs");
+        assert!(rec.passed());
+        let touch = &rec.steps[3];
+        let count = |c: &str| touch.set.keys().filter(|k| k.starts_with(c)).count();
+        // The pages the faults named (sticky, MAX_STICKY) and as many
+        // again from the PTEs; each page's frame with it.
+        assert_eq!(count("s/"), MAX_STICKY + MAX_PTE_TARGETS);
+        assert_eq!(count("f/"), MAX_STICKY + MAX_PTE_TARGETS);
+        // The first addresses the faults name are the first populated PTEs.
+        assert!((MAX_WALKS_PER_PROC..=MAX_WALKS_PER_PROC + MAX_EVENT_WALKS_PER_PROC).contains(&count("w/")));
+        let events = touch.records[0]["events"].as_array().expect("events");
+        assert_eq!(events.len(), crate::trace::MAX_STEP_EVENTS + 1);
+        assert_eq!(events.last().expect("one")["kind"], "events_left_out");
+    }
 }
