@@ -272,7 +272,11 @@ impl<'a> PagesMut<'a> {
 /// A page handed out to be changed, recorded in `touched` if recording.
 #[inline(always)]
 fn touch(touched: Option<&mut Vec<u32>>, pfn: u64) {
-    if let Some(t) = touched {
+    // Once per run of changes to one page (a fault loop over the zero
+    // page changes it again and again).
+    if let Some(t) = touched
+        && t.last() != Some(&(pfn as u32))
+    {
         t.push(pfn as u32);
     }
 }
