@@ -264,6 +264,19 @@ struct Buffer {
     left_out: u64,
 }
 
+impl Buffer {
+    /// Keep `e`, or only count it past [`MAX_STEP_EVENTS`]. Out of line, so
+    /// that the many `emit` sites stay as small as with a plain push.
+    #[inline(never)]
+    fn push(&mut self, e: Event) {
+        if self.events.len() < MAX_STEP_EVENTS {
+            self.events.push(e);
+        } else {
+            self.left_out += 1;
+        }
+    }
+}
+
 impl Trace {
     /// Start recording.
     pub fn enable(&mut self) {
@@ -284,12 +297,8 @@ impl Trace {
     #[inline]
     pub fn emit(&mut self, f: impl FnOnce() -> Event) {
         if let Some(s) = &self.sink {
-            let mut b = s.lock().unwrap_or_else(|p| p.into_inner());
-            if b.events.len() < MAX_STEP_EVENTS {
-                b.events.push(f());
-            } else {
-                b.left_out += 1;
-            }
+            let e = f();
+            s.lock().unwrap_or_else(|p| p.into_inner()).push(e);
         }
     }
     /// The events recorded since the last take, ending with
