@@ -377,8 +377,7 @@ impl Hypervisor {
             self.grant_log(ld, "Failed to obtain maptrack handle", op.status);
             return;
         };
-        let readonly = op.flags & GNTMAP_READONLY != 0;
-        let status = self.map_grant_ref_pinned(ld, op, handle, (readonly, incr), mem);
+        let status = self.map_grant_ref_pinned(ld, op, handle, incr, mem);
         op.status = status;
         if status != GntSt::Okay {
             self.grant_table_mut(ld).put_maptrack_handle(handle);
@@ -386,15 +385,16 @@ impl Hypervisor {
     }
 
     /// The part of `map_grant_ref()` after the maptrack handle was taken;
-    /// `(ro, incr)`: whether the op maps read-only, and its `pin_incr`.
+    /// `incr` is the op's `pin_incr`.
     fn map_grant_ref_pinned(
         &mut self,
         ld: DomId,
         op: &mut GnttabMapGrantRef,
         handle: u32,
-        (ro, incr): (bool, u32),
+        incr: u32,
         mem: &mut GuestMem<'_>,
     ) -> GntSt {
+        let ro = op.flags & GNTMAP_READONLY != 0;
         let rd = op.dom;
         let r = op.gref as usize;
         // The granter's table, then the grantee's (made first, by

@@ -274,11 +274,9 @@ impl PtCache {
             self.changed.push(p);
         }
         for &p in &s.seen {
-            // What the summary read is the page now: any change since the
-            // readers already there computed theirs was a touch that made
-            // them stale, so they read the same.
-            let r = self.by_pfn.entry(p).or_insert_with(|| Readers { fp: 0, keys: Vec::new() });
-            r.fp = fingerprint(k, p);
+            // A page already here has the fingerprint it has now: a change
+            // since was a touch, and this update's start recorded it.
+            let r = self.by_pfn.entry(p).or_insert_with(|| Readers { fp: fingerprint(k, p), keys: Vec::new() });
             if r.keys.len() == r.keys.capacity() {
                 let tables = &self.tables;
                 r.keys.retain(|(key, id)| tables.get(key).is_some_and(|t| t.id == *id));

@@ -55,16 +55,13 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
     let mut shown = 0u64;
     let mut skipped = if all { count.saturating_sub(MAX_TABLE_LINES) } else { 0 };
     let end = if all { from + count.min(MAX_TABLE_LINES) } else { from + count };
-    let mut pfn = from;
-    while pfn < end {
+    for pfn in from..end {
         let raw = k.p2m().raw(Pfn(pfn));
         if !all && raw == INVALID_P2M_ENTRY {
-            pfn += 1;
             continue;
         }
         if shown >= MAX_TABLE_LINES {
             skipped += 1;
-            pfn += 1;
             continue;
         }
         shown += 1;
@@ -83,7 +80,6 @@ pub fn p2m(w: &World, dom: DomId, range: Option<(u64, u64)>) -> String {
                 m2p_text(hv, mfn)
             );
         }
-        pfn += 1;
     }
     if skipped > 0 {
         let _ = writeln!(out, "... {skipped} more entries left out (at most {MAX_TABLE_LINES} lines)");
